@@ -1,0 +1,45 @@
+# Two commands on a fresh machine: `make demo` (whole pipeline on the embedded teacher) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+WHEELS := $(HOME)/.cache/reasoning-foundry/wheels
+# A portable llama.cpp build: a -march=native build segfaults on CPUs whose AMX/AVX-512 the VM does not back.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_VERSION := 0.3.36
+SHARED_BENCHMARKS := $(wildcard ../shared/data/benchmarks/*.jsonl)
+export FOUNDRY_BENCHMARKS ?= $(subst $() $(),:,$(abspath $(SHARED_BENCHMARKS)))
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+export HF_HUB_DISABLE_TELEMETRY := 1
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install demo test lint ui
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	@if ! ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
+		echo "building llama-cpp-python $(LLAMA_VERSION) (about 5 minutes on 2 cores, once per machine)"; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(WHEELS) \
+			llama-cpp-python==$(LLAMA_VERSION); fi
+	$(PY) -m pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster asset materialize -f definitions.py --select '*'
+	@$(PY) -c "import definitions, pathlib; p = pathlib.Path(definitions.DATA_DIR, 'published', 'reasoning-foundry'); \
+		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"
+
+test: install
+	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+ui: install
+	$(VENV)/bin/dagster dev -f definitions.py

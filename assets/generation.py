@@ -1,0 +1,121 @@
+"""Teacher generation: chain-of-thought traces and textbook passages."""
+
+import dagster as dg
+import polars as pl
+
+from assets.metadata import counts_by, generation_metadata, progress_logger, rejections, samples
+from assets.resources import TeacherResource
+from generators.cot import generate_traces
+from generators.teacher import SamplingParams, check_failures
+from generators.textbook import generate_passages, load_topics, sample_topics
+
+
+class SamplingConfig(dg.Config):
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 256
+    seed: int = 0
+    max_failure_fraction: float = 0.1
+
+    def params(self) -> SamplingParams:
+        return SamplingParams(self.temperature, self.top_p, self.max_tokens, (), self.seed)
+
+
+class CotTracesConfig(SamplingConfig):
+    samples_per_problem: int = 2
+
+
+class TextbookTopicsConfig(dg.Config):
+    count: int = 3
+    seed: int = 0
+    taxonomy_path: str | None = None
+
+
+class TextbookPassagesConfig(SamplingConfig):
+    max_tokens: int = 320
+
+
+@dg.multi_asset(
+    outs={
+        "cot_traces": dg.AssetOut(kinds={"polars"}, group_name="generation"),
+        "cot_traces_rejections": dg.AssetOut(group_name="rejections"),
+    },
+)
+def cot_traces(
+    context: dg.AssetExecutionContext,
+    config: CotTracesConfig,
+    teacher: TeacherResource,
+    seed_problems: pl.DataFrame,
+    synthetic_problems: pl.DataFrame,
+):
+    """n chain-of-thought samples per problem from the teacher (few-shot completion for base models, chat otherwise)."""
+    problems = pl.concat([seed_problems, synthetic_problems])
+    backend = teacher.backend()
+    traces, failed, stats = generate_traces(
+        problems, backend, config.samples_per_problem, config.params(), progress_logger(context)
+    )
+    check_failures(stats, config.max_failure_fraction)
+    yield dg.Output(
+        traces,
+        output_name="cot_traces",
+        metadata={
+            "problems": problems.height,
+            "rows": traces.height,
+            "teacher_model": backend.model,
+            "teacher_backend": backend.backend,
+            "per_source": counts_by(traces, "source"),
+            "samples": samples(traces, ("problem", "answer", "trace")),
+            **generation_metadata(stats),
+        },
+    )
+    yield dg.Output(
+        rejections(failed, "cot_traces"), output_name="cot_traces_rejections", metadata={"rows": failed.height}
+    )
+
+
+@dg.asset(group_name="generation", kinds={"polars"})
+def textbook_topics(config: TextbookTopicsConfig) -> dg.Output[pl.DataFrame]:
+    """(subject > topic > subtopic, audience) pairs drawn from the shipped taxonomy or a user's file."""
+    frame = sample_topics(load_topics(config.taxonomy_path), config.count, config.seed)
+    return dg.Output(
+        frame,
+        metadata={
+            "rows": frame.height,
+            "per_subject": counts_by(frame, "subject"),
+            "samples": samples(frame, frame.columns, 5),
+        },
+    )
+
+
+@dg.multi_asset(
+    outs={
+        "textbook_passages": dg.AssetOut(kinds={"polars"}, group_name="generation"),
+        "textbook_passages_rejections": dg.AssetOut(group_name="rejections"),
+    },
+)
+def textbook_passages(
+    context: dg.AssetExecutionContext,
+    config: TextbookPassagesConfig,
+    teacher: TeacherResource,
+    textbook_topics: pl.DataFrame,
+):
+    """Textbook-style passages written by the teacher, one per topic and audience."""
+    backend = teacher.backend()
+    passages, failed, stats = generate_passages(textbook_topics, backend, config.params(), progress_logger(context))
+    check_failures(stats, config.max_failure_fraction)
+    yield dg.Output(
+        passages,
+        output_name="textbook_passages",
+        metadata={
+            "rows": passages.height,
+            "teacher_model": backend.model,
+            "per_audience": counts_by(passages, "audience"),
+            "samples": samples(passages, ("topic_path", "audience", "text")),
+            **generation_metadata(stats),
+        },
+    )
+    yield dg.Output(
+        rejections(failed, "textbook_passages"),
+        output_name="textbook_passages_rejections",
+        metadata={"rows": failed.height},
+    )

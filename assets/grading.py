@@ -1,0 +1,68 @@
+"""Verification of final answers and difficulty grading by a student model."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from assets.metadata import counts_by, filter_outputs, generation_metadata, markdown_table, progress_logger, stage_outs
+from assets.resources import TeacherResource
+from filters.difficulty import DEFAULT_THRESHOLDS, grade, student_pass_rates
+from filters.verify import verify_traces
+from generators.teacher import SamplingParams, check_failures
+
+
+class VerifyConfig(dg.Config):
+    max_traces_per_problem: int = 4
+    workers: int = 2
+
+
+@dg.multi_asset(
+    outs=stage_outs("verified", "grading", "CoT rows whose final answer math-verify checked against the gold.")
+)
+def verified(config: VerifyConfig, reasoning_filtered: pl.DataFrame):
+    """Final answers extracted and checked with math-verify in worker processes; wrong ones dropped."""
+    started = time.monotonic()
+    result = verify_traces(reasoning_filtered, config.workers, config.max_traces_per_problem)
+    cot = result.kept.filter(pl.col("kind") == "cot")
+    yield from filter_outputs(
+        "verified", reasoning_filtered.height, result, started, ("problem", "answer", "extracted_answer", "text"),
+        verified_cot_rows=cot.height,
+        problems_with_a_verified_trace=cot["problem_id"].n_unique(),
+        per_extraction=counts_by(cot, "extraction"),
+    )  # fmt: skip
+
+
+class DifficultyConfig(dg.Config):
+    samples: int = 4
+    temperature: float = 0.8
+    max_tokens: int = 200
+    seed: int = 1_000
+    thresholds: list[float] = list(DEFAULT_THRESHOLDS)
+    max_failure_fraction: float = 0.1
+
+
+@dg.asset(group_name="grading", kinds={"polars"})
+def difficulty_graded(
+    context: dg.AssetExecutionContext, config: DifficultyConfig, student: TeacherResource, verified: pl.DataFrame
+) -> dg.Output[pl.DataFrame]:
+    """Per problem, a student's pass rate over k samples, a difficulty level 1-5 and a curriculum rank (easy first)."""
+    cot = verified.filter(pl.col("kind") == "cot")
+    backend = student.backend()
+    params = SamplingParams(config.temperature, 0.95, config.max_tokens, (), config.seed)
+    rates, stats = student_pass_rates(cot, backend, config.samples, params, progress_logger(context))
+    check_failures(stats, config.max_failure_fraction)
+    graded = pl.concat(
+        [grade(cot, rates, config.thresholds), verified.filter(pl.col("kind") != "cot")], how="diagonal_relaxed"
+    )
+    histogram = graded.filter(pl.col("kind") == "cot").group_by("level").len("rows").sort("level")
+    return dg.Output(
+        graded,
+        metadata={
+            "rows": graded.height,
+            "problems": rates.height,
+            "student_model": backend.model,
+            "difficulty_histogram": dg.MetadataValue.md(markdown_table(histogram.to_dicts())),
+            **generation_metadata(stats),
+        },
+    )

@@ -1,0 +1,101 @@
+"""Metadata a person reads at a glance: counts, drop reasons and samples as markdown tables."""
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import dagster as dg
+import polars as pl
+
+from filters.contract import FilterResult
+from generators.cot import REJECTION_SCHEMA
+from generators.teacher import GenerationStats
+
+
+def markdown_table(rows: Sequence[dict], max_cell: int = 160) -> str:
+    """A markdown table of dict rows, cells cut to ``max_cell`` characters and escaped for pipes and newlines."""
+    if not rows:
+        return "_none_"
+    columns = list(rows[0])
+
+    def cell(value: object) -> str:
+        text = str(value).replace("|", "\\|").replace("\n", " ⏎ ")
+        return text if len(text) <= max_cell else text[: max_cell - 1] + "…"
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def samples(frame: pl.DataFrame, columns: Sequence[str], n: int = 3) -> dg.MetadataValue:
+    present = [c for c in columns if c in frame.columns]
+    return dg.MetadataValue.md(markdown_table(frame.select(present).head(n).to_dicts()))
+
+
+def counts_by(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
+    if frame.is_empty() or column not in frame.columns:
+        return dg.MetadataValue.md("_none_")
+    table = frame.group_by(column).len("rows").sort("rows", descending=True)
+    return dg.MetadataValue.md(markdown_table(table.to_dicts()))
+
+
+def reasons_table(result: FilterResult) -> dg.MetadataValue:
+    rows = [{"reason": reason, "rows": count} for reason, count in result.reasons.items()]
+    return dg.MetadataValue.md(markdown_table(rows))
+
+
+def generation_metadata(stats: GenerationStats) -> dict[str, object]:
+    return {**stats.as_metadata(), **({"first_errors": "\n".join(stats.errors)} if stats.errors else {})}
+
+
+def rejections(dropped: pl.DataFrame, stage: str, text_column: str = "text") -> pl.DataFrame:
+    """Dropped rows in the shape of the rejections table: id, stage, reason, text."""
+    if dropped.is_empty():
+        return pl.DataFrame(schema={"stage": pl.String, **REJECTION_SCHEMA})
+    return dropped.select(
+        pl.lit(stage).alias("stage"), pl.col("id"), pl.col(text_column).cast(pl.String).alias("text"), pl.col("reason")
+    )
+
+
+def filter_outputs(
+    stage: str, rows_in: int, result: FilterResult, started: float, sample_columns: Sequence[str], **extra: object
+) -> Iterator[dg.Output]:
+    """The two outputs of a filtering stage: kept rows with their metadata, and its rejections."""
+    elapsed = max(time.monotonic() - started, 1e-9)
+    yield dg.Output(
+        result.kept,
+        output_name=stage,
+        metadata={
+            "rows_in": rows_in,
+            "rows_out": result.kept.height,
+            "rows_dropped": result.dropped.height,
+            "drop_reasons": reasons_table(result),
+            "rows_per_s": round(rows_in / elapsed, 1),
+            "samples": samples(result.kept, sample_columns),
+            **extra,
+        },
+    )
+    yield dg.Output(
+        rejections(result.dropped, stage), output_name=f"{stage}_rejections", metadata={"rows": result.dropped.height}
+    )
+
+
+def stage_outs(stage: str, group: str, description: str) -> dict[str, dg.AssetOut]:
+    """The kept output and the rejections output of a filtering stage."""
+    return {
+        stage: dg.AssetOut(description=description, group_name=group, kinds={"polars"}),
+        f"{stage}_rejections": dg.AssetOut(
+            description=f"Rows dropped by {stage}, with the reason.", group_name="rejections"
+        ),
+    }
+
+
+def progress_logger(context: dg.AssetExecutionContext) -> Callable[[int, int, GenerationStats], None]:
+    """A progress callback that writes a line to the run log."""
+
+    def report(done: int, total: int, stats: GenerationStats) -> None:
+        context.log.info(
+            f"{done}/{total} requests done, {stats.cache_hits} from cache, {stats.failures} failed, "
+            f"{stats.completion_tokens_per_s:.1f} completion tokens/s"
+        )
+
+    return report

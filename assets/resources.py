@@ -1,0 +1,129 @@
+"""Dagster resources: the teacher/student model endpoint and the parquet IO manager."""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from pydantic import PrivateAttr
+from upath import UPath
+
+from generators.cache import ResponseCache
+from generators.embedded import EMBEDDED_MODEL, EmbeddedServer
+from generators.teacher import OpenAICompatibleBackend
+
+
+class TeacherResource(dg.ConfigurableResource):
+    """A model endpoint: the embedded llama.cpp server when ``base_urls`` is empty, else any OpenAI-compatible server.
+
+    The embedded server starts on first use and stops when the run ends, also when it fails.
+    """
+
+    base_urls: list[str] = []
+    model: str = EMBEDDED_MODEL
+    api_key: str | None = None
+    chat: bool = False
+    max_concurrency: int = 4
+    timeout_s: float = 300.0
+    max_retries: int = 5
+    data_dir: str = "data"
+    n_threads: int | None = None
+
+    _server: EmbeddedServer | None = PrivateAttr(default=None)
+    _cache: ResponseCache | None = PrivateAttr(default=None)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["TeacherResource"]:
+        try:
+            yield self
+        finally:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
+
+    @property
+    def backend_name(self) -> str:
+        return "openai" if self.base_urls else "embedded-llama.cpp"
+
+    def backend(self) -> OpenAICompatibleBackend:
+        """The backend to send requests to, starting the embedded server the first time it is needed."""
+        data = Path(self.data_dir)
+        if self._cache is None:
+            self._cache = ResponseCache(data / "cache" / "responses.sqlite")
+        urls = list(self.base_urls)
+        if not urls:
+            if self._server is None:
+                server = EmbeddedServer(data / "models", data / "logs", n_threads=self.n_threads)
+                server.start()
+                self._server = server
+            urls = [self._server.base_url]
+        return OpenAICompatibleBackend(
+            urls,
+            self.model,
+            self._cache,
+            api_key=self.api_key,
+            chat=self.chat,
+            max_concurrency=self.max_concurrency,
+            timeout_s=self.timeout_s,
+            max_retries=self.max_retries,
+            backend=self.backend_name,
+        )
+
+    @property
+    def server_pid(self) -> int | None:
+        """The embedded server's process id while it runs (None for a remote endpoint)."""
+        return self._server.process.pid if self._server and self._server.process else None
+
+
+def teacher_from_env(prefix: str, data_dir: str) -> TeacherResource:
+    """The embedded model, unless ``{prefix}_BASE_URLS`` names servers; key and model then come from the env too."""
+    if not os.environ.get(f"{prefix}_BASE_URLS"):
+        return TeacherResource(data_dir=data_dir)
+    return TeacherResource(
+        base_urls=[u.strip() for u in os.environ[f"{prefix}_BASE_URLS"].split(",") if u.strip()],
+        model=dg.EnvVar(f"{prefix}_MODEL"),
+        api_key=dg.EnvVar(f"{prefix}_API_KEY") if os.environ.get(f"{prefix}_API_KEY") else None,
+        chat=os.environ.get(f"{prefix}_CHAT", "true").lower() in {"1", "true", "yes"},
+        data_dir=data_dir,
+    )
+
+
+class PolarsParquetIOManager(dg.UPathIOManager):
+    """Stores each asset output as one parquet file under a local folder or any fsspec URL."""
+
+    extension = ".parquet"
+
+    def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as handle:
+            obj.write_parquet(handle)
+        partial.rename(path)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
+        with path.open("rb") as handle:
+            return pl.read_parquet(handle)
+
+
+class ParquetIOManager(dg.ConfigurableIOManagerFactory):
+    """Parquet files under ``base_path`` (a folder or an fsspec URL)."""
+
+    base_path: str
+
+    def create_io_manager(self, context: dg.InitResourceContext) -> PolarsParquetIOManager:
+        return PolarsParquetIOManager(base_path=UPath(self.base_path))
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Where the pipeline writes: everything lives under ``data_dir`` (``data/`` in the project by default)."""
+
+    data_dir: str = "data"
+
+    @property
+    def published_dir(self) -> Path:
+        return Path(self.data_dir) / "published"

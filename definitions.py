@@ -1,0 +1,31 @@
+"""The Dagster code location: every asset, check, resource and job of the reasoning-data foundry.
+
+Everything the pipeline writes goes under $FOUNDRY_DATA_DIR (default: ``data/`` beside this file). A teacher or
+student other than the embedded model is chosen with $TEACHER_BASE_URLS / $STUDENT_BASE_URLS (see README.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from assets import checks, curation, generation, grading, problems, publishing
+from assets.resources import ParquetIOManager, StorageResource, teacher_from_env
+
+DATA_DIR = os.path.abspath(os.environ.get("FOUNDRY_DATA_DIR", Path(__file__).resolve().parent / "data"))
+
+all_assets = dg.load_assets_from_modules([problems, generation, curation, grading, publishing])
+
+defs = dg.Definitions(
+    assets=all_assets,
+    asset_checks=dg.load_asset_checks_from_modules([checks]),
+    resources={
+        "io_manager": ParquetIOManager(base_path=os.path.join(DATA_DIR, "assets")),
+        "teacher": teacher_from_env("TEACHER", DATA_DIR),
+        "student": teacher_from_env("STUDENT", DATA_DIR),
+        "storage": StorageResource(data_dir=DATA_DIR),
+    },
+    jobs=[dg.define_asset_job("refresh_dataset", selection=dg.AssetSelection.all())],
+)

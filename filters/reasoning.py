@@ -1,0 +1,55 @@
+"""Reasoning filters: a final answer present, not truncated, length bounds, repetition (Gopher rules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+from datatrove.data import Document
+from datatrove.pipeline.filters import GopherRepetitionFilter
+
+from filters.answers import extract_answer_with_method
+from filters.contract import FilterResult, split_by_reason
+from filters.dedup import WhitespaceTokenizer
+
+
+@dataclass(frozen=True)
+class ReasoningFilterConfig:
+    """Bounds for the reasoning filters; lengths are in completion tokens."""
+
+    min_tokens: int = 8
+    max_tokens: int = 2048
+    require_answer: bool = True
+    drop_truncated: bool = True
+
+
+def repetition_filter() -> GopherRepetitionFilter:
+    """Gopher's duplicate line/paragraph/n-gram rules; the top-n-gram rule is off (short traces repeat 'step')."""
+    return GopherRepetitionFilter(top_n_grams=(), language=WhitespaceTokenizer())
+
+
+def reasoning_reason(row: dict, config: ReasoningFilterConfig, repetition: GopherRepetitionFilter) -> str | None:
+    """Why a row fails the reasoning filters, or None where it passes."""
+    text = row["text"] or ""
+    if not text.strip():
+        return "empty"
+    if config.drop_truncated and row.get("finish_reason") == "length":
+        return "truncated"
+    tokens = row.get("completion_tokens") or len(text.split())
+    if tokens < config.min_tokens:
+        return "too_short"
+    if tokens > config.max_tokens:
+        return "too_long"
+    if config.require_answer and row["kind"] == "cot" and extract_answer_with_method(text)[1] in (None, "last_number"):
+        return "no_final_answer"
+    verdict = repetition.filter(Document(text=text, id=row["id"]))
+    if verdict is not True:
+        return f"repetition:{verdict[1] if isinstance(verdict, tuple) else 'rule'}"
+    return None
+
+
+def reasoning_filter(frame: pl.DataFrame, config: ReasoningFilterConfig | None = None) -> FilterResult:
+    """Apply the reasoning filters to rows with ``kind``, ``text``, ``finish_reason`` and ``completion_tokens``."""
+    config = config or ReasoningFilterConfig()
+    repetition = repetition_filter()
+    return split_by_reason(frame, [reasoning_reason(row, config, repetition) for row in frame.iter_rows(named=True)])

@@ -1,0 +1,91 @@
+"""Chain-of-thought traces: n samples per problem from a teacher backend, each row carrying its lineage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+
+import polars as pl
+
+from generators.prompts import COT_STOP, cot_prompt
+from generators.teacher import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+
+LINEAGE_SCHEMA: dict[str, pl.DataType] = {
+    "teacher_model": pl.String,
+    "teacher_backend": pl.String,
+    "template": pl.String,
+    "template_hash": pl.String,
+    "sampling": pl.String,
+    "sample_index": pl.Int64,
+    "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64,
+    "finish_reason": pl.String,
+}
+
+
+def row_id(*parts: object) -> str:
+    """A stable id: hash of a row's content and origin."""
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+def generate_traces(
+    problems: pl.DataFrame,
+    teacher: TeacherBackend,
+    samples_per_problem: int,
+    params: SamplingParams,
+    progress: ProgressFn | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame, GenerationStats]:
+    """Traces for every problem; returns (traces, failed requests as rejections, accounting)."""
+    params = SamplingParams(**{**asdict(params), "stop": params.stop or (() if teacher.chat else COT_STOP)})
+    jobs = []
+    for problem in problems.iter_rows(named=True):
+        rendered = cot_prompt(problem["problem"], chat=teacher.chat)
+        for index in range(samples_per_problem):
+            request = GenerationRequest(params, rendered.prompt, rendered.messages, sample_index=index)
+            jobs.append((problem, rendered, request))
+    results, stats = teacher.generate([request for _, _, request in jobs], progress)
+    sampling = json.dumps(asdict(params), sort_keys=True)
+    rows, failed = [], []
+    for (problem, rendered, request), result in zip(jobs, results, strict=True):
+        origin = (problem["problem_id"], teacher.model, rendered.template_hash, sampling, request.sample_index)
+        if result.error is not None:
+            failed.append(
+                {"id": row_id(*origin), "text": problem["problem"], "reason": f"generation_failed: {result.error}"}
+            )
+            continue
+        rows.append(
+            {
+                **{k: problem[k] for k in ("problem_id", "source", "domain", "problem", "answer", "steps")},
+                "id": row_id(result.text, *origin),
+                "trace": result.text.strip(),
+                "teacher_model": teacher.model,
+                "teacher_backend": teacher.backend,
+                "template": rendered.template,
+                "template_hash": rendered.template_hash,
+                "sampling": sampling,
+                "sample_index": request.sample_index,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+                "finish_reason": result.finish_reason,
+            }
+        )
+    schema = {
+        "id": pl.String,
+        "problem_id": pl.String,
+        "source": pl.String,
+        "domain": pl.String,
+        "problem": pl.String,
+        "answer": pl.String,
+        "steps": pl.Int64,
+        "trace": pl.String,
+        **LINEAGE_SCHEMA,
+    }
+    return pl.DataFrame(rows, schema=schema), rejections_frame(failed), stats
+
+
+REJECTION_SCHEMA: dict[str, pl.DataType] = {"id": pl.String, "text": pl.String, "reason": pl.String}
+
+
+def rejections_frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=REJECTION_SCHEMA)

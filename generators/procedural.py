@@ -1,0 +1,176 @@
+"""Procedural math word problems with exact answers, reproducible from a seed number.
+
+Each problem is a chain of 1 to 5 arithmetic operations told as a short story. The row keeps the arithmetic as a
+plain expression (``expression``) so the answer can be recomputed independently of the story text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+
+import polars as pl
+
+NAMES = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Diego",
+    "Emma",
+    "Farah",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jade",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+]
+
+
+@dataclass(frozen=True)
+class StoryTemplate:
+    """A context for the operation chain: what is counted and how each operation is told."""
+
+    name: str
+    unit: str
+    start: str  # "{name} has {n} {unit}."
+    add: str
+    sub: str
+    mul: str
+    div: str
+    question: str
+
+
+TEMPLATES: dict[str, StoryTemplate] = {
+    t.name: t
+    for t in [
+        StoryTemplate(
+            "marbles",
+            "marbles",
+            "{name} has {n} marbles.",
+            "A friend gives {name} {k} more marbles.",
+            "{name} loses {k} marbles while playing.",
+            "{name} wins a game and ends up with {k} times as many marbles.",
+            "{name} shares the marbles equally among {k} jars and keeps one jar.",
+            "How many marbles does {name} have now?",
+        ),
+        StoryTemplate(
+            "savings",
+            "dollars",
+            "{name} has saved ${n}.",
+            "{name} earns ${k} more by walking dogs.",
+            "{name} spends ${k} on a book.",
+            "A relative multiplies {name}'s savings by {k} as a gift.",
+            "{name} splits the money equally into {k} envelopes and keeps one envelope.",
+            "How many dollars does {name} have now?",
+        ),
+        StoryTemplate(
+            "bakery",
+            "cookies",
+            "{name} bakes {n} cookies.",
+            "{name} bakes another {k} cookies.",
+            "{name} gives {k} cookies to the neighbours.",
+            "{name} keeps baking until there are {k} times as many cookies.",
+            "{name} packs the cookies equally into {k} boxes and keeps one box.",
+            "How many cookies does {name} have now?",
+        ),
+        StoryTemplate(
+            "library",
+            "books",
+            "A class library has {n} books. {name} is the librarian.",
+            "{name} receives a donation of {k} books.",
+            "{name} lends out {k} books that are not returned.",
+            "{name} orders more until the library holds {k} times as many books.",
+            "{name} divides the books equally among {k} classrooms and keeps one share.",
+            "How many books does {name} have in the library now?",
+        ),
+        StoryTemplate(
+            "farm",
+            "chickens",
+            "{name} keeps {n} chickens on a farm.",
+            "{name} buys {k} more chickens.",
+            "{name} sells {k} chickens at the market.",
+            "After a good season {name} has {k} times as many chickens.",
+            "{name} moves the chickens equally into {k} coops and counts only one coop.",
+            "How many chickens does {name} count now?",
+        ),
+    ]
+}
+
+OPS = ("add", "sub", "mul", "div")
+
+
+def _step(rng: random.Random, value: int) -> tuple[str, int, int]:
+    """Pick an operation that keeps the running value a positive integer of reasonable size."""
+    choices = ["add"]
+    if value > 2:
+        choices.append("sub")
+    if value <= 60:
+        choices.append("mul")
+    divisors = [d for d in range(2, 7) if value % d == 0 and value // d >= 1]
+    if divisors:
+        choices.append("div")
+    op = rng.choice(choices)
+    if op == "add":
+        k = rng.randint(2, 40)
+        return op, k, value + k
+    if op == "sub":
+        k = rng.randint(1, value - 1)
+        return op, k, value - k
+    if op == "mul":
+        k = rng.randint(2, 4)
+        return op, k, value * k
+    k = rng.choice(divisors)
+    return op, k, value // k
+
+
+SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
+
+
+def make_problem(seed: int, steps: int, template: str | None = None) -> dict:
+    """One procedural problem: its story, exact integer answer, step count and arithmetic expression."""
+    if not 1 <= steps <= 5:
+        raise ValueError(f"steps must be between 1 and 5, got {steps}")
+    rng = random.Random(f"procedural-math:{seed}:{steps}:{template}")
+    tpl = TEMPLATES[template] if template else TEMPLATES[rng.choice(sorted(TEMPLATES))]
+    name = rng.choice(NAMES)
+    value = rng.randint(4, 30)
+    sentences = [tpl.start.format(name=name, n=value)]
+    expression = str(value)
+    for _ in range(steps):
+        op, k, value = _step(rng, value)
+        sentences.append(getattr(tpl, op).format(name=name, k=k))
+        expression = f"({expression} {SYMBOL[op]} {k})"
+    sentences.append(tpl.question.format(name=name))
+    text = " ".join(sentences)
+    return {
+        "problem_id": "proc-" + hashlib.sha256(text.encode()).hexdigest()[:16],
+        "source": "procedural",
+        "domain": "math",
+        "problem": text,
+        "answer": str(value),
+        "steps": steps,
+        "template": tpl.name,
+        "expression": expression,
+    }
+
+
+def generate_problems(count: int, seed: int = 0, min_steps: int = 1, max_steps: int = 5) -> pl.DataFrame:
+    """``count`` problems with step counts cycling from ``min_steps`` to ``max_steps``; same seed, same problems."""
+    span = max_steps - min_steps + 1
+    rows = [make_problem(seed * 1_000_003 + i, min_steps + i % span) for i in range(count)]
+    return pl.DataFrame(rows, schema=PROBLEM_SCHEMA | {"expression": pl.String})
+
+
+PROBLEM_SCHEMA: dict[str, pl.DataType] = {
+    "problem_id": pl.String,
+    "source": pl.String,
+    "domain": pl.String,
+    "problem": pl.String,
+    "answer": pl.String,
+    "steps": pl.Int64,
+    "template": pl.String,
+}

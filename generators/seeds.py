@@ -1,0 +1,125 @@
+"""Seed problem loaders: local jsonl/parquet/csv files or a `datasets` id, with a column mapping.
+
+Every problem of a bad file is reported before any teacher request, naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+
+from filters.answers import extract_answer
+from generators.procedural import PROBLEM_SCHEMA
+
+
+class SeedFileError(ValueError):
+    """A seed source that cannot be used; the message names the file, line and field."""
+
+
+def normalize_answer(raw: str) -> str | None:
+    """The gold answer from a raw answer field: GSM8K's ``#### N``, MATH's ``\\boxed{}``, or the text itself."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if "####" in raw or "\\boxed" in raw or "\\fbox" in raw:
+        return extract_answer(raw)
+    return raw
+
+
+def _records_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
+    data = path.read_bytes()
+    for lineno, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise SeedFileError(f"{path}: line {lineno}: not valid UTF-8 ({err.reason} at byte {err.start})") from err
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise SeedFileError(f"{path}: line {lineno}: invalid JSON ({err.msg} at column {err.colno})") from err
+        if not isinstance(record, dict):
+            raise SeedFileError(f"{path}: line {lineno}: expected a JSON object, got {type(record).__name__}")
+        yield lineno, record
+
+
+def _records_table(path: Path) -> Iterable[tuple[int, dict]]:
+    try:
+        if path.suffix == ".parquet":
+            frame, first_line = pl.read_parquet(path), 0
+        else:
+            path.read_bytes().decode("utf-8")
+            frame, first_line = pl.read_csv(path, infer_schema=False), 2  # line 1 is the header
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise SeedFileError(f"{path}: line {line}: not valid UTF-8 ({err.reason})") from err
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise SeedFileError(f"{path}: cannot be read as {path.suffix[1:]}: {err}") from err
+    for index, record in enumerate(frame.iter_rows(named=True)):
+        yield index + first_line, record
+
+
+def _records_hub(dataset_id: str, split: str) -> Iterable[tuple[int, dict]]:
+    import datasets
+
+    yield from enumerate(datasets.load_dataset(dataset_id, split=split))
+
+
+def load_seed_problems(
+    source: str,
+    problem_field: str = "question",
+    answer_field: str = "answer",
+    split: str = "train",
+    limit: int | None = None,
+    domain: str = "math",
+) -> pl.DataFrame:
+    """Seed problems from a local jsonl/parquet/csv file or a `datasets` id, with answers normalized."""
+    path = Path(source)
+    if path.suffix in {".jsonl", ".json", ".parquet", ".csv"}:
+        if not path.is_file():
+            raise SeedFileError(f"{path}: seed file not found")
+        if path.stat().st_size == 0:
+            raise SeedFileError(f"{path}: the seed file is empty")
+        records = _records_jsonl(path) if path.suffix in {".jsonl", ".json"} else _records_table(path)
+        where, unit = str(path), "line"
+    else:
+        records, where, unit = _records_hub(source, split), f"{source}[{split}]", "row"
+    rows = []
+    for lineno, record in records:
+        fields = {}
+        for role, name in (("problem", problem_field), ("answer", answer_field)):
+            if name not in record:
+                raise SeedFileError(f"{where}: {unit} {lineno}: missing field {name!r} (the {role} column)")
+            value = record[name]
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise SeedFileError(f"{where}: {unit} {lineno}: field {name!r} is empty")
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                raise SeedFileError(
+                    f"{where}: {unit} {lineno}: field {name!r} must be a string, got {type(value).__name__}"
+                )
+            fields[role] = str(value)
+        gold = normalize_answer(fields["answer"])
+        if gold is None:
+            raise SeedFileError(f"{where}: {unit} {lineno}: field {answer_field!r} has no extractable final answer")
+        digest = hashlib.sha256(f"{where}\n{fields['problem']}".encode()).hexdigest()[:16]
+        rows.append(
+            {
+                "problem_id": f"seed-{digest}",
+                "source": where,
+                "domain": domain,
+                "problem": fields["problem"].strip(),
+                "answer": gold,
+                "steps": None,
+                "template": None,
+            }
+        )
+        if limit is not None and len(rows) >= limit:
+            break
+    if not rows:
+        raise SeedFileError(f"{where}: the seed source holds no rows")
+    return pl.DataFrame(rows, schema=PROBLEM_SCHEMA)

@@ -1,0 +1,79 @@
+import polars as pl
+import pytest
+
+from filters.decontamination import find_contamination, load_benchmark
+from filters.dedup import dedup_frame, exact_duplicates, minhash_duplicates
+from filters.reasoning import reasoning_filter
+from tests.conftest import GSM8K_TEST, MATH500
+
+PASSAGE = (
+    "Photosynthesis is the process by which green plants use sunlight, water and carbon dioxide to make glucose "
+    "and release oxygen. It happens in the chloroplasts, which contain the green pigment chlorophyll. The light "
+    "reactions capture energy from the sun, and the Calvin cycle uses that energy to build sugar molecules. "
+)
+
+
+def test_exact_duplicates_ignore_case_and_white_space() -> None:
+    assert exact_duplicates(["A  cat sat.", "a cat sat.", "a dog sat."]) == [None, 0, None]
+
+
+def test_minhash_removes_near_duplicates_and_keeps_number_variants() -> None:
+    problem = "Tom has 12 apples and buys 7 more at the market on Sunday morning. How many apples does Tom have now?"
+    texts = [
+        PASSAGE,
+        PASSAGE.replace("green plants", "plants"),  # near-identical
+        problem,
+        problem.replace("12", "15"),  # differs only in a number: a distinct problem
+        problem.replace("7", "9").replace("12", "20"),
+    ]
+    assert minhash_duplicates(texts) == {1}
+
+
+def test_dedup_frame_reports_reasons() -> None:
+    frame = pl.DataFrame(
+        {"id": ["a", "b", "c", "d"], "text": [PASSAGE, PASSAGE.upper(), PASSAGE + " Indeed.", "other"]}
+    )
+    result = dedup_frame(frame, "text", "text")
+    assert result.kept["id"].to_list() == ["a", "d"]
+    assert dict(zip(result.dropped["id"], result.dropped["reason"], strict=True)) == {
+        "b": "exact_duplicate_text",
+        "c": "near_duplicate_text",
+    }
+
+
+@pytest.fixture(scope="module")
+def benchmarks(shared_data) -> dict[str, list[str]]:
+    return {"gsm8k_test": load_benchmark(GSM8K_TEST), "math500": load_benchmark(MATH500)}
+
+
+def test_benchmark_questions_are_caught_in_disguise(benchmarks) -> None:
+    question = benchmarks["gsm8k_test"][0]
+    short_math = min(benchmarks["math500"], key=len)
+    texts = [
+        question,
+        "Here is a problem for you. " + question.replace("  ", " "),
+        "Step 1: we read the question.\n> " + question + "\nStep 2: compute. The answer is \\boxed{18}.",
+        f"Solve this: {short_math}",
+        "A bakery sells 14 loaves of bread every hour for 6 hours. How many loaves does it sell?",
+    ]
+    assert find_contamination(texts, benchmarks, n=10) == ["gsm8k_test"] * 3 + ["math500", None]
+
+
+def test_reasoning_filter_drops_with_reasons() -> None:
+    ok = "Step 1: 3 + 4 = 7 apples.\nStep 2: 7 * 2 = 14 apples.\nThe answer is \\boxed{14}."
+    rows = [
+        ("a", "cot", ok, "stop", 30),
+        ("b", "cot", "Step 1: 3 + 4 = 7. Then we keep going and going with 9", "stop", 30),
+        ("c", "cot", ok, "length", 30),
+        ("d", "cot", "\\boxed{1}", "stop", 3),
+        ("e", "cot", "Step 1: add.\n" * 12 + "The answer is \\boxed{2}.", "stop", 60),
+        ("f", "textbook", PASSAGE, "stop", 60),
+    ]
+    frame = pl.DataFrame(rows, schema=["id", "kind", "text", "finish_reason", "completion_tokens"], orient="row")
+    result = reasoning_filter(frame)
+    assert result.kept["id"].to_list() == ["a", "f"]
+    reasons = dict(zip(result.dropped["id"], result.dropped["reason"], strict=True))
+    assert reasons["b"] == "no_final_answer"
+    assert reasons["c"] == "truncated"
+    assert reasons["d"] == "too_short"
+    assert reasons["e"].startswith("repetition:")
