@@ -22,7 +22,7 @@ class SamplingConfig(dg.Config):
 
 
 class CotTracesConfig(SamplingConfig):
-    samples_per_problem: int = 2
+    samples_per_problem: int = 4
 
 
 class TextbookTopicsConfig(dg.Config):
@@ -48,7 +48,7 @@ def cot_traces(
     seed_problems: pl.DataFrame,
     synthetic_problems: pl.DataFrame,
 ):
-    """n chain-of-thought samples per problem from the teacher (few-shot completion for base models, chat otherwise)."""
+    """n chain-of-thought samples per problem from the teacher (few-shot completion for base models, else chat)."""
     problems = pl.concat([seed_problems, synthetic_problems])
     backend = teacher.backend()
     traces, failed, stats = generate_traces(

@@ -19,10 +19,10 @@ class SeedProblemsConfig(dg.Config):
 
 
 class SyntheticProblemsConfig(dg.Config):
-    count: int = 8
+    count: int = 16
     seed: int = 0
     min_steps: int = 1
-    max_steps: int = 3
+    max_steps: int = 2
 
 
 PROBLEM_SAMPLE_COLUMNS = ("problem_id", "source", "problem", "answer", "steps")

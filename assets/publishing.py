@@ -50,7 +50,7 @@ def published_dataset(
     difficulty_graded: pl.DataFrame,
     rejections: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """A folder that `datasets.load_dataset` reads: configs `cot` (train/eval by problem) and `textbook`, with a card."""
+    """A folder `datasets.load_dataset` reads: configs `cot` (train/eval by problem) and `textbook`, and a card."""
     cot = cot_rows(difficulty_graded)
     if not cot["verified"].all():
         raise ValueError("refusing to publish: some CoT rows are not verified")

@@ -41,7 +41,7 @@ def clean_number(text: str) -> str:
 
 
 def extract_answer_with_method(text: str) -> tuple[str | None, str | None]:
-    """The final answer of a solution and the rule that found it (boxed, gsm8k, answer_is, answer_line, last_number)."""
+    """The final answer and the rule that found it (boxed, gsm8k, answer_is, answer_line, last_number)."""
     if not text:
         return None, None
     boxed = last_boxed(text)

@@ -102,7 +102,7 @@ def minhash_clusters(
             yield Document(text=text, id=str(index))
 
     def record(doc: Document) -> None:
-        clusters[int(doc.id)] = doc.metadata["minhash_cluster_id"]
+        clusters[int(doc.id)] = doc.metadata.get("minhash_cluster_id", -1)  # no .remove file: no clusters
 
     def collect(data: Iterator[Document], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
         for doc in data:

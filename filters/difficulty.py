@@ -58,7 +58,7 @@ def student_pass_rates(
 def grade(
     frame: pl.DataFrame, pass_rates: pl.DataFrame, thresholds: Sequence[float] = DEFAULT_THRESHOLDS
 ) -> pl.DataFrame:
-    """Join pass rates onto rows, add ``difficulty`` (1 - pass rate), ``level`` and ``curriculum_rank`` (easy first)."""
+    """Join pass rates onto rows; add ``difficulty`` (1 - pass rate), ``level``, ``curriculum_rank`` (easy first)."""
     graded = frame.join(pass_rates, on="problem_id", how="left").with_columns(
         (1.0 - pl.col("student_pass_rate")).alias("difficulty"),
         pl.col("student_pass_rate")

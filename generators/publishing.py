@@ -68,7 +68,18 @@ def card_yaml(configs: dict[str, dict[str, pl.DataFrame]], default: str, extra: 
 def publish(
     root: Path, name: str, configs: dict[str, dict[str, pl.DataFrame]], card_body: str, default: str, header: dict
 ) -> PublishedRevision:
-    """Write a new revision of ``name`` under ``root`` and point ``root/name`` at it; unchanged data is a no-op."""
+    """Write a new revision of ``name`` under ``root`` and point ``root/name`` at it; unchanged data is a no-op.
+
+    Empty splits and configs are left out (``datasets`` cannot load an empty split).
+    """
+    configs = {
+        config: {split: frame for split, frame in splits.items() if frame.height}
+        for config, splits in configs.items()
+        if any(frame.height for frame in splits.values())
+    }
+    if not configs:
+        raise ValueError(f"refusing to publish {name}: every config and split is empty")
+    default = default if default in configs else next(iter(configs))
     card = card_yaml(configs, default, header) + card_body
     revision = content_revision(configs, card)
     link = root / name
@@ -143,10 +154,17 @@ def render_card(name: str, configs: dict[str, dict[str, pl.DataFrame]], rejectio
     )
     drops = rejections.group_by("stage", "reason").len("rows").sort(["stage", "rows"], descending=[False, True])
     levels = cot.group_by("level").len("rows").sort("level") if cot.height else cot.head(0)
-    models = pl.concat([
-        cot.select(pl.lit("teacher").alias("role"), pl.col("teacher_model").alias("model"), "teacher_backend", "sampling"),
-        cot.select(pl.lit("student").alias("role"), pl.col("student_model").alias("model"), "teacher_backend", "sampling"),
-    ]).unique().sort("role") if cot.height else cot.head(0)  # fmt: skip
+    roles = (("teacher", "teacher_model"), ("student", "student_model"))
+    models = (
+        pl.concat(
+            [
+                cot.select(pl.lit(role).alias("role"), pl.col(column).alias("model"), "sampling")
+                for role, column in roles
+            ]
+        )
+        .unique()
+        .sort("role")
+    )
     return f"""
 # {name}
 
@@ -161,7 +179,7 @@ passages (config `textbook`). Traces are graded by a student model's pass rate i
 ## Dropped rows per stage
 {_table(drops)}
 ## Models
-{_table(models.select("role", "model", "teacher_backend", "sampling") if models.height else models)}
+{_table(models)}
 ## Difficulty histogram (CoT rows per level)
 {_table(levels)}
 ## Lineage

@@ -1,0 +1,142 @@
+"""End-to-end: materialize the real graph against the embedded llama.cpp teacher, then load what it published."""
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import dagster as dg
+import datasets
+import pytest
+
+import definitions
+from assets.resources import ParquetIOManager, StorageResource, TeacherResource
+from filters.verify import verify
+from generators.teacher import GenerationRequest, SamplingParams
+from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
+
+pytestmark = pytest.mark.e2e
+
+
+def resources_for(data_dir: Path) -> dict:
+    return {
+        "io_manager": ParquetIOManager(base_path=str(data_dir / "assets")),
+        "teacher": TeacherResource(data_dir=str(data_dir)),
+        "student": TeacherResource(data_dir=str(data_dir)),
+        "storage": StorageResource(data_dir=str(data_dir)),
+    }
+
+
+class ServerWatcher:
+    """Collects the pids of llama_cpp.server processes that appear while a run is going on."""
+
+    def __init__(self) -> None:
+        self.pids: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    @staticmethod
+    def running() -> set[int]:
+        found = set()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if b"llama_cpp.server" in cmdline and f"{os.getpid()}".encode() not in cmdline:
+                    found.add(int(entry))
+        return found
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.pids |= self.running()
+            time.sleep(0.2)
+
+    def __enter__(self) -> "ServerWatcher":
+        self._before = self.running()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.pids -= self._before
+
+
+RUN_CONFIG = {
+    "ops": {
+        "seed_problems": {"config": {"sources": [str(GSM8K_TRAIN)], "limit_per_source": 2}},
+        "synthetic_problems": {"config": {"count": 8, "seed": 3, "min_steps": 1, "max_steps": 1}},
+        "cot_traces": {"config": {"samples_per_problem": 3, "max_tokens": 160}},
+        "textbook_topics": {"config": {"count": 2}},
+        "textbook_passages": {"config": {"max_tokens": 160}},
+        "decontaminated": {"config": {"benchmarks": [str(GSM8K_TEST), str(MATH500)]}},
+        "difficulty_graded": {"config": {"samples": 2, "max_tokens": 160}},
+    }
+}
+
+
+def test_whole_graph_publishes_a_loadable_verified_dataset(tmp_path: Path, shared_data) -> None:
+    with ServerWatcher() as watcher:
+        result = dg.materialize(
+            [*definitions.all_assets, *definitions.defs.asset_checks],
+            resources=resources_for(tmp_path),
+            run_config=RUN_CONFIG,
+        )
+    assert result.success
+    assert watcher.pids, "the embedded server never started"
+    assert not (watcher.pids & ServerWatcher.running()), "the embedded server outlived the run"
+
+    graded = result.output_for_node("difficulty_graded")
+    problems = graded.filter(graded["kind"] == "cot")["problem_id"].n_unique()
+    assert problems >= 1, "the embedded teacher verified no trace at all"
+    folder = tmp_path / "published" / "reasoning-foundry"
+    cot = datasets.load_dataset(str(folder), "cot")
+    assert set(cot) == ({"train", "eval"} if problems >= 2 else {"train"})
+    assert sum(split.num_rows for split in cot.values()) == graded.filter(graded["kind"] == "cot").height
+    for column in (
+        "problem",
+        "answer",
+        "reasoning",
+        "messages",
+        "verified",
+        "level",
+        "teacher_model",
+        "template_hash",
+    ):
+        assert column in cot["train"].column_names
+    for split in cot.values():
+        assert all(split["verified"])
+        for row in split:
+            assert verify(row["reasoning"], row["answer"]) is True
+            assert 1 <= row["level"] <= 5
+    if "eval" in cot:
+        assert not set(cot["train"]["problem_id"]) & set(cot["eval"]["problem_id"])
+    textbook = datasets.load_dataset(str(folder), "textbook")
+    assert textbook["train"].num_rows >= 1
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---\n") and "configs:" in card and "Dropped rows per stage" in card
+
+    rejected = result.output_for_node("rejections")
+    assert rejected.height > 0 and rejected["reason"].null_count() == 0
+    metadata = result.asset_materializations_for_node("cot_traces")[0].metadata
+    assert metadata["requests"].value == (2 + 8) * 3 and metadata["failures"].value == 0
+
+
+@dg.asset
+def generation_then_failure(teacher: TeacherResource) -> None:
+    backend = teacher.backend()
+    (result,), _ = backend.generate(
+        [GenerationRequest(SamplingParams(max_tokens=4), prompt="Question: 1+1?\nAnswer:")]
+    )
+    assert result.error is None
+    raise RuntimeError("a step failed after the teacher had started")
+
+
+def test_teacher_server_is_stopped_when_the_run_fails(tmp_path: Path) -> None:
+    with ServerWatcher() as watcher:
+        result = dg.materialize([generation_then_failure], resources=resources_for(tmp_path), raise_on_error=False)
+    assert not result.success
+    assert watcher.pids, "the embedded server never started"
+    assert not (watcher.pids & ServerWatcher.running()), "the embedded server outlived the failed run"
