@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import polars as pl
 
@@ -47,6 +49,7 @@ def student_pass_rates(
         pl.Series("student_correct", correct, dtype=pl.Int64),
         pl.lit(k, dtype=pl.Int64).alias("student_samples"),
         pl.lit(student.model).alias("student_model"),
+        pl.lit(json.dumps(asdict(params), sort_keys=True)).alias("student_sampling"),
     )
     graded = graded.with_columns(
         (pl.col("student_correct") / pl.col("student_samples")).alias("student_pass_rate"),

@@ -112,7 +112,8 @@ def publish(
 COT_COLUMNS = (
     "id", "problem_id", "source", "domain", "problem", "answer", "reasoning", "messages", "verified", "verifier",
     "extracted_answer", "extraction", "teacher_pass_rate", "student_pass_rate", "difficulty", "level",
-    "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "template", "template_hash",
+    "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "student_sampling", "template",
+    "template_hash",
     "sampling", "sample_index", "prompt_tokens", "completion_tokens", "finish_reason",
 )  # fmt: skip
 TEXTBOOK_COLUMNS = (
