@@ -57,3 +57,17 @@ def test_bad_seed_files_name_file_line_and_field(tmp_path: Path, name: str, cont
     path.write_bytes(content)
     with pytest.raises(SeedFileError, match=message):
         load_seed_problems(str(path))
+
+
+def test_seed_source_as_a_datasets_id(tmp_path: Path) -> None:
+    """A `datasets` id goes through `datasets.load_dataset`; a local dataset folder stands in for a hub repo."""
+    import polars as pl
+
+    folder = tmp_path / "my-seeds"
+    (folder / "data").mkdir(parents=True)
+    pl.DataFrame(
+        {"problem": ["What is 2 + 2?", "What is half of 10?"], "solution": ["\\boxed{4}", "\\boxed{5}"]}
+    ).write_parquet(folder / "data" / "train-00000-of-00001.parquet")
+    frame = load_seed_problems(str(folder), problem_field="problem", answer_field="solution", split="train")
+    assert frame["answer"].to_list() == ["4", "5"]
+    assert frame["source"].to_list() == [f"{folder}[train]"] * 2
