@@ -1,0 +1,125 @@
+"""The teacher engine against the real embedded server: cache, crash-resume after kill -9, faults and retries."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from generators.cache import ResponseCache, request_key
+from generators.embedded import EMBEDDED_MODEL, EmbeddedServer
+from generators.teacher import GenerationRequest, OpenAICompatibleBackend, SamplingParams
+from tests.fault_proxy import FaultProxy
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory) -> str:
+    root = tmp_path_factory.mktemp("engine")
+    server = EmbeddedServer(root / "models", root / "logs")
+    url = server.start()
+    yield url
+    server.stop()
+
+
+def requests_for(count: int, max_tokens: int = 24, temperature: float = 0.8) -> list[GenerationRequest]:
+    params = SamplingParams(temperature=temperature, max_tokens=max_tokens, stop=("\n\n",), seed=11)
+    return [
+        GenerationRequest(params, prompt=f"Question: What is {i} + {i}?\nAnswer:", sample_index=i % 2)
+        for i in range(count)
+    ]
+
+
+def proxy_key(request: GenerationRequest) -> tuple[str, int]:
+    return request.prompt, request.params.seed * 10_007 + request.sample_index
+
+
+def test_rerun_makes_zero_requests_and_a_changed_parameter_only_what_it_touches(
+    server_url: str, tmp_path: Path
+) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    with FaultProxy(server_url) as proxy:
+        backend = OpenAICompatibleBackend([proxy.base_url], EMBEDDED_MODEL, cache, max_concurrency=2)
+        first, stats = backend.generate(requests_for(4))
+        assert stats.cache_hits == 0 and len(proxy.log.received) == 4
+        again, stats = backend.generate(requests_for(4))
+        assert stats.cache_hits == 4 and len(proxy.log.received) == 4
+        assert [r.text for r in again] == [r.text for r in first]
+        grown = [*requests_for(4), GenerationRequest(requests_for(1)[0].params, prompt="Question: 9 * 9?\nAnswer:")]
+        _, stats = backend.generate(grown)
+        assert stats.cache_hits == 4 and len(proxy.log.received) == 5
+        _, stats = backend.generate(requests_for(4, max_tokens=25))
+        assert stats.cache_hits == 0 and len(proxy.log.received) == 9
+
+
+JOB = """
+import sys
+from generators.cache import ResponseCache
+from generators.embedded import EMBEDDED_MODEL
+from generators.teacher import OpenAICompatibleBackend
+from tests.test_teacher_engine import requests_for
+backend = OpenAICompatibleBackend([sys.argv[1]], EMBEDDED_MODEL, ResponseCache(sys.argv[2]), max_concurrency=2)
+results, stats = backend.generate(requests_for(int(sys.argv[3]), max_tokens=32))
+print("done", stats.requests, stats.cache_hits, stats.failures)
+"""
+
+
+def test_kill_9_mid_run_then_rerun_repeats_no_completed_request(server_url: str, tmp_path: Path) -> None:
+    count, cache_path = 12, tmp_path / "cache.sqlite"
+    command = [sys.executable, "-c", JOB, "", str(cache_path), str(count)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with FaultProxy(server_url) as proxy:
+        command[3] = proxy.base_url
+        job = subprocess.Popen(command, env=env, cwd=ROOT)
+        deadline = time.monotonic() + 120
+        while len(proxy.log.completed) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job.send_signal(signal.SIGKILL)
+        job.wait()
+        first_run = set(proxy.log.received)
+        cache = ResponseCache(cache_path)
+        requests = requests_for(count, max_tokens=32)
+        committed = {proxy_key(r) for r in requests if cache.get(request_key(r.payload(EMBEDDED_MODEL))) is not None}
+        cache.close()
+        assert 5 <= len(committed) < count
+        received_before = len(proxy.log.received)
+        finished = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert finished.returncode == 0, finished.stderr
+        second = [(prompt, seed) for prompt, seed, _ in proxy.log.received[received_before:]]
+    assert f"done {count} {len(committed)} 0" in finished.stdout
+    assert not set(second) & committed, "a request whose response was committed was sent again"
+    assert len(second) == len(set(second)) == count - len(committed)
+    assert len(first_run) >= 5
+
+
+def test_faults_are_retried_or_recorded_and_nothing_is_duplicated(server_url: str, tmp_path: Path) -> None:
+    requests = requests_for(16)
+    with FaultProxy(server_url, fault_rate=0.35, seed=3, retry_after_s=1, stall_s=4.0) as proxy:
+        backend = OpenAICompatibleBackend(
+            [proxy.base_url],
+            EMBEDDED_MODEL,
+            ResponseCache(tmp_path / "c.sqlite"),
+            max_concurrency=3,
+            timeout_s=2.5,
+            max_retries=8,
+        )
+        results, stats = backend.generate(requests)
+    kinds = {fault for fault, _, _ in proxy.log.faults}
+    assert kinds == {"429", "500", "drop", "stall"}, kinds
+    assert len(results) == 16 and stats.requests == 16
+    assert all((r.text is not None) != (r.error is not None) for r in results)
+    assert stats.failures == sum(r.error is not None for r in results)
+    assert stats.failures <= 2
+    # every request that succeeded was completed by the server exactly once
+    completed = [key for key in proxy.log.completed]
+    assert len(completed) == len(set(completed)) == 16 - stats.failures
+    # a 429's Retry-After was honoured before the same request came again
+    for fault, prompt, seed in proxy.log.faults:
+        if fault == "429":
+            times = [t for p, s, t in proxy.log.received if (p, s) == (prompt, seed)]
+            assert len(times) >= 2 and times[1] - times[0] >= 0.95
