@@ -4,6 +4,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
@@ -12,11 +13,12 @@ from upath import UPath
 
 from generators.cache import ResponseCache
 from generators.embedded import EMBEDDED_MODEL, EmbeddedServer
-from generators.teacher import OpenAICompatibleBackend
+from generators.teacher import OpenAICompatibleBackend, TeacherBackend
 
 
 class TeacherResource(dg.ConfigurableResource):
-    """A model endpoint: the embedded llama.cpp server when ``base_urls`` is empty, else any OpenAI-compatible server.
+    """A model endpoint: the embedded llama.cpp server when ``base_urls`` is empty, else any OpenAI-compatible server;
+    with ``engine="vllm"``, an in-process ``vllm.LLM`` (optional extra) loading ``model``.
 
     The embedded server starts on first use and stops when the run ends, also when it fails.
     """
@@ -30,9 +32,12 @@ class TeacherResource(dg.ConfigurableResource):
     max_retries: int = 5
     data_dir: str = "data"
     n_threads: int | None = None
+    engine: Literal["openai", "vllm"] = "openai"
+    vllm_engine_args: dict[str, Any] = {}
 
     _server: EmbeddedServer | None = PrivateAttr(default=None)
     _cache: ResponseCache | None = PrivateAttr(default=None)
+    _backend: TeacherBackend | None = PrivateAttr(default=None)
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["TeacherResource"]:
@@ -45,16 +50,27 @@ class TeacherResource(dg.ConfigurableResource):
             if self._cache is not None:
                 self._cache.close()
                 self._cache = None
+            self._backend = None
 
     @property
     def backend_name(self) -> str:
+        if self.engine == "vllm":
+            return "vllm"
         return "openai" if self.base_urls else "embedded-llama.cpp"
 
-    def backend(self) -> OpenAICompatibleBackend:
-        """The backend to send requests to, starting the embedded server the first time it is needed."""
+    def backend(self) -> TeacherBackend:
+        """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""
+        if self._backend is None:
+            self._backend = self._build_backend()
+        return self._backend
+
+    def _build_backend(self) -> TeacherBackend:
         data = Path(self.data_dir)
-        if self._cache is None:
-            self._cache = ResponseCache(data / "cache" / "responses.sqlite")
+        self._cache = ResponseCache(data / "cache" / "responses.sqlite")
+        if self.engine == "vllm":
+            from generators.vllm_backend import VLLMBackend
+
+            return VLLMBackend(self.model, self._cache, chat=self.chat, **self.vllm_engine_args)
         urls = list(self.base_urls)
         if not urls:
             if self._server is None:
@@ -81,7 +97,10 @@ class TeacherResource(dg.ConfigurableResource):
 
 
 def teacher_from_env(prefix: str, data_dir: str) -> TeacherResource:
-    """The embedded model, unless ``{prefix}_BASE_URLS`` names servers; key and model then come from the env too."""
+    """The embedded model, unless ``{prefix}_BASE_URLS`` names servers (key and model then come from the env too)
+    or ``{prefix}_ENGINE=vllm`` asks for in-process vLLM on ``{prefix}_MODEL``."""
+    if os.environ.get(f"{prefix}_ENGINE") == "vllm":
+        return TeacherResource(engine="vllm", model=dg.EnvVar(f"{prefix}_MODEL"), chat=True, data_dir=data_dir)
     if not os.environ.get(f"{prefix}_BASE_URLS"):
         return TeacherResource(data_dir=data_dir)
     return TeacherResource(

@@ -21,7 +21,7 @@ FAULTS = ("429", "500", "drop", "stall")
 class ProxyLog:
     received: list[tuple[str, int, float]] = field(default_factory=list)  # (prompt, seed, time)
     completed: list[tuple[str, int]] = field(default_factory=list)
-    faults: list[tuple[str, str, int]] = field(default_factory=list)  # (fault, prompt, seed)
+    faults: list[tuple[str, str, int, float]] = field(default_factory=list)  # (fault, prompt, seed, time)
 
 
 class FaultProxy:
@@ -86,7 +86,7 @@ class FaultProxy:
         # faults come in rotation, so every kind occurs once four have been injected
         fault = FAULTS[len(self.log.faults) % len(FAULTS)] if body and self.rng.random() < self.fault_rate else None
         if fault:
-            self.log.faults.append((fault, *key))
+            self.log.faults.append((fault, *key, time.monotonic()))
         if fault == "drop":
             return False
         if fault == "stall":

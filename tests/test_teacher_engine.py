@@ -109,7 +109,7 @@ def test_faults_are_retried_or_recorded_and_nothing_is_duplicated(server_url: st
             max_retries=8,
         )
         results, stats = backend.generate(requests)
-    kinds = {fault for fault, _, _ in proxy.log.faults}
+    kinds = {fault for fault, _, _, _ in proxy.log.faults}
     assert kinds == {"429", "500", "drop", "stall"}, kinds
     assert len(results) == 16 and stats.requests == 16
     assert all((r.text is not None) != (r.error is not None) for r in results)
@@ -119,7 +119,20 @@ def test_faults_are_retried_or_recorded_and_nothing_is_duplicated(server_url: st
     completed = [key for key in proxy.log.completed]
     assert len(completed) == len(set(completed)) == 16 - stats.failures
     # a 429's Retry-After was honoured before the same request came again
-    for fault, prompt, seed in proxy.log.faults:
+    for fault, prompt, seed, at in proxy.log.faults:
         if fault == "429":
-            times = [t for p, s, t in proxy.log.received if (p, s) == (prompt, seed)]
-            assert len(times) >= 2 and times[1] - times[0] >= 0.95
+            retried = [t for p, s, t in proxy.log.received if (p, s) == (prompt, seed) and t > at]
+            assert retried and retried[0] - at >= 0.95
+
+
+def test_requests_spread_over_replicas_and_length_finishes_are_counted(server_url: str, tmp_path: Path) -> None:
+    params = SamplingParams(temperature=0.8, max_tokens=3, seed=5)  # no stop: every answer runs into max_tokens
+    requests = [GenerationRequest(params, prompt=f"Count to ten: {i},", sample_index=0) for i in range(8)]
+    with FaultProxy(server_url) as first, FaultProxy(server_url) as second:
+        backend = OpenAICompatibleBackend(
+            [first.base_url, second.base_url], EMBEDDED_MODEL, ResponseCache(tmp_path / "c.sqlite"), max_concurrency=2
+        )
+        results, stats = backend.generate(requests)
+    assert len(first.log.completed) >= 2 and len(second.log.completed) >= 2
+    assert len(first.log.completed) + len(second.log.completed) == 8
+    assert stats.length_finishes == 8 and all(r.finish_reason == "length" for r in results)
