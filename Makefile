@@ -11,7 +11,6 @@ SHARED_BENCHMARKS := $(wildcard ../shared/data/benchmarks/*.jsonl)
 export FOUNDRY_BENCHMARKS ?= $(subst $() $(),:,$(abspath $(SHARED_BENCHMARKS)))
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
-export HF_HUB_OFFLINE := 1
 
 .PHONY: install demo test lint ui
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets import checks, curation, generation, grading, problems, publishing
-from assets.resources import ParquetIOManager, StorageResource, teacher_from_env
+from assets.resources import ParquetIOManager, StorageResource, hub_from_env, teacher_from_env
 
 DATA_DIR = os.path.abspath(os.environ.get("FOUNDRY_DATA_DIR", Path(__file__).resolve().parent / "data"))
 
@@ -26,6 +26,7 @@ defs = dg.Definitions(
         "teacher": teacher_from_env("TEACHER", DATA_DIR),
         "student": teacher_from_env("STUDENT", DATA_DIR),
         "storage": StorageResource(data_dir=DATA_DIR),
+        "hub": hub_from_env(),
     },
     jobs=[dg.define_asset_job("refresh_dataset", selection=dg.AssetSelection.all())],
 )

@@ -4,8 +4,8 @@ import dagster as dg
 import polars as pl
 
 from assets.metadata import counts_by, markdown_table
-from assets.resources import StorageResource
-from generators.publishing import cot_rows, publish, render_card, split_by_problem, textbook_rows
+from assets.resources import HubResource, StorageResource
+from generators.publishing import cot_rows, layout, publish, render_card, split_by_problem, textbook_rows
 
 REJECTION_STAGES = (
     "cot_traces",
@@ -47,33 +47,34 @@ def published_dataset(
     context: dg.AssetExecutionContext,
     config: PublishConfig,
     storage: StorageResource,
+    hub: HubResource,
     difficulty_graded: pl.DataFrame,
     rejections: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """A folder `datasets.load_dataset` reads: configs `cot` (train/eval by problem) and `textbook`, and a card."""
+    """A folder `datasets.load_dataset` reads (configs `cot`, `cot-<domain>`, `cot-level-<n>`, `textbook`), pushed
+    to the Hugging Face Hub as a new tagged revision when a repo is configured."""
     cot = cot_rows(difficulty_graded)
     if not cot["verified"].all():
         raise ValueError("refusing to publish: some CoT rows are not verified")
     train, evaluation = split_by_problem(cot, config.eval_fraction)
-    configs = {"cot": {"train": train, "eval": evaluation}, "textbook": {"train": textbook_rows(difficulty_graded)}}
-    header = {
-        "license": config.license,
-        "language": ["en"],
-        "task_categories": ["text-generation", "question-answering"],
-        "pretty_name": config.name,
-    }
-    result = publish(
-        storage.published_dir, config.name, configs, render_card(config.name, configs, rejections), "cot", header
-    )
-    context.log.info(f"published {config.name} revision {result.revision} at {result.path}")
+    textbook = textbook_rows(difficulty_graded)
+    data = layout(train, evaluation, textbook)
+    card = render_card(config.name, data, cot, textbook, rejections)
+    result = publish(storage.published_dir, config.name, data, card, config.license)
+    context.log.info(f"published {config.name} revision {result.revision} at {result.path} (new: {result.changed})")
+    pushed = hub.push(result.path, result.revision) if hub.repo_id else None
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
             "revision": result.revision,
             "new_revision": result.changed,
+            "configs": dg.MetadataValue.json(data.configs),
             "cot_train_rows": train.height,
             "cot_eval_rows": evaluation.height,
-            "textbook_rows": configs["textbook"]["train"].height,
+            "textbook_rows": textbook.height,
+            "hub_repo": hub.repo_id or "not configured",
+            "hub_new_commit": bool(pushed),
+            "changelog": dg.MetadataValue.md((result.path / "CHANGELOG.md").read_text()),
             "card": dg.MetadataValue.md((result.path / "README.md").read_text()),
         }
     )

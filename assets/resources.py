@@ -146,3 +146,28 @@ class StorageResource(dg.ConfigurableResource):
     @property
     def published_dir(self) -> Path:
         return Path(self.data_dir) / "published"
+
+
+class HubResource(dg.ConfigurableResource):
+    """The Hugging Face Hub target: nothing is pushed without a ``repo_id``; the token comes from ``dg.EnvVar``."""
+
+    repo_id: str | None = None
+    token: str | None = None
+    endpoint: str | None = None
+
+    def push(self, folder: Path, revision: str) -> bool:
+        """Upload ``folder`` as revision ``revision``; False where the hub already has it."""
+        from generators.publishing import push_to_hub
+
+        return push_to_hub(folder, self.repo_id, revision, self.token, self.endpoint)
+
+
+def hub_from_env() -> HubResource:
+    """Push to $HF_REPO_ID (at $HF_ENDPOINT if set) with $HF_TOKEN where they are set; else publish locally only."""
+    if not os.environ.get("HF_REPO_ID"):
+        return HubResource()
+    return HubResource(
+        repo_id=dg.EnvVar("HF_REPO_ID"),
+        token=dg.EnvVar("HF_TOKEN") if os.environ.get("HF_TOKEN") else None,
+        endpoint=dg.EnvVar("HF_ENDPOINT") if os.environ.get("HF_ENDPOINT") else None,
+    )

@@ -6,6 +6,7 @@ publish that fails or is killed leaves the previous revision in place and never 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import shutil
@@ -37,69 +38,176 @@ def split_by_problem(frame: pl.DataFrame, eval_fraction: float) -> tuple[pl.Data
     return frame.filter(~is_eval), frame.filter(is_eval)
 
 
-def content_revision(configs: dict[str, dict[str, pl.DataFrame]], card: str) -> str:
+def content_revision(files: dict[str, pl.DataFrame], card: str) -> str:
     """A revision id that changes exactly when the published rows or the card change."""
     digest = hashlib.sha256(card.encode())
-    for config in sorted(configs):
-        for split in sorted(configs[config]):
-            frame = configs[config][split]
-            digest.update(f"{config}/{split}/{frame.height}".encode())
-            if frame.height:
-                digest.update(frame.hash_rows(seed=0).sort().to_numpy().tobytes())
+    for path in sorted(files):
+        frame = files[path]
+        digest.update(f"{path}/{frame.height}".encode())
+        if frame.height:
+            digest.update(frame.hash_rows(seed=0).sort().to_numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
-def card_yaml(configs: dict[str, dict[str, pl.DataFrame]], default: str, extra: dict) -> str:
-    """The YAML header of the card: one `configs:` entry per config, with its splits' data files."""
+def _size_category(rows: int) -> str:
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < bound:
+            return label
+    return "n>1M"
+
+
+def card_yaml(configs: dict[str, dict[str, str]], features: dict[str, pl.Schema], default: str, extra: dict) -> str:
+    """The card's YAML header: one `configs:` entry per config with its splits' data files, and the features."""
+    import datasets
+
+    infos = []
+    for config in configs:
+        arrow = pl.DataFrame(schema=features[config]).to_arrow().schema
+        infos.append({"config_name": config, "features": datasets.Features.from_arrow_schema(arrow)._to_yaml_list()})
     header = {
         **extra,
         "configs": [
             {
                 "config_name": config,
                 **({"default": True} if config == default else {}),
-                "data_files": [{"split": split, "path": f"data/{config}/{split}-*.parquet"} for split in splits],
+                "data_files": [{"split": split, "path": pattern} for split, pattern in splits.items()],
             }
             for config, splits in configs.items()
         ],
+        "dataset_info": infos,
     }
-    return "---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n"
+    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"
 
 
-def publish(
-    root: Path, name: str, configs: dict[str, dict[str, pl.DataFrame]], card_body: str, default: str, header: dict
-) -> PublishedRevision:
+@dataclass(frozen=True)
+class Layout:
+    """Where every row goes: parquet files by path, and per config the glob of each split's files."""
+
+    files: dict[str, pl.DataFrame]
+    configs: dict[str, dict[str, str]]
+    features: dict[str, pl.Schema]
+    default: str
+
+
+def layout(cot_train: pl.DataFrame, cot_eval: pl.DataFrame, textbook: pl.DataFrame) -> Layout:
+    """Shards by (domain, level) so configs `cot`, `cot-<domain>` and `cot-level-<n>` share files instead of copies."""
+    files: dict[str, pl.DataFrame] = {}
+    configs: dict[str, dict[str, str]] = {}
+    features: dict[str, pl.Schema] = {}
+    for split, frame in (("train", cot_train), ("eval", cot_eval)):
+        for (domain, level), part in frame.group_by("domain", "level", maintain_order=True):
+            files[f"data/cot/{domain}/level-{level}/{split}-00000-of-00001.parquet"] = part.sort("curriculum_rank")
+    domains = sorted({path.split("/")[2] for path in files})
+    levels = sorted({path.split("/")[3] for path in files})
+    for name, pattern in [
+        ("cot", "*/*"),
+        *((f"cot-{d}", f"{d}/*") for d in domains),
+        *((f"cot-{lv}", f"*/{lv}") for lv in levels),
+    ]:
+        splits = {
+            split: f"data/cot/{pattern}/{split}-*.parquet"
+            for split in ("train", "eval")
+            if any(fnmatch.fnmatch(path, f"data/cot/{pattern}/{split}-*.parquet") for path in files)
+        }
+        if splits:
+            configs[name] = splits
+            features[name] = cot_train.schema
+    if textbook.height:
+        files["data/textbook/train-00000-of-00001.parquet"] = textbook
+        configs["textbook"] = {"train": "data/textbook/train-*.parquet"}
+        features["textbook"] = textbook.schema
+    if not files:
+        raise ValueError("refusing to publish: every config and split is empty")
+    return Layout(files, configs, features, "cot" if "cot" in configs else next(iter(configs)))
+
+
+def _previous_ids(link: Path) -> set[str]:
+    if not link.is_dir():
+        return set()
+    return set(
+        pl.concat(
+            [pl.read_parquet(p, columns=["id"]) for p in link.glob("data/**/*.parquet")]
+            or [pl.DataFrame({"id": []}, schema={"id": pl.String})]
+        )["id"]
+    )
+
+
+def changelog(link: Path, revision: str, files: dict[str, pl.DataFrame]) -> str:
+    """The previous changelog with a new entry on top: rows added and removed since the last revision."""
+    ids = set().union(*(set(frame["id"]) for frame in files.values()))
+    before = _previous_ids(link)
+    previous = (link / "CHANGELOG.md").read_text().split("\n", 2)[2] if (link / "CHANGELOG.md").is_file() else ""
+    entry = f"## {revision}\n- rows: {len(ids)} (+{len(ids - before)} added, -{len(before - ids)} removed)\n\n"
+    return "# Changelog\n\n" + entry + previous
+
+
+def lm_eval_task(name: str, dataset_path: str, eval_pattern: str) -> str:
+    """An lm-evaluation-harness task over the eval split: few-shot-free generation, boxed answer, exact match."""
+    task = {
+        "task": f"{name.replace('-', '_')}_eval",
+        "dataset_path": "parquet",
+        "dataset_kwargs": {"data_files": {"test": f"{dataset_path}/{eval_pattern}"}},
+        "test_split": "test",
+        "output_type": "generate_until",
+        "doc_to_text": "Question: {{problem}}\nAnswer:",
+        "doc_to_target": "{{answer}}",
+        "generation_kwargs": {"until": ["\n\nQuestion:"], "max_gen_toks": 512, "do_sample": False},
+        "filter_list": [
+            {
+                "name": "boxed",
+                "filter": [
+                    {"function": "regex", "regex_pattern": r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}", "group_select": -1},
+                    {"function": "take_first"},
+                ],
+            }
+        ],
+        "metric_list": [
+            {"metric": "exact_match", "aggregation": "mean", "higher_is_better": True, "ignore_case": True}
+        ],
+        "metadata": {"version": 1.0},
+    }
+    return yaml.safe_dump(task, sort_keys=False)
+
+
+def publish(root: Path, name: str, data: Layout, card_body: str, license: str = "mit") -> PublishedRevision:
     """Write a new revision of ``name`` under ``root`` and point ``root/name`` at it; unchanged data is a no-op.
 
-    Empty splits and configs are left out (``datasets`` cannot load an empty split).
+    The revision folder is staged under a hidden name and renamed into place, then the ``root/name`` symlink is
+    swapped in one rename: a publish that fails or is killed leaves the previous revision as it was.
     """
-    configs = {
-        config: {split: frame for split, frame in splits.items() if frame.height}
-        for config, splits in configs.items()
-        if any(frame.height for frame in splits.values())
+    rows = sum(frame.height for frame in data.files.values())
+    header = {
+        "license": license,
+        "language": ["en"],
+        "size_categories": [_size_category(rows)],
+        "task_categories": ["text-generation", "question-answering"],
+        "tags": ["synthetic", "reasoning", "chain-of-thought", "math"],
+        "pretty_name": name,
     }
-    if not configs:
-        raise ValueError(f"refusing to publish {name}: every config and split is empty")
-    default = default if default in configs else next(iter(configs))
-    card = card_yaml(configs, default, header) + card_body
-    revision = content_revision(configs, card)
+    card = card_yaml(data.configs, data.features, data.default, header) + card_body
+    revision = content_revision(data.files, card)
     link = root / name
     store = root / ".revisions" / name
     final = store / revision
     if link.is_symlink() and link.resolve() == final.resolve() and final.is_dir():
         return PublishedRevision(link, revision, changed=False)
     store.mkdir(parents=True, exist_ok=True)
+    for stale in store.glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a publish that was killed
     staging = store / f".staging-{revision}-{uuid.uuid4().hex[:8]}"
     try:
-        for config, splits in configs.items():
-            folder = staging / "data" / config
-            folder.mkdir(parents=True)
-            for split, frame in splits.items():
-                frame.write_parquet(folder / f"{split}-00000-of-00001.parquet")
+        for path, frame in data.files.items():
+            (staging / path).parent.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(staging / path)
         (staging / "README.md").write_text(card)
+        (staging / "CHANGELOG.md").write_text(changelog(link, revision, data.files))
+        if "cot" in data.configs and "eval" in data.configs["cot"]:
+            (staging / "lm_eval").mkdir()
+            task = lm_eval_task(name, str(link.absolute()), data.configs["cot"]["eval"])
+            (staging / "lm_eval" / f"{name}_eval.yaml").write_text(task)
         if final.exists():
-            shutil.rmtree(staging)
-        else:
-            os.replace(staging, final)
+            shutil.rmtree(final)
+        os.replace(staging, final)
         temp_link = root / f".{name}.link-{uuid.uuid4().hex[:8]}"
         temp_link.symlink_to(final.relative_to(root))
         os.replace(temp_link, link)
@@ -147,51 +255,92 @@ def _table(frame: pl.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_card(name: str, configs: dict[str, dict[str, pl.DataFrame]], rejections: pl.DataFrame) -> str:
-    """The card's markdown body: counts, drop reasons per stage, models, difficulty histogram and lineage fields."""
-    cot = pl.concat(list(configs["cot"].values()))
+def render_card(name: str, data: Layout, cot: pl.DataFrame, textbook: pl.DataFrame, rejections: pl.DataFrame) -> str:
+    """The card's markdown body: counts, configs, drop reasons, decontamination, models, difficulty and lineage."""
     counts = pl.DataFrame(
-        [{"config": c, "split": s, "rows": f.height} for c, splits in configs.items() for s, f in splits.items()]
+        [{"config": c, "split": s, "files": p} for c, splits in data.configs.items() for s, p in splits.items()]
     )
     drops = rejections.group_by("stage", "reason").len("rows").sort(["stage", "rows"], descending=[False, True])
+    contamination = (
+        rejections.filter(pl.col("reason").str.starts_with("contaminated:"))
+        .with_columns(pl.col("reason").str.split(":").list.get(1).alias("benchmark"))
+        .group_by("benchmark")
+        .agg(pl.len().alias("rows_removed"), pl.col("text").first().str.slice(0, 120).alias("example"))
+    )
     levels = cot.group_by("level").len("rows").sort("level") if cot.height else cot.head(0)
-    roles = (("teacher", "teacher_model"), ("student", "student_model"))
+    roles = (("teacher", "teacher_model", "sampling"), ("student", "student_model", "student_sampling"))
     models = (
         pl.concat(
             [
-                cot.select(pl.lit(role).alias("role"), pl.col(column).alias("model"), "sampling")
-                for role, column in roles
+                cot.select(pl.lit(r).alias("role"), pl.col(m).alias("model"), pl.col(s).alias("sampling"))
+                for r, m, s in roles
             ]
         )
         .unique()
         .sort("role")
     )
+    histogram = "\n".join(f"level {lv}: {'█' * n} {n}" for lv, n in levels.iter_rows())
     return f"""
 # {name}
 
 Reasoning data made by the reasoning-foundry Dagster pipeline: chain-of-thought traces whose final answers were
-checked against gold answers with math-verify (config `cot`, every row `verified == true`), and textbook-style
+checked against gold answers with math-verify (configs `cot*`, every row `verified == true`), and textbook-style
 passages (config `textbook`). Traces are graded by a student model's pass rate into difficulty levels 1 (easy) to
 5 (hard); `curriculum_rank` orders them from easy to hard. The `eval` split holds problems that never appear in
-`train`.
+`train`. Configs `cot-<domain>` and `cot-level-<n>` are slices of `cot` that share its files.
 
 ## Rows
+- CoT: {cot.height} rows over {cot["problem_id"].n_unique() if cot.height else 0} problems
+- textbook passages: {textbook.height}
+
 {_table(counts)}
 ## Dropped rows per stage
 {_table(drops)}
+## Decontamination report
+Rows removed because their problem or generated text overlaps a benchmark test set:
+
+{_table(contamination)}
 ## Models
 {_table(models)}
 ## Difficulty histogram (CoT rows per level)
-{_table(levels)}
+```
+{histogram}
+```
+
 ## Lineage
 Every row carries a stable `id` (hash of its content and origin), the `problem_id` it came from, `teacher_model`,
 `teacher_backend`, the prompt `template` and `template_hash`, the `sampling` parameters, the `sample_index`, token
 counts, `finish_reason`, and for CoT rows the `verifier` and the answer `extraction` rule that decided it.
 
-## Load
+## Use
 ```python
 import datasets
-cot = datasets.load_dataset("path/to/{name}", "cot")
-textbook = datasets.load_dataset("path/to/{name}", "textbook")
+cot = datasets.load_dataset("path/to/{name}", "cot")            # train / eval
+easy = datasets.load_dataset("path/to/{name}", "cot-level-1")
 ```
+The `messages` column (system, user, assistant) feeds TRL's `SFTTrainer` as it is. `lm_eval/{name}_eval.yaml`
+evaluates a model on the eval split: `lm_eval --tasks {name.replace("-", "_")}_eval --include_path lm_eval ...`.
+`CHANGELOG.md` lists the rows added and removed by each revision.
 """
+
+
+def push_to_hub(folder: Path, repo_id: str, revision: str, token: str | None, endpoint: str | None) -> bool:
+    """Upload a published revision as one commit and tag it; False (nothing sent) where that tag is already there."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(endpoint=endpoint, token=token)
+    api.create_repo(repo_id, repo_type="dataset", exist_ok=True, private=True)
+    tag = f"rev-{revision}"
+    if any(ref.name == tag for ref in api.list_repo_refs(repo_id, repo_type="dataset").tags):
+        return False
+    head = (folder / "CHANGELOG.md").read_text().split("\n")[4] if (folder / "CHANGELOG.md").is_file() else ""
+    api.upload_folder(
+        repo_id=repo_id,
+        repo_type="dataset",
+        folder_path=str(folder.resolve()),
+        ignore_patterns=["lm_eval/*"],
+        commit_message=f"Publish revision {revision}",
+        commit_description=head,
+    )
+    api.create_tag(repo_id, repo_type="dataset", tag=tag)
+    return True

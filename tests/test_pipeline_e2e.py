@@ -10,7 +10,7 @@ import datasets
 import pytest
 
 import definitions
-from assets.resources import ParquetIOManager, StorageResource, TeacherResource
+from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
 from filters.verify import verify
 from generators.teacher import GenerationRequest, SamplingParams
 from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
@@ -24,6 +24,7 @@ def resources_for(data_dir: Path) -> dict:
         "teacher": TeacherResource(data_dir=str(data_dir)),
         "student": TeacherResource(data_dir=str(data_dir)),
         "storage": StorageResource(data_dir=str(data_dir)),
+        "hub": HubResource(),
     }
 
 

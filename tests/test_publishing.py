@@ -1,0 +1,198 @@
+"""Publishing: every config and split loads, formats users consume, revisions, atomicity and the hub upload."""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import datasets
+import jinja2
+import polars as pl
+
+from generators.publishing import (
+    cot_rows,
+    layout,
+    publish,
+    push_to_hub,
+    render_card,
+    split_by_problem,
+    textbook_rows,
+)
+from tests.hub_server import StandInHub
+
+ROOT = Path(__file__).resolve().parents[1]
+# ChatML, the template Qwen2.5 models use: what TRL's SFTTrainer applies to the `messages` column
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def graded_frame(
+    problems: int = 12, per_problem: int = 2, domains: tuple[str, ...] = ("math", "logic")
+) -> pl.DataFrame:
+    """Rows shaped like the output of `difficulty_graded`."""
+    rows = []
+    for p in range(problems):
+        for s in range(per_problem):
+            rows.append({
+                "kind": "cot", "id": f"row-{p}-{s}", "problem_id": f"prob-{p}", "source": "procedural",
+                "domain": domains[p % len(domains)], "problem": f"What is {p} + {s}?", "answer": str(p + s),
+                "text": f"Step 1: {p} + {s} = {p + s}.\nThe answer is \\boxed{{{p + s}}}.", "verified": True,
+                "verifier": "math-verify", "extracted_answer": str(p + s), "extraction": "boxed",
+                "teacher_pass_rate": 1.0, "student_pass_rate": (p % 5) / 4, "difficulty": 1 - (p % 5) / 4,
+                "level": 5 - p % 5, "curriculum_rank": p * per_problem + s, "steps": 1,
+                "teacher_model": "gemma-3-270m", "teacher_backend": "embedded-llama.cpp",
+                "student_model": "gemma-3-270m", "student_sampling": "{}",
+                "template": "cot_fewshot", "template_hash": "abc", "sampling": "{}", "sample_index": s,
+                "prompt_tokens": 300, "completion_tokens": 20, "finish_reason": "stop",
+            })  # fmt: skip
+    for t in range(3):
+        rows.append({
+            "kind": "textbook", "id": f"tb-{t}", "topic_path": f"Math > Topic {t} > Sub", "subject": "Math",
+            "audience": "college students", "text": f"Passage {t} about fractions.", "teacher_model": "gemma-3-270m",
+            "teacher_backend": "embedded-llama.cpp", "template": "textbook_fewshot", "template_hash": "def",
+            "sampling": "{}", "prompt_tokens": 100, "completion_tokens": 50, "finish_reason": "stop",
+        })  # fmt: skip
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+REJECTIONS = pl.DataFrame(
+    {
+        "stage": ["decontaminated", "verified"],
+        "id": ["x", "y"],
+        "text": ["Janet's ducks lay 16 eggs per day...", "wrong"],
+        "reason": ["contaminated:gsm8k_test:problem", "wrong_answer"],
+    }
+)
+
+
+def publish_graded(root: Path, graded: pl.DataFrame, name: str = "ds"):
+    cot = cot_rows(graded)
+    train, evaluation = split_by_problem(cot, 0.25)
+    data = layout(train, evaluation, textbook_rows(graded))
+    card = render_card(name, data, cot, textbook_rows(graded), REJECTIONS)
+    return publish(root, name, data, card), data
+
+
+def test_every_config_and_split_loads_and_eval_never_shares_a_problem(tmp_path: Path) -> None:
+    result, data = publish_graded(tmp_path, graded_frame())
+    assert {"cot", "cot-math", "cot-logic", "textbook"} <= set(data.configs)
+    assert {f"cot-level-{n}" for n in range(1, 6)} <= set(data.configs)
+    loaded = {config: datasets.load_dataset(str(result.path), config) for config in data.configs}
+    cot = loaded["cot"]
+    assert set(cot) == {"train", "eval"} and cot["train"].num_rows + cot["eval"].num_rows == 24
+    assert not set(cot["train"]["problem_id"]) & set(cot["eval"]["problem_id"])
+    assert sum(loaded[f"cot-level-{n}"][s].num_rows for n in range(1, 6) for s in loaded[f"cot-level-{n}"]) == 24
+    assert all(level == 3 for split in loaded["cot-level-3"].values() for level in split["level"])
+    assert set(loaded["cot-logic"]["train"]["domain"]) == {"logic"}
+    assert loaded["textbook"]["train"].num_rows == 3
+    card = (result.path / "README.md").read_text()
+    for needle in (
+        "dataset_info:",
+        "size_categories:",
+        "task_categories:",
+        "Decontamination report",
+        "gsm8k_test",
+        "level 1:",
+    ):
+        assert needle in card
+
+
+def test_messages_render_through_a_chat_template(tmp_path: Path) -> None:
+    result, _ = publish_graded(tmp_path, graded_frame(4))
+    train = datasets.load_dataset(str(result.path), "cot", split="train")
+    template = jinja2.Environment().from_string(CHATML)
+    for row in train:
+        assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+        text = template.render(messages=row["messages"], add_generation_prompt=False)
+        assert f"<|im_start|>user\n{row['problem']}<|im_end|>" in text
+        assert f"<|im_start|>assistant\n{row['reasoning']}<|im_end|>" in text
+
+
+def test_lm_eval_task_loads_with_lm_evals_own_loader(tmp_path: Path) -> None:
+    from lm_eval.tasks import TaskManager
+
+    result, _ = publish_graded(tmp_path, graded_frame())
+    task_dict = TaskManager(include_path=str(result.path / "lm_eval"), include_defaults=False).load_task_or_group(
+        ["ds_eval"]
+    )
+    task = task_dict["ds_eval"]
+    docs = list(task.test_docs())
+    eval_rows = datasets.load_dataset(str(result.path), "cot", split="eval").num_rows
+    assert len(docs) == eval_rows > 0
+    assert task.doc_to_text(docs[0]) == f"Question: {docs[0]['problem']}\nAnswer:"
+    assert task.doc_to_target(docs[0]) == docs[0]["answer"]
+
+
+def test_unchanged_data_makes_no_revision_and_changes_are_logged(tmp_path: Path) -> None:
+    first, _ = publish_graded(tmp_path, graded_frame(8))
+    again, _ = publish_graded(tmp_path, graded_frame(8))
+    assert again.revision == first.revision and not again.changed
+    grown, _ = publish_graded(tmp_path, graded_frame(10))
+    assert grown.changed and grown.revision != first.revision
+    log = (grown.path / "CHANGELOG.md").read_text()
+    assert f"## {grown.revision}\n- rows: 23 (+4 added, -0 removed)" in log and f"## {first.revision}" in log
+    assert len(list((tmp_path / ".revisions" / "ds").iterdir())) == 2
+
+
+KILLED_PUBLISH = """
+import sys
+import polars as pl
+from tests.test_publishing import graded_frame, publish_graded
+from pathlib import Path
+publish_graded(Path(sys.argv[1]), graded_frame(60_000, 2))
+"""
+
+
+def test_a_publish_killed_mid_write_leaves_the_previous_revision_loadable(tmp_path: Path) -> None:
+    first, _ = publish_graded(tmp_path, graded_frame(8))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    job = subprocess.Popen([sys.executable, "-c", KILLED_PUBLISH, str(tmp_path)], env=env, cwd=ROOT)
+    store = tmp_path / ".revisions" / "ds"
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith(".staging-") and any(p.rglob("*.parquet")) for p in store.iterdir()):
+        assert time.monotonic() < deadline and job.poll() is None, "the publish never started writing"
+        time.sleep(0.02)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    link = tmp_path / "ds"
+    assert link.resolve() == (store / first.revision).resolve()
+    assert datasets.load_dataset(str(link), "cot", split="train").num_rows > 0
+    visible = [p.name for p in store.iterdir() if not p.name.startswith(".")]
+    assert visible == [first.revision]
+
+
+def test_hub_upload_against_a_stand_in_hub_and_no_token_in_logs_or_card(tmp_path: Path, caplog, monkeypatch) -> None:
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HF_HUB_OFFLINE", False
+    )  # the suite runs offline; this hub is local
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    token = "hf_secretTOKEN1234567890abcdef"
+    result, data = publish_graded(tmp_path / "out", graded_frame(8))
+    caplog.set_level(logging.DEBUG)
+    with StandInHub() as hub:
+        assert push_to_hub(result.path, "team/ds", result.revision, token, hub.endpoint)
+        assert not push_to_hub(result.path, "team/ds", result.revision, token, hub.endpoint)  # unchanged: no commit
+        repo = hub.repos["team/ds"]
+    assert hub.unhandled == []
+    assert len(repo["commits"]) == 1 and list(repo["tags"]) == [f"rev-{result.revision}"]
+    assert f"Bearer {token}" in hub.authorizations
+    mirror = tmp_path / "mirror"
+    for path, content in repo["files"].items():
+        (mirror / path).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / path).write_bytes(content)
+    assert datasets.load_dataset(str(mirror), "cot", split="train").num_rows > 0
+    assert token not in caplog.text
+    for path in (result.path.resolve()).rglob("*"):
+        if path.is_file() and path.suffix in {".md", ".yaml", ".json"}:
+            assert token not in path.read_text()
+    assert token not in json.dumps(data.configs)
