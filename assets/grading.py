@@ -1,5 +1,6 @@
 """Verification of final answers and difficulty grading by a student model."""
 
+import copy
 import time
 
 import dagster as dg
@@ -7,14 +8,15 @@ import polars as pl
 
 from assets.metadata import counts_by, filter_outputs, generation_metadata, markdown_table, progress_logger, stage_outs
 from assets.resources import TeacherResource
-from filters.difficulty import DEFAULT_THRESHOLDS, grade, student_pass_rates
+from filters.difficulty import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
 from filters.verify import verify_traces
-from generators.teacher import SamplingParams, check_failures
+from generators.teacher import GenerationStats, SamplingParams, check_failures
 
 
 class VerifyConfig(dg.Config):
     max_traces_per_problem: int = 4
     workers: int = 2
+    min_agreement: float = 0.5
 
 
 @dg.multi_asset(
@@ -23,13 +25,17 @@ class VerifyConfig(dg.Config):
 def verified(config: VerifyConfig, reasoning_filtered: pl.DataFrame):
     """Final answers extracted and checked with math-verify in worker processes; wrong ones dropped."""
     started = time.monotonic()
-    result = verify_traces(reasoning_filtered, config.workers, config.max_traces_per_problem)
+    result, audit = verify_traces(
+        reasoning_filtered, config.workers, config.max_traces_per_problem, config.min_agreement
+    )
     cot = result.kept.filter(pl.col("kind") == "cot")
     yield from filter_outputs(
         "verified", reasoning_filtered.height, result, started, ("problem", "answer", "extracted_answer", "text"),
         verified_cot_rows=cot.height,
         problems_with_a_verified_trace=cot["problem_id"].n_unique(),
         per_extraction=counts_by(cot, "extraction"),
+        per_verifier=counts_by(cot, "verifier"),
+        verifier_audit=dg.MetadataValue.json(audit),
     )  # fmt: skip
 
 
@@ -38,6 +44,8 @@ class DifficultyConfig(dg.Config):
     temperature: float = 0.8
     max_tokens: int = 200
     seed: int = 1_000
+    extra_student_models: list[str] = []
+    level_mode: str = "thresholds"
     thresholds: list[float] = list(DEFAULT_THRESHOLDS)
     max_failure_fraction: float = 0.1
 
@@ -46,23 +54,33 @@ class DifficultyConfig(dg.Config):
 def difficulty_graded(
     context: dg.AssetExecutionContext, config: DifficultyConfig, student: TeacherResource, verified: pl.DataFrame
 ) -> dg.Output[pl.DataFrame]:
-    """Per problem, a student's pass rate over k samples, a difficulty level 1-5 and a curriculum rank (easy first)."""
+    """Per problem, students' pass rates over k samples (a Rasch fit with several students), a level 1-5 and a
+    curriculum rank (easy first). Extra students are other models served at the student endpoint."""
     cot = verified.filter(pl.col("kind") == "cot")
-    backend = student.backend()
     params = SamplingParams(config.temperature, 0.95, config.max_tokens, (), config.seed)
-    rates, stats = student_pass_rates(cot, backend, config.samples, params, progress_logger(context))
-    check_failures(stats, config.max_failure_fraction)
+    base = student.backend()
+    rates, totals = [], []
+    for model in [base.model, *config.extra_student_models]:
+        backend = base if model == base.model else copy.copy(base)
+        backend.model = model
+        graded_by, stats = student_pass_rates(cot, backend, config.samples, params, progress_logger(context))
+        check_failures(stats, config.max_failure_fraction)
+        rates.append(graded_by)
+        totals.append(stats)
+    problems, abilities = combine_students(rates)
     graded = pl.concat(
-        [grade(cot, rates, config.thresholds), verified.filter(pl.col("kind") != "cot")], how="diagonal_relaxed"
+        [grade(cot, problems, config.level_mode, config.thresholds), verified.filter(pl.col("kind") != "cot")],
+        how="diagonal_relaxed",
     )
     histogram = graded.filter(pl.col("kind") == "cot").group_by("level").len("rows").sort("level")
     return dg.Output(
         graded,
         metadata={
             "rows": graded.height,
-            "problems": rates.height,
-            "student_model": backend.model,
+            "problems": problems.height,
+            "student_models": ", ".join([base.model, *config.extra_student_models]),
+            "student_abilities": dg.MetadataValue.json(abilities),
             "difficulty_histogram": dg.MetadataValue.md(markdown_table(histogram.to_dicts())),
-            **generation_metadata(stats),
+            **generation_metadata(GenerationStats.merged(totals)),
         },
     )

@@ -59,7 +59,11 @@ def published_dataset(
     train, evaluation = split_by_problem(cot, config.eval_fraction)
     textbook = textbook_rows(difficulty_graded)
     data = layout(train, evaluation, textbook)
-    card = render_card(config.name, data, cot, textbook, rejections)
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("verified"))
+    audit = (
+        event.asset_materialization.metadata.get("verifier_audit") if event and event.asset_materialization else None
+    )
+    card = render_card(config.name, data, cot, textbook, rejections, audit.value if audit else {})
     result = publish(storage.published_dir, config.name, data, card, config.license)
     context.log.info(f"published {config.name} revision {result.revision} at {result.path} (new: {result.changed})")
     pushed = hub.push(result.path, result.revision) if hub.repo_id else None

@@ -10,6 +10,11 @@ _ANSWER_IS = re.compile(
 )
 _ANSWER_LINE = re.compile(r"^\s*answer\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+_CHOICE = re.compile(r"^\(?([A-Ea-e])\)?[.:]?$")
+_CHOICE_IN_TEXT = re.compile(
+    r"(?:answer is|answer:|option|choice)\s*\(?([A-E])\)?(?![A-Za-z])|\(([A-E])\)", re.IGNORECASE
+)
+BOOLEANS = {"true": "true", "yes": "true", "false": "false", "no": "false"}
 
 
 def last_boxed(text: str) -> str | None:
@@ -40,8 +45,20 @@ def clean_number(text: str) -> str:
     return text
 
 
+def choice_letter(answer: str) -> str | None:
+    """``B`` for answers such as ``B``, ``(b)``, ``B.`` or ``\\text{(B)}``; None for anything else."""
+    answer = re.sub(r"\\text\{(.*)\}", r"\1", answer.strip())
+    match = _CHOICE.match(answer)
+    return match.group(1).upper() if match else None
+
+
+def boolean_value(answer: str) -> str | None:
+    """``true``/``false`` for yes/no/true/false answers; None for anything else."""
+    return BOOLEANS.get(re.sub(r"[^a-z]", "", answer.lower()))
+
+
 def extract_answer_with_method(text: str) -> tuple[str | None, str | None]:
-    """The final answer and the rule that found it (boxed, gsm8k, answer_is, answer_line, last_number)."""
+    """The final answer and the rule that found it (boxed, gsm8k, answer_is, answer_line, choice, last_number)."""
     if not text:
         return None, None
     boxed = last_boxed(text)
@@ -56,6 +73,9 @@ def extract_answer_with_method(text: str) -> tuple[str | None, str | None]:
     line = _ANSWER_LINE.findall(text)
     if line:
         return clean_number(line[-1]), "answer_line"
+    choices = _CHOICE_IN_TEXT.findall(text)
+    if choices:
+        return "".join(choices[-1]).upper(), "choice"
     numbers = _NUMBER.findall(text)
     if numbers:
         return clean_number(numbers[-1]), "last_number"

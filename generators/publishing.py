@@ -255,7 +255,14 @@ def _table(frame: pl.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_card(name: str, data: Layout, cot: pl.DataFrame, textbook: pl.DataFrame, rejections: pl.DataFrame) -> str:
+def render_card(
+    name: str,
+    data: Layout,
+    cot: pl.DataFrame,
+    textbook: pl.DataFrame,
+    rejections: pl.DataFrame,
+    audit: dict | None = None,
+) -> str:
     """The card's markdown body: counts, configs, drop reasons, decontamination, models, difficulty and lineage."""
     counts = pl.DataFrame(
         [{"config": c, "split": s, "files": p} for c, splits in data.configs.items() for s, p in splits.items()]
@@ -300,6 +307,11 @@ passages (config `textbook`). Traces are graded by a student model's pass rate i
 Rows removed because their problem or generated text overlaps a benchmark test set:
 
 {_table(contamination)}
+## Verifier audit
+Rows with a gold answer are decided by math-verify; rows without one by a majority vote over the problem's samples.
+On rows that have gold, the majority vote was also computed and compared with the gold check:
+
+{_table(pl.DataFrame([{"measure": k, "value": v} for k, v in (audit or {}).items()]))}
 ## Models
 {_table(models)}
 ## Difficulty histogram (CoT rows per level)

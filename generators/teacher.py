@@ -90,6 +90,24 @@ class GenerationStats:
         self.prompt_tokens += result.prompt_tokens
         self.completion_tokens += result.completion_tokens
 
+    @classmethod
+    def merged(cls, parts: Sequence[GenerationStats]) -> GenerationStats:
+        """The accounting of several ``generate`` calls together (wall times add up)."""
+        total = cls()
+        for part in parts:
+            for name in (
+                "requests",
+                "cache_hits",
+                "failures",
+                "length_finishes",
+                "prompt_tokens",
+                "completion_tokens",
+            ):
+                setattr(total, name, getattr(total, name) + getattr(part, name))
+            total.wall_s += part.wall_s
+            total.errors += part.errors[: max(0, 5 - len(total.errors))]
+        return total
+
     def as_metadata(self) -> dict[str, float | int]:
         return {
             "requests": self.requests,
