@@ -25,7 +25,7 @@ defs = dg.Definitions(
         "io_manager": ParquetIOManager(base_path=os.path.join(DATA_DIR, "assets")),
         "teacher": teacher_from_env("TEACHER", DATA_DIR),
         "student": teacher_from_env("STUDENT", DATA_DIR),
-        "storage": StorageResource(data_dir=DATA_DIR),
+        "storage": StorageResource(data_dir=DATA_DIR, publish_url=os.environ.get("FOUNDRY_PUBLISH_URL")),
         "hub": hub_from_env(),
     },
     jobs=[dg.define_asset_job("refresh_dataset", selection=dg.AssetSelection.all())],

@@ -5,7 +5,15 @@ import polars as pl
 
 from assets.metadata import counts_by, markdown_table
 from assets.resources import HubResource, StorageResource
-from generators.publishing import cot_rows, layout, publish, render_card, split_by_problem, textbook_rows
+from generators.publishing import (
+    cot_rows,
+    layout,
+    publish,
+    publish_to_url,
+    render_card,
+    split_by_problem,
+    textbook_rows,
+)
 
 REJECTION_STAGES = (
     "cot_traces",
@@ -36,6 +44,14 @@ def rejections(**dropped: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     )
 
 
+COUNTED_STAGES = ("cot_traces", "textbook_passages", *REJECTION_STAGES[2:], "difficulty_graded")
+
+
+def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict:
+    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
+
+
 class PublishConfig(dg.Config):
     name: str = "reasoning-foundry"
     eval_fraction: float = 0.1
@@ -64,9 +80,16 @@ def published_dataset(
         event.asset_materialization.metadata.get("verifier_audit") if event and event.asset_materialization else None
     )
     card = render_card(config.name, data, cot, textbook, rejections, audit.value if audit else {})
-    result = publish(storage.published_dir, config.name, data, card, config.license)
+    if storage.publish_url:
+        result = publish_to_url(storage.publish_url, config.name, data, card, config.license)
+    else:
+        result = publish(storage.published_dir, config.name, data, card, config.license)
     context.log.info(f"published {config.name} revision {result.revision} at {result.path} (new: {result.changed})")
-    pushed = hub.push(result.path, result.revision) if hub.repo_id else None
+    pushed = (
+        hub.push(storage.published_dir / config.name, result.revision)
+        if hub.repo_id and not storage.publish_url
+        else None
+    )
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
@@ -78,7 +101,6 @@ def published_dataset(
             "textbook_rows": textbook.height,
             "hub_repo": hub.repo_id or "not configured",
             "hub_new_commit": bool(pushed),
-            "changelog": dg.MetadataValue.md((result.path / "CHANGELOG.md").read_text()),
-            "card": dg.MetadataValue.md((result.path / "README.md").read_text()),
+            "card": dg.MetadataValue.md(card),
         }
     )

@@ -139,9 +139,11 @@ class ParquetIOManager(dg.ConfigurableIOManagerFactory):
 
 
 class StorageResource(dg.ConfigurableResource):
-    """Where the pipeline writes: everything lives under ``data_dir`` (``data/`` in the project by default)."""
+    """Where the pipeline writes: everything lives under ``data_dir`` (``data/`` in the project by default); the
+    published dataset goes to ``publish_url`` instead where one is set (any fsspec URL)."""
 
     data_dir: str = "data"
+    publish_url: str | None = None
 
     @property
     def published_dir(self) -> Path:

@@ -10,6 +10,7 @@ import fnmatch
 import hashlib
 import os
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,6 +232,30 @@ TEXTBOOK_COLUMNS = (
 SYSTEM_PROMPT = "Solve the problem step by step and put the final answer in \\boxed{}."
 
 
+def publish_to_url(url: str, name: str, data: Layout, card_body: str, license: str = "mit") -> PublishedRevision:
+    """Publish to any fsspec URL (s3://, gs://, memory://...): each revision goes to ``{url}/{name}/{revision}/`` in
+    full, then ``{url}/{name}/LATEST`` is rewritten to name it, so readers never see a half-written revision.
+
+    The current remote revision is mirrored locally first, so unchanged data is a no-op and the changelog is right.
+    """
+    import fsspec
+
+    fs, base = fsspec.core.url_to_fs(f"{url.rstrip('/')}/{name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if fs.exists(f"{base}/LATEST"):
+            current = fs.cat(f"{base}/LATEST").decode().strip()
+            mirror = root / ".revisions" / name / current
+            fs.get(f"{base}/{current}/", str(mirror), recursive=True)
+            (root / name).symlink_to(mirror.relative_to(root))
+        local = publish(root, name, data, card_body, license)
+        remote = f"{url.rstrip('/')}/{name}/{local.revision}"
+        if local.changed:
+            fs.put(str(local.path.resolve()) + "/", f"{base}/{local.revision}", recursive=True)
+            fs.pipe(f"{base}/LATEST", local.revision.encode())
+    return PublishedRevision(Path(remote), local.revision, local.changed)
+
+
 def cot_rows(graded: pl.DataFrame) -> pl.DataFrame:
     """Published CoT columns: problem, answer and reasoning, plus ``messages`` for chat fine-tuning and the lineage."""
     cot = graded.filter(pl.col("kind") == "cot").rename({"text": "reasoning"})
@@ -262,6 +287,7 @@ def render_card(
     textbook: pl.DataFrame,
     rejections: pl.DataFrame,
     audit: dict | None = None,
+    stages: list[dict] | None = None,
 ) -> str:
     """The card's markdown body: counts, configs, drop reasons, decontamination, models, difficulty and lineage."""
     counts = pl.DataFrame(
@@ -301,6 +327,8 @@ passages (config `textbook`). Traces are graded by a student model's pass rate i
 - textbook passages: {textbook.height}
 
 {_table(counts)}
+## Rows per stage
+{_table(pl.DataFrame(stages or [], schema={"stage": pl.String, "rows_in": pl.Int64, "rows_out": pl.Int64}))}
 ## Dropped rows per stage
 {_table(drops)}
 ## Decontamination report

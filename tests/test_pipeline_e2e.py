@@ -118,6 +118,7 @@ def test_whole_graph_publishes_a_loadable_verified_dataset(tmp_path: Path, share
     assert textbook["train"].num_rows >= 1
     card = (folder / "README.md").read_text()
     assert card.startswith("---\n") and "configs:" in card and "Dropped rows per stage" in card
+    assert "| reasoning_filtered |" in card and "majority_vote_agrees_with_gold" in card
 
     rejected = result.output_for_node("rejections")
     assert rejected.height > 0 and rejected["reason"].null_count() == 0

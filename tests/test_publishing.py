@@ -196,3 +196,24 @@ def test_hub_upload_against_a_stand_in_hub_and_no_token_in_logs_or_card(tmp_path
         if path.is_file() and path.suffix in {".md", ".yaml", ".json"}:
             assert token not in path.read_text()
     assert token not in json.dumps(data.configs)
+
+
+def test_publish_to_an_fsspec_url_flips_latest_only_after_a_whole_revision(tmp_path: Path) -> None:
+    import fsspec
+
+    from generators.publishing import publish_to_url
+
+    url = f"memory://published-{tmp_path.name}"
+    graded = graded_frame(8)
+    cot = cot_rows(graded)
+    train, evaluation = split_by_problem(cot, 0.25)
+    data = layout(train, evaluation, textbook_rows(graded))
+    first = publish_to_url(url, "ds", data, render_card("ds", data, cot, textbook_rows(graded), REJECTIONS))
+    again = publish_to_url(url, "ds", data, render_card("ds", data, cot, textbook_rows(graded), REJECTIONS))
+    assert first.changed and not again.changed and again.revision == first.revision
+    fs = fsspec.filesystem("memory")
+    base = f"{url}/ds"
+    assert fs.cat(f"{base}/LATEST").decode() == first.revision
+    shards = fs.glob(f"{base}/{first.revision}/data/cot/*/*/train-*.parquet")
+    assert sum(pl.read_parquet(fs.open(shard)).height for shard in shards) == train.height
+    assert "+" in fs.cat(f"{base}/{first.revision}/CHANGELOG.md").decode()
