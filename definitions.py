@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets import checks, curation, generation, grading, problems, publishing
+from assets import automation, checks, curation, generation, grading, problems, publishing
 from assets.resources import ParquetIOManager, StorageResource, hub_from_env, teacher_from_env
 
 DATA_DIR = os.path.abspath(os.environ.get("FOUNDRY_DATA_DIR", Path(__file__).resolve().parent / "data"))
@@ -28,5 +28,7 @@ defs = dg.Definitions(
         "storage": StorageResource(data_dir=DATA_DIR, publish_url=os.environ.get("FOUNDRY_PUBLISH_URL")),
         "hub": hub_from_env(),
     },
-    jobs=[dg.define_asset_job("refresh_dataset", selection=dg.AssetSelection.all())],
+    jobs=[automation.refresh_job, automation.redecontaminate_job],
+    schedules=[automation.weekly_refresh],
+    sensors=[automation.new_seed_file, automation.new_benchmark_file],
 )

@@ -1,7 +1,17 @@
-"""Asset checks that guard the pipeline's invariants; the blocking ones stop a bad result from publishing."""
+"""Asset checks that guard the pipeline's invariants; the blocking ones stop a bad result from publishing.
+
+Thresholds come from the environment: FOUNDRY_MIN_COT_ROWS (default 1) and FOUNDRY_MAX_DROP_RATE_<STAGE> (defaults
+below; verification has none, since a base-model teacher fails most of its traces).
+"""
+
+import os
 
 import dagster as dg
 import polars as pl
+
+from filters.decontamination import BenchmarkIndex, load_benchmark
+
+DROP_RATE_CEILINGS = {"deduplicated": 0.5, "decontaminated": 0.2, "reasoning_filtered": 0.6}
 
 
 @dg.asset_check(asset="deduplicated", blocking=True)
@@ -11,9 +21,89 @@ def deduplicated_ids_unique(deduplicated: pl.DataFrame) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=repeated == 0, metadata={"repeated_ids": repeated})
 
 
+@dg.asset_check(asset="decontaminated", blocking=True)
+def decontaminated_has_no_benchmark_overlap(
+    context: dg.AssetCheckExecutionContext, decontaminated: pl.DataFrame
+) -> dg.AssetCheckResult:
+    """Zero contamination hits: the kept rows, scanned again against the benchmark files the stage used."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("decontaminated"))
+    metadata = event.asset_materialization.metadata if event else {}
+    paths = metadata["benchmark_files"].value if "benchmark_files" in metadata else []
+    ngram = metadata["ngram"].value if "ngram" in metadata else 10
+    return contamination_hits(decontaminated, paths, ngram)
+
+
+def contamination_hits(frame: pl.DataFrame, paths: list[str], ngram: int = 10) -> dg.AssetCheckResult:
+    """Scan ``problem`` and ``text`` of every row against the benchmark files; pass only with zero hits."""
+    decontaminated = frame
+    index = BenchmarkIndex({os.path.basename(p): load_benchmark(p) for p in paths}, ngram)
+    hits = [
+        row["id"]
+        for row in decontaminated.select("id", "problem", "text").iter_rows(named=True)
+        if any(index.match(text) for text in (row["problem"], row["text"]) if text)
+    ]
+    return dg.AssetCheckResult(
+        passed=not hits, metadata={"benchmarks": len(paths), "hits": len(hits), "first_hits": ", ".join(hits[:5])}
+    )
+
+
 @dg.asset_check(asset="difficulty_graded", blocking=True)
 def graded_cot_rows_verified(difficulty_graded: pl.DataFrame) -> dg.AssetCheckResult:
     """Every CoT row that reaches publishing was verified correct."""
     cot = difficulty_graded.filter(pl.col("kind") == "cot")
     unverified = cot.filter(~pl.col("verified").fill_null(False)).height
     return dg.AssetCheckResult(passed=unverified == 0, metadata={"cot_rows": cot.height, "unverified": unverified})
+
+
+@dg.asset_check(asset="difficulty_graded", blocking=True)
+def graded_cot_rows_above_floor(difficulty_graded: pl.DataFrame) -> dg.AssetCheckResult:
+    """At least $FOUNDRY_MIN_COT_ROWS CoT rows reach publishing."""
+    floor = int(os.environ.get("FOUNDRY_MIN_COT_ROWS", "1"))
+    rows = difficulty_graded.filter(pl.col("kind") == "cot").height
+    return dg.AssetCheckResult(passed=rows >= floor, metadata={"cot_rows": rows, "floor": floor})
+
+
+def _drop_rate_check(stage: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=stage,
+        name=f"{stage}_drop_rate_under_ceiling",
+        additional_ins={"dropped": dg.AssetIn(f"{stage}_rejections")},
+        description=f"The share of rows {stage} drops stays under its ceiling.",
+    )
+    def check(kept: pl.DataFrame, dropped: pl.DataFrame) -> dg.AssetCheckResult:
+        ceiling = float(os.environ.get(f"FOUNDRY_MAX_DROP_RATE_{stage.upper()}", DROP_RATE_CEILINGS[stage]))
+        total = kept.height + dropped.height
+        rate = dropped.height / total if total else 0.0
+        return dg.AssetCheckResult(
+            passed=rate <= ceiling, metadata={"drop_rate": round(rate, 4), "ceiling": ceiling, "rows_in": total}
+        )
+
+    return check
+
+
+drop_rate_checks = [_drop_rate_check(stage) for stage in DROP_RATE_CEILINGS]
+
+
+@dg.asset_check(asset="published_dataset")
+def published_eval_disjoint_from_train(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """No problem of the published eval split appears in train."""
+    event = context.instance.get_latest_materialization_event(dg.AssetKey("published_dataset"))
+    path = str(event.asset_materialization.metadata["path"].value)
+    return eval_train_overlap(path)
+
+
+def eval_train_overlap(path: str) -> dg.AssetCheckResult:
+    import glob
+
+    ids = {
+        split: set(pl.concat([pl.read_parquet(f, columns=["problem_id"]) for f in files])["problem_id"])
+        if files
+        else set()
+        for split in ("train", "eval")
+        for files in [glob.glob(f"{path}/data/cot/*/*/{split}-*.parquet")]
+    }
+    shared = ids["train"] & ids["eval"]
+    return dg.AssetCheckResult(
+        passed=not shared,
+        metadata={"train_problems": len(ids["train"]), "eval_problems": len(ids["eval"]), "shared": len(shared)},
+    )

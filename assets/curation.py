@@ -77,6 +77,8 @@ def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationCon
     yield from filter_outputs(
         "decontaminated", deduplicated.height, result, started, SAMPLE_COLUMNS,
         benchmarks=dg.MetadataValue.json({n: len(t) for n, t in benchmarks.items()}),
+        benchmark_files=dg.MetadataValue.json(list(config.benchmarks)),
+        ngram=config.ngram,
         hits_per_benchmark=dg.MetadataValue.json(report),
     )  # fmt: skip
 

@@ -1,0 +1,120 @@
+"""Schedules, sensors and asset checks, evaluated directly on crafted inputs."""
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from assets.automation import new_benchmark_file, new_seed_file, weekly_refresh
+from assets.checks import (
+    contamination_hits,
+    deduplicated_ids_unique,
+    drop_rate_checks,
+    eval_train_overlap,
+    graded_cot_rows_above_floor,
+    graded_cot_rows_verified,
+)
+from tests.conftest import GSM8K_TEST
+
+
+def test_weekly_refresh_makes_a_new_batch_per_scheduled_day() -> None:
+    monday = dt.datetime(2026, 11, 30, 3, tzinfo=dt.UTC)
+    first = weekly_refresh(dg.build_schedule_context(scheduled_execution_time=monday))
+    second = weekly_refresh(dg.build_schedule_context(scheduled_execution_time=monday + dt.timedelta(days=7)))
+    assert first.run_key == "refresh-2026-11-30" and first.tags["batch"] == "2026-11-30"
+    seeds = [r.run_config["ops"]["synthetic_problems"]["config"]["seed"] for r in (first, second)]
+    assert seeds[1] == seeds[0] + 7
+    assert weekly_refresh.cron_schedule == "0 3 * * 1"
+
+
+def test_seed_sensor_requests_one_run_per_new_file(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FOUNDRY_SEED_DIR", str(tmp_path))
+    (tmp_path / "a.jsonl").write_text('{"question": "q", "answer": "#### 1"}\n')
+    (tmp_path / "notes.txt").write_text("not a seed file")
+    context = dg.build_sensor_context()
+    requests = list(new_seed_file(context))
+    assert [r.tags["seed_file"] for r in requests] == ["a.jsonl"]
+    assert requests[0].run_config["ops"]["seed_problems"]["config"]["sources"] == [
+        str((tmp_path / "a.jsonl").resolve())
+    ]
+    again = dg.build_sensor_context(cursor=context.cursor)
+    assert list(new_seed_file(again)) == []
+    (tmp_path / "b.csv").write_text("question,answer\nq,#### 2\n")
+    third = dg.build_sensor_context(cursor=again.cursor)
+    assert [r.tags["seed_file"] for r in new_seed_file(third)] == ["b.csv"]
+
+
+def test_benchmark_sensor_redecontaminates_against_all_benchmarks(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FOUNDRY_BENCHMARK_DIR", str(tmp_path))
+    (tmp_path / "old.jsonl").write_text('{"question": "q"}\n')
+    context = dg.build_sensor_context()
+    assert len(list(new_benchmark_file(context))) == 1
+    (tmp_path / "new.jsonl").write_text('{"question": "r"}\n')
+    (request,) = list(new_benchmark_file(dg.build_sensor_context(cursor=context.cursor)))
+    assert request.tags["added_benchmarks"] == "new.jsonl"
+    files = request.run_config["ops"]["decontaminated"]["config"]["benchmarks"]
+    assert [os.path.basename(f) for f in files] == ["new.jsonl", "old.jsonl"]
+
+
+@pytest.mark.parametrize(("ids", "passed"), [(["a", "b"], True), (["a", "a"], False)])
+def test_unique_ids_check(ids: list[str], passed: bool) -> None:
+    assert deduplicated_ids_unique(pl.DataFrame({"id": ids})).passed is passed
+
+
+def test_contamination_check_fails_on_a_benchmark_question(shared_data) -> None:
+    question = json.loads(GSM8K_TEST.read_text().splitlines()[5])["question"]
+    clean = pl.DataFrame({"id": ["x"], "problem": ["What is 2 + 2?"], "text": ["4"]})
+    assert contamination_hits(clean, [str(GSM8K_TEST)]).passed
+    dirty = pl.DataFrame(
+        {"id": ["x", "y"], "problem": ["What is 2 + 2?", None], "text": ["4", f"Consider: {question}"]}
+    )
+    result = contamination_hits(dirty, [str(GSM8K_TEST)])
+    assert not result.passed and result.metadata["first_hits"].value == "y"
+
+
+def graded(verified: list[bool]) -> pl.DataFrame:
+    return pl.DataFrame({"kind": ["cot"] * len(verified) + ["textbook"], "verified": [*verified, None]})
+
+
+@pytest.mark.parametrize(("verified", "passed"), [([True, True], True), ([True, False], False)])
+def test_every_cot_row_verified_check(verified: list[bool], passed: bool) -> None:
+    assert graded_cot_rows_verified(graded(verified)).passed is passed
+
+
+def test_row_count_floor_check(monkeypatch) -> None:
+    monkeypatch.setenv("FOUNDRY_MIN_COT_ROWS", "3")
+    assert not graded_cot_rows_above_floor(graded([True, True])).passed
+    assert graded_cot_rows_above_floor(graded([True, True, True])).passed
+
+
+@pytest.mark.parametrize(("kept", "dropped", "passed"), [(9, 1, True), (2, 8, False)])
+def test_drop_rate_check(kept: int, dropped: int, passed: bool) -> None:
+    check = next(c for c in drop_rate_checks if "decontaminated" in str(c.check_keys))
+    result = check(kept=pl.DataFrame({"id": ["k"] * kept}), dropped=pl.DataFrame({"id": ["d"] * dropped}))
+    assert result.passed is passed
+
+
+def test_eval_train_disjoint_check(tmp_path: Path) -> None:
+    for split, problems in (("train", ["p1", "p2"]), ("eval", ["p3"])):
+        folder = tmp_path / "data" / "cot" / "math" / "level-1"
+        folder.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame({"problem_id": problems}).write_parquet(folder / f"{split}-00000-of-00001.parquet")
+    assert eval_train_overlap(str(tmp_path)).passed
+    pl.DataFrame({"problem_id": ["p2"]}).write_parquet(tmp_path / "data/cot/math/level-1/eval-00000-of-00001.parquet")
+    assert not eval_train_overlap(str(tmp_path)).passed
+
+
+def test_the_code_location_loads_with_every_job_schedule_and_sensor() -> None:
+    import definitions
+
+    dg.Definitions.validate_loadable(definitions.defs)
+    repository = definitions.defs.get_repository_def()
+    assert {job.name for job in repository.get_all_jobs()} >= {"refresh_dataset", "redecontaminate"}
+    assert repository.get_job("redecontaminate").asset_layer.executable_asset_keys >= {
+        dg.AssetKey("decontaminated"),
+        dg.AssetKey("published_dataset"),
+    }
