@@ -4,7 +4,8 @@ import dagster as dg
 import polars as pl
 
 from assets.metadata import counts_by, samples
-from generators.procedural import PROBLEM_SCHEMA, generate_problems
+from generators.families import generate_mixed
+from generators.procedural import PROBLEM_SCHEMA
 from generators.seeds import load_seed_problems
 
 
@@ -19,8 +20,12 @@ class SeedProblemsConfig(dg.Config):
 
 
 class SyntheticProblemsConfig(dg.Config):
+    """Procedural problems taken in turn from ``families`` (arithmetic, knights_and_knaves, ordering, syllogism,
+    calendar, clock, heaviest)."""
+
     count: int = 16
     seed: int = 0
+    families: list[str] = ["arithmetic", "arithmetic", "syllogism", "calendar"]
     min_steps: int = 1
     max_steps: int = 2
 
@@ -50,12 +55,14 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig)
 
 @dg.asset(group_name="problems", kinds={"polars"})
 def synthetic_problems(config: SyntheticProblemsConfig) -> dg.Output[pl.DataFrame]:
-    """Procedural math word problems with exact answers and known step counts, reproducible from a seed."""
-    frame = generate_problems(config.count, config.seed, config.min_steps, config.max_steps).drop("expression")
+    """Procedural problems with exact answers and known step counts (math, logic, common sense), from a seed."""
+    frame = generate_mixed(config.count, config.seed, config.families, config.min_steps, config.max_steps)
     return dg.Output(
         frame,
         metadata={
             "rows": frame.height,
+            "per_domain": counts_by(frame, "domain"),
+            "per_reasoning_kind": counts_by(frame, "reasoning_kind"),
             "per_template": counts_by(frame, "template"),
             "per_steps": counts_by(frame, "steps"),
             "samples": samples(frame, PROBLEM_SAMPLE_COLUMNS),

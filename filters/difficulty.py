@@ -36,10 +36,10 @@ def student_pass_rates(
     """Per problem (``problem_id``, ``problem``, ``answer``): one student's correct samples out of k."""
     if not params.stop and not student.chat:
         params = SamplingParams(params.temperature, params.top_p, params.max_tokens, COT_STOP, params.seed)
-    rows = problems.select("problem_id", "problem", "answer").unique("problem_id", maintain_order=True)
+    rows = problems.select("problem_id", "domain", "problem", "answer").unique("problem_id", maintain_order=True)
     requests, golds = [], []
     for row in rows.iter_rows(named=True):
-        rendered = cot_prompt(row["problem"], chat=student.chat)
+        rendered = cot_prompt(row["problem"], chat=student.chat, domain=row["domain"])
         for index in range(k):
             requests.append(GenerationRequest(params, rendered.prompt, rendered.messages, sample_index=index))
             golds.append(row["answer"])

@@ -40,7 +40,7 @@ def generate_traces(
     params = SamplingParams(**{**asdict(params), "stop": params.stop or (() if teacher.chat else COT_STOP)})
     jobs = []
     for problem in problems.iter_rows(named=True):
-        rendered = cot_prompt(problem["problem"], chat=teacher.chat)
+        rendered = cot_prompt(problem["problem"], chat=teacher.chat, domain=problem["domain"])
         for index in range(samples_per_problem):
             request = GenerationRequest(params, rendered.prompt, rendered.messages, sample_index=index)
             jobs.append((problem, rendered, request))
@@ -56,7 +56,10 @@ def generate_traces(
             continue
         rows.append(
             {
-                **{k: problem[k] for k in ("problem_id", "source", "domain", "problem", "answer", "steps")},
+                **{
+                    k: problem[k]
+                    for k in ("problem_id", "source", "domain", "reasoning_kind", "problem", "answer", "steps")
+                },
                 "id": row_id(result.text, *origin),
                 "trace": result.text.strip(),
                 "teacher_model": teacher.model,
@@ -75,6 +78,7 @@ def generate_traces(
         "problem_id": pl.String,
         "source": pl.String,
         "domain": pl.String,
+        "reasoning_kind": pl.String,
         "problem": pl.String,
         "answer": pl.String,
         "steps": pl.Int64,

@@ -1,12 +1,13 @@
 """Procedural math word problems with exact answers, reproducible from a seed number.
 
 Each problem is a chain of 1 to 5 arithmetic operations told as a short story. The row keeps the arithmetic as a
-plain expression (``expression``) so the answer can be recomputed independently of the story text.
+plain expression (``spec``) so the answer can be recomputed independently of the story text.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from dataclasses import dataclass
 
@@ -150,27 +151,30 @@ def make_problem(seed: int, steps: int, template: str | None = None) -> dict:
         "problem_id": "proc-" + hashlib.sha256(text.encode()).hexdigest()[:16],
         "source": "procedural",
         "domain": "math",
+        "reasoning_kind": "multi-step" if steps >= 3 else "mathematical",
         "problem": text,
         "answer": str(value),
         "steps": steps,
         "template": tpl.name,
-        "expression": expression,
+        "spec": json.dumps({"expression": expression}),
     }
 
 
 def generate_problems(count: int, seed: int = 0, min_steps: int = 1, max_steps: int = 5) -> pl.DataFrame:
-    """``count`` problems with step counts cycling from ``min_steps`` to ``max_steps``; same seed, same problems."""
+    """``count`` arithmetic word problems with step counts cycling from ``min_steps`` to ``max_steps``."""
     span = max_steps - min_steps + 1
     rows = [make_problem(seed * 1_000_003 + i, min_steps + i % span) for i in range(count)]
-    return pl.DataFrame(rows, schema=PROBLEM_SCHEMA | {"expression": pl.String})
+    return pl.DataFrame(rows, schema=PROBLEM_SCHEMA)
 
 
 PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "problem_id": pl.String,
     "source": pl.String,
     "domain": pl.String,
+    "reasoning_kind": pl.String,
     "problem": pl.String,
     "answer": pl.String,
     "steps": pl.Int64,
     "template": pl.String,
+    "spec": pl.String,
 }

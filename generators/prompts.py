@@ -34,10 +34,46 @@ COT_SHOTS: tuple[tuple[str, str], ...] = (
     ),
 )
 
+LOGIC_SHOTS: tuple[tuple[str, str], ...] = (
+    (
+        "Premise 1: All robins are birds. Premise 2: All birds have feathers. Does it follow that all robins have "
+        "feathers? Answer yes or no.",
+        "Step 1: Every robin is a bird.\nStep 2: Every bird has feathers, so every robin has feathers.\n"
+        "The answer is \\boxed{yes}.",
+    ),
+    (
+        "On an island, knights always tell the truth and knaves always lie. You meet Oma and Pip. Oma says: "
+        '"Pip is a knave." Pip says: "Oma and I are the same kind." Is Oma a knight or a knave?',
+        "Step 1: If Oma were a knave, Pip would be a knight, but then Pip's claim that they are the same kind "
+        "would be false.\nStep 2: So Oma is a knight, Pip is a knave, and Pip's claim is indeed false.\n"
+        "The answer is \\boxed{knight}.",
+    ),
+)
+CHOICE_SHOTS: tuple[tuple[str, str], ...] = (
+    (
+        "If today is Friday, what day of the week will it be in 3 days? (A) Sunday (B) Monday (C) Tuesday "
+        "(D) Saturday",
+        "Step 1: One day after Friday is Saturday, two days is Sunday, three days is Monday.\n"
+        "Step 2: Monday is option (B).\nThe answer is \\boxed{B}.",
+    ),
+    (
+        "Which of these weighs the most? (A) 2 kilograms of rice (B) 500 grams of iron (C) 3 pounds of sand "
+        "(D) 40 ounces of water",
+        "Step 1: In grams: (A) 2000, (B) 500, (C) 3 * 454 = 1362, (D) 40 * 28 = 1134.\n"
+        "Step 2: The largest is 2000 grams, option (A).\nThe answer is \\boxed{A}.",
+    ),
+)
+SHOTS_BY_DOMAIN = {"math": ("cot_fewshot", COT_SHOTS), "logic": ("cot_fewshot_logic", LOGIC_SHOTS),
+                   "commonsense": ("cot_fewshot_choice", CHOICE_SHOTS)}  # fmt: skip
+ANSWER_FORM = {
+    "math": "the final answer as \\boxed{answer}",
+    "logic": "the final answer as \\boxed{answer} with a single word (for example yes, no, knight, knave or a name)",
+    "commonsense": "the letter of the correct option as \\boxed{letter}",
+}
 COT_STOP = ("\n\nQuestion:", "\nQuestion:")
 
 TEXTBOOK_SHOT = (
-    "Topic: Biology > Cells > The cell membrane\nAudience: high school students\n\n"
+    "Topic: Biology > Cells > The cell membrane\nAudience: high school students\nStyle: textbook chapter\n\n"
     "The cell membrane is a thin, flexible layer that surrounds every cell. It is made of two layers of "
     "phospholipids, molecules with a water-loving head and two water-fearing tails. The membrane controls what "
     "enters and leaves the cell: small molecules such as oxygen pass through freely, while larger ones need "
@@ -60,27 +96,39 @@ def _hash(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
-COT_FEWSHOT_HASH = _hash(COT_SHOTS, COT_STOP)
-COT_CHAT_HASH = _hash(COT_SYSTEM)
 TEXTBOOK_FEWSHOT_HASH = _hash(TEXTBOOK_SHOT, TEXTBOOK_STOP)
 
 
-def cot_prompt(problem: str, chat: bool) -> RenderedPrompt:
-    """A chain-of-thought prompt: chat messages for chat models, a 3-shot completion prompt for base models."""
+def cot_prompt(problem: str, chat: bool, domain: str = "math") -> RenderedPrompt:
+    """A chain-of-thought prompt: chat messages for chat models, a few-shot completion prompt for base models, with
+    worked examples of the problem's domain (math, logic or multiple-choice common sense)."""
     if chat:
-        return RenderedPrompt("cot_chat", COT_CHAT_HASH, messages=(("system", COT_SYSTEM), ("user", problem)))
-    shots = "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, a in COT_SHOTS)
-    return RenderedPrompt("cot_fewshot", COT_FEWSHOT_HASH, prompt=f"{shots}Question: {problem.strip()}\nAnswer:")
-
-
-def textbook_prompt(path: str, audience: str, chat: bool) -> RenderedPrompt:
-    """A textbook-passage prompt for a topic path such as ``Mathematics > Fractions > Adding fractions``."""
-    if chat:
-        user = f"Write a clear, engaging textbook section for {audience} on: {path}. Use concrete examples."
-        return RenderedPrompt(
-            "textbook_chat",
-            _hash("textbook_chat"),
-            messages=(("system", "You write excellent textbooks."), ("user", user)),
+        system = COT_SYSTEM.replace(
+            "the final answer as \\boxed{answer}", ANSWER_FORM.get(domain, ANSWER_FORM["math"])
         )
-    prompt = f"{TEXTBOOK_SHOT}Topic: {path}\nAudience: {audience}\n\n"
+        return RenderedPrompt(f"cot_chat_{domain}", _hash(system), messages=(("system", system), ("user", problem)))
+    template, examples = SHOTS_BY_DOMAIN.get(domain, SHOTS_BY_DOMAIN["math"])
+    shots = "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, a in examples)
+    prompt = f"{shots}Question: {problem.strip()}\nAnswer:"
+    return RenderedPrompt(template, _hash(examples, COT_STOP), prompt=prompt)
+
+
+STYLES: dict[str, str] = {
+    "textbook chapter": "a clear textbook section with concrete examples",
+    "worked example": "a worked example that solves one problem step by step and explains each step",
+    "Socratic dialogue": "a Socratic dialogue in which a teacher leads a student to the idea with questions",
+    "exercise with solution": "an exercise followed by its full solution",
+}
+TEXTBOOK_SYSTEM = "You write excellent, accurate textbooks."
+
+
+def textbook_prompt(path: str, audience: str, style: str, chat: bool) -> RenderedPrompt:
+    """A textbook-passage prompt for a topic path such as ``Mathematics > Fractions > Adding fractions``."""
+    if style not in STYLES:
+        raise ValueError(f"unknown textbook style {style!r}; known: {sorted(STYLES)}")
+    if chat:
+        user = f"Write {STYLES[style]} for {audience} on: {path}."
+        messages = (("system", TEXTBOOK_SYSTEM), ("user", user))
+        return RenderedPrompt("textbook_chat", _hash(TEXTBOOK_SYSTEM, STYLES), messages=messages)
+    prompt = f"{TEXTBOOK_SHOT}Topic: {path}\nAudience: {audience}\nStyle: {style}\n\n"
     return RenderedPrompt("textbook_fewshot", TEXTBOOK_FEWSHOT_HASH, prompt=prompt)

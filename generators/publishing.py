@@ -219,14 +219,15 @@ def publish(root: Path, name: str, data: Layout, card_body: str, license: str = 
 
 
 COT_COLUMNS = (
-    "id", "problem_id", "source", "domain", "problem", "answer", "reasoning", "messages", "verified", "verifier",
+    "id", "problem_id", "source", "domain", "reasoning_kind", "problem", "answer", "reasoning", "messages", "verified",
+    "verifier",
     "extracted_answer", "extraction", "teacher_pass_rate", "student_pass_rate", "difficulty", "level",
     "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "student_sampling", "template",
     "template_hash",
     "sampling", "sample_index", "prompt_tokens", "completion_tokens", "finish_reason",
 )  # fmt: skip
 TEXTBOOK_COLUMNS = (
-    "id", "topic_path", "subject", "audience", "text", "teacher_model", "teacher_backend", "template",
+    "id", "topic_path", "subject", "audience", "style", "text", "teacher_model", "teacher_backend", "template",
     "template_hash", "sampling", "prompt_tokens", "completion_tokens", "finish_reason",
 )  # fmt: skip
 SYSTEM_PROMPT = "Solve the problem step by step and put the final answer in \\boxed{}."

@@ -15,6 +15,8 @@ import polars as pl
 from filters.answers import extract_answer
 from generators.procedural import PROBLEM_SCHEMA
 
+REASONING_KIND = {"math": "mathematical", "logic": "logical", "commonsense": "common-sense"}
+
 
 class SeedFileError(ValueError):
     """A seed source that cannot be used; the message names the file, line and field."""
@@ -112,10 +114,12 @@ def load_seed_problems(
                 "problem_id": f"seed-{digest}",
                 "source": where,
                 "domain": domain,
+                "reasoning_kind": REASONING_KIND.get(domain, domain),
                 "problem": fields["problem"].strip(),
                 "answer": gold,
                 "steps": None,
                 "template": None,
+                "spec": None,
             }
         )
         if limit is not None and len(rows) >= limit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import asdict
 from importlib.resources import files
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from generators.cot import LINEAGE_SCHEMA, rejections_frame, row_id
-from generators.prompts import TEXTBOOK_STOP, textbook_prompt
+from generators.prompts import STYLES, TEXTBOOK_STOP, textbook_prompt
 from generators.teacher import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
 
 AUDIENCES = ("young children", "high school students", "college students", "researchers")
@@ -30,14 +31,20 @@ def load_topics(path: str | Path | None = None) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"subject": pl.String, "topic": pl.String, "subtopic": pl.String})
 
 
-def sample_topics(topics: pl.DataFrame, count: int, seed: int, audiences: tuple[str, ...] = AUDIENCES) -> pl.DataFrame:
-    """``count`` (topic, audience) pairs drawn reproducibly from the taxonomy."""
+def sample_topics(
+    topics: pl.DataFrame,
+    count: int,
+    seed: int,
+    audiences: Sequence[str] = AUDIENCES,
+    styles: Sequence[str] = tuple(STYLES),
+) -> pl.DataFrame:
+    """``count`` (topic, audience, style) rows drawn reproducibly from the taxonomy x audiences x styles."""
     rng = random.Random(seed)
-    rows = topics.to_dicts()
-    picked = rng.sample(rows, min(count, len(rows)))
+    combos = [(row, a, s) for row in topics.to_dicts() for a in audiences for s in styles]
+    picked = rng.sample(combos, min(count, len(combos)))
     return pl.DataFrame(
-        [{**row, "audience": rng.choice(audiences)} for row in picked],
-        schema={**topics.schema, "audience": pl.String},
+        [{**row, "audience": audience, "style": style} for row, audience, style in picked],
+        schema={**topics.schema, "audience": pl.String, "style": pl.String},
     )
 
 
@@ -49,13 +56,13 @@ def generate_passages(
     jobs = []
     for topic in topics.iter_rows(named=True):
         path = f"{topic['subject']} > {topic['topic']} > {topic['subtopic']}"
-        rendered = textbook_prompt(path, topic["audience"], chat=teacher.chat)
+        rendered = textbook_prompt(path, topic["audience"], topic["style"], chat=teacher.chat)
         jobs.append((topic, path, rendered, GenerationRequest(params, rendered.prompt, rendered.messages)))
     results, stats = teacher.generate([job[-1] for job in jobs], progress)
     sampling = json.dumps(asdict(params), sort_keys=True)
     rows, failed = [], []
     for (topic, path, rendered, _), result in zip(jobs, results, strict=True):
-        origin = (path, topic["audience"], teacher.model, rendered.template_hash, sampling)
+        origin = (path, topic["audience"], topic["style"], teacher.model, rendered.template_hash, sampling)
         if result.error is not None:
             failed.append({"id": row_id(*origin), "text": path, "reason": f"generation_failed: {result.error}"})
             continue
@@ -65,6 +72,7 @@ def generate_passages(
                 "topic_path": path,
                 "subject": topic["subject"],
                 "audience": topic["audience"],
+                "style": topic["style"],
                 "text": result.text.strip(),
                 "teacher_model": teacher.model,
                 "teacher_backend": teacher.backend,
@@ -82,6 +90,7 @@ def generate_passages(
         "topic_path": pl.String,
         "subject": pl.String,
         "audience": pl.String,
+        "style": pl.String,
         "text": pl.String,
         **LINEAGE_SCHEMA,
     }

@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -11,12 +12,13 @@ from generators.procedural import TEMPLATES, generate_problems, make_problem
 def test_answer_matches_an_independent_evaluation(steps: int, template: str) -> None:
     for seed in range(20):
         problem = make_problem(seed, steps, template)
-        value = sympy.sympify(problem["expression"])
+        expression = json.loads(problem["spec"])["expression"]
+        value = sympy.sympify(expression)
         assert value.is_integer and value > 0
         assert str(value) == problem["answer"]
-        assert problem["expression"].count("(") == steps == problem["steps"]
+        assert expression.count("(") == steps == problem["steps"]
         # every operand of the expression is told in the story, in order
-        operands = re.findall(r"\d+", problem["expression"])
+        operands = re.findall(r"\d+", expression)
         story_numbers = re.findall(r"\d+", problem["problem"])
         position = 0
         for operand in operands:

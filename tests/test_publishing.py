@@ -41,7 +41,8 @@ def graded_frame(
         for s in range(per_problem):
             rows.append({
                 "kind": "cot", "id": f"row-{p}-{s}", "problem_id": f"prob-{p}", "source": "procedural",
-                "domain": domains[p % len(domains)], "problem": f"What is {p} + {s}?", "answer": str(p + s),
+                "domain": domains[p % len(domains)], "reasoning_kind": "logical",
+                "problem": f"What is {p} + {s}?", "answer": str(p + s),
                 "text": f"Step 1: {p} + {s} = {p + s}.\nThe answer is \\boxed{{{p + s}}}.", "verified": True,
                 "verifier": "math-verify", "extracted_answer": str(p + s), "extraction": "boxed",
                 "teacher_pass_rate": 1.0, "student_pass_rate": (p % 5) / 4, "difficulty": 1 - (p % 5) / 4,
@@ -54,7 +55,8 @@ def graded_frame(
     for t in range(3):
         rows.append({
             "kind": "textbook", "id": f"tb-{t}", "topic_path": f"Math > Topic {t} > Sub", "subject": "Math",
-            "audience": "college students", "text": f"Passage {t} about fractions.", "teacher_model": "gemma-3-270m",
+            "audience": "college students",
+            "style": "worked example", "text": f"Passage {t} about fractions.", "teacher_model": "gemma-3-270m",
             "teacher_backend": "embedded-llama.cpp", "template": "textbook_fewshot", "template_hash": "def",
             "sampling": "{}", "prompt_tokens": 100, "completion_tokens": 50, "finish_reason": "stop",
         })  # fmt: skip

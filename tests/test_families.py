@@ -1,0 +1,153 @@
+"""Each procedural family's answers, checked by solvers written here independently of the generators."""
+
+import itertools
+import json
+import re
+
+import pytest
+
+from generators.commonsense import GRAMS, calendar_item, clock_item, heaviest_item
+from generators.families import FAMILIES, generate_mixed
+from generators.logic import knights_and_knaves, ordering_puzzle, syllogism
+from generators.prompts import SHOTS_BY_DOMAIN, STYLES, cot_prompt, textbook_prompt
+from generators.textbook import AUDIENCES, load_topics, sample_topics
+
+SEEDS = range(40)
+
+
+def says_truth(kind: str, about: list[str], knight: dict[str, bool]) -> bool:
+    if kind == "is_knight":
+        return knight[about[0]]
+    if kind == "is_knave":
+        return not knight[about[0]]
+    if kind in ("same", "different"):
+        return (knight[about[0]] == knight[about[1]]) == (kind == "same")
+    return [knight[p] for p in about].count(False) == 1  # exactly_one_knave
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_knights_and_knaves_by_brute_force(seed: int) -> None:
+    row = knights_and_knaves(seed, size=2 + seed % 2)
+    spec = json.loads(row["spec"])
+    people = spec["people"]
+    consistent = []
+    for values in itertools.product([True, False], repeat=len(people)):
+        knight = dict(zip(people, values, strict=True))
+        if all(
+            says_truth(s["claim"]["kind"], s["claim"]["about"], knight) is knight[s["speaker"]]
+            for s in spec["statements"]
+        ):
+            consistent.append(knight)
+    assert len(consistent) == 1
+    assert row["answer"] == ("knight" if consistent[0][spec["target"]] else "knave")
+    assert all(name in row["problem"] for name in people)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_orderings_by_brute_force(seed: int) -> None:
+    row = ordering_puzzle(seed, size=3 + seed % 2)
+    spec = json.loads(row["spec"])
+
+    def fits(order: tuple[str, ...]) -> bool:
+        at = order.index
+        checks = {
+            "before": lambda c: at(c["a"]) < at(c["b"]),
+            "right_after": lambda c: at(c["a"]) - at(c["b"]) == 1,
+            "first": lambda c: order[0] == c["a"],
+            "last": lambda c: order[-1] == c["a"],
+            "not_first": lambda c: order[0] != c["a"],
+        }
+        return all(checks[c["kind"]](c) for c in spec["clues"])
+
+    orders = [o for o in itertools.permutations(spec["people"]) if fits(o)]
+    assert len(orders) == 1 and orders[0][spec["place"]] == row["answer"]
+
+
+def syllogism_valid(premises: list[list[str]], conclusion: list[str]) -> bool:
+    """Valid iff the conclusion holds in every model of the premises: a model says which of the 8 regions of the
+    S/M/P Venn diagram are inhabited (no existential import)."""
+    regions = list(itertools.product([False, True], repeat=3))  # membership in (S, M, P)
+    index = {"S": 0, "M": 1, "P": 2}
+
+    def holds(statement: list[str], inhabited: set) -> bool:
+        q, x, y = statement
+        xs = [r for r in inhabited if r[index[x]]]
+        return {
+            "A": all(r[index[y]] for r in xs),
+            "E": not any(r[index[y]] for r in xs),
+            "I": any(r[index[y]] for r in xs),
+            "O": any(not r[index[y]] for r in xs),
+        }[q]
+
+    for mask in itertools.product([False, True], repeat=8):
+        inhabited = {r for r, on in zip(regions, mask, strict=True) if on}
+        if all(holds(p, inhabited) for p in premises) and not holds(conclusion, inhabited):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_syllogisms_by_enumerating_models(seed: int) -> None:
+    row = syllogism(seed)
+    spec = json.loads(row["spec"])
+    assert row["answer"] == ("yes" if syllogism_valid(spec["premises"], spec["conclusion"]) else "no")
+
+
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_multiple_choice_items_recomputed(seed: int) -> None:
+    for row in (calendar_item(seed), clock_item(seed), heaviest_item(seed)):
+        spec = json.loads(row["spec"])
+        options = dict(re.findall(r"\(([A-D])\) (.+?)(?= \([A-D]\)|$)", row["problem"]))
+        assert list(options.values()) == spec["choices"]
+        if row["template"] == "calendar":
+            expected = DAYS[(spec["start"] + spec["offset"]) % 7]
+        elif row["template"] == "clock":
+            end = spec["start"] + spec["duration"]
+            expected = f"{end // 60 % 24:02d}:{end % 60:02d}"
+        else:
+            weights = [n * GRAMS[unit] for n, unit in spec["amounts"]]
+            expected = spec["choices"][weights.index(max(weights))]
+        assert options[row["answer"]] == expected
+        assert list(options.values()).count(expected) == 1
+
+
+def test_mixed_families_are_reproducible_and_cover_every_family() -> None:
+    families = sorted(FAMILIES)
+    first, again = generate_mixed(28, 3, families), generate_mixed(28, 3, families)
+    assert first.equals(again) and first["problem_id"].n_unique() == 28
+    assert set(first["template"]) >= {"knights_and_knaves", "ordering", "syllogism", "calendar", "clock", "heaviest"}
+    assert set(first["domain"]) == {"math", "logic", "commonsense"}
+    assert set(first["reasoning_kind"]) == {"mathematical", "multi-step", "logical", "common-sense"}
+    with pytest.raises(ValueError, match="unknown problem families"):
+        generate_mixed(2, 0, ["sudoku"])
+
+
+@pytest.mark.parametrize("chat", [False, True])
+@pytest.mark.parametrize("domain", ["math", "logic", "commonsense"])
+def test_cot_templates_render_for_every_domain(domain: str, chat: bool) -> None:
+    rendered = cot_prompt("What is 2 + 2?", chat=chat, domain=domain)
+    text = rendered.prompt if not chat else rendered.messages[-1][1]
+    assert text.rstrip().endswith("What is 2 + 2?" if chat else "What is 2 + 2?\nAnswer:")
+    assert (rendered.prompt is None) == chat and (rendered.messages is None) != chat
+    assert len(rendered.template_hash) == 12
+    if not chat:
+        assert rendered.prompt.count("\\boxed{") == len(SHOTS_BY_DOMAIN[domain][1])
+
+
+@pytest.mark.parametrize("chat", [False, True])
+@pytest.mark.parametrize("style", sorted(STYLES))
+@pytest.mark.parametrize("audience", AUDIENCES)
+def test_textbook_templates_render_for_every_combination(audience: str, style: str, chat: bool) -> None:
+    rendered = textbook_prompt("Mathematics > Fractions > Ratios and rates", audience, style, chat)
+    text = rendered.prompt if not chat else rendered.messages[-1][1]
+    assert audience in text and "Ratios and rates" in text
+    assert (style in text) if not chat else (STYLES[style] in text)
+
+
+def test_topics_cross_audiences_and_styles() -> None:
+    picked = sample_topics(load_topics(), 40, seed=1)
+    assert picked.height == 40 and picked.select("subtopic", "audience", "style").is_unique().all()
+    assert set(picked["style"]) == set(STYLES)
