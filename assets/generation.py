@@ -6,6 +6,7 @@ import polars as pl
 from assets.metadata import counts_by, generation_metadata, progress_logger, rejections, samples
 from assets.resources import TeacherResource
 from generators.cot import generate_traces
+from generators.evolve import EVOLUTIONS, evolve_problems
 from generators.teacher import SamplingParams, check_failures
 from generators.textbook import generate_passages, load_topics, sample_topics
 
@@ -19,6 +20,56 @@ class SamplingConfig(dg.Config):
 
     def params(self) -> SamplingParams:
         return SamplingParams(self.temperature, self.top_p, self.max_tokens, (), self.seed)
+
+
+class EvolvedProblemsConfig(SamplingConfig):
+    """How many teacher-evolved problems to make, how many independent solutions each gets, and the agreement a
+    majority needs for the problem to be kept."""
+
+    count: int = 2
+    solve_samples: int = 3
+    min_agreement: float = 0.6
+    evolutions: list[str] = list(EVOLUTIONS)
+    max_tokens: int = 200
+
+
+@dg.multi_asset(
+    outs={
+        "evolved_problems": dg.AssetOut(kinds={"polars"}, group_name="problems"),
+        "evolved_problems_rejections": dg.AssetOut(group_name="rejections"),
+    },
+)
+def evolved_problems(
+    context: dg.AssetExecutionContext,
+    config: EvolvedProblemsConfig,
+    teacher: TeacherResource,
+    seed_problems: pl.DataFrame,
+    synthetic_problems: pl.DataFrame,
+):
+    """Problems the teacher evolves from seeds (harder, an added constraint, a new context), kept only where a
+    majority of its independent solutions agree; no gold answer, so verification decides by majority vote."""
+    seeds = pl.concat([seed_problems, synthetic_problems])
+    problems, rejected, stats = evolve_problems(
+        seeds, teacher.backend(), config.count, config.solve_samples, config.params(), config.min_agreement,
+        tuple(config.evolutions), progress=progress_logger(context),
+    )  # fmt: skip
+    check_failures(stats, config.max_failure_fraction)
+    yield dg.Output(
+        problems,
+        output_name="evolved_problems",
+        metadata={
+            "rows": problems.height,
+            "attempted": config.count,
+            "per_evolution": counts_by(problems, "source"),
+            "samples": samples(problems, ("source", "problem")),
+            **generation_metadata(stats),
+        },
+    )
+    yield dg.Output(
+        rejections(rejected, "evolved_problems"),
+        output_name="evolved_problems_rejections",
+        metadata={"rows": rejected.height},
+    )
 
 
 class CotTracesConfig(SamplingConfig):
@@ -47,9 +98,10 @@ def cot_traces(
     teacher: TeacherResource,
     seed_problems: pl.DataFrame,
     synthetic_problems: pl.DataFrame,
+    evolved_problems: pl.DataFrame,
 ):
     """n chain-of-thought samples per problem from the teacher (few-shot completion for base models, else chat)."""
-    problems = pl.concat([seed_problems, synthetic_problems])
+    problems = pl.concat([seed_problems, synthetic_problems, evolved_problems])
     backend = teacher.backend()
     traces, failed, stats = generate_traces(
         problems, backend, config.samples_per_problem, config.params(), progress_logger(context)

@@ -16,6 +16,7 @@ from generators.publishing import (
 )
 
 REJECTION_STAGES = (
+    "evolved_problems",
     "cot_traces",
     "textbook_passages",
     "deduplicated",
@@ -44,7 +45,7 @@ def rejections(**dropped: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     )
 
 
-COUNTED_STAGES = ("cot_traces", "textbook_passages", *REJECTION_STAGES[2:], "difficulty_graded")
+COUNTED_STAGES = (*REJECTION_STAGES, "difficulty_graded")
 
 
 def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict:

@@ -18,7 +18,15 @@ import polars as pl
 from filters.answers import boolean_value, choice_letter, extract_answer, extract_answer_with_method
 from filters.contract import FilterResult, split_by_reason
 
-__all__ = ["answer_type", "extract_answer", "majority_vote", "verify", "verify_many", "verify_traces"]
+__all__ = [
+    "answer_type",
+    "extract_answer",
+    "majority_vote",
+    "majority_votes",
+    "verify",
+    "verify_many",
+    "verify_traces",
+]
 
 _MATHY = re.compile(r"[\\^_{}0-9=<>]")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z .,'-]*[A-Za-z.]")  # two or more letters: a text answer, not a product of symbols
@@ -150,6 +158,19 @@ def majority_vote(
     return answers[best[0]], share, [i in members for i in range(len(answers))]
 
 
+def majority_votes(
+    groups: Sequence[Sequence[str | None]], min_agreement: float = 0.5, workers: int = 2, timeout_s: int = 5
+) -> list[tuple[str | None, float, list[bool]]]:
+    """``majority_vote`` over many groups of answers in worker processes (math-verify's timeouts need main threads)."""
+    if not groups:
+        return []
+    size = max(1, len(groups) // max(1, workers))
+    parts = [list(map(list, groups[i : i + size])) for i in range(0, len(groups), size)]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        done = pool.map(_vote_chunk, parts, [min_agreement] * len(parts), [timeout_s] * len(parts))
+        return [vote for part in done for vote in part]
+
+
 def _vote_chunk(
     groups: list[list[str | None]], min_agreement: float, timeout_s: int
 ) -> list[tuple[str | None, float, list[bool]]]:
@@ -193,18 +214,12 @@ def verify_traces(
         by_problem.setdefault(problem, []).append(index)
     problems = list(by_problem)
     groups = [[extracted[i][0] for i in by_problem[p]] for p in problems]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-        size = max(1, len(groups) // max(1, workers))
-        parts = [groups[i : i + size] for i in range(0, len(groups), size)]
-        votes = [
-            vote
-            for part in pool.map(_vote_chunk, parts, [min_agreement] * len(parts), [5] * len(parts))
-            for vote in part
-        ]
+    votes = majority_votes(groups, min_agreement, workers)
     vote_verdicts: list[bool | None] = [None] * cot.height
     for problem, (winner, _, agrees) in zip(problems, votes, strict=True):
         for index, agree in zip(by_problem[problem], agrees, strict=True):
             vote_verdicts[index] = None if winner is None else agree
+    winners = {problem: vote[0] for problem, vote in zip(problems, votes, strict=True)}
     verdicts, methods = [], []
     for gold, by_gold, by_vote in zip(golds, gold_verdicts, vote_verdicts, strict=True):
         if gold.strip():
@@ -233,7 +248,13 @@ def verify_traces(
         pl.Series("extraction", [e[1] for e in extracted], dtype=pl.String),
         pl.Series("verifier", methods, dtype=pl.String),
         pl.Series("_gold_ok", [v is not None for v in verdicts], dtype=pl.Boolean),
-    ).with_columns(pl.col("verified").cast(pl.Float64).mean().over("problem_id").alias("teacher_pass_rate"))
+    ).with_columns(
+        pl.col("verified").cast(pl.Float64).mean().over("problem_id").alias("teacher_pass_rate"),
+        pl.when(pl.col("verifier") == "majority_vote")
+        .then(pl.col("problem_id").replace_strict(winners, default=None, return_dtype=pl.String))
+        .otherwise(pl.col("answer"))
+        .alias("answer"),
+    )
     keep: set[int] = set()
     texts = cot["text"].to_list()
     for indexes in by_problem.values():

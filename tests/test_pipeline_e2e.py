@@ -1,5 +1,6 @@
 """End-to-end: materialize the real graph against the embedded llama.cpp teacher, then load what it published."""
 
+import json
 import os
 import threading
 import time
@@ -68,7 +69,10 @@ class ServerWatcher:
 RUN_CONFIG = {
     "ops": {
         "seed_problems": {"config": {"sources": [str(GSM8K_TRAIN)], "limit_per_source": 2}},
-        "synthetic_problems": {"config": {"count": 8, "seed": 3, "min_steps": 1, "max_steps": 1}},
+        "synthetic_problems": {
+            "config": {"count": 8, "seed": 3, "min_steps": 1, "max_steps": 1, "families": ["arithmetic", "syllogism"]}
+        },
+        "evolved_problems": {"config": {"count": 2, "solve_samples": 3, "max_tokens": 120}},
         "cot_traces": {"config": {"samples_per_problem": 3, "max_tokens": 160}},
         "textbook_topics": {"config": {"count": 2}},
         "textbook_passages": {"config": {"max_tokens": 160}},
@@ -123,7 +127,12 @@ def test_whole_graph_publishes_a_loadable_verified_dataset(tmp_path: Path, share
     rejected = result.output_for_node("rejections")
     assert rejected.height > 0 and rejected["reason"].null_count() == 0
     metadata = result.asset_materializations_for_node("cot_traces")[0].metadata
-    assert metadata["requests"].value == (2 + 8) * 3 and metadata["failures"].value == 0
+    evolved = result.output_for_node("evolved_problems", "evolved_problems")
+    assert evolved.height + rejected.filter(rejected["stage"] == "evolved_problems").height == 2
+    for spec in evolved["spec"]:
+        assert json.loads(spec)["agreement"] >= 0.6
+    assert metadata["requests"].value == (2 + 8 + evolved.height) * 3 and metadata["failures"].value == 0
+    assert set(result.output_for_node("synthetic_problems")["domain"]) == {"math", "logic"}
 
 
 @dg.asset

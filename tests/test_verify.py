@@ -179,6 +179,8 @@ def test_rows_without_gold_are_decided_by_majority_and_the_vote_is_audited() -> 
         "r4": "majority_vote",
     }
     assert set(result.dropped["id"]) == {"r2", "r5"}
+    answers = dict(zip(result.kept["id"], result.kept["answer"], strict=True))
+    assert answers["r3"] == answers["r4"] == "7"  # a majority-decided row carries the winning answer
     assert audit["audited_rows"] == 3 and audit["majority_vote_agrees_with_gold"] == 1.0
 
 
