@@ -20,8 +20,8 @@ class SeedProblemsConfig(dg.Config):
 
 
 class SyntheticProblemsConfig(dg.Config):
-    """Procedural problems taken in turn from ``families`` (arithmetic, knights_and_knaves, ordering, syllogism,
-    calendar, clock, heaviest)."""
+    """Procedural problems taken in turn from ``families`` (arithmetic, algebra, knights_and_knaves, ordering,
+    syllogism, calendar, clock, heaviest)."""
 
     count: int = 16
     seed: int = 0

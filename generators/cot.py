@@ -42,7 +42,8 @@ def generate_traces(
     for problem in problems.iter_rows(named=True):
         rendered = cot_prompt(problem["problem"], chat=teacher.chat, domain=problem["domain"])
         for index in range(samples_per_problem):
-            request = GenerationRequest(params, rendered.prompt, rendered.messages, sample_index=index)
+            tags = (("problem_id", problem["problem_id"]), ("purpose", "cot_trace"))
+            request = GenerationRequest(params, rendered.prompt, rendered.messages, sample_index=index, metadata=tags)
             jobs.append((problem, rendered, request))
     results, stats = teacher.generate([request for _, _, request in jobs], progress)
     sampling = json.dumps(asdict(params), sort_keys=True)

@@ -1,4 +1,5 @@
-"""All procedural problem families behind one call: arithmetic word problems, logic puzzles, multiple-choice items."""
+"""All procedural problem families behind one call: arithmetic and algebra word problems, logic puzzles, and
+multiple-choice common-sense items."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
+from generators.algebra import algebra_problem
 from generators.commonsense import calendar_item, clock_item, heaviest_item
 from generators.logic import knights_and_knaves, ordering_puzzle, syllogism
 from generators.procedural import PROBLEM_SCHEMA, make_problem
 
 FAMILIES: dict[str, Callable[[int, int], dict]] = {
     "arithmetic": lambda seed, steps: make_problem(seed, steps),
+    "algebra": lambda seed, steps: algebra_problem(seed, steps),
     "knights_and_knaves": lambda seed, steps: knights_and_knaves(seed, size=2 + steps % 2),
     "ordering": lambda seed, steps: ordering_puzzle(seed, size=3 + steps % 2),
     "syllogism": lambda seed, steps: syllogism(seed),

@@ -31,12 +31,16 @@ class SamplingParams:
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """One sample of one prompt: a completion ``prompt`` or chat ``messages``, never both."""
+    """One sample of one prompt: a completion ``prompt`` or chat ``messages``, never both.
+
+    ``metadata`` travels with the request to its result (problem id, purpose...) and is not part of the cache key.
+    """
 
     params: SamplingParams
     prompt: str | None = None
     messages: tuple[tuple[str, str], ...] | None = None  # (role, content) pairs
     sample_index: int = 0
+    metadata: tuple[tuple[str, str], ...] = ()
 
     def payload(self, model: str) -> dict[str, Any]:
         """Everything that determines the response: the cache key is the hash of this."""
@@ -59,6 +63,11 @@ class GenerationResult:
     completion_tokens: int
     cached: bool
     error: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def cache_record(self) -> dict[str, Any]:
+        """What the response cache keeps: the response itself, not how it was served or what it was tagged with."""
+        return {k: v for k, v in asdict(self).items() if k not in ("cached", "metadata")}
 
 
 @dataclass
@@ -79,6 +88,7 @@ class GenerationStats:
         return self.completion_tokens / self.wall_s if self.wall_s > 0 else 0.0
 
     def add(self, result: GenerationResult) -> None:
+        """Count one result."""
         self.requests += 1
         self.cache_hits += result.cached
         if result.error is not None:
@@ -217,9 +227,8 @@ class OpenAICompatibleBackend:
                     finally:
                         in_flight[slot] -= 1
                 if result.error is None:
-                    record = asdict(result)
-                    del record["cached"]
-                    self.cache.put(key, record)
+                    self.cache.put(key, result.cache_record())
+            result.metadata = dict(request.metadata)
             results[index] = result
             stats.add(result)
             now = time.monotonic()

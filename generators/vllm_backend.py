@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from generators.cache import ResponseCache, request_key
@@ -78,11 +77,10 @@ class VLLMBackend:
                         completion_tokens=len(completion.token_ids),
                         cached=False,
                     )
-                    record = asdict(result)
-                    del record["cached"]
-                    self.cache.put(keys[index], record)
+                    self.cache.put(keys[index], result.cache_record())
                     results[index] = result
-        for result in results:
+        for request, result in zip(requests, results, strict=True):
+            result.metadata = dict(request.metadata)
             stats.add(result)
         stats.wall_s = time.monotonic() - started
         if progress:

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from generators.algebra import algebra_problem
 from generators.commonsense import GRAMS, calendar_item, clock_item, heaviest_item
 from generators.families import FAMILIES, generate_mixed
 from generators.logic import knights_and_knaves, ordering_puzzle, syllogism
@@ -91,6 +92,24 @@ def test_syllogisms_by_enumerating_models(seed: int) -> None:
     row = syllogism(seed)
     spec = json.loads(row["spec"])
     assert row["answer"] == ("yes" if syllogism_valid(spec["premises"], spec["conclusion"]) else "no")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("steps", [1, 3])
+def test_algebra_answers_solve_the_equations(seed: int, steps: int) -> None:
+    import sympy
+
+    row = algebra_problem(seed, steps)
+    spec = json.loads(row["spec"])
+    unknowns = sympy.symbols(spec["unknowns"])
+    (solution,) = sympy.solve([sympy.sympify(e) for e in spec["equations"]], unknowns, dict=True)
+    value = solution[sympy.Symbol(spec["ask"])]
+    assert value.is_integer and value > 0 and str(value) == row["answer"]
+    numbers = re.findall(r"\d+", row["problem"])
+    assert all(
+        str(abs(int(n))) in numbers for n in re.findall(r"-?\d+", " ".join(spec["equations"])) if int(n) not in (0, 1)
+    )
+    assert "'" not in row["problem"].split("How many")[-1]
 
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]

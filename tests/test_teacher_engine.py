@@ -47,6 +47,12 @@ def test_rerun_makes_zero_requests_and_a_changed_parameter_only_what_it_touches(
         backend = OpenAICompatibleBackend([proxy.base_url], EMBEDDED_MODEL, cache, max_concurrency=2)
         first, stats = backend.generate(requests_for(4))
         assert stats.cache_hits == 0 and len(proxy.log.received) == 4
+        tagged = [
+            GenerationRequest(r.params, r.prompt, sample_index=r.sample_index, metadata=(("row", str(i)),))
+            for i, r in enumerate(requests_for(4))
+        ]
+        results, stats = backend.generate(tagged)  # metadata is not part of the key: all cache hits
+        assert stats.cache_hits == 4 and [r.metadata for r in results] == [{"row": str(i)} for i in range(4)]
         again, stats = backend.generate(requests_for(4))
         assert stats.cache_hits == 4 and len(proxy.log.received) == 4
         assert [r.text for r in again] == [r.text for r in first]
