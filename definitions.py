@@ -28,6 +28,13 @@ defs = dg.Definitions(
         "storage": StorageResource(data_dir=DATA_DIR, publish_url=os.environ.get("FOUNDRY_PUBLISH_URL")),
         "hub": hub_from_env(),
     },
+    executor=dg.multiprocess_executor.configured(
+        {
+            "tag_concurrency_limits": [
+                {"key": "foundry/model", "value": "teacher", "limit": int(os.environ.get("FOUNDRY_MODEL_STEPS", "1"))}
+            ]
+        }
+    ),
     jobs=[automation.refresh_job, automation.redecontaminate_job],
     schedules=[automation.weekly_refresh],
     sensors=[automation.new_seed_file, automation.new_benchmark_file],

@@ -10,6 +10,10 @@ from generators.evolve import EVOLUTIONS, evolve_problems
 from generators.teacher import SamplingParams, check_failures
 from generators.textbook import generate_passages, load_topics, sample_topics
 
+# Steps that call a model carry this tag; definitions.py lets $FOUNDRY_MODEL_STEPS of them run at once (default 1:
+# on one machine two embedded llama.cpp servers would only fight over the same cores).
+MODEL_STEP = {"foundry/model": "teacher"}
+
 
 class SamplingConfig(dg.Config):
     temperature: float = 0.7
@@ -38,6 +42,7 @@ class EvolvedProblemsConfig(SamplingConfig):
         "evolved_problems": dg.AssetOut(kinds={"polars"}, group_name="problems"),
         "evolved_problems_rejections": dg.AssetOut(group_name="rejections"),
     },
+    op_tags=MODEL_STEP,
 )
 def evolved_problems(
     context: dg.AssetExecutionContext,
@@ -91,6 +96,7 @@ class TextbookPassagesConfig(SamplingConfig):
         "cot_traces": dg.AssetOut(kinds={"polars"}, group_name="generation"),
         "cot_traces_rejections": dg.AssetOut(group_name="rejections"),
     },
+    op_tags=MODEL_STEP,
 )
 def cot_traces(
     context: dg.AssetExecutionContext,
@@ -147,6 +153,7 @@ def textbook_topics(config: TextbookTopicsConfig) -> dg.Output[pl.DataFrame]:
         "textbook_passages": dg.AssetOut(kinds={"polars"}, group_name="generation"),
         "textbook_passages_rejections": dg.AssetOut(group_name="rejections"),
     },
+    op_tags=MODEL_STEP,
 )
 def textbook_passages(
     context: dg.AssetExecutionContext,

@@ -6,6 +6,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from assets.generation import MODEL_STEP
 from assets.metadata import counts_by, filter_outputs, generation_metadata, markdown_table, progress_logger, stage_outs
 from assets.resources import TeacherResource
 from filters.difficulty import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
@@ -50,7 +51,7 @@ class DifficultyConfig(dg.Config):
     max_failure_fraction: float = 0.1
 
 
-@dg.asset(group_name="grading", kinds={"polars"})
+@dg.asset(group_name="grading", kinds={"polars"}, op_tags=MODEL_STEP)
 def difficulty_graded(
     context: dg.AssetExecutionContext, config: DifficultyConfig, student: TeacherResource, verified: pl.DataFrame
 ) -> dg.Output[pl.DataFrame]:
