@@ -208,10 +208,14 @@ class OpenAICompatibleBackend:
         in_flight = [0] * len(clients)
         semaphore = asyncio.Semaphore(self.max_concurrency)
         results: list[GenerationResult | None] = [None] * len(requests)
-        last_report = time.monotonic()
+
+        async def report_every_interval() -> None:
+            while True:
+                await asyncio.sleep(self.progress_every_s)
+                stats.wall_s = time.monotonic() - started
+                progress(stats.requests, len(requests), stats)
 
         async def run_one(index: int, request: GenerationRequest) -> None:
-            nonlocal last_report
             key = request_key(request.payload(self.model))
             hit = self.cache.get(key)
             if hit is not None:
@@ -231,15 +235,13 @@ class OpenAICompatibleBackend:
             result.metadata = dict(request.metadata)
             results[index] = result
             stats.add(result)
-            now = time.monotonic()
-            if progress and now - last_report >= self.progress_every_s:
-                last_report = now
-                stats.wall_s = now - started
-                progress(stats.requests, len(requests), stats)
 
+        reporter = asyncio.create_task(report_every_interval()) if progress else None
         try:
             await asyncio.gather(*(run_one(i, r) for i, r in enumerate(requests)))
         finally:
+            if reporter:
+                reporter.cancel()
             for client in clients:
                 await client.close()
         stats.wall_s = time.monotonic() - started
