@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from assets.metadata import counts_by, generation_metadata, progress_logger, rejections, samples
+from assets.metadata import counts_by, generation_metadata, progress_logger, rejections, samples, stage_outs
 from assets.resources import TeacherResource
 from generators.cot import generate_traces
 from generators.evolve import EVOLUTIONS, evolve_problems
@@ -38,10 +38,7 @@ class EvolvedProblemsConfig(SamplingConfig):
 
 
 @dg.multi_asset(
-    outs={
-        "evolved_problems": dg.AssetOut(kinds={"polars"}, group_name="problems"),
-        "evolved_problems_rejections": dg.AssetOut(group_name="rejections"),
-    },
+    outs=stage_outs("evolved_problems", "problems", "Teacher-evolved problems a majority agrees on."),
     op_tags=MODEL_STEP,
 )
 def evolved_problems(
@@ -92,11 +89,7 @@ class TextbookPassagesConfig(SamplingConfig):
 
 
 @dg.multi_asset(
-    outs={
-        "cot_traces": dg.AssetOut(kinds={"polars"}, group_name="generation"),
-        "cot_traces_rejections": dg.AssetOut(group_name="rejections"),
-    },
-    op_tags=MODEL_STEP,
+    outs=stage_outs("cot_traces", "generation", "Chain-of-thought samples with their lineage."), op_tags=MODEL_STEP
 )
 def cot_traces(
     context: dg.AssetExecutionContext,
@@ -148,13 +141,7 @@ def textbook_topics(config: TextbookTopicsConfig) -> dg.Output[pl.DataFrame]:
     )
 
 
-@dg.multi_asset(
-    outs={
-        "textbook_passages": dg.AssetOut(kinds={"polars"}, group_name="generation"),
-        "textbook_passages_rejections": dg.AssetOut(group_name="rejections"),
-    },
-    op_tags=MODEL_STEP,
-)
+@dg.multi_asset(outs=stage_outs("textbook_passages", "generation", "Textbook-style passages."), op_tags=MODEL_STEP)
 def textbook_passages(
     context: dg.AssetExecutionContext,
     config: TextbookPassagesConfig,

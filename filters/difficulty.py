@@ -95,24 +95,15 @@ def combine_students(rates: Sequence[pl.DataFrame]) -> tuple[pl.DataFrame, dict[
     if len(rates) == 1:
         return pooled.with_columns((1.0 - pl.col("student_pass_rate")).alias("difficulty")), {}
     problems = pooled["problem_id"].to_list()
-    correct = np.array(
-        [
-            r.join(pooled.select("problem_id"), on="problem_id", how="right")["student_correct"]
-            .fill_null(0)
-            .to_numpy()
-            for r in rates
-        ],
-        dtype=float,
-    )
-    trials = np.array(
-        [
-            r.join(pooled.select("problem_id"), on="problem_id", how="right")["student_samples"]
-            .fill_null(0)
-            .to_numpy()
-            for r in rates
-        ],
-        dtype=float,
-    )
+
+    def matrix(column: str) -> np.ndarray:
+        """(students, problems) counts, zero where a student did not see a problem."""
+        aligned = [
+            r.join(pooled.select("problem_id"), on="problem_id", how="right")[column].fill_null(0) for r in rates
+        ]
+        return np.array([a.to_numpy() for a in aligned], dtype=float)
+
+    correct, trials = matrix("student_correct"), matrix("student_samples")
     ability, item_difficulty = fit_rasch(correct, trials)
     abilities = {r["student_model"][0]: round(float(a), 3) for r, a in zip(rates, ability, strict=True)}
     return pooled.join(

@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 import polars as pl
 
+from generators.procedural import PROBLEM_SCHEMA
 from generators.prompts import COT_STOP, cot_prompt
 from generators.teacher import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
 
@@ -22,6 +23,9 @@ LINEAGE_SCHEMA: dict[str, pl.DataType] = {
     "completion_tokens": pl.Int64,
     "finish_reason": pl.String,
 }
+
+
+TRACE_PROBLEM_FIELDS = ("problem_id", "source", "domain", "reasoning_kind", "problem", "answer", "steps")
 
 
 def row_id(*parts: object) -> str:
@@ -57,10 +61,7 @@ def generate_traces(
             continue
         rows.append(
             {
-                **{
-                    k: problem[k]
-                    for k in ("problem_id", "source", "domain", "reasoning_kind", "problem", "answer", "steps")
-                },
+                **{k: problem[k] for k in TRACE_PROBLEM_FIELDS},
                 "id": row_id(result.text, *origin),
                 "trace": result.text.strip(),
                 "teacher_model": teacher.model,
@@ -76,13 +77,7 @@ def generate_traces(
         )
     schema = {
         "id": pl.String,
-        "problem_id": pl.String,
-        "source": pl.String,
-        "domain": pl.String,
-        "reasoning_kind": pl.String,
-        "problem": pl.String,
-        "answer": pl.String,
-        "steps": pl.Int64,
+        **{k: PROBLEM_SCHEMA[k] for k in TRACE_PROBLEM_FIELDS},
         "trace": pl.String,
         **LINEAGE_SCHEMA,
     }
