@@ -60,8 +60,8 @@ def evolved_problems(
         problems,
         output_name="evolved_problems",
         metadata={
+            "rows_in": config.count,
             "rows": problems.height,
-            "attempted": config.count,
             "per_evolution": counts_by(problems, "source"),
             "samples": samples(problems, ("source", "problem")),
             **generation_metadata(stats),

@@ -77,6 +77,7 @@ def difficulty_graded(
     return dg.Output(
         graded,
         metadata={
+            "rows_in": verified.height,
             "rows": graded.height,
             "problems": problems.height,
             "student_models": ", ".join([base.model, *config.extra_student_models]),

@@ -76,11 +76,13 @@ def published_dataset(
     train, evaluation = split_by_problem(cot, config.eval_fraction)
     textbook = textbook_rows(difficulty_graded)
     data = layout(train, evaluation, textbook)
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("verified"))
-    audit = (
-        event.asset_materialization.metadata.get("verifier_audit") if event and event.asset_materialization else None
-    )
-    card = render_card(config.name, data, cot, textbook, rejections, audit.value if audit else {})
+    stages = []
+    for stage in COUNTED_STAGES:
+        metadata = _latest_metadata(context, stage)
+        rows_in = metadata.get("rows_in", metadata.get("requests"))  # generation stages: one request per row
+        stages.append({"stage": stage, "rows_in": rows_in, "rows_out": metadata.get("rows_out", metadata.get("rows"))})
+    audit = _latest_metadata(context, "verified").get("verifier_audit") or {}
+    card = render_card(config.name, data, cot, textbook, rejections, audit, stages)
     if storage.publish_url:
         result = publish_to_url(storage.publish_url, config.name, data, card, config.license)
     else:

@@ -340,7 +340,7 @@ Rows removed because their problem or generated text overlaps a benchmark test s
 Rows with a gold answer are decided by math-verify; rows without one by a majority vote over the problem's samples.
 On rows that have gold, the majority vote was also computed and compared with the gold check:
 
-{_table(pl.DataFrame([{"measure": k, "value": v} for k, v in (audit or {}).items()]))}
+{_table(pl.DataFrame([{"measure": k, "value": str(v)} for k, v in (audit or {}).items()]))}
 ## Models
 {_table(models)}
 ## Difficulty histogram (CoT rows per level)

@@ -122,7 +122,17 @@ def test_whole_graph_publishes_a_loadable_verified_dataset(tmp_path: Path, share
     assert textbook["train"].num_rows >= 1
     card = (folder / "README.md").read_text()
     assert card.startswith("---\n") and "configs:" in card and "Dropped rows per stage" in card
-    assert "| reasoning_filtered |" in card and "majority_vote_agrees_with_gold" in card
+    assert "majority_vote_agrees_with_gold" in card
+    stage_rows = card.split("## Rows per stage")[1].split("##")[0]
+    for stage in (
+        "cot_traces",
+        "deduplicated",
+        "decontaminated",
+        "reasoning_filtered",
+        "verified",
+        "difficulty_graded",
+    ):
+        assert f"| {stage} |" in stage_rows
 
     rejected = result.output_for_node("rejections")
     assert rejected.height > 0 and rejected["reason"].null_count() == 0
