@@ -38,7 +38,7 @@ class EvolvedProblemsConfig(SamplingConfig):
 
 
 @dg.multi_asset(
-    outs=stage_outs("evolved_problems", "problems", "Teacher-evolved problems a majority agrees on."),
+    outs=stage_outs("evolved_problems", "generation", "Teacher-evolved problems a majority agrees on."),
     op_tags=MODEL_STEP,
 )
 def evolved_problems(
