@@ -3,11 +3,11 @@
 import dagster as dg
 import polars as pl
 
-from assets.metadata import counts_by, generation_metadata, progress_logger, rejections, samples, stage_outs
+from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_outs
 from assets.resources import TeacherResource
 from generators.cot import generate_traces
 from generators.evolve import EVOLUTIONS, evolve_problems
-from generators.teacher import SamplingParams, check_failures
+from generators.teacher import SamplingParams
 from generators.textbook import generate_passages, load_topics, sample_topics
 
 # Steps that call a model carry this tag; definitions.py lets $FOUNDRY_MODEL_STEPS of them run at once (default 1:
@@ -55,23 +55,12 @@ def evolved_problems(
         seeds, teacher.backend(), config.count, config.solve_samples, config.params(), config.min_agreement,
         tuple(config.evolutions), progress=progress_logger(context),
     )  # fmt: skip
-    check_failures(stats, config.max_failure_fraction)
-    yield dg.Output(
-        problems,
-        output_name="evolved_problems",
-        metadata={
-            "rows_in": config.count,
-            "rows": problems.height,
-            "per_evolution": counts_by(problems, "source"),
-            "samples": samples(problems, ("source", "problem")),
-            **generation_metadata(stats),
-        },
-    )
-    yield dg.Output(
-        rejections(rejected, "evolved_problems"),
-        output_name="evolved_problems_rejections",
-        metadata={"rows": rejected.height},
-    )
+    yield from generation_outputs(
+        "evolved_problems", problems, rejected, stats, config.max_failure_fraction,
+        rows_in=config.count,
+        per_evolution=counts_by(problems, "source"),
+        samples=samples(problems, ("source", "problem")),
+    )  # fmt: skip
 
 
 class CotTracesConfig(SamplingConfig):
@@ -105,26 +94,17 @@ def cot_traces(
     traces, failed, stats = generate_traces(
         problems, backend, config.samples_per_problem, config.params(), progress_logger(context)
     )
-    check_failures(stats, config.max_failure_fraction)
-    yield dg.Output(
-        traces,
-        output_name="cot_traces",
-        metadata={
-            "problems": problems.height,
-            "rows": traces.height,
-            "teacher_model": backend.model,
-            "teacher_backend": backend.backend,
-            "per_source": counts_by(traces, "source"),
-            "per_domain": counts_by(traces, "domain"),
-            "per_reasoning_kind": counts_by(traces, "reasoning_kind"),
-            "per_template": counts_by(traces, "template"),
-            "samples": samples(traces, ("problem", "answer", "trace")),
-            **generation_metadata(stats),
-        },
-    )
-    yield dg.Output(
-        rejections(failed, "cot_traces"), output_name="cot_traces_rejections", metadata={"rows": failed.height}
-    )
+    yield from generation_outputs(
+        "cot_traces", traces, failed, stats, config.max_failure_fraction,
+        problems=problems.height,
+        teacher_model=backend.model,
+        teacher_backend=backend.backend,
+        per_source=counts_by(traces, "source"),
+        per_domain=counts_by(traces, "domain"),
+        per_reasoning_kind=counts_by(traces, "reasoning_kind"),
+        per_template=counts_by(traces, "template"),
+        samples=samples(traces, ("problem", "answer", "trace")),
+    )  # fmt: skip
 
 
 @dg.asset(group_name="generation", kinds={"polars"})
@@ -151,21 +131,10 @@ def textbook_passages(
     """Textbook-style passages written by the teacher, one per topic and audience."""
     backend = teacher.backend()
     passages, failed, stats = generate_passages(textbook_topics, backend, config.params(), progress_logger(context))
-    check_failures(stats, config.max_failure_fraction)
-    yield dg.Output(
-        passages,
-        output_name="textbook_passages",
-        metadata={
-            "rows": passages.height,
-            "teacher_model": backend.model,
-            "per_audience": counts_by(passages, "audience"),
-            "per_style": counts_by(passages, "style"),
-            "samples": samples(passages, ("topic_path", "audience", "text")),
-            **generation_metadata(stats),
-        },
-    )
-    yield dg.Output(
-        rejections(failed, "textbook_passages"),
-        output_name="textbook_passages_rejections",
-        metadata={"rows": failed.height},
-    )
+    yield from generation_outputs(
+        "textbook_passages", passages, failed, stats, config.max_failure_fraction,
+        teacher_model=backend.model,
+        per_audience=counts_by(passages, "audience"),
+        per_style=counts_by(passages, "style"),
+        samples=samples(passages, ("topic_path", "audience", "text")),
+    )  # fmt: skip

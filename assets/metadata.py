@@ -8,7 +8,7 @@ import polars as pl
 
 from filters.contract import FilterResult
 from generators.cot import REJECTION_SCHEMA
-from generators.teacher import GenerationStats
+from generators.teacher import GenerationStats, check_failures
 
 
 def markdown_table(rows: Sequence[dict], max_cell: int = 160) -> str:
@@ -77,6 +77,21 @@ def filter_outputs(
     yield dg.Output(
         rejections(result.dropped, stage), output_name=f"{stage}_rejections", metadata={"rows": result.dropped.height}
     )
+
+
+def generation_outputs(
+    stage: str,
+    frame: pl.DataFrame,
+    failed: pl.DataFrame,
+    stats: GenerationStats,
+    max_failure_fraction: float,
+    **extra: object,
+) -> Iterator[dg.Output]:
+    """The two outputs of a generation stage, after failing it where too many requests failed."""
+    check_failures(stats, max_failure_fraction)
+    metadata = {"rows": frame.height, **extra, **generation_metadata(stats)}
+    yield dg.Output(frame, output_name=stage, metadata=metadata)
+    yield dg.Output(rejections(failed, stage), output_name=f"{stage}_rejections", metadata={"rows": failed.height})
 
 
 def stage_outs(stage: str, group: str, description: str) -> dict[str, dg.AssetOut]:

@@ -115,7 +115,7 @@ def test_whole_graph_publishes_a_loadable_verified_dataset(tmp_path: Path, share
         assert all(split["verified"])
         for row in split:
             assert verify(row["reasoning"], row["answer"]) is True
-            assert 1 <= row["level"] <= 5
+            assert row["level"] in range(1, 6)
     if "eval" in cot:
         assert not set(cot["train"]["problem_id"]) & set(cot["eval"]["problem_id"])
     textbook = datasets.load_dataset(str(folder), "textbook")
