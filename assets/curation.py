@@ -59,6 +59,7 @@ class DecontaminationConfig(dg.Config):
 
     benchmarks: list[str] = Field(default_factory=_default_benchmarks)
     ngram: int = 10
+    fuzzy: float = 0.9
 
 
 @dg.multi_asset(
@@ -70,7 +71,7 @@ def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationCon
     benchmarks = {os.path.splitext(os.path.basename(p))[0]: load_benchmark(p) for p in config.benchmarks}
     if not benchmarks:
         context.log.warning("no benchmark files configured: decontamination checked nothing")
-    result = decontaminate(deduplicated, BenchmarkIndex(benchmarks, config.ngram), ["problem", "text"])
+    result = decontaminate(deduplicated, BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), ["problem", "text"])
     report = {name: 0 for name in benchmarks}
     for reason in result.dropped["reason"].to_list():
         report[reason.split(":")[1]] += 1

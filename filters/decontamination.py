@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -25,15 +26,21 @@ def ngrams(tokens: Sequence[str], n: int) -> Iterable[tuple[str, ...]]:
 
 
 class BenchmarkIndex:
-    """Every n-gram of every benchmark item, mapped to the benchmark it came from.
+    """Every n-gram of every benchmark item, mapped to the benchmark it came from, plus a fuzzy pass.
 
-    An item shorter than ``n`` words is indexed whole and matched as a contiguous run of words.
+    An item shorter than ``n`` words is indexed whole and matched as a contiguous run of words. The fuzzy pass
+    catches items whose names or numbers were changed: a benchmark item that shares words (short items) or at least
+    two 5-grams (long items) with the text is compared, character by character, with every window of the text of the
+    item's length; a ratio of ``fuzzy`` or more is a hit.
     """
 
-    def __init__(self, benchmarks: dict[str, list[str]], n: int = 8) -> None:
+    def __init__(self, benchmarks: dict[str, list[str]], n: int = 10, fuzzy: float = 0.9) -> None:
         self.n = n
+        self.fuzzy = fuzzy
         self.grams: dict[tuple[str, ...], str] = {}
         self.short: dict[tuple[str, ...], str] = {}
+        self.items: list[tuple[str, tuple[str, ...]]] = []
+        self.five_grams: dict[tuple[str, ...], set[int]] = {}
         for name, texts in benchmarks.items():
             for text in texts:
                 tokens = words(text)
@@ -43,7 +50,11 @@ class BenchmarkIndex:
                     self.short.setdefault(tuple(tokens), name)
                 for gram in ngrams(tokens, n):
                     self.grams.setdefault(gram, name)
+                self.items.append((name, tuple(tokens)))
+                for gram in ngrams(tokens, 5):
+                    self.five_grams.setdefault(gram, set()).add(len(self.items) - 1)
         self.short_lengths = sorted({len(s) for s in self.short})
+        self.short_items = [i for i, (_, tokens) in enumerate(self.items) if len(tokens) < 5]
 
     def match(self, text: str) -> str | None:
         """The name of a benchmark that ``text`` overlaps, or None."""
@@ -55,12 +66,41 @@ class BenchmarkIndex:
             for gram in ngrams(tokens, length):
                 if gram in self.short:
                     return self.short[gram]
+        return self._fuzzy(tokens)
+
+    def _fuzzy(self, tokens: list[str]) -> str | None:
+        shared: dict[int, int] = {}
+        for gram in set(ngrams(tokens, 5)):
+            for item in self.five_grams.get(gram, ()):
+                shared[item] = shared.get(item, 0) + 1
+        present = set(tokens)
+        candidates = [i for i, count in shared.items() if count >= 2]
+        candidates += [
+            i for i in self.short_items if len(set(self.items[i][1]) & present) >= len(self.items[i][1]) - 1
+        ]
+        for item in candidates:
+            name, item_tokens = self.items[item]
+            target = " ".join(item_tokens)
+            matcher = difflib.SequenceMatcher(autojunk=False)
+            matcher.set_seq2(target)
+            size = len(item_tokens)
+            for start in range(max(1, len(tokens) - size + 1)):
+                matcher.set_seq1(" ".join(tokens[start : start + size]))
+                if (
+                    matcher.real_quick_ratio() >= self.fuzzy
+                    and matcher.quick_ratio() >= self.fuzzy
+                    and matcher.ratio() >= self.fuzzy
+                ):
+                    return name
         return None
 
 
-def find_contamination(texts: list[str], benchmarks: dict[str, list[str]], n: int = 8) -> list[str | None]:
-    """Per text, the name of the benchmark it overlaps by an ``n``-word run (or whole short item), or None."""
-    index = BenchmarkIndex(benchmarks, n)
+def find_contamination(
+    texts: list[str], benchmarks: dict[str, list[str]], n: int = 10, fuzzy: float = 0.9
+) -> list[str | None]:
+    """Per text, the name of the benchmark it overlaps (an ``n``-word run, a whole short item, or a window at
+    least ``fuzzy`` similar to an item), or None."""
+    index = BenchmarkIndex(benchmarks, n, fuzzy)
     return [index.match(text) for text in texts]
 
 

@@ -1,10 +1,12 @@
+import re
+
 import polars as pl
 import pytest
 
 from filters.decontamination import find_contamination, load_benchmark
 from filters.dedup import dedup_frame, exact_duplicates, minhash_duplicates
 from filters.reasoning import reasoning_filter
-from tests.conftest import GSM8K_TEST, MATH500
+from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
 
 PASSAGE = (
     "Photosynthesis is the process by which green plants use sunlight, water and carbon dioxide to make glucose "
@@ -77,3 +79,29 @@ def test_reasoning_filter_drops_with_reasons() -> None:
     assert reasons["c"] == "truncated"
     assert reasons["d"] == "too_short"
     assert reasons["e"].startswith("repetition:")
+
+
+@pytest.mark.parametrize(
+    ("text", "hit"),
+    [
+        ("Simplify $\\sqrt{245}$.", "math500"),  # MATH-500's "Simplify $\sqrt{242}$." with a changed number
+        ("Here is one: Compute $\\dbinom{30}{28}$.", "math500"),
+        ("Simplify $\\sqrt{50}$.", None),
+        ("Evaluate the sum of the first ten odd numbers.", None),
+    ],
+)
+def test_short_math_problems_with_changed_numbers_are_caught(benchmarks, text: str, hit: str | None) -> None:
+    assert find_contamination([text], benchmarks) == [hit]
+
+
+def test_a_gsm8k_question_with_every_number_and_the_name_changed_is_caught(benchmarks) -> None:
+    question = benchmarks["gsm8k_test"][7]  # Carla downloading a file
+    changed = re.sub(r"\d+", lambda m: str(int(m.group()) + 3), question).replace("Carla", "Marta")
+    assert changed != question
+    assert find_contamination([changed], benchmarks) == ["gsm8k_test"]
+
+
+def test_gsm8k_train_is_mostly_not_flagged_against_gsm8k_test(benchmarks) -> None:
+    train = load_benchmark(GSM8K_TRAIN)
+    flagged = [t for t, hit in zip(train, find_contamination(train, benchmarks), strict=True) if hit]
+    assert len(flagged) <= 15  # 11 measured: near-copies of test questions that really overlap
