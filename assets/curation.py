@@ -88,6 +88,7 @@ class ReasoningConfig(dg.Config):
     min_tokens: int = 8
     max_tokens: int = 2048
     drop_truncated: bool = True
+    min_steps: int = 1
 
 
 @dg.multi_asset(
@@ -98,6 +99,8 @@ class ReasoningConfig(dg.Config):
 def reasoning_filtered(config: ReasoningConfig, decontaminated: pl.DataFrame):
     """Format (a final answer present), truncation, length in tokens, and Gopher repetition rules."""
     started = time.monotonic()
-    settings = ReasoningFilterConfig(config.min_tokens, config.max_tokens, drop_truncated=config.drop_truncated)
+    settings = ReasoningFilterConfig(
+        config.min_tokens, config.max_tokens, drop_truncated=config.drop_truncated, min_steps=config.min_steps
+    )
     result = reasoning_filter(decontaminated, settings)
     yield from filter_outputs("reasoning_filtered", decontaminated.height, result, started, SAMPLE_COLUMNS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -12,6 +13,14 @@ from filters.answers import extract_answer_with_method
 from filters.contract import FilterResult, split_by_reason
 from filters.dedup import WhitespaceTokenizer
 
+_NUMBERED_STEP = re.compile(r"^\s*(?:step\s*\d+\b|\d+[.)]\s)", re.IGNORECASE | re.MULTILINE)
+_CALCULATION = re.compile(r"[\d)]\s*[-+*/×÷^]\s*[\d(][^=\n]*=\s*-?[\d(]")
+
+
+def step_depth(text: str) -> int:
+    """Reasoning steps in a trace: its numbered steps ("Step 2:", "3.") or, without numbering, its calculations."""
+    return max(len(_NUMBERED_STEP.findall(text)), len(_CALCULATION.findall(text)))
+
 
 @dataclass(frozen=True)
 class ReasoningFilterConfig:
@@ -21,6 +30,7 @@ class ReasoningFilterConfig:
     max_tokens: int = 2048
     require_answer: bool = True
     drop_truncated: bool = True
+    min_steps: int = 1
 
 
 def repetition_filter() -> GopherRepetitionFilter:
@@ -42,6 +52,8 @@ def reasoning_reason(row: dict, config: ReasoningFilterConfig, repetition: Gophe
         return "too_long"
     if config.require_answer and row["kind"] == "cot" and extract_answer_with_method(text)[1] in (None, "last_number"):
         return "no_final_answer"
+    if row["kind"] == "cot" and step_depth(text) < config.min_steps:
+        return "too_few_steps"
     verdict = repetition.filter(Document(text=text, id=row["id"]))
     if verdict is not True:
         return f"repetition:{verdict[1] if isinstance(verdict, tuple) else 'rule'}"

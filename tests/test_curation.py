@@ -5,7 +5,7 @@ import pytest
 
 from filters.decontamination import find_contamination, load_benchmark
 from filters.dedup import dedup_frame, exact_duplicates, minhash_duplicates
-from filters.reasoning import reasoning_filter
+from filters.reasoning import ReasoningFilterConfig, reasoning_filter, step_depth
 from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
 
 PASSAGE = (
@@ -105,3 +105,28 @@ def test_gsm8k_train_is_mostly_not_flagged_against_gsm8k_test(benchmarks) -> Non
     train = load_benchmark(GSM8K_TRAIN)
     flagged = [t for t, hit in zip(train, find_contamination(train, benchmarks), strict=True) if hit]
     assert len(flagged) <= 15  # 11 measured: near-copies of test questions that really overlap
+
+
+@pytest.mark.parametrize(
+    ("text", "steps"),
+    [
+        ("Step 1: 3 + 4 = 7.\nStep 2: 7 * 2 = 14.\nThe answer is \\boxed{14}.", 2),
+        ("1. Add the apples.\n2. Double them.\n3) Subtract two.\nSo \\boxed{12}.", 3),
+        ("She has 3 + 4 = 7 apples, then 7 * 2 = 14 apples. The answer is 14.", 2),
+        ("The answer is \\boxed{14}.", 0),
+        ("In 2023 she was 14. The answer is \\boxed{14}.", 0),
+    ],
+)
+def test_step_depth(text: str, steps: int) -> None:
+    assert step_depth(text) == steps
+
+
+def test_traces_with_too_few_steps_are_dropped() -> None:
+    rows = [
+        ("a", "cot", "Step 1: 3 + 4 = 7 apples in the basket.\nThe answer is \\boxed{7}.", "stop", 20),
+        ("b", "cot", "Well, I think it is seven apples. The answer is \\boxed{7}.", "stop", 20),
+    ]
+    frame = pl.DataFrame(rows, schema=["id", "kind", "text", "finish_reason", "completion_tokens"], orient="row")
+    result = reasoning_filter(frame, ReasoningFilterConfig(min_steps=1))
+    assert result.kept["id"].to_list() == ["a"] and result.dropped["reason"].to_list() == ["too_few_steps"]
+    assert reasoning_filter(frame, ReasoningFilterConfig(min_steps=0)).kept.height == 2
