@@ -3,11 +3,9 @@ answers, reproducible from a seed number; a JSON ``spec`` holds the equations fo
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 
-from generators.procedural import NAMES
+from generators.procedural import NAMES, procedural_row
 
 
 def number_puzzle(rng: random.Random) -> tuple[str, int, int, dict]:
@@ -43,14 +41,6 @@ def algebra_problem(seed: int, steps: int = 2) -> dict:
     """A one-unknown problem for ``steps`` <= 2, a two-unknown system otherwise."""
     rng = random.Random(f"algebra:{seed}:{steps}")
     text, answer, real_steps, spec = (number_puzzle if steps <= 2 else tickets)(rng)
-    return {
-        "problem_id": "alg-" + hashlib.sha256(text.encode()).hexdigest()[:16],
-        "source": "procedural",
-        "domain": "math",
-        "reasoning_kind": "multi-step" if real_steps >= 3 else "mathematical",
-        "problem": text,
-        "answer": str(answer),
-        "steps": real_steps,
-        "template": "number_puzzle" if steps <= 2 else "tickets",
-        "spec": json.dumps(spec),
-    }
+    kind = "multi-step" if real_steps >= 3 else "mathematical"
+    template = "number_puzzle" if steps <= 2 else "tickets"
+    return procedural_row("alg", "math", kind, text, str(answer), real_steps, template, spec)

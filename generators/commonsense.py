@@ -3,9 +3,9 @@ quantities), with exact answers and a JSON ``spec`` an independent solver can ch
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
+
+from generators.procedural import procedural_row
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 LETTERS = "ABCD"
@@ -68,14 +68,4 @@ def heaviest_item(seed: int) -> dict:
 
 def _row(template: str, question: str, choices: list[str], letter: str, steps: int, spec: dict) -> dict:
     text = question + " " + " ".join(f"({LETTERS[i]}) {c}" for i, c in enumerate(choices))
-    return {
-        "problem_id": "mc-" + hashlib.sha256(text.encode()).hexdigest()[:16],
-        "source": "procedural",
-        "domain": "commonsense",
-        "reasoning_kind": "common-sense",
-        "problem": text,
-        "answer": letter,
-        "steps": steps,
-        "template": template,
-        "spec": json.dumps(spec),
-    }
+    return procedural_row("mc", "commonsense", "common-sense", text, letter, steps, template, spec)

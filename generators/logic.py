@@ -3,12 +3,10 @@ syllogisms. Each row keeps a JSON ``spec`` of the puzzle so an independent solve
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import random
 
-from generators.procedural import NAMES
+from generators.procedural import NAMES, procedural_row
 
 # ---- knights and knaves: knights always tell the truth, knaves always lie -------------------------------------
 
@@ -175,14 +173,4 @@ def syllogism(seed: int) -> dict:
 
 
 def _row(template: str, text: str, answer: str, steps: int, spec: dict) -> dict:
-    return {
-        "problem_id": "logic-" + hashlib.sha256(text.encode()).hexdigest()[:16],
-        "source": "procedural",
-        "domain": "logic",
-        "reasoning_kind": "logical",
-        "problem": text,
-        "answer": answer,
-        "steps": steps,
-        "template": template,
-        "spec": json.dumps(spec),
-    }
+    return procedural_row("logic", "logic", "logical", text, answer, steps, template, spec)

@@ -146,17 +146,26 @@ def make_problem(seed: int, steps: int, template: str | None = None) -> dict:
         sentences.append(getattr(tpl, op).format(name=name, k=k))
         expression = f"({expression} {SYMBOL[op]} {k})"
     sentences.append(tpl.question.format(name=name))
-    text = " ".join(sentences)
+    kind = "multi-step" if steps >= 3 else "mathematical"
+    return procedural_row(
+        "proc", "math", kind, " ".join(sentences), str(value), steps, tpl.name, {"expression": expression}
+    )
+
+
+def procedural_row(
+    prefix: str, domain: str, kind: str, text: str, answer: str, steps: int, template: str, spec: dict
+) -> dict:
+    """A procedural problem in PROBLEM_SCHEMA, its id a hash of its text and its ``spec`` kept as JSON."""
     return {
-        "problem_id": "proc-" + hashlib.sha256(text.encode()).hexdigest()[:16],
+        "problem_id": f"{prefix}-" + hashlib.sha256(text.encode()).hexdigest()[:16],
         "source": "procedural",
-        "domain": "math",
-        "reasoning_kind": "multi-step" if steps >= 3 else "mathematical",
+        "domain": domain,
+        "reasoning_kind": kind,
         "problem": text,
-        "answer": str(value),
+        "answer": answer,
         "steps": steps,
-        "template": tpl.name,
-        "spec": json.dumps({"expression": expression}),
+        "template": template,
+        "spec": json.dumps(spec),
     }
 
 

@@ -6,23 +6,15 @@ import dagster as dg
 import pytest
 
 from assets.resources import teacher_from_env
-from generators.embedded import EmbeddedServer
 from generators.teacher import GenerationRequest, SamplingParams
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def external_server(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("external")
-    server = EmbeddedServer(root / "models", root / "logs")
-    url = server.start()
-    yield url
-    server.stop()
-
-
-def test_resource_uses_configured_endpoint_model_and_key(external_server: str, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("TEACHER_BASE_URLS", external_server)
+def test_resource_uses_configured_endpoint_model_and_key(
+    embedded_server_url: str, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("TEACHER_BASE_URLS", embedded_server_url)
     monkeypatch.setenv("TEACHER_MODEL", "gemma-3-270m")
     monkeypatch.setenv("TEACHER_API_KEY", "sk-test-secret-123")
     monkeypatch.setenv("TEACHER_CHAT", "false")
@@ -30,7 +22,7 @@ def test_resource_uses_configured_endpoint_model_and_key(external_server: str, t
     with dg.build_resources({"teacher": resource}) as built:
         backend = built.teacher.backend()
         assert built.teacher.server_pid is None  # nothing embedded was started
-        assert backend.base_urls == [external_server] and backend.model == "gemma-3-270m"
+        assert backend.base_urls == [embedded_server_url] and backend.model == "gemma-3-270m"
         request = GenerationRequest(SamplingParams(max_tokens=8, temperature=0.0), prompt="Question: 2 + 3?\nAnswer:")
         (first,), stats = backend.generate([request])
         (again,), cached = backend.generate([request])

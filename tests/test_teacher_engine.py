@@ -11,21 +11,12 @@ from pathlib import Path
 import pytest
 
 from generators.cache import ResponseCache, request_key
-from generators.embedded import EMBEDDED_MODEL, EmbeddedServer
+from generators.embedded import EMBEDDED_MODEL
 from generators.teacher import GenerationRequest, OpenAICompatibleBackend, SamplingParams
 from tests.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def server_url(tmp_path_factory) -> str:
-    root = tmp_path_factory.mktemp("engine")
-    server = EmbeddedServer(root / "models", root / "logs")
-    url = server.start()
-    yield url
-    server.stop()
 
 
 def requests_for(count: int, max_tokens: int = 24, temperature: float = 0.8) -> list[GenerationRequest]:
@@ -41,10 +32,10 @@ def proxy_key(request: GenerationRequest) -> tuple[str, int]:
 
 
 def test_rerun_makes_zero_requests_and_a_changed_parameter_only_what_it_touches(
-    server_url: str, tmp_path: Path
+    embedded_server_url: str, tmp_path: Path
 ) -> None:
     cache = ResponseCache(tmp_path / "cache.sqlite")
-    with FaultProxy(server_url) as proxy:
+    with FaultProxy(embedded_server_url) as proxy:
         backend = OpenAICompatibleBackend([proxy.base_url], EMBEDDED_MODEL, cache, max_concurrency=2)
         first, stats = backend.generate(requests_for(4))
         assert stats.cache_hits == 0 and len(proxy.log.received) == 4
@@ -76,11 +67,11 @@ print("done", stats.requests, stats.cache_hits, stats.failures)
 """
 
 
-def test_kill_9_mid_run_then_rerun_repeats_no_completed_request(server_url: str, tmp_path: Path) -> None:
+def test_kill_9_mid_run_then_rerun_repeats_no_completed_request(embedded_server_url: str, tmp_path: Path) -> None:
     count, cache_path = 12, tmp_path / "cache.sqlite"
     command = [sys.executable, "-c", JOB, "", str(cache_path), str(count)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with FaultProxy(server_url) as proxy:
+    with FaultProxy(embedded_server_url) as proxy:
         command[3] = proxy.base_url
         job = subprocess.Popen(command, env=env, cwd=ROOT)
         deadline = time.monotonic() + 120
@@ -104,9 +95,9 @@ def test_kill_9_mid_run_then_rerun_repeats_no_completed_request(server_url: str,
     assert len(first_run) >= 5
 
 
-def test_faults_are_retried_or_recorded_and_nothing_is_duplicated(server_url: str, tmp_path: Path) -> None:
+def test_faults_are_retried_or_recorded_and_nothing_is_duplicated(embedded_server_url: str, tmp_path: Path) -> None:
     requests = requests_for(16)
-    with FaultProxy(server_url, fault_rate=0.35, seed=3, retry_after_s=1, stall_s=4.0) as proxy:
+    with FaultProxy(embedded_server_url, fault_rate=0.35, seed=3, retry_after_s=1, stall_s=4.0) as proxy:
         backend = OpenAICompatibleBackend(
             [proxy.base_url],
             EMBEDDED_MODEL,
@@ -133,10 +124,12 @@ def test_faults_are_retried_or_recorded_and_nothing_is_duplicated(server_url: st
             assert retried and retried[0] - at >= 0.95
 
 
-def test_requests_spread_over_replicas_and_length_finishes_are_counted(server_url: str, tmp_path: Path) -> None:
+def test_requests_spread_over_replicas_and_length_finishes_are_counted(
+    embedded_server_url: str, tmp_path: Path
+) -> None:
     params = SamplingParams(temperature=0.8, max_tokens=3, seed=5)  # no stop: every answer runs into max_tokens
     requests = [GenerationRequest(params, prompt=f"Count to ten: {i},", sample_index=0) for i in range(8)]
-    with FaultProxy(server_url) as first, FaultProxy(server_url) as second:
+    with FaultProxy(embedded_server_url) as first, FaultProxy(embedded_server_url) as second:
         backend = OpenAICompatibleBackend(
             [first.base_url, second.base_url], EMBEDDED_MODEL, ResponseCache(tmp_path / "c.sqlite"), max_concurrency=2
         )
@@ -146,9 +139,11 @@ def test_requests_spread_over_replicas_and_length_finishes_are_counted(server_ur
     assert stats.length_finishes == 8 and all(r.finish_reason == "length" for r in results)
 
 
-def test_progress_is_reported_on_a_timer_during_long_generations(server_url: str, tmp_path: Path) -> None:
+def test_progress_is_reported_on_a_timer_during_long_generations(embedded_server_url: str, tmp_path: Path) -> None:
     ticks: list[tuple[int, int, float]] = []
-    with FaultProxy(server_url, fault_rate=1.0, stall_s=1.2) as proxy:  # every first try stalls past the timeout
+    with FaultProxy(
+        embedded_server_url, fault_rate=1.0, stall_s=1.2
+    ) as proxy:  # every first try stalls past the timeout
         backend = OpenAICompatibleBackend(
             [proxy.base_url], EMBEDDED_MODEL, ResponseCache(tmp_path / "c.sqlite"), timeout_s=1.0, max_retries=1
         )
