@@ -2,9 +2,13 @@
 
 import json
 import os
+import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
+
+from assets.batches import BATCHES, add_batch, batch_key
 
 SEED_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
@@ -14,7 +18,7 @@ refresh_job = dg.define_asset_job(
 redecontaminate_job = dg.define_asset_job(
     "redecontaminate",
     selection=dg.AssetSelection.assets("decontaminated", "decontaminated_rejections").downstream(),
-    description="Re-run decontamination (and everything after it) over the stored rows, then republish.",
+    description="Re-run decontamination (and everything after it) over one batch's stored rows, then republish.",
 )
 
 
@@ -24,15 +28,10 @@ def _refresh_cron() -> str:
 
 @dg.schedule(cron_schedule=_refresh_cron(), job=refresh_job, execution_timezone="UTC")
 def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Each refresh is a new batch: its procedural problems are seeded by the scheduled day, so they are new."""
-    when = context.scheduled_execution_time
-    batch = when.strftime("%Y-%m-%d")
-    seed = int(when.timestamp()) // 86_400
-    return dg.RunRequest(
-        run_key=f"refresh-{batch}",
-        run_config={"ops": {"synthetic_problems": {"config": {"seed": seed}}}},
-        tags={"batch": batch},
-    )
+    """Each refresh is a new batch (a new partition): its procedural problems and topics are seeded by the batch key,
+    seed files yield their next slice, and dedup drops whatever an earlier batch already has."""
+    batch = add_batch(context.instance, batch_key(context.scheduled_execution_time, "weekly"))
+    return dg.RunRequest(run_key=f"refresh-{batch}", partition_key=batch, tags={"batch": batch})
 
 
 def _new_files(folder: Path, suffixes: tuple[str, ...], seen: dict[str, float]) -> list[Path]:
@@ -41,6 +40,10 @@ def _new_files(folder: Path, suffixes: tuple[str, ...], seen: dict[str, float]) 
     return sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix in suffixes and seen.get(p.name) != p.stat().st_mtime
     )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "file"
 
 
 def _watched(env: str, default: str) -> Path:
@@ -53,21 +56,33 @@ def new_seed_file(context: dg.SensorEvaluationContext):
 
     seen = json.loads(context.cursor) if context.cursor else {}
     folder = _watched("FOUNDRY_SEED_DIR", os.path.join(os.environ.get("FOUNDRY_DATA_DIR", "data"), "incoming_seeds"))
+    requests, batches = [], []
     for path in _new_files(folder, SEED_SUFFIXES, seen):
-        seen[path.name] = path.stat().st_mtime
-        yield dg.RunRequest(
-            run_key=f"seed-{path.name}-{path.stat().st_mtime}",
-            run_config={
-                "ops": {"seed_problems": {"config": {"sources": [str(path.resolve())], "limit_per_source": None}}}
-            },
-            tags={"seed_file": path.name},
+        mtime = path.stat().st_mtime
+        seen[path.name] = mtime
+        batch = batch_key(datetime.fromtimestamp(mtime, UTC), f"seed-{_slug(path.stem)}-{int(mtime) % 100_000:05d}")
+        batches.append(batch)
+        requests.append(
+            dg.RunRequest(
+                run_key=f"seed-{path.name}-{mtime}",
+                partition_key=batch,
+                run_config={
+                    "ops": {"seed_problems": {"config": {"sources": [str(path.resolve())], "limit_per_source": None}}}
+                },
+                tags={"seed_file": path.name, "batch": batch},
+            )
         )
-    context.update_cursor(json.dumps(seen))
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[BATCHES.build_add_request(batches)] if batches else [],
+        cursor=json.dumps(seen),
+    )
 
 
 @dg.sensor(job=redecontaminate_job, minimum_interval_seconds=60)
 def new_benchmark_file(context: dg.SensorEvaluationContext):
-    """When a benchmark file appears in $FOUNDRY_BENCHMARK_DIR, decontaminate again against all of them."""
+    """When a benchmark file appears in $FOUNDRY_BENCHMARK_DIR, decontaminate every batch again against all of them
+    (a run per batch; each republishes, and once the last has run the published revision is clean)."""
 
     seen = json.loads(context.cursor) if context.cursor else {}
     folder = _watched("FOUNDRY_BENCHMARK_DIR", os.path.join(os.environ.get("FOUNDRY_DATA_DIR", "data"), "benchmarks"))
@@ -76,9 +91,12 @@ def new_benchmark_file(context: dg.SensorEvaluationContext):
         for path in added:
             seen[path.name] = path.stat().st_mtime
         benchmarks = sorted(str(p.resolve()) for p in folder.iterdir() if p.suffix in (".jsonl", ".parquet"))
-        yield dg.RunRequest(
-            run_key="benchmarks-" + "-".join(f"{p.name}@{p.stat().st_mtime}" for p in added),
-            run_config={"ops": {"decontaminated": {"config": {"benchmarks": benchmarks}}}},
-            tags={"added_benchmarks": ",".join(p.name for p in added)},
-        )
+        stamp = "-".join(f"{p.name}@{p.stat().st_mtime}" for p in added)
+        for batch in context.instance.get_dynamic_partitions(BATCHES.name):
+            yield dg.RunRequest(
+                run_key=f"benchmarks-{stamp}-{batch}",
+                partition_key=batch,
+                run_config={"ops": {"decontaminated": {"config": {"benchmarks": benchmarks}}}},
+                tags={"added_benchmarks": ",".join(p.name for p in added), "batch": batch},
+            )
     context.update_cursor(json.dumps(seen))

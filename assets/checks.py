@@ -5,23 +5,28 @@ below; verification has none, since a base-model teacher fails most of its trace
 """
 
 import os
+import warnings
 
 import dagster as dg
 import polars as pl
 
+from assets.batches import BATCHES
 from filters.decontamination import BenchmarkIndex, load_benchmark
+
+# Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
+warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
 
 DROP_RATE_CEILINGS = {"deduplicated": 0.5, "decontaminated": 0.2, "reasoning_filtered": 0.6}
 
 
-@dg.asset_check(asset="deduplicated", blocking=True)
+@dg.asset_check(asset="deduplicated", blocking=True, partitions_def=BATCHES)
 def deduplicated_ids_unique(deduplicated: pl.DataFrame) -> dg.AssetCheckResult:
     """No two rows share an id after dedup."""
     repeated = deduplicated.height - deduplicated["id"].n_unique()
     return dg.AssetCheckResult(passed=repeated == 0, metadata={"repeated_ids": repeated})
 
 
-@dg.asset_check(asset="decontaminated", blocking=True)
+@dg.asset_check(asset="decontaminated", blocking=True, partitions_def=BATCHES)
 def decontaminated_has_no_benchmark_overlap(
     context: dg.AssetCheckExecutionContext, decontaminated: pl.DataFrame
 ) -> dg.AssetCheckResult:
@@ -47,7 +52,7 @@ def contamination_hits(frame: pl.DataFrame, paths: list[str], ngram: int = 10) -
     )
 
 
-@dg.asset_check(asset="difficulty_graded", blocking=True)
+@dg.asset_check(asset="difficulty_graded", blocking=True, partitions_def=BATCHES)
 def graded_cot_rows_verified(difficulty_graded: pl.DataFrame) -> dg.AssetCheckResult:
     """Every CoT row that reaches publishing was verified correct."""
     cot = difficulty_graded.filter(pl.col("kind") == "cot")
@@ -55,7 +60,7 @@ def graded_cot_rows_verified(difficulty_graded: pl.DataFrame) -> dg.AssetCheckRe
     return dg.AssetCheckResult(passed=unverified == 0, metadata={"cot_rows": cot.height, "unverified": unverified})
 
 
-@dg.asset_check(asset="difficulty_graded", blocking=True)
+@dg.asset_check(asset="difficulty_graded", blocking=True, partitions_def=BATCHES)
 def graded_cot_rows_above_floor(difficulty_graded: pl.DataFrame) -> dg.AssetCheckResult:
     """At least $FOUNDRY_MIN_COT_ROWS CoT rows reach publishing."""
     floor = int(os.environ.get("FOUNDRY_MIN_COT_ROWS", "1"))
@@ -67,6 +72,7 @@ def _drop_rate_check(stage: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=stage,
         name=f"{stage}_drop_rate_under_ceiling",
+        partitions_def=BATCHES,
         additional_ins={"dropped": dg.AssetIn(f"{stage}_rejections")},
         description=f"The share of rows {stage} drops stays under its ceiling.",
     )

@@ -2,16 +2,23 @@
 
 import os
 import time
+from typing import Literal
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets.metadata import filter_outputs, stage_outs
+from assets.batches import BATCHES, earlier_batches
+from assets.generation import MODEL_STEP
+from assets.metadata import filter_outputs, generation_metadata, progress_logger, score_table, stage_outs
+from assets.resources import StorageResource, TeacherResource
 from filters.contract import chain, split_by_reason
 from filters.decontamination import BenchmarkIndex, decontaminate, load_benchmark
-from filters.dedup import dedup_frame, minhash_config
+from filters.dedup import dedup_rows, minhash_config
+from filters.dedup_index import DedupIndex, dedup_against_index, index_rows
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter
+from generators.judge import edu_filter_reasons, judge_passages
+from generators.teacher import SamplingParams
 
 SAMPLE_COLUMNS = ("kind", "problem", "answer", "text")
 
@@ -24,29 +31,47 @@ def combine(traces: pl.DataFrame, passages: pl.DataFrame) -> pl.DataFrame:
 
 
 class DedupConfig(dg.Config):
+    """MinHash settings, and where datatrove runs its stages: ``local`` or ``ray`` ($RAY_ADDRESS, else a local Ray
+    instance), with ``workers`` tasks at a time."""
+
     n_grams: int = 5
     num_buckets: int = 14
     hashes_per_bucket: int = 8
+    executor: Literal["local", "ray"] = "local"
+    workers: int = 1
 
 
 @dg.multi_asset(
-    outs=stage_outs("deduplicated", "curation", "Traces and passages with exact and near duplicates removed.")
+    outs=stage_outs("deduplicated", "curation", "Traces and passages with exact and near duplicates removed."),
+    partitions_def=BATCHES,
 )
-def deduplicated(config: DedupConfig, cot_traces: pl.DataFrame, textbook_passages: pl.DataFrame):
-    """Exact and MinHash dedup of problems (numbers kept, so number variants survive) and of generated texts."""
+def deduplicated(
+    context: dg.AssetExecutionContext,
+    config: DedupConfig,
+    storage: StorageResource,
+    cot_traces: pl.DataFrame,
+    textbook_passages: pl.DataFrame,
+):
+    """Exact and MinHash dedup of problems (numbers kept, so number variants survive) and of generated texts, within
+    the batch and then against the persisted index of every earlier batch."""
     started = time.monotonic()
     rows = combine(cot_traces, textbook_passages)
     minhash = minhash_config(config.n_grams, config.num_buckets, config.hashes_per_bucket)
-    problems = (
-        rows.filter(pl.col("kind") == "cot").select("problem_id", "problem").unique("problem_id", maintain_order=True)
-    )
-    duplicate_problems = dedup_frame(problems, "problem", "problem", minhash).dropped
-    reason_of = dict(zip(duplicate_problems["problem_id"], duplicate_problems["reason"], strict=True))
-    by_problem = split_by_reason(rows, [reason_of.get(p) for p in rows["problem_id"]])
-    by_text = dedup_frame(by_problem.kept, "text", "text", minhash)
+    in_batch, duplicate_problems = dedup_rows(rows, minhash, config.executor, config.workers)
+    index = DedupIndex(storage.dedup_index_dir, minhash)
+    earlier = earlier_batches(context.instance, context.partition_key)
+    not_indexed = index.load(earlier)
+    if not_indexed:
+        context.log.warning(f"earlier batches without a dedup index (not materialized yet): {not_indexed}")
+    against_earlier = dedup_against_index(in_batch.kept, index)
+    index.write(context.partition_key, index_rows(against_earlier.kept, index.hasher))
     yield from filter_outputs(
-        "deduplicated", rows.height, chain(rows, by_problem, by_text), started, SAMPLE_COLUMNS,
-        duplicate_problems=len(reason_of),
+        "deduplicated", rows.height, chain(rows, in_batch, against_earlier), started, SAMPLE_COLUMNS,
+        duplicate_problems=duplicate_problems,
+        dedup_executor=config.executor,
+        checked_against_batches=dg.MetadataValue.json(index.loaded),
+        earlier_batches_not_indexed=dg.MetadataValue.json(not_indexed),
+        earlier_batch_duplicates=against_earlier.dropped.height,
     )  # fmt: skip
 
 
@@ -63,7 +88,8 @@ class DecontaminationConfig(dg.Config):
 
 
 @dg.multi_asset(
-    outs=stage_outs("decontaminated", "curation", "Rows that share no n-gram run with any benchmark test set.")
+    outs=stage_outs("decontaminated", "curation", "Rows that share no n-gram run with any benchmark test set."),
+    partitions_def=BATCHES,
 )
 def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationConfig, deduplicated: pl.DataFrame):
     """Drop rows whose problem or generated text overlaps a benchmark test set by an n-word run."""
@@ -85,22 +111,60 @@ def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationCon
 
 
 class ReasoningConfig(dg.Config):
+    """Reasoning filters, and the LLM judge of textbook passages' educational value (0-5, FineWeb-Edu's rubric):
+    passages under ``min_edu_score`` go (0 keeps all; FineWeb-Edu keeps 3 and up, worth it with a capable judge)."""
+
     min_tokens: int = 8
     max_tokens: int = 2048
     drop_truncated: bool = True
     min_steps: int = 1
+    languages: list[str] = ["en"]
+    judge_passages: bool = True
+    min_edu_score: int = 0
+    judge_max_tokens: int = 160
 
 
 @dg.multi_asset(
     outs=stage_outs(
         "reasoning_filtered", "curation", "Rows with an extractable answer, sane length and no repetition."
-    )
+    ),
+    partitions_def=BATCHES,
+    op_tags=MODEL_STEP,
 )
-def reasoning_filtered(config: ReasoningConfig, decontaminated: pl.DataFrame):
-    """Format (a final answer present), truncation, length in tokens, and Gopher repetition rules."""
+def reasoning_filtered(
+    context: dg.AssetExecutionContext, config: ReasoningConfig, teacher: TeacherResource, decontaminated: pl.DataFrame
+):
+    """Format (a final answer present), truncation, length in tokens, step depth, language, Gopher repetition; then
+    the teacher scores each textbook passage's educational value."""
     started = time.monotonic()
     settings = ReasoningFilterConfig(
-        config.min_tokens, config.max_tokens, drop_truncated=config.drop_truncated, min_steps=config.min_steps
+        config.min_tokens,
+        config.max_tokens,
+        drop_truncated=config.drop_truncated,
+        min_steps=config.min_steps,
+        languages=tuple(config.languages),
     )
-    result = reasoning_filter(decontaminated, settings)
-    yield from filter_outputs("reasoning_filtered", decontaminated.height, result, started, SAMPLE_COLUMNS)
+    filtered = reasoning_filter(decontaminated, settings)
+    kept = filtered.kept
+    is_passage = (kept["kind"] == "textbook").to_list()
+    scores: list[int | None] = [None] * kept.height
+    extra: dict[str, object] = {}
+    if config.judge_passages and any(is_passage):
+        backend = teacher.backend()
+        params = SamplingParams(temperature=0.0, max_tokens=config.judge_max_tokens)
+        texts = [t for t, p in zip(kept["text"], is_passage, strict=True) if p]
+        judged, stats, template = judge_passages(texts, backend, params, progress_logger(context))
+        marks = iter(judged)
+        scores = [next(marks) if p else None for p in is_passage]
+        extra = {
+            "judge_model": backend.model,
+            "judge_template": template,
+            "edu_scores": dg.MetadataValue.md(score_table(judged)),
+            **{f"judge_{k}": v for k, v in generation_metadata(stats).items()},
+        }
+    scored = kept.with_columns(pl.Series("edu_score", scores, dtype=pl.Int8))
+    by_judge = split_by_reason(scored, edu_filter_reasons(scores, config.min_edu_score))
+    yield from filter_outputs(
+        "reasoning_filtered", decontaminated.height, chain(decontaminated, filtered, by_judge), started,
+        SAMPLE_COLUMNS, **extra,
+    )  # fmt: skip

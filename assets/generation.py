@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from assets.batches import BATCHES, batch_seed
 from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_outs
 from assets.resources import TeacherResource
 from generators.cot import generate_traces
@@ -40,6 +41,7 @@ class EvolvedProblemsConfig(SamplingConfig):
 @dg.multi_asset(
     outs=stage_outs("evolved_problems", "generation", "Teacher-evolved problems a majority agrees on."),
     op_tags=MODEL_STEP,
+    partitions_def=BATCHES,
 )
 def evolved_problems(
     context: dg.AssetExecutionContext,
@@ -68,8 +70,10 @@ class CotTracesConfig(SamplingConfig):
 
 
 class TextbookTopicsConfig(dg.Config):
+    """``seed`` None: derived from the batch key, so each batch draws other topics."""
+
     count: int = 3
-    seed: int = 0
+    seed: int | None = None
     taxonomy_path: str | None = None
 
 
@@ -78,7 +82,9 @@ class TextbookPassagesConfig(SamplingConfig):
 
 
 @dg.multi_asset(
-    outs=stage_outs("cot_traces", "generation", "Chain-of-thought samples with their lineage."), op_tags=MODEL_STEP
+    outs=stage_outs("cot_traces", "generation", "Chain-of-thought samples with their lineage."),
+    op_tags=MODEL_STEP,
+    partitions_def=BATCHES,
 )
 def cot_traces(
     context: dg.AssetExecutionContext,
@@ -107,10 +113,11 @@ def cot_traces(
     )  # fmt: skip
 
 
-@dg.asset(group_name="generation", kinds={"polars"})
-def textbook_topics(config: TextbookTopicsConfig) -> dg.Output[pl.DataFrame]:
+@dg.asset(group_name="generation", kinds={"polars"}, partitions_def=BATCHES)
+def textbook_topics(context: dg.AssetExecutionContext, config: TextbookTopicsConfig) -> dg.Output[pl.DataFrame]:
     """(subject > topic > subtopic, audience) pairs drawn from the shipped taxonomy or a user's file."""
-    frame = sample_topics(load_topics(config.taxonomy_path), config.count, config.seed)
+    seed = batch_seed(context.partition_key) if config.seed is None else config.seed
+    frame = sample_topics(load_topics(config.taxonomy_path), config.count, seed)
     return dg.Output(
         frame,
         metadata={
@@ -121,7 +128,11 @@ def textbook_topics(config: TextbookTopicsConfig) -> dg.Output[pl.DataFrame]:
     )
 
 
-@dg.multi_asset(outs=stage_outs("textbook_passages", "generation", "Textbook-style passages."), op_tags=MODEL_STEP)
+@dg.multi_asset(
+    outs=stage_outs("textbook_passages", "generation", "Textbook-style passages."),
+    op_tags=MODEL_STEP,
+    partitions_def=BATCHES,
+)
 def textbook_passages(
     context: dg.AssetExecutionContext,
     config: TextbookPassagesConfig,

@@ -6,8 +6,16 @@ import time
 import dagster as dg
 import polars as pl
 
+from assets.batches import BATCHES
 from assets.generation import MODEL_STEP
-from assets.metadata import counts_by, filter_outputs, generation_metadata, markdown_table, progress_logger, stage_outs
+from assets.metadata import (
+    bar_chart,
+    counts_by,
+    filter_outputs,
+    generation_metadata,
+    progress_logger,
+    stage_outs,
+)
 from assets.resources import TeacherResource
 from filters.difficulty import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
 from filters.verify import verify_traces
@@ -21,7 +29,8 @@ class VerifyConfig(dg.Config):
 
 
 @dg.multi_asset(
-    outs=stage_outs("verified", "grading", "CoT rows whose final answer math-verify checked against the gold.")
+    outs=stage_outs("verified", "grading", "CoT rows whose final answer math-verify checked against the gold."),
+    partitions_def=BATCHES,
 )
 def verified(config: VerifyConfig, reasoning_filtered: pl.DataFrame):
     """Final answers extracted and checked with math-verify in worker processes; wrong ones dropped."""
@@ -51,7 +60,7 @@ class DifficultyConfig(dg.Config):
     max_failure_fraction: float = 0.1
 
 
-@dg.asset(group_name="grading", kinds={"polars"}, op_tags=MODEL_STEP)
+@dg.asset(group_name="grading", kinds={"polars"}, op_tags=MODEL_STEP, partitions_def=BATCHES)
 def difficulty_graded(
     context: dg.AssetExecutionContext, config: DifficultyConfig, student: TeacherResource, verified: pl.DataFrame
 ) -> dg.Output[pl.DataFrame]:
@@ -82,7 +91,14 @@ def difficulty_graded(
             "problems": problems.height,
             "student_models": ", ".join([base.model, *config.extra_student_models]),
             "student_abilities": dg.MetadataValue.json(abilities),
-            "difficulty_histogram": dg.MetadataValue.md(markdown_table(histogram.to_dicts())),
+            "difficulty_histogram": dg.MetadataValue.md(
+                bar_chart(
+                    "CoT rows per difficulty level",
+                    {str(lv): histogram.filter(pl.col("level") == lv)["rows"].sum() for lv in range(1, 6)},
+                    "level",
+                    "rows",
+                )
+            ),
             **generation_metadata(GenerationStats.merged(totals)),
         },
     )

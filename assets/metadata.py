@@ -1,5 +1,7 @@
-"""Metadata a person reads at a glance: counts, drop reasons and samples as markdown tables."""
+"""Metadata a person reads at a glance: counts, drop reasons and samples as markdown tables, charts as PNG."""
 
+import base64
+import io
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -24,6 +26,33 @@ def markdown_table(rows: Sequence[dict], max_cell: int = 160) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row[c]) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def bar_chart(title: str, counts: dict[str, int | float], xlabel: str, ylabel: str) -> str:
+    """A PNG bar chart as an inline markdown image, followed by the same numbers as a table with text bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 2.6), dpi=80)
+    axes.bar(list(counts), list(counts.values()), color="#4f46e5")
+    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    figure.tight_layout()
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    plt.close(figure)
+    top = max(counts.values(), default=0) or 1
+    rows = [{xlabel: k, ylabel: v, "": "█" * round(20 * v / top)} for k, v in counts.items()]
+    image = base64.b64encode(png.getvalue()).decode()
+    return f"![{title}](data:image/png;base64,{image})\n\n{markdown_table(rows)}"
+
+
+def score_table(scores: Sequence[int | None]) -> str:
+    """Passages per educational score 0-5 (and unscored) as a chart."""
+    counts = {str(s): sum(1 for x in scores if x == s) for s in range(6)}
+    counts["none"] = sum(1 for x in scores if x is None)
+    return bar_chart("Educational score of the passages", counts, "score", "passages")
 
 
 def samples(frame: pl.DataFrame, columns: Sequence[str], n: int = 3) -> dg.MetadataValue:

@@ -3,8 +3,9 @@
 import dagster as dg
 import polars as pl
 
+from assets.batches import BATCHES
 from assets.metadata import counts_by, markdown_table
-from assets.resources import HubResource, StorageResource
+from assets.resources import ALL_BATCHES, HubResource, StorageResource
 from generators.publishing import (
     cot_rows,
     layout,
@@ -29,6 +30,7 @@ REJECTION_STAGES = (
 @dg.asset(
     group_name="rejections",
     kinds={"polars"},
+    partitions_def=BATCHES,
     ins={f"{stage}_rejections": dg.AssetIn() for stage in REJECTION_STAGES},
 )
 def rejections(**dropped: pl.DataFrame) -> dg.Output[pl.DataFrame]:
@@ -59,7 +61,14 @@ class PublishConfig(dg.Config):
     license: str = "mit"
 
 
-@dg.asset(group_name="publishing", kinds={"huggingface"})
+@dg.asset(
+    group_name="publishing",
+    kinds={"huggingface"},
+    ins={
+        name: dg.AssetIn(partition_mapping=dg.AllPartitionMapping(), metadata=ALL_BATCHES)
+        for name in ("difficulty_graded", "rejections")
+    },
+)
 def published_dataset(
     context: dg.AssetExecutionContext,
     config: PublishConfig,
@@ -68,8 +77,9 @@ def published_dataset(
     difficulty_graded: pl.DataFrame,
     rejections: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """A folder `datasets.load_dataset` reads (configs `cot`, `cot-<domain>`, `cot-level-<n>`, `textbook`), pushed
-    to the Hugging Face Hub as a new tagged revision when a repo is configured."""
+    """Every batch so far in a folder `datasets.load_dataset` reads (configs `cot`, `cot-<domain>`,
+    `cot-level-<n>`, `textbook`): a new revision per publish, pushed to the Hugging Face Hub as a tagged revision when
+    a repo is configured."""
     cot = cot_rows(difficulty_graded)
     if not cot["verified"].all():
         raise ValueError("refusing to publish: some CoT rows are not verified")

@@ -128,6 +128,20 @@ class PolarsParquetIOManager(dg.UPathIOManager):
         with path.open("rb") as handle:
             return pl.read_parquet(handle)
 
+    def load_partitions(self, context: dg.InputContext) -> pl.DataFrame | dict[str, pl.DataFrame]:
+        """For an input marked ``ALL_BATCHES``: every materialized batch in one frame, with a ``batch`` column."""
+        if not context.definition_metadata.get("all_batches"):
+            return super().load_partitions(context)
+        keys = context.asset_partition_keys
+        loaded = super().load_partitions(context)
+        by_key = {keys[0]: loaded} if len(keys) == 1 else loaded
+        frames = [f.with_columns(pl.lit(k).alias("batch")) for k, f in by_key.items() if f is not None]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema={"batch": pl.String})
+
+
+ALL_BATCHES = {"all_batches": True, "allow_missing_partitions": True}
+"""Input metadata for an unpartitioned asset that reads every batch of a partitioned one (missing batches skipped)."""
+
 
 class ParquetIOManager(dg.ConfigurableIOManagerFactory):
     """Parquet files under ``base_path`` (a folder or an fsspec URL)."""
@@ -148,6 +162,11 @@ class StorageResource(dg.ConfigurableResource):
     @property
     def published_dir(self) -> Path:
         return Path(self.data_dir) / "published"
+
+    @property
+    def dedup_index_dir(self) -> Path:
+        """One parquet file of exact and MinHash band hashes per batch, read by later batches' dedup."""
+        return Path(self.data_dir) / "dedup_index"
 
 
 class HubResource(dg.ConfigurableResource):

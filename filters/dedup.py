@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import json
+import os
 import re
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 
 import polars as pl
 from datatrove.data import Document
@@ -18,13 +21,15 @@ from datatrove.pipeline.dedup.minhash import (
     MinhashDedupFilter,
     MinhashDedupSignature,
 )
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.text import TextNormConfig
 from datatrove.utils.word_tokenizers import WordTokenizer
 
-from filters.contract import FilterResult, split_by_reason
+from filters.contract import FilterResult, chain, split_by_reason
 
 _SPACE = re.compile(r"\s+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 class WhitespaceTokenizer(WordTokenizer):
@@ -69,72 +74,101 @@ def minhash_config(n_grams: int = 5, num_buckets: int = 14, hashes_per_bucket: i
     )
 
 
-class _ClusterCollector:
-    """Stands in for datatrove's exclusion writer: reports each document the filter removes to ``record``.
+def _cluster_only(writer: object, doc: Document) -> dict:
+    """What the filter stage writes per document: its id and cluster, not its text."""
+    return {"id": doc.id, "cluster": doc.metadata.get("minhash_cluster_id", -1)}
 
-    The executor deep-copies its pipeline; a plain function survives that by reference, a dict would not.
-    """
 
-    def __init__(self, record: Callable[[Document], None]) -> None:
-        self.record = record
+def _ensure_ray(num_cpus: int | None = None) -> None:
+    """Connect to $RAY_ADDRESS, or start a local Ray instance without dashboard or auth token (once per process)."""
+    import ray
 
-    def __enter__(self) -> _ClusterCollector:
-        return self
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        if os.environ.get("RAY_ADDRESS"):
+            ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
 
-    def __exit__(self, *exc: object) -> None:
-        return None
 
-    def write(self, doc: Document, rank: int = 0) -> None:
-        self.record(doc)
+def _run_stages(stages: list[tuple[list, int]], root: str, executor: str, workers: int) -> None:
+    """Run datatrove pipelines one after another on the local or the Ray executor; each entry is (steps, tasks)."""
+    for number, (pipeline, tasks) in enumerate(stages):
+        logs = f"{root}/logs{number}"
+        if executor == "ray":
+            from datatrove.executor import RayPipelineExecutor
+
+            RayPipelineExecutor(
+                pipeline, tasks=tasks, workers=workers, cpus_per_task=1, mem_per_cpu_gb=1, logging_dir=logs,
+                skip_completed=False, tasks_per_job=max(1, tasks // max(workers, 1)),
+            ).run()  # fmt: skip
+        else:
+            LocalPipelineExecutor(
+                pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=logs, skip_completed=False
+            ).run()
 
 
 def minhash_clusters(
-    texts: Sequence[str], config: MinhashConfig | None = None, work_dir: str | None = None
+    texts: Sequence[str],
+    config: MinhashConfig | None = None,
+    work_dir: str | None = None,
+    executor: str = "local",
+    workers: int = 1,
+    tokenizer: WordTokenizer | str | None = None,
 ) -> list[int]:
-    """Per text, the id of its datatrove MinHash near-duplicate cluster (-1 where it has no near-duplicate)."""
+    """Per text, the id of its datatrove MinHash near-duplicate cluster (-1 where it has no near-duplicate).
+
+    The four datatrove stages (signatures, buckets, clusters, filter) run on ``executor``: ``local`` (datatrove's
+    LocalPipelineExecutor) or ``ray`` (its RayPipelineExecutor, on $RAY_ADDRESS or a local Ray instance). Words
+    are split on white space unless ``tokenizer`` names another (datatrove's default is its "en" tokenizer).
+    """
+    if executor not in {"local", "ray"}:
+        raise ValueError(f"unknown dedup executor {executor!r}: use 'local' or 'ray'")
     config = config or minhash_config()
-    clusters: dict[int, int] = {}
     if len(texts) < 2:
         return [-1] * len(texts)
-
-    def documents(data: object, rank: int = 0, world_size: int = 1) -> Iterator[Document]:
-        for index, text in enumerate(texts):
-            yield Document(text=text, id=str(index))
-
-    def record(doc: Document) -> None:
-        clusters[int(doc.id)] = doc.metadata.get("minhash_cluster_id", -1)  # no .remove file: no clusters
-
-    def collect(data: Iterator[Document], rank: int = 0, world_size: int = 1) -> Iterator[Document]:
-        for doc in data:
-            record(doc)
-            yield doc
-
+    if executor == "ray":
+        _ensure_ray()
     with tempfile.TemporaryDirectory(dir=work_dir) as root:
-        stages = [
-            [documents, MinhashDedupSignature(f"{root}/sigs", config=config, language=WhitespaceTokenizer())],
-            [MinhashDedupBuckets(f"{root}/sigs", f"{root}/buckets", config=config)],
-            [MinhashDedupCluster(f"{root}/buckets", f"{root}/remove", config=config, save_cluster_id=True)],
+        with open(f"{root}/input.jsonl", "w") as handle:
+            for index, text in enumerate(texts):
+                handle.write(json.dumps({"id": str(index), "text": text}) + "\n")
+
+        def reader() -> JsonlReader:
+            return JsonlReader(root, glob_pattern="input.jsonl", recursive=False)
+
+        def writer(name: str) -> JsonlWriter:
+            return JsonlWriter(f"{root}/{name}", compression=None, adapter=_cluster_only)
+
+        signature = MinhashDedupSignature(f"{root}/sigs", config=config, language=tokenizer or WhitespaceTokenizer())
+        keep_one = MinhashDedupFilter(f"{root}/remove", exclusion_writer=writer("removed"), load_cluster_ids=True)
+        _run_stages(
             [
-                documents,
-                MinhashDedupFilter(
-                    f"{root}/remove", exclusion_writer=_ClusterCollector(record), load_cluster_ids=True
-                ),
-                collect,
+                ([reader(), signature], 1),
+                ([MinhashDedupBuckets(f"{root}/sigs", f"{root}/buckets", config=config)], config.num_buckets),
+                ([MinhashDedupCluster(f"{root}/buckets", f"{root}/remove", config=config, save_cluster_id=True)], 1),
+                ([reader(), keep_one, writer("kept")], 1),
             ],
-        ]
-        for number, pipeline in enumerate(stages):
-            LocalPipelineExecutor(
-                pipeline,
-                tasks=config.num_buckets if number == 1 else 1,
-                workers=1,
-                logging_dir=f"{root}/logs{number}",
-                skip_completed=False,
-            ).run()
+            root,
+            executor,
+            workers,
+        )
+        clusters: dict[int, int] = {}
+        for output in ("kept", "removed"):
+            for path in glob.glob(f"{root}/{output}/*.jsonl"):
+                with open(path) as handle:
+                    for line in handle:
+                        doc = json.loads(line)
+                        clusters[int(doc["id"])] = doc["cluster"]
     return [clusters[i] for i in range(len(texts))]
 
 
 def minhash_duplicates(
-    texts: Sequence[str], config: MinhashConfig | None = None, work_dir: str | None = None
+    texts: Sequence[str],
+    config: MinhashConfig | None = None,
+    work_dir: str | None = None,
+    executor: str = "local",
+    workers: int = 1,
 ) -> set[int]:
     """Indexes of near-duplicates to remove: a later text in the same MinHash cluster with the same numbers.
 
@@ -142,22 +176,43 @@ def minhash_duplicates(
     """
     seen: set[tuple[int, tuple[str, ...]]] = set()
     removed = set()
-    for index, (text, cluster) in enumerate(zip(texts, minhash_clusters(texts, config, work_dir), strict=True)):
+    clusters = minhash_clusters(texts, config, work_dir, executor, workers)
+    for index, (text, cluster) in enumerate(zip(texts, clusters, strict=True)):
         if cluster < 0:
             continue
-        signature = (cluster, tuple(_NUMBER.findall(text)))
+        signature = (cluster, tuple(NUMBER.findall(text)))
         if signature in seen:
             removed.add(index)
         seen.add(signature)
     return removed
 
 
-def dedup_frame(frame: pl.DataFrame, column: str, label: str, config: MinhashConfig | None = None) -> FilterResult:
+def dedup_frame(
+    frame: pl.DataFrame,
+    column: str,
+    label: str,
+    config: MinhashConfig | None = None,
+    executor: str = "local",
+    workers: int = 1,
+) -> FilterResult:
     """Drop rows whose ``column`` repeats an earlier row exactly, then near-duplicates by MinHash."""
     texts = frame[column].to_list()
     exact = exact_duplicates(texts)
     reasons: list[str | None] = [f"exact_duplicate_{label}" if e is not None else None for e in exact]
     survivors = [i for i, r in enumerate(reasons) if r is None]
-    for position in minhash_duplicates([texts[i] for i in survivors], config):
+    for position in minhash_duplicates([texts[i] for i in survivors], config, executor=executor, workers=workers):
         reasons[survivors[position]] = f"near_duplicate_{label}"
     return split_by_reason(frame, reasons)
+
+
+def dedup_rows(
+    rows: pl.DataFrame, config: MinhashConfig | None = None, executor: str = "local", workers: int = 1
+) -> tuple[FilterResult, int]:
+    """Dedup generated rows (``problem_id``, ``problem``, ``text``): problems first, one per problem id, so every
+    sample of a duplicate problem goes; then the generated texts. Returns the result and the duplicate problems."""
+    problems = rows.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
+    duplicates = dedup_frame(problems.select("problem_id", "problem"), "problem", "problem", config, executor, workers)
+    reason_of = dict(zip(duplicates.dropped["problem_id"], duplicates.dropped["reason"], strict=True))
+    by_problem = split_by_reason(rows, [reason_of.get(p) for p in rows["problem_id"]])
+    by_text = dedup_frame(by_problem.kept, "text", "text", config, executor, workers)
+    return chain(rows, by_problem, by_text), len(reason_of)

@@ -1,4 +1,4 @@
-"""Reasoning filters: a final answer present, not truncated, length bounds, repetition (Gopher rules)."""
+"""Reasoning filters: a final answer present, not truncated, length bounds, step depth, language, repetition."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datatrove.pipeline.filters import GopherRepetitionFilter
 from filters.answers import extract_answer_with_method
 from filters.contract import FilterResult, split_by_reason
 from filters.dedup import WhitespaceTokenizer
+from filters.language import language_reason
 
 _NUMBERED_STEP = re.compile(r"^\s*(?:step\s*\d+\b|\d+[.)]\s)", re.IGNORECASE | re.MULTILINE)
 _CALCULATION = re.compile(r"[\d)]\s*[-+*/×÷^]\s*[\d(][^=\n]*=\s*-?[\d(]")
@@ -24,13 +25,15 @@ def step_depth(text: str) -> int:
 
 @dataclass(frozen=True)
 class ReasoningFilterConfig:
-    """Bounds for the reasoning filters; lengths are in completion tokens."""
+    """Bounds for the reasoning filters; lengths are in completion tokens; ``languages`` empty turns the language
+    filter off."""
 
     min_tokens: int = 8
     max_tokens: int = 2048
     require_answer: bool = True
     drop_truncated: bool = True
     min_steps: int = 1
+    languages: tuple[str, ...] = ("en",)
 
 
 def repetition_filter() -> GopherRepetitionFilter:
@@ -54,6 +57,8 @@ def reasoning_reason(row: dict, config: ReasoningFilterConfig, repetition: Gophe
         return "no_final_answer"
     if row["kind"] == "cot" and step_depth(text) < config.min_steps:
         return "too_few_steps"
+    if config.languages and (language := language_reason(text, config.languages)):
+        return language
     verdict = repetition.filter(Document(text=text, id=row["id"]))
     if verdict is not True:
         return f"repetition:{verdict[1] if isinstance(verdict, tuple) else 'rule'}"

@@ -132,3 +132,42 @@ def textbook_prompt(path: str, audience: str, style: str, chat: bool) -> Rendere
         return RenderedPrompt("textbook_chat", _hash(TEXTBOOK_SYSTEM, STYLES), messages=messages)
     prompt = f"{TEXTBOOK_SHOT}Topic: {path}\nAudience: {audience}\nStyle: {style}\n\n"
     return RenderedPrompt("textbook_fewshot", TEXTBOOK_FEWSHOT_HASH, prompt=prompt)
+
+
+# The additive 0-5 educational-value rubric of FineWeb-Edu's annotation prompt, in this project's words.
+EDU_RUBRIC = """Judge how useful the extract below would be for teaching, from primary school to grade school.
+Score it on an additive 5-point scale, adding points as each condition is met:
+- Add 1 point if it gives some basic information relevant to an educational topic, even if it also holds
+  irrelevant or promotional material.
+- Add another point if it covers elements that matter for education but does not follow school standards closely:
+  it may mix educational and other content, or give only a superficial overview.
+- Award a third point if it suits educational use and introduces key concepts of school curricula; it is coherent,
+  though it may not be comprehensive.
+- Grant a fourth point if it is highly relevant and useful for teaching at grade-school level, clearly written, with
+  substantial content and little that is irrelevant, like a textbook chapter or a tutorial.
+- Bestow a fifth point if it is outstanding for teaching: well reasoned, easy to follow, with deep and thorough
+  insight and nothing irrelevant.
+Write a justification of at most 100 words, then end with the line "Educational score: <points>"."""
+
+# Two judged extracts for base models, written for this project.
+EDU_SHOTS: tuple[tuple[str, int], ...] = (
+    (
+        "Fractions name parts of a whole. In 3/4 the denominator 4 says the whole is cut into four equal parts and "
+        "the numerator 3 says we take three of them. To add 1/4 and 2/4, keep the denominator and add the "
+        "numerators: 1/4 + 2/4 = 3/4. Try it: what is 2/5 + 1/5?",
+        4,
+    ),
+    ("Buy now and save 50%! Free shipping on all orders over $20. Click here to subscribe to our newsletter.", 0),
+)
+EDU_STOP = ("\n",)
+
+
+def edu_judge_prompt(text: str, chat: bool) -> RenderedPrompt:
+    """A prompt asking for the extract's educational score (0-5): the rubric for chat models, scored examples
+    ending in ``Educational score:`` for base models."""
+    if chat:
+        messages = (("user", f"{EDU_RUBRIC}\n\nExtract:\n{text.strip()}"),)
+        return RenderedPrompt("edu_judge_chat", _hash(EDU_RUBRIC), messages=messages)
+    shots = "".join(f"Extract: {extract}\nEducational score: {score}\n\n" for extract, score in EDU_SHOTS)
+    prompt = f"{shots}Extract: {' '.join(text.split())}\nEducational score:"
+    return RenderedPrompt("edu_judge_fewshot", _hash(EDU_SHOTS, EDU_STOP), prompt=prompt)

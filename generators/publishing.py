@@ -224,11 +224,11 @@ COT_COLUMNS = (
     "extracted_answer", "extraction", "teacher_pass_rate", "student_pass_rate", "difficulty", "level",
     "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "student_sampling", "template",
     "template_hash",
-    "sampling", "sample_index", "prompt_tokens", "completion_tokens", "finish_reason",
+    "sampling", "sample_index", "prompt_tokens", "completion_tokens", "finish_reason", "batch",
 )  # fmt: skip
 TEXTBOOK_COLUMNS = (
     "id", "topic_path", "subject", "audience", "style", "text", "teacher_model", "teacher_backend", "template",
-    "template_hash", "sampling", "prompt_tokens", "completion_tokens", "finish_reason",
+    "template_hash", "sampling", "prompt_tokens", "completion_tokens", "finish_reason", "edu_score", "batch",
 )  # fmt: skip
 SYSTEM_PROMPT = "Solve the problem step by step and put the final answer in \\boxed{}."
 
@@ -314,6 +314,11 @@ def render_card(
         .sort("role")
     )
     histogram = "\n".join(f"level {lv}: {'█' * n} {n}" for lv, n in levels.iter_rows())
+    batches = pl.concat(
+        [frame.select("batch", pl.lit(kind).alias("kind")) for kind, frame in (("cot", cot), ("textbook", textbook))
+         if "batch" in frame.columns]
+        or [pl.DataFrame(schema={"batch": pl.String, "kind": pl.String})]
+    ).group_by("batch", "kind").len("rows").sort("batch", "kind")  # fmt: skip
     return f"""
 # {name}
 
@@ -328,7 +333,11 @@ passages (config `textbook`). Traces are graded by a student model's pass rate i
 - textbook passages: {textbook.height}
 
 {_table(counts)}
-## Rows per stage
+## Batches
+Each refresh adds a batch, deduplicated against every earlier batch; this revision holds them all:
+
+{_table(batches)}
+## Rows per stage (latest batch)
 {_table(pl.DataFrame(stages or [], schema={"stage": pl.String, "rows_in": pl.Int64, "rows_out": pl.Int64}))}
 ## Dropped rows per stage
 {_table(drops)}

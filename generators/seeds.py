@@ -79,8 +79,10 @@ def load_seed_problems(
     split: str = "train",
     limit: int | None = None,
     domain: str = "math",
+    skip: int = 0,
 ) -> pl.DataFrame:
-    """Seed problems from a local jsonl/parquet/csv file or a `datasets` id, with answers normalized."""
+    """Seed problems from a local jsonl/parquet/csv file or a `datasets` id, with answers normalized: ``limit``
+    rows after the first ``skip`` (checked too); empty once ``skip`` passes the end."""
     path = Path(source)
     if path.suffix in {".jsonl", ".json", ".parquet", ".csv"}:
         if not path.is_file():
@@ -92,6 +94,7 @@ def load_seed_problems(
     else:
         records, where, unit = _records_hub(source, split), f"{source}[{split}]", "row"
     rows = []
+    valid = 0
     for lineno, record in records:
         fields = {}
         for role, name in (("problem", problem_field), ("answer", answer_field)):
@@ -108,6 +111,9 @@ def load_seed_problems(
         gold = normalize_answer(fields["answer"])
         if gold is None:
             raise SeedFileError(f"{where}: {unit} {lineno}: field {answer_field!r} has no extractable final answer")
+        valid += 1
+        if valid <= skip:
+            continue
         digest = hashlib.sha256(f"{where}\n{fields['problem']}".encode()).hexdigest()[:16]
         rows.append(
             {
@@ -124,6 +130,6 @@ def load_seed_problems(
         )
         if limit is not None and len(rows) >= limit:
             break
-    if not rows:
+    if not valid:
         raise SeedFileError(f"{where}: the seed source holds no rows")
     return pl.DataFrame(rows, schema=PROBLEM_SCHEMA)

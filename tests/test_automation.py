@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from assets.automation import new_benchmark_file, new_seed_file, weekly_refresh
+from assets.batches import BATCHES, batch_seed
 from assets.checks import (
     contamination_hits,
     deduplicated_ids_unique,
@@ -21,42 +22,54 @@ from assets.checks import (
 from tests.conftest import GSM8K_TEST
 
 
-def test_weekly_refresh_makes_a_new_batch_per_scheduled_day() -> None:
+def test_weekly_refresh_adds_a_new_batch_partition_per_scheduled_day() -> None:
     monday = dt.datetime(2026, 11, 30, 3, tzinfo=dt.UTC)
-    first = weekly_refresh(dg.build_schedule_context(scheduled_execution_time=monday))
-    second = weekly_refresh(dg.build_schedule_context(scheduled_execution_time=monday + dt.timedelta(days=7)))
-    assert first.run_key == "refresh-2026-11-30" and first.tags["batch"] == "2026-11-30"
-    seeds = [r.run_config["ops"]["synthetic_problems"]["config"]["seed"] for r in (first, second)]
-    assert seeds[1] == seeds[0] + 7
+    with dg.instance_for_test() as instance:
+        first = weekly_refresh(dg.build_schedule_context(instance=instance, scheduled_execution_time=monday))
+        later = monday + dt.timedelta(days=7)
+        second = weekly_refresh(dg.build_schedule_context(instance=instance, scheduled_execution_time=later))
+        assert (first.run_key, first.partition_key) == ("refresh-2026-11-30-weekly", "2026-11-30-weekly")
+        assert second.partition_key == "2026-12-07-weekly"
+        assert instance.get_dynamic_partitions(BATCHES.name) == ["2026-11-30-weekly", "2026-12-07-weekly"]
+        assert batch_seed(first.partition_key) != batch_seed(second.partition_key)  # new procedural problems
+        again = weekly_refresh(dg.build_schedule_context(instance=instance, scheduled_execution_time=monday))
+        assert again.run_key == first.run_key  # a re-evaluated tick is deduplicated by its run key
+        assert len(instance.get_dynamic_partitions(BATCHES.name)) == 2
     assert weekly_refresh.cron_schedule == "0 3 * * 1"
 
 
-def test_seed_sensor_requests_one_run_per_new_file(tmp_path: Path, monkeypatch) -> None:
+def test_seed_sensor_requests_one_batch_per_new_file(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("FOUNDRY_SEED_DIR", str(tmp_path))
     (tmp_path / "a.jsonl").write_text('{"question": "q", "answer": "#### 1"}\n')
     (tmp_path / "notes.txt").write_text("not a seed file")
     context = dg.build_sensor_context()
-    requests = list(new_seed_file(context))
+    result = new_seed_file(context)
+    requests = result.run_requests
     assert [r.tags["seed_file"] for r in requests] == ["a.jsonl"]
     assert requests[0].run_config["ops"]["seed_problems"]["config"]["sources"] == [
         str((tmp_path / "a.jsonl").resolve())
     ]
-    again = dg.build_sensor_context(cursor=context.cursor)
-    assert list(new_seed_file(again)) == []
+    (added,) = result.dynamic_partitions_requests
+    assert added.partition_keys == [requests[0].partition_key] and "-seed-a-" in requests[0].partition_key
+    again = new_seed_file(dg.build_sensor_context(cursor=result.cursor))
+    assert again.run_requests == [] and again.dynamic_partitions_requests == []
     (tmp_path / "b.csv").write_text("question,answer\nq,#### 2\n")
-    third = dg.build_sensor_context(cursor=again.cursor)
-    assert [r.tags["seed_file"] for r in new_seed_file(third)] == ["b.csv"]
+    third = new_seed_file(dg.build_sensor_context(cursor=again.cursor))
+    assert [r.tags["seed_file"] for r in third.run_requests] == ["b.csv"]
 
 
-def test_benchmark_sensor_redecontaminates_against_all_benchmarks(tmp_path: Path, monkeypatch) -> None:
+def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("FOUNDRY_BENCHMARK_DIR", str(tmp_path))
-    (tmp_path / "old.jsonl").write_text('{"question": "q"}\n')
-    context = dg.build_sensor_context()
-    assert len(list(new_benchmark_file(context))) == 1
-    (tmp_path / "new.jsonl").write_text('{"question": "r"}\n')
-    (request,) = list(new_benchmark_file(dg.build_sensor_context(cursor=context.cursor)))
-    assert request.tags["added_benchmarks"] == "new.jsonl"
-    files = request.run_config["ops"]["decontaminated"]["config"]["benchmarks"]
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(BATCHES.name, ["b1", "b2"])
+        (tmp_path / "old.jsonl").write_text('{"question": "q"}\n')
+        context = dg.build_sensor_context(instance=instance)
+        assert len(list(new_benchmark_file(context))) == 2
+        (tmp_path / "new.jsonl").write_text('{"question": "r"}\n')
+        requests = list(new_benchmark_file(dg.build_sensor_context(instance=instance, cursor=context.cursor)))
+    assert [r.partition_key for r in requests] == ["b1", "b2"]
+    assert {r.tags["added_benchmarks"] for r in requests} == {"new.jsonl"}
+    files = requests[0].run_config["ops"]["decontaminated"]["config"]["benchmarks"]
     assert [os.path.basename(f) for f in files] == ["new.jsonl", "old.jsonl"]
 
 

@@ -5,7 +5,9 @@ import pytest
 
 from filters.decontamination import find_contamination, load_benchmark
 from filters.dedup import dedup_frame, exact_duplicates, minhash_duplicates
+from filters.language import language_reason
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter, step_depth
+from generators.judge import edu_filter_reasons, parse_score
 from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
 
 PASSAGE = (
@@ -130,3 +132,54 @@ def test_traces_with_too_few_steps_are_dropped() -> None:
     result = reasoning_filter(frame, ReasoningFilterConfig(min_steps=1))
     assert result.kept["id"].to_list() == ["a"] and result.dropped["reason"].to_list() == ["too_few_steps"]
     assert reasoning_filter(frame, ReasoningFilterConfig(min_steps=0)).kept.height == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Tom has 12 apples and buys 7 more. How many apples does Tom have now?", None),
+        ("Step 1: 12 + 7 = 19.\nThe answer is \\boxed{19}.", None),  # a bare calculation: nothing to judge
+        ("Step 1: $3x + 5 = 20$, so $3x = 15$.\nStep 2: $x = 5$. The answer is \\boxed{5}.", None),
+        ("Tom a 12 pommes et en achète 7 de plus. Combien de pommes a-t-il maintenant ?", "language:fr"),
+        (
+            "Schritt 1: Tom hat 12 Äpfel. Schritt 2: Er kauft 7 weitere, also 12 + 7 = 19. Die Antwort ist 19.",
+            "language:de",
+        ),
+        ("汤姆有12个苹果，又买了7个。他现在有多少个苹果？我们一步一步地想。", "language:zh"),
+    ],
+)
+def test_language_filter(text: str, reason: str | None) -> None:
+    assert language_reason(text, ("en",)) == reason
+    assert language_reason(text, ("en", "fr", "de", "zh")) is None
+
+
+def test_reasoning_filter_drops_other_languages_unless_allowed() -> None:
+    french = "Étape 1 : Tom a 12 pommes et en achète 7, donc 12 + 7 = 19 pommes.\nLa réponse est \\boxed{19}."
+    frame = pl.DataFrame(
+        [("a", "cot", french, "stop", 30)], schema=["id", "kind", "text", "finish_reason", "completion_tokens"],
+        orient="row",
+    )  # fmt: skip
+    assert reasoning_filter(frame).dropped["reason"].to_list() == ["language:fr"]
+    assert reasoning_filter(frame, ReasoningFilterConfig(languages=("en", "fr"))).kept.height == 1
+    assert reasoning_filter(frame, ReasoningFilterConfig(languages=())).kept.height == 1
+
+
+@pytest.mark.parametrize(
+    ("completion", "score"),
+    [
+        (" 4", 4),
+        ("3\n", 3),
+        ("The extract explains fractions clearly.\nEducational score: 5", 5),
+        ("Educational score: 2 ... on reflection, Educational score: 3", 3),
+        ("Educational score: 7", None),
+        ("I cannot judge this.", None),
+        ("", None),
+    ],
+)
+def test_judge_score_parsing(completion: str, score: int | None) -> None:
+    assert parse_score(completion) == score
+
+
+def test_passages_under_the_edu_score_go_with_a_reason() -> None:
+    assert edu_filter_reasons([4, 1, None, 3], 3) == [None, "edu_score_below_3", None, None]
+    assert edu_filter_reasons([0, 1, None, 3], 0) == [None] * 4

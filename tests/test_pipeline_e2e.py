@@ -11,6 +11,7 @@ import datasets
 import pytest
 
 import definitions
+from assets.batches import add_batch
 from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
 from filters.verify import verify
 from generators.teacher import GenerationRequest, SamplingParams
@@ -74,7 +75,7 @@ RUN_CONFIG = {
         },
         "evolved_problems": {"config": {"count": 2, "solve_samples": 3, "max_tokens": 120}},
         "cot_traces": {"config": {"samples_per_problem": 3, "max_tokens": 160}},
-        "textbook_topics": {"config": {"count": 2}},
+        "textbook_topics": {"config": {"count": 2, "seed": 5}},
         "textbook_passages": {"config": {"max_tokens": 160}},
         "decontaminated": {"config": {"benchmarks": [str(GSM8K_TEST), str(MATH500)]}},
         "difficulty_graded": {"config": {"samples": 2, "max_tokens": 160}},
@@ -82,14 +83,66 @@ RUN_CONFIG = {
 }
 
 
-def test_whole_graph_publishes_a_loadable_verified_dataset(tmp_path: Path, shared_data) -> None:
-    with ServerWatcher() as watcher:
-        result = dg.materialize(
-            [*definitions.all_assets, *definitions.defs.asset_checks],
-            resources=resources_for(tmp_path),
-            run_config=RUN_CONFIG,
-        )
-    assert result.success
+# A second batch that repeats most of the first: the same synthetic seed with one problem more, the seed file's next
+# one-row slice (row 2, which the first batch read), the same textbook topics (cached, identical passages).
+SECOND_BATCH = {
+    "ops": {
+        **RUN_CONFIG["ops"],
+        "seed_problems": {"config": {"sources": [str(GSM8K_TRAIN)], "limit_per_source": 1}},
+        "synthetic_problems": {"config": {**RUN_CONFIG["ops"]["synthetic_problems"]["config"], "count": 9}},
+        "evolved_problems": {"config": {"count": 0}},
+    }
+}
+
+
+def materialize_batch(instance: dg.DagsterInstance, batch: str, data_dir: Path, run_config: dict):
+    add_batch(instance, batch)
+    return dg.materialize(
+        [*definitions.all_assets, *definitions.defs.asset_checks],
+        resources=resources_for(data_dir),
+        run_config=run_config,
+        instance=instance,
+        partition_key=batch,
+    )
+
+
+def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_batches(
+    tmp_path: Path, shared_data, monkeypatch
+) -> None:
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        with ServerWatcher() as watcher:
+            result = materialize_batch(instance, "b1", tmp_path, RUN_CONFIG)
+        assert result.success
+        check_first_batch(result, watcher, tmp_path)
+        first = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
+        first_ids = {i for split in first.values() for i in split["id"]}
+
+        monkeypatch.setenv("FOUNDRY_MIN_COT_ROWS", "0")  # the second batch may verify nothing new
+        second = materialize_batch(instance, "b2", tmp_path, SECOND_BATCH)
+    assert second.success
+    reason = dict(second.output_for_node("deduplicated", "deduplicated_rejections").select("id", "reason").iter_rows())
+    first_problems = set(result.output_for_node("deduplicated", "deduplicated")["problem_id"].drop_nulls())
+    traces = second.output_for_node("cot_traces", "cot_traces")
+    repeated = traces.filter(traces["problem_id"].is_in(list(first_problems)))
+    assert repeated["problem_id"].n_unique() >= 9  # 8 synthetic problems and the seed row the first batch had
+    assert {reason.get(i) for i in repeated["id"]} == {"earlier_batch_exact_duplicate_problem"}
+    passages = second.output_for_node("textbook_passages", "textbook_passages")
+    assert {reason.get(i) for i in passages["id"]} == {"earlier_batch_exact_duplicate_text"}
+    kept = second.output_for_node("deduplicated", "deduplicated")
+    assert set(kept["problem_id"]) == set(traces["problem_id"]) - first_problems  # the one new problem is left
+    assert kept.height >= 1
+    metadata = second.asset_materializations_for_node("deduplicated")[0].metadata
+    assert metadata["checked_against_batches"].value == ["b1"]
+
+    published = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
+    ids = [i for split in published.values() for i in split["id"]]
+    assert len(ids) == len(set(ids)) and first_ids <= set(ids)
+    assert set(published["train"]["batch"]) <= {"b1", "b2"}
+    assert "## Batches" in (tmp_path / "published" / "reasoning-foundry" / "README.md").read_text()
+
+
+def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher", tmp_path: Path) -> None:
     assert watcher.pids, "the embedded server never started"
     assert not (watcher.pids & ServerWatcher.running()), "the embedded server outlived the run"
 

@@ -58,9 +58,10 @@ def graded_frame(
             "audience": "college students",
             "style": "worked example", "text": f"Passage {t} about fractions.", "teacher_model": "gemma-3-270m",
             "teacher_backend": "embedded-llama.cpp", "template": "textbook_fewshot", "template_hash": "def",
-            "sampling": "{}", "prompt_tokens": 100, "completion_tokens": 50, "finish_reason": "stop",
+            "sampling": "{}", "prompt_tokens": 100, "completion_tokens": 50, "finish_reason": "stop", "edu_score": 3,
         })  # fmt: skip
-    return pl.DataFrame(rows, infer_schema_length=None)
+    batches = [f"b{i % 2 + 1}" for i in range(len(rows))]  # as published_dataset reads them: all batches
+    return pl.DataFrame(rows, infer_schema_length=None).with_columns(pl.Series("batch", batches))
 
 
 REJECTIONS = pl.DataFrame(

@@ -40,6 +40,7 @@ def webserver(tmp_path: Path):
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     port = _free_port()
     env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(tmp_path / "data")}
+    subprocess.run([sys.executable, "-m", "assets.batches", "add", BATCH], env=env, cwd=ROOT, check=True)
     command = [
         sys.executable,
         "-m",
@@ -70,7 +71,8 @@ def webserver(tmp_path: Path):
         process.wait(30)
 
 
-RUNS = "query { runsOrError(limit: 5) { ... on Runs { results { runId status } } } }"
+RUNS = "query { runsOrError(limit: 5) { ... on Runs { results { runId status tags { key value } } } } }"
+BATCH = "ui-batch"
 
 
 def test_ui_shows_the_graph_and_materializes_an_asset(webserver: str) -> None:
@@ -102,6 +104,11 @@ def test_ui_shows_the_graph_and_materializes_an_asset(webserver: str) -> None:
         for asset in ("seed_problems", "synthetic_problems", "cot_traces"):
             page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
         page.get_by_role("button", name="Materialize all").first.click()
+        # every asset is partitioned by batch: pick the batch registered before the server started
+        page.get_by_text("Select a partition or create one").first.click()
+        page.get_by_text(BATCH, exact=True).first.click()
+        page.screenshot(path=str(ARTIFACTS / "launch-dialog.png"))
+        page.get_by_role("button", name="Launch 1 run").click()
         page.get_by_text("Launched run").first.wait_for(timeout=60_000)
         deadline = time.monotonic() + 180
         while True:
@@ -111,7 +118,16 @@ def test_ui_shows_the_graph_and_materializes_an_asset(webserver: str) -> None:
             assert time.monotonic() < deadline, f"the run did not finish: {runs}"
             time.sleep(1)
         assert runs[0]["status"] == "SUCCESS"
+        assert {"key": "dagster/partition", "value": BATCH} in runs[0]["tags"]
         page.goto(f"{webserver}/runs/{runs[0]['runId']}", wait_until="networkidle")
         page.get_by_text("RUN_SUCCESS").first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "run.png"))
+        # the metadata shows charts as images, not just tables
+        page.goto(f"{webserver}/assets/synthetic_problems", wait_until="networkidle")
+        row = page.locator("tr", has=page.get_by_text("per_steps", exact=True)).first
+        row.get_by_text("[Show Markdown]").click()
+        chart = page.locator('img[src^="data:image/png;base64,"]').first
+        chart.wait_for(timeout=60_000)
+        assert chart.evaluate("img => img.naturalWidth") > 100
+        page.screenshot(path=str(ARTIFACTS / "asset-metadata-chart.png"))
         browser.close()

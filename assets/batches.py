@@ -1,0 +1,77 @@
+"""Batches: every refresh is a new dynamic partition of the per-batch assets, deduplicated against earlier batches.
+
+``python -m assets.batches add [KEY]`` registers a batch in the Dagster instance ($DAGSTER_HOME) and prints its key,
+for the command line: ``dagster asset materialize -f definitions.py --select '*' --partition KEY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+from datetime import UTC, datetime
+
+import dagster as dg
+
+BATCHES = dg.DynamicPartitionsDefinition(name="batch")
+_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def batch_key(when: datetime, label: str) -> str:
+    """A readable, sortable key: the day and what started the batch (``2026-11-30-weekly``)."""
+    return f"{when:%Y-%m-%d}-{label}"
+
+
+def check_key(key: str) -> str:
+    """The key itself, or a ValueError naming what is wrong with it."""
+    if not _KEY.match(key):
+        raise ValueError(f"batch key {key!r}: use 1-100 letters, digits, '.', '_' or '-', starting alphanumeric")
+    return key
+
+
+def batch_seed(key: str) -> int:
+    """A stable seed per batch, so procedural problems and topics differ from batch to batch."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
+
+
+def batch_index(instance: dg.DagsterInstance, key: str) -> int:
+    """The position of ``key`` among the registered batches (the order they were added)."""
+    keys = instance.get_dynamic_partitions(BATCHES.name)
+    return keys.index(key) if key in keys else len(keys)
+
+
+def earlier_batches(instance: dg.DagsterInstance, key: str) -> list[str]:
+    """Batches registered before ``key``: the ones its rows are deduplicated against."""
+    keys = instance.get_dynamic_partitions(BATCHES.name)
+    return keys[: batch_index(instance, key)]
+
+
+def add_batch(instance: dg.DagsterInstance, key: str) -> str:
+    """Register ``key`` as a batch (idempotent) and return it."""
+    check_key(key)
+    if not instance.has_dynamic_partition(BATCHES.name, key):
+        instance.add_dynamic_partitions(BATCHES.name, [key])
+    return key
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m assets.batches", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="register a batch and print its key")
+    add.add_argument("key", nargs="?", help="default: today's date and 'manual', numbered if taken")
+    commands.add_parser("list", help="the registered batches, oldest first")
+    args = parser.parse_args(argv)
+    instance = dg.DagsterInstance.get()
+    if args.command == "list":
+        print("\n".join(instance.get_dynamic_partitions(BATCHES.name)))
+        return
+    key = args.key
+    if key is None:
+        base = batch_key(datetime.now(UTC), "manual")
+        existing = set(instance.get_dynamic_partitions(BATCHES.name))
+        key = next(k for k in (base, *(f"{base}-{i}" for i in range(2, 10_000))) if k not in existing)
+    print(add_batch(instance, key))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Curation throughput: rows/s per core of each curation stage, peak memory at two sizes, and the MinHash stage
+against datatrove's plain MinHash pipeline and datasketch on the same rows, with precision and recall.
+
+Rows are procedural problems (every family) with a CoT trace each; the labelled near-duplicate set adds perturbed
+copies (a word dropped, added or upper-cased, white space changed; numbers kept) of 20% of them. Each stage is timed
+in CPU seconds (this process and its children), so rows/s per core does not depend on idle cores. Benchmarks for
+decontamination: $FOUNDRY_BENCHMARKS, else ../shared/data/benchmarks/*.jsonl.
+
+    python bench/curation_throughput.py            # 100,000 rows
+    python bench/curation_throughput.py --quick    # 5,000 rows, under a minute
+
+The last line is ``rows_per_s_per_core=<x> minhash_vs_datatrove=<y> peak_rss_mb=<z>``: the whole chain (dedup,
+decontamination, reasoning filters), our MinHash stage's rows/s over datatrove's plain pipeline's, and the peak RSS of
+the chain at the full size. Goal: >= 1,000 rows/s per core, peak memory flat as rows grow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import multiprocessing
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SHARED_BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks"
+
+
+def cpu_seconds() -> float:
+    self, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return self.ru_utime + self.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(work: Callable[[], object]) -> tuple[object, float]:
+    started = cpu_seconds()
+    result = work()
+    return result, max(cpu_seconds() - started, 1e-9)
+
+
+def quiet() -> None:
+    from loguru import logger
+
+    logger.remove()  # datatrove logs every task's stats to stderr
+
+
+def benchmark_files() -> list[str]:
+    listed = [p for p in os.environ.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p]
+    return listed or sorted(glob.glob(str(SHARED_BENCHMARKS / "*.jsonl")))
+
+
+def run_chain(count: int) -> dict[str, float]:
+    """The curation chain on ``count`` rows in this process: CPU seconds per stage and the peak RSS (MB)."""
+    quiet()
+    from bench.curation_data import curation_rows
+    from filters.contract import chain
+    from filters.decontamination import BenchmarkIndex, decontaminate, load_benchmark
+    from filters.dedup import dedup_rows
+    from filters.reasoning import reasoning_filter
+
+    rows = curation_rows(count)
+    baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    (deduplicated, _), dedup_s = timed(lambda: dedup_rows(rows))
+    files = benchmark_files()
+    index, index_s = timed(
+        lambda: BenchmarkIndex({os.path.basename(p): load_benchmark(p) for p in files}) if files else None
+    )
+    clean, decon_s = timed(
+        lambda: decontaminate(deduplicated.kept, index, ["problem", "text"]) if index else chain(deduplicated.kept)
+    )
+    filtered, reasoning_s = timed(lambda: reasoning_filter(clean.kept))
+    return {
+        "rows": count,
+        "dedup_s": dedup_s,
+        "dedup_in": count,
+        "decontamination_in": deduplicated.kept.height,
+        "reasoning_in": clean.kept.height,
+        "decontamination_s": decon_s,
+        "benchmark_index_s": index_s,
+        "reasoning_s": reasoning_s,
+        "kept": filtered.kept.height,
+        "benchmarks": len(files),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_chain_mb": baseline_rss,
+    }
+
+
+def in_fresh_process(count: int) -> dict[str, float]:
+    """Run the chain in a new interpreter, so its peak RSS is its own."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(run_chain, (count,))
+
+
+def precision_recall(removed: set[int], duplicates: set[int]) -> tuple[float, float]:
+    hits = len(removed & duplicates)
+    return hits / max(len(removed), 1), hits / max(len(duplicates), 1)
+
+
+def datatrove_plain(texts: list[str]) -> set[int]:
+    """datatrove's MinHash pipeline as documented: default config (numbers normalized), its "en" tokenizer, one
+    document kept per cluster."""
+    from datatrove.pipeline.dedup.minhash import MinhashConfig
+
+    from filters.dedup import minhash_clusters
+
+    seen, removed = set(), set()
+    for index, cluster in enumerate(minhash_clusters(texts, MinhashConfig(), tokenizer="en")):
+        if cluster >= 0 and cluster in seen:
+            removed.add(index)
+        seen.add(cluster)
+    return removed
+
+
+def datasketch_lsh(texts: list[str]) -> set[int]:
+    """datasketch's MinHash + LSH with the same bands (14 x 8), shingles and number-aware rule as our stage."""
+    from datasketch import MinHash, MinHashLSH
+    from datatrove.utils.text import TextNormConfig, ngrams, simplify_text
+
+    from filters.dedup import NUMBER
+
+    norm = TextNormConfig(norm_numbers=False)
+    lsh = MinHashLSH(num_perm=112, params=(14, 8))
+    numbers: list[tuple[str, ...]] = []
+    removed = set()
+    for index, text in enumerate(texts):
+        numbers.append(tuple(NUMBER.findall(text)))
+        shingles = [" ".join(g).encode() for g in ngrams(simplify_text(text, norm).split(), 5)]
+        if not shingles:
+            continue
+        signature = MinHash(num_perm=112)
+        signature.update_batch(shingles)
+        if any(numbers[j] == numbers[index] for j in lsh.query(signature)):
+            removed.add(index)
+        lsh.insert(index, signature)
+    return removed
+
+
+def compare_minhash(count: int) -> dict[str, dict[str, float]]:
+    """rows/s per core, precision and recall of three MinHash dedups on the same labelled rows."""
+    from bench.curation_data import labelled_rows
+    from filters.dedup import minhash_duplicates
+
+    texts, duplicates = labelled_rows(count, seed=1)
+    out = {}
+    for name, run in (
+        ("ours (datatrove, whitespace words, numbers kept)", minhash_duplicates),
+        ("datatrove plain pipeline", datatrove_plain),
+        ("datasketch MinHashLSH", datasketch_lsh),
+    ):
+        removed, seconds = timed(lambda run=run: run(texts))
+        precision, recall = precision_recall(removed, duplicates)
+        out[name] = {"rows_per_s": count / seconds, "precision": precision, "recall": recall}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5,000 rows: under a minute")
+    parser.add_argument("--rows", type=int, help="rows for the chain (default 100,000; 5,000 with --quick)")
+    args = parser.parse_args()
+    quiet()
+    count = args.rows or (5_000 if args.quick else 100_000)
+    started = time.monotonic()
+    small, full = in_fresh_process(count // 4), in_fresh_process(count)
+    stages = {"dedup (exact + MinHash, problems then texts)": "dedup", "decontamination": "decontamination",
+              "reasoning filters (+ language, repetition)": "reasoning"}  # fmt: skip
+    print(f"rows: {count:,}; benchmarks for decontamination: {full['benchmarks']}")
+    print(f"{'stage':<48} {'rows in':>8} {'rows/s per core':>16}")
+    for name, key in stages.items():
+        print(f"{name:<48} {full[key + '_in']:>8,} {full[key + '_in'] / full[key + '_s']:>16,.0f}")
+    chain_s = sum(full[key + "_s"] for key in stages.values())
+    print(f"{'whole chain':<48} {count / chain_s:>16,.0f}")
+    print(f"(benchmark index built once in {full['benchmark_index_s']:.1f} CPU s; rows kept {full['kept']:,})")
+    print(
+        f"peak RSS: {small['peak_rss_mb']:.0f} MB at {count // 4:,} rows, {full['peak_rss_mb']:.0f} MB at {count:,} "
+        f"(of which {full['rss_before_chain_mb']:.0f} MB before the chain, with the rows in memory)"
+    )
+    comparison = compare_minhash(min(count, 20_000))
+    print(f"\nMinHash on {min(count, 20_000):,} labelled rows (20% perturbed copies):")
+    print(f"{'engine':<52} {'rows/s per core':>16} {'precision':>10} {'recall':>8}")
+    for name, row in comparison.items():
+        print(f"{name:<52} {row['rows_per_s']:>16,.0f} {row['precision']:>10.3f} {row['recall']:>8.3f}")
+    ours, plain = (comparison[k]["rows_per_s"] for k in list(comparison)[:2])
+    print(f"(wall {time.monotonic() - started:.0f} s)")
+    print(
+        f"rows_per_s_per_core={count / chain_s:.0f} minhash_vs_datatrove={ours / plain:.2f} "
+        f"peak_rss_mb={full['peak_rss_mb']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""A persisted dedup index: each batch leaves one parquet file of hashes, later batches are checked against it.
+
+A row of an earlier batch is stored as its exact hash (normalized text) and its MinHash band keys (datatrove's
+shingles and permutations, one key per bucket, with the text's number sequence folded in so number variants stay
+distinct). Checking a new batch reads these files only: earlier batches' texts are never reprocessed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
+
+from filters.contract import FilterResult, chain, split_by_reason
+from filters.dedup import NUMBER, WhitespaceTokenizer, minhash_config, normalize_text
+
+INDEX_SCHEMA = {"label": pl.String, "id": pl.String, "exact": pl.UInt64, "bands": pl.List(pl.UInt64)}
+
+
+def _digest(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+class BandHasher:
+    """Exact hashes and MinHash band keys computed with datatrove's own signature code."""
+
+    def __init__(self, config: MinhashConfig | None = None) -> None:
+        self.config = config or minhash_config()
+        self._signer = MinhashDedupSignature(tempfile.gettempdir(), config=self.config, language=WhitespaceTokenizer())
+
+    def exact(self, text: str) -> int:
+        return _digest(normalize_text(text).encode())
+
+    def bands(self, text: str) -> list[int]:
+        """One key per bucket (empty for a text shorter than the n-gram size), specific to the text's numbers."""
+        shingles = self._signer.get_shingles(text)
+        if not shingles.size:
+            return []
+        numbers = "\x1f".join(NUMBER.findall(text)).encode()
+        return [
+            _digest(bucket_index.to_bytes(2, "little") + np.asarray(bucket, dtype=np.uint64).tobytes() + numbers)
+            for bucket_index, bucket in enumerate(self._signer.get_signature(shingles))
+        ]
+
+    def frame(self, label: str, ids: Sequence[str], texts: Sequence[str]) -> pl.DataFrame:
+        """Index rows for ``texts`` (one per text) under ``label`` (``problem`` or ``text``)."""
+        return pl.DataFrame(
+            {
+                "label": [label] * len(texts),
+                "id": list(ids),
+                "exact": [self.exact(t) for t in texts],
+                "bands": [self.bands(t) for t in texts],
+            },
+            schema=INDEX_SCHEMA,
+        )
+
+
+class DedupIndex:
+    """The index files of earlier batches under ``folder`` (``<batch>.parquet``), loaded for lookups."""
+
+    def __init__(self, folder: str | os.PathLike, config: MinhashConfig | None = None) -> None:
+        self.folder = Path(folder)
+        self.hasher = BandHasher(config)
+        self._exact: dict[tuple[str, int], str] = {}
+        self._bands: dict[tuple[str, int], str] = {}
+        self.loaded: list[str] = []
+
+    def indexed_batches(self) -> set[str]:
+        return {p.stem for p in self.folder.glob("*.parquet")} if self.folder.is_dir() else set()
+
+    def load(self, batches: Sequence[str]) -> list[str]:
+        """Load the index of each of ``batches`` that has one; return those that have none."""
+        present = self.indexed_batches()
+        for batch in batches:
+            if batch not in present:
+                continue
+            frame = pl.read_parquet(self.folder / f"{batch}.parquet")
+            for label, exact, bands in frame.select("label", "exact", "bands").iter_rows():
+                self._exact.setdefault((label, exact), batch)
+                for band in bands:
+                    self._bands.setdefault((label, band), batch)
+            self.loaded.append(batch)
+        return [b for b in batches if b not in present]
+
+    def match(self, label: str, texts: Sequence[str]) -> list[tuple[str, str] | None]:
+        """Per text, (``exact`` or ``near``, the earlier batch it repeats), or None where it is new."""
+        out: list[tuple[str, str] | None] = []
+        for text in texts:
+            batch = self._exact.get((label, self.hasher.exact(text)))
+            if batch is not None:
+                out.append(("exact", batch))
+                continue
+            near = next((b for k in self.hasher.bands(text) if (b := self._bands.get((label, k))) is not None), None)
+            out.append(("near", near) if near is not None else None)
+        return out
+
+    def write(self, batch: str, frames: Sequence[pl.DataFrame]) -> Path:
+        """Store ``batch``'s index rows in one file, replacing an earlier version atomically."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{batch}.parquet"
+        partial = path.with_name(path.name + ".partial")
+        pl.concat([pl.DataFrame(schema=INDEX_SCHEMA), *frames]).write_parquet(partial)
+        partial.replace(path)
+        return path
+
+
+def _reason(match: tuple[str, str] | None, label: str) -> str | None:
+    return f"earlier_batch_{match[0]}_duplicate_{label}" if match else None
+
+
+def dedup_against_index(frame: pl.DataFrame, index: DedupIndex) -> FilterResult:
+    """Drop rows whose problem (CoT rows) or generated ``text`` repeats a row of an earlier batch in ``index``."""
+    problems = frame.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
+    seen = dict(zip(problems["problem_id"], index.match("problem", problems["problem"].to_list()), strict=True))
+    by_problem = split_by_reason(frame, [_reason(seen.get(p), "problem") for p in frame["problem_id"]])
+    texts = index.match("text", by_problem.kept["text"].to_list())
+    return chain(frame, by_problem, split_by_reason(by_problem.kept, [_reason(m, "text") for m in texts]))
+
+
+def index_rows(frame: pl.DataFrame, hasher: BandHasher) -> list[pl.DataFrame]:
+    """The index rows a batch leaves for later ones: its distinct problems and its generated texts."""
+    problems = frame.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
+    return [
+        hasher.frame("problem", problems["problem_id"].to_list(), problems["problem"].to_list()),
+        hasher.frame("text", frame["id"].to_list(), frame["text"].to_list()),
+    ]

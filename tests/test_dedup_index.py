@@ -1,0 +1,66 @@
+"""The persisted cross-batch dedup index: later batches see earlier ones without reprocessing them."""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from filters.dedup import minhash_duplicates
+from filters.dedup_index import BandHasher, DedupIndex, dedup_against_index, index_rows
+from tests.test_curation import PASSAGE
+
+PROBLEM = "Tom has 12 apples and buys 7 more at the market on Sunday morning. How many apples does Tom have now?"
+
+
+def rows(ids: list[str], problems: list[str | None], texts: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"id": ids, "problem_id": [f"p-{p}" if p else None for p in problems], "problem": problems, "text": texts}
+    )
+
+
+@pytest.fixture
+def index_with_first_batch(tmp_path: Path) -> DedupIndex:
+    first = rows(["a", "b"], [PROBLEM, None], ["Step 1: 12 + 7 = 19. The answer is \\boxed{19}.", PASSAGE])
+    writer = DedupIndex(tmp_path)
+    writer.write("b1", index_rows(first, writer.hasher))
+    index = DedupIndex(tmp_path)
+    assert index.load(["b1", "b0"]) == ["b0"]  # b0 never wrote an index
+    return index
+
+
+@pytest.mark.parametrize(
+    ("problem", "text", "reason"),
+    [
+        (PROBLEM, "another trace", "earlier_batch_exact_duplicate_problem"),
+        ("  " + PROBLEM.upper(), "another trace", "earlier_batch_exact_duplicate_problem"),
+        (PROBLEM.replace(" now?", "?"), "another trace", "earlier_batch_near_duplicate_problem"),
+        (PROBLEM.replace("12", "15"), "another trace", None),  # only the numbers differ: a new problem
+        (None, PASSAGE, "earlier_batch_exact_duplicate_text"),
+        (None, PASSAGE.replace("green plants", "plants"), "earlier_batch_near_duplicate_text"),
+        (None, "A passage about volcanoes, magma chambers and the way lava cools into basalt over time.", None),
+    ],
+)
+def test_a_new_batch_is_checked_against_the_earlier_batch(
+    index_with_first_batch: DedupIndex, problem: str | None, text: str, reason: str | None
+) -> None:
+    result = dedup_against_index(rows(["x"], [problem], [text]), index_with_first_batch)
+    assert (result.dropped["reason"].to_list() or [None]) == [reason]
+
+
+def test_index_matches_agree_with_the_in_batch_minhash() -> None:
+    texts = [PASSAGE, PASSAGE.replace("green plants", "plants"), PROBLEM, PROBLEM.replace("12", "15")]
+    hasher = BandHasher()
+    first = {(b, 0) for b in hasher.bands(texts[0])} | {(b, 2) for b in hasher.bands(texts[2])}
+    shared = [any((b, j) in first for b in hasher.bands(t) for j in (0, 2)) for t in texts[1::2]]
+    assert shared == [True, False]
+    assert minhash_duplicates(texts) == {1}
+
+
+def test_rewriting_a_batch_replaces_its_index_and_short_texts_match_exactly(tmp_path: Path) -> None:
+    index = DedupIndex(tmp_path)
+    index.write("b1", index_rows(rows(["a"], [None], ["two words"]), index.hasher))
+    index.write("b1", index_rows(rows(["a"], [None], ["three short words"]), index.hasher))
+    assert [p.name for p in tmp_path.iterdir()] == ["b1.parquet"]
+    later = DedupIndex(tmp_path)
+    later.load(["b1"])
+    assert later.match("text", ["two words", "Three  short words", "three short"]) == [None, ("exact", "b1"), None]
