@@ -12,7 +12,7 @@ export FOUNDRY_BENCHMARKS ?= $(subst $() $(),:,$(abspath $(SHARED_BENCHMARKS)))
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install browser demo test lint ui
+.PHONY: install browser demo backfill bench test lint ui
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,19 @@ install: $(VENV)/.installed
 
 demo: install
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster asset materialize -f definitions.py --select '*'
+	@batch=$$($(PY) -m assets.batches add $(BATCH)) && echo "batch: $$batch" && \
+		$(VENV)/bin/dagster asset materialize -f definitions.py --select '*' --partition "$$batch"
 	@$(PY) -c "import definitions, pathlib; p = pathlib.Path(definitions.DATA_DIR, 'published', 'reasoning-foundry'); \
 		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"
 
+# Several batches in order, each deduplicated against the ones before: make backfill BATCHES="b1 b2 b3"
+backfill: install
+	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m assets.batches backfill $(BATCHES)
+bench: install
+	$(PY) bench/teacher_throughput.py --quick
+	$(PY) bench/verify_throughput.py --quick
+	$(PY) bench/curation_throughput.py --quick 2>/dev/null
 # The browser test drives Debian's chromium through Playwright (no browser download).
 browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the UI test"; \

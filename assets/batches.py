@@ -2,13 +2,18 @@
 
 ``python -m assets.batches add [KEY]`` registers a batch in the Dagster instance ($DAGSTER_HOME) and prints its key,
 for the command line: ``dagster asset materialize -f definitions.py --select '*' --partition KEY``.
+``python -m assets.batches backfill KEY [KEY ...]`` registers the batches and materializes them one after another
+(each a real run through the Dagster CLI), so each batch's dedup sees the batches before it.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -54,13 +59,32 @@ def add_batch(instance: dg.DagsterInstance, key: str) -> str:
     return key
 
 
+def backfill(keys: list[str], select: str = "*", definitions: str = "definitions.py") -> None:
+    """Register ``keys`` and materialize ``select`` for each in order, one run per batch; stop at the first failure."""
+    instance = dg.DagsterInstance.get()
+    for key in keys:
+        add_batch(instance, key)
+    for number, key in enumerate(keys, 1):
+        print(f"[{number}/{len(keys)}] batch {key}", flush=True)
+        command = ["dagster", "asset", "materialize", "-f", definitions, "--select", select, "--partition", key]
+        done = subprocess.run([os.path.join(os.path.dirname(sys.executable), command[0]), *command[1:]])
+        if done.returncode:
+            raise SystemExit(f"batch {key} failed (exit {done.returncode}); later batches were not run")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m assets.batches", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     add = commands.add_parser("add", help="register a batch and print its key")
     add.add_argument("key", nargs="?", help="default: today's date and 'manual', numbered if taken")
     commands.add_parser("list", help="the registered batches, oldest first")
+    several = commands.add_parser("backfill", help="register batches and materialize them one after another")
+    several.add_argument("keys", nargs="+")
+    several.add_argument("--select", default="*", help="asset selection (default: the whole graph)")
     args = parser.parse_args(argv)
+    if args.command == "backfill":
+        backfill([check_key(k) for k in args.keys], args.select)
+        return
     instance = dg.DagsterInstance.get()
     if args.command == "list":
         print("\n".join(instance.get_dynamic_partitions(BATCHES.name)))

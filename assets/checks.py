@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES
-from filters.decontamination import BenchmarkIndex, load_benchmark
+from filters.decontamination import BenchmarkIndex, benchmark_name, load_benchmark
 
 # Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
@@ -41,7 +41,7 @@ def decontaminated_has_no_benchmark_overlap(
 def contamination_hits(frame: pl.DataFrame, paths: list[str], ngram: int = 10) -> dg.AssetCheckResult:
     """Scan ``problem`` and ``text`` of every row against the benchmark files; pass only with zero hits."""
     decontaminated = frame
-    index = BenchmarkIndex({os.path.basename(p): load_benchmark(p) for p in paths}, ngram)
+    index = BenchmarkIndex({benchmark_name(p): load_benchmark(p) for p in paths}, ngram)
     hits = [
         row["id"]
         for row in decontaminated.select("id", "problem", "text").iter_rows(named=True)

@@ -13,7 +13,7 @@ from assets.generation import MODEL_STEP
 from assets.metadata import filter_outputs, generation_metadata, progress_logger, score_table, stage_outs
 from assets.resources import StorageResource, TeacherResource
 from filters.contract import chain, split_by_reason
-from filters.decontamination import BenchmarkIndex, decontaminate, load_benchmark
+from filters.decontamination import BenchmarkIndex, benchmark_name, decontaminate, load_benchmark
 from filters.dedup import dedup_rows, minhash_config
 from filters.dedup_index import DedupIndex, dedup_against_index, index_rows
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter
@@ -80,7 +80,8 @@ def _default_benchmarks() -> list[str]:
 
 
 class DecontaminationConfig(dg.Config):
-    """Benchmark test sets (jsonl/parquet with a question or problem field); default: $FOUNDRY_BENCHMARKS."""
+    """Benchmark test sets: jsonl/parquet files or `datasets` ids (``id@split``, default split ``test``) with a
+    question or problem field; default: $FOUNDRY_BENCHMARKS."""
 
     benchmarks: list[str] = Field(default_factory=_default_benchmarks)
     ngram: int = 10
@@ -94,7 +95,7 @@ class DecontaminationConfig(dg.Config):
 def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationConfig, deduplicated: pl.DataFrame):
     """Drop rows whose problem or generated text overlaps a benchmark test set by an n-word run."""
     started = time.monotonic()
-    benchmarks = {os.path.splitext(os.path.basename(p))[0]: load_benchmark(p) for p in config.benchmarks}
+    benchmarks = {benchmark_name(p): load_benchmark(p) for p in config.benchmarks}
     if not benchmarks:
         context.log.warning("no benchmark files configured: decontamination checked nothing")
     result = decontaminate(deduplicated, BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), ["problem", "text"])

@@ -58,7 +58,7 @@ def run_chain(count: int) -> dict[str, float]:
     quiet()
     from bench.curation_data import curation_rows
     from filters.contract import chain
-    from filters.decontamination import BenchmarkIndex, decontaminate, load_benchmark
+    from filters.decontamination import BenchmarkIndex, benchmark_name, decontaminate, load_benchmark
     from filters.dedup import dedup_rows
     from filters.reasoning import reasoning_filter
 
@@ -67,7 +67,7 @@ def run_chain(count: int) -> dict[str, float]:
     (deduplicated, _), dedup_s = timed(lambda: dedup_rows(rows))
     files = benchmark_files()
     index, index_s = timed(
-        lambda: BenchmarkIndex({os.path.basename(p): load_benchmark(p) for p in files}) if files else None
+        lambda: BenchmarkIndex({benchmark_name(p): load_benchmark(p) for p in files}) if files else None
     )
     clean, decon_s = timed(
         lambda: decontaminate(deduplicated.kept, index, ["problem", "text"]) if index else chain(deduplicated.kept)

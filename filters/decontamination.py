@@ -14,6 +14,7 @@ from filters.contract import FilterResult, split_by_reason
 
 _WORD = re.compile(r"[a-z0-9]+")
 BENCHMARK_FIELDS = ("question", "problem", "prompt", "text")
+BENCHMARK_SUFFIXES = (".jsonl", ".json", ".parquet")
 
 
 def words(text: str) -> list[str]:
@@ -104,19 +105,37 @@ def find_contamination(
     return [index.match(text) for text in texts]
 
 
-def load_benchmark(path: str | Path) -> list[str]:
-    """The question texts of a benchmark file (jsonl or parquet), from its first known question field."""
-    path = Path(path)
-    if path.suffix == ".parquet":
-        records = pl.read_parquet(path).to_dicts()
+def benchmark_name(source: str | Path) -> str:
+    """The name a benchmark is reported under: a file's stem, or a `datasets` id's last part with its split."""
+    path = Path(source)
+    return path.stem if path.suffix in BENCHMARK_SUFFIXES else str(source).rstrip("/").split("/")[-1]
+
+
+def load_benchmark(source: str | Path) -> list[str]:
+    """The question texts of a benchmark: a jsonl/parquet file, or a `datasets` id (or local dataset folder) with an
+    optional ``@split`` (default ``test``), read from the first known question field; a bad row names its place."""
+    path = Path(source)
+    if path.suffix in BENCHMARK_SUFFIXES:
+        if path.suffix == ".parquet":
+            records = pl.read_parquet(path).to_dicts()
+        else:
+            records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        where, unit = str(path), "line"
     else:
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        import datasets
+
+        dataset_id, _, split = str(source).partition("@")
+        records = list(datasets.load_dataset(dataset_id, split=split or "test"))
+        where, unit = f"{dataset_id}[{split or 'test'}]", "row"
     if not records:
-        raise ValueError(f"{path}: the benchmark file holds no rows")
+        raise ValueError(f"{where}: the benchmark holds no rows")
     field = next((f for f in BENCHMARK_FIELDS if f in records[0]), None)
     if field is None:
-        raise ValueError(f"{path}: line 1: no question field (looked for {', '.join(BENCHMARK_FIELDS)})")
-    return [str(r[field]) for r in records]
+        raise ValueError(f"{where}: {unit} 1: no question field (looked for {', '.join(BENCHMARK_FIELDS)})")
+    for number, record in enumerate(records, 1):
+        if not isinstance(record.get(field), str) or not record[field].strip():
+            raise ValueError(f"{where}: {unit} {number}: field {field!r} is missing, empty or not text")
+    return [r[field] for r in records]
 
 
 def decontaminate(frame: pl.DataFrame, index: BenchmarkIndex, columns: Sequence[str]) -> FilterResult:

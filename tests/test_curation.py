@@ -3,7 +3,7 @@ import re
 import polars as pl
 import pytest
 
-from filters.decontamination import find_contamination, load_benchmark
+from filters.decontamination import benchmark_name, find_contamination, load_benchmark
 from filters.dedup import dedup_frame, exact_duplicates, minhash_duplicates
 from filters.language import language_reason
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter, step_depth
@@ -183,3 +183,30 @@ def test_judge_score_parsing(completion: str, score: int | None) -> None:
 def test_passages_under_the_edu_score_go_with_a_reason() -> None:
     assert edu_filter_reasons([4, 1, None, 3], 3) == [None, "edu_score_below_3", None, None]
     assert edu_filter_reasons([0, 1, None, 3], 0) == [None] * 4
+
+
+def test_a_benchmark_loads_from_a_datasets_id_offline(tmp_path) -> None:
+    folder = tmp_path / "tiny_bench"  # a local dataset folder: what datasets.load_dataset resolves like a hub id
+    (folder / "data").mkdir(parents=True)
+    pl.DataFrame({"problem": ["Simplify $\\sqrt{245}$.", "What is 2+2?"]}).write_parquet(
+        folder / "data" / "test-00000-of-00001.parquet"
+    )
+    assert load_benchmark(str(folder)) == ["Simplify $\\sqrt{245}$.", "What is 2+2?"]
+    assert load_benchmark(f"{folder}@test")[1] == "What is 2+2?"
+    assert benchmark_name(f"{folder}@test") == "tiny_bench@test" and benchmark_name(GSM8K_TEST) == "gsm8k_test"
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (['{"question": "a"}', '{"question": ""}'], "line 2: field 'question' is missing, empty or not text"),
+        (['{"question": "a"}', '{"other": "b"}'], "line 2: field 'question'"),
+        (['{"id": 1}'], "line 1: no question field"),
+        ([], "holds no rows"),
+    ],
+)
+def test_a_bad_benchmark_file_names_file_line_and_field(tmp_path, lines: list[str], message: str) -> None:
+    path = tmp_path / "bench.jsonl"
+    path.write_text("\n".join(lines))
+    with pytest.raises(ValueError, match=re.escape(f"{path}: ") + ".*" + re.escape(message)):
+        load_benchmark(path)
