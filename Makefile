@@ -12,7 +12,7 @@ export FOUNDRY_BENCHMARKS ?= $(subst $() $(),:,$(abspath $(SHARED_BENCHMARKS)))
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install browser demo backfill bench test lint ui
+.PHONY: install semantic browser demo backfill bench test lint ui
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+# The optional semantic-dedup extra on torch's CPU build (the default torch wheel pulls several GB of CUDA).
+TORCH_CPU ?= torch==2.13.0+cpu
+$(VENV)/.semantic: $(VENV)/.installed
+	$(PY) -m pip install -q "$(TORCH_CPU)"
+	$(PY) -m pip install -q -e '.[semantic]'
+	touch $@
+semantic: $(VENV)/.semantic
 
 demo: install
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -47,7 +54,7 @@ browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the UI test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install browser
+test: install semantic browser
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 

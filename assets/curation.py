@@ -10,7 +10,14 @@ from pydantic import Field
 
 from assets.batches import BATCHES, earlier_batches
 from assets.generation import MODEL_STEP
-from assets.metadata import filter_outputs, generation_metadata, progress_logger, score_table, stage_outs
+from assets.metadata import (
+    filter_outputs,
+    generation_metadata,
+    markdown_table,
+    progress_logger,
+    score_table,
+    stage_outs,
+)
 from assets.resources import StorageResource, TeacherResource
 from filters.contract import chain, split_by_reason
 from filters.decontamination import BenchmarkIndex, benchmark_name, decontaminate, load_benchmark
@@ -32,13 +39,15 @@ def combine(traces: pl.DataFrame, passages: pl.DataFrame) -> pl.DataFrame:
 
 class DedupConfig(dg.Config):
     """MinHash settings, and where datatrove runs its stages: ``local`` or ``ray`` ($RAY_ADDRESS, else a local Ray
-    instance), with ``workers`` tasks at a time."""
+    instance), with ``workers`` tasks at a time. ``semantic_threshold`` (e.g. 0.95) also drops paraphrased problems
+    by all-MiniLM-L6-v2 cosine similarity (the optional extra ``semantic``)."""
 
     n_grams: int = 5
     num_buckets: int = 14
     hashes_per_bucket: int = 8
     executor: Literal["local", "ray"] = "local"
     workers: int = 1
+    semantic_threshold: float | None = None
 
 
 @dg.multi_asset(
@@ -57,7 +66,9 @@ def deduplicated(
     started = time.monotonic()
     rows = combine(cot_traces, textbook_passages)
     minhash = minhash_config(config.n_grams, config.num_buckets, config.hashes_per_bucket)
-    in_batch, duplicate_problems = dedup_rows(rows, minhash, config.executor, config.workers)
+    in_batch, duplicate_problems = dedup_rows(
+        rows, minhash, config.executor, config.workers, config.semantic_threshold
+    )
     index = DedupIndex(storage.dedup_index_dir, minhash)
     earlier = earlier_batches(context.instance, context.partition_key)
     not_indexed = index.load(earlier)
@@ -108,7 +119,21 @@ def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationCon
         benchmark_files=dg.MetadataValue.json(list(config.benchmarks)),
         ngram=config.ngram,
         hits_per_benchmark=dg.MetadataValue.json(report),
+        contamination_examples=dg.MetadataValue.md(markdown_table(contamination_examples(result.dropped))),
     )  # fmt: skip
+
+
+def contamination_examples(dropped: pl.DataFrame, per_benchmark: int = 3) -> list[dict]:
+    """A few removed rows per benchmark: which benchmark, matched on which column, and the start of the text."""
+    if dropped.is_empty():
+        return []
+    parts = dropped.with_columns(pl.col("reason").str.split(":").alias("hit"))
+    examples = parts.select(
+        pl.col("hit").list.get(1).alias("benchmark"),
+        pl.col("hit").list.get(2).alias("matched_on"),
+        pl.when(pl.col("hit").list.get(2) == "problem").then(pl.col("problem")).otherwise(pl.col("text")).alias("row"),
+    )
+    return examples.group_by("benchmark", maintain_order=True).head(per_benchmark).to_dicts()
 
 
 class ReasoningConfig(dg.Config):

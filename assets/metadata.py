@@ -35,9 +35,11 @@ def bar_chart(title: str, counts: dict[str, int | float], xlabel: str, ylabel: s
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(5, 2.6), dpi=80)
+    figure, axes = plt.subplots(figsize=(6, 3.2), dpi=80)
     axes.bar(list(counts), list(counts.values()), color="#4f46e5")
     axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if max((len(k) for k in counts), default=0) > 4:
+        axes.tick_params(axis="x", labelrotation=60, labelsize=7)
     figure.tight_layout()
     png = io.BytesIO()
     figure.savefig(png, format="png")

@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES
-from assets.metadata import counts_by, markdown_table
+from assets.metadata import bar_chart, counts_by, markdown_table
 from assets.resources import ALL_BATCHES, HubResource, StorageResource
 from generators.publishing import (
     cot_rows,
@@ -86,11 +86,15 @@ def published_dataset(
     train, evaluation = split_by_problem(cot, config.eval_fraction)
     textbook = textbook_rows(difficulty_graded)
     data = layout(train, evaluation, textbook)
-    stages = []
+    stages, throughput = [], {}
     for stage in COUNTED_STAGES:
         metadata = _latest_metadata(context, stage)
         rows_in = metadata.get("rows_in", metadata.get("requests"))  # generation stages: one request per row
         stages.append({"stage": stage, "rows_in": rows_in, "rows_out": metadata.get("rows_out", metadata.get("rows"))})
+        wall = metadata.get("generation_wall_s")  # generation stages: requests over their wall time
+        rate = metadata.get("rows_per_s", rows_in / wall if rows_in and wall else None)
+        if rate is not None:
+            throughput[stage] = round(float(rate), 1)
     audit = _latest_metadata(context, "verified").get("verifier_audit") or {}
     card = render_card(config.name, data, cot, textbook, rejections, audit, stages)
     if storage.publish_url:
@@ -115,5 +119,16 @@ def published_dataset(
             "hub_repo": hub.repo_id or "not configured",
             "hub_new_commit": bool(pushed),
             "card": dg.MetadataValue.md(card),
+            "rows_per_stage": dg.MetadataValue.md(
+                bar_chart(
+                    "Rows out of each stage (latest batch)",
+                    {r["stage"]: r["rows_out"] or 0 for r in stages},
+                    "stage",
+                    "rows",
+                )
+            ),
+            "throughput": dg.MetadataValue.md(
+                bar_chart("Throughput per stage (latest batch)", throughput, "stage", "rows/s")
+            ),
         }
     )

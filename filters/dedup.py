@@ -194,24 +194,41 @@ def dedup_frame(
     config: MinhashConfig | None = None,
     executor: str = "local",
     workers: int = 1,
+    semantic_threshold: float | None = None,
 ) -> FilterResult:
-    """Drop rows whose ``column`` repeats an earlier row exactly, then near-duplicates by MinHash."""
+    """Drop rows whose ``column`` repeats an earlier row exactly, then near-duplicates by MinHash, then (with a
+    ``semantic_threshold``) paraphrases by sentence-embedding similarity."""
     texts = frame[column].to_list()
     exact = exact_duplicates(texts)
     reasons: list[str | None] = [f"exact_duplicate_{label}" if e is not None else None for e in exact]
     survivors = [i for i, r in enumerate(reasons) if r is None]
     for position in minhash_duplicates([texts[i] for i in survivors], config, executor=executor, workers=workers):
         reasons[survivors[position]] = f"near_duplicate_{label}"
+    if semantic_threshold is not None:
+        from filters.semantic import semantic_duplicates
+
+        survivors = [i for i, r in enumerate(reasons) if r is None]
+        matches = semantic_duplicates([texts[i] for i in survivors], semantic_threshold)
+        for position, match in zip(survivors, matches, strict=True):
+            if match is not None:
+                reasons[position] = f"semantic_duplicate_{label}"
     return split_by_reason(frame, reasons)
 
 
 def dedup_rows(
-    rows: pl.DataFrame, config: MinhashConfig | None = None, executor: str = "local", workers: int = 1
+    rows: pl.DataFrame,
+    config: MinhashConfig | None = None,
+    executor: str = "local",
+    workers: int = 1,
+    semantic_threshold: float | None = None,
 ) -> tuple[FilterResult, int]:
     """Dedup generated rows (``problem_id``, ``problem``, ``text``): problems first, one per problem id, so every
-    sample of a duplicate problem goes; then the generated texts. Returns the result and the duplicate problems."""
+    sample of a duplicate problem goes (paraphrased problems too, with a ``semantic_threshold``); then the generated
+    texts. Returns the result and the number of duplicate problems."""
     problems = rows.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
-    duplicates = dedup_frame(problems.select("problem_id", "problem"), "problem", "problem", config, executor, workers)
+    duplicates = dedup_frame(
+        problems.select("problem_id", "problem"), "problem", "problem", config, executor, workers, semantic_threshold
+    )
     reason_of = dict(zip(duplicates.dropped["problem_id"], duplicates.dropped["reason"], strict=True))
     by_problem = split_by_reason(rows, [reason_of.get(p) for p in rows["problem_id"]])
     by_text = dedup_frame(by_problem.kept, "text", "text", config, executor, workers)

@@ -210,3 +210,24 @@ def test_a_bad_benchmark_file_names_file_line_and_field(tmp_path, lines: list[st
     path.write_text("\n".join(lines))
     with pytest.raises(ValueError, match=re.escape(f"{path}: ") + ".*" + re.escape(message)):
         load_benchmark(path)
+
+
+def test_contamination_examples_show_a_few_rows_per_benchmark() -> None:
+    from assets.curation import contamination_examples
+
+    dropped = pl.DataFrame(
+        {
+            "id": list("abcde"),
+            "problem": ["p1", "p2", "p3", "p4", "p5"],
+            "text": ["t1", "t2", "t3", "t4", "t5"],
+            "reason": [f"contaminated:gsm8k_test:{c}" for c in ("problem", "text", "problem", "problem")]
+            + ["contaminated:math500:text"],
+        }
+    )
+    examples = contamination_examples(dropped, per_benchmark=2)
+    assert [(e["benchmark"], e["matched_on"], e["row"]) for e in examples] == [
+        ("gsm8k_test", "problem", "p1"),
+        ("gsm8k_test", "text", "t2"),
+        ("math500", "text", "t5"),
+    ]
+    assert contamination_examples(dropped.head(0)) == []

