@@ -55,12 +55,13 @@ def test_benchmark_questions_are_caught_in_disguise(benchmarks) -> None:
     short_math = min(benchmarks["math500"], key=len)
     texts = [
         question,
-        "Here is a problem for you. " + question.replace("  ", " "),
+        "Here is a problem for you. " + question,  # a leading sentence
+        "\n\t" + "   ".join(question.split()).replace(". ", ".\n\n") + "  ",  # extra white space and line breaks
         "Step 1: we read the question.\n> " + question + "\nStep 2: compute. The answer is \\boxed{18}.",
         f"Solve this: {short_math}",
         "A bakery sells 14 loaves of bread every hour for 6 hours. How many loaves does it sell?",
     ]
-    assert find_contamination(texts, benchmarks, n=10) == ["gsm8k_test"] * 3 + ["math500", None]
+    assert find_contamination(texts, benchmarks, n=10) == ["gsm8k_test"] * 4 + ["math500", None]
 
 
 def test_reasoning_filter_drops_with_reasons() -> None:
