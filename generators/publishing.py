@@ -170,6 +170,11 @@ def lm_eval_task(name: str, dataset_path: str, eval_pattern: str) -> str:
     return yaml.safe_dump(task, sort_keys=False)
 
 
+def _revised(path: str, revision: str) -> str:
+    """A shard path or pattern with the revision before its extension: ``train-*-<rev>.parquet``."""
+    return path.removesuffix(".parquet") + f"-{revision}.parquet"
+
+
 def publish(root: Path, name: str, data: Layout, card_body: str, license: str = "mit") -> PublishedRevision:
     """Write a new revision of ``name`` under ``root`` and point ``root/name`` at it; unchanged data is a no-op.
 
@@ -185,8 +190,12 @@ def publish(root: Path, name: str, data: Layout, card_body: str, license: str = 
         "tags": ["synthetic", "reasoning", "chain-of-thought", "math"],
         "pretty_name": name,
     }
-    card = card_yaml(data.configs, data.features, data.default, header) + card_body
-    revision = content_revision(data.files, card)
+    revision = content_revision(data.files, card_yaml(data.configs, data.features, data.default, header) + card_body)
+    # The revision goes into every shard's name and every config's pattern: `datasets` keys its cache of a local
+    # folder by the config's patterns, not the files' contents, so the same patterns would serve the previous
+    # revision's cached rows after a republish.
+    configs = {c: {split: _revised(p, revision) for split, p in splits.items()} for c, splits in data.configs.items()}
+    card = card_yaml(configs, data.features, data.default, header) + card_body
     link = root / name
     store = root / ".revisions" / name
     final = store / revision
@@ -198,13 +207,14 @@ def publish(root: Path, name: str, data: Layout, card_body: str, license: str = 
     staging = store / f".staging-{revision}-{uuid.uuid4().hex[:8]}"
     try:
         for path, frame in data.files.items():
-            (staging / path).parent.mkdir(parents=True, exist_ok=True)
-            frame.write_parquet(staging / path)
+            shard = staging / _revised(path, revision)
+            shard.parent.mkdir(parents=True, exist_ok=True)
+            frame.write_parquet(shard)
         (staging / "README.md").write_text(card)
         (staging / "CHANGELOG.md").write_text(changelog(link, revision, data.files))
-        if "cot" in data.configs and "eval" in data.configs["cot"]:
+        if "cot" in configs and "eval" in configs["cot"]:
             (staging / "lm_eval").mkdir()
-            task = lm_eval_task(name, str(link.absolute()), data.configs["cot"]["eval"])
+            task = lm_eval_task(name, str(link.absolute()), configs["cot"]["eval"])
             (staging / "lm_eval" / f"{name}_eval.yaml").write_text(task)
         if final.exists():
             shutil.rmtree(final)

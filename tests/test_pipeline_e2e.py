@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import datasets
+import polars as pl
 import pytest
 
 import definitions
@@ -120,6 +121,30 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
 
         monkeypatch.setenv("FOUNDRY_MIN_COT_ROWS", "0")  # the second batch may verify nothing new
         second = materialize_batch(instance, "b2", tmp_path, SECOND_BATCH)
+        published = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
+        # a benchmark file appears that holds one published problem of b1: the redecontaminate job reruns b1
+        leaked = first["train"]["problem"][0]
+        new_benchmark = tmp_path / "leaked_bench.jsonl"
+        new_benchmark.write_text(json.dumps({"question": leaked}) + "\n")
+        benchmarks = [str(GSM8K_TEST), str(MATH500), str(new_benchmark)]
+        third = dg.materialize(
+            [*definitions.all_assets, *definitions.defs.asset_checks],
+            selection=definitions.automation.redecontaminate_job.selection,
+            resources=resources_for(tmp_path),
+            run_config={"ops": {"decontaminated": {"config": {"benchmarks": benchmarks}},
+                                "difficulty_graded": RUN_CONFIG["ops"]["difficulty_graded"]}},
+            instance=instance,
+            partition_key="b1",
+        )  # fmt: skip
+    assert third.success
+    assert "deduplicated" not in {e.asset_key.path[-1] for e in third.get_asset_materialization_events()}
+    removed = third.output_for_node("decontaminated", "decontaminated_rejections")
+    assert "contaminated:leaked_bench:problem" in set(removed["reason"])
+    republished = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
+    assert leaked not in {p for split in republished.values() for p in split["problem"]}
+    assert leaked not in set(third.output_for_node("difficulty_graded")["problem"])
+    b2_graded = second.output_for_node("difficulty_graded").filter(pl.col("kind") == "cot").height
+    assert ("b2" in {b for split in republished.values() for b in split["batch"]}) == (b2_graded > 0)
     assert second.success
     reason = dict(second.output_for_node("deduplicated", "deduplicated_rejections").select("id", "reason").iter_rows())
     first_problems = set(result.output_for_node("deduplicated", "deduplicated")["problem_id"].drop_nulls())
@@ -135,7 +160,6 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
     metadata = second.asset_materializations_for_node("deduplicated")[0].metadata
     assert metadata["checked_against_batches"].value == ["b1"]
 
-    published = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
     ids = [i for split in published.values() for i in split["id"]]
     assert len(ids) == len(set(ids)) and first_ids <= set(ids)
     assert set(published["train"]["batch"]) <= {"b1", "b2"}

@@ -143,6 +143,17 @@ def test_unchanged_data_makes_no_revision_and_changes_are_logged(tmp_path: Path)
     assert len(list((tmp_path / ".revisions" / "ds").iterdir())) == 2
 
 
+def test_load_dataset_on_the_published_path_sees_a_new_revision_not_a_cached_one(tmp_path: Path) -> None:
+    graded = graded_frame(12)
+    publish_graded(tmp_path, graded)
+    cache = str(tmp_path / "hf-cache")  # one cache for both loads, as a user's ~/.cache would be
+    before = datasets.load_dataset(str(tmp_path / "ds"), "cot", cache_dir=cache)["train"].num_rows
+    # the same shards (same domains and levels), one row fewer: only the content and the revision change
+    publish_graded(tmp_path, graded.filter(pl.col("id") != "row-0-1"))
+    after = datasets.load_dataset(str(tmp_path / "ds"), "cot", cache_dir=cache)["train"].num_rows
+    assert after == before - 1
+
+
 KILLED_PUBLISH = """
 import sys
 import polars as pl
