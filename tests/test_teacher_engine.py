@@ -71,19 +71,29 @@ def test_kill_9_mid_run_then_rerun_repeats_no_completed_request(embedded_server_
     count, cache_path = 12, tmp_path / "cache.sqlite"
     command = [sys.executable, "-c", JOB, "", str(cache_path), str(count)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    requests = requests_for(count, max_tokens=32)
+
+    def committed_now() -> set[tuple[str, int]]:
+        """The requests whose responses the job has committed to its cache so far (read while it writes: WAL)."""
+        if not cache_path.exists():
+            return set()
+        cache = ResponseCache(cache_path)
+        try:
+            return {proxy_key(r) for r in requests if cache.get(request_key(r.payload(EMBEDDED_MODEL))) is not None}
+        finally:
+            cache.close()
+
     with FaultProxy(embedded_server_url) as proxy:
         command[3] = proxy.base_url
         job = subprocess.Popen(command, env=env, cwd=ROOT)
         deadline = time.monotonic() + 120
-        while len(proxy.log.completed) < 5 and time.monotonic() < deadline:
+        # kill once 5 responses are committed (a response the proxy finished may not be committed yet)
+        while len(committed_now()) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
         job.send_signal(signal.SIGKILL)
         job.wait()
         first_run = set(proxy.log.received)
-        cache = ResponseCache(cache_path)
-        requests = requests_for(count, max_tokens=32)
-        committed = {proxy_key(r) for r in requests if cache.get(request_key(r.payload(EMBEDDED_MODEL))) is not None}
-        cache.close()
+        committed = committed_now()
         assert 5 <= len(committed) < count
         received_before = len(proxy.log.received)
         finished = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
