@@ -8,7 +8,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets.batches import BATCHES, earlier_batches
+from assets.batches import earlier_batches
 from assets.generation import MODEL_STEP
 from assets.metadata import (
     filter_outputs,
@@ -16,7 +16,7 @@ from assets.metadata import (
     markdown_table,
     progress_logger,
     score_table,
-    stage_outs,
+    stage_asset,
 )
 from assets.resources import StorageResource, TeacherResource
 from filters.contract import chain, split_by_reason
@@ -51,10 +51,7 @@ class DedupConfig(dg.Config):
     semantic_threshold: float | None = None
 
 
-@dg.multi_asset(
-    outs=stage_outs("deduplicated", "curation", "Traces and passages with exact and near duplicates removed."),
-    partitions_def=BATCHES,
-)
+@stage_asset("deduplicated", "curation", "Traces and passages with exact and near duplicates removed.")
 def deduplicated(
     context: dg.AssetExecutionContext,
     config: DedupConfig,
@@ -100,10 +97,7 @@ class DecontaminationConfig(dg.Config):
     fuzzy: float = 0.9
 
 
-@dg.multi_asset(
-    outs=stage_outs("decontaminated", "curation", "Rows that share no n-gram run with any benchmark test set."),
-    partitions_def=BATCHES,
-)
+@stage_asset("decontaminated", "curation", "Rows that share no n-gram run with any benchmark test set.")
 def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationConfig, deduplicated: pl.DataFrame):
     """Drop rows whose problem or generated text overlaps a benchmark test set by an n-word run."""
     started = time.monotonic()
@@ -151,11 +145,10 @@ class ReasoningConfig(dg.Config):
     judge_max_tokens: int = 160
 
 
-@dg.multi_asset(
-    outs=stage_outs(
-        "reasoning_filtered", "curation", "Rows with an extractable answer, sane length and no repetition."
-    ),
-    partitions_def=BATCHES,
+@stage_asset(
+    "reasoning_filtered",
+    "curation",
+    "Rows with an extractable answer, sane length and no repetition.",
     op_tags=MODEL_STEP,
 )
 def reasoning_filtered(

@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES, batch_seed
-from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_outs
+from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_asset
 from assets.resources import TeacherResource
 from generators.cot import generate_traces
 from generators.evolve import EVOLUTIONS, evolve_problems
@@ -38,11 +38,7 @@ class EvolvedProblemsConfig(SamplingConfig):
     max_tokens: int = 200
 
 
-@dg.multi_asset(
-    outs=stage_outs("evolved_problems", "generation", "Teacher-evolved problems a majority agrees on."),
-    op_tags=MODEL_STEP,
-    partitions_def=BATCHES,
-)
+@stage_asset("evolved_problems", "generation", "Teacher-evolved problems a majority agrees on.", op_tags=MODEL_STEP)
 def evolved_problems(
     context: dg.AssetExecutionContext,
     config: EvolvedProblemsConfig,
@@ -81,11 +77,7 @@ class TextbookPassagesConfig(SamplingConfig):
     max_tokens: int = 320
 
 
-@dg.multi_asset(
-    outs=stage_outs("cot_traces", "generation", "Chain-of-thought samples with their lineage."),
-    op_tags=MODEL_STEP,
-    partitions_def=BATCHES,
-)
+@stage_asset("cot_traces", "generation", "Chain-of-thought samples with their lineage.", op_tags=MODEL_STEP)
 def cot_traces(
     context: dg.AssetExecutionContext,
     config: CotTracesConfig,
@@ -128,11 +120,7 @@ def textbook_topics(context: dg.AssetExecutionContext, config: TextbookTopicsCon
     )
 
 
-@dg.multi_asset(
-    outs=stage_outs("textbook_passages", "generation", "Textbook-style passages."),
-    op_tags=MODEL_STEP,
-    partitions_def=BATCHES,
-)
+@stage_asset("textbook_passages", "generation", "Textbook-style passages.", op_tags=MODEL_STEP)
 def textbook_passages(
     context: dg.AssetExecutionContext,
     config: TextbookPassagesConfig,

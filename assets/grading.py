@@ -14,7 +14,7 @@ from assets.metadata import (
     filter_outputs,
     generation_metadata,
     progress_logger,
-    stage_outs,
+    stage_asset,
 )
 from assets.resources import TeacherResource
 from filters.difficulty import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
@@ -28,10 +28,7 @@ class VerifyConfig(dg.Config):
     min_agreement: float = 0.5
 
 
-@dg.multi_asset(
-    outs=stage_outs("verified", "grading", "CoT rows whose final answer math-verify checked against the gold."),
-    partitions_def=BATCHES,
-)
+@stage_asset("verified", "grading", "CoT rows whose final answer math-verify checked against the gold.")
 def verified(config: VerifyConfig, reasoning_filtered: pl.DataFrame):
     """Final answers extracted and checked with math-verify in worker processes; wrong ones dropped."""
     started = time.monotonic()

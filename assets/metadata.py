@@ -4,10 +4,12 @@ import base64
 import io
 import time
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import dagster as dg
 import polars as pl
 
+from assets.batches import BATCHES
 from filters.contract import FilterResult
 from generators.cot import REJECTION_SCHEMA
 from generators.teacher import GenerationStats, check_failures
@@ -125,14 +127,15 @@ def generation_outputs(
     yield dg.Output(rejections(failed, stage), output_name=f"{stage}_rejections", metadata={"rows": failed.height})
 
 
-def stage_outs(stage: str, group: str, description: str) -> dict[str, dg.AssetOut]:
-    """The kept output and the rejections output of a filtering stage."""
-    return {
+def stage_asset(stage: str, group: str, description: str, **kwargs: Any) -> Callable[[Callable], dg.AssetsDefinition]:
+    """The decorator of a per-batch stage: its kept rows and its rejections as two outputs, partitioned by batch."""
+    outs = {
         stage: dg.AssetOut(description=description, group_name=group, kinds={"polars"}),
         f"{stage}_rejections": dg.AssetOut(
             description=f"Rows dropped by {stage}, with the reason.", group_name="rejections"
         ),
     }
+    return dg.multi_asset(outs=outs, partitions_def=BATCHES, **kwargs)
 
 
 def progress_logger(context: dg.AssetExecutionContext) -> Callable[[int, int, GenerationStats], None]:
