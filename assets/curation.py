@@ -39,8 +39,7 @@ def combine(traces: pl.DataFrame, passages: pl.DataFrame) -> pl.DataFrame:
 
 class DedupConfig(dg.Config):
     """MinHash settings, and where datatrove runs its stages: ``local`` or ``ray`` ($RAY_ADDRESS, else a local Ray
-    instance), with ``workers`` tasks at a time (keep 1 on one small machine: datatrove 0.10's Ray executor hung with
-    two jobs at once on a 2-CPU local Ray). ``semantic_threshold`` (e.g. 0.95) also drops paraphrased problems
+    instance), with ``workers`` tasks at a time. ``semantic_threshold`` (e.g. 0.95) also drops paraphrased problems
     by all-MiniLM-L6-v2 cosine similarity (the optional extra ``semantic``)."""
 
     n_grams: int = 5

@@ -10,6 +10,7 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
 from datatrove.data import Document
@@ -79,16 +80,31 @@ def _cluster_only(writer: object, doc: Document) -> dict:
     return {"id": doc.id, "cluster": doc.metadata.get("minhash_cluster_id", -1)}
 
 
-def _ensure_ray(num_cpus: int | None = None) -> None:
-    """Connect to $RAY_ADDRESS, or start a local Ray instance without dashboard or auth token (once per process)."""
+def _clean_worker_processes() -> None:
+    """Ray worker setup: datatrove's Ray executor starts a process pool inside each (multithreaded) Ray worker; a
+    forked child can inherit a lock held by another thread and hang (seen here at pool exit), so fork from a clean
+    single-threaded server instead."""
+    import multiprocess
+
+    multiprocess.set_start_method("forkserver", force=True)
+
+
+def init_ray(num_cpus: int | None = None, **kwargs: Any) -> None:
+    """Connect to $RAY_ADDRESS, or start a local Ray instance without dashboard or auth token, with the worker setup
+    the MinHash stages need (once per process; ``kwargs`` go to ``ray.init``)."""
     import ray
 
-    if not ray.is_initialized():
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        if os.environ.get("RAY_ADDRESS"):
-            ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False)
-        else:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    runtime_env = {"worker_process_setup_hook": _clean_worker_processes}
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False, runtime_env=runtime_env, **kwargs)
+    else:
+        ray.init(
+            num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
+            runtime_env=runtime_env, **kwargs,
+        )  # fmt: skip
 
 
 def _run_stages(stages: list[tuple[list, int]], root: str, executor: str, workers: int) -> None:
@@ -128,7 +144,7 @@ def minhash_clusters(
     if len(texts) < 2:
         return [-1] * len(texts)
     if executor == "ray":
-        _ensure_ray()
+        init_ray()
     with tempfile.TemporaryDirectory(dir=work_dir) as root:
         with open(f"{root}/input.jsonl", "w") as handle:
             for index, text in enumerate(texts):
