@@ -22,7 +22,7 @@ from assets.resources import StorageResource, TeacherResource
 from filters.contract import chain, split_by_reason
 from filters.decontamination import BenchmarkIndex, benchmark_name, decontaminate, load_benchmark
 from filters.dedup import dedup_rows, minhash_config
-from filters.dedup_index import DedupIndex, dedup_against_index, index_rows
+from filters.dedup_index import DedupIndex, dedup_against_index
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter
 from generators.judge import edu_filter_reasons, judge_passages
 from generators.teacher import SamplingParams
@@ -71,8 +71,8 @@ def deduplicated(
     not_indexed = index.load(earlier)
     if not_indexed:
         context.log.warning(f"earlier batches without a dedup index (not materialized yet): {not_indexed}")
-    against_earlier = dedup_against_index(in_batch.kept, index)
-    index.write(context.partition_key, index_rows(against_earlier.kept, index.hasher))
+    against_earlier, kept_index_rows = dedup_against_index(in_batch.kept, index)
+    index.write(context.partition_key, kept_index_rows)
     yield from filter_outputs(
         "deduplicated", rows.height, chain(rows, in_batch, against_earlier), started, SAMPLE_COLUMNS,
         duplicate_problems=duplicate_problems,

@@ -90,13 +90,17 @@ class DedupIndex:
 
     def match(self, label: str, texts: Sequence[str]) -> list[tuple[str, str] | None]:
         """Per text, (``exact`` or ``near``, the earlier batch it repeats), or None where it is new."""
+        return self.match_rows(self.hasher.frame(label, [""] * len(texts), texts))
+
+    def match_rows(self, rows: pl.DataFrame) -> list[tuple[str, str] | None]:
+        """:meth:`match` for rows already hashed (``BandHasher.frame``), so a batch hashes its texts once."""
         out: list[tuple[str, str] | None] = []
-        for text in texts:
-            batch = self._exact.get((label, self.hasher.exact(text)))
+        for label, exact, bands in rows.select("label", "exact", "bands").iter_rows():
+            batch = self._exact.get((label, exact))
             if batch is not None:
                 out.append(("exact", batch))
                 continue
-            near = next((b for k in self.hasher.bands(text) if (b := self._bands.get((label, k))) is not None), None)
+            near = next((b for k in bands if (b := self._bands.get((label, k))) is not None), None)
             out.append(("near", near) if near is not None else None)
         return out
 
@@ -114,13 +118,19 @@ def _reason(match: tuple[str, str] | None, label: str) -> str | None:
     return f"earlier_batch_{match[0]}_duplicate_{label}" if match else None
 
 
-def dedup_against_index(frame: pl.DataFrame, index: DedupIndex) -> FilterResult:
-    """Drop rows whose problem (CoT rows) or generated ``text`` repeats a row of an earlier batch in ``index``."""
-    problems = frame.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
-    seen = dict(zip(problems["problem_id"], index.match("problem", problems["problem"].to_list()), strict=True))
+def dedup_against_index(frame: pl.DataFrame, index: DedupIndex) -> tuple[FilterResult, list[pl.DataFrame]]:
+    """Drop rows whose problem (CoT rows) or generated ``text`` repeats a row of an earlier batch in ``index``;
+    also return the index rows of what is kept, for this batch's own index file."""
+    problem_rows, text_rows = index_rows(frame, index.hasher)
+    seen = dict(zip(problem_rows["id"], index.match_rows(problem_rows), strict=True))
     by_problem = split_by_reason(frame, [_reason(seen.get(p), "problem") for p in frame["problem_id"]])
-    texts = index.match("text", by_problem.kept["text"].to_list())
-    return chain(frame, by_problem, split_by_reason(by_problem.kept, [_reason(m, "text") for m in texts]))
+    texts = dict(zip(text_rows["id"], index.match_rows(text_rows), strict=True))
+    by_text = split_by_reason(by_problem.kept, [_reason(texts[i], "text") for i in by_problem.kept["id"]])
+    kept = [
+        problem_rows.filter(pl.col("id").is_in(by_text.kept["problem_id"].drop_nulls().to_list())),
+        text_rows.filter(pl.col("id").is_in(by_text.kept["id"].to_list())),
+    ]
+    return chain(frame, by_problem, by_text), kept
 
 
 def index_rows(frame: pl.DataFrame, hasher: BandHasher) -> list[pl.DataFrame]:

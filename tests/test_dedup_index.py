@@ -43,7 +43,7 @@ def index_with_first_batch(tmp_path: Path) -> DedupIndex:
 def test_a_new_batch_is_checked_against_the_earlier_batch(
     index_with_first_batch: DedupIndex, problem: str | None, text: str, reason: str | None
 ) -> None:
-    result = dedup_against_index(rows(["x"], [problem], [text]), index_with_first_batch)
+    result, _ = dedup_against_index(rows(["x"], [problem], [text]), index_with_first_batch)
     assert (result.dropped["reason"].to_list() or [None]) == [reason]
 
 
