@@ -18,23 +18,35 @@ from assets.metadata import (
 )
 from assets.resources import TeacherResource
 from filters.difficulty import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
-from filters.verify import verify_traces
+from filters.verify import ReasoningChecks, verify_traces
 from generators.teacher import GenerationStats, SamplingParams, check_failures
 
 
 class VerifyConfig(dg.Config):
+    """Answer verification, and the reasoning checks a right answer must also pass: calculations and derivation
+    (``process_checks``), family facts (``family_checks``), and for small answer spaces (yes/no, A-D) agreement with
+    the gold above chance at one-sided level ``chance_alpha`` (null turns the gate off)."""
+
     max_traces_per_problem: int = 4
     workers: int = 2
     min_agreement: float = 0.5
+    process_checks: bool = True
+    family_checks: bool = True
+    chance_alpha: float | None = 0.05
 
 
-@stage_asset("verified", "grading", "CoT rows whose final answer math-verify checked against the gold.")
-def verified(config: VerifyConfig, reasoning_filtered: pl.DataFrame):
-    """Final answers extracted and checked with math-verify in worker processes; wrong ones dropped."""
+@stage_asset("verified", "grading", "CoT rows whose final answer is right and whose reasoning holds.")
+def verified(context: dg.AssetExecutionContext, config: VerifyConfig, reasoning_filtered: pl.DataFrame):
+    """Final answers checked with math-verify in worker processes; then each right answer's calculations, derivation
+    and family facts are checked, and small answer spaces must be answered above chance."""
     started = time.monotonic()
+    checks = ReasoningChecks(config.process_checks, config.family_checks, config.chance_alpha)
     result, audit = verify_traces(
-        reasoning_filtered, config.workers, config.max_traces_per_problem, config.min_agreement
+        reasoning_filtered, config.workers, config.max_traces_per_problem, config.min_agreement, checks
     )
+    reasoning = audit.pop("reasoning")
+    for line in reasoning["chance_gate"]["cannot_pass"]:
+        context.log.warning(f"chance gate: {line}")
     cot = result.kept.filter(pl.col("kind") == "cot")
     yield from filter_outputs(
         "verified", reasoning_filtered.height, result, started, ("problem", "answer", "extracted_answer", "text"),
@@ -43,6 +55,8 @@ def verified(config: VerifyConfig, reasoning_filtered: pl.DataFrame):
         per_extraction=counts_by(cot, "extraction"),
         per_verifier=counts_by(cot, "verifier"),
         verifier_audit=dg.MetadataValue.json(audit),
+        reasoning_checks=dg.MetadataValue.json(reasoning),
+        right_answers_rejected_for_reasoning=sum(reasoning["rejected_by_reasoning"].values()),
     )  # fmt: skip
 
 

@@ -7,18 +7,23 @@ decides, and on problems that do have gold the same vote is audited against the 
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import re
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, TimeoutError, wait
+from dataclasses import dataclass
 from functools import lru_cache
 
 import polars as pl
 
 from filters.answers import boolean_value, choice_letter, extract_answer, extract_answer_with_method
 from filters.contract import FilterResult, split_by_reason
+from filters.families import binomial_tail, chance_level, family_reasoning_error, has_family_check
+from filters.steps import check_trace
 
 __all__ = [
+    "ReasoningChecks",
     "answer_type",
     "extract_answer",
     "majority_vote",
@@ -193,16 +198,118 @@ def diverse_subset(texts: Sequence[str], k: int) -> list[int]:
     return sorted(chosen)
 
 
-def verify_traces(
-    frame: pl.DataFrame, workers: int = 2, max_per_problem: int = 4, min_agreement: float = 0.5
-) -> tuple[FilterResult, dict[str, float]]:
-    """Decide every CoT row by its gold answer (math-verify) or, where there is none, by majority vote.
+@dataclass(frozen=True)
+class ReasoningChecks:
+    """Which reasoning checks a right answer must also pass: the process check of calculations and derivation
+    (``filters.steps``), the family facts (``filters.families``), and, where the answer space is small, agreement
+    with the gold above chance at one-sided level ``chance_alpha`` (None turns that gate off)."""
 
-    Keeps up to ``max_per_problem`` correct traces a problem, preferring diverse ones. Adds ``verified``,
-    ``extracted_answer``, ``extraction``, ``verifier`` (the method that decided the row) and ``teacher_pass_rate``.
-    Also returns the verifier audit: on problems with gold, how often the majority vote agrees with the gold check.
-    Rows of other kinds pass through with ``verified`` null.
+    process: bool = True
+    family: bool = True
+    chance_alpha: float | None = 0.05
+
+
+def _spec(raw: str | None) -> dict | None:
+    return json.loads(raw) if raw else None
+
+
+@dataclass(frozen=True)
+class ReasoningVerdicts:
+    """Per row: why its reasoning fails (None where it holds or the answer is wrong), the checks it passed, its step
+    labels and its problem's chance-level p-value (None where the answer space is open); per tested problem its
+    (chance, samples, p-value)."""
+
+    flaws: list[str | None]
+    passed: list[list[str]]
+    labels: list[list[bool | None]]
+    p_values: list[float | None]
+    tested: list[tuple[float, int, float]]
+
+
+def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: ReasoningChecks) -> ReasoningVerdicts:
+    """The reasoning checks over the rows whose answer is right (``right``), in the order of ``cot``."""
+    n = cot.height
+    templates = cot["template"].to_list() if "template" in cot.columns else [None] * n
+    specs = [_spec(raw) for raw in cot["spec"].to_list()] if "spec" in cot.columns else [None] * n
+    problems, texts, golds = cot["problem"].to_list(), cot["text"].to_list(), cot["answer"].to_list()
+    reasons: list[str | None] = [None] * n
+    passed: list[list[str]] = [[] for _ in range(n)]
+    labels: list[list[bool | None]] = [[] for _ in range(n)]
+    for i in range(n):
+        if not right[i]:
+            continue
+        passed[i].append("answer")
+        if checks.process:
+            result = check_trace(problems[i], texts[i])
+            labels[i] = result.labels
+            if result.error:
+                reasons[i] = result.error
+                continue
+            passed[i] += [f"calculations:{result.claims}", "derived"]
+        if checks.family:
+            if error := family_reasoning_error(templates[i], specs[i], texts[i]):
+                reasons[i] = error
+                continue
+            if has_family_check(templates[i]):
+                passed[i].append(f"family:{templates[i]}")
+    p_values: list[float | None] = [None] * n
+    tested: list[tuple[float, int, float]] = []
+    by_problem: dict[str, list[int]] = {}
+    for i, problem_id in enumerate(cot["problem_id"].to_list()):
+        by_problem.setdefault(problem_id, []).append(i)
+    for indexes in by_problem.values():
+        first = indexes[0]
+        kind = answer_type(golds[first]) if golds[first] else None
+        chance = chance_level(kind, templates[first], specs[first])
+        if chance is None or checks.chance_alpha is None:
+            continue
+        hits = sum(bool(right[i]) for i in indexes)
+        p = binomial_tail(hits, len(indexes), chance)
+        tested.append((chance, len(indexes), p))
+        for i in indexes:
+            p_values[i] = p
+            if not right[i] or reasons[i]:
+                continue
+            if p > checks.chance_alpha:
+                reasons[i] = f"answer_at_chance_level: {hits}/{len(indexes)} right at chance {chance:.2f}, p={p:.3f}"
+            else:
+                passed[i].append(f"above_chance:p={p:.3g}")
+    return ReasoningVerdicts(reasons, passed, labels, p_values, tested)
+
+
+def chance_gate_report(tested: Sequence[tuple[float, int, float]], alpha: float | None) -> dict[str, object]:
+    """Problems the chance gate tested (chance, samples, p-value each) and rejected; and the sample counts at which
+    it cannot pass at all (every sample right still has p = chance^n above alpha)."""
+    hopeless = sorted({(round(c, 3), n) for c, n, _ in tested if alpha is not None and c**n > alpha})
+    return {
+        "alpha": alpha,
+        "problems_tested": len(tested),
+        "problems_at_chance": sum(alpha is not None and p > alpha for _, _, p in tested),
+        "cannot_pass": [
+            f"{n} samples at chance {c}: even {n}/{n} right has p={c**n:.3f} > {alpha}; raise samples_per_problem"
+            for c, n in hopeless
+        ],
+    }
+
+
+def verify_traces(
+    frame: pl.DataFrame,
+    workers: int = 2,
+    max_per_problem: int = 4,
+    min_agreement: float = 0.5,
+    checks: ReasoningChecks | None = None,
+) -> tuple[FilterResult, dict[str, object]]:
+    """Decide every CoT row by its gold answer (math-verify) or, where there is none, by majority vote; then a
+    right answer must also pass the reasoning checks (``ReasoningChecks``).
+
+    Keeps up to ``max_per_problem`` verified traces a problem, preferring diverse ones. Adds ``verified``,
+    ``extracted_answer``, ``extraction``, ``verifier`` (the method that decided the answer), ``teacher_pass_rate``,
+    ``reasoning_checks`` (the checks the row passed), ``step_labels`` and ``chance_p_value``. Also returns the
+    verifier audit (on problems with gold, how often the majority vote agrees with the gold check) and the reasoning
+    report (right answers, and how many of those each reasoning check rejected). Rows of other kinds pass through
+    with ``verified`` null.
     """
+    checks = checks or ReasoningChecks()
     is_cot = frame["kind"] == "cot"
     cot = frame.filter(is_cot)
     extracted = [extract_answer_with_method(text) for text in cot["text"]]
@@ -234,7 +341,7 @@ def verify_traces(
         if gold.strip() and g is not None
     ]
     accepted = [g for g, v in audited if v]
-    audit = {
+    audit: dict[str, object] = {
         "audited_rows": len(audited),
         "majority_vote_agrees_with_gold": round(sum(g == v for g, v in audited) / len(audited), 4)
         if audited
@@ -247,7 +354,6 @@ def verify_traces(
         pl.Series("extracted_answer", [e[0] for e in extracted], dtype=pl.String),
         pl.Series("extraction", [e[1] for e in extracted], dtype=pl.String),
         pl.Series("verifier", methods, dtype=pl.String),
-        pl.Series("_gold_ok", [v is not None for v in verdicts], dtype=pl.Boolean),
     ).with_columns(
         pl.col("verified").cast(pl.Float64).mean().over("problem_id").alias("teacher_pass_rate"),
         pl.when(pl.col("verifier") == "majority_vote")
@@ -255,21 +361,35 @@ def verify_traces(
         .otherwise(pl.col("answer"))
         .alias("answer"),
     )
+    judged = reasoning_verdicts(cot, verdicts, checks)
+    flaws = judged.flaws
+    cot = cot.with_columns(
+        pl.Series("reasoning_checks", judged.passed, dtype=pl.List(pl.String)),
+        pl.Series("step_labels", judged.labels, dtype=pl.List(pl.Boolean)),
+        pl.Series("chance_p_value", judged.p_values, dtype=pl.Float64),
+        pl.Series("verified", [bool(v) and flaw is None for v, flaw in zip(verdicts, flaws, strict=True)]),
+    )
     keep: set[int] = set()
     texts = cot["text"].to_list()
     for indexes in by_problem.values():
-        correct = [i for i in indexes if verdicts[i]]
+        correct = [i for i in indexes if verdicts[i] and flaws[i] is None]
         keep.update(correct[j] for j in diverse_subset([texts[i] for i in correct], max_per_problem))
     reasons = [
         "gold_unparseable"
         if verdicts[i] is None
         else "wrong_answer"
         if not verdicts[i]
-        else None
-        if i in keep
-        else "over_per_problem_limit"
+        else flaws[i] or (None if i in keep else "over_per_problem_limit")
         for i in range(cot.height)
     ]
-    checked = split_by_reason(cot.drop("_gold_ok"), reasons)
+    right = sum(bool(v) for v in verdicts)
+    rejected = [f.split(":")[0] for f in flaws if f]
+    audit["reasoning"] = {
+        "right_answer_rows": right,
+        "rejected_by_reasoning": {code: rejected.count(code) for code in sorted(set(rejected))},
+        "verified_rows": right - len(rejected),
+        "chance_gate": chance_gate_report(judged.tested, checks.chance_alpha),
+    }
+    checked = split_by_reason(cot, reasons)
     kept = pl.concat([checked.kept, frame.filter(~is_cot)], how="diagonal_relaxed")
     return FilterResult(kept, checked.dropped), audit

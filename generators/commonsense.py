@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import random
 
+from filters.families import DAYS
 from generators.procedural import procedural_row
 
-DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 LETTERS = "ABCD"
 GRAMS = {"grams": 1, "kilograms": 1000, "pounds": 453.592, "ounces": 28.3495}
 STUFF = ["feathers", "iron", "sand", "apples", "water", "rice"]

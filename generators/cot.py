@@ -25,7 +25,17 @@ LINEAGE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-TRACE_PROBLEM_FIELDS = ("problem_id", "source", "domain", "reasoning_kind", "problem", "answer", "steps")
+TRACE_PROBLEM_FIELDS = (
+    "problem_id",
+    "source",
+    "domain",
+    "reasoning_kind",
+    "problem",
+    "answer",
+    "steps",
+    "template",
+    "spec",
+)
 
 
 def row_id(*parts: object) -> str:

@@ -3,27 +3,12 @@ syllogisms. Each row keeps a JSON ``spec`` of the puzzle so an independent solve
 
 from __future__ import annotations
 
-import itertools
 import random
 
+from filters.families import ORDINALS, clue_holds, knights_and_knaves_solutions, ordering_solutions
 from generators.procedural import NAMES, procedural_row
 
 # ---- knights and knaves: knights always tell the truth, knaves always lie -------------------------------------
-
-
-def _claim_holds(claim: dict, world: dict[str, bool]) -> bool:
-    kind, who = claim["kind"], claim["about"]
-    if kind == "is_knight":
-        return world[who[0]]
-    if kind == "is_knave":
-        return not world[who[0]]
-    if kind == "same":
-        return world[who[0]] == world[who[1]]
-    if kind == "different":
-        return world[who[0]] != world[who[1]]
-    if kind == "exactly_one_knave":
-        return sum(not world[p] for p in who) == 1
-    raise ValueError(kind)
 
 
 def _claim_text(claim: dict, speaker: str) -> str:
@@ -35,16 +20,6 @@ def _claim_text(claim: dict, speaker: str) -> str:
         "different": lambda: f"{who[0]} and {who[1]} are different kinds.",
         "exactly_one_knave": lambda: f"Exactly one of {' and '.join(who)} is a knave.",
     }[claim["kind"]]()
-
-
-def knights_and_knaves_solutions(people: list[str], statements: list[dict]) -> list[dict[str, bool]]:
-    """Every assignment (True = knight) where each knight's claim is true and each knave's claim is false."""
-    worlds = []
-    for values in itertools.product([True, False], repeat=len(people)):
-        world = dict(zip(people, values, strict=True))
-        if all(_claim_holds(s["claim"], world) == world[s["speaker"]] for s in statements):
-            worlds.append(world)
-    return worlds
 
 
 def knights_and_knaves(seed: int, size: int = 3) -> dict:
@@ -76,26 +51,6 @@ def knights_and_knaves(seed: int, size: int = 3) -> dict:
 # ---- orderings: a unique order from a few clues ---------------------------------------------------------------
 
 
-def _clue_holds(clue: dict, order: tuple[str, ...]) -> bool:
-    position = {name: i for i, name in enumerate(order)}
-    kind, a, b = clue["kind"], clue["a"], clue.get("b")
-    if kind == "before":
-        return position[a] < position[b]
-    if kind == "right_after":
-        return position[a] == position[b] + 1
-    if kind == "first":
-        return position[a] == 0
-    if kind == "last":
-        return position[a] == len(order) - 1
-    if kind == "not_first":
-        return position[a] != 0
-    raise ValueError(kind)
-
-
-def ordering_solutions(people: list[str], clues: list[dict]) -> list[tuple[str, ...]]:
-    return [order for order in itertools.permutations(people) if all(_clue_holds(c, order) for c in clues)]
-
-
 _CLUE_TEXT = {
     "before": "{a} finished before {b}.",
     "right_after": "{a} finished right after {b}.",
@@ -103,7 +58,6 @@ _CLUE_TEXT = {
     "last": "{a} finished last.",
     "not_first": "{a} did not finish first.",
 }
-_ORDINALS = ["first", "second", "third", "fourth", "fifth"]
 
 
 def ordering_puzzle(seed: int, size: int = 4) -> dict:
@@ -116,13 +70,13 @@ def ordering_puzzle(seed: int, size: int = 4) -> dict:
         a, b = rng.sample(people, 2)
         kind = rng.choice(["before", "before", "right_after", "first", "last", "not_first"])
         clue = {"kind": kind, "a": a, "b": b}
-        if _clue_holds(clue, order) and clue not in clues:
+        if clue_holds(clue, order) and clue not in clues:
             clues.append(clue)
     place = rng.randrange(size)
     text = (
         f"{', '.join(people[:-1])} and {people[-1]} ran a race with no ties. "
         + " ".join(_CLUE_TEXT[c["kind"]].format(**c) for c in clues)
-        + f" Who finished {_ORDINALS[place]}?"
+        + f" Who finished {ORDINALS[place]}?"
     )
     return _row("ordering", text, order[place], len(clues), {"people": people, "clues": clues, "place": place})
 

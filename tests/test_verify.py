@@ -157,7 +157,8 @@ def test_rows_without_gold_are_decided_by_majority_and_the_vote_is_audited() -> 
             "id": f"r{i}",
             "problem_id": problem,
             "answer": answer,
-            "text": f"So \\boxed{{{said}}}.",
+            "problem": "How many are left?",
+            "text": f"{said} + 1 - 1 = {said}. So \\boxed{{{said}}}.",
         }
 
     frame = pl.DataFrame(

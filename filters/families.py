@@ -1,0 +1,207 @@
+"""Independent solvers of the procedural families, and family-aware checks of what a trace asserts.
+
+A procedural row keeps its puzzle as a JSON ``spec``; the solvers here recompute the facts from it (the weekday after
+each day, each islander's kind, the finishing order), and ``family_reasoning_error`` rejects a trace that asserts a
+fact the solver contradicts: "one day after Thursday is Saturday", "Ava is a knight" where she is a knave, "Ben
+finished second" where he finished third, or "Monday is option (B)" where option (B) is Sunday. Suppositions ("if",
+"suppose", "assume") and quoted statements are not assertions and are not checked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from math import comb
+
+from filters.steps import NUMBER_WORDS
+
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+LETTERS = "ABCDE"
+ORDINALS = ["first", "second", "third", "fourth", "fifth"]
+
+# ---- solvers -----------------------------------------------------------------------------------------------------
+
+
+def claim_holds(claim: dict, world: dict[str, bool]) -> bool:
+    """Whether a knights-and-knaves claim is true in a world (True = knight)."""
+    kind, who = claim["kind"], claim["about"]
+    if kind == "is_knight":
+        return world[who[0]]
+    if kind == "is_knave":
+        return not world[who[0]]
+    if kind == "same":
+        return world[who[0]] == world[who[1]]
+    if kind == "different":
+        return world[who[0]] != world[who[1]]
+    if kind == "exactly_one_knave":
+        return sum(not world[p] for p in who) == 1
+    raise ValueError(kind)
+
+
+def knights_and_knaves_solutions(people: list[str], statements: list[dict]) -> list[dict[str, bool]]:
+    """Every assignment (True = knight) where each knight's claim is true and each knave's claim is false."""
+    worlds = []
+    for values in itertools.product([True, False], repeat=len(people)):
+        world = dict(zip(people, values, strict=True))
+        if all(claim_holds(s["claim"], world) == world[s["speaker"]] for s in statements):
+            worlds.append(world)
+    return worlds
+
+
+def clue_holds(clue: dict, order: tuple[str, ...]) -> bool:
+    """Whether an ordering clue is true of a finishing order."""
+    position = {name: i for i, name in enumerate(order)}
+    kind, a, b = clue["kind"], clue["a"], clue.get("b")
+    if kind == "before":
+        return position[a] < position[b]
+    if kind == "right_after":
+        return position[a] == position[b] + 1
+    if kind == "first":
+        return position[a] == 0
+    if kind == "last":
+        return position[a] == len(order) - 1
+    if kind == "not_first":
+        return position[a] != 0
+    raise ValueError(kind)
+
+
+def ordering_solutions(people: list[str], clues: list[dict]) -> list[tuple[str, ...]]:
+    """Every finishing order the clues allow."""
+    return [order for order in itertools.permutations(people) if all(clue_holds(c, order) for c in clues)]
+
+
+# ---- what a trace asserts ----------------------------------------------------------------------------------------
+
+_SENTENCE = re.compile(r"[^.;!?\n]+")
+_SUPPOSITION = re.compile(
+    r"\b(?:if|suppose|supposing|assume|assuming|assumption|case|whether|could|might)\b|\"|“", re.I
+)
+_DAY = "|".join(DAYS)
+_COUNT = r"\d+|" + "|".join(NUMBER_WORDS)
+_DAY_CLAIM = re.compile(
+    rf"\b(?P<n>{_COUNT})\s+days?\s*(?P<dir>after|from|before|later|ago|past)?\s*(?:(?P<base>{_DAY})|today|now)?"
+    rf"[^,]*?\b(?:is|was|will be|would be|be|falls on|lands on|gives|makes|brings us to|=|->|→)\s+(?:a\s+)?"
+    rf"(?P<day>{_DAY})\b",
+    re.IGNORECASE,
+)
+_KIND_CLAIM = re.compile(
+    r"\b(?P<name>[A-Z][a-z]+)\b\s+(?:is|must be|has to be|is definitely)\s+(?:a\s+)?(?P<kind>knight|knave)\b"
+)
+_PLACE_CLAIM = re.compile(
+    r"\b(?P<name>[A-Z][a-z]+)\b\s+(?:finished|finishes|came|comes|is|was|must be)\s+(?:in\s+)?(?:the\s+)?"
+    rf"(?P<place>{'|'.join(ORDINALS)}|last)\b"
+)
+_OPTION = re.compile(r"(?:option|choice|answer)\s*\(?([A-E])\)?(?![A-Za-z])|\(([A-E])\)")
+
+
+def _count(text: str) -> int:
+    return int(text) if text.isdigit() else NUMBER_WORDS[text.lower()]
+
+
+def _assertions(trace: str) -> list[str]:
+    """The trace's sentences and clauses that assert something (no supposition, no quotation)."""
+    return [s for s in _SENTENCE.findall(trace) if s.strip() and not _SUPPOSITION.search(s)]
+
+
+def _calendar_errors(spec: dict, trace: str) -> str | None:
+    start, offset = spec["start"], spec["offset"]
+    sign = 1 if offset > 0 else -1
+    for sentence in _assertions(trace):
+        for match in _DAY_CLAIM.finditer(sentence):
+            n = _count(match["n"])
+            direction = (match["dir"] or "").lower()
+            step = -1 if direction in ("before", "ago") else 1 if direction else sign
+            base = DAYS.index(match["base"].capitalize()) if match["base"] else start
+            expected = DAYS[(base + step * n) % 7]
+            if match["day"].capitalize() != expected:
+                return f"{match.group(0).strip()} (it is {expected})"
+    return None
+
+
+def _knights_errors(spec: dict, trace: str) -> str | None:
+    solutions = knights_and_knaves_solutions(spec["people"], spec["statements"])
+    if len(solutions) != 1:
+        return None
+    world = solutions[0]
+    for sentence in _assertions(trace):
+        if re.search(r"\b(?:says|said|claims|claimed|statement)\b|\bnot\b|n't", sentence):
+            continue
+        for match in _KIND_CLAIM.finditer(sentence):
+            if match["name"] in world and world[match["name"]] != (match["kind"] == "knight"):
+                return f"{match.group(0)} (a {'knight' if world[match['name']] else 'knave'})"
+    return None
+
+
+def _ordering_errors(spec: dict, trace: str) -> str | None:
+    solutions = ordering_solutions(spec["people"], spec["clues"])
+    if len(solutions) != 1:
+        return None
+    order = solutions[0]
+    for sentence in _assertions(trace):
+        if re.search(r"\bnot\b|n't|\bbefore\b|\bafter\b", sentence):
+            continue
+        for match in _PLACE_CLAIM.finditer(sentence):
+            if match["name"] not in order:
+                continue
+            place = len(order) - 1 if match["place"] == "last" else ORDINALS.index(match["place"])
+            if place < len(order) and order[place] != match["name"]:
+                return f"{match.group(0)} ({order[place]} finished {match['place']})"
+    return None
+
+
+def _option_errors(spec: dict, trace: str) -> str | None:
+    """A sentence naming one option letter and one option's text must pair them as the problem does."""
+    choices = spec.get("choices")
+    if not choices:
+        return None
+    for sentence in _SENTENCE.findall(trace):
+        letters = {a or b for a, b in _OPTION.findall(sentence)}
+        named = [c for c in choices if re.search(rf"\b{re.escape(c)}\b", sentence, re.IGNORECASE)]
+        if len(letters) == 1 and len(named) == 1:
+            letter = letters.pop()
+            index = LETTERS.index(letter)
+            if index < len(choices) and choices[index] != named[0]:
+                return f"{sentence.strip()} (option ({letter}) is {choices[index]})"
+    return None
+
+
+FAMILY_CHECKS: dict[str, Callable[[dict, str], str | None]] = {
+    "calendar": _calendar_errors,
+    "knights_and_knaves": _knights_errors,
+    "ordering": _ordering_errors,
+}
+
+
+def family_reasoning_error(template: str | None, spec: dict | None, trace: str) -> str | None:
+    """None where what the trace asserts agrees with the family's solver, else ``family_fact: <assertion>``."""
+    if not spec:
+        return None
+    for check in (FAMILY_CHECKS.get(template or ""), _option_errors):
+        if check and (error := check(spec, trace)):
+            return f"family_fact: {error}"
+    return None
+
+
+def has_family_check(template: str | None) -> bool:
+    return (template or "") in FAMILY_CHECKS
+
+
+# ---- chance level --------------------------------------------------------------------------------------------------
+
+
+def chance_level(answer_kind: str | None, template: str | None, spec: dict | None) -> float | None:
+    """The probability of the right answer by guessing, where the answer space is small; None for open answers."""
+    spec = spec or {}
+    if spec.get("choices"):
+        return 1 / len(spec["choices"])
+    if template == "knights_and_knaves":
+        return 1 / 2
+    if template == "ordering" and spec.get("people"):
+        return 1 / len(spec["people"])
+    return {"boolean": 1 / 2, "choice": 1 / 4}.get(answer_kind or "")
+
+
+def binomial_tail(successes: int, trials: int, chance: float) -> float:
+    """P(X >= successes) for X ~ Binomial(trials, chance): the one-sided p-value of doing that well by guessing."""
+    return sum(comb(trials, i) * chance**i * (1 - chance) ** (trials - i) for i in range(successes, trials + 1))

@@ -1,0 +1,601 @@
+"""Process checks over a reasoning trace: every arithmetic claim it states holds, and its final answer is derived.
+
+``find_reasoning_error(problem, trace)`` returns None where no error is found, else a reason that starts with its
+code: ``false_calculation: <claim>`` (a stated calculation is wrong) or ``answer_not_derived`` (the final answer is
+not the result of any step: the typical case restates the question and boxes the answer).
+
+Claims are read from a token stream, never ``eval``-ed: numbers (``$1,200``, ``.25``, ``3 1/2``, ``20%``), operators
+(``+ - * / ^ x × · ÷``, ``times``, ``divided by``, ``plus``, ``minus``, ``half of``, ``20% of``), LaTeX
+(``\\frac{a}{b}``, ``\\times``, ``\\cdot``) and equality (``=``, ``equals``, ``is equal to``; ``is`` after a
+compound expression). Unit words after a number (``8 bags/trip * 4 oz/bag``) are skipped. Values are exact
+rationals. Tolerated: rounding to the stated precision, a percent written as a number (``0.25 * 100 = 25%``), a
+running total (``2 + 3 = 5 + 4 = 9``), unit conversions (``2 hours = 120 minutes``: a bare number on the left is a
+label, not a claim), and algebra with named unknowns (skipped, not judged).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+from filters.answers import extract_answer
+
+NUM, OP, LP, RP, EQ, WORD, STOP = "num", "op", "lp", "rp", "eq", "word", "stop"
+
+_LATEX = [
+    (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
+    (re.compile(r"\\(?:times|cdot)"), " * "),
+    (re.compile(r"\\div"), " / "),
+    (re.compile(r"\\(?:left|right|[,;!])"), " "),
+    (re.compile(r"\\text\{([^{}]*)\}"), r" \1 "),
+    (re.compile(r"\\\(|\\\)|\\\[|\\\]|[$€£¥]"), " "),
+    (re.compile(r"(\d)\s*[xX]\s*(?=[\d.(])"), r"\1 * "),  # 2x3, 25x.4
+    (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
+    (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
+]
+_STEP_LABEL = re.compile(r"^\s*(?:step\s*\d+\s*[:.)-]|\d+\s*[.)]\s|[-*•]\s)", re.IGNORECASE | re.MULTILINE)
+_FINAL_LINE = re.compile(r"\\boxed|\\fbox|####|(?:final answer|the answer)\s*(?:is|:)", re.IGNORECASE)
+_TOKEN = re.compile(
+    r"(?P<num>\d+\s+\d+/\d+(?![\d.])|\d+/\d+(?![\d.])|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d+(?:\.\d+)?|\.\d+)(?P<pct>\s*(?:%|percent\b))?"
+    r"|(?P<op>[-+*/^×·÷−–])|(?P<lp>[({\[])|(?P<rp>[)}\]])|(?P<eq>=|≈)"
+    r"|(?P<word>[A-Za-z]+(?:['’-][A-Za-z]+)*[²³]?)|(?P<other>\S)"
+)
+_OPS = {"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-"}
+_VERBAL_OPS = {
+    ("times",): "*",
+    ("multiplied", "by"): "*",
+    ("divided", "by"): "/",
+    ("divided", "into"): "/",
+    ("plus",): "+",
+    ("minus",): "-",
+}
+_VERBAL_EQ = [("is", "equal", "to"), ("are", "equal", "to"), ("equal", "to"), ("equals",), ("equal",)]
+_PARTS = {"half": Fraction(1, 2), "third": Fraction(1, 3), "quarter": Fraction(1, 4), "fourth": Fraction(1, 4)}
+_ROUNDING = re.compile(r"round|approx|about|nearly|almost|roughly|estimate|≈|~|whole|nearest", re.IGNORECASE)
+_LETTER_VARIABLE_OK = frozenset("aAI")
+_UNIT_LETTERS = frozenset("mgshklcKMB")  # 3m, 400g, 5h, 10k, 2L, 5K, 2M, 3B
+_WORD = re.compile(r"[a-z]+")
+_DIGIT = re.compile(r"\d")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\])")
+_LONE_LETTER = re.compile(r"(?<![\w'’-])(?<!\d )([A-Za-z])(?![\w'’-])")
+_MAX_UNIT_WORDS = 6  # "8 bags/trip", "360 * .25 expected loss"; a longer run of words is prose
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_TEENS_AND_TENS = ["seventeen", "eighteen", "nineteen", "twenty"]
+NUMBER_WORDS: dict[str, int] = {w: i for i, w in enumerate([*_UNITS.split(), *_TEENS_AND_TENS])} | {
+    w: 10 * i for i, w in enumerate(["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], start=3)
+}
+_WORD_NUMBER = re.compile(rf"\b(?:{'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)
+# words that can start a verbal operator or equality; any other word is looked at no further
+_TRIGGERS = frozenset(w for words in [*_VERBAL_OPS, *_VERBAL_EQ] for w in words[:1]) | {
+    *_PARTS,
+    "twice",
+    "of",
+    "x",
+    "X",
+}
+
+
+@dataclass(slots=True)
+class Token:
+    kind: str
+    text: str
+    value: Fraction | None = None
+    percent: bool = False
+    glued: bool = False  # a word written against the number before it ("2x", "10km")
+    after_number: bool = False  # a word right after a number ("75 m")
+    variable: bool = False  # a named unknown ("x", "2J", "4p" where the trace says "let p be ...")
+    verbal: bool = False  # an operator written in words ("divided into")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One stated equality between two expressions of a trace, and whether it holds."""
+
+    text: str
+    holds: bool
+    value: Fraction
+
+
+@lru_cache(maxsize=65536)
+def _number(text: str) -> Fraction:
+    text = text.replace(",", "")
+    if " " in text.strip():
+        whole, fraction = text.split()
+        return Fraction(whole) + Fraction(fraction)
+    return Fraction(text)  # also "3/4"
+
+
+def declared_variables(text: str) -> frozenset[str]:
+    """Letters a text uses as named unknowns: single letters standing alone ("let p be", "x + 3"), not units
+    after a number ("75 m")."""
+    return frozenset(_LONE_LETTER.findall(text)) - _LETTER_VARIABLE_OK
+
+
+def _is_variable(letter: str, glued: bool, after_number: bool, declared: frozenset[str]) -> bool:
+    if len(letter) != 1 or not letter.isalpha():
+        return False
+    if glued:  # "4p" where p is declared, "2J"; but "3m", "400g" are units
+        return letter in declared or letter not in _UNIT_LETTERS
+    if after_number:  # "75 m"
+        return letter in declared
+    return letter not in _LETTER_VARIABLE_OK
+
+
+def tokenize(line: str, declared: frozenset[str] = frozenset()) -> list[Token]:
+    """Numbers, operators, parentheses, equality, words and stops of one line, verbal operators resolved."""
+    raw: list[Token] = []
+    last_end = -1
+    for match in _TOKEN.finditer(line):
+        kind = match.lastgroup if match.lastgroup != "pct" else NUM
+        text = match.group(0)
+        if match.group("num"):
+            raw.append(Token(NUM, text.strip(), _number(match.group("num")), percent=bool(match.group("pct"))))
+        elif kind == "op":
+            raw.append(Token(OP, _OPS.get(text, text)))
+        elif kind in (LP, RP, EQ):
+            raw.append(Token(kind, text))
+        elif kind == "word" and text.lower() in NUMBER_WORDS:
+            raw.append(Token(NUM, text, Fraction(NUMBER_WORDS[text.lower()])))
+        elif kind == "word":
+            after_number = bool(raw) and raw[-1].kind == NUM
+            glued = after_number and match.start() == last_end
+            variable = _is_variable(text, glued, after_number, declared)
+            raw.append(Token(WORD, text, glued=glued, after_number=after_number, variable=variable))
+        else:
+            raw.append(Token(STOP, text))
+        last_end = match.end()
+    return _resolve_words(raw)
+
+
+def _starts_operand(tokens: list[Token], i: int) -> bool:
+    return i < len(tokens) and tokens[i].kind in (NUM, LP)
+
+
+def _resolve_words(tokens: list[Token]) -> list[Token]:
+    """Verbal operators and equality to symbols; ``x`` between quantities to ``*``; unit slashes (``/trip``) to
+    words."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        lower = token.text.lower()
+        if token.kind == WORD and lower in _TRIGGERS:
+            matched = False
+            for words, op in _VERBAL_OPS.items():
+                n = len(words)
+                if tuple(t.text.lower() for t in tokens[i : i + n]) == words and _starts_operand(tokens, i + n):
+                    out.append(Token(OP, op, verbal=True))
+                    i += n
+                    matched = True
+                    break
+            if not matched:
+                for words in _VERBAL_EQ:
+                    n = len(words)
+                    if tuple(t.text.lower() for t in tokens[i : i + n]) == words and _starts_operand(tokens, i + n):
+                        out.append(Token(EQ, " ".join(words)))
+                        i += n
+                        matched = True
+                        break
+            if matched:
+                continue
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            if lower in _PARTS and nxt and nxt.text.lower() == "of" and _starts_operand(tokens, i + 2):
+                out += [Token(NUM, lower, _PARTS[lower]), Token(OP, "*")]
+                i += 2
+                continue
+            if lower == "twice" and _starts_operand(tokens, i + 1):
+                out += [Token(NUM, "2", Fraction(2)), Token(OP, "*")]
+                i += 1
+                continue
+            if lower == "of" and out and _starts_operand(tokens, i + 1) and _is_part(out):
+                out.append(Token(OP, "*"))
+                i += 1
+                continue
+            if lower == "is" and _starts_operand(tokens, i + 1):
+                out.append(Token(EQ, "is"))
+                i += 1
+                continue
+            if lower in ("x", "X") and not token.glued and out and _starts_operand(tokens, i + 1):
+                out.append(Token(OP, "*"))
+                i += 1
+                continue
+        if token.kind == OP and token.text == "/" and i + 1 < len(tokens) and tokens[i + 1].kind == WORD:
+            if tokens[i + 1].variable:
+                out.append(token)
+                i += 1
+                continue
+            out.append(Token(WORD, "/"))
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def _is_part(out: list[Token]) -> bool:
+    """Whether the tokens before an ``of`` end in a percent or a fraction (``20% of``, ``3/4 of``)."""
+    last = out[-1]
+    return last.kind == NUM and (last.percent or "/" in last.text or last.text in _PARTS)
+
+
+class _Parser:
+    """Recursive descent over a slice of tokens: sum of products of powers of (signed) atoms; unit words skipped."""
+
+    def __init__(self, tokens: list[Token], scale_percent: bool) -> None:
+        self.tokens = [t for t in tokens if t.kind != WORD]
+        self.i = 0
+        self.scale = scale_percent
+
+    def parse(self) -> Fraction | None:
+        try:
+            value = self.sum()
+        except (ZeroDivisionError, OverflowError, ValueError, IndexError):
+            return None
+        return value if self.i == len(self.tokens) else None
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def sum(self) -> Fraction:
+        value = self.product()
+        while (t := self.peek()) and t.kind == OP and t.text in "+-":
+            self.i += 1
+            value = value + self.product() if t.text == "+" else value - self.product()
+        return value
+
+    def product(self) -> Fraction:
+        value = self.power()
+        while True:
+            t = self.peek()
+            if t and t.kind == OP and t.text in "*/":
+                self.i += 1
+                value = value * self.power() if t.text == "*" else value / self.power()
+            elif t and t.kind == LP:  # 2(3 + 4)
+                value *= self.power()
+            else:
+                return value
+
+    def power(self) -> Fraction:
+        base = self.atom()
+        t = self.peek()
+        if t and t.kind == OP and t.text == "^":
+            self.i += 1
+            exponent = self.power()
+            if exponent.denominator != 1 or abs(exponent) > 64:
+                raise ValueError("exponent")
+            return base**exponent
+        return base
+
+    def atom(self) -> Fraction:
+        t = self.tokens[self.i]
+        self.i += 1
+        if t.kind == OP and t.text == "-":
+            return -self.atom()
+        if t.kind == NUM:
+            assert t.value is not None
+            return t.value / 100 if t.percent and self.scale else t.value
+        if t.kind == LP:
+            value = self.sum()
+            if self.tokens[self.i].kind != RP:
+                raise ValueError("parenthesis")
+            self.i += 1
+            return value
+        raise ValueError("atom")
+
+
+@dataclass(frozen=True)
+class _Expression:
+    tokens: list[Token]
+
+    @property
+    def compound(self) -> bool:
+        return any(t.kind in (OP, LP) or "/" in t.text for t in self.tokens)
+
+    @property
+    def has_operator(self) -> bool:
+        return any(t.kind in (OP, LP) for t in self.tokens)
+
+    @property
+    def first_number(self) -> Token | None:
+        return next((t for t in self.tokens if t.kind == NUM), None)
+
+    def values(self) -> set[Fraction]:
+        """The expression's value with percents as fractions and, where it has any, as plain numbers."""
+        modes = (True, False) if any(t.percent for t in self.tokens) else (True,)
+        return {v for mode in modes if (v := _Parser(self.tokens, mode).parse()) is not None}
+
+    def text(self) -> str:
+        return " ".join(t.text for t in self.tokens)
+
+    def decimals(self) -> int | None:
+        """Decimal places of a plain stated number; None for a compound expression."""
+        if self.compound or not (number := self.first_number):
+            return None
+        digits = number.text.rstrip("%").strip()
+        return len(digits.split(".")[1]) if "." in digits else 0
+
+
+def _matching(tokens: list[Token], index: int, step: int) -> int | None:
+    """Index of the parenthesis matching ``tokens[index]``, scanning in direction ``step``."""
+    depth = 0
+    j = index
+    while 0 <= j < len(tokens):
+        kind = tokens[j].kind
+        depth += (kind == LP) - (kind == RP) if step > 0 else (kind == RP) - (kind == LP)
+        if depth == 0:
+            return j
+        if kind in (EQ, STOP):
+            return None
+        j += step
+    return None
+
+
+def _skip_units_back(tokens: list[Token], j: int) -> int | None:
+    """Index of the last non-word token at or before ``j`` where the words there are units of a quantity; ``j``
+    where they are not; None where they hold an unknown (``2x + 3``: no number to check)."""
+    k = j
+    while k >= 0 and tokens[k].kind == WORD:
+        if tokens[k].variable:
+            return None
+        if j - k >= _MAX_UNIT_WORDS:
+            return j
+        k -= 1
+    if k < 0 or tokens[k].kind not in (NUM, RP):
+        return j
+    if k + 1 <= j and tokens[k + 1].text.lower() == "of" and j == len(tokens) - 1:
+        return None  # "1/3 of Solomon =": a part of an unstated quantity
+    return k
+
+
+def _suffix(tokens: list[Token]) -> _Expression | None:
+    """The expression that ends a segment (the left side of the ``=`` after it)."""
+    j = _skip_units_back(tokens, len(tokens) - 1)
+    if j is None:
+        return None
+    end, start = j + 1, None
+    while j >= 0:
+        if tokens[j].kind == NUM:
+            first = j
+        elif tokens[j].kind == RP and (first := _matching(tokens, j, -1)) is not None:
+            pass
+        else:
+            break
+        start, prev = first, first - 1
+        if prev < 0:
+            break
+        if tokens[first].kind == LP and tokens[prev].kind in (NUM, RP):  # 32(.25)
+            j = prev
+            continue
+        if tokens[prev].kind != OP:
+            break
+        if tokens[prev].text == "-" and (prev == 0 or tokens[prev - 1].kind in (OP, LP, EQ, STOP)):
+            start = prev  # a negative number
+            break
+        k = _skip_units_back(tokens, prev - 1)
+        if k is None:
+            return None
+        if k < 0 or tokens[k].kind not in (NUM, RP):
+            if tokens[prev].verbal:
+                break  # "divided into 4 + 6": prose, not an operation on an unstated quantity
+            return None  # "number of pages * (2/3)": an unknown operand
+        j = k
+    return _Expression(tokens[start:end]) if start is not None else None
+
+
+def _prefix(tokens: list[Token]) -> tuple[_Expression | None, int]:
+    """The expression that starts a segment (the right side of the ``=`` before it) and where it ends."""
+    j = 0
+    end = 0
+    while j < len(tokens):
+        if tokens[j].kind == OP and tokens[j].text == "-":
+            j += 1
+        if j >= len(tokens):
+            break
+        if tokens[j].kind == NUM:
+            j += 1
+        elif tokens[j].kind == LP:
+            match = _matching(tokens, j, 1)
+            if match is None:
+                break
+            j = match + 1
+        else:
+            break
+        end = k = j
+        while k < len(tokens) and tokens[k].kind == WORD and k - j < _MAX_UNIT_WORDS:
+            k += 1
+        if j < len(tokens) and tokens[j].variable:
+            return None, j  # "= 3p"
+        if j < len(tokens) and tokens[j].text.lower() == "of":
+            return _Expression(tokens[:end]), j  # "= 4/5 of her prize": a value, but no chain goes on from it
+        if k < len(tokens) and tokens[k].kind == OP:
+            if any(t.variable for t in tokens[j:k]):
+                return None, k
+            j = k + 1
+            nxt = j + 1 if j < len(tokens) and tokens[j].text == "-" else j
+            if not _starts_operand(tokens, nxt):
+                if tokens[k].verbal:
+                    break
+                return None, j  # "8 bags / Y": an unknown operand
+            continue
+        j = k
+        break
+    return (_Expression(tokens[:end]) if end else None), j
+
+
+def _agrees(left: _Expression, right: _Expression, line: str) -> tuple[bool, Fraction | None]:
+    """Whether ``left = right`` holds, tolerating rounding to the stated precision and percent-as-number."""
+    lefts, rights = left.values(), right.values()
+    if not lefts or not rights:
+        return True, None
+    places = right.decimals()
+    for a in lefts:
+        for b in rights:
+            for target in (
+                (b, b * 100, b / 100) if right.tokens and any(t.percent for t in right.tokens + left.tokens) else (b,)
+            ):
+                if a == target:
+                    return True, b
+                if places is not None:
+                    step = Fraction(1, 10**places)
+                    if abs(a - target) <= step / 2 or (a > 0 and target == int(a / step) * step):
+                        if places > 0 or _ROUNDING.search(line) or abs(a - target) < Fraction(1, 100):
+                            return True, b
+                        if a.denominator != 1 and abs(a - target) < 1 and _ROUNDING.search(line):
+                            return True, b
+                if abs(a - target) <= abs(target) * Fraction(1, 10**6):
+                    return True, b
+    return False, next(iter(rights))
+
+
+def claims(line: str, declared: frozenset[str] = frozenset()) -> list[Claim]:
+    """Every checkable equality a line states, in order; ``declared`` names the trace's unknowns."""
+    if not _DIGIT.search(line):
+        return []
+    tokens = tokenize(line, declared)
+    segments: list[list[Token]] = [[]]
+    equals: list[str] = []
+    for t in tokens:
+        if t.kind == EQ:
+            equals.append(t.text)
+            segments.append([])
+        elif t.kind == STOP and t.text in ";?!":
+            equals.append("")
+            segments.append([])  # a sentence break ends any chain
+            segments[-1] = [t]
+        else:
+            segments[-1].append(t)
+    found: list[Claim] = []
+    previous: _Expression | None = None
+    head: _Expression | None = None  # the last calculation of the chain in progress
+    for index in range(1, len(segments)):
+        if segments[index] and segments[index][0].kind == STOP:
+            previous = None
+            continue
+        left = _suffix(segments[index - 1]) if previous is None else previous
+        right, end = _prefix(segments[index])
+        if previous is not None and not previous.compound and head is not None and equals[index - 1] == "=":
+            left = head  # "4 + 5 = 9 = 10": the chain's calculation against its next link
+        previous = right if right is not None and end >= len(_trim(segments[index])) else None
+        head = left if left is not None and left.compound and previous is not None else None
+        if left is None or right is None or not left.compound:
+            continue
+        if segments[index - 1] and not left.has_operator and equals[index - 1] != "=":
+            continue  # "3/8 is equal to $375": a part named by its fraction, not a division
+        ok, value = _agrees(left, right, line)
+        if not ok and right.compound:
+            ok = _continues(left, right)
+        text = f"{left.text()} = {right.text()}"
+        found.append(Claim(text, ok, value if value is not None else Fraction(0)))
+    return found
+
+
+def _continues(left: _Expression, right: _Expression) -> bool:
+    """A running total (``2 + 3 = 5 + 4``): the right side goes on from the left side's value."""
+    values = left.values()
+    for k, t in enumerate(right.tokens):
+        if k and t.kind == OP and (_Expression(right.tokens[:k]).values() & values):
+            return True
+    return False
+
+
+def _trim(tokens: list[Token]) -> list[Token]:
+    """A segment without trailing punctuation."""
+    end = len(tokens)
+    while end and tokens[end - 1].kind == STOP:
+        end -= 1
+    return tokens[:end] if end else tokens
+
+
+def _normalize(text: str) -> str:
+    for pattern, replacement in _LATEX:
+        text = pattern.sub(replacement, text)
+    return _STEP_LABEL.sub(" ", text)
+
+
+def _numbers(text: str) -> set[Fraction]:
+    """The values of the numbers a text states (digits and number words)."""
+    found = {Fraction(NUMBER_WORDS[w.lower()]) for w in _WORD_NUMBER.findall(text)}
+    for match in _TOKEN.finditer(text) if _DIGIT.search(text) else ():
+        if match.group("num"):
+            found.add(_number(match.group("num")))
+    return found
+
+
+def _restates(step: str, problem_words: set[str]) -> bool:
+    """Whether a step only repeats the problem (most of its words are the problem's)."""
+    words = _WORD.findall(step.lower())
+    return bool(words) and sum(w in problem_words for w in words) >= 0.8 * len(words)
+
+
+@dataclass(frozen=True)
+class TraceCheck:
+    """The process check of one trace: its steps, a label per step (True: its calculations hold, False: the first
+    bad step, None: nothing checkable), how many claims were checked, and the first error's reason (None: none)."""
+
+    steps: list[str]
+    labels: list[bool | None]
+    claims: int
+    error: str | None
+
+    @property
+    def first_bad_step(self) -> int | None:
+        return self.labels.index(False) if False in self.labels else None
+
+
+def split_steps(trace: str) -> list[str]:
+    """A trace's steps: its non-empty lines, or its sentences where it is one paragraph."""
+    lines = [line.strip() for line in trace.splitlines() if line.strip()]
+    if len(lines) == 1:
+        lines = [s.strip() for s in _SENTENCE_END.split(lines[0]) if s.strip()]
+    return lines
+
+
+def check_trace(problem: str, trace: str) -> TraceCheck:
+    """Every arithmetic claim of every step evaluated, then whether the final answer is derived by some step."""
+    steps = split_steps(trace)
+    normalized = [_normalize(step) for step in steps]
+    body = [i for i, line in enumerate(normalized) if not _FINAL_LINE.search(line)]
+    labels: list[bool | None] = [None] * len(steps)
+    declared = declared_variables(" ".join(normalized[i] for i in body))
+    stated: set[Fraction] = set()
+    checked = 0
+    for i in body:
+        for claim in claims(normalized[i], declared):
+            checked += 1
+            if not claim.holds:
+                labels[i] = False
+                return TraceCheck(steps, labels, checked, f"false_calculation: {claim.text}")
+            labels[i] = True
+            stated.add(claim.value)
+    if not _derived(problem, trace, [normalized[i] for i in body], stated):
+        if steps:
+            labels[-1] = False  # the step that states the answer states it without a derivation
+        return TraceCheck(steps, labels, checked, "answer_not_derived")
+    return TraceCheck(steps, labels, checked, None)
+
+
+def _derived(problem: str, trace: str, body: list[str], stated: set[Fraction]) -> bool:
+    """Whether the final answer is the result of a step: a checked calculation, or a number a working step (one that
+    is not a restatement of the problem) states."""
+    answer = extract_answer(trace)
+    if answer is None:
+        return True  # no final answer: the format filters' concern, not this check's
+    problem_words = set(_WORD.findall(problem.lower()))
+    given = _numbers(_normalize(problem))
+    working = [line for line in body if not _restates(line, problem_words) or _numbers(line) - given]
+    if not working:
+        return False
+    targets = _numbers(_normalize(answer))
+    if len(targets) != 1:
+        return True  # a non-numeric answer: derivation is judged by the family checks
+    target = next(iter(targets))
+    scaled = {target, target * 100, target / 100}  # cents, percents
+    return bool(scaled & stated) or any(scaled & _numbers(line) for line in working)
+
+
+def find_reasoning_error(problem: str, trace: str) -> str | None:
+    """None where no error is found, else a reason starting with its code (``false_calculation: <claim>``,
+    ``answer_not_derived``)."""
+    return check_trace(problem, trace).error

@@ -1,0 +1,250 @@
+"""The reasoning checks: stated calculations, derived answers, family facts and the chance-level gate."""
+
+import json
+
+import polars as pl
+import pytest
+
+from filters.families import binomial_tail, chance_level, family_reasoning_error
+from filters.steps import check_trace, find_reasoning_error
+from filters.verify import ReasoningChecks, verify_traces
+
+PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples does she have left?"
+
+
+@pytest.mark.parametrize(
+    "trace",
+    [
+        "16 - 3 - 4 = 9\nThe answer is \\boxed{9}.",
+        "She gives away 3 + 4 = 7 apples, so 16 - 7 = 9 are left. \\boxed{9}",
+        "Step 1: $12 - $2 = $10\nStep 2: $10 - $1 = $9\nThe answer is \\boxed{9}.",
+        "3 x 4 = 12 and 12 - 3 = 9. \\boxed{9}",
+        "3 × 4 = 12, 12 ÷ 4 = 3, 3 · 3 = 9. \\boxed{9}",
+        "20% of 50 is 10, and 10 - 1 = 9. \\boxed{9}",
+        "2 times 5 equals 10, 10 minus 1 equals 9. \\boxed{9}",
+        "Half of 18 is 9. \\boxed{9}",
+        "The total is 4 + 5 = 9 = 9. \\boxed{9}",
+        "She had $1,200 + $300 = $1,500, then $1,500 - $1,491 = $9. \\boxed{9}",
+        "$\\frac{1}{2} \\times 18 = 9$. \\boxed{9}",
+        "$3 \\cdot 3 = 9$. \\boxed{9}",
+        "Running total: 2 + 3 = 5 + 4 = 9. \\boxed{9}",
+        "10 / 3 = 3.33 per friend, so 3 friends get 3.33 * 3 = 9.99, or about 10; really 4 + 5 = 9. \\boxed{9}",
+        "2 hours = 120 minutes, and 120 / 40 = 3 laps, 3 * 3 = 9. \\boxed{9}",
+        "0.09 * 100 = 9%, so 9 of every 100. \\boxed{9}",
+        "8 bags/trip * 4 oz/bag = 32 oz/trip, and 32 oz / 16 oz/pound = 2 pounds; 2 + 7 = 9. \\boxed{9}",
+        "Let x be the apples left. Then x + 7 = 16, so x = 16 - 7 = 9. \\boxed{9}",
+        "2 1/2 + 6 1/2 = 9. \\boxed{9}",
+        "Mixed-up notation: 32(.25) = 8 and 8 + 1 = 9. \\boxed{9}",
+        "The 1200-mile trip / 50 miles an hour = 24 hours; 24 - 15 = 9. \\boxed{9}",
+    ],
+)
+def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
+    assert find_reasoning_error(PROBLEM, trace) is None
+
+
+@pytest.mark.parametrize(
+    ("trace", "claim"),
+    [
+        ("16 - 3 - 4 = 8\nThe answer is \\boxed{9}.", "16 - 3 - 4 = 8"),
+        ("Step 1: $12 - $2 = $11\nStep 2: 11 - 2 = 9\n\\boxed{9}", "12 - 2 = 11"),
+        ("3 x 4 = 13 and 13 - 4 = 9. \\boxed{9}", "3 * 4 = 13"),
+        ("20% of 50 is 12, then 12 - 3 = 9. \\boxed{9}", "20% * 50 = 12"),
+        ("2 times 5 equals 11, and 11 - 2 = 9. \\boxed{9}", "2 * 5 = 11"),
+        ("Half of 318 is 158. 158 - 149 = 9. \\boxed{9}", "half * 318 = 158"),
+        ("The total is 4 + 5 = 9 = 10. \\boxed{9}", "4 + 5 = 10"),
+        ("$\\frac{1}{2} \\times 10 = 6$, 6 + 3 = 9. \\boxed{9}", "/"),
+        ("10 / 4 = 2.6, and 2.6 + 6.4 = 9. \\boxed{9}", "10 / 4 = 2.6"),
+        ("Amanda has gone on 7 hikes x 8 = 55 hikes. 55 - 46 = 9. \\boxed{9}", "7 hikes * 8 = 55"),
+        ("He spends $40 on t-shirts * 2 = $82 on coats, and 82 - 73 = 9. \\boxed{9}", "40 on t-shirts * 2 = 82"),
+        ("She found 3 * 3 = 12 T-shirts. 12 - 3 = 9. \\boxed{9}", "3 * 3 = 12"),
+    ],
+)
+def test_a_false_calculation_is_rejected_and_named(trace: str, claim: str) -> None:
+    reason = find_reasoning_error(PROBLEM, trace)
+    assert reason is not None and reason.startswith("false_calculation: ")
+    assert claim in reason
+
+
+DIEGO = (
+    "Diego has saved $12. Diego spends $2 on a book. Diego earns $2 more by walking dogs. "
+    "How many dollars does Diego have now?"
+)
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace"),
+    [
+        (DIEGO, "The cost of walking dogs is $1 per day. \\boxed{12}"),
+        (DIEGO, "Diego has saved $12. Diego spends $2 on a book.\nThe answer is \\boxed{12}."),
+        (PROBLEM, "Step 1: Ava has 16 apples.\nStep 2: She gives 3 to Ben and 4 to Chloe.\nThe answer is \\boxed{9}."),
+        (PROBLEM, "The answer is \\boxed{9}."),
+        (
+            "Premise 1: Some blicks are qualls. Premise 2: Some florps are blicks. Does it follow that some florps "
+            "are qualls? Answer yes or no.",
+            "Some blicks are qualls. Some florps are blicks. So the answer is \\boxed{no}.",
+        ),
+    ],
+)
+def test_an_answer_no_step_derives_is_rejected(problem: str, trace: str) -> None:
+    assert find_reasoning_error(problem, trace) == "answer_not_derived"
+
+
+def test_diego_derived_properly_is_kept() -> None:
+    trace = "Diego has $12 - $2 = $10 after the book, then $10 + $2 = $12 after walking dogs. \\boxed{12}"
+    assert find_reasoning_error(DIEGO, trace) is None
+
+
+def test_step_labels_mark_the_first_bad_step() -> None:
+    check = check_trace(
+        PROBLEM, "Step 1: 3 + 4 = 7\nStep 2: She thinks.\nStep 3: 16 - 7 = 8\nThe answer is \\boxed{9}."
+    )
+    assert check.labels == [True, None, False, None]
+    assert check.first_bad_step == 2 and check.claims == 2
+    assert check_trace(PROBLEM, "Ava has 16 apples. \\boxed{16}").labels[-1] is False
+
+
+CALENDAR = {"start": 3, "offset": 3, "choices": ["Tuesday", "Sunday", "Monday", "Friday"]}  # Thursday + 3 = Sunday
+
+
+@pytest.mark.parametrize(
+    ("template", "spec", "trace", "error"),
+    [
+        (
+            "calendar",
+            CALENDAR,
+            "One day after Thursday is Saturday, two days is Sunday, three days is Tuesday. Monday is option (B). "
+            "\\boxed{B}",
+            "One day after Thursday is Saturday",
+        ),
+        (
+            "calendar",
+            CALENDAR,
+            "In 3 days it will be Sunday. Monday is option (B). \\boxed{B}",
+            "option (B) is Sunday",
+        ),
+        (
+            "calendar",
+            CALENDAR,
+            "One day after Thursday is Friday, two days after is Saturday, three days after is "
+            "Sunday. Sunday is option (B). \\boxed{B}",
+            None,
+        ),
+        ("calendar", CALENDAR, "If it were 2 days it would be Monday; in 3 days it is Sunday, (B). \\boxed{B}", None),
+        (
+            "knights_and_knaves",
+            {
+                "people": ["Ava", "Ben"],
+                "statements": [
+                    {"speaker": "Ava", "claim": {"kind": "is_knave", "about": ["Ben"]}},
+                    {"speaker": "Ben", "claim": {"kind": "same", "about": ["Ava", "Ben"]}},
+                ],
+                "target": "Ava",
+            },
+            "Ben says they are the same kind. So Ben is a knight and Ava is a knave. \\boxed{knight}",
+            "Ben is a knight",
+        ),
+        (
+            "knights_and_knaves",
+            {
+                "people": ["Ava", "Ben"],
+                "statements": [
+                    {"speaker": "Ava", "claim": {"kind": "is_knave", "about": ["Ben"]}},
+                    {"speaker": "Ben", "claim": {"kind": "same", "about": ["Ava", "Ben"]}},
+                ],
+                "target": "Ava",
+            },
+            "If Ben is a knight, Ava is a knight too, but then Ava lies. So Ben is a knave and Ava is a knight. "
+            "\\boxed{knight}",
+            None,
+        ),
+        (
+            "ordering",
+            {
+                "people": ["Ava", "Ben", "Chloe"],
+                "clues": [{"kind": "first", "a": "Ben"}, {"kind": "before", "a": "Chloe", "b": "Ava"}],
+                "place": 1,
+            },
+            "Ben finished first. Ava finished second. \\boxed{Ava}",
+            "Ava finished second",
+        ),
+    ],
+)
+def test_family_checks_hold_a_trace_to_the_solver(template: str, spec: dict, trace: str, error: str | None) -> None:
+    found = family_reasoning_error(template, spec, trace)
+    if error is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith("family_fact: ") and error in found
+
+
+@pytest.mark.parametrize(
+    ("hits", "n", "chance", "expected"),
+    [(5, 5, 0.5, 1 / 32), (4, 5, 0.5, 6 / 32), (0, 4, 0.5, 1.0), (3, 3, 0.25, 1 / 64), (2, 4, 0.25, 0.26171875)],
+)
+def test_binomial_tail(hits: int, n: int, chance: float, expected: float) -> None:
+    assert binomial_tail(hits, n, chance) == pytest.approx(expected)
+
+
+def test_chance_levels() -> None:
+    assert chance_level("boolean", "syllogism", {}) == 0.5
+    assert chance_level("choice", "calendar", CALENDAR) == 0.25
+    assert chance_level("text", "knights_and_knaves", {"people": ["A", "B"]}) == 0.5
+    assert chance_level("text", "ordering", {"people": ["A", "B", "C"]}) == pytest.approx(1 / 3)
+    assert chance_level("math", "arithmetic", {}) is None
+
+
+def _yes_no_rows(problem: str, answers: list[str]) -> list[dict]:
+    return [
+        {
+            "kind": "cot",
+            "id": f"{problem}-{i}",
+            "problem_id": problem,
+            "problem": "Premise 1: All cats are mammals. Premise 2: All mammals are animals. Are all cats animals?",
+            "answer": "yes",
+            "template": "syllogism",
+            "spec": json.dumps({"form": "Barbara"}),
+            "text": f"Cats are within mammals, and mammals within animals, so that chain gives {a}. \\boxed{{{a}}}",
+        }
+        for i, a in enumerate(answers)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answers", "kept"),
+    [
+        (["yes"] * 5, 4),  # 5/5 right: p = 1/32 < 0.05 (at most 4 kept per problem)
+        (["yes"] * 4 + ["no"], 0),  # 4/5: p = 0.19, at chance
+        (["yes"] * 4, 0),  # 4/4: p = 1/16 > 0.05: the gate cannot pass with 4 samples
+        (["yes", "no"], 0),
+    ],
+)
+def test_chance_gate_on_crafted_pass_counts(answers: list[str], kept: int) -> None:
+    frame = pl.DataFrame(_yes_no_rows("p", answers))
+    result, audit = verify_traces(frame, workers=1)
+    assert result.kept.height == kept
+    at_chance = result.dropped.filter(pl.col("reason").str.starts_with("answer_at_chance_level"))
+    assert at_chance.height == (answers.count("yes") if not kept else 0)
+    gate = audit["reasoning"]["chance_gate"]
+    assert gate["problems_tested"] == 1
+    assert bool(gate["cannot_pass"]) == (len(answers) < 5)
+    off, _ = verify_traces(frame, workers=1, checks=ReasoningChecks(chance_alpha=None))
+    assert off.kept.height == min(4, answers.count("yes"))
+
+
+def test_verified_rows_carry_their_checks_and_step_labels() -> None:
+    frame = pl.DataFrame(
+        [
+            {"kind": "cot", "id": "good", "problem_id": "p", "problem": PROBLEM, "answer": "9",
+             "text": "Step 1: 3 + 4 = 7\nStep 2: 16 - 7 = 9\nThe answer is \\boxed{9}."},
+            {"kind": "cot", "id": "lucky", "problem_id": "p", "problem": PROBLEM, "answer": "9",
+             "text": "Step 1: 3 + 4 = 8\nStep 2: 16 - 7 = 9\nThe answer is \\boxed{9}."},
+        ]
+    )  # fmt: skip
+    result, audit = verify_traces(frame, workers=1)
+    assert result.kept["id"].to_list() == ["good"]
+    row = result.kept.row(0, named=True)
+    assert row["verified"] and row["reasoning_checks"] == ["answer", "calculations:2", "derived"]
+    assert row["step_labels"] == [True, True, None]
+    assert result.dropped["reason"].to_list() == ["false_calculation: 3 + 4 = 8"]
+    assert audit["reasoning"]["right_answer_rows"] == 2
+    assert audit["reasoning"]["rejected_by_reasoning"] == {"false_calculation": 1}
