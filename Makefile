@@ -7,8 +7,6 @@ WHEELS := $(HOME)/.cache/reasoning-foundry/wheels
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LLAMA_VERSION := 0.3.36
-SHARED_BENCHMARKS := $(wildcard ../shared/data/benchmarks/*.jsonl)
-export FOUNDRY_BENCHMARKS ?= $(subst $() $(),:,$(abspath $(SHARED_BENCHMARKS)))
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 

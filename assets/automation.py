@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.batches import BATCHES, add_batch, batch_key
+from assets.curation import configured_benchmarks
 
 SEED_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
@@ -81,8 +82,9 @@ def new_seed_file(context: dg.SensorEvaluationContext):
 
 @dg.sensor(job=redecontaminate_job, minimum_interval_seconds=60)
 def new_benchmark_file(context: dg.SensorEvaluationContext):
-    """When a benchmark file appears in $FOUNDRY_BENCHMARK_DIR, decontaminate every batch again against all of them
-    (a run per batch; each republishes, and once the last has run the published revision is clean)."""
+    """When a benchmark file appears in $FOUNDRY_BENCHMARK_DIR, decontaminate every batch again against all of them,
+    the shipped and the configured ($FOUNDRY_BENCHMARKS) sets included (a run per batch; each republishes, and once
+    the last has run the published revision is clean)."""
 
     seen = json.loads(context.cursor) if context.cursor else {}
     folder = _watched("FOUNDRY_BENCHMARK_DIR", os.path.join(os.environ.get("FOUNDRY_DATA_DIR", "data"), "benchmarks"))
@@ -90,7 +92,8 @@ def new_benchmark_file(context: dg.SensorEvaluationContext):
     if added:
         for path in added:
             seen[path.name] = path.stat().st_mtime
-        benchmarks = sorted(str(p.resolve()) for p in folder.iterdir() if p.suffix in (".jsonl", ".parquet"))
+        watched = sorted(str(p.resolve()) for p in folder.iterdir() if p.suffix in (".jsonl", ".parquet"))
+        benchmarks = list(dict.fromkeys([*configured_benchmarks(), *watched]))  # added to the configured sets
         stamp = "-".join(f"{p.name}@{p.stat().st_mtime}" for p in added)
         for batch in context.instance.get_dynamic_partitions(BATCHES.name):
             yield dg.RunRequest(

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES
-from filters.decontamination import BenchmarkIndex, benchmark_name, load_benchmark
+from filters.decontamination import BenchmarkIndex, load_benchmark
 
 # Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
@@ -30,25 +30,38 @@ def deduplicated_ids_unique(deduplicated: pl.DataFrame) -> dg.AssetCheckResult:
 def decontaminated_has_no_benchmark_overlap(
     context: dg.AssetCheckExecutionContext, decontaminated: pl.DataFrame
 ) -> dg.AssetCheckResult:
-    """Zero contamination hits: the kept rows, scanned again against the benchmark files the stage used."""
-    event = context.instance.get_latest_materialization_event(dg.AssetKey("decontaminated"))
-    metadata = event.asset_materialization.metadata if event else {}
-    paths = metadata["benchmark_files"].value if "benchmark_files" in metadata else []
-    ngram = metadata["ngram"].value if "ngram" in metadata else 10
-    return contamination_hits(decontaminated, paths, ngram)
+    """Zero contamination hits: the kept rows, scanned again against the benchmark sets this batch's stage used."""
+    metadata = partition_metadata(context.instance, "decontaminated", context.partition_key)
+    if "benchmark_files" not in metadata:
+        return dg.AssetCheckResult(
+            passed=False, metadata={"error": f"no benchmark list recorded for batch {context.partition_key}"}
+        )
+    named = metadata["benchmark_files"]
+    if not named and metadata.get("decontamination") != "disabled by config":
+        return dg.AssetCheckResult(passed=False, metadata={"error": "no benchmark was checked"})
+    return contamination_hits(decontaminated, named, metadata.get("ngram", 10))
 
 
-def contamination_hits(frame: pl.DataFrame, paths: list[str], ngram: int = 10) -> dg.AssetCheckResult:
-    """Scan ``problem`` and ``text`` of every row against the benchmark files; pass only with zero hits."""
-    decontaminated = frame
-    index = BenchmarkIndex({benchmark_name(p): load_benchmark(p) for p in paths}, ngram)
+def partition_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict:
+    """The metadata of one partition's latest materialization (empty where it has none)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return {}
+    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+
+
+def contamination_hits(frame: pl.DataFrame, named: dict[str, str], ngram: int = 10) -> dg.AssetCheckResult:
+    """Scan ``problem`` and ``text`` of every row against the named benchmark sources; pass only with zero hits."""
+    index = BenchmarkIndex({name: load_benchmark(source) for name, source in named.items()}, ngram)
     hits = [
         row["id"]
-        for row in decontaminated.select("id", "problem", "text").iter_rows(named=True)
+        for row in frame.select("id", "problem", "text").iter_rows(named=True)
         if any(index.match(text) for text in (row["problem"], row["text"]) if text)
     ]
     return dg.AssetCheckResult(
-        passed=not hits, metadata={"benchmarks": len(paths), "hits": len(hits), "first_hits": ", ".join(hits[:5])}
+        passed=not hits, metadata={"benchmarks": len(named), "hits": len(hits), "first_hits": ", ".join(hits[:5])}
     )
 
 

@@ -20,7 +20,13 @@ from assets.metadata import (
 )
 from assets.resources import StorageResource, TeacherResource
 from filters.contract import chain, split_by_reason
-from filters.decontamination import BenchmarkIndex, benchmark_name, decontaminate, load_benchmark
+from filters.decontamination import (
+    BenchmarkIndex,
+    benchmark_names,
+    benchmark_sources,
+    decontaminate,
+    load_benchmark,
+)
 from filters.dedup import dedup_rows, minhash_config
 from filters.dedup_index import DedupIndex, dedup_against_index
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter
@@ -83,34 +89,41 @@ def deduplicated(
     )  # fmt: skip
 
 
-def _default_benchmarks() -> list[str]:
+def configured_benchmarks() -> list[str]:
+    """Benchmark sources named in $FOUNDRY_BENCHMARKS (``:``-separated), besides the shipped ones."""
     return [p for p in os.environ.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p]
 
 
 class DecontaminationConfig(dg.Config):
-    """Benchmark test sets: jsonl/parquet files or `datasets` ids (``id@split``, default split ``test``) with a
-    question or problem field; default: $FOUNDRY_BENCHMARKS."""
+    """Benchmark test sets: the shipped GSM8K test and MATH-500 (``shipped``) plus ``benchmarks``: jsonl/parquet
+    files or `datasets` ids (``id@split``, default split ``test``) with a question or problem field; default
+    $FOUNDRY_BENCHMARKS. ``disabled: true`` turns decontamination off explicitly (metadata and the card say so)."""
 
-    benchmarks: list[str] = Field(default_factory=_default_benchmarks)
-    ngram: int = 10
-    fuzzy: float = 0.9
+    shipped: bool = True
+    benchmarks: list[str] = Field(default_factory=configured_benchmarks)
+    disabled: bool = False
+    ngram: int = Field(10, ge=3, le=50)
+    fuzzy: float = Field(0.9, gt=0.5, le=1.0)
 
 
 @stage_asset("decontaminated", "curation", "Rows that share no n-gram run with any benchmark test set.")
 def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationConfig, deduplicated: pl.DataFrame):
     """Drop rows whose problem or generated text overlaps a benchmark test set by an n-word run."""
     started = time.monotonic()
-    benchmarks = {benchmark_name(p): load_benchmark(p) for p in config.benchmarks}
-    if not benchmarks:
-        context.log.warning("no benchmark files configured: decontamination checked nothing")
+    sources = benchmark_sources(config.shipped, config.benchmarks, config.disabled)
+    named = benchmark_names(sources)
+    benchmarks = {name: load_benchmark(source) for name, source in named.items()}
+    if config.disabled:
+        context.log.warning("decontamination is disabled by config: no benchmark was checked")
     result = decontaminate(deduplicated, BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), ["problem", "text"])
     report = {name: 0 for name in benchmarks}
     for reason in result.dropped["reason"].to_list():
         report[reason.split(":")[1]] += 1
     yield from filter_outputs(
         "decontaminated", deduplicated.height, result, started, SAMPLE_COLUMNS,
+        decontamination="disabled by config" if config.disabled else "on",
         benchmarks=dg.MetadataValue.json({n: len(t) for n, t in benchmarks.items()}),
-        benchmark_files=dg.MetadataValue.json(list(config.benchmarks)),
+        benchmark_files=dg.MetadataValue.json(named),
         ngram=config.ngram,
         hits_per_benchmark=dg.MetadataValue.json(report),
         contamination_examples=dg.MetadataValue.md(markdown_table(contamination_examples(result.dropped))),

@@ -4,7 +4,7 @@ against datatrove's plain MinHash pipeline and datasketch on the same rows, with
 Rows are procedural problems (every family) with a CoT trace each; the labelled near-duplicate set adds perturbed
 copies (a word dropped, added or upper-cased, white space changed; numbers kept) of 20% of them. Each stage is timed
 in CPU seconds (this process and its children), so rows/s per core does not depend on idle cores. Benchmarks for
-decontamination: $FOUNDRY_BENCHMARKS, else ../shared/data/benchmarks/*.jsonl.
+decontamination: the shipped GSM8K test and MATH-500, plus $FOUNDRY_BENCHMARKS.
 
     python bench/curation_throughput.py            # 100,000 rows
     python bench/curation_throughput.py --quick    # 5,000 rows, under a minute
@@ -17,7 +17,6 @@ the chain at the full size. Goal: >= 1,000 rows/s per core, peak memory flat as 
 from __future__ import annotations
 
 import argparse
-import glob
 import multiprocessing
 import os
 import resource
@@ -27,8 +26,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-SHARED_BENCHMARKS = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks"
 
 
 def cpu_seconds() -> float:
@@ -49,8 +46,10 @@ def quiet() -> None:
 
 
 def benchmark_files() -> list[str]:
+    from filters.decontamination import SHIPPED_BENCHMARKS
+
     listed = [p for p in os.environ.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p]
-    return listed or sorted(glob.glob(str(SHARED_BENCHMARKS / "*.jsonl")))
+    return [*map(str, SHIPPED_BENCHMARKS), *listed]
 
 
 def run_chain(count: int) -> dict[str, float]:

@@ -1,9 +1,9 @@
 """Verification throughput: verifications per second per core on GSM8K-style and MATH-style pairs, latency
 percentiles, and the speed-up of the process pool with all cores.
 
-Pairs come from ../shared/data/benchmarks: GSM8K test solutions (`#### N`) and MATH-500 reference solutions
-(`\\boxed{}`) against their gold answers, half of them rewritten into an equivalent but different form (``N.0``,
-``\\frac{2N}{2}``) so that math-verify, not the string shortcut, decides. The last line is
+Pairs come from the shipped benchmark sets (filters/data/benchmarks): GSM8K test solutions (`#### N`) and MATH-500
+reference solutions (`\\boxed{}`) against their gold answers, half of them rewritten into an equivalent but different
+form (``N.0``, ``\\frac{2N}{2}``) so that math-verify, not the string shortcut, decides. The last line is
 ``verifications_per_s_per_core=<x> p99_ms=<y>`` for the numeric (GSM8K-style) pairs; goal >= 1,000.
 """
 
@@ -18,9 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from filters.answers import extract_answer
+from filters.decontamination import SHIPPED_DIR as DATA
 from filters.verify import verify, verify_many
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks"
 
 
 def gsm8k_pairs(limit: int) -> list[tuple[str, str]]:

@@ -15,6 +15,8 @@ from filters.contract import FilterResult, split_by_reason
 _WORD = re.compile(r"[a-z0-9]+")
 BENCHMARK_FIELDS = ("question", "problem", "prompt", "text")
 BENCHMARK_SUFFIXES = (".jsonl", ".json", ".parquet")
+SHIPPED_DIR = Path(__file__).parent / "data" / "benchmarks"
+SHIPPED_BENCHMARKS = (SHIPPED_DIR / "gsm8k_test.jsonl", SHIPPED_DIR / "math500_test.jsonl")
 
 
 def words(text: str) -> list[str]:
@@ -109,6 +111,37 @@ def benchmark_name(source: str | Path) -> str:
     """The name a benchmark is reported under: a file's stem, or a `datasets` id's last part with its split."""
     path = Path(source)
     return path.stem if path.suffix in BENCHMARK_SUFFIXES else str(source).rstrip("/").split("/")[-1]
+
+
+def benchmark_names(sources: Sequence[str | Path]) -> dict[str, str]:
+    """A unique name per benchmark source: its ``benchmark_name``, widened by parent folders where two collide
+    (``a/test.jsonl`` and ``b/test.jsonl`` are ``a/test`` and ``b/test``, never one set)."""
+    sources = list(dict.fromkeys(str(s) for s in sources))
+    depth = 0
+    while True:
+        names = [_name_at_depth(s, depth) for s in sources]
+        if len(set(names)) == len(names) or depth > 64:
+            return dict(zip(names, sources, strict=True))
+        depth += 1
+
+
+def benchmark_sources(shipped: bool, extra: Sequence[str], disabled: bool) -> list[str]:
+    """The benchmark sources to decontaminate against: the shipped sets (where ``shipped``) and ``extra``; none only
+    where decontamination is ``disabled`` explicitly, never by an empty list."""
+    if disabled:
+        return []
+    sources = [*(str(p) for p in SHIPPED_BENCHMARKS if shipped), *extra]
+    if not sources:
+        raise ValueError(
+            "decontamination has no benchmark sets (shipped: false and no benchmarks given); "
+            "set `disabled: true` in the decontaminated config to turn it off explicitly"
+        )
+    return sources
+
+
+def _name_at_depth(source: str, depth: int) -> str:
+    parents = Path(source).parent.parts[-depth:] if depth else ()
+    return "/".join([*parents, benchmark_name(source)])
 
 
 def load_benchmark(source: str | Path) -> list[str]:

@@ -15,6 +15,7 @@ import polars as pl
 from filters.answers import extract_answer
 from generators.procedural import PROBLEM_SCHEMA
 
+GSM8K_TRAIN = Path(__file__).parent / "data" / "seeds" / "gsm8k_train.jsonl"  # shipped, MIT (LICENSE.gsm8k beside it)
 REASONING_KIND = {"math": "mathematical", "logic": "logical", "commonsense": "common-sense"}
 
 

@@ -1,21 +1,14 @@
 import os
-from pathlib import Path
 
 import pytest
 
+from filters.decontamination import SHIPPED_BENCHMARKS
 from generators.embedded import EmbeddedServer
+from generators.seeds import GSM8K_TRAIN
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-GSM8K_TRAIN = SHARED_DATA / "seeds" / "gsm8k_train.jsonl"
-GSM8K_TEST = SHARED_DATA / "benchmarks" / "gsm8k_test.jsonl"
-MATH500 = SHARED_DATA / "benchmarks" / "math500_test.jsonl"
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"the shared data sets are missing at {SHARED_DATA}")
-    return SHARED_DATA
+# the data sets the project ships (GSM8K train seeds; GSM8K test and MATH-500 benchmarks), for the tests to import
+GSM8K_TEST, MATH500 = SHIPPED_BENCHMARKS
+__all__ = ["GSM8K_TEST", "GSM8K_TRAIN", "MATH500"]
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

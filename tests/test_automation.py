@@ -60,6 +60,7 @@ def test_seed_sensor_requests_one_batch_per_new_file(tmp_path: Path, monkeypatch
 
 def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("FOUNDRY_BENCHMARK_DIR", str(tmp_path))
+    monkeypatch.setenv("FOUNDRY_BENCHMARKS", "/sets/configured.jsonl")
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(BATCHES.name, ["b1", "b2"])
         (tmp_path / "old.jsonl").write_text('{"question": "q"}\n')
@@ -69,8 +70,10 @@ def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tm
         requests = list(new_benchmark_file(dg.build_sensor_context(instance=instance, cursor=context.cursor)))
     assert [r.partition_key for r in requests] == ["b1", "b2"]
     assert {r.tags["added_benchmarks"] for r in requests} == {"new.jsonl"}
-    files = requests[0].run_config["ops"]["decontaminated"]["config"]["benchmarks"]
-    assert [os.path.basename(f) for f in files] == ["new.jsonl", "old.jsonl"]
+    config = requests[0].run_config["ops"]["decontaminated"]["config"]
+    # the configured and shipped sets stay: a redecontamination never lets back in what an earlier run removed
+    assert [os.path.basename(f) for f in config["benchmarks"]] == ["configured.jsonl", "new.jsonl", "old.jsonl"]
+    assert config.get("shipped", True) is True
 
 
 @pytest.mark.parametrize(("ids", "passed"), [(["a", "b"], True), (["a", "a"], False)])
@@ -78,14 +81,14 @@ def test_unique_ids_check(ids: list[str], passed: bool) -> None:
     assert deduplicated_ids_unique(pl.DataFrame({"id": ids})).passed is passed
 
 
-def test_contamination_check_fails_on_a_benchmark_question(shared_data) -> None:
+def test_contamination_check_fails_on_a_benchmark_question() -> None:
     question = json.loads(GSM8K_TEST.read_text().splitlines()[5])["question"]
     clean = pl.DataFrame({"id": ["x"], "problem": ["What is 2 + 2?"], "text": ["4"]})
-    assert contamination_hits(clean, [str(GSM8K_TEST)]).passed
+    assert contamination_hits(clean, {"gsm8k_test": str(GSM8K_TEST)}).passed
     dirty = pl.DataFrame(
         {"id": ["x", "y"], "problem": ["What is 2 + 2?", None], "text": ["4", f"Consider: {question}"]}
     )
-    result = contamination_hits(dirty, [str(GSM8K_TEST)])
+    result = contamination_hits(dirty, {"gsm8k_test": str(GSM8K_TEST)})
     assert not result.passed and result.metadata["first_hits"].value == "y"
 
 

@@ -46,7 +46,7 @@ def test_dedup_frame_reports_reasons() -> None:
 
 
 @pytest.fixture(scope="module")
-def benchmarks(shared_data) -> dict[str, list[str]]:
+def benchmarks() -> dict[str, list[str]]:
     return {"gsm8k_test": load_benchmark(GSM8K_TEST), "math500": load_benchmark(MATH500)}
 
 

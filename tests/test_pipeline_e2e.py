@@ -108,7 +108,7 @@ def materialize_batch(instance: dg.DagsterInstance, batch: str, data_dir: Path, 
 
 
 def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_batches(
-    tmp_path: Path, shared_data, monkeypatch
+    tmp_path: Path, monkeypatch
 ) -> None:
     (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:

@@ -6,7 +6,7 @@ from generators.seeds import SeedFileError, load_seed_problems, normalize_answer
 from tests.conftest import GSM8K_TRAIN
 
 
-def test_gsm8k_train_loads_with_normalized_answers(shared_data) -> None:
+def test_gsm8k_train_loads_with_normalized_answers() -> None:
     frame = load_seed_problems(str(GSM8K_TRAIN))
     assert frame.height == 7473
     assert frame["problem_id"].n_unique() == 7473

@@ -53,7 +53,7 @@ def test_verify_pairs(prediction: str, gold: str, expected: bool | None) -> None
     assert verify(prediction, gold) is expected
 
 
-def test_every_gsm8k_test_solution_verifies_against_its_own_answer(shared_data) -> None:
+def test_every_gsm8k_test_solution_verifies_against_its_own_answer() -> None:
     rows = [json.loads(line) for line in GSM8K_TEST.read_text().splitlines()]
     golds = [extract_answer(r["answer"]) for r in rows]
     verdicts = verify_many([r["answer"] for r in rows], golds, workers=2)
@@ -61,7 +61,7 @@ def test_every_gsm8k_test_solution_verifies_against_its_own_answer(shared_data) 
     assert all(verdicts), [r["question"] for r, v in zip(rows, verdicts, strict=True) if not v][:3]
 
 
-def test_math500_reference_solutions_verify_against_their_answers(shared_data) -> None:
+def test_math500_reference_solutions_verify_against_their_answers() -> None:
     rows = [json.loads(line) for line in MATH500.read_text().splitlines()]
     verdicts = verify_many([r["solution"] for r in rows], [r["answer"] for r in rows], workers=2)
     rate = sum(v is True for v in verdicts) / len(rows)
