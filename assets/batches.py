@@ -2,6 +2,7 @@
 
 ``python -m assets.batches add [KEY]`` registers a batch in the Dagster instance ($DAGSTER_HOME) and prints its key,
 for the command line: ``dagster asset materialize -f definitions.py --select '*' --partition KEY``.
+``python -m assets.batches remove KEY`` unregisters a batch, the one way to publish without its rows.
 ``python -m assets.batches backfill KEY [KEY ...]`` registers the batches and materializes them one after another
 (each a real run through the Dagster CLI), so each batch's dedup sees the batches before it.
 """
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     add = commands.add_parser("add", help="register a batch and print its key")
     add.add_argument("key", nargs="?", help="default: today's date and 'manual', numbered if taken")
     commands.add_parser("list", help="the registered batches, oldest first")
+    remove = commands.add_parser("remove", help="unregister a batch: the next publish leaves its rows out")
+    remove.add_argument("key")
     several = commands.add_parser("backfill", help="register batches and materialize them one after another")
     several.add_argument("keys", nargs="+")
     several.add_argument("--select", default="*", help="asset selection (default: the whole graph)")
@@ -88,6 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     instance = dg.DagsterInstance.get()
     if args.command == "list":
         print("\n".join(instance.get_dynamic_partitions(BATCHES.name)))
+        return
+    if args.command == "remove":
+        if not instance.has_dynamic_partition(BATCHES.name, args.key):
+            raise SystemExit(f"no batch {args.key!r}; registered: {instance.get_dynamic_partitions(BATCHES.name)}")
+        instance.delete_dynamic_partition(BATCHES.name, args.key)
+        print(f"removed batch {args.key}: the next publish leaves its rows out (the changelog counts them)")
         return
     key = args.key
     if key is None:

@@ -112,17 +112,22 @@ def published_eval_disjoint_from_train(context: dg.AssetCheckExecutionContext) -
 
 
 def eval_train_overlap(path: str) -> dg.AssetCheckResult:
-    import glob
+    """Problems shared by the train and eval splits of a published revision at a local path or an fsspec URL; a
+    revision where neither split can be read fails (nothing was checked)."""
+    import fsspec
 
-    ids = {
-        split: set(pl.concat([pl.read_parquet(f, columns=["problem_id"]) for f in files])["problem_id"])
-        if files
-        else set()
-        for split in ("train", "eval")
-        for files in [glob.glob(f"{path}/data/cot/*/*/{split}-*.parquet")]
-    }
+    fs, root = fsspec.core.url_to_fs(path)
+    ids = {}
+    for split in ("train", "eval"):
+        files = fs.glob(f"{root}/data/cot/*/*/{split}-*.parquet")
+        frames = []
+        for file in files:
+            with fs.open(file, "rb") as handle:
+                frames.append(pl.read_parquet(handle, columns=["problem_id"]))
+        ids[split] = set(pl.concat(frames)["problem_id"]) if frames else set()
     shared = ids["train"] & ids["eval"]
     return dg.AssetCheckResult(
-        passed=not shared,
-        metadata={"train_problems": len(ids["train"]), "eval_problems": len(ids["eval"]), "shared": len(shared)},
-    )
+        passed=not shared and bool(ids["train"] or ids["eval"] or not fs.exists(f"{root}/data/cot")),
+        metadata={"train_problems": len(ids["train"]), "eval_problems": len(ids["eval"]), "shared": len(shared),
+                  "path": path},
+    )  # fmt: skip

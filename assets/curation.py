@@ -48,11 +48,11 @@ class DedupConfig(dg.Config):
     instance), with ``workers`` tasks at a time. ``semantic_threshold`` (e.g. 0.95) also drops paraphrased problems
     by all-MiniLM-L6-v2 cosine similarity (the optional extra ``semantic``)."""
 
-    n_grams: int = 5
-    num_buckets: int = 14
-    hashes_per_bucket: int = 8
+    n_grams: int = Field(5, ge=1, le=32)
+    num_buckets: int = Field(14, ge=1, le=64)
+    hashes_per_bucket: int = Field(8, ge=1, le=64)
     executor: Literal["local", "ray"] = "local"
-    workers: int = 1
+    workers: int = Field(1, ge=1)
     semantic_threshold: float | None = None
 
 
@@ -145,16 +145,16 @@ def contamination_examples(dropped: pl.DataFrame, per_benchmark: int = 3) -> lis
 
 class ReasoningConfig(dg.Config):
     """Reasoning filters, and the LLM judge of textbook passages' educational value (0-5, FineWeb-Edu's rubric):
-    passages under ``min_edu_score`` go (0 keeps all; FineWeb-Edu keeps 3 and up, worth it with a capable judge)."""
+    passages under ``min_edu_score`` go (default 3, FineWeb-Edu's bar; 0 keeps all)."""
 
-    min_tokens: int = 8
-    max_tokens: int = 2048
+    min_tokens: int = Field(8, ge=0)
+    max_tokens: int = Field(2048, ge=1)
     drop_truncated: bool = True
-    min_steps: int = 1
+    min_steps: int = Field(1, ge=0)
     languages: list[str] = ["en"]
     judge_passages: bool = True
-    min_edu_score: int = 0
-    judge_max_tokens: int = 160
+    min_edu_score: int = Field(3, ge=0, le=5)
+    judge_max_tokens: int = Field(160, ge=8)
 
 
 @stage_asset(
@@ -196,6 +196,14 @@ def reasoning_filtered(
         }
     scored = kept.with_columns(pl.Series("edu_score", scores, dtype=pl.Int8))
     by_judge = split_by_reason(scored, edu_filter_reasons(scores, config.min_edu_score))
+    passages = sum(is_passage)
+    passing = by_judge.kept.filter(pl.col("kind") == "textbook").height
+    if passages and not passing:
+        context.log.warning(
+            f"none of {passages} textbook passages reached the educational-value bar {config.min_edu_score}: "
+            "the textbook config will publish nothing from this batch"
+        )
+    extra |= {"min_edu_score": config.min_edu_score, "passages_judged": passages, "passages_kept": passing}
     yield from filter_outputs(
         "reasoning_filtered", decontaminated.height, chain(decontaminated, filtered, by_judge), started,
         SAMPLE_COLUMNS, **extra,

@@ -2,6 +2,7 @@
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from assets.batches import BATCHES, batch_seed
 from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_asset
@@ -17,11 +18,11 @@ MODEL_STEP = {"foundry/model": "teacher"}
 
 
 class SamplingConfig(dg.Config):
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = 256
+    temperature: float = Field(0.7, ge=0.0, le=2.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_tokens: int = Field(256, ge=1)
     seed: int = 0
-    max_failure_fraction: float = 0.1
+    max_failure_fraction: float = Field(0.1, ge=0.0, le=1.0)
 
     def params(self) -> SamplingParams:
         return SamplingParams(self.temperature, self.top_p, self.max_tokens, (), self.seed)
@@ -31,11 +32,11 @@ class EvolvedProblemsConfig(SamplingConfig):
     """How many teacher-evolved problems to make, how many independent solutions each gets, and the agreement a
     majority needs for the problem to be kept."""
 
-    count: int = 2
-    solve_samples: int = 3
-    min_agreement: float = 0.6
+    count: int = Field(2, ge=0)
+    solve_samples: int = Field(3, ge=1)
+    min_agreement: float = Field(0.6, gt=0.0, le=1.0)
     evolutions: list[str] = list(EVOLUTIONS)
-    max_tokens: int = 200
+    max_tokens: int = Field(200, ge=1)
 
 
 @stage_asset("evolved_problems", "generation", "Teacher-evolved problems a majority agrees on.", op_tags=MODEL_STEP)
@@ -62,19 +63,19 @@ def evolved_problems(
 
 
 class CotTracesConfig(SamplingConfig):
-    samples_per_problem: int = 4
+    samples_per_problem: int = Field(4, ge=1, le=256)
 
 
 class TextbookTopicsConfig(dg.Config):
     """``seed`` None: derived from the batch key, so each batch draws other topics."""
 
-    count: int = 3
+    count: int = Field(3, ge=0)
     seed: int | None = None
     taxonomy_path: str | None = None
 
 
 class TextbookPassagesConfig(SamplingConfig):
-    max_tokens: int = 320
+    max_tokens: int = Field(320, ge=1)
 
 
 @stage_asset("cot_traces", "generation", "Chain-of-thought samples with their lineage.", op_tags=MODEL_STEP)

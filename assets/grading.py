@@ -2,9 +2,11 @@
 
 import copy
 import time
+from typing import Literal
 
 import dagster as dg
 import polars as pl
+from pydantic import Field, field_validator
 
 from assets.batches import BATCHES
 from assets.generation import MODEL_STEP
@@ -27,12 +29,12 @@ class VerifyConfig(dg.Config):
     (``process_checks``), family facts (``family_checks``), and for small answer spaces (yes/no, A-D) agreement with
     the gold above chance at one-sided level ``chance_alpha`` (null turns the gate off)."""
 
-    max_traces_per_problem: int = 4
-    workers: int = 2
-    min_agreement: float = 0.5
+    max_traces_per_problem: int = Field(4, ge=1)
+    workers: int = Field(2, ge=1)
+    min_agreement: float = Field(0.5, gt=0.0, le=1.0)
     process_checks: bool = True
     family_checks: bool = True
-    chance_alpha: float | None = 0.05
+    chance_alpha: float | None = Field(0.05, gt=0.0, lt=1.0)
 
 
 @stage_asset("verified", "grading", "CoT rows whose final answer is right and whose reasoning holds.")
@@ -61,14 +63,21 @@ def verified(context: dg.AssetExecutionContext, config: VerifyConfig, reasoning_
 
 
 class DifficultyConfig(dg.Config):
-    samples: int = 4
-    temperature: float = 0.8
-    max_tokens: int = 200
+    samples: int = Field(4, ge=1, le=256)
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    max_tokens: int = Field(200, ge=1)
     seed: int = 1_000
     extra_student_models: list[str] = []
-    level_mode: str = "thresholds"
-    thresholds: list[float] = list(DEFAULT_THRESHOLDS)
-    max_failure_fraction: float = 0.1
+    level_mode: Literal["thresholds", "quantiles"] = "thresholds"
+    thresholds: list[float] = Field(default_factory=lambda: list(DEFAULT_THRESHOLDS), min_length=4, max_length=4)
+    max_failure_fraction: float = Field(0.1, ge=0.0, le=1.0)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _ascending_pass_rates(cls, value: list[float]) -> list[float]:
+        if any(not 0 < v < 1 for v in value) or value != sorted(value, reverse=True):
+            raise ValueError(f"thresholds {value}: four pass rates in (0, 1), highest first")
+        return value
 
 
 @dg.asset(group_name="grading", kinds={"polars"}, op_tags=MODEL_STEP, partitions_def=BATCHES)
@@ -77,6 +86,12 @@ def difficulty_graded(
 ) -> dg.Output[pl.DataFrame]:
     """Per problem, students' pass rates over k samples (a Rasch fit with several students), a level 1-5 and a
     curriculum rank (easy first). Extra students are other models served at the student endpoint."""
+    if config.extra_student_models and not student.base_urls and student.engine == "openai":
+        raise ValueError(
+            f"extra_student_models {config.extra_student_models}: the embedded server serves one model under any "
+            "name, so each extra student would be the same model again; point the student at an endpoint that serves "
+            "them ($STUDENT_BASE_URLS)"
+        )
     cot = verified.filter(pl.col("kind") == "cot")
     params = SamplingParams(config.temperature, 0.95, config.max_tokens, (), config.seed)
     base = student.backend()

@@ -81,12 +81,21 @@ def generation_metadata(stats: GenerationStats) -> dict[str, object]:
 
 
 def rejections(dropped: pl.DataFrame, stage: str, text_column: str = "text") -> pl.DataFrame:
-    """Dropped rows in the shape of the rejections table: id, stage, reason, text."""
+    """Dropped rows in the shape of the rejections table: stage, id, text, reason, and the problem and domain where
+    the rows have them (the reasoning report and the `cot-steps` config need them)."""
+    schema = {"stage": pl.String, **REJECTION_SCHEMA, "problem": pl.String, "domain": pl.String}
     if dropped.is_empty():
-        return pl.DataFrame(schema={"stage": pl.String, **REJECTION_SCHEMA})
+        return pl.DataFrame(schema=schema)
+    optional = [
+        pl.col(c) if c in dropped.columns else pl.lit(None, dtype=pl.String).alias(c) for c in ("problem", "domain")
+    ]
     return dropped.select(
-        pl.lit(stage).alias("stage"), pl.col("id"), pl.col(text_column).cast(pl.String).alias("text"), pl.col("reason")
-    )
+        pl.lit(stage).alias("stage"),
+        pl.col("id"),
+        pl.col(text_column).cast(pl.String).alias("text"),
+        pl.col("reason"),
+        *optional,
+    ).cast(schema)
 
 
 def filter_outputs(

@@ -2,8 +2,9 @@
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
-from assets.batches import BATCHES, batch_index, batch_seed
+from assets.batches import BATCHES, batch_seed, earlier_batches
 from assets.metadata import bar_chart, counts_by, samples
 from generators.families import generate_mixed
 from generators.procedural import PROBLEM_SCHEMA
@@ -18,41 +19,78 @@ class SeedProblemsConfig(dg.Config):
     problem_field: str = "question"
     answer_field: str = "answer"
     split: str = "train"
-    limit_per_source: int | None = 8
+    limit_per_source: int | None = Field(8, ge=1)
 
 
 class SyntheticProblemsConfig(dg.Config):
     """Procedural problems taken in turn from ``families`` (arithmetic, algebra, knights_and_knaves, ordering,
     syllogism, calendar, clock, heaviest). ``seed`` None: derived from the batch key, so each batch is new."""
 
-    count: int = 16
+    count: int = Field(16, ge=0)
     seed: int | None = None
     families: list[str] = ["arithmetic", "arithmetic", "syllogism", "calendar"]
-    min_steps: int = 1
-    max_steps: int = 2
+    min_steps: int = Field(1, ge=1, le=5)
+    max_steps: int = Field(2, ge=1, le=5)
 
 
 PROBLEM_SAMPLE_COLUMNS = ("problem_id", "source", "problem", "answer", "steps")
 
 
+def seed_offsets(instance: dg.DagsterInstance, batch: str, sources: list[str], limit: int | None) -> dict[str, int]:
+    """Where this batch's slice of each source starts: where it started before (a rerun), else after every slice
+    that earlier batches took of that same source (a new source starts at row 0, however many batches ran)."""
+    offsets = dict.fromkeys(sources, 0)
+    if not limit:
+        return offsets
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("seed_problems"), asset_partitions=[*earlier_batches(instance, batch), batch]
+        ),
+        limit=10_000,
+    ).records
+    own: dict[str, int] = {}
+    for record in records:
+        event = record.asset_materialization
+        slices = event.metadata.get("seed_slices") if event else None
+        for source, (skip, rows) in (slices.value if slices else {}).items():
+            if source not in offsets:
+                continue
+            if event.partition == batch:
+                own.setdefault(source, skip)  # newest first: this batch's latest run
+            else:
+                offsets[source] = max(offsets[source], skip + rows)
+    return offsets | own
+
+
 @dg.asset(group_name="problems", kinds={"polars"}, partitions_def=BATCHES)
 def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig) -> dg.Output[pl.DataFrame]:
     """Problems with gold answers from seed files or datasets (GSM8K `#### N` and MATH `\\boxed{}` normalized)."""
-    # with a limit, batch k takes the k-th slice of each source, so every refresh gets seeds it has not seen
-    skip = batch_index(context.instance, context.partition_key) * (config.limit_per_source or 0)
-    frames = [
-        load_seed_problems(
-            s, config.problem_field, config.answer_field, config.split, config.limit_per_source, skip=skip
+    offsets = seed_offsets(context.instance, context.partition_key, config.sources, config.limit_per_source)
+    frames = []
+    for source in config.sources:
+        part = load_seed_problems(
+            source, config.problem_field, config.answer_field, config.split, config.limit_per_source, offsets[source]
         )
-        for s in config.sources
-    ]
+        if part.is_empty():
+            raise ValueError(
+                f"seed source {source}: no rows left from row {offsets[source] + 1} on (earlier batches read the "
+                "rows before it); add a new seed file, or remove the source from this batch's config"
+            )
+        frames.append(part)
     frame = pl.concat(frames) if frames else pl.DataFrame(schema=PROBLEM_SCHEMA)
     if not config.sources:
         context.log.info("no seed sources configured; only procedural problems feed the traces")
+    repeated = frame.height - frame["problem_id"].n_unique()
+    if repeated:
+        context.log.warning(f"{repeated} seed rows repeat an earlier row's problem (dedup keeps one of each)")
     return dg.Output(
         frame,
         metadata={
             "rows": frame.height,
+            "seed_slices": dg.MetadataValue.json(
+                {s: [offsets[s], f.height] for s, f in zip(config.sources, frames, strict=True)}
+            ),
+            "repeated_problems": repeated,
             "per_source": counts_by(frame, "source"),
             "samples": samples(frame, PROBLEM_SAMPLE_COLUMNS),
         },

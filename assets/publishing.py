@@ -2,10 +2,12 @@
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from assets.batches import BATCHES
 from assets.metadata import bar_chart, counts_by, markdown_table
 from assets.resources import ALL_BATCHES, HubResource, StorageResource
+from filters.dedup_index import DedupIndex
 from generators.publishing import (
     cot_rows,
     layout,
@@ -13,6 +15,7 @@ from generators.publishing import (
     publish_to_url,
     render_card,
     split_by_problem,
+    steps_rows,
     textbook_rows,
 )
 
@@ -55,9 +58,41 @@ def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict:
     return {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
 
 
+def first_copy_of_each_row(
+    context: dg.AssetExecutionContext, graded: pl.DataFrame, rejections: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each row once across batches (batches that ran at the same time can make the same row: the earliest
+    registered batch keeps it)."""
+    order = {b: i for i, b in enumerate(context.instance.get_dynamic_partitions(BATCHES.name))}
+    rank = pl.col("batch").replace_strict(order, default=len(order), return_dtype=pl.Int64)
+    unique = graded.sort(rank, maintain_order=True).unique("id", keep="first", maintain_order=True)
+    if unique.height < graded.height:
+        context.log.warning(f"{graded.height - unique.height} rows repeated in a later batch are published once")
+    return unique, rejections.unique(["stage", "id"], keep="first", maintain_order=True)
+
+
+def publishing_notes(context: dg.AssetExecutionContext, cot: pl.DataFrame, textbook: pl.DataFrame) -> list[str]:
+    """What a reader must be told first: an empty config and why, a disabled check, a gate that cannot pass."""
+    notes = []
+    judged = _latest_metadata(context, "reasoning_filtered")
+    if not textbook.height:
+        bar = judged.get("min_edu_score")
+        notes.append(
+            "no textbook passage is published: none reached the educational-value bar"
+            + (f" (score >= {bar} from the judge {judged.get('judge_model', '')})" if bar else "")
+        )
+    if not cot.height:
+        notes.append("no CoT trace is published: none had the right answer with reasoning that holds")
+    if _latest_metadata(context, "decontaminated").get("decontamination") == "disabled by config":
+        notes.append("decontamination was disabled by config: rows were not checked against benchmark test sets")
+    gate = (_latest_metadata(context, "verified").get("reasoning_checks") or {}).get("chance_gate") or {}
+    notes += [f"chance gate: {line}" for line in gate.get("cannot_pass", [])]
+    return notes
+
+
 class PublishConfig(dg.Config):
     name: str = "reasoning-foundry"
-    eval_fraction: float = 0.1
+    eval_fraction: float = Field(0.1, ge=0.0, le=0.9)
     license: str = "mit"
 
 
@@ -80,12 +115,17 @@ def published_dataset(
     """Every batch so far in a folder `datasets.load_dataset` reads (configs `cot`, `cot-<domain>`,
     `cot-level-<n>`, `textbook`): a new revision per publish, pushed to the Hugging Face Hub as a tagged revision when
     a repo is configured."""
+    difficulty_graded, rejections = first_copy_of_each_row(context, difficulty_graded, rejections)
     cot = cot_rows(difficulty_graded)
     if not cot["verified"].all():
         raise ValueError("refusing to publish: some CoT rows are not verified")
     train, evaluation = split_by_problem(cot, config.eval_fraction)
     textbook = textbook_rows(difficulty_graded)
-    data = layout(train, evaluation, textbook)
+    steps = steps_rows(rejections)
+    notes = publishing_notes(context, cot, textbook)
+    for note in notes:
+        context.log.warning(note)
+    data = layout(train, evaluation, textbook, steps)
     stages, throughput = [], {}
     for stage in COUNTED_STAGES:
         metadata = _latest_metadata(context, stage)
@@ -96,12 +136,23 @@ def published_dataset(
         if rate is not None:
             throughput[stage] = round(float(rate), 1)
     audit = _latest_metadata(context, "verified").get("verifier_audit") or {}
-    card = render_card(config.name, data, cot, textbook, rejections, audit, stages)
+    decontamination = _latest_metadata(context, "decontaminated")
+    hits = rejections.filter(pl.col("reason").str.starts_with("contaminated:"))["reason"].str.split(":").list.get(1)
+    report = {
+        "status": decontamination.get("decontamination", "on"),
+        "benchmarks": decontamination.get("benchmarks") or {},
+        "hits": dict(zip(*hits.value_counts().to_dict(as_series=False).values(), strict=True)) if hits.len() else {},
+    }
+    card = render_card(config.name, data, cot, textbook, rejections, audit, stages, report, notes)
     if storage.publish_url:
         result = publish_to_url(storage.publish_url, config.name, data, card, config.license)
     else:
         result = publish(storage.published_dir, config.name, data, card, config.license)
-    context.log.info(f"published {config.name} revision {result.revision} at {result.path} (new: {result.changed})")
+    context.log.info(
+        f"published {config.name} revision {result.revision} at {result.location} (new: {result.changed})"
+    )
+    committed = DedupIndex(storage.dedup_index_dir).commit(sorted(set(difficulty_graded["batch"].to_list())))
+    context.log.info(f"dedup index committed for batches {committed}: later batches are checked against them")
     pushed = (
         hub.push(storage.published_dir / config.name, result.revision)
         if hub.repo_id and not storage.publish_url
@@ -109,13 +160,15 @@ def published_dataset(
     )
     return dg.MaterializeResult(
         metadata={
-            "path": dg.MetadataValue.path(str(result.path)),
+            "path": dg.MetadataValue.path(result.location),
             "revision": result.revision,
             "new_revision": result.changed,
             "configs": dg.MetadataValue.json(data.configs),
             "cot_train_rows": train.height,
             "cot_eval_rows": evaluation.height,
             "textbook_rows": textbook.height,
+            "cot_steps_rows": steps.height,
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "none"),
             "hub_repo": hub.repo_id or "not configured",
             "hub_new_commit": bool(pushed),
             "card": dg.MetadataValue.md(card),

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import dagster as dg
 import polars as pl
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from upath import UPath
 
 from generators.cache import ResponseCache
@@ -27,9 +27,9 @@ class TeacherResource(dg.ConfigurableResource):
     model: str = EMBEDDED_MODEL
     api_key: str | None = None
     chat: bool = False
-    max_concurrency: int = 4
-    timeout_s: float = 300.0
-    max_retries: int = 5
+    max_concurrency: int = Field(4, ge=1, le=4096)
+    timeout_s: float = Field(300.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
     data_dir: str = "data"
     n_threads: int | None = None
     engine: Literal["openai", "vllm"] = "openai"
@@ -96,19 +96,41 @@ class TeacherResource(dg.ConfigurableResource):
         return self._server.process.pid if self._server and self._server.process else None
 
 
+_ENDPOINT_SETTINGS = {"MAX_CONCURRENCY": ("max_concurrency", int), "TIMEOUT_S": ("timeout_s", float),
+                      "MAX_RETRIES": ("max_retries", int)}  # fmt: skip
+
+
+def endpoint_settings(prefix: str) -> dict[str, Any]:
+    """``{prefix}_MAX_CONCURRENCY``, ``{prefix}_TIMEOUT_S`` and ``{prefix}_MAX_RETRIES`` where set; a bad value
+    is named."""
+    settings: dict[str, Any] = {}
+    for suffix, (field, kind) in _ENDPOINT_SETTINGS.items():
+        raw = os.environ.get(f"{prefix}_{suffix}")
+        if raw is None:
+            continue
+        try:
+            settings[field] = kind(raw)
+        except ValueError as err:
+            raise ValueError(f"${prefix}_{suffix}={raw!r} is not a {kind.__name__}") from err
+    return settings
+
+
 def teacher_from_env(prefix: str, data_dir: str) -> TeacherResource:
     """The embedded model, unless ``{prefix}_BASE_URLS`` names servers (key and model then come from the env too)
-    or ``{prefix}_ENGINE=vllm`` asks for in-process vLLM on ``{prefix}_MODEL``."""
+    or ``{prefix}_ENGINE=vllm`` asks for in-process vLLM on ``{prefix}_MODEL``; timeouts, retries and concurrency
+    from ``endpoint_settings``."""
+    settings = endpoint_settings(prefix)
     if os.environ.get(f"{prefix}_ENGINE") == "vllm":
         return TeacherResource(engine="vllm", model=dg.EnvVar(f"{prefix}_MODEL"), chat=True, data_dir=data_dir)
     if not os.environ.get(f"{prefix}_BASE_URLS"):
-        return TeacherResource(data_dir=data_dir)
+        return TeacherResource(data_dir=data_dir, **settings)
     return TeacherResource(
         base_urls=[u.strip() for u in os.environ[f"{prefix}_BASE_URLS"].split(",") if u.strip()],
         model=dg.EnvVar(f"{prefix}_MODEL"),
         api_key=dg.EnvVar(f"{prefix}_API_KEY") if os.environ.get(f"{prefix}_API_KEY") else None,
         chat=os.environ.get(f"{prefix}_CHAT", "true").lower() in {"1", "true", "yes"},
         data_dir=data_dir,
+        **settings,
     )
 
 
@@ -135,12 +157,29 @@ class PolarsParquetIOManager(dg.UPathIOManager):
         keys = context.asset_partition_keys
         loaded = super().load_partitions(context)
         by_key = {keys[0]: loaded} if len(keys) == 1 else loaded
+        lost = [k for k in keys if by_key.get(k) is None and _was_materialized(context, k)]
+        if lost:
+            paths = self._get_paths_for_partitions(context)
+            raise ValueError(
+                f"refusing to publish a smaller dataset: {context.asset_key.to_user_string()} of batch(es) "
+                + ", ".join(f"{k} (expected at {paths[k]})" for k in lost)
+                + " was materialized but its stored output is missing; restore it, rerun the batch, or remove the "
+                "batch explicitly with `python -m assets.batches remove KEY`"
+            )
         frames = [f.with_columns(pl.lit(k).alias("batch")) for k, f in by_key.items() if f is not None]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema={"batch": pl.String})
 
 
+def _was_materialized(context: dg.InputContext, partition: str) -> bool:
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    return bool(records)
+
+
 ALL_BATCHES = {"all_batches": True, "allow_missing_partitions": True}
-"""Input metadata for an unpartitioned asset that reads every batch of a partitioned one (missing batches skipped)."""
+"""Input metadata for an unpartitioned asset that reads every batch of a partitioned one: a batch never materialized
+(its run failed or has not got there yet) is skipped; one materialized whose output is gone fails the read."""
 
 
 class ParquetIOManager(dg.ConfigurableIOManagerFactory):

@@ -10,6 +10,8 @@ form (``N.0``, ``\\frac{2N}{2}``) so that math-verify, not the string shortcut, 
 import argparse
 import json
 import os
+import random
+import re
 import statistics
 import sys
 import time
@@ -19,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from filters.answers import extract_answer
 from filters.decontamination import SHIPPED_DIR as DATA
+from filters.steps import find_reasoning_error
 from filters.verify import verify, verify_many
 
 
@@ -45,6 +48,47 @@ def one_core(pairs: list[tuple[str, str]]) -> tuple[float, list[float]]:
         assert verify(prediction, gold) is True, (prediction[-80:], gold)
         latencies.append((time.perf_counter() - t) * 1000)
     return len(pairs) / (time.perf_counter() - started), latencies
+
+
+def _as_steps(lines: list[str], answer: str) -> str:
+    return "\n".join(f"Step {i}: {line}" for i, line in enumerate(lines, 1)) + f"\nThe answer is \\boxed{{{answer}}}."
+
+
+def process_traces(limit: int, seed: int = 0) -> list[tuple[str, str, str]]:
+    """(kind, problem, trace) built from GSM8K *test* reference solutions as the dev set was built from train ones:
+    ``clean`` (the solution as numbered steps), ``false_calc`` (one stated result changed, later steps untouched) and
+    ``not_derived`` (question sentences restated, then the answer)."""
+    rng = random.Random(seed)
+    rows = [json.loads(line) for line in (DATA / "gsm8k_test.jsonl").read_text().splitlines()][:limit]
+    out = []
+    for row in rows:
+        body, _, gold = row["answer"].partition("####")
+        lines = [re.sub(r"<<[^>]*>>", "", line).strip() for line in body.strip().splitlines() if line.strip()]
+        answer = gold.strip().replace(",", "")
+        out.append(("clean", row["question"], _as_steps(lines, answer)))
+        results = [(i, m) for i, line in enumerate(lines) for m in re.finditer(r"=\s*\$?(\d+)(?![\d.,/])", line)]
+        if results:
+            i, match = rng.choice(results)
+            value = int(match.group(1))
+            wrong = value + rng.choice([d for d in (-10, -2, -1, 1, 2, 10) if value + d >= 0])
+            changed = lines[i][: match.start(1)] + str(wrong) + lines[i][match.end(1) :]
+            out.append(("false_calc", row["question"], _as_steps([*lines[:i], changed, *lines[i + 1 :]], answer)))
+        sentences = [s.strip() for s in re.split(r"(?<=[.!])\s+", row["question"]) if s.strip()][:-1]
+        if sentences:
+            out.append(
+                ("not_derived", row["question"], _as_steps(sentences[: rng.randint(1, len(sentences))], answer))
+            )
+    return out
+
+
+def process_check_rates(traces: list[tuple[str, str, str]]) -> tuple[float, dict[str, float]]:
+    """Traces checked per CPU second, and per kind the share judged right (clean kept, the others caught)."""
+    right: dict[str, list[bool]] = {}
+    started = time.process_time()
+    for kind, problem, trace in traces:
+        right.setdefault(kind, []).append((find_reasoning_error(problem, trace) is None) == (kind == "clean"))
+    rate = len(traces) / max(1e-9, time.process_time() - started)
+    return rate, {kind: sum(v) / len(v) for kind, v in right.items()}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -77,8 +121,20 @@ def main() -> None:
             f"p99 {percentile(latencies, 99):.2f} ms; pool of {cores}: {pooled:.0f}/s with its start "
             f"(speed-up {pooled / rate:.2f}x), {steady:.0f}/s without (speed-up {steady / rate:.2f}x)"
         )
+    traces = process_traces(400 if args.quick else 1319)
+    process_rate, accuracy = process_check_rates(traces)
     rate, p99 = results["gsm8k"]
-    print(f"verifications_per_s_per_core={rate:.0f} p99_ms={p99:.2f}")
+    print(
+        f"process checks (filters.steps) on {len(traces)} traces from GSM8K test solutions: {process_rate:.0f}/s on "
+        f"one core ({process_rate / rate:.2f}x the answer check's rate); "
+        + ", ".join(
+            f"{kind} {'kept' if kind == 'clean' else 'caught'} {share:.3f}" for kind, share in accuracy.items()
+        )
+    )
+    print(
+        f"verifications_per_s_per_core={rate:.0f} p99_ms={p99:.2f} process_checks_per_s_per_core={process_rate:.0f} "
+        f"process_vs_answer_check={process_rate / rate:.2f}"
+    )
 
 
 if __name__ == "__main__":

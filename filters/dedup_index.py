@@ -62,7 +62,11 @@ class BandHasher:
 
 
 class DedupIndex:
-    """The index files of earlier batches under ``folder`` (``<batch>.parquet``), loaded for lookups."""
+    """The index files of earlier batches under ``folder`` (``<batch>.parquet``), loaded for lookups.
+
+    A batch's index is written as pending (``pending/<batch>.parquet``) when it is deduplicated and counts only once
+    it is committed, when the batch's rows are published: a batch that fails later never blocks later batches with
+    rows that were never kept."""
 
     def __init__(self, folder: str | os.PathLike, config: MinhashConfig | None = None) -> None:
         self.folder = Path(folder)
@@ -104,14 +108,28 @@ class DedupIndex:
             out.append(("near", near) if near is not None else None)
         return out
 
+    @property
+    def pending(self) -> Path:
+        return self.folder / "pending"
+
     def write(self, batch: str, frames: Sequence[pl.DataFrame]) -> Path:
-        """Store ``batch``'s index rows in one file, replacing an earlier version atomically."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{batch}.parquet"
+        """Store ``batch``'s index rows as pending (one file, replacing an earlier version atomically)."""
+        self.pending.mkdir(parents=True, exist_ok=True)
+        path = self.pending / f"{batch}.parquet"
         partial = path.with_name(path.name + ".partial")
         pl.concat([pl.DataFrame(schema=INDEX_SCHEMA), *frames]).write_parquet(partial)
         partial.replace(path)
         return path
+
+    def commit(self, batches: Sequence[str]) -> list[str]:
+        """Make the pending index of each of ``batches`` count (their rows are published); return those committed."""
+        done = []
+        for batch in batches:
+            pending = self.pending / f"{batch}.parquet"
+            if pending.is_file():
+                pending.replace(self.folder / f"{batch}.parquet")
+                done.append(batch)
+        return done
 
 
 def _reason(match: tuple[str, str] | None, label: str) -> str | None:

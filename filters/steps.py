@@ -18,19 +18,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from filters.answers import extract_answer
 
 NUM, OP, LP, RP, EQ, WORD, STOP = "num", "op", "lp", "rp", "eq", "word", "stop"
 
-_LATEX = [
+_LATEX = [  # applied where a text has a backslash
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
     (re.compile(r"\\(?:times|cdot)"), " * "),
     (re.compile(r"\\div"), " / "),
     (re.compile(r"\\(?:left|right|[,;!])"), " "),
     (re.compile(r"\\text\{([^{}]*)\}"), r" \1 "),
-    (re.compile(r"\\\(|\\\)|\\\[|\\\]|[$€£¥]"), " "),
+    (re.compile(r"\\\(|\\\)|\\\[|\\\]"), " "),
+]
+_PLAIN = [
+    (re.compile(r"[$€£¥]"), " "),
     (re.compile(r"(\d)\s*[xX]\s*(?=[\d.(])"), r"\1 * "),  # 2x3, 25x.4
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
@@ -38,9 +41,11 @@ _LATEX = [
 _STEP_LABEL = re.compile(r"^\s*(?:step\s*\d+\s*[:.)-]|\d+\s*[.)]\s|[-*•]\s)", re.IGNORECASE | re.MULTILINE)
 _FINAL_LINE = re.compile(r"\\boxed|\\fbox|####|(?:final answer|the answer)\s*(?:is|:)", re.IGNORECASE)
 _TOKEN = re.compile(
-    r"(?P<num>\d+\s+\d+/\d+(?![\d.])|\d+/\d+(?![\d.])|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d+(?:\.\d+)?|\.\d+)(?P<pct>\s*(?:%|percent\b))?"
+    r"(?P<num>\d+\s+\d+/\d+(?![\d.])|\d+/\d+(?![\d.])"  # 2 1/2, 3/4
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d{1,3}(?: \d{3})+(?![\d,./])"  # 1,200.5 and 350 000
+    r"|\d+(?:\.\d+)?|\.\d+)(?P<pct>\s*(?:%|percent\b))?"
     r"|(?P<op>[-+*/^×·÷−–])|(?P<lp>[({\[])|(?P<rp>[)}\]])|(?P<eq>=|≈)"
-    r"|(?P<word>[A-Za-z]+(?:['’-][A-Za-z]+)*[²³]?)|(?P<other>\S)"
+    r"|(?P<word>[A-Za-z]+(?:['’-][A-Za-z]+)*['’]?[²³]?)|(?P<other>\S)"
 )
 _OPS = {"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-"}
 _VERBAL_OPS = {
@@ -291,7 +296,8 @@ class _Expression:
 
     @property
     def compound(self) -> bool:
-        return any(t.kind in (OP, LP) or "/" in t.text for t in self.tokens)
+        numbers = sum(t.kind == NUM for t in self.tokens)
+        return any(t.kind == OP or "/" in t.text for t in self.tokens) or (numbers > 1 and self.has_operator)
 
     @property
     def has_operator(self) -> bool:
@@ -301,6 +307,7 @@ class _Expression:
     def first_number(self) -> Token | None:
         return next((t for t in self.tokens if t.kind == NUM), None)
 
+    @cached_property
     def values(self) -> set[Fraction]:
         """The expression's value with percents as fractions and, where it has any, as plain numbers."""
         modes = (True, False) if any(t.percent for t in self.tokens) else (True,)
@@ -426,7 +433,7 @@ def _prefix(tokens: list[Token]) -> tuple[_Expression | None, int]:
 
 def _agrees(left: _Expression, right: _Expression, line: str) -> tuple[bool, Fraction | None]:
     """Whether ``left = right`` holds, tolerating rounding to the stated precision and percent-as-number."""
-    lefts, rights = left.values(), right.values()
+    lefts, rights = left.values, right.values
     if not lefts or not rights:
         return True, None
     places = right.decimals()
@@ -493,9 +500,9 @@ def claims(line: str, declared: frozenset[str] = frozenset()) -> list[Claim]:
 
 def _continues(left: _Expression, right: _Expression) -> bool:
     """A running total (``2 + 3 = 5 + 4``): the right side goes on from the left side's value."""
-    values = left.values()
+    values = left.values
     for k, t in enumerate(right.tokens):
-        if k and t.kind == OP and (_Expression(right.tokens[:k]).values() & values):
+        if k and t.kind == OP and (_Expression(right.tokens[:k]).values & values):
             return True
     return False
 
@@ -509,7 +516,7 @@ def _trim(tokens: list[Token]) -> list[Token]:
 
 
 def _normalize(text: str) -> str:
-    for pattern, replacement in _LATEX:
+    for pattern, replacement in (*_LATEX, *_PLAIN) if "\\" in text else _PLAIN:
         text = pattern.sub(replacement, text)
     return _STEP_LABEL.sub(" ", text)
 
@@ -523,7 +530,7 @@ def _numbers(text: str) -> set[Fraction]:
     return found
 
 
-def _restates(step: str, problem_words: set[str]) -> bool:
+def _restates(step: str, problem_words: frozenset[str]) -> bool:
     """Whether a step only repeats the problem (most of its words are the problem's)."""
     words = _WORD.findall(step.lower())
     return bool(words) and sum(w in problem_words for w in words) >= 0.8 * len(words)
@@ -576,14 +583,19 @@ def check_trace(problem: str, trace: str) -> TraceCheck:
     return TraceCheck(steps, labels, checked, None)
 
 
+@lru_cache(maxsize=4096)
+def _problem_facts(problem: str) -> tuple[frozenset[str], frozenset[Fraction]]:
+    """A problem's words and the numbers it gives (a problem's samples share them)."""
+    return frozenset(_WORD.findall(problem.lower())), frozenset(_numbers(_normalize(problem)))
+
+
 def _derived(problem: str, trace: str, body: list[str], stated: set[Fraction]) -> bool:
     """Whether the final answer is the result of a step: a checked calculation, or a number a working step (one that
     is not a restatement of the problem) states."""
     answer = extract_answer(trace)
     if answer is None:
         return True  # no final answer: the format filters' concern, not this check's
-    problem_words = set(_WORD.findall(problem.lower()))
-    given = _numbers(_normalize(problem))
+    problem_words, given = _problem_facts(problem)
     working = [line for line in body if not _restates(line, problem_words) or _numbers(line) - given]
     if not working:
         return False
@@ -599,3 +611,18 @@ def find_reasoning_error(problem: str, trace: str) -> str | None:
     """None where no error is found, else a reason starting with its code (``false_calculation: <claim>``,
     ``answer_not_derived``)."""
     return check_trace(problem, trace).error
+
+
+PROCESS_REASONS = ("false_calculation", "answer_not_derived", "family_fact")
+
+
+def rejected_steps(problem: str, trace: str, reason: str) -> TraceCheck:
+    """The steps and labels of a trace the reasoning checks rejected for ``reason``, with its first bad step marked
+    (for a family fact: the step that asserts it)."""
+    check = check_trace(problem, trace)
+    if check.first_bad_step is not None or not reason.startswith("family_fact: "):
+        return check
+    assertion = reason.removeprefix("family_fact: ").split(" (")[0]
+    index = next((i for i, step in enumerate(check.steps) if assertion in step), len(check.steps) - 1)
+    labels = [*check.labels[:index], False, *[None] * (len(check.steps) - index - 1)]
+    return TraceCheck(check.steps, labels, check.claims, reason)

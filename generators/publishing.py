@@ -6,26 +6,38 @@ publish that fails or is killed leaves the previous revision in place and never 
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
 import hashlib
 import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import yaml
 
+from filters.steps import PROCESS_REASONS, rejected_steps
+
 
 @dataclass(frozen=True)
 class PublishedRevision:
-    """Where a publish landed: ``path`` is what ``datasets.load_dataset`` reads."""
+    """Where a publish landed: ``location`` is what ``datasets.load_dataset`` reads."""
 
-    path: Path
+    location: str  # a local folder or an fsspec URL (a string: Path would turn s3://b/x into s3:/b/x)
     revision: str
     changed: bool
+
+    @property
+    def path(self) -> Path:
+        """The local folder of a local publish."""
+        if "://" in self.location:
+            raise ValueError(f"{self.location} is a URL, not a local folder")
+        return Path(self.location)
 
 
 def split_by_problem(frame: pl.DataFrame, eval_fraction: float) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -90,8 +102,11 @@ class Layout:
     default: str
 
 
-def layout(cot_train: pl.DataFrame, cot_eval: pl.DataFrame, textbook: pl.DataFrame) -> Layout:
-    """Shards by (domain, level) so configs `cot`, `cot-<domain>` and `cot-level-<n>` share files instead of copies."""
+def layout(
+    cot_train: pl.DataFrame, cot_eval: pl.DataFrame, textbook: pl.DataFrame, steps: pl.DataFrame | None = None
+) -> Layout:
+    """Shards by (domain, level) so configs `cot`, `cot-<domain>` and `cot-level-<n>` share files instead of copies;
+    plus `textbook` and `cot-steps` (rejected traces with their first bad step)."""
     files: dict[str, pl.DataFrame] = {}
     configs: dict[str, dict[str, str]] = {}
     features: dict[str, pl.Schema] = {}
@@ -117,7 +132,11 @@ def layout(cot_train: pl.DataFrame, cot_eval: pl.DataFrame, textbook: pl.DataFra
         files["data/textbook/train-00000-of-00001.parquet"] = textbook
         configs["textbook"] = {"train": "data/textbook/train-*.parquet"}
         features["textbook"] = textbook.schema
-    if not files:
+    if steps is not None and steps.height:
+        files["data/cot-steps/train-00000-of-00001.parquet"] = steps
+        configs["cot-steps"] = {"train": "data/cot-steps/train-*.parquet"}
+        features["cot-steps"] = steps.schema
+    if not cot_train.height + cot_eval.height + textbook.height:
         raise ValueError("refusing to publish: every config and split is empty")
     return Layout(files, configs, features, "cot" if "cot" in configs else next(iter(configs)))
 
@@ -196,11 +215,31 @@ def publish(root: Path, name: str, data: Layout, card_body: str, license: str = 
     # revision's cached rows after a republish.
     configs = {c: {split: _revised(p, revision) for split, p in splits.items()} for c, splits in data.configs.items()}
     card = card_yaml(configs, data.features, data.default, header) + card_body
+    with publish_lock(root, name):
+        return _write_revision(root, name, data, card, configs, revision)
+
+
+@contextmanager
+def publish_lock(root: Path, name: str) -> Iterator[None]:
+    """One publish of ``name`` under ``root`` at a time, across processes (an exclusive ``flock``): two runs that
+    publish together take turns instead of deleting each other's staging folders."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _write_revision(
+    root: Path, name: str, data: Layout, card: str, configs: dict[str, dict[str, str]], revision: str
+) -> PublishedRevision:
     link = root / name
     store = root / ".revisions" / name
     final = store / revision
     if link.is_symlink() and link.resolve() == final.resolve() and final.is_dir():
-        return PublishedRevision(link, revision, changed=False)
+        return PublishedRevision(str(link), revision, changed=False)
     store.mkdir(parents=True, exist_ok=True)
     for stale in store.glob(".staging-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a publish that was killed
@@ -225,7 +264,7 @@ def publish(root: Path, name: str, data: Layout, card_body: str, license: str = 
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    return PublishedRevision(link, revision, changed=True)
+    return PublishedRevision(str(link), revision, changed=True)
 
 
 COT_COLUMNS = (
@@ -234,7 +273,8 @@ COT_COLUMNS = (
     "extracted_answer", "extraction", "teacher_pass_rate", "student_pass_rate", "difficulty", "level",
     "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "student_sampling", "template",
     "template_hash",
-    "sampling", "sample_index", "prompt_tokens", "completion_tokens", "finish_reason", "batch",
+    "sampling", "sample_index", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning_checks",
+    "step_labels", "chance_p_value", "batch",
 )  # fmt: skip
 TEXTBOOK_COLUMNS = (
     "id", "topic_path", "subject", "audience", "style", "text", "teacher_model", "teacher_backend", "template",
@@ -264,7 +304,7 @@ def publish_to_url(url: str, name: str, data: Layout, card_body: str, license: s
         if local.changed:
             fs.put(str(local.path.resolve()) + "/", f"{base}/{local.revision}", recursive=True)
             fs.pipe(f"{base}/LATEST", local.revision.encode())
-    return PublishedRevision(Path(remote), local.revision, local.changed)
+    return PublishedRevision(remote, local.revision, local.changed)
 
 
 def cot_rows(graded: pl.DataFrame) -> pl.DataFrame:
@@ -282,6 +322,39 @@ def textbook_rows(graded: pl.DataFrame) -> pl.DataFrame:
     return graded.filter(pl.col("kind") == "textbook").select(TEXTBOOK_COLUMNS)
 
 
+STEP_SCHEMA = {
+    "id": pl.String, "domain": pl.String, "problem": pl.String, "steps": pl.List(pl.String),
+    "step_labels": pl.List(pl.Boolean), "first_bad_step": pl.Int64, "reason_code": pl.String, "reason": pl.String,
+    "batch": pl.String,
+}  # fmt: skip
+
+
+def steps_rows(rejections: pl.DataFrame) -> pl.DataFrame:
+    """The `cot-steps` config: traces with the right answer that the reasoning checks rejected, split into steps,
+    each labelled (True: checked and sound, False: the first bad step, None: nothing checkable) for training a
+    process reward model."""
+    rows = []
+    rejected = rejections.filter(
+        (pl.col("stage") == "verified") & pl.col("reason").str.contains(f"^(?:{'|'.join(PROCESS_REASONS)})")
+    )
+    for row in rejected.iter_rows(named=True):
+        check = rejected_steps(row["problem"] or "", row["text"] or "", row["reason"])
+        rows.append(
+            {
+                "id": row["id"],
+                "domain": row.get("domain"),
+                "problem": row["problem"],
+                "steps": check.steps,
+                "step_labels": check.labels,
+                "first_bad_step": check.first_bad_step,
+                "reason_code": row["reason"].split(":")[0],
+                "reason": row["reason"],
+                "batch": row.get("batch"),
+            }
+        )
+    return pl.DataFrame(rows, schema=STEP_SCHEMA)
+
+
 def _table(frame: pl.DataFrame) -> str:
     if frame.is_empty():
         return "_none_\n"
@@ -289,6 +362,36 @@ def _table(frame: pl.DataFrame) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows()]
     return "\n".join(lines) + "\n"
+
+
+def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFrame:
+    """Per domain: traces with the right answer, how many of those each reasoning check rejected, and how many
+    published."""
+    verified = rejections.filter(pl.col("stage") == "verified").with_columns(
+        pl.col("reason").str.split(":").list.first().alias("code")
+    )
+    codes = [*PROCESS_REASONS, "answer_at_chance_level", "over_per_problem_limit"]
+    per_code = (
+        verified.filter(pl.col("code").is_in(codes))
+        .group_by("domain", "code")
+        .len("rows")
+        .pivot(on="code", index="domain", values="rows")
+    )
+    published = cot.group_by("domain").len("published") if cot.height else pl.DataFrame(schema={"domain": pl.String})
+    report = published.join(per_code, on="domain", how="full", coalesce=True).fill_null(0)
+    for code in codes:
+        if code not in report.columns:
+            report = report.with_columns(pl.lit(0, dtype=pl.UInt32).alias(code))
+    if "published" not in report.columns:
+        report = report.with_columns(pl.lit(0, dtype=pl.UInt32).alias("published"))
+    right = sum(pl.col(c) for c in [*codes, "published"])
+    return report.select(
+        "domain",
+        right.alias("right_answer"),
+        *(pl.col(c).alias(f"rejected_{c}") for c in [*PROCESS_REASONS, "answer_at_chance_level"]),
+        pl.col("over_per_problem_limit"),
+        "published",
+    ).sort("domain")
 
 
 def render_card(
@@ -299,8 +402,11 @@ def render_card(
     rejections: pl.DataFrame,
     audit: dict | None = None,
     stages: list[dict] | None = None,
+    decontamination: dict | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """The card's markdown body: counts, configs, drop reasons, decontamination, models, difficulty and lineage."""
+    """The card's markdown body: counts, configs, drop reasons, decontamination, reasoning checks, models,
+    difficulty and lineage; ``notes`` are said first (an empty config, a disabled check)."""
     counts = pl.DataFrame(
         [{"config": c, "split": s, "files": p} for c, splits in data.configs.items() for s, p in splits.items()]
     )
@@ -323,7 +429,14 @@ def render_card(
         .unique()
         .sort("role")
     )
-    histogram = "\n".join(f"level {lv}: {'█' * n} {n}" for lv, n in levels.iter_rows())
+    histogram = "\n".join(f"level {lv}: {'█' * min(n, 60)} {n}" for lv, n in levels.iter_rows())
+    said = "".join(f"> **Note:** {note}\n\n" for note in notes or [])
+    decontamination = decontamination or {}
+    benchmark_hits = pl.DataFrame(
+        [{"benchmark": b, "items": n, "rows_removed": (decontamination.get("hits") or {}).get(b, 0)}
+         for b, n in (decontamination.get("benchmarks") or {}).items()],
+        schema={"benchmark": pl.String, "items": pl.Int64, "rows_removed": pl.Int64},
+    )  # fmt: skip
     batches = pl.concat(
         [frame.select("batch", pl.lit(kind).alias("kind")) for kind, frame in (("cot", cot), ("textbook", textbook))
          if "batch" in frame.columns]
@@ -332,11 +445,14 @@ def render_card(
     return f"""
 # {name}
 
-Reasoning data made by the reasoning-foundry Dagster pipeline: chain-of-thought traces whose final answers were
-checked against gold answers with math-verify (configs `cot*`, every row `verified == true`), and textbook-style
-passages (config `textbook`). Traces are graded by a student model's pass rate into difficulty levels 1 (easy) to
-5 (hard); `curriculum_rank` orders them from easy to hard. The `eval` split holds problems that never appear in
-`train`. Configs `cot-<domain>` and `cot-level-<n>` are slices of `cot` that share its files.
+{said}Reasoning data made by the reasoning-foundry Dagster pipeline: chain-of-thought traces whose final answers were
+checked against gold answers with math-verify and whose reasoning was checked too (configs `cot*`, every row
+`verified == true`: each stated calculation holds, the answer is derived by a step, the facts of a procedural family
+agree with its solver, and small answer spaces are answered above chance), and textbook-style passages (config
+`textbook`). Traces are graded by a student model's pass rate into difficulty levels 1 (easy) to 5 (hard);
+`curriculum_rank` orders them from easy to hard. The `eval` split holds problems that never appear in `train`.
+Configs `cot-<domain>` and `cot-level-<n>` are slices of `cot` that share its files. Config `cot-steps` holds traces
+with the right answer whose reasoning was rejected, split into steps with the first bad step labelled.
 
 ## Rows
 - CoT: {cot.height} rows over {cot["problem_id"].n_unique() if cot.height else 0} problems
@@ -352,9 +468,19 @@ Each refresh adds a batch, deduplicated against every earlier batch; this revisi
 ## Dropped rows per stage
 {_table(drops)}
 ## Decontamination report
-Rows removed because their problem or generated text overlaps a benchmark test set:
+Decontamination: {decontamination.get("status", "on")}. Benchmarks checked (latest batch), and rows removed in all
+batches:
+
+{_table(benchmark_hits)}
+Examples of removed rows:
 
 {_table(contamination)}
+## Reasoning checks
+A right final answer is not enough: per domain, the traces with the right answer, how many of those each reasoning
+check rejected, and how many were published (`over_per_problem_limit`: right and sound, beyond the per-problem
+cap):
+
+{_table(reasoning_report(cot, rejections))}
 ## Verifier audit
 Rows with a gold answer are decided by math-verify; rows without one by a majority vote over the problem's samples.
 On rows that have gold, the majority vote was also computed and compared with the gold check:

@@ -65,6 +65,11 @@ class GenerationResult:
     error: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def cacheable(self) -> bool:
+        """Only a complete, non-empty response is kept: an empty or length-cut one is asked for again next run."""
+        return self.error is None and bool((self.text or "").strip()) and self.finish_reason != "length"
+
     def cache_record(self) -> dict[str, Any]:
         """What the response cache keeps: the response itself, not how it was served or what it was tagged with."""
         return {k: v for k, v in asdict(self).items() if k not in ("cached", "metadata")}
@@ -146,6 +151,10 @@ class TeacherBackend(Protocol):
     ) -> tuple[list[GenerationResult], GenerationStats]: ...
 
 
+class TeacherUnreachableError(ConnectionError):
+    """No configured endpoint answers: raised before any request is sent."""
+
+
 class GenerationFailedError(RuntimeError):
     """More requests failed than the configured fraction allows."""
 
@@ -205,6 +214,8 @@ class OpenAICompatibleBackend:
             )
             for url in self.base_urls
         ]
+        if any(self.cache.get(request_key(r.payload(self.model))) is None for r in requests):
+            await self._check_reachable(clients)
         in_flight = [0] * len(clients)
         semaphore = asyncio.Semaphore(self.max_concurrency)
         results: list[GenerationResult | None] = [None] * len(requests)
@@ -226,11 +237,17 @@ class OpenAICompatibleBackend:
                     in_flight[slot] += 1
                     try:
                         result = await self._call(clients[slot], request)
-                    except openai.OpenAIError as err:
-                        result = GenerationResult(None, None, 0, 0, cached=False, error=f"{type(err).__name__}: {err}")
+                    except (openai.OpenAIError, ValueError, AttributeError, TypeError, KeyError) as err:
+                        # a malformed reply (an HTML page with status 200, broken JSON) fails the request, naming where
+                        reason = f"{type(err).__name__} from {self.base_urls[slot]}: {str(err)[:300]}"
+                        result = GenerationResult(None, None, 0, 0, cached=False, error=reason)
                     finally:
                         in_flight[slot] -= 1
-                if result.error is None:
+                if result.error is None and not (result.text or "").strip():
+                    result = GenerationResult(
+                        None, result.finish_reason, result.prompt_tokens, 0, False, error="empty completion"
+                    )
+                if result.cacheable:
                     self.cache.put(key, result.cache_record())
             result.metadata = dict(request.metadata)
             results[index] = result
@@ -248,6 +265,19 @@ class OpenAICompatibleBackend:
         if progress:
             progress(stats.requests, len(requests), stats)
         return [r for r in results if r is not None], stats
+
+    async def _check_reachable(self, clients: list[openai.AsyncOpenAI]) -> None:
+        """Fail in seconds, naming the URL, where no endpoint answers at all (any HTTP reply counts as an answer)."""
+        reasons = []
+        for url, client in zip(self.base_urls, clients, strict=True):
+            try:
+                await client.with_options(timeout=min(10.0, self.timeout_s), max_retries=1).models.list()
+                return
+            except (openai.APIConnectionError, openai.APITimeoutError) as err:
+                reasons.append(f"{url}: {type(err).__name__}: {err}")
+            except openai.OpenAIError:
+                return
+        raise TeacherUnreachableError(f"no teacher endpoint answers ({'; '.join(reasons)})")
 
     async def _call(self, client: openai.AsyncOpenAI, request: GenerationRequest) -> GenerationResult:
         p = request.params

@@ -23,6 +23,8 @@ def index_with_first_batch(tmp_path: Path) -> DedupIndex:
     first = rows(["a", "b"], [PROBLEM, None], ["Step 1: 12 + 7 = 19. The answer is \\boxed{19}.", PASSAGE])
     writer = DedupIndex(tmp_path)
     writer.write("b1", index_rows(first, writer.hasher))
+    assert DedupIndex(tmp_path).load(["b1"]) == ["b1"]  # pending: b1 is not published yet
+    assert writer.commit(["b1", "b9"]) == ["b1"]
     index = DedupIndex(tmp_path)
     assert index.load(["b1", "b0"]) == ["b0"]  # b0 never wrote an index
     return index
@@ -56,11 +58,22 @@ def test_index_matches_agree_with_the_in_batch_minhash() -> None:
     assert minhash_duplicates(texts) == {1}
 
 
+def test_a_batch_that_fails_after_dedup_never_blocks_a_later_batch(tmp_path: Path) -> None:
+    failed = DedupIndex(tmp_path)
+    failed.write("b1", index_rows(rows(["a"], [PROBLEM], ["a trace"]), failed.hasher))  # b1 then fails: no publish
+    later = DedupIndex(tmp_path)
+    assert later.load(["b1"]) == ["b1"]
+    result, _ = dedup_against_index(rows(["x"], [PROBLEM], ["another trace"]), later)
+    assert result.dropped.is_empty()
+
+
 def test_rewriting_a_batch_replaces_its_index_and_short_texts_match_exactly(tmp_path: Path) -> None:
     index = DedupIndex(tmp_path)
     index.write("b1", index_rows(rows(["a"], [None], ["two words"]), index.hasher))
     index.write("b1", index_rows(rows(["a"], [None], ["three short words"]), index.hasher))
-    assert [p.name for p in tmp_path.iterdir()] == ["b1.parquet"]
+    assert [p.name for p in (tmp_path / "pending").iterdir()] == ["b1.parquet"]
+    index.commit(["b1"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b1.parquet", "pending"]
     later = DedupIndex(tmp_path)
     later.load(["b1"])
     assert later.match("text", ["two words", "Three  short words", "three short"]) == [None, ("exact", "b1"), None]
