@@ -19,6 +19,7 @@ from assets.metadata import (
     stage_asset,
 )
 from assets.resources import StorageResource, TeacherResource
+from assets.run_config import validate_run_config
 from filters.contract import chain, split_by_reason
 from filters.decontamination import (
     BenchmarkIndex,
@@ -168,6 +169,7 @@ def reasoning_filtered(
 ):
     """Format (a final answer present), truncation, length in tokens, step depth, language, Gopher repetition; then
     the teacher scores each textbook passage's educational value."""
+    validate_run_config(context)
     started = time.monotonic()
     settings = ReasoningFilterConfig(
         config.min_tokens,

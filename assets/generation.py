@@ -7,6 +7,7 @@ from pydantic import Field
 from assets.batches import BATCHES, batch_seed
 from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_asset
 from assets.resources import TeacherResource
+from assets.run_config import validate_run_config
 from generators.cot import generate_traces
 from generators.evolve import EVOLUTIONS, evolve_problems
 from generators.teacher import SamplingParams
@@ -49,6 +50,7 @@ def evolved_problems(
 ):
     """Problems the teacher evolves from seeds (harder, an added constraint, a new context), kept only where a
     majority of its independent solutions agree; no gold answer, so verification decides by majority vote."""
+    validate_run_config(context)
     seeds = pl.concat([seed_problems, synthetic_problems])
     problems, rejected, stats = evolve_problems(
         seeds, teacher.backend(), config.count, config.solve_samples, config.params(), config.min_agreement,
@@ -88,6 +90,7 @@ def cot_traces(
     evolved_problems: pl.DataFrame,
 ):
     """n chain-of-thought samples per problem from the teacher (few-shot completion for base models, else chat)."""
+    validate_run_config(context)
     problems = pl.concat([seed_problems, synthetic_problems, evolved_problems])
     backend = teacher.backend()
     traces, failed, stats = generate_traces(
@@ -129,6 +132,7 @@ def textbook_passages(
     textbook_topics: pl.DataFrame,
 ):
     """Textbook-style passages written by the teacher, one per topic and audience."""
+    validate_run_config(context)
     backend = teacher.backend()
     passages, failed, stats = generate_passages(textbook_topics, backend, config.params(), progress_logger(context))
     yield from generation_outputs(

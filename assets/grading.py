@@ -19,6 +19,7 @@ from assets.metadata import (
     stage_asset,
 )
 from assets.resources import TeacherResource
+from assets.run_config import validate_run_config
 from filters.difficulty import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
 from filters.verify import ReasoningChecks, verify_traces
 from generators.teacher import GenerationStats, SamplingParams, check_failures
@@ -86,6 +87,7 @@ def difficulty_graded(
 ) -> dg.Output[pl.DataFrame]:
     """Per problem, students' pass rates over k samples (a Rasch fit with several students), a level 1-5 and a
     curriculum rank (easy first). Extra students are other models served at the student endpoint."""
+    validate_run_config(context)
     if config.extra_student_models and not student.base_urls and student.engine == "openai":
         raise ValueError(
             f"extra_student_models {config.extra_student_models}: the embedded server serves one model under any "

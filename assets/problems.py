@@ -69,7 +69,12 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig)
     frames = []
     for source in config.sources:
         part = load_seed_problems(
-            source, config.problem_field, config.answer_field, config.split, config.limit_per_source, offsets[source]
+            source,
+            config.problem_field,
+            config.answer_field,
+            config.split,
+            config.limit_per_source,
+            skip=offsets[source],
         )
         if part.is_empty():
             raise ValueError(

@@ -125,6 +125,11 @@ def published_dataset(
     notes = publishing_notes(context, cot, textbook)
     for note in notes:
         context.log.warning(note)
+    if not cot.height and not textbook.height:
+        context.log.warning("nothing passed every check in any batch: no revision is published")
+        return dg.MaterializeResult(
+            metadata={"new_revision": False, "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))}
+        )
     data = layout(train, evaluation, textbook, steps)
     stages, throughput = [], {}
     for stage in COUNTED_STAGES:

@@ -60,11 +60,14 @@ def evolve_problems(
     )
     requests = [GenerationRequest(rewrite, *evolve_prompt(seed["problem"], how, teacher.chat)) for seed, how in picks]
     rewritten, stats = teacher.generate(requests, progress)
-    candidates = [
-        (seed, how, (result.text or "").strip())
-        for (seed, how), result in zip(picks, rewritten, strict=True)
-        if result.error is None and len((result.text or "").split()) >= 5
-    ]
+    candidates, rejected = [], []
+    for (seed, how), result in zip(picks, rewritten, strict=True):
+        text = (result.text or "").strip()
+        if result.error is None and result.finish_reason == "length":
+            # a rewrite cut off at the token limit ("... twice a week.  How many") is not a problem
+            rejected.append({"id": seed["problem_id"], "text": text, "reason": "evolution_truncated"})
+        elif result.error is None and len(text.split()) >= 5:
+            candidates.append((seed, how, text))
     solve = SamplingParams(
         params.temperature, params.top_p, params.max_tokens, () if teacher.chat else COT_STOP, params.seed
     )
@@ -78,7 +81,7 @@ def evolve_problems(
     answers = [extract_answer(r.text or "") for r in solutions]
     groups = [answers[i * solve_samples : (i + 1) * solve_samples] for i in range(len(candidates))]
     votes = majority_votes(groups, min_agreement, workers)
-    rows, rejected = [], []
+    rows = []
     template_hash = _hash(EVOLVE_SHOT, EVOLUTIONS)
     for (seed, how, text), (winner, share, _) in zip(candidates, votes, strict=True):
         problem_id = "evolved-" + hashlib.sha256(f"{seed['problem_id']}\n{how}\n{text}".encode()).hexdigest()[:16]

@@ -410,12 +410,17 @@ def render_card(
     counts = pl.DataFrame(
         [{"config": c, "split": s, "files": p} for c, splits in data.configs.items() for s, p in splits.items()]
     )
-    drops = rejections.group_by("stage", "reason").len("rows").sort(["stage", "rows"], descending=[False, True])
+    drops = (
+        rejections.group_by("stage", "reason")
+        .len("rows")
+        .sort(["stage", "rows", "reason"], descending=[False, True, False])
+    )
     contamination = (
         rejections.filter(pl.col("reason").str.starts_with("contaminated:"))
         .with_columns(pl.col("reason").str.split(":").list.get(1).alias("benchmark"))
         .group_by("benchmark")
-        .agg(pl.len().alias("rows_removed"), pl.col("text").first().str.slice(0, 120).alias("example"))
+        .agg(pl.len().alias("rows_removed"), pl.col("text").sort().first().str.slice(0, 120).alias("example"))
+        .sort("benchmark")
     )
     levels = cot.group_by("level").len("rows").sort("level") if cot.height else cot.head(0)
     roles = (("teacher", "teacher_model", "sampling"), ("student", "student_model", "student_sampling"))

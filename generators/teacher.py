@@ -67,8 +67,10 @@ class GenerationResult:
 
     @property
     def cacheable(self) -> bool:
-        """Only a complete, non-empty response is kept: an empty or length-cut one is asked for again next run."""
-        return self.error is None and bool((self.text or "").strip()) and self.finish_reason != "length"
+        """Only a real answer is kept: a failure or an empty completion is asked for again next run. A length-cut
+        answer is kept as it is, ``finish_reason == "length"`` and all (the same request gets the same cut), and
+        every consumer treats it as incomplete: the filters drop it as truncated, evolution rejects it."""
+        return self.error is None and bool((self.text or "").strip())
 
     def cache_record(self) -> dict[str, Any]:
         """What the response cache keeps: the response itself, not how it was served or what it was tagged with."""

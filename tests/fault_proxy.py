@@ -1,7 +1,8 @@
 """A fault-injecting HTTP/1.1 proxy on 127.0.0.1 in front of a real OpenAI-compatible server.
 
 It forwards requests as they are, or at a set rate answers 429 with Retry-After, answers 500, drops the connection
-without a response, or stalls past the client's timeout. It logs every request it receives and every response it
+without a response, or stalls past the client's timeout; or (faults chosen by name) answers 200 with an empty
+completion, an HTML page, or JSON cut short. It logs every request it receives and every response it
 completed, keyed by (prompt, seed), so tests can count what the server was asked for.
 """
 
@@ -15,6 +16,10 @@ from dataclasses import dataclass, field
 import httpx
 
 FAULTS = ("429", "500", "drop", "stall")
+BROKEN_REPLIES = {
+    "html": b"<html><body><h1>Welcome to nginx!</h1></body></html>",
+    "badjson": b'{"id": "cmpl-1", "choices": [{"text": "Step 1',
+}
 
 
 @dataclass
@@ -26,10 +31,17 @@ class ProxyLog:
 
 class FaultProxy:
     def __init__(
-        self, upstream: str, fault_rate: float = 0.0, seed: int = 0, retry_after_s: int = 1, stall_s: float = 6.0
+        self,
+        upstream: str,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        retry_after_s: int = 1,
+        stall_s: float = 6.0,
+        faults: tuple[str, ...] = FAULTS,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.fault_rate = fault_rate
+        self.faults = faults
         self.rng = random.Random(seed)
         self.retry_after_s = retry_after_s
         self.stall_s = stall_s
@@ -84,7 +96,11 @@ class FaultProxy:
             key = (str(payload.get("prompt") or payload.get("messages")), int(payload.get("seed", -1)))
             self.log.received.append((*key, time.monotonic()))
         # faults come in rotation, so every kind occurs once four have been injected
-        fault = FAULTS[len(self.log.faults) % len(FAULTS)] if body and self.rng.random() < self.fault_rate else None
+        fault = (
+            self.faults[len(self.log.faults) % len(self.faults)]
+            if body and self.rng.random() < self.fault_rate
+            else None
+        )
         if fault:
             self.log.faults.append((fault, *key, time.monotonic()))
         if fault == "drop":
@@ -102,12 +118,25 @@ class FaultProxy:
             writer.write(head.encode() + content)
             await writer.drain()
             return True
+        if fault in BROKEN_REPLIES:
+            content = BROKEN_REPLIES[fault]
+            kind = "text/html" if fault == "html" else "application/json"
+            writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {len(content)}\r\n\r\n".encode())
+            writer.write(content)
+            await writer.drain()
+            return True
         forwarded = {k: v for k, v in headers.items() if k.lower() in ("content-type", "authorization")}
         reply = await self._client.request(method, path, content=body, headers=forwarded)
+        content = reply.content
+        if fault == "empty":
+            answer = json.loads(content)
+            for choice in answer.get("choices", []):
+                choice["text"] = ""
+            content = json.dumps(answer).encode()
         writer.write(
             f"HTTP/1.1 {reply.status_code} OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(reply.content)}\r\n\r\n".encode()
-            + reply.content
+            f"Content-Length: {len(content)}\r\n\r\n".encode()
+            + content
         )
         await writer.drain()
         if body and reply.status_code == 200:

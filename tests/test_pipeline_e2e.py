@@ -14,6 +14,8 @@ import pytest
 import definitions
 from assets.batches import add_batch
 from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+from filters.families import family_reasoning_error
+from filters.steps import find_reasoning_error
 from filters.verify import verify
 from generators.teacher import GenerationRequest, SamplingParams
 from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
@@ -80,6 +82,11 @@ RUN_CONFIG = {
         "textbook_passages": {"config": {"max_tokens": 160}},
         "decontaminated": {"config": {"benchmarks": [str(GSM8K_TEST), str(MATH500)]}},
         "difficulty_graded": {"config": {"samples": 2, "max_tokens": 160}},
+        # This test is about batches, dedup across them and republishing. The embedded 270M base teacher's reasoning
+        # fails the reasoning checks nearly always (test_default_checks_publish_only_reasoning_that_holds runs them),
+        # so here rows are verified on their answers and passages kept whatever the judge says.
+        "verified": {"config": {"process_checks": False, "family_checks": False, "chance_alpha": None}},
+        "reasoning_filtered": {"config": {"min_edu_score": 0}},
     }
 }
 
@@ -132,11 +139,12 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
             selection=definitions.automation.redecontaminate_job.selection,
             resources=resources_for(tmp_path),
             run_config={"ops": {"decontaminated": {"config": {"benchmarks": benchmarks}},
-                                "difficulty_graded": RUN_CONFIG["ops"]["difficulty_graded"]}},
+                                **{k: RUN_CONFIG["ops"][k] for k in ("difficulty_graded", "verified")}}},
             instance=instance,
             partition_key="b1",
         )  # fmt: skip
     assert third.success
+    check_a_lost_batch_is_refused_and_a_removed_one_is_counted(instance, tmp_path)
     assert "deduplicated" not in {e.asset_key.path[-1] for e in third.get_asset_materialization_events()}
     removed = third.output_for_node("decontaminated", "decontaminated_rejections")
     assert "contaminated:leaked_bench:problem" in set(removed["reason"])
@@ -169,6 +177,42 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
         assert published_metadata[chart].value.startswith("![")  # a PNG chart above its table
     graded_metadata = result.asset_materializations_for_node("difficulty_graded")[0].metadata
     assert "data:image/png;base64," in graded_metadata["difficulty_histogram"].value
+
+
+def publish_only(instance: dg.DagsterInstance, data_dir: Path) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*definitions.all_assets, *definitions.defs.asset_checks],
+        selection=dg.AssetSelection.assets("published_dataset"),
+        resources=resources_for(data_dir),
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def check_a_lost_batch_is_refused_and_a_removed_one_is_counted(instance: dg.DagsterInstance, data_dir: Path) -> None:
+    """A batch's stored rows gone: the publish fails and the published revision stays; the batch removed explicitly:
+    the next revision leaves its rows out and the changelog counts them."""
+    folder = data_dir / "published" / "reasoning-foundry"
+    before = folder.resolve()
+    stored = data_dir / "assets" / "difficulty_graded" / "b1.parquet"
+    stored.rename(stored.with_suffix(".moved"))
+    lost = publish_only(instance, data_dir)
+    assert not lost.success and folder.resolve() == before
+    message = str(lost.get_step_failure_events()[0].event_specific_data.error)
+    assert "b1" in message and str(stored) in message and "assets.batches remove" in message
+    stored.with_suffix(".moved").rename(stored)
+    shards = pl.concat([pl.read_parquet(f, columns=["id", "batch"]) for f in folder.glob("data/**/*.parquet")])
+    b1_rows = shards.filter(pl.col("batch") == "b1")["id"].n_unique()
+    instance.delete_dynamic_partition("batch", "b1")  # what `python -m assets.batches remove b1` does
+    removed = publish_only(instance, data_dir)
+    assert removed.success
+    if shards.filter(pl.col("batch") != "b1").height:  # rows of b2 remain: a smaller revision, the removal counted
+        assert "b1" not in set(pl.read_parquet(list(folder.glob("data/**/*.parquet")))["batch"])
+        assert f"-{b1_rows} removed" in (folder / "CHANGELOG.md").read_text().split("## ")[1]
+    else:  # nothing would remain: no empty revision is published, the previous one stays
+        assert folder.resolve() == before
+    add_batch(instance, "b1")
+    assert publish_only(instance, data_dir).success  # back again, rows and all
 
 
 def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher", tmp_path: Path) -> None:
@@ -225,6 +269,56 @@ def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher
         assert json.loads(spec)["agreement"] >= 0.6
     assert metadata["requests"].value == (2 + 8 + evolved.height) * 3 and metadata["failures"].value == 0
     assert set(result.output_for_node("synthetic_problems")["domain"]) == {"math", "logic"}
+
+
+def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path, monkeypatch) -> None:
+    """The reasoning checks on (the defaults) against the embedded teacher: whatever it gets right by luck stays out,
+    every published trace passes the checks, and the rejected ones are published as labelled steps."""
+    monkeypatch.setenv("FOUNDRY_MIN_COT_ROWS", "0")  # the 270M base teacher may reason soundly nowhere
+    run_config = {
+        "ops": {
+            "synthetic_problems": {"config": {"count": 8, "seed": 4, "min_steps": 1, "max_steps": 1,
+                                              "families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}},
+            "seed_problems": {"config": {"sources": []}},
+            "evolved_problems": {"config": {"count": 0}},
+            "cot_traces": {"config": {"samples_per_problem": 4, "max_tokens": 160}},
+            "textbook_topics": {"config": {"count": 1, "seed": 5}},
+            "textbook_passages": {"config": {"max_tokens": 160}},
+            "difficulty_graded": {"config": {"samples": 2, "max_tokens": 160}},
+        }
+    }  # fmt: skip
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        result = materialize_batch(instance, "b1", tmp_path, run_config)
+    assert result.success
+    verified = result.output_for_node("verified", "verified")
+    rejected = result.output_for_node("verified", "verified_rejections")
+    report = result.asset_materializations_for_node("verified")[0].metadata["reasoning_checks"].value
+    right = (
+        verified.filter(pl.col("kind") == "cot").height
+        + rejected.filter(~pl.col("reason").is_in(["wrong_answer", "gold_unparseable"])).height
+    )
+    assert report["right_answer_rows"] == right
+    for row in verified.filter(pl.col("kind") == "cot").iter_rows(named=True):
+        assert find_reasoning_error(row["problem"], row["text"]) is None
+        assert family_reasoning_error(row["template"], json.loads(row["spec"]), row["text"]) is None
+        assert "derived" in row["reasoning_checks"]
+    for row in rejected.filter(pl.col("reason").str.contains("^(false_calculation|answer_not_derived)")).iter_rows(
+        named=True
+    ):
+        assert find_reasoning_error(row["problem"], row["text"]) == row["reason"]
+    passages = result.output_for_node("reasoning_filtered", "reasoning_filtered").filter(pl.col("kind") == "textbook")
+    assert all(score >= 3 for score in passages["edu_score"])
+    published = result.asset_materializations_for_node("published_dataset")[0].metadata
+    folder = tmp_path / "published" / "reasoning-foundry"
+    if published["new_revision"].value:
+        card = (folder / "README.md").read_text()
+        assert "## Reasoning checks" in card and "| domain | right_answer |" in card
+        if "cot-steps" in published["configs"].value:
+            steps = datasets.load_dataset(str(folder), "cot-steps", split="train")
+            assert all(label is False for row in steps for label in [row["step_labels"][row["first_bad_step"]]])
+    else:
+        assert "no CoT trace is published" in published["notes"].value
 
 
 @dg.asset

@@ -13,6 +13,7 @@ import datasets
 import jinja2
 import polars as pl
 
+from assets.checks import eval_train_overlap
 from generators.publishing import (
     cot_rows,
     layout,
@@ -20,6 +21,7 @@ from generators.publishing import (
     push_to_hub,
     render_card,
     split_by_problem,
+    steps_rows,
     textbook_rows,
 )
 from tests.hub_server import StandInHub
@@ -51,6 +53,8 @@ def graded_frame(
                 "student_model": "gemma-3-270m", "student_sampling": "{}",
                 "template": "cot_fewshot", "template_hash": "abc", "sampling": "{}", "sample_index": s,
                 "prompt_tokens": 300, "completion_tokens": 20, "finish_reason": "stop",
+                "reasoning_checks": ["answer", "calculations:1", "derived"], "step_labels": [True, None],
+                "chance_p_value": None,
             })  # fmt: skip
     for t in range(3):
         rows.append({
@@ -66,10 +70,17 @@ def graded_frame(
 
 REJECTIONS = pl.DataFrame(
     {
-        "stage": ["decontaminated", "verified"],
-        "id": ["x", "y"],
-        "text": ["Janet's ducks lay 16 eggs per day...", "wrong"],
-        "reason": ["contaminated:gsm8k_test:problem", "wrong_answer"],
+        "stage": ["decontaminated", "verified", "verified"],
+        "id": ["x", "y", "z"],
+        "text": [
+            "Janet's ducks lay 16 eggs per day...",
+            "wrong",
+            "Step 1: 3 + 4 = 8\nStep 2: 16 - 7 = 9\nThe answer is \\boxed{9}.",
+        ],
+        "reason": ["contaminated:gsm8k_test:problem", "wrong_answer", "false_calculation: 3 + 4 = 8"],
+        "problem": [None, "What is 2 + 2?", "Ava has 16 apples and gives away 3 and 4. How many are left?"],
+        "domain": [None, "math", "math"],
+        "batch": ["b1", "b1", "b2"],
     }
 )
 
@@ -77,7 +88,7 @@ REJECTIONS = pl.DataFrame(
 def publish_graded(root: Path, graded: pl.DataFrame, name: str = "ds"):
     cot = cot_rows(graded)
     train, evaluation = split_by_problem(cot, 0.25)
-    data = layout(train, evaluation, textbook_rows(graded))
+    data = layout(train, evaluation, textbook_rows(graded), steps_rows(REJECTIONS))
     card = render_card(name, data, cot, textbook_rows(graded), REJECTIONS)
     return publish(root, name, data, card), data
 
@@ -139,7 +150,7 @@ def test_unchanged_data_makes_no_revision_and_changes_are_logged(tmp_path: Path)
     grown, _ = publish_graded(tmp_path, graded_frame(10))
     assert grown.changed and grown.revision != first.revision
     log = (grown.path / "CHANGELOG.md").read_text()
-    assert f"## {grown.revision}\n- rows: 23 (+4 added, -0 removed)" in log and f"## {first.revision}" in log
+    assert f"## {grown.revision}\n- rows: 24 (+4 added, -0 removed)" in log and f"## {first.revision}" in log
     assert len(list((tmp_path / ".revisions" / "ds").iterdir())) == 2
 
 
@@ -231,3 +242,45 @@ def test_publish_to_an_fsspec_url_flips_latest_only_after_a_whole_revision(tmp_p
     shards = fs.glob(f"{base}/{first.revision}/data/cot/*/*/train-*.parquet")
     assert sum(pl.read_parquet(fs.open(shard)).height for shard in shards) == train.height
     assert "+" in fs.cat(f"{base}/{first.revision}/CHANGELOG.md").decode()
+    assert first.location == f"{url}/ds/{first.revision}"  # a URL stays a URL (Path would make it memory:/...)
+    overlap = eval_train_overlap(first.location)
+    assert overlap.passed and overlap.metadata["train_problems"].value > 0
+
+
+CONCURRENT_PUBLISH = """
+import sys
+from pathlib import Path
+from tests.test_publishing import graded_frame, publish_graded
+for n in range(3):
+    publish_graded(Path(sys.argv[1]), graded_frame(int(sys.argv[2]) + n))
+"""
+
+
+def test_two_publishes_at_once_both_finish_and_leave_a_whole_revision(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    jobs = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT_PUBLISH, str(tmp_path), str(size)], env=env, cwd=ROOT,
+                         stderr=subprocess.PIPE, text=True)
+        for size in (40, 50)
+    ]  # fmt: skip
+    for job in jobs:
+        _, err = job.communicate(timeout=300)
+        assert job.returncode == 0, err[-2000:]
+    link = tmp_path / "ds"
+    loaded = datasets.load_dataset(str(link), "cot")
+    ids = [i for split in loaded.values() for i in split["id"]]
+    assert len(ids) == len(set(ids)) and len(ids) in {2 * n for n in (42, 52)}
+    store = tmp_path / ".revisions" / "ds"
+    assert not [p for p in store.iterdir() if p.name.startswith(".staging-")]
+
+
+def test_rejected_reasoning_is_published_as_labelled_steps(tmp_path: Path) -> None:
+    result, _data = publish_graded(tmp_path, graded_frame(8))
+    steps = datasets.load_dataset(str(result.path), "cot-steps", split="train")
+    assert steps.num_rows == 1
+    row = steps[0]
+    assert row["steps"][0] == "Step 1: 3 + 4 = 8" and row["first_bad_step"] == 0 and row["step_labels"][0] is False
+    assert row["reason_code"] == "false_calculation"
+    card = (result.path / "README.md").read_text()
+    table = card.split("## Reasoning checks")[1].split("##")[0]
+    assert "| math | 9 | 1 | 0 | 0 | 0 | 0 | 8 |" in table  # 8 published, 1 false calculation: 9 right answers

@@ -1,7 +1,9 @@
+import json
 from pathlib import Path
 
 import pytest
 
+from assets.resources import ParquetIOManager
 from generators.seeds import SeedFileError, load_seed_problems, normalize_answer
 from tests.conftest import GSM8K_TRAIN
 
@@ -71,3 +73,46 @@ def test_seed_source_as_a_datasets_id(tmp_path: Path) -> None:
     frame = load_seed_problems(str(folder), problem_field="problem", answer_field="solution", split="train")
     assert frame["answer"].to_list() == ["4", "5"]
     assert frame["source"].to_list() == [f"{folder}[train]"] * 2
+
+
+def test_each_source_is_sliced_on_its_own_and_an_exhausted_one_fails(tmp_path: Path) -> None:
+    """A new seed file starts at its first row however many batches ran before; a rerun keeps its slice; a source
+    with nothing left fails the batch instead of silently adding nothing."""
+    import dagster as dg
+
+    import definitions
+
+    def source(name: str, rows: int) -> str:
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text(
+            "".join(json.dumps({"question": f"{name} q{i}?", "answer": f"#### {i}"}) + "\n" for i in range(rows))
+        )
+        return str(path)
+
+    a, b = source("a", 5), source("b", 3)
+
+    def run(instance: dg.DagsterInstance, batch: str, sources: list[str]) -> dg.ExecuteInProcessResult:
+        instance.add_dynamic_partitions("batch", [batch])
+        return dg.materialize(
+            [definitions.problems.seed_problems],
+            resources={"io_manager": ParquetIOManager(base_path=str(tmp_path / "assets"))},
+            run_config={"ops": {"seed_problems": {"config": {"sources": sources, "limit_per_source": 2}}}},
+            instance=instance,
+            partition_key=batch,
+            raise_on_error=False,
+        )
+
+    def questions(result: dg.ExecuteInProcessResult) -> list[str]:
+        return result.output_for_node("seed_problems")["problem"].to_list()
+
+    with dg.instance_for_test() as instance:
+        for warmup in ("w1", "w2", "w3"):  # batches without seed files: they take no slice of anything
+            assert run(instance, warmup, []).success
+        assert questions(run(instance, "b1", [a])) == ["a q0?", "a q1?"]
+        assert questions(run(instance, "b2", [a, b])) == ["a q2?", "a q3?", "b q0?", "b q1?"]
+        assert questions(run(instance, "b2", [a, b])) == ["a q2?", "a q3?", "b q0?", "b q1?"]  # a rerun
+        assert questions(run(instance, "b3", [a])) == ["a q4?"]
+        exhausted = run(instance, "b4", [a])
+    assert not exhausted.success
+    message = str(exhausted.get_step_failure_events()[0].event_specific_data.error)
+    assert f"seed source {a}: no rows left from row 6" in message

@@ -1,6 +1,21 @@
+import re
+import time
+
 import pytest
 
-from generators.teacher import GenerationFailedError, GenerationResult, GenerationStats, check_failures
+from assets.resources import teacher_from_env
+from generators.cache import ResponseCache
+from generators.embedded import free_port
+from generators.teacher import (
+    GenerationFailedError,
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    OpenAICompatibleBackend,
+    SamplingParams,
+    TeacherUnreachableError,
+    check_failures,
+)
 
 
 def stats_with(failures: int, total: int) -> GenerationStats:
@@ -27,3 +42,33 @@ def test_the_asset_fails_only_past_the_allowed_failure_fraction(
             check_failures(stats, allowed)
     else:
         check_failures(stats, allowed)
+
+
+def test_an_unreachable_teacher_fails_in_seconds_naming_the_url(tmp_path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    backend = OpenAICompatibleBackend([url], "m", ResponseCache(tmp_path / "c.sqlite"), timeout_s=300, max_retries=5)
+    requests = [GenerationRequest(SamplingParams(max_tokens=4), prompt=f"q{i}") for i in range(50)]
+    started = time.monotonic()
+    with pytest.raises(TeacherUnreachableError, match=re.escape(url)):
+        backend.generate(requests)
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "value"),
+    [("TEACHER_MAX_CONCURRENCY", "max_concurrency", 64), ("TEACHER_TIMEOUT_S", "timeout_s", 20.0),
+     ("TEACHER_MAX_RETRIES", "max_retries", 1)],
+)  # fmt: skip
+def test_endpoint_settings_come_from_the_environment(monkeypatch, env: str, field: str, value: float) -> None:
+    monkeypatch.setenv(env, str(value))
+    monkeypatch.setenv("TEACHER_BASE_URLS", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("TEACHER_MODEL", "big-teacher")
+    teacher = teacher_from_env("TEACHER", "data")
+    assert getattr(teacher, field) == value
+    assert teacher.base_urls == ["http://127.0.0.1:9/v1"]
+
+
+def test_a_bad_endpoint_setting_is_named(monkeypatch) -> None:
+    monkeypatch.setenv("TEACHER_TIMEOUT_S", "soon")
+    with pytest.raises(ValueError, match=r"\$TEACHER_TIMEOUT_S='soon'"):
+        teacher_from_env("TEACHER", "data")

@@ -147,6 +147,8 @@ def test_requests_spread_over_replicas_and_length_finishes_are_counted(
     assert len(first.log.completed) >= 2 and len(second.log.completed) >= 2
     assert len(first.log.completed) + len(second.log.completed) == 8
     assert stats.length_finishes == 8 and all(r.finish_reason == "length" for r in results)
+    again, stats = backend.generate(requests)  # kept as cut: a rerun gets the same incomplete answers back
+    assert stats.cache_hits == 8 and all(r.finish_reason == "length" for r in again)
 
 
 def test_progress_is_reported_on_a_timer_during_long_generations(embedded_server_url: str, tmp_path: Path) -> None:
@@ -165,3 +167,22 @@ def test_progress_is_reported_on_a_timer_during_long_generations(embedded_server
     assert stats.failures == 2  # stalled twice each: recorded as failed, not dropped
     assert len(ticks) >= 3 and ticks[-1][:2] == (2, 2)
     assert all(b[2] - a[2] <= 1.5 for a, b in itertools.pairwise([(0, 0, started), *ticks]))
+
+
+def test_empty_and_malformed_replies_fail_naming_the_url_and_are_not_cached(
+    embedded_server_url: str, tmp_path: Path
+) -> None:
+    requests = requests_for(6)
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    with FaultProxy(embedded_server_url, fault_rate=1.0, faults=("empty", "html", "badjson")) as broken:
+        backend = OpenAICompatibleBackend([broken.base_url], EMBEDDED_MODEL, cache, max_retries=0)
+        results, stats = backend.generate(requests)
+    assert stats.failures == 6 and len(cache) == 0
+    errors = sorted(r.error for r in results)
+    assert sum(e == "empty completion" for e in errors) == 2
+    assert sum(broken.base_url in e for e in errors) == 4  # an HTML page or cut JSON names the endpoint
+    with FaultProxy(embedded_server_url) as fixed:
+        backend = OpenAICompatibleBackend([fixed.base_url], EMBEDDED_MODEL, cache)
+        results, stats = backend.generate(requests)
+    assert stats.failures == 0 and stats.cache_hits == 0 and len(cache) == 6
+    assert all(r.text and r.text.strip() for r in results)

@@ -1,0 +1,48 @@
+"""Run config checked as a whole before any model call: every asset's config in a run is validated (types, ranges,
+names) by the first model step, so a bad value fails the run before a single request is sent."""
+
+import dagster as dg
+import pydantic
+
+
+def config_classes() -> dict[str, type[dg.Config]]:
+    """Each configurable asset's (or multi-asset op's) name and its config class."""
+    from assets import curation, generation, grading, problems, publishing
+
+    return {
+        "seed_problems": problems.SeedProblemsConfig,
+        "synthetic_problems": problems.SyntheticProblemsConfig,
+        "evolved_problems": generation.EvolvedProblemsConfig,
+        "cot_traces": generation.CotTracesConfig,
+        "textbook_topics": generation.TextbookTopicsConfig,
+        "textbook_passages": generation.TextbookPassagesConfig,
+        "deduplicated": curation.DedupConfig,
+        "decontaminated": curation.DecontaminationConfig,
+        "reasoning_filtered": curation.ReasoningConfig,
+        "verified": grading.VerifyConfig,
+        "difficulty_graded": grading.DifficultyConfig,
+        "published_dataset": publishing.PublishConfig,
+    }
+
+
+def run_config_errors(run_config: dict) -> list[str]:
+    """``<asset>.<field>: <what is wrong>`` for every value of ``run_config`` its config class rejects."""
+    classes = config_classes()
+    errors = []
+    for name, spec in (run_config.get("ops") or {}).items():
+        if name not in classes:
+            continue
+        try:
+            classes[name](**((spec or {}).get("config") or {}))
+        except pydantic.ValidationError as err:
+            errors += [
+                f"{name}.{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()
+            ]
+    return errors
+
+
+def validate_run_config(context: dg.AssetExecutionContext) -> None:
+    """Fail the step, before it calls a model, where any asset's config in this run is bad."""
+    errors = run_config_errors(context.run.run_config or {})
+    if errors:
+        raise dg.Failure(description="bad run config (nothing was sent to a model): " + "; ".join(errors))

@@ -1,0 +1,70 @@
+"""Run config is validated as a whole, with ranges and names, before any model call."""
+
+import inspect
+
+import dagster as dg
+import pytest
+
+import definitions
+from assets.run_config import config_classes, run_config_errors
+
+
+@pytest.mark.parametrize(
+    ("op", "config", "named"),
+    [
+        ("cot_traces", {"samples_per_problem": 0}, "cot_traces.samples_per_problem"),
+        ("synthetic_problems", {"count": -3}, "synthetic_problems.count"),
+        ("published_dataset", {"eval_fraction": 1.5}, "published_dataset.eval_fraction"),
+        ("verified", {"min_agreement": 1.5}, "verified.min_agreement"),
+        ("evolved_problems", {"min_agreement": 0}, "evolved_problems.min_agreement"),
+        ("difficulty_graded", {"level_mode": "bogus"}, "difficulty_graded.level_mode"),
+        ("difficulty_graded", {"thresholds": [0.2, 0.4, 0.6, 0.8]}, "difficulty_graded.thresholds"),
+        ("cot_traces", {"temperature": -1}, "cot_traces.temperature"),
+        ("reasoning_filtered", {"min_edu_score": 7}, "reasoning_filtered.min_edu_score"),
+        ("decontaminated", {"fuzzy": 0.1}, "decontaminated.fuzzy"),
+        ("seed_problems", {"limit_per_source": 0}, "seed_problems.limit_per_source"),
+    ],
+)
+def test_a_bad_value_is_named(op: str, config: dict, named: str) -> None:
+    errors = run_config_errors({"ops": {op: {"config": config}}})
+    assert len(errors) == 1 and errors[0].startswith(named), errors
+
+
+def test_the_defaults_are_valid_and_every_configurable_asset_is_covered() -> None:
+    assert run_config_errors({"ops": {name: {"config": {}} for name in config_classes()}}) == []
+    configurable = {
+        asset.op.name
+        for asset in definitions.all_assets
+        if "config" in inspect.signature(asset.op.compute_fn.decorated_fn).parameters
+    }
+    assert configurable <= set(config_classes()), configurable - set(config_classes())
+
+
+def test_a_bad_value_fails_the_run_before_any_model_call(tmp_path) -> None:
+    """The first model step rejects the whole run's config: no request reaches the teacher, whose port is closed
+    (a request would fail with a connection error instead)."""
+    from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+    from generators.embedded import free_port
+
+    teacher = TeacherResource(base_urls=[f"http://127.0.0.1:{free_port()}/v1"], model="m", data_dir=str(tmp_path))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("batch", ["b1"])
+        result = dg.materialize(
+            [*definitions.all_assets],
+            selection=dg.AssetSelection.assets(
+                "synthetic_problems", "seed_problems", "evolved_problems", "evolved_problems_rejections",
+                "cot_traces", "cot_traces_rejections",
+            ),
+            resources={"io_manager": ParquetIOManager(base_path=str(tmp_path)), "teacher": teacher,
+                       "student": teacher, "storage": StorageResource(data_dir=str(tmp_path)), "hub": HubResource()},
+            run_config={"ops": {"evolved_problems": {"config": {"count": 1}},
+                                "cot_traces": {"config": {"samples_per_problem": 0}}}},
+            instance=instance,
+            partition_key="b1",
+            raise_on_error=False,
+        )  # fmt: skip
+    assert not result.success
+    failure = result.get_step_failure_events()[0]
+    assert failure.step_key == "evolved_problems"
+    message = str(failure.event_specific_data.error)
+    assert "cot_traces.samples_per_problem" in message and "nothing was sent to a model" in message
