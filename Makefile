@@ -10,7 +10,7 @@ LLAMA_VERSION := 0.3.36
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install semantic browser demo backfill bench test lint ui
+.PHONY: install semantic browser demo backfill bench test test-fast lint ui
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ browser:
 test: install semantic browser
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Unit tests only (no model server, no Ray, no browser): well under a minute.
+test-fast: install
+	$(PY) -m pytest -q -m "not e2e and not slow and not gpu" -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -15,6 +15,10 @@ def request_key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+class CacheUnreadableError(RuntimeError):
+    """The cache file is damaged (a truncated copy, another program's file): named, never silently replaced."""
+
+
 class ResponseCache:
     """SQLite store of completed generations; safe to share between processes (WAL) and threads (a lock)."""
 
@@ -23,9 +27,17 @@ class ResponseCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, timeout=60, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL)")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, response TEXT NOT NULL)")
+            self._db.execute("SELECT COUNT(*) FROM responses").fetchone()
+        except sqlite3.DatabaseError as err:
+            self._db.close()
+            raise CacheUnreadableError(
+                f"the response cache {self.path} cannot be read ({err}); move it away to start a new one (the "
+                "responses it holds would be requested again)"
+            ) from err
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:

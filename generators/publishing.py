@@ -141,8 +141,18 @@ def layout(
     return Layout(files, configs, features, "cot" if "cot" in configs else next(iter(configs)))
 
 
-def _previous_ids(link: Path) -> set[str]:
-    if not link.is_dir():
+def _previous_revision(link: Path) -> Path | None:
+    """The revision ``link`` points at; where the link is broken or gone, the newest complete revision folder
+    beside it (so the changelog's history and the row diff survive a damaged link)."""
+    if link.is_dir():
+        return link
+    store = link.parent / ".revisions" / link.name
+    complete = [p for p in store.glob("*") if not p.name.startswith(".") and (p / "CHANGELOG.md").is_file()]
+    return max(complete, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _previous_ids(link: Path | None) -> set[str]:
+    if link is None:
         return set()
     return set(
         pl.concat(
@@ -155,8 +165,9 @@ def _previous_ids(link: Path) -> set[str]:
 def changelog(link: Path, revision: str, files: dict[str, pl.DataFrame]) -> str:
     """The previous changelog with a new entry on top: rows added and removed since the last revision."""
     ids = set().union(*(set(frame["id"]) for frame in files.values()))
-    before = _previous_ids(link)
-    previous = (link / "CHANGELOG.md").read_text().split("\n", 2)[2] if (link / "CHANGELOG.md").is_file() else ""
+    last = _previous_revision(link)
+    before = _previous_ids(last)
+    previous = (last / "CHANGELOG.md").read_text().split("\n", 2)[2] if last is not None else ""
     entry = f"## {revision}\n- rows: {len(ids)} (+{len(ids - before)} added, -{len(before - ids)} removed)\n\n"
     return "# Changelog\n\n" + entry + previous
 

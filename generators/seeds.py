@@ -16,6 +16,7 @@ from filters.answers import extract_answer
 from generators.procedural import PROBLEM_SCHEMA
 
 GSM8K_TRAIN = Path(__file__).parent / "data" / "seeds" / "gsm8k_train.jsonl"  # shipped, MIT (LICENSE.gsm8k beside it)
+MAX_PROBLEM_CHARS = 20_000
 REASONING_KIND = {"math": "mathematical", "logic": "logical", "commonsense": "common-sense"}
 
 
@@ -33,8 +34,25 @@ def normalize_answer(raw: str) -> str | None:
     return raw
 
 
+def _records_json_array(path: Path, data: bytes) -> Iterable[tuple[int, dict]]:
+    """A ``.json`` file holding one array of objects: record n is element n (1-based)."""
+    try:
+        records = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SeedFileError(f"{path}: not a JSON array of objects ({err})") from err
+    if not isinstance(records, list):
+        raise SeedFileError(f"{path}: expected a JSON array of objects, got {type(records).__name__}")
+    for number, record in enumerate(records, start=1):
+        if not isinstance(record, dict):
+            raise SeedFileError(f"{path}: element {number}: expected a JSON object, got {type(record).__name__}")
+        yield number, record
+
+
 def _records_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    data = path.read_bytes()
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is not part of the JSON
+    if path.suffix == ".json" and data.lstrip().startswith(b"["):
+        yield from _records_json_array(path, data)
+        return
     for lineno, line in enumerate(data.split(b"\n"), start=1):
         if not line.strip():
             continue
@@ -86,6 +104,8 @@ def load_seed_problems(
     rows after the first ``skip`` (checked too); empty once ``skip`` passes the end."""
     path = Path(source)
     if path.suffix in {".jsonl", ".json", ".parquet", ".csv"}:
+        if path.is_dir():
+            raise SeedFileError(f"{path}: is a directory, not a seed file")
         if not path.is_file():
             raise SeedFileError(f"{path}: seed file not found")
         if path.stat().st_size == 0:
@@ -109,6 +129,11 @@ def load_seed_problems(
                     f"{where}: {unit} {lineno}: field {name!r} must be a string, got {type(value).__name__}"
                 )
             fields[role] = str(value)
+        if len(fields["problem"]) > MAX_PROBLEM_CHARS:
+            raise SeedFileError(
+                f"{where}: {unit} {lineno}: field {problem_field!r} holds {len(fields['problem']):,} characters "
+                f"(at most {MAX_PROBLEM_CHARS:,}: a problem, not a document)"
+            )
         gold = normalize_answer(fields["answer"])
         if gold is None:
             raise SeedFileError(f"{where}: {unit} {lineno}: field {answer_field!r} has no extractable final answer")

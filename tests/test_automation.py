@@ -22,6 +22,7 @@ from assets.checks import (
 from tests.conftest import GSM8K_TEST
 
 
+@pytest.mark.slow
 def test_weekly_refresh_adds_a_new_batch_partition_per_scheduled_day() -> None:
     monday = dt.datetime(2026, 11, 30, 3, tzinfo=dt.UTC)
     with dg.instance_for_test() as instance:

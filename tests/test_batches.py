@@ -10,6 +10,8 @@ import pytest
 
 from assets.batches import BATCHES, add_batch, batch_index, batch_key, batch_seed, check_key, earlier_batches
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

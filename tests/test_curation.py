@@ -104,6 +104,7 @@ def test_a_gsm8k_question_with_every_number_and_the_name_changed_is_caught(bench
     assert find_contamination([changed], benchmarks) == ["gsm8k_test"]
 
 
+@pytest.mark.slow
 def test_gsm8k_train_is_mostly_not_flagged_against_gsm8k_test(benchmarks) -> None:
     train = load_benchmark(GSM8K_TRAIN)
     flagged = [t for t, hit in zip(train, find_contamination(train, benchmarks), strict=True) if hit]

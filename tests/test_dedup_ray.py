@@ -7,6 +7,8 @@ import pytest
 from bench.curation_data import labelled_rows
 from filters.dedup import init_ray, minhash_clusters, minhash_duplicates
 
+pytestmark = pytest.mark.slow
+
 ray = pytest.importorskip("ray")
 
 

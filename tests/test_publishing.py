@@ -12,6 +12,7 @@ from pathlib import Path
 import datasets
 import jinja2
 import polars as pl
+import pytest
 
 from assets.checks import eval_train_overlap
 from generators.publishing import (
@@ -174,6 +175,7 @@ publish_graded(Path(sys.argv[1]), graded_frame(60_000, 2))
 """
 
 
+@pytest.mark.slow
 def test_a_publish_killed_mid_write_leaves_the_previous_revision_loadable(tmp_path: Path) -> None:
     first, _ = publish_graded(tmp_path, graded_frame(8))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -192,6 +194,7 @@ def test_a_publish_killed_mid_write_leaves_the_previous_revision_loadable(tmp_pa
     assert visible == [first.revision]
 
 
+@pytest.mark.slow
 def test_hub_upload_against_a_stand_in_hub_and_no_token_in_logs_or_card(tmp_path: Path, caplog, monkeypatch) -> None:
     import huggingface_hub.constants
 
@@ -256,6 +259,7 @@ for n in range(3):
 """
 
 
+@pytest.mark.slow
 def test_two_publishes_at_once_both_finish_and_leave_a_whole_revision(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     jobs = [
@@ -284,3 +288,13 @@ def test_rejected_reasoning_is_published_as_labelled_steps(tmp_path: Path) -> No
     card = (result.path / "README.md").read_text()
     table = card.split("## Reasoning checks")[1].split("##")[0]
     assert "| math | 9 | 1 | 0 | 0 | 0 | 0 | 8 |" in table  # 8 published, 1 false calculation: 9 right answers
+
+
+def test_a_broken_link_keeps_the_changelog_history(tmp_path: Path) -> None:
+    first, _ = publish_graded(tmp_path, graded_frame(8))
+    link = tmp_path / "ds"
+    link.unlink()
+    link.symlink_to(".revisions/ds/gone")  # broken: points at nothing
+    grown, _ = publish_graded(tmp_path, graded_frame(10))
+    log = (grown.path / "CHANGELOG.md").read_text()
+    assert f"## {first.revision}" in log and "(+4 added, -0 removed)" in log

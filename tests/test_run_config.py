@@ -40,6 +40,7 @@ def test_the_defaults_are_valid_and_every_configurable_asset_is_covered() -> Non
     assert configurable <= set(config_classes()), configurable - set(config_classes())
 
 
+@pytest.mark.slow
 def test_a_bad_value_fails_the_run_before_any_model_call(tmp_path) -> None:
     """The first model step rejects the whole run's config: no request reaches the teacher, whose port is closed
     (a request would fail with a connection error instead)."""

