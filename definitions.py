@@ -1,7 +1,8 @@
 """The Dagster code location: every asset, check, resource and job of the reasoning-data foundry.
 
 Everything the pipeline writes goes under $FOUNDRY_DATA_DIR (default: ``data/`` beside this file). A teacher or
-student other than the embedded model is chosen with $TEACHER_BASE_URLS / $STUDENT_BASE_URLS (see README.md).
+student other than the embedded model is chosen with $TEACHER_BASE_URLS / $STUDENT_BASE_URLS, the optional step judge
+with $JUDGE_BASE_URLS (see README.md).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ defs = dg.Definitions(
         "io_manager": ParquetIOManager(base_path=os.path.join(DATA_DIR, "assets")),
         "teacher": teacher_from_env("TEACHER", DATA_DIR),
         "student": teacher_from_env("STUDENT", DATA_DIR),
+        "judge": teacher_from_env("JUDGE", DATA_DIR),  # the optional step judge: a capable chat model
         "storage": StorageResource(data_dir=DATA_DIR, publish_url=os.environ.get("FOUNDRY_PUBLISH_URL")),
         "hub": hub_from_env(),
     },

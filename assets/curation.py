@@ -197,7 +197,8 @@ def reasoning_filtered(
             **{f"judge_{k}": v for k, v in generation_metadata(stats).items()},
         }
     scored = kept.with_columns(pl.Series("edu_score", scores, dtype=pl.Int8))
-    by_judge = split_by_reason(scored, edu_filter_reasons(scores, config.min_edu_score))
+    bar = config.min_edu_score if config.judge_passages else 0  # passages not judged at all: no bar to apply
+    by_judge = split_by_reason(scored, edu_filter_reasons(scores, is_passage, bar))
     passages = sum(is_passage)
     passing = by_judge.kept.filter(pl.col("kind") == "textbook").height
     if passages and not passing:

@@ -22,13 +22,15 @@ from assets.resources import TeacherResource
 from assets.run_config import validate_run_config
 from filters.difficulty import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
 from filters.verify import ReasoningChecks, verify_traces
+from generators.judge import judge_first_wrong_steps
 from generators.teacher import GenerationStats, SamplingParams, check_failures
 
 
 class VerifyConfig(dg.Config):
     """Answer verification, and the reasoning checks a right answer must also pass: calculations and derivation
     (``process_checks``), family facts (``family_checks``), and for small answer spaces (yes/no, A-D) agreement with
-    the gold above chance at one-sided level ``chance_alpha`` (null turns the gate off)."""
+    the gold above chance at one-sided level ``chance_alpha`` (null turns the gate off). ``step_judge`` also asks the
+    judge model ($JUDGE_BASE_URLS, $JUDGE_MODEL: a capable chat model) for each trace's first wrong step."""
 
     max_traces_per_problem: int = Field(4, ge=1)
     workers: int = Field(2, ge=1)
@@ -36,14 +38,37 @@ class VerifyConfig(dg.Config):
     process_checks: bool = True
     family_checks: bool = True
     chance_alpha: float | None = Field(0.05, gt=0.0, lt=1.0)
+    step_judge: bool = False
+    step_judge_max_tokens: int = Field(1024, ge=16)
 
 
-@stage_asset("verified", "grading", "CoT rows whose final answer is right and whose reasoning holds.")
-def verified(context: dg.AssetExecutionContext, config: VerifyConfig, reasoning_filtered: pl.DataFrame):
+@stage_asset(
+    "verified", "grading", "CoT rows whose final answer is right and whose reasoning holds.", op_tags=MODEL_STEP
+)
+def verified(
+    context: dg.AssetExecutionContext, config: VerifyConfig, judge: TeacherResource, reasoning_filtered: pl.DataFrame
+):
     """Final answers checked with math-verify in worker processes; then each right answer's calculations, derivation
-    and family facts are checked, and small answer spaces must be answered above chance."""
+    and family facts are checked, small answer spaces must be answered above chance, and (optionally) a judge model
+    names the first wrong step."""
     started = time.monotonic()
-    checks = ReasoningChecks(config.process_checks, config.family_checks, config.chance_alpha)
+    step_judge, judge_stats = None, []
+    if config.step_judge:
+        validate_run_config(context)
+        if not judge.base_urls or not judge.chat:
+            raise ValueError(
+                "step_judge needs a capable chat model: set $JUDGE_BASE_URLS and $JUDGE_MODEL (the embedded 270M base "
+                "model cannot judge steps)"
+            )
+        backend = judge.backend()
+        params = SamplingParams(temperature=0.0, max_tokens=config.step_judge_max_tokens)
+
+        def step_judge(problems: list[str], steps: list[list[str]]) -> list[int | None]:
+            verdicts, stats = judge_first_wrong_steps(problems, steps, backend, params)
+            judge_stats.append(stats)
+            return verdicts
+
+    checks = ReasoningChecks(config.process_checks, config.family_checks, config.chance_alpha, step_judge)
     result, audit = verify_traces(
         reasoning_filtered, config.workers, config.max_traces_per_problem, config.min_agreement, checks
     )
@@ -60,6 +85,7 @@ def verified(context: dg.AssetExecutionContext, config: VerifyConfig, reasoning_
         verifier_audit=dg.MetadataValue.json(audit),
         reasoning_checks=dg.MetadataValue.json(reasoning),
         right_answers_rejected_for_reasoning=sum(reasoning["rejected_by_reasoning"].values()),
+        **({f"judge_{k}": v for k, v in generation_metadata(judge_stats[0]).items()} if judge_stats else {}),
     )  # fmt: skip
 
 

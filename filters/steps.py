@@ -613,16 +613,21 @@ def find_reasoning_error(problem: str, trace: str) -> str | None:
     return check_trace(problem, trace).error
 
 
-PROCESS_REASONS = ("false_calculation", "answer_not_derived", "family_fact")
+PROCESS_REASONS = ("false_calculation", "answer_not_derived", "family_fact", "judge_first_wrong_step")
 
 
 def rejected_steps(problem: str, trace: str, reason: str) -> TraceCheck:
     """The steps and labels of a trace the reasoning checks rejected for ``reason``, with its first bad step marked
-    (for a family fact: the step that asserts it)."""
+    (for a family fact: the step that asserts it; for the step judge: the step it names)."""
     check = check_trace(problem, trace)
-    if check.first_bad_step is not None or not reason.startswith("family_fact: "):
+    if check.first_bad_step is not None:
         return check
-    assertion = reason.removeprefix("family_fact: ").split(" (")[0]
-    index = next((i for i, step in enumerate(check.steps) if assertion in step), len(check.steps) - 1)
+    if reason.startswith("judge_first_wrong_step: "):
+        index = min(int(reason.split()[1]), len(check.steps) - 1)
+    elif reason.startswith("family_fact: "):
+        assertion = reason.removeprefix("family_fact: ").split(" (")[0]
+        index = next((i for i, step in enumerate(check.steps) if assertion in step), len(check.steps) - 1)
+    else:
+        return check
     labels = [*check.labels[:index], False, *[None] * (len(check.steps) - index - 1)]
     return TraceCheck(check.steps, labels, check.claims, reason)

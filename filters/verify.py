@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, TimeoutError, wait
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,7 +20,7 @@ import polars as pl
 from filters.answers import boolean_value, choice_letter, extract_answer, extract_answer_with_method
 from filters.contract import FilterResult, split_by_reason
 from filters.families import binomial_tail, chance_level, family_reasoning_error, has_family_check
-from filters.steps import check_trace
+from filters.steps import check_trace, split_steps
 
 __all__ = [
     "ReasoningChecks",
@@ -198,15 +198,22 @@ def diverse_subset(texts: Sequence[str], k: int) -> list[int]:
     return sorted(chosen)
 
 
+StepJudge = Callable[[list[str], list[list[str]]], list[int | None]]
+"""(problems, their traces' steps) -> per trace the first wrong step a judge model names, -1 for none, None where it
+gave no usable verdict."""
+
+
 @dataclass(frozen=True)
 class ReasoningChecks:
     """Which reasoning checks a right answer must also pass: the process check of calculations and derivation
-    (``filters.steps``), the family facts (``filters.families``), and, where the answer space is small, agreement
-    with the gold above chance at one-sided level ``chance_alpha`` (None turns that gate off)."""
+    (``filters.steps``), the family facts (``filters.families``), where the answer space is small agreement with the
+    gold above chance at one-sided level ``chance_alpha`` (None turns that gate off), and where one is given a judge
+    model's first wrong step (off by default: a judge must be far more capable than the embedded model)."""
 
     process: bool = True
     family: bool = True
     chance_alpha: float | None = 0.05
+    step_judge: StepJudge | None = None
 
 
 def _spec(raw: str | None) -> dict | None:
@@ -252,6 +259,8 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
                 continue
             if has_family_check(templates[i]):
                 passed[i].append(f"family:{templates[i]}")
+    if checks.step_judge is not None:
+        _judge_steps(checks.step_judge, problems, texts, reasons, passed, labels)
     p_values: list[float | None] = [None] * n
     tested: list[tuple[float, int, float]] = []
     by_problem: dict[str, list[int]] = {}
@@ -275,6 +284,28 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
             else:
                 passed[i].append(f"above_chance:p={p:.3g}")
     return ReasoningVerdicts(reasons, passed, labels, p_values, tested)
+
+
+def _judge_steps(
+    judge: StepJudge,
+    problems: list[str],
+    texts: list[str],
+    reasons: list[str | None],
+    passed: list[list[str]],
+    labels: list[list[bool | None]],
+) -> None:
+    """The judge's first wrong step for every row still standing (right answer, sound by the other checks)."""
+    standing = [i for i in range(len(texts)) if passed[i] and reasons[i] is None]
+    steps = [split_steps(texts[i]) for i in standing]
+    verdicts = judge([problems[i] for i in standing], steps)
+    for i, trace, verdict in zip(standing, steps, verdicts, strict=True):
+        if verdict is None:
+            passed[i].append("judge:no_verdict")
+        elif verdict < 0:
+            passed[i].append("judge:no_wrong_step")
+        else:
+            reasons[i] = f"judge_first_wrong_step: {verdict} ({trace[verdict][:120]})"
+            labels[i] = [*(labels[i] or [None] * len(trace))[:verdict], False] + [None] * (len(trace) - verdict - 1)
 
 
 def chance_gate_report(tested: Sequence[tuple[float, int, float]], alpha: float | None) -> dict[str, object]:

@@ -183,8 +183,9 @@ def test_judge_score_parsing(completion: str, score: int | None) -> None:
 
 
 def test_passages_under_the_edu_score_go_with_a_reason() -> None:
-    assert edu_filter_reasons([4, 1, None, 3], 3) == [None, "edu_score_below_3", None, None]
-    assert edu_filter_reasons([0, 1, None, 3], 0) == [None] * 4
+    passage = [True, True, True, False]
+    assert edu_filter_reasons([4, 1, None, None], passage, 3) == [None, "edu_score_below_3", "edu_score_unknown", None]
+    assert edu_filter_reasons([0, 1, None, None], passage, 0) == [None] * 4
 
 
 def test_a_benchmark_loads_from_a_datasets_id_offline(tmp_path) -> None:

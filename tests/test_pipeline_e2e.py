@@ -28,6 +28,7 @@ def resources_for(data_dir: Path) -> dict:
         "io_manager": ParquetIOManager(base_path=str(data_dir / "assets")),
         "teacher": TeacherResource(data_dir=str(data_dir)),
         "student": TeacherResource(data_dir=str(data_dir)),
+        "judge": TeacherResource(data_dir=str(data_dir)),
         "storage": StorageResource(data_dir=str(data_dir)),
         "hub": HubResource(),
     }
@@ -92,7 +93,7 @@ RUN_CONFIG = {
 
 
 # A second batch that repeats most of the first: the same synthetic seed with one problem more, the seed file's next
-# one-row slice (row 2, which the first batch read), the same textbook topics (cached, identical passages).
+# one-row slice (row 3: the first batch read rows 1-2), the same textbook topics (cached, identical passages).
 SECOND_BATCH = {
     "ops": {
         **RUN_CONFIG["ops"],
@@ -158,7 +159,7 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
     first_problems = set(result.output_for_node("deduplicated", "deduplicated")["problem_id"].drop_nulls())
     traces = second.output_for_node("cot_traces", "cot_traces")
     repeated = traces.filter(traces["problem_id"].is_in(list(first_problems)))
-    assert repeated["problem_id"].n_unique() >= 9  # 8 synthetic problems and the seed row the first batch had
+    assert repeated["problem_id"].n_unique() == 8  # the 8 synthetic problems; the seed row is the file's next one
     assert {reason.get(i) for i in repeated["id"]} == {"earlier_batch_exact_duplicate_problem"}
     passages = second.output_for_node("textbook_passages", "textbook_passages")
     assert {reason.get(i) for i in passages["id"]} == {"earlier_batch_exact_duplicate_text"}

@@ -8,6 +8,7 @@ import pytest
 from filters.families import binomial_tail, chance_level, family_reasoning_error
 from filters.steps import check_trace, find_reasoning_error
 from filters.verify import ReasoningChecks, verify_traces
+from generators.judge import parse_first_wrong_step
 
 PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples does she have left?"
 
@@ -248,3 +249,42 @@ def test_verified_rows_carry_their_checks_and_step_labels() -> None:
     assert result.dropped["reason"].to_list() == ["false_calculation: 3 + 4 = 8"]
     assert audit["reasoning"]["right_answer_rows"] == 2
     assert audit["reasoning"]["rejected_by_reasoning"] == {"false_calculation": 1}
+
+
+@pytest.mark.parametrize(
+    ("completion", "steps", "index"),
+    [
+        ("Paragraph 1 adds wrongly. \\boxed{1}", 3, 1),
+        ("All paragraphs hold. \\boxed{-1}", 3, -1),
+        ("First \\boxed{0}, on reflection \\boxed{2}", 3, 2),
+        ("\\boxed{ 0 }", 1, 0),
+        ("\\boxed{7}", 3, None),  # out of range
+        ("The error is in paragraph 2.", 3, None),  # no boxed index: no verdict
+        ("\\boxed{two}", 3, None),
+    ],
+)
+def test_step_judge_answers_are_parsed_or_none(completion: str, steps: int, index: int | None) -> None:
+    assert parse_first_wrong_step(completion, steps) == index
+
+
+def test_step_judge_verdicts_reject_label_and_record() -> None:
+    frame = pl.DataFrame(
+        [
+            {"kind": "cot", "id": f"r{i}", "problem_id": f"p{i}", "problem": PROBLEM, "answer": "9",
+             "text": "Step 1: 3 + 4 = 7\nStep 2: 16 - 7 = 9\nThe answer is \\boxed{9}."}
+            for i in range(3)
+        ]
+    )  # fmt: skip
+    asked: list[tuple[str, int]] = []
+
+    def judge(problems: list[str], steps: list[list[str]]) -> list[int | None]:
+        asked.extend((p, len(s)) for p, s in zip(problems, steps, strict=True))
+        return [1, -1, None]
+
+    result, audit = verify_traces(frame, workers=1, checks=ReasoningChecks(step_judge=judge))
+    assert asked == [(PROBLEM, 3)] * 3
+    assert result.dropped["reason"].to_list() == ["judge_first_wrong_step: 1 (Step 2: 16 - 7 = 9)"]
+    assert result.dropped["step_labels"].to_list() == [[True, False, None]]
+    checks = dict(zip(result.kept["id"], result.kept["reasoning_checks"], strict=True))
+    assert checks["r1"][-1] == "judge:no_wrong_step" and checks["r2"][-1] == "judge:no_verdict"
+    assert audit["reasoning"]["rejected_by_reasoning"] == {"judge_first_wrong_step": 1}

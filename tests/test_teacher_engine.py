@@ -12,6 +12,7 @@ import pytest
 
 from generators.cache import ResponseCache, request_key
 from generators.embedded import EMBEDDED_MODEL
+from generators.judge import judge_first_wrong_steps
 from generators.teacher import GenerationRequest, OpenAICompatibleBackend, SamplingParams
 from tests.fault_proxy import FaultProxy
 
@@ -186,3 +187,27 @@ def test_empty_and_malformed_replies_fail_naming_the_url_and_are_not_cached(
         results, stats = backend.generate(requests)
     assert stats.failures == 0 and stats.cache_hits == 0 and len(cache) == 6
     assert all(r.text and r.text.strip() for r in results)
+
+
+def test_the_step_judge_speaks_the_chat_protocol_to_a_real_server(embedded_server_url: str, tmp_path: Path) -> None:
+    """The plumbing of the optional step judge over the real protocol (the embedded 270M base model is no judge: its
+    answers are mostly unusable, and an unusable answer is no verdict, never a rejection)."""
+    judge = OpenAICompatibleBackend(
+        [embedded_server_url], EMBEDDED_MODEL, ResponseCache(tmp_path / "c.sqlite"), chat=True
+    )
+    steps = [["3 + 4 = 7", "16 - 7 = 9"], ["3 + 4 = 8", "16 - 8 = 8"]]
+    verdicts, stats = judge_first_wrong_steps(
+        ["Ava has 16 apples and gives away 3 and 4. How many are left?"] * 2,
+        steps,
+        judge,
+        SamplingParams(0.0, 1.0, 48),
+    )
+    assert stats.requests == 2 and stats.failures == 0
+    assert all(v is None or -1 <= v < 2 for v in verdicts)
+    again, stats = judge_first_wrong_steps(
+        ["Ava has 16 apples and gives away 3 and 4. How many are left?"] * 2,
+        steps,
+        judge,
+        SamplingParams(0.0, 1.0, 48),
+    )
+    assert again == verdicts and stats.cache_hits == 2
