@@ -2,8 +2,8 @@
 
 It forwards requests as they are, or at a set rate answers 429 with Retry-After, answers 500, drops the connection
 without a response, or stalls past the client's timeout; or (faults chosen by name) answers 200 with an empty
-completion, an HTML page, or JSON cut short. It logs every request it receives and every response it
-completed, keyed by (prompt, seed), so tests can count what the server was asked for.
+completion, a completion marked cut at the token limit, an HTML page, or JSON cut short. It logs every request it
+receives and every response it completed, keyed by (prompt, seed), so tests can count what the server was asked for.
 """
 
 import asyncio
@@ -128,10 +128,13 @@ class FaultProxy:
         forwarded = {k: v for k, v in headers.items() if k.lower() in ("content-type", "authorization")}
         reply = await self._client.request(method, path, content=body, headers=forwarded)
         content = reply.content
-        if fault == "empty":
+        if fault in ("empty", "length"):
             answer = json.loads(content)
             for choice in answer.get("choices", []):
-                choice["text"] = ""
+                if fault == "empty":
+                    choice["text"] = ""
+                else:
+                    choice["finish_reason"] = "length"
             content = json.dumps(answer).encode()
         writer.write(
             f"HTTP/1.1 {reply.status_code} OK\r\nContent-Type: application/json\r\n"

@@ -12,12 +12,14 @@ import pytest
 from assets.automation import new_benchmark_file, new_seed_file, weekly_refresh
 from assets.batches import BATCHES, batch_seed
 from assets.checks import (
+    contamination_check,
     contamination_hits,
     deduplicated_ids_unique,
     drop_rate_checks,
     eval_train_overlap,
     graded_cot_rows_above_floor,
     graded_cot_rows_verified,
+    partition_metadata,
 )
 from tests.conftest import GSM8K_TEST
 
@@ -135,3 +137,30 @@ def test_the_code_location_loads_with_every_job_schedule_and_sensor() -> None:
         dg.AssetKey("decontaminated"),
         dg.AssetKey("published_dataset"),
     }
+
+
+@pytest.mark.parametrize(
+    ("metadata", "passed"),
+    [
+        ({}, False),
+        ({"benchmark_files": {}}, False),
+        ({"benchmark_files": {}, "decontamination": "disabled by config"}, True),
+        ({"benchmark_files": {"gsm8k_test": str(GSM8K_TEST)}}, True),
+    ],
+)
+def test_the_contamination_check_fails_where_its_batch_recorded_no_benchmark(metadata: dict, passed: bool) -> None:
+    frame = pl.DataFrame({"id": ["x"], "problem": ["What is 2 + 2?"], "text": ["4"]})
+    assert contamination_check(metadata, frame).passed is passed
+
+
+def test_a_check_reads_its_own_batchs_metadata() -> None:
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(BATCHES.name, ["b1", "b2"])
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("decontaminated", partition="b1", metadata={"n": 1})
+        )
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("decontaminated", partition="b2", metadata={"n": 2})
+        )
+        assert partition_metadata(instance, "decontaminated", "b1") == {"n": 1}
+        assert partition_metadata(instance, "decontaminated", "b3") == {}

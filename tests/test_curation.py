@@ -3,7 +3,14 @@ import re
 import polars as pl
 import pytest
 
-from filters.decontamination import benchmark_name, find_contamination, load_benchmark
+from filters.decontamination import (
+    SHIPPED_BENCHMARKS,
+    benchmark_name,
+    benchmark_names,
+    benchmark_sources,
+    find_contamination,
+    load_benchmark,
+)
 from filters.dedup import dedup_frame, exact_duplicates, minhash_duplicates
 from filters.language import language_reason
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter, step_depth
@@ -234,3 +241,19 @@ def test_contamination_examples_show_a_few_rows_per_benchmark() -> None:
         ("math500", "text", "t5"),
     ]
     assert contamination_examples(dropped.head(0)) == []
+
+
+def test_two_benchmarks_with_the_same_file_name_stay_two_sets() -> None:
+    named = benchmark_names(["/sets/a/test.jsonl", "/sets/b/test.jsonl", "/x/gsm8k_test.jsonl", "org/ds@test"])
+    assert list(named) == ["a/test", "b/test", "x/gsm8k_test", "org/ds@test"]  # widened together
+    assert benchmark_names(["/x/gsm8k_test.jsonl", "/y/math500.jsonl"]) == {
+        "gsm8k_test": "/x/gsm8k_test.jsonl",
+        "math500": "/y/math500.jsonl",
+    }
+
+
+def test_decontamination_is_off_only_when_said_so() -> None:
+    assert benchmark_sources(True, [], False) == [str(p) for p in SHIPPED_BENCHMARKS]
+    assert benchmark_sources(False, [], True) == []
+    with pytest.raises(ValueError, match="disabled: true"):
+        benchmark_sources(False, [], False)

@@ -12,6 +12,8 @@ import pytest
 
 from generators.cache import ResponseCache, request_key
 from generators.embedded import EMBEDDED_MODEL
+from generators.evolve import evolve_problems
+from generators.families import generate_mixed
 from generators.judge import judge_first_wrong_steps
 from generators.teacher import GenerationRequest, OpenAICompatibleBackend, SamplingParams
 from tests.fault_proxy import FaultProxy
@@ -211,3 +213,12 @@ def test_the_step_judge_speaks_the_chat_protocol_to_a_real_server(embedded_serve
         SamplingParams(0.0, 1.0, 48),
     )
     assert again == verdicts and stats.cache_hits == 2
+
+
+def test_an_evolution_cut_at_the_token_limit_never_becomes_a_problem(embedded_server_url: str, tmp_path: Path) -> None:
+    seeds = generate_mixed(2, seed=1, families=["arithmetic"], min_steps=1, max_steps=1)
+    with FaultProxy(embedded_server_url, fault_rate=1.0, faults=("length",)) as proxy:
+        backend = OpenAICompatibleBackend([proxy.base_url], EMBEDDED_MODEL, ResponseCache(tmp_path / "c.sqlite"))
+        problems, rejected, _ = evolve_problems(seeds, backend, 2, 2, SamplingParams(max_tokens=48), workers=1)
+    assert problems.is_empty()
+    assert rejected["reason"].to_list() == ["evolution_truncated"] * 2
