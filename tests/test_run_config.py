@@ -3,6 +3,7 @@
 import inspect
 
 import dagster as dg
+import polars as pl
 import pytest
 
 import definitions
@@ -70,3 +71,28 @@ def test_a_bad_value_fails_the_run_before_any_model_call(tmp_path) -> None:
     assert failure.step_key == "evolved_problems"
     message = str(failure.event_specific_data.error)
     assert "cot_traces.samples_per_problem" in message and "nothing was sent to a model" in message
+
+
+def test_extra_students_on_the_embedded_server_are_refused_before_it_starts(tmp_path) -> None:
+    """The embedded server answers to any model name: "extra students" there would be the same model fitted again."""
+    from assets.batches import BATCHES
+    from assets.resources import ParquetIOManager, TeacherResource
+
+    student = TeacherResource(data_dir=str(tmp_path))  # the embedded default
+    (tmp_path / "verified").mkdir()
+    pl.DataFrame({"kind": ["cot"], "problem_id": ["p"], "problem": ["1 + 1?"], "answer": ["2"]}).write_parquet(
+        tmp_path / "verified" / "b1.parquet"
+    )
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("batch", ["b1"])
+        result = dg.materialize(
+            [dg.AssetSpec("verified", partitions_def=BATCHES), definitions.grading.difficulty_graded],
+            resources={"io_manager": ParquetIOManager(base_path=str(tmp_path)), "student": student},
+            run_config={"ops": {"difficulty_graded": {"config": {"extra_student_models": ["qwen2.5-0.5b"]}}}},
+            instance=instance,
+            partition_key="b1",
+            raise_on_error=False,
+        )
+    assert not result.success
+    assert "the same model again" in str(result.get_step_failure_events()[0].event_specific_data.error)
+    assert student.server_pid is None and not (tmp_path / "models").exists()  # the server never started
