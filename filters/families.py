@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from math import comb
 
 from filters.steps import NUMBER_WORDS
@@ -92,6 +92,8 @@ _PLACE_CLAIM = re.compile(
     r"\b(?P<name>[A-Z][a-z]+)\b\s+(?:finished|finishes|came|comes|is|was|must be)\s+(?:in\s+)?(?:the\s+)?"
     rf"(?P<place>{'|'.join(ORDINALS)}|last)\b"
 )
+_REPORTED = re.compile(r"\b(?:says|said|claims|claimed|statement)\b|\bnot\b|n't")  # what someone says, negations
+_RELATIVE = re.compile(r"\bnot\b|n't|\bbefore\b|\bafter\b")  # negations and relative places
 _OPTION = re.compile(r"(?:option|choice|answer)\s*\(?([A-E])\)?(?![A-Za-z])|\(([A-E])\)")
 
 
@@ -102,6 +104,13 @@ def _count(text: str) -> int:
 def _assertions(trace: str) -> list[str]:
     """The trace's sentences and clauses that assert something (no supposition, no quotation)."""
     return [s for s in _SENTENCE.findall(trace) if s.strip() and not _SUPPOSITION.search(s)]
+
+
+def _asserted(trace: str, claim: re.Pattern[str], hedged: re.Pattern[str]) -> Iterator[re.Match[str]]:
+    """Every ``claim`` the trace asserts outright, skipping sentences that ``hedged`` marks (negations, reports)."""
+    for sentence in _assertions(trace):
+        if not hedged.search(sentence):
+            yield from claim.finditer(sentence)
 
 
 def _calendar_errors(spec: dict, trace: str) -> str | None:
@@ -124,12 +133,9 @@ def _knights_errors(spec: dict, trace: str) -> str | None:
     if len(solutions) != 1:
         return None
     world = solutions[0]
-    for sentence in _assertions(trace):
-        if re.search(r"\b(?:says|said|claims|claimed|statement)\b|\bnot\b|n't", sentence):
-            continue
-        for match in _KIND_CLAIM.finditer(sentence):
-            if match["name"] in world and world[match["name"]] != (match["kind"] == "knight"):
-                return f"{match.group(0)} (a {'knight' if world[match['name']] else 'knave'})"
+    for match in _asserted(trace, _KIND_CLAIM, _REPORTED):
+        if match["name"] in world and world[match["name"]] != (match["kind"] == "knight"):
+            return f"{match.group(0)} (a {'knight' if world[match['name']] else 'knave'})"
     return None
 
 
@@ -138,15 +144,10 @@ def _ordering_errors(spec: dict, trace: str) -> str | None:
     if len(solutions) != 1:
         return None
     order = solutions[0]
-    for sentence in _assertions(trace):
-        if re.search(r"\bnot\b|n't|\bbefore\b|\bafter\b", sentence):
-            continue
-        for match in _PLACE_CLAIM.finditer(sentence):
-            if match["name"] not in order:
-                continue
-            place = len(order) - 1 if match["place"] == "last" else ORDINALS.index(match["place"])
-            if place < len(order) and order[place] != match["name"]:
-                return f"{match.group(0)} ({order[place]} finished {match['place']})"
+    for match in _asserted(trace, _PLACE_CLAIM, _RELATIVE):
+        place = len(order) - 1 if match["place"] == "last" else ORDINALS.index(match["place"])
+        if match["name"] in order and place < len(order) and order[place] != match["name"]:
+            return f"{match.group(0)} ({order[place]} finished {match['place']})"
     return None
 
 

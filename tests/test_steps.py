@@ -104,6 +104,14 @@ def test_step_labels_mark_the_first_bad_step() -> None:
     assert check_trace(PROBLEM, "Ava has 16 apples. \\boxed{16}").labels[-1] is False
 
 
+ISLAND = {  # Ava says Ben is a knave, Ben says they are the same kind: Ava is a knight, Ben a knave
+    "people": ["Ava", "Ben"],
+    "statements": [
+        {"speaker": "Ava", "claim": {"kind": "is_knave", "about": ["Ben"]}},
+        {"speaker": "Ben", "claim": {"kind": "same", "about": ["Ava", "Ben"]}},
+    ],
+    "target": "Ava",
+}
 CALENDAR = {"start": 3, "offset": 3, "choices": ["Tuesday", "Sunday", "Monday", "Friday"]}  # Thursday + 3 = Sunday
 
 
@@ -133,27 +141,13 @@ CALENDAR = {"start": 3, "offset": 3, "choices": ["Tuesday", "Sunday", "Monday", 
         ("calendar", CALENDAR, "If it were 2 days it would be Monday; in 3 days it is Sunday, (B). \\boxed{B}", None),
         (
             "knights_and_knaves",
-            {
-                "people": ["Ava", "Ben"],
-                "statements": [
-                    {"speaker": "Ava", "claim": {"kind": "is_knave", "about": ["Ben"]}},
-                    {"speaker": "Ben", "claim": {"kind": "same", "about": ["Ava", "Ben"]}},
-                ],
-                "target": "Ava",
-            },
+            ISLAND,
             "Ben says they are the same kind. So Ben is a knight and Ava is a knave. \\boxed{knight}",
             "Ben is a knight",
         ),
         (
             "knights_and_knaves",
-            {
-                "people": ["Ava", "Ben"],
-                "statements": [
-                    {"speaker": "Ava", "claim": {"kind": "is_knave", "about": ["Ben"]}},
-                    {"speaker": "Ben", "claim": {"kind": "same", "about": ["Ava", "Ben"]}},
-                ],
-                "target": "Ava",
-            },
+            ISLAND,
             "If Ben is a knight, Ava is a knight too, but then Ava lies. So Ben is a knave and Ava is a knight. "
             "\\boxed{knight}",
             None,
