@@ -33,7 +33,6 @@ TRACE_PROBLEM_FIELDS = (
     "problem",
     "answer",
     "steps",
-    "template",
     "spec",
 )
 
@@ -72,6 +71,7 @@ def generate_traces(
         rows.append(
             {
                 **{k: problem[k] for k in TRACE_PROBLEM_FIELDS},
+                "family": problem["template"],  # the procedural family ("calendar"); `template` is the prompt's
                 "id": row_id(result.text, *origin),
                 "trace": result.text.strip(),
                 "teacher_model": teacher.model,
@@ -88,6 +88,7 @@ def generate_traces(
     schema = {
         "id": pl.String,
         **{k: PROBLEM_SCHEMA[k] for k in TRACE_PROBLEM_FIELDS},
+        "family": pl.String,
         "trace": pl.String,
         **LINEAGE_SCHEMA,
     }

@@ -52,7 +52,8 @@ def graded_frame(
                 "level": 5 - p % 5, "curriculum_rank": p * per_problem + s, "steps": 1,
                 "teacher_model": "gemma-3-270m", "teacher_backend": "embedded-llama.cpp",
                 "student_model": "gemma-3-270m", "student_sampling": "{}",
-                "template": "cot_fewshot", "template_hash": "abc", "sampling": "{}", "sample_index": s,
+                "family": "arithmetic", "template": "cot_fewshot", "template_hash": "abc", "sampling": "{}",
+                "sample_index": s,
                 "prompt_tokens": 300, "completion_tokens": 20, "finish_reason": "stop",
                 "reasoning_checks": ["answer", "calculations:1", "derived"], "step_labels": [True, None],
                 "chance_p_value": None,
@@ -287,7 +288,7 @@ def test_rejected_reasoning_is_published_as_labelled_steps(tmp_path: Path) -> No
     assert row["reason_code"] == "false_calculation"
     card = (result.path / "README.md").read_text()
     table = card.split("## Reasoning checks")[1].split("##")[0]
-    assert "| math | 9 | 1 | 0 | 0 | 0 | 0 | 8 |" in table  # 8 published, 1 false calculation: 9 right answers
+    assert "| math | 9 | 1 | 0 | 0 | 0 | 0 | 0 | 8 |" in table  # 8 published, 1 false calculation: 9 right answers
 
 
 def test_a_broken_link_keeps_the_changelog_history(tmp_path: Path) -> None:
