@@ -32,10 +32,15 @@ $(VENV)/.semantic: $(VENV)/.installed
 	touch $@
 semantic: $(VENV)/.semantic
 
+# The demo's problems suit the embedded 270M base teacher: one-step arithmetic (where it reasons soundly on about 1
+# trace in 12) and calendar items; harder families only feed the rejections there. DEMO_CONFIG='{}' runs the defaults.
+DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_steps": 1, "max_steps": 1, \
+	"families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}}}}
 demo: install
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@batch=$$($(PY) -m assets.batches add $(BATCH)) && echo "batch: $$batch" && \
-		$(VENV)/bin/dagster asset materialize -f definitions.py --select '*' --partition "$$batch"
+		$(VENV)/bin/dagster asset materialize -f definitions.py --select '*' --partition "$$batch" \
+			--config-json '$(DEMO_CONFIG)'
 	@$(PY) -c "import definitions, pathlib; p = pathlib.Path(definitions.DATA_DIR, 'published', 'reasoning-foundry'); \
 		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"
 
