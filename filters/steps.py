@@ -458,9 +458,10 @@ def _agrees(left: _Expression, right: _Expression, line: str) -> tuple[bool, Fra
 
 def claims(line: str, declared: frozenset[str] = frozenset()) -> list[Claim]:
     """Every checkable equality a line states, in order; ``declared`` names the trace's unknowns."""
-    if not _DIGIT.search(line):
-        return []
-    tokens = tokenize(line, declared)
+    return _claims(tokenize(line, declared), line) if _DIGIT.search(line) else []
+
+
+def _claims(tokens: list[Token], line: str) -> list[Claim]:
     segments: list[list[Token]] = [[]]
     equals: list[str] = []
     for t in tokens:
@@ -521,9 +522,13 @@ def _normalize(text: str) -> str:
     return _STEP_LABEL.sub(" ", text)
 
 
+def _word_numbers(text: str) -> set[Fraction]:
+    return {Fraction(NUMBER_WORDS[w.lower()]) for w in _WORD_NUMBER.findall(text)}
+
+
 def _numbers(text: str) -> set[Fraction]:
     """The values of the numbers a text states (digits and number words)."""
-    found = {Fraction(NUMBER_WORDS[w.lower()]) for w in _WORD_NUMBER.findall(text)}
+    found = _word_numbers(text)
     for match in _TOKEN.finditer(text) if _DIGIT.search(text) else ():
         if match.group("num"):
             found.add(_number(match.group("num")))
@@ -567,16 +572,21 @@ def check_trace(problem: str, trace: str) -> TraceCheck:
     labels: list[bool | None] = [None] * len(steps)
     declared = declared_variables(" ".join(normalized[i] for i in body))
     stated: set[Fraction] = set()
+    numbers: list[set[Fraction]] = []
     checked = 0
     for i in body:
-        for claim in claims(normalized[i], declared):
+        tokens = tokenize(normalized[i], declared) if _DIGIT.search(normalized[i]) else []
+        numbers.append(
+            {t.value for t in tokens if t.kind == NUM and t.value is not None} | _word_numbers(normalized[i])
+        )
+        for claim in _claims(tokens, normalized[i]) if tokens else ():
             checked += 1
             if not claim.holds:
                 labels[i] = False
                 return TraceCheck(steps, labels, checked, f"false_calculation: {claim.text}")
             labels[i] = True
             stated.add(claim.value)
-    if not _derived(problem, trace, [normalized[i] for i in body], stated):
+    if not _derived(problem, trace, [normalized[i] for i in body], numbers, stated):
         if steps:
             labels[-1] = False  # the step that states the answer states it without a derivation
         return TraceCheck(steps, labels, checked, "answer_not_derived")
@@ -589,14 +599,14 @@ def _problem_facts(problem: str) -> tuple[frozenset[str], frozenset[Fraction]]:
     return frozenset(_WORD.findall(problem.lower())), frozenset(_numbers(_normalize(problem)))
 
 
-def _derived(problem: str, trace: str, body: list[str], stated: set[Fraction]) -> bool:
+def _derived(problem: str, trace: str, body: list[str], numbers: list[set[Fraction]], stated: set[Fraction]) -> bool:
     """Whether the final answer is the result of a step: a checked calculation, or a number a working step (one that
-    is not a restatement of the problem) states."""
+    is not a restatement of the problem) states; ``numbers`` are the body lines' numbers."""
     answer = extract_answer(trace)
     if answer is None:
         return True  # no final answer: the format filters' concern, not this check's
     problem_words, given = _problem_facts(problem)
-    working = [line for line in body if not _restates(line, problem_words) or _numbers(line) - given]
+    working = [n for line, n in zip(body, numbers, strict=True) if n - given or not _restates(line, problem_words)]
     if not working:
         return False
     targets = _numbers(_normalize(answer))
@@ -604,7 +614,7 @@ def _derived(problem: str, trace: str, body: list[str], stated: set[Fraction]) -
         return True  # a non-numeric answer: derivation is judged by the family checks
     target = next(iter(targets))
     scaled = {target, target * 100, target / 100}  # cents, percents
-    return bool(scaled & stated) or any(scaled & _numbers(line) for line in working)
+    return bool(scaled & stated) or any(scaled & n for n in working)
 
 
 def find_reasoning_error(problem: str, trace: str) -> str | None:
