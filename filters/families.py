@@ -74,6 +74,7 @@ def ordering_solutions(people: list[str], clues: list[dict]) -> list[tuple[str, 
 # ---- what a trace asserts ----------------------------------------------------------------------------------------
 
 _SENTENCE = re.compile(r"[^.;!?\n]+")
+_STEP_LABEL = re.compile(r"^\s*step\s*\d+\s*[:.)-]\s*", re.IGNORECASE)
 _SUPPOSITION = re.compile(
     r"\b(?:if|suppose|supposing|assume|assuming|assumption|case|whether|could|might)\b|\"|“", re.I
 )
@@ -156,7 +157,7 @@ def _option_errors(spec: dict, trace: str) -> str | None:
     choices = spec.get("choices")
     if not choices:
         return None
-    for sentence in _SENTENCE.findall(trace):
+    for sentence in (_STEP_LABEL.sub("", s) for s in _SENTENCE.findall(trace)):
         letters = {a or b for a, b in _OPTION.findall(sentence)}
         named = [c for c in choices if re.search(rf"\b{re.escape(c)}\b", sentence, re.IGNORECASE)]
         if len(letters) == 1 and len(named) == 1:
