@@ -133,21 +133,23 @@ def tokenize(line: str, declared: frozenset[str] = frozenset()) -> list[Token]:
     raw: list[Token] = []
     last_end = -1
     for match in _TOKEN.finditer(line):
-        kind = match.lastgroup if match.lastgroup != "pct" else NUM
-        text = match.group(0)
-        if match.group("num"):
-            raw.append(Token(NUM, text.strip(), _number(match.group("num")), percent=bool(match.group("pct"))))
-        elif kind == "op":
+        kind = match.lastgroup
+        text = match.group()
+        if kind == WORD:  # the commonest token first
+            lower = text.lower()
+            if lower in NUMBER_WORDS:
+                raw.append(Token(NUM, text, Fraction(NUMBER_WORDS[lower])))
+            else:
+                after = bool(raw) and raw[-1].kind == NUM
+                glued = after and match.start() == last_end
+                variable = len(text) == 1 and _is_variable(text, glued, after, declared)
+                raw.append(Token(WORD, text, None, False, glued, after, variable))
+        elif kind == NUM or kind == "pct":
+            raw.append(Token(NUM, text.strip(), _number(match.group(NUM)), match.group("pct") is not None))
+        elif kind == OP:
             raw.append(Token(OP, _OPS.get(text, text)))
         elif kind in (LP, RP, EQ):
             raw.append(Token(kind, text))
-        elif kind == "word" and text.lower() in NUMBER_WORDS:
-            raw.append(Token(NUM, text, Fraction(NUMBER_WORDS[text.lower()])))
-        elif kind == "word":
-            after_number = bool(raw) and raw[-1].kind == NUM
-            glued = after_number and match.start() == last_end
-            variable = _is_variable(text, glued, after_number, declared)
-            raw.append(Token(WORD, text, glued=glued, after_number=after_number, variable=variable))
         else:
             raw.append(Token(STOP, text))
         last_end = match.end()
@@ -576,9 +578,10 @@ def check_trace(problem: str, trace: str) -> TraceCheck:
     checked = 0
     for i in body:
         tokens = tokenize(normalized[i], declared) if _DIGIT.search(normalized[i]) else []
-        numbers.append(
-            {t.value for t in tokens if t.kind == NUM and t.value is not None} | _word_numbers(normalized[i])
-        )
+        if tokens:  # number words are tokens too
+            numbers.append({t.value for t in tokens if t.kind == NUM and t.value is not None})
+        else:
+            numbers.append(_word_numbers(normalized[i]))
         for claim in _claims(tokens, normalized[i]) if tokens else ():
             checked += 1
             if not claim.holds:
