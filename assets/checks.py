@@ -57,13 +57,11 @@ def partition_metadata(instance: dg.DagsterInstance, asset: str, partition: str)
 
 
 def contamination_hits(frame: pl.DataFrame, named: dict[str, str], ngram: int = 10) -> dg.AssetCheckResult:
-    """Scan ``problem`` and ``text`` of every row against the named benchmark sources; pass only with zero hits."""
+    """Scan ``problem``, ``text`` and ``thinking`` of every row against the named benchmark sources; pass only with
+    zero hits."""
     index = BenchmarkIndex({name: load_benchmark(source) for name, source in named.items()}, ngram)
-    hits = [
-        row["id"]
-        for row in frame.select("id", "problem", "text").iter_rows(named=True)
-        if any(index.match(text) for text in (row["problem"], row["text"]) if text)
-    ]
+    columns = [c for c in ("problem", "text", "thinking") if c in frame.columns]
+    hits = [row[0] for row in frame.select("id", *columns).iter_rows() if any(index.match(t) for t in row[1:] if t)]
     return dg.AssetCheckResult(
         passed=not hits, metadata={"benchmarks": len(named), "hits": len(hits), "first_hits": ", ".join(hits[:5])}
     )

@@ -116,7 +116,8 @@ def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationCon
     benchmarks = {name: load_benchmark(source) for name, source in named.items()}
     if config.disabled:
         context.log.warning("decontamination is disabled by config: no benchmark was checked")
-    result = decontaminate(deduplicated, BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), ["problem", "text"])
+    columns = [c for c in ("problem", "text", "thinking") if c in deduplicated.columns]
+    result = decontaminate(deduplicated, BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), columns)
     report = {name: 0 for name in benchmarks}
     for reason in result.dropped["reason"].to_list():
         report[reason.split(":")[1]] += 1
@@ -153,6 +154,7 @@ class ReasoningConfig(dg.Config):
     drop_truncated: bool = True
     min_steps: int = Field(1, ge=0)
     languages: list[str] = ["en"]
+    max_thinking_words: int = Field(24_000, ge=1)
     judge_passages: bool = True
     min_edu_score: int = Field(3, ge=0, le=5)
     judge_max_tokens: int = Field(160, ge=8)
@@ -177,6 +179,7 @@ def reasoning_filtered(
         drop_truncated=config.drop_truncated,
         min_steps=config.min_steps,
         languages=tuple(config.languages),
+        max_thinking_words=config.max_thinking_words,
     )
     filtered = reasoning_filter(decontaminated, settings)
     kept = filtered.kept

@@ -1,5 +1,7 @@
 """The rejections table and the published Hugging Face dataset."""
 
+from typing import Literal
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
@@ -93,6 +95,7 @@ def publishing_notes(context: dg.AssetExecutionContext, cot: pl.DataFrame, textb
 class PublishConfig(dg.Config):
     name: str = "reasoning-foundry"
     eval_fraction: float = Field(0.1, ge=0.0, le=0.9)
+    thinking_format: Literal["think_tags", "reasoning_content"] = "think_tags"
     license: str = "mit"
 
 
@@ -116,7 +119,7 @@ def published_dataset(
     `cot-level-<n>`, `textbook`): a new revision per publish, pushed to the Hugging Face Hub as a tagged revision when
     a repo is configured."""
     difficulty_graded, rejections = first_copy_of_each_row(context, difficulty_graded, rejections)
-    cot = cot_rows(difficulty_graded)
+    cot = cot_rows(difficulty_graded, config.thinking_format)
     if not cot["verified"].all():
         raise ValueError("refusing to publish: some CoT rows are not verified")
     train, evaluation = split_by_problem(cot, config.eval_fraction)

@@ -25,8 +25,8 @@ def step_depth(text: str) -> int:
 
 @dataclass(frozen=True)
 class ReasoningFilterConfig:
-    """Bounds for the reasoning filters; lengths are in completion tokens; ``languages`` empty turns the language
-    filter off."""
+    """Bounds for the reasoning filters; lengths are in completion tokens (of the solution, in words, where a
+    reasoning model's thinking came apart); ``languages`` empty turns the language filter off."""
 
     min_tokens: int = 8
     max_tokens: int = 2048
@@ -34,6 +34,7 @@ class ReasoningFilterConfig:
     drop_truncated: bool = True
     min_steps: int = 1
     languages: tuple[str, ...] = ("en",)
+    max_thinking_words: int = 24_000
 
 
 def repetition_filter() -> GopherRepetitionFilter:
@@ -44,11 +45,17 @@ def repetition_filter() -> GopherRepetitionFilter:
 def reasoning_reason(row: dict, config: ReasoningFilterConfig, repetition: GopherRepetitionFilter) -> str | None:
     """Why a row fails the reasoning filters, or None where it passes."""
     text = row["text"] or ""
+    thinking = row.get("thinking")
+    if thinking is not None and row.get("thinking_closed") is False:
+        return "truncated_thinking"  # an unclosed <think>: the model ran out of tokens while thinking
     if not text.strip():
         return "empty"
     if config.drop_truncated and row.get("finish_reason") == "length":
         return "truncated"
-    tokens = row.get("completion_tokens") or len(text.split())
+    if thinking is not None and len(thinking.split()) > config.max_thinking_words:
+        return "thinking_too_long"
+    # the length bounds measure the solution: a reasoning model's completion tokens count its thinking too
+    tokens = len(text.split()) if thinking is not None else row.get("completion_tokens") or len(text.split())
     if tokens < config.min_tokens:
         return "too_short"
     if tokens > config.max_tokens:

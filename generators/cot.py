@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+import re
+from dataclasses import asdict, dataclass
 
 import polars as pl
 
@@ -35,6 +36,31 @@ TRACE_PROBLEM_FIELDS = (
     "steps",
     "spec",
 )
+
+
+_THINK = re.compile(r"<think>(.*?)(</think>|$)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Thinking:
+    """A reasoning model's answer in its parts: the thinking (None for a model that does not think), the solution,
+    and whether the thinking was closed (an unclosed ``<think>`` ran into the token limit)."""
+
+    thinking: str | None
+    solution: str
+    closed: bool
+
+
+def split_thinking(text: str, reasoning: str | None = None) -> Thinking:
+    """The thinking sent apart (``reasoning_content``) or inside ``<think>...</think>`` at the start of the answer,
+    and the solution after it."""
+    if reasoning:
+        return Thinking(reasoning.strip(), text.strip(), True)
+    match = _THINK.match(text.lstrip())
+    if match is None:
+        return Thinking(None, text.strip(), True)
+    closed = bool(match.group(2))
+    return Thinking(match.group(1).strip(), text.lstrip()[match.end() :].strip() if closed else "", closed)
 
 
 def row_id(*parts: object) -> str:
@@ -68,12 +94,15 @@ def generate_traces(
                 {"id": row_id(*origin), "text": problem["problem"], "reason": f"generation_failed: {result.error}"}
             )
             continue
+        parts = split_thinking(result.text, result.reasoning)
         rows.append(
             {
                 **{k: problem[k] for k in TRACE_PROBLEM_FIELDS},
                 "family": problem["template"],  # the procedural family ("calendar"); `template` is the prompt's
-                "id": row_id(result.text, *origin),
-                "trace": result.text.strip(),
+                "id": row_id(result.text, *((result.reasoning,) if result.reasoning else ()), *origin),
+                "trace": parts.solution,
+                "thinking": parts.thinking,
+                "thinking_closed": parts.closed if parts.thinking is not None else None,
                 "teacher_model": teacher.model,
                 "teacher_backend": teacher.backend,
                 "template": rendered.template,
@@ -90,6 +119,8 @@ def generate_traces(
         **{k: PROBLEM_SCHEMA[k] for k in TRACE_PROBLEM_FIELDS},
         "family": pl.String,
         "trace": pl.String,
+        "thinking": pl.String,
+        "thinking_closed": pl.Boolean,
         **LINEAGE_SCHEMA,
     }
     return pl.DataFrame(rows, schema=schema), rejections_frame(failed), stats

@@ -279,7 +279,8 @@ def _write_revision(
 
 
 COT_COLUMNS = (
-    "id", "problem_id", "source", "domain", "reasoning_kind", "problem", "answer", "reasoning", "messages", "verified",
+    "id", "problem_id", "source", "domain", "reasoning_kind", "problem", "answer", "thinking", "reasoning", "messages",
+    "verified",
     "verifier",
     "extracted_answer", "extraction", "teacher_pass_rate", "student_pass_rate", "difficulty", "level",
     "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "student_sampling", "family",
@@ -318,13 +319,32 @@ def publish_to_url(url: str, name: str, data: Layout, card_body: str, license: s
     return PublishedRevision(remote, local.revision, local.changed)
 
 
-def cot_rows(graded: pl.DataFrame) -> pl.DataFrame:
-    """Published CoT columns: problem, answer and reasoning, plus ``messages`` for chat fine-tuning and the lineage."""
+def cot_rows(graded: pl.DataFrame, thinking_format: str = "think_tags") -> pl.DataFrame:
+    """Published CoT columns: problem, answer, reasoning (the solution) and a reasoning model's ``thinking``, plus
+    ``messages`` for chat fine-tuning and the lineage. ``thinking_format`` puts the thinking into the assistant turn
+    as ``<think>...</think>`` before the solution (``think_tags``), or into the turn's own ``reasoning_content``
+    field, as chat templates with a reasoning field take it (``reasoning_content``)."""
     cot = graded.filter(pl.col("kind") == "cot").rename({"text": "reasoning"})
+    if "thinking" not in cot.columns:
+        cot = cot.with_columns(pl.lit(None, dtype=pl.String).alias("thinking"))
+    thought = pl.col("thinking").is_not_null()
+    if thinking_format == "think_tags":
+        answer = pl.when(thought).then(pl.format("<think>\n{}\n</think>\n\n{}", "thinking", "reasoning"))
+        assistant = answer.otherwise(pl.col("reasoning"))
+        reasoning_field = pl.lit(None, dtype=pl.String)
+    elif thinking_format == "reasoning_content":
+        assistant, reasoning_field = pl.col("reasoning"), pl.col("thinking")
+    else:
+        raise ValueError(f"thinking_format {thinking_format!r}: think_tags or reasoning_content")
+    none = pl.lit(None, dtype=pl.String)
     messages = pl.concat_list(
-        pl.struct(pl.lit("system").alias("role"), pl.lit(SYSTEM_PROMPT).alias("content")),
-        pl.struct(pl.lit("user").alias("role"), pl.col("problem").alias("content")),
-        pl.struct(pl.lit("assistant").alias("role"), pl.col("reasoning").alias("content")),
+        pl.struct(
+            pl.lit("system").alias("role"), pl.lit(SYSTEM_PROMPT).alias("content"), none.alias("reasoning_content")
+        ),
+        pl.struct(pl.lit("user").alias("role"), pl.col("problem").alias("content"), none.alias("reasoning_content")),
+        pl.struct(
+            pl.lit("assistant").alias("role"), assistant.alias("content"), reasoning_field.alias("reasoning_content")
+        ),
     ).alias("messages")
     return cot.with_columns(messages).select(COT_COLUMNS).sort("curriculum_rank")
 

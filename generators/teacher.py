@@ -64,6 +64,7 @@ class GenerationResult:
     cached: bool
     error: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    reasoning: str | None = None  # a reasoning model's thinking sent apart (``reasoning_content``), kept as data
 
     @property
     def cacheable(self) -> bool:
@@ -296,10 +297,14 @@ class OpenAICompatibleBackend:
             reply = await client.chat.completions.create(
                 messages=[{"role": role, "content": content} for role, content in request.messages], **common
             )
-            text, finish = reply.choices[0].message.content or "", reply.choices[0].finish_reason
+            message = reply.choices[0].message
+            text, finish = message.content or "", reply.choices[0].finish_reason
+            extra = message.model_extra or {}
+            reasoning = getattr(message, "reasoning_content", None) or extra.get("reasoning_content")
+            reasoning = reasoning or extra.get("reasoning")  # vLLM's newer field name
         else:
             reply = await client.completions.create(prompt=request.prompt or "", **common)
-            text, finish = reply.choices[0].text, reply.choices[0].finish_reason
+            text, finish, reasoning = reply.choices[0].text, reply.choices[0].finish_reason, None
         usage = reply.usage
         return GenerationResult(
             text=text,
@@ -307,4 +312,5 @@ class OpenAICompatibleBackend:
             prompt_tokens=usage.prompt_tokens if usage else 0,
             completion_tokens=usage.completion_tokens if usage else 0,
             cached=False,
+            reasoning=reasoning or None,
         )

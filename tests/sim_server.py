@@ -1,0 +1,148 @@
+"""A simulated OpenAI-compatible teacher on 127.0.0.1, shaped like a vLLM server, for tests and benchmarks.
+
+It answers ``/v1/completions``, ``/v1/chat/completions`` and ``/v1/models`` over real HTTP/1.1 (keep-alive), with a
+set latency per request, a capacity (requests served at once; the rest queue, as on a busy vLLM), a reasoning format
+(``none``; ``think_tags``: ``<think>...</think>`` before the solution; ``reasoning_content``: the thinking in the chat
+message's own field, as vLLM's reasoning parser sends it) and a share of injected 429s with Retry-After. What it says
+comes from ``answer(question) -> (thinking, solution)``, the question being the last ``Question:`` of a completion
+prompt or the last user message of a chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+Answer = Callable[[str], tuple[str | None, str]]
+
+
+@dataclass
+class SimLog:
+    requests: int = 0
+    rejected_429: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    sent_thinking: dict[str, str] = field(default_factory=dict)  # question -> the thinking the server sent
+
+
+def question_of(payload: dict) -> str:
+    """The question a request asks: the last ``Question:`` of a prompt, or the last user message."""
+    if "messages" in payload:
+        return next(m["content"] for m in reversed(payload["messages"]) if m["role"] == "user").strip()
+    prompt = payload.get("prompt") or ""
+    return prompt.rsplit("Question:", 1)[-1].split("\nAnswer:")[0].strip()
+
+
+class SimServer:
+    def __init__(
+        self,
+        answer: Answer,
+        latency_s: float = 0.0,
+        capacity: int = 256,
+        reasoning: str = "none",
+        rate_429: float = 0.0,
+        seed: int = 0,
+        model: str = "sim-teacher",
+    ) -> None:
+        if reasoning not in ("none", "think_tags", "reasoning_content"):
+            raise ValueError(f"reasoning {reasoning!r}: none, think_tags or reasoning_content")
+        self.answer, self.latency_s, self.capacity, self.reasoning = answer, latency_s, capacity, reasoning
+        self.rate_429, self.rng, self.model = rate_429, random.Random(seed), model
+        self.log = SimLog()
+        self.port: int | None = None
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> SimServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the simulated server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._slots = asyncio.Semaphore(self.capacity)
+        server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024))
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:] if ": " in line)}
+                length = int(headers.get("content-length", "0"))
+                body = await reader.readexactly(length) if length else b""
+                status, extra, content = await self._respond(method, path, body)
+                writer.write(
+                    f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(content)}\r\n"
+                    f"{extra}\r\n".encode()
+                    + content
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def _respond(self, method: str, path: str, body: bytes) -> tuple[str, str, bytes]:
+        if method == "GET" and path.endswith("/models"):
+            return (
+                "200 OK",
+                "",
+                json.dumps({"object": "list", "data": [{"id": self.model, "object": "model"}]}).encode(),
+            )
+        payload = json.loads(body)
+        self.log.requests += 1
+        if self.rng.random() < self.rate_429:
+            self.log.rejected_429 += 1
+            return "429 Too Many Requests", "Retry-After: 1\r\n", b'{"error": {"message": "simulated overload"}}'
+        async with self._slots:
+            self.log.in_flight += 1
+            self.log.max_in_flight = max(self.log.max_in_flight, self.log.in_flight)
+            try:
+                await asyncio.sleep(self.latency_s)
+            finally:
+                self.log.in_flight -= 1
+        question = question_of(payload)
+        thinking, solution = self.answer(question)
+        if thinking is not None:
+            self.log.sent_thinking[question] = thinking
+        chat = path.endswith("/chat/completions")
+        apart = chat and self.reasoning == "reasoning_content" and thinking is not None
+        text = (
+            solution
+            if apart or thinking is None or self.reasoning == "none"
+            else f"<think>\n{thinking}\n</think>\n\n{solution}"
+        )
+        usage = {
+            "prompt_tokens": len(json.dumps(payload.get("messages") or payload.get("prompt")).split()),
+            "completion_tokens": len(text.split()) + (len(thinking.split()) if apart else 0),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if chat:
+            message = {"role": "assistant", "content": text, **({"reasoning_content": thinking} if apart else {})}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            kind = "chat.completion"
+        else:
+            choice, kind = {"index": 0, "text": text, "finish_reason": "stop"}, "text_completion"
+        reply = {"id": f"sim-{self.log.requests}", "object": kind, "created": int(time.time()), "model": self.model,
+                 "choices": [choice], "usage": usage}  # fmt: skip
+        return "200 OK", "", json.dumps(reply).encode()

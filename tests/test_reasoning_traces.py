@@ -1,0 +1,123 @@
+"""Reasoning models keep their reasoning: thinking sent apart or in <think> tags is captured, kept apart from the
+solution, filtered on its own terms and published, against a simulated vLLM-like server over the real protocol."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import datasets
+import polars as pl
+import pytest
+
+from filters.reasoning import ReasoningFilterConfig, reasoning_filter
+from generators.cache import ResponseCache
+from generators.cot import generate_traces, split_thinking
+from generators.teacher import OpenAICompatibleBackend, SamplingParams
+from tests.sim_server import SimServer
+
+
+@pytest.mark.parametrize(
+    ("text", "reasoning", "thinking", "solution", "closed"),
+    [
+        ("The answer is \\boxed{4}.", None, None, "The answer is \\boxed{4}.", True),
+        ("<think>\n2 and 2 make 4.\n</think>\n\nThe answer is \\boxed{4}.", None, "2 and 2 make 4.",
+         "The answer is \\boxed{4}.", True),
+        ("  <think>2 and 2... let me see, 2 and", None, "2 and 2... let me see, 2 and", "", False),
+        ("The answer is \\boxed{4}.", "2 and 2 make 4.", "2 and 2 make 4.", "The answer is \\boxed{4}.", True),
+        ("Think first. <think>not a block at the start</think> \\boxed{4}", None, None,
+         "Think first. <think>not a block at the start</think> \\boxed{4}", True),
+    ],
+)  # fmt: skip
+def test_thinking_is_split_from_the_solution(
+    text: str, reasoning: str | None, thinking: str | None, solution: str, closed: bool
+) -> None:
+    parts = split_thinking(text, reasoning)
+    assert (parts.thinking, parts.solution, parts.closed) == (thinking, solution, closed)
+
+
+LONG_THINKING = " ".join(f"Let me reconsider step {i}: the numbers still add up." for i in range(300))
+
+
+def sim_answer(question: str) -> tuple[str, str]:
+    """Thinking and a correct solution for the simple sums these tests ask."""
+    a, b = [int(w) for w in question.replace("?", " ").split() if w.isdigit()][:2]
+    return f"{question} {LONG_THINKING}", f"Step 1: {a} + {b} = {a + b}.\nThe answer is \\boxed{{{a + b}}}."
+
+
+@pytest.mark.parametrize(
+    ("reasoning", "chat"), [("reasoning_content", True), ("think_tags", True), ("think_tags", False)]
+)
+def test_a_reasoning_models_thinking_is_captured_whole(tmp_path: Path, reasoning: str, chat: bool) -> None:
+    problems = pl.DataFrame(
+        [{"problem_id": f"p{i}", "source": "t", "domain": "math", "reasoning_kind": "mathematical",
+          "problem": f"What is {i} + {i + 1}?", "answer": str(2 * i + 1), "steps": 1, "template": "sum", "spec": None}
+         for i in range(4)]
+    )  # fmt: skip
+    with SimServer(sim_answer, reasoning=reasoning) as server:
+        backend = OpenAICompatibleBackend(
+            [server.base_url], "sim-teacher", ResponseCache(tmp_path / "c.sqlite"), chat=chat
+        )
+        traces, failed, _ = generate_traces(problems, backend, 2, SamplingParams(max_tokens=4096))
+        sent = server.log.sent_thinking
+    assert failed.is_empty() and traces.height == 8
+    for row in traces.iter_rows(named=True):
+        assert row["thinking"] == sent[row["problem"]] and row["thinking_closed"] is True
+        assert row["trace"].startswith("Step 1:") and "<think>" not in row["trace"]
+    kept = reasoning_filter(traces.rename({"trace": "text"}).with_columns(pl.lit("cot").alias("kind")))
+    assert kept.dropped.is_empty()  # 3,000 words of thinking do not count against the solution's length
+
+
+def test_an_unclosed_think_block_is_truncated_thinking() -> None:
+    rows = pl.DataFrame(
+        [{"id": "a", "kind": "cot", "text": "", "thinking": "Let me think " * 50, "thinking_closed": False,
+          "finish_reason": "length", "completion_tokens": 4096},
+         {"id": "b", "kind": "cot", "text": "Step 1: 2 + 2 = 4.\nThe answer is \\boxed{4}.", "thinking": "word " * 30,
+          "thinking_closed": True, "finish_reason": "stop", "completion_tokens": 60}]
+    )  # fmt: skip
+    result = reasoning_filter(rows, ReasoningFilterConfig(max_thinking_words=20))
+    assert dict(zip(result.dropped["id"], result.dropped["reason"], strict=True)) == {
+        "a": "truncated_thinking",
+        "b": "thinking_too_long",
+    }
+
+
+@pytest.mark.e2e
+def test_the_published_thinking_is_what_the_server_sent(tmp_path: Path) -> None:
+    import definitions
+    from assets.batches import add_batch
+    from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+
+    seeds = tmp_path / "sums.jsonl"
+    seeds.write_text("".join(json.dumps({"question": f"What is {i} + {i + 2}?", "answer": f"#### {2 * i + 2}"}) + "\n"
+                             for i in range(1, 5)))  # fmt: skip
+    with SimServer(sim_answer, reasoning="reasoning_content", latency_s=0.05) as server:
+        endpoint = TeacherResource(base_urls=[server.base_url], model="sim-teacher", chat=True, data_dir=str(tmp_path))
+        with dg.instance_for_test() as instance:
+            add_batch(instance, "b1")
+            result = dg.materialize(
+                [*definitions.all_assets, *definitions.defs.asset_checks],
+                resources={"io_manager": ParquetIOManager(base_path=str(tmp_path / "assets")), "teacher": endpoint,
+                           "student": endpoint, "judge": endpoint, "storage": StorageResource(data_dir=str(tmp_path)),
+                           "hub": HubResource()},
+                run_config={"ops": {
+                    "seed_problems": {"config": {"sources": [str(seeds)], "limit_per_source": 4}},
+                    "synthetic_problems": {"config": {"count": 0}},
+                    "evolved_problems": {"config": {"count": 0}},
+                    "textbook_topics": {"config": {"count": 0}},
+                    "cot_traces": {"config": {"samples_per_problem": 2, "max_tokens": 8192}},
+                    "difficulty_graded": {"config": {"samples": 2, "max_tokens": 8192}},
+                    "published_dataset": {"config": {"eval_fraction": 0.25}},
+                }},
+                instance=instance,
+                partition_key="b1",
+            )  # fmt: skip
+        sent = dict(server.log.sent_thinking)
+    assert result.success
+    cot = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
+    rows = [row for split in cot.values() for row in split]
+    assert len(rows) == 4
+    for row in rows:
+        assert row["thinking"] == sent[row["problem"]] and len(row["thinking"].split()) >= 3000
+        assert row["reasoning"].startswith("Step 1:")
+        assistant = row["messages"][-1]
+        assert assistant["content"] == f"<think>\n{row['thinking']}\n</think>\n\n{row['reasoning']}"
