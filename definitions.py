@@ -8,14 +8,21 @@ with $JUDGE_BASE_URLS (see README.md).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import dagster as dg
 
 from assets import automation, checks, curation, generation, grading, problems, publishing
-from assets.resources import ParquetIOManager, StorageResource, hub_from_env, teacher_from_env
+from assets.resources import (
+    JudgeResource,
+    ParquetIOManager,
+    StorageResource,
+    StudentResource,
+    TeacherResource,
+    default_data_dir,
+    hub_from_env,
+)
 
-DATA_DIR = os.path.abspath(os.environ.get("FOUNDRY_DATA_DIR", Path(__file__).resolve().parent / "data"))
+DATA_DIR = default_data_dir()
 
 all_assets = dg.load_assets_from_modules([problems, generation, curation, grading, publishing])
 
@@ -24,9 +31,9 @@ defs = dg.Definitions(
     asset_checks=dg.load_asset_checks_from_modules([checks]),
     resources={
         "io_manager": ParquetIOManager(base_path=os.path.join(DATA_DIR, "assets")),
-        "teacher": teacher_from_env("TEACHER", DATA_DIR),
-        "student": teacher_from_env("STUDENT", DATA_DIR),
-        "judge": teacher_from_env("JUDGE", DATA_DIR),  # the optional step judge: a capable chat model
+        "teacher": TeacherResource(),  # $TEACHER_*, else the embedded model
+        "student": StudentResource(),  # $STUDENT_*, else the embedded model
+        "judge": JudgeResource(),  # $JUDGE_*: the optional step judge, a capable chat model
         "storage": StorageResource(data_dir=DATA_DIR, publish_url=os.environ.get("FOUNDRY_PUBLISH_URL")),
         "hub": hub_from_env(),
     },

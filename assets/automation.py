@@ -10,6 +10,7 @@ import dagster as dg
 
 from assets.batches import BATCHES, add_batch, batch_key
 from assets.curation import configured_benchmarks
+from assets.resources import default_data_dir
 
 SEED_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
@@ -56,7 +57,7 @@ def new_seed_file(context: dg.SensorEvaluationContext):
     """A run per seed file that appears (or changes) in $FOUNDRY_SEED_DIR, with that file as the seed source."""
 
     seen = json.loads(context.cursor) if context.cursor else {}
-    folder = _watched("FOUNDRY_SEED_DIR", os.path.join(os.environ.get("FOUNDRY_DATA_DIR", "data"), "incoming_seeds"))
+    folder = _watched("FOUNDRY_SEED_DIR", os.path.join(default_data_dir(), "incoming_seeds"))
     requests, batches = [], []
     for path in _new_files(folder, SEED_SUFFIXES, seen):
         mtime = path.stat().st_mtime
@@ -87,7 +88,7 @@ def new_benchmark_file(context: dg.SensorEvaluationContext):
     the last has run the published revision is clean)."""
 
     seen = json.loads(context.cursor) if context.cursor else {}
-    folder = _watched("FOUNDRY_BENCHMARK_DIR", os.path.join(os.environ.get("FOUNDRY_DATA_DIR", "data"), "benchmarks"))
+    folder = _watched("FOUNDRY_BENCHMARK_DIR", os.path.join(default_data_dir(), "benchmarks"))
     added = _new_files(folder, (".jsonl", ".parquet"), seen)
     if added:
         for path in added:

@@ -55,7 +55,7 @@ def verified(
     step_judge, judge_stats = None, []
     if config.step_judge:
         validate_run_config(context)
-        if not judge.base_urls or not judge.chat:
+        if judge.settings().embedded or not judge.settings().chat:
             raise ValueError(
                 "step_judge needs a capable chat model: set $JUDGE_BASE_URLS and $JUDGE_MODEL (the embedded 270M base "
                 "model cannot judge steps)"
@@ -114,7 +114,7 @@ def difficulty_graded(
     """Per problem, students' pass rates over k samples (a Rasch fit with several students), a level 1-5 and a
     curriculum rank (easy first). Extra students are other models served at the student endpoint."""
     validate_run_config(context)
-    if config.extra_student_models and not student.base_urls and student.engine == "openai":
+    if config.extra_student_models and student.settings().embedded:
         raise ValueError(
             f"extra_student_models {config.extra_student_models}: the embedded server serves one model under any "
             "name, so each extra student would be the same model again; point the student at an endpoint that serves "

@@ -3,8 +3,9 @@
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import dagster as dg
 import polars as pl
@@ -16,23 +17,59 @@ from generators.embedded import EMBEDDED_MODEL, EmbeddedServer
 from generators.teacher import OpenAICompatibleBackend, TeacherBackend
 
 
-class TeacherResource(dg.ConfigurableResource):
-    """A model endpoint: the embedded llama.cpp server when ``base_urls`` is empty, else any OpenAI-compatible server;
-    with ``engine="vllm"``, an in-process ``vllm.LLM`` (optional extra) loading ``model``.
+def default_data_dir() -> str:
+    """$FOUNDRY_DATA_DIR, else ``data/`` in the project: the one place every writer and sensor looks."""
+    return os.path.abspath(os.environ.get("FOUNDRY_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
 
-    The embedded server starts on first use and stops when the run ends, also when it fails.
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """What an endpoint is, resolved: where, which model, how to prompt it, and how hard to push it."""
+
+    base_urls: tuple[str, ...]
+    model: str
+    chat: bool
+    engine: str
+    max_concurrency: int
+    timeout_s: float
+    max_retries: int
+
+    @property
+    def embedded(self) -> bool:
+        return not self.base_urls and self.engine == "openai"
+
+
+# Profile defaults: the embedded server answers one request after another; a remote vLLM server serves hundreds.
+PROFILES = {"embedded": {"max_concurrency": 4, "timeout_s": 300.0, "max_retries": 5},
+            "remote": {"max_concurrency": 64, "timeout_s": 600.0, "max_retries": 5}}  # fmt: skip
+_NUMBERS = {"max_concurrency": ("MAX_CONCURRENCY", int), "timeout_s": ("TIMEOUT_S", float),
+            "max_retries": ("MAX_RETRIES", int)}  # fmt: skip
+
+
+class TeacherResource(dg.ConfigurableResource):
+    """A model endpoint: the embedded llama.cpp server, any OpenAI-compatible server, or (``engine: vllm``) an
+    in-process ``vllm.LLM`` (optional extra).
+
+    A field left unset comes from the environment under the resource's prefix when the endpoint is first used
+    ($TEACHER_BASE_URLS, _MODEL, _API_KEY, _CHAT, _ENGINE, _MAX_CONCURRENCY, _TIMEOUT_S, _MAX_RETRIES; $STUDENT_* and
+    $JUDGE_* for the other two), else from the profile (embedded or remote). So run config that sets one field, say
+    ``max_concurrency``, keeps the endpoint, model, key and data folder. The key is read from the environment when
+    used and never stored in config. The embedded server starts on first use and stops when the run ends, also when
+    it fails.
     """
 
-    base_urls: list[str] = []
-    model: str = EMBEDDED_MODEL
+    PREFIX: ClassVar[str] = "TEACHER"
+
+    base_urls: list[str] | None = None
+    model: str | None = None
     api_key: str | None = None
-    chat: bool = False
-    max_concurrency: int = Field(4, ge=1, le=4096)
-    timeout_s: float = Field(300.0, gt=0)
-    max_retries: int = Field(5, ge=0, le=20)
-    data_dir: str = "data"
+    chat: bool | None = None
+    max_concurrency: int | None = Field(None, ge=1, le=4096)
+    timeout_s: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0, le=20)
+    data_dir: str = Field(default_factory=default_data_dir)
     n_threads: int | None = None
-    engine: Literal["openai", "vllm"] = "openai"
+    engine: str | None = None  # openai (an OpenAI-compatible server, or the embedded one) or vllm
     vllm_engine_args: dict[str, Any] = {}
 
     _server: EmbeddedServer | None = PrivateAttr(default=None)
@@ -52,11 +89,42 @@ class TeacherResource(dg.ConfigurableResource):
                 self._cache = None
             self._backend = None
 
+    def _env(self, name: str) -> str | None:
+        return os.environ.get(f"{self.PREFIX}_{name}") or None
+
+    def settings(self) -> EndpointSettings:
+        """The endpoint as configured, the environment and the profile filling what config left unset; a bad
+        environment value is named."""
+        urls = self.base_urls
+        if urls is None:
+            urls = [u.strip() for u in (self._env("BASE_URLS") or "").split(",") if u.strip()]
+        engine = self.engine or self._env("ENGINE") or "openai"
+        if engine not in ("openai", "vllm"):
+            raise ValueError(f"engine {engine!r} (${self.PREFIX}_ENGINE or config): openai or vllm")
+        profile = "remote" if urls or engine == "vllm" else "embedded"
+        model = self.model or self._env("MODEL") or (EMBEDDED_MODEL if profile == "embedded" else None)
+        if model is None:
+            raise ValueError(f"${self.PREFIX}_MODEL is not set: which model does {urls or 'vLLM'} serve?")
+        chat = self.chat
+        if chat is None:
+            chat = (self._env("CHAT") or ("true" if profile == "remote" else "false")).lower() in {"1", "true", "yes"}
+        numbers: dict[str, Any] = {}
+        for field, (suffix, kind) in _NUMBERS.items():
+            value, raw = getattr(self, field), self._env(suffix)
+            if value is None and raw is not None:
+                try:
+                    value = kind(raw)
+                except ValueError as err:
+                    raise ValueError(f"${self.PREFIX}_{suffix}={raw!r} is not a {kind.__name__}") from err
+            numbers[field] = PROFILES[profile][field] if value is None else value
+        return EndpointSettings(tuple(urls), model, chat, engine, **numbers)
+
     @property
     def backend_name(self) -> str:
-        if self.engine == "vllm":
+        settings = self.settings()
+        if settings.engine == "vllm":
             return "vllm"
-        return "openai" if self.base_urls else "embedded-llama.cpp"
+        return "embedded-llama.cpp" if settings.embedded else "openai"
 
     def backend(self) -> TeacherBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""
@@ -65,13 +133,14 @@ class TeacherResource(dg.ConfigurableResource):
         return self._backend
 
     def _build_backend(self) -> TeacherBackend:
+        settings = self.settings()
         data = Path(self.data_dir)
         self._cache = ResponseCache(data / "cache" / "responses.sqlite")
-        if self.engine == "vllm":
+        if settings.engine == "vllm":
             from generators.vllm_backend import VLLMBackend
 
-            return VLLMBackend(self.model, self._cache, chat=self.chat, **self.vllm_engine_args)
-        urls = list(self.base_urls)
+            return VLLMBackend(settings.model, self._cache, chat=settings.chat, **self.vllm_engine_args)
+        urls = list(settings.base_urls)
         if not urls:
             if self._server is None:
                 server = EmbeddedServer(data / "models", data / "logs", n_threads=self.n_threads)
@@ -80,13 +149,13 @@ class TeacherResource(dg.ConfigurableResource):
             urls = [self._server.base_url]
         return OpenAICompatibleBackend(
             urls,
-            self.model,
+            settings.model,
             self._cache,
-            api_key=self.api_key,
-            chat=self.chat,
-            max_concurrency=self.max_concurrency,
-            timeout_s=self.timeout_s,
-            max_retries=self.max_retries,
+            api_key=self.api_key or self._env("API_KEY"),
+            chat=settings.chat,
+            max_concurrency=settings.max_concurrency,
+            timeout_s=settings.timeout_s,
+            max_retries=settings.max_retries,
             backend=self.backend_name,
         )
 
@@ -96,42 +165,16 @@ class TeacherResource(dg.ConfigurableResource):
         return self._server.process.pid if self._server and self._server.process else None
 
 
-_ENDPOINT_SETTINGS = {"MAX_CONCURRENCY": ("max_concurrency", int), "TIMEOUT_S": ("timeout_s", float),
-                      "MAX_RETRIES": ("max_retries", int)}  # fmt: skip
+class StudentResource(TeacherResource):
+    """The student model that grades difficulty ($STUDENT_*; the embedded model by default)."""
+
+    PREFIX: ClassVar[str] = "STUDENT"
 
 
-def endpoint_settings(prefix: str) -> dict[str, Any]:
-    """``{prefix}_MAX_CONCURRENCY``, ``{prefix}_TIMEOUT_S`` and ``{prefix}_MAX_RETRIES`` where set; a bad value
-    is named."""
-    settings: dict[str, Any] = {}
-    for suffix, (field, kind) in _ENDPOINT_SETTINGS.items():
-        raw = os.environ.get(f"{prefix}_{suffix}")
-        if raw is None:
-            continue
-        try:
-            settings[field] = kind(raw)
-        except ValueError as err:
-            raise ValueError(f"${prefix}_{suffix}={raw!r} is not a {kind.__name__}") from err
-    return settings
+class JudgeResource(TeacherResource):
+    """The optional step judge ($JUDGE_*): a capable chat model."""
 
-
-def teacher_from_env(prefix: str, data_dir: str) -> TeacherResource:
-    """The embedded model, unless ``{prefix}_BASE_URLS`` names servers (key and model then come from the env too)
-    or ``{prefix}_ENGINE=vllm`` asks for in-process vLLM on ``{prefix}_MODEL``; timeouts, retries and concurrency
-    from ``endpoint_settings``."""
-    settings = endpoint_settings(prefix)
-    if os.environ.get(f"{prefix}_ENGINE") == "vllm":
-        return TeacherResource(engine="vllm", model=dg.EnvVar(f"{prefix}_MODEL"), chat=True, data_dir=data_dir)
-    if not os.environ.get(f"{prefix}_BASE_URLS"):
-        return TeacherResource(data_dir=data_dir, **settings)
-    return TeacherResource(
-        base_urls=[u.strip() for u in os.environ[f"{prefix}_BASE_URLS"].split(",") if u.strip()],
-        model=dg.EnvVar(f"{prefix}_MODEL"),
-        api_key=dg.EnvVar(f"{prefix}_API_KEY") if os.environ.get(f"{prefix}_API_KEY") else None,
-        chat=os.environ.get(f"{prefix}_CHAT", "true").lower() in {"1", "true", "yes"},
-        data_dir=data_dir,
-        **settings,
-    )
+    PREFIX: ClassVar[str] = "JUDGE"
 
 
 class PolarsParquetIOManager(dg.UPathIOManager):

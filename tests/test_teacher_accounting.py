@@ -1,9 +1,10 @@
 import re
 import time
 
+import dagster as dg
 import pytest
 
-from assets.resources import teacher_from_env
+from assets.resources import StudentResource, TeacherResource
 from generators.cache import CacheUnreadableError, ResponseCache
 from generators.embedded import free_port
 from generators.teacher import (
@@ -56,22 +57,56 @@ def test_an_unreachable_teacher_fails_in_seconds_naming_the_url(tmp_path) -> Non
 
 @pytest.mark.parametrize(
     ("env", "field", "value"),
-    [("TEACHER_MAX_CONCURRENCY", "max_concurrency", 64), ("TEACHER_TIMEOUT_S", "timeout_s", 20.0),
+    [("TEACHER_MAX_CONCURRENCY", "max_concurrency", 128), ("TEACHER_TIMEOUT_S", "timeout_s", 20.0),
      ("TEACHER_MAX_RETRIES", "max_retries", 1)],
 )  # fmt: skip
 def test_endpoint_settings_come_from_the_environment(monkeypatch, env: str, field: str, value: float) -> None:
     monkeypatch.setenv(env, str(value))
-    monkeypatch.setenv("TEACHER_BASE_URLS", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("TEACHER_BASE_URLS", "http://127.0.0.1:9/v1, http://127.0.0.1:10/v1")
     monkeypatch.setenv("TEACHER_MODEL", "big-teacher")
-    teacher = teacher_from_env("TEACHER", "data")
-    assert getattr(teacher, field) == value
-    assert teacher.base_urls == ["http://127.0.0.1:9/v1"]
+    settings = TeacherResource().settings()
+    assert getattr(settings, field) == value
+    assert settings.base_urls == ("http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1") and settings.chat
+    assert StudentResource().settings().embedded  # the student has its own prefix: still the embedded model
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, (True, 4, False)), ({"TEACHER_BASE_URLS": "http://h:8000/v1", "TEACHER_MODEL": "m"}, (False, 64, True))],
+)
+def test_profiles_small_when_embedded_large_when_remote(monkeypatch, env: dict, expected: tuple) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = TeacherResource().settings()
+    assert (settings.embedded, settings.max_concurrency, settings.chat) == expected
 
 
 def test_a_bad_endpoint_setting_is_named(monkeypatch) -> None:
     monkeypatch.setenv("TEACHER_TIMEOUT_S", "soon")
     with pytest.raises(ValueError, match=r"\$TEACHER_TIMEOUT_S='soon'"):
-        teacher_from_env("TEACHER", "data")
+        TeacherResource().settings()
+
+
+def test_run_config_that_sets_one_field_keeps_the_others(monkeypatch, tmp_path) -> None:
+    """Overriding max_concurrency in run config used to reset the endpoint, model and data folder to their defaults:
+    the run then used the embedded model and wrote to ./data."""
+    monkeypatch.setenv("TEACHER_BASE_URLS", "http://gpu-host:8000/v1")
+    monkeypatch.setenv("TEACHER_MODEL", "Qwen/Qwen2.5-7B-Instruct")
+    monkeypatch.setenv("FOUNDRY_DATA_DIR", str(tmp_path))
+    seen = {}
+
+    @dg.asset
+    def probe(teacher: TeacherResource) -> None:
+        seen["settings"], seen["data_dir"] = teacher.settings(), teacher.data_dir
+
+    job = dg.Definitions(
+        assets=[probe], resources={"teacher": TeacherResource()}
+    ).resolve_implicit_global_asset_job_def()
+    job.execute_in_process(run_config={"resources": {"teacher": {"config": {"max_concurrency": 200}}}})
+    settings = seen["settings"]
+    assert settings.max_concurrency == 200
+    assert settings.base_urls == ("http://gpu-host:8000/v1",) and settings.model == "Qwen/Qwen2.5-7B-Instruct"
+    assert seen["data_dir"] == str(tmp_path)
 
 
 def test_a_damaged_cache_is_named_and_left_as_it_is(tmp_path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.resources import teacher_from_env
+from assets.resources import TeacherResource
 from generators.teacher import GenerationRequest, SamplingParams
 
 pytestmark = pytest.mark.e2e
@@ -18,7 +18,7 @@ def test_resource_uses_configured_endpoint_model_and_key(
     monkeypatch.setenv("TEACHER_MODEL", "gemma-3-270m")
     monkeypatch.setenv("TEACHER_API_KEY", "sk-test-secret-123")
     monkeypatch.setenv("TEACHER_CHAT", "false")
-    resource = teacher_from_env("TEACHER", str(tmp_path))
+    resource = TeacherResource(data_dir=str(tmp_path))
     with dg.build_resources({"teacher": resource}) as built:
         backend = built.teacher.backend()
         assert built.teacher.server_pid is None  # nothing embedded was started
