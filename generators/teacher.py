@@ -154,6 +154,9 @@ class TeacherBackend(Protocol):
     ) -> tuple[list[GenerationResult], GenerationStats]: ...
 
 
+CLIENT_CONNECTIONS = 32
+
+
 class TeacherUnreachableError(ConnectionError):
     """No configured endpoint answers: raised before any request is sent."""
 
@@ -211,14 +214,18 @@ class OpenAICompatibleBackend:
     ) -> tuple[list[GenerationResult], GenerationStats]:
         stats = GenerationStats()
         started = time.monotonic()
+        # httpx's connection pool scans all its connections for every request: at hundreds in flight one client
+        # spends milliseconds of CPU a request, so each endpoint gets a client per CLIENT_CONNECTIONS in flight
+        shards = max(1, -(-self.max_concurrency // CLIENT_CONNECTIONS))
+        client_urls = [url for url in self.base_urls for _ in range(shards)]
         clients = [
             openai.AsyncOpenAI(
                 base_url=url, api_key=self._api_key, timeout=self.timeout_s, max_retries=self.max_retries
             )
-            for url in self.base_urls
+            for url in client_urls
         ]
         if any(self.cache.get(request_key(r.payload(self.model))) is None for r in requests):
-            await self._check_reachable(clients)
+            await self._check_reachable(clients[::shards])
         in_flight = [0] * len(clients)
         semaphore = asyncio.Semaphore(self.max_concurrency)
         results: list[GenerationResult | None] = [None] * len(requests)
@@ -242,7 +249,7 @@ class OpenAICompatibleBackend:
                         result = await self._call(clients[slot], request)
                     except (openai.OpenAIError, ValueError, AttributeError, TypeError, KeyError) as err:
                         # a malformed reply (an HTML page with status 200, broken JSON) fails the request, naming where
-                        reason = f"{type(err).__name__} from {self.base_urls[slot]}: {str(err)[:300]}"
+                        reason = f"{type(err).__name__} from {client_urls[slot]}: {str(err)[:300]}"
                         result = GenerationResult(None, None, 0, 0, cached=False, error=reason)
                     finally:
                         in_flight[slot] -= 1
