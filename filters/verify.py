@@ -236,7 +236,7 @@ class ReasoningVerdicts:
 def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: ReasoningChecks) -> ReasoningVerdicts:
     """The reasoning checks over the rows whose answer is right (``right``), in the order of ``cot``."""
     n = cot.height
-    templates = cot["family"].to_list() if "family" in cot.columns else [None] * n
+    templates = cot["problem_template"].to_list() if "problem_template" in cot.columns else [None] * n
     specs = [_spec(raw) for raw in cot["spec"].to_list()] if "spec" in cot.columns else [None] * n
     problems, texts, golds = cot["problem"].to_list(), cot["text"].to_list(), cot["answer"].to_list()
     reasons: list[str | None] = [None] * n

@@ -98,7 +98,9 @@ def generate_traces(
         rows.append(
             {
                 **{k: problem[k] for k in TRACE_PROBLEM_FIELDS},
-                "family": problem["template"],  # the procedural family ("calendar"); `template` is the prompt's
+                # the problem's own template (a family such as "calendar", or an arithmetic story); `template` is the
+                # prompt's
+                "problem_template": problem["template"],
                 "id": row_id(result.text, *((result.reasoning,) if result.reasoning else ()), *origin),
                 "trace": parts.solution,
                 "thinking": parts.thinking,
@@ -117,7 +119,7 @@ def generate_traces(
     schema = {
         "id": pl.String,
         **{k: PROBLEM_SCHEMA[k] for k in TRACE_PROBLEM_FIELDS},
-        "family": pl.String,
+        "problem_template": pl.String,
         "trace": pl.String,
         "thinking": pl.String,
         "thinking_closed": pl.Boolean,

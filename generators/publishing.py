@@ -283,8 +283,8 @@ COT_COLUMNS = (
     "verified",
     "verifier",
     "extracted_answer", "extraction", "teacher_pass_rate", "student_pass_rate", "difficulty", "level",
-    "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "student_sampling", "family",
-    "template", "template_hash",
+    "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "student_sampling",
+    "problem_template", "template", "template_hash",
     "sampling", "sample_index", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning_checks",
     "step_labels", "chance_p_value", "batch",
 )  # fmt: skip

@@ -68,7 +68,8 @@ class GenerationResult:
 
     @property
     def cacheable(self) -> bool:
-        """Only a real answer is kept: a failure or an empty completion is asked for again next run. A length-cut
+        """Only a real answer is kept: a failure or an empty completion (the filters drop it as ``empty``; a broken
+        server sends those too) is asked for again next run. A length-cut
         answer is kept as it is, ``finish_reason == "length"`` and all (the same request gets the same cut), and
         every consumer treats it as incomplete: the filters drop it as truncated, evolution rejects it."""
         return self.error is None and bool((self.text or "").strip())
@@ -253,10 +254,6 @@ class OpenAICompatibleBackend:
                         result = GenerationResult(None, None, 0, 0, cached=False, error=reason)
                     finally:
                         in_flight[slot] -= 1
-                if result.error is None and not (result.text or "").strip():
-                    result = GenerationResult(
-                        None, result.finish_reason, result.prompt_tokens, 0, False, error="empty completion"
-                    )
                 if result.cacheable:
                     self.cache.put(key, result.cache_record())
             result.metadata = dict(request.metadata)

@@ -52,7 +52,7 @@ def graded_frame(
                 "level": 5 - p % 5, "curriculum_rank": p * per_problem + s, "steps": 1,
                 "teacher_model": "gemma-3-270m", "teacher_backend": "embedded-llama.cpp",
                 "student_model": "gemma-3-270m", "student_sampling": "{}",
-                "family": "arithmetic", "template": "cot_fewshot", "template_hash": "abc", "sampling": "{}",
+                "problem_template": "marbles", "template": "cot_fewshot", "template_hash": "abc", "sampling": "{}",
                 "sample_index": s,
                 "prompt_tokens": 300, "completion_tokens": 20, "finish_reason": "stop",
                 "reasoning_checks": ["answer", "calculations:1", "derived"], "step_labels": [True, None],

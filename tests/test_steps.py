@@ -196,7 +196,7 @@ def _yes_no_rows(problem: str, answers: list[str]) -> list[dict]:
             "problem_id": problem,
             "problem": "Premise 1: All cats are mammals. Premise 2: All mammals are animals. Are all cats animals?",
             "answer": "yes",
-            "family": "syllogism",
+            "problem_template": "syllogism",
             "spec": json.dumps({"form": "Barbara"}),
             "text": f"Cats are within mammals, and mammals within animals, so that chain gives {a}. \\boxed{{{a}}}",
         }
