@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from filters import steps
 from filters.answers import extract_answer
 from filters.decontamination import SHIPPED_DIR as DATA
 from filters.steps import find_reasoning_error
@@ -81,14 +82,21 @@ def process_traces(limit: int, seed: int = 0) -> list[tuple[str, str, str]]:
     return out
 
 
-def process_check_rates(traces: list[tuple[str, str, str]]) -> tuple[float, dict[str, float]]:
-    """Traces checked per CPU second, and per kind the share judged right (clean kept, the others caught)."""
+def process_check_rates(traces: list[tuple[str, str, str]], passes: int = 3) -> tuple[float, dict[str, float]]:
+    """Traces checked per CPU second (the best of ``passes`` cold-cache passes after a warm-up one that compiles the
+    regexes), and per kind the share judged right (clean kept, the others caught)."""
     right: dict[str, list[bool]] = {}
-    started = time.process_time()
-    for kind, problem, trace in traces:
+    for kind, problem, trace in traces:  # the warm-up pass: regexes compiled, number parsing cached
         right.setdefault(kind, []).append((find_reasoning_error(problem, trace) is None) == (kind == "clean"))
-    rate = len(traces) / max(1e-9, time.process_time() - started)
-    return rate, {kind: sum(v) / len(v) for kind, v in right.items()}
+    best = float("inf")
+    for _ in range(passes):
+        for cache in (steps._number, steps._problem_facts):
+            cache.cache_clear()  # every pass starts cold: each trace is new, as in a run
+        started = time.process_time()
+        for _, problem, trace in traces:
+            find_reasoning_error(problem, trace)
+        best = min(best, time.process_time() - started)
+    return len(traces) / max(1e-9, best), {kind: sum(v) / len(v) for kind, v in right.items()}
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -64,6 +64,10 @@ _UNIT_LETTERS = frozenset("mgshklcKMB")  # 3m, 400g, 5h, 10k, 2L, 5K, 2M, 3B
 _WORD = re.compile(r"[a-z]+")
 _DIGIT = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\])")
+_MAY_RESOLVE = re.compile(  # a line without these has no word to resolve: its tokens stand as they are
+    r"/\s*[A-Za-z]|\b(?:times|multiplied|divided|plus|minus|is|are|equals?|half|third|quarter|fourth|twice|of|x)\b",
+    re.IGNORECASE,
+)
 _LONE_LETTER = re.compile(r"(?<![\w'’-])(?<!\d )([A-Za-z])(?![\w'’-])")
 _MAX_UNIT_WORDS = 6  # "8 bags/trip", "360 * .25 expected loss"; a longer run of words is prose
 _UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
@@ -92,6 +96,14 @@ class Token:
     after_number: bool = False  # a word right after a number ("75 m")
     variable: bool = False  # a named unknown ("x", "2J", "4p" where the trace says "let p be ...")
     verbal: bool = False  # an operator written in words ("divided into")
+
+
+# the verbal operators and equalities by their first word, longest first, as the tokens they become
+_PHRASES: dict[str, list[tuple[tuple[str, ...], Token]]] = {}
+for _words, _op in _VERBAL_OPS.items():
+    _PHRASES.setdefault(_words[0], []).append((_words, Token(OP, _op, verbal=True)))
+for _words in _VERBAL_EQ:
+    _PHRASES.setdefault(_words[0], []).append((_words, Token(EQ, " ".join(_words))))
 
 
 @dataclass(frozen=True)
@@ -153,7 +165,7 @@ def tokenize(line: str, declared: frozenset[str] = frozenset()) -> list[Token]:
         else:
             raw.append(Token(STOP, text))
         last_end = match.end()
-    return _resolve_words(raw)
+    return _resolve_words(raw) if _MAY_RESOLVE.search(line) else raw
 
 
 def _starts_operand(tokens: list[Token], i: int) -> bool:
@@ -164,61 +176,48 @@ def _resolve_words(tokens: list[Token]) -> list[Token]:
     """Verbal operators and equality to symbols; ``x`` between quantities to ``*``; unit slashes (``/trip``) to
     words."""
     out: list[Token] = []
-    i = 0
-    while i < len(tokens):
+    i, count = 0, len(tokens)
+    while i < count:
         token = tokens[i]
-        lower = token.text.lower()
-        if token.kind == WORD and lower in _TRIGGERS:
-            matched = False
-            for words, op in _VERBAL_OPS.items():
-                n = len(words)
-                if tuple(t.text.lower() for t in tokens[i : i + n]) == words and _starts_operand(tokens, i + n):
-                    out.append(Token(OP, op, verbal=True))
-                    i += n
-                    matched = True
-                    break
-            if not matched:
-                for words in _VERBAL_EQ:
-                    n = len(words)
-                    if tuple(t.text.lower() for t in tokens[i : i + n]) == words and _starts_operand(tokens, i + n):
-                        out.append(Token(EQ, " ".join(words)))
-                        i += n
-                        matched = True
-                        break
-            if matched:
+        kind = token.kind
+        if kind == WORD:
+            lower = token.text.lower()
+            if lower in _TRIGGERS and (step := _resolve_word(tokens, i, lower, out)):
+                i += step
                 continue
-            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-            if lower in _PARTS and nxt and nxt.text.lower() == "of" and _starts_operand(tokens, i + 2):
-                out += [Token(NUM, lower, _PARTS[lower]), Token(OP, "*")]
-                i += 2
-                continue
-            if lower == "twice" and _starts_operand(tokens, i + 1):
-                out += [Token(NUM, "2", Fraction(2)), Token(OP, "*")]
-                i += 1
-                continue
-            if lower == "of" and out and _starts_operand(tokens, i + 1) and _is_part(out):
-                out.append(Token(OP, "*"))
-                i += 1
-                continue
-            if lower == "is" and _starts_operand(tokens, i + 1):
-                out.append(Token(EQ, "is"))
-                i += 1
-                continue
-            if lower in ("x", "X") and not token.glued and out and _starts_operand(tokens, i + 1):
-                out.append(Token(OP, "*"))
-                i += 1
-                continue
-        if token.kind == OP and token.text == "/" and i + 1 < len(tokens) and tokens[i + 1].kind == WORD:
-            if tokens[i + 1].variable:
-                out.append(token)
-                i += 1
-                continue
-            out.append(Token(WORD, "/"))
+        elif kind == OP and token.text == "/" and i + 1 < count and tokens[i + 1].kind == WORD:
+            out.append(token if tokens[i + 1].variable else Token(WORD, "/"))
             i += 1
             continue
         out.append(token)
         i += 1
     return out
+
+
+def _resolve_word(tokens: list[Token], i: int, lower: str, out: list[Token]) -> int:
+    """Resolve the trigger word at ``i`` into ``out``: how many tokens it took (0 where it stays a word)."""
+    for words, token in _PHRASES.get(lower, ()):
+        n = len(words)
+        if (n == 1 or tuple(t.text.lower() for t in tokens[i : i + n]) == words) and _starts_operand(tokens, i + n):
+            out.append(Token(token.kind, token.text, verbal=token.verbal))
+            return n
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    if lower in _PARTS and nxt and nxt.text.lower() == "of" and _starts_operand(tokens, i + 2):
+        out += [Token(NUM, lower, _PARTS[lower]), Token(OP, "*")]
+        return 2
+    if lower == "twice" and _starts_operand(tokens, i + 1):
+        out += [Token(NUM, "2", Fraction(2)), Token(OP, "*")]
+        return 1
+    if lower == "of" and out and _starts_operand(tokens, i + 1) and _is_part(out):
+        out.append(Token(OP, "*"))
+        return 1
+    if lower == "is" and _starts_operand(tokens, i + 1):
+        out.append(Token(EQ, "is"))
+        return 1
+    if lower == "x" and not tokens[i].glued and out and _starts_operand(tokens, i + 1):
+        out.append(Token(OP, "*"))
+        return 1
+    return 0
 
 
 def _is_part(out: list[Token]) -> bool:
