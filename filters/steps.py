@@ -457,12 +457,8 @@ def _agrees(left: _Expression, right: _Expression, line: str) -> tuple[bool, Fra
     return False, next(iter(rights))
 
 
-def claims(line: str, declared: frozenset[str] = frozenset()) -> list[Claim]:
-    """Every checkable equality a line states, in order; ``declared`` names the trace's unknowns."""
-    return _claims(tokenize(line, declared), line) if _DIGIT.search(line) else []
-
-
 def _claims(tokens: list[Token], line: str) -> list[Claim]:
+    """Every checkable equality a line's tokens state, in order."""
     segments: list[list[Token]] = [[]]
     equals: list[str] = []
     for t in tokens:

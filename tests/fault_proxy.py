@@ -9,11 +9,12 @@ receives and every response it completed, keyed by (prompt, seed), so tests can 
 import asyncio
 import json
 import random
-import threading
 import time
 from dataclasses import dataclass, field
 
 import httpx
+
+from tests.local_http import LocalHTTPServer
 
 FAULTS = ("429", "500", "drop", "stall")
 BROKEN_REPLIES = {
@@ -29,7 +30,7 @@ class ProxyLog:
     faults: list[tuple[str, str, int, float]] = field(default_factory=list)  # (fault, prompt, seed, time)
 
 
-class FaultProxy:
+class FaultProxy(LocalHTTPServer):
     def __init__(
         self,
         upstream: str,
@@ -39,6 +40,7 @@ class FaultProxy:
         stall_s: float = 6.0,
         faults: tuple[str, ...] = FAULTS,
     ) -> None:
+        super().__init__()
         self.upstream = upstream.rstrip("/")
         self.fault_rate = fault_rate
         self.faults = faults
@@ -46,49 +48,11 @@ class FaultProxy:
         self.retry_after_s = retry_after_s
         self.stall_s = stall_s
         self.log = ProxyLog()
-        self.port: int | None = None
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> "FaultProxy":
-        self._thread.start()
-        self._ready.wait(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
+    def setup(self) -> None:
         self._client = httpx.AsyncClient(base_url=self.upstream.removesuffix("/v1"), timeout=120)
-        server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-                length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
-                body = await reader.readexactly(length) if length else b""
-                if not await self._answer(method, path, headers, body, writer):
-                    return
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def _answer(self, method: str, path: str, headers: dict, body: bytes, writer: asyncio.StreamWriter) -> bool:
+    async def answer(self, method: str, path: str, headers: dict, body: bytes, writer: asyncio.StreamWriter) -> bool:
         """Send one response; False where the connection must close."""
         key = ("", -1)
         if body:
@@ -111,19 +75,11 @@ class FaultProxy:
         if fault in ("429", "500"):
             status = "429 Too Many Requests" if fault == "429" else "500 Internal Server Error"
             extra = f"Retry-After: {self.retry_after_s}\r\n" if fault == "429" else ""
-            content = b'{"error": {"message": "injected fault"}}'
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(content)}\r\n{extra}\r\n"
-            )
-            writer.write(head.encode() + content)
-            await writer.drain()
+            await self.reply(writer, status, b'{"error": {"message": "injected fault"}}', extra)
             return True
         if fault in BROKEN_REPLIES:
-            content = BROKEN_REPLIES[fault]
             kind = "text/html" if fault == "html" else "application/json"
-            writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {len(content)}\r\n\r\n".encode())
-            writer.write(content)
-            await writer.drain()
+            await self.reply(writer, "200 OK", BROKEN_REPLIES[fault], kind=kind)
             return True
         forwarded = {k: v for k, v in headers.items() if k.lower() in ("content-type", "authorization")}
         reply = await self._client.request(method, path, content=body, headers=forwarded)
@@ -136,12 +92,7 @@ class FaultProxy:
                 else:
                     choice["finish_reason"] = "length"
             content = json.dumps(answer).encode()
-        writer.write(
-            f"HTTP/1.1 {reply.status_code} OK\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(content)}\r\n\r\n".encode()
-            + content
-        )
-        await writer.drain()
+        await self.reply(writer, f"{reply.status_code} OK", content)
         if body and reply.status_code == 200:
             self.log.completed.append(key)
         return True

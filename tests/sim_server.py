@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from tests.local_http import LocalHTTPServer
 
 Answer = Callable[[str], tuple[str | None, str]]
 
@@ -38,7 +39,7 @@ def question_of(payload: dict) -> str:
     return prompt.rsplit("Question:", 1)[-1].split("\nAnswer:")[0].strip()
 
 
-class SimServer:
+class SimServer(LocalHTTPServer):
     def __init__(
         self,
         answer: Answer,
@@ -51,56 +52,20 @@ class SimServer:
     ) -> None:
         if reasoning not in ("none", "think_tags", "reasoning_content"):
             raise ValueError(f"reasoning {reasoning!r}: none, think_tags or reasoning_content")
-        self.answer, self.latency_s, self.capacity, self.reasoning = answer, latency_s, capacity, reasoning
+        super().__init__()
+        self.say, self.latency_s, self.capacity, self.reasoning = answer, latency_s, capacity, reasoning
         self.rate_429, self.rng, self.model = rate_429, random.Random(seed), model
         self.log = SimLog()
-        self.port: int | None = None
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> SimServer:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the simulated server did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
+    def setup(self) -> None:
         self._slots = asyncio.Semaphore(self.capacity)
-        server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:] if ": " in line)}
-                length = int(headers.get("content-length", "0"))
-                body = await reader.readexactly(length) if length else b""
-                status, extra, content = await self._respond(method, path, body)
-                writer.write(
-                    f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {len(content)}\r\n"
-                    f"{extra}\r\n".encode()
-                    + content
-                )
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
+    async def answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes, writer: asyncio.StreamWriter
+    ) -> bool:
+        status, extra, content = await self._respond(method, path, body)
+        await self.reply(writer, status, content, extra)
+        return True
 
     async def _respond(self, method: str, path: str, body: bytes) -> tuple[str, str, bytes]:
         if method == "GET" and path.endswith("/models"):
@@ -122,7 +87,7 @@ class SimServer:
             finally:
                 self.log.in_flight -= 1
         question = question_of(payload)
-        thinking, solution = self.answer(question)
+        thinking, solution = self.say(question)
         if thinking is not None:
             self.log.sent_thinking[question] = thinking
         chat = path.endswith("/chat/completions")
