@@ -433,28 +433,28 @@ def _prefix(tokens: list[Token]) -> tuple[_Expression | None, int]:
 
 
 def _agrees(left: _Expression, right: _Expression, line: str) -> tuple[bool, Fraction | None]:
-    """Whether ``left = right`` holds, tolerating rounding to the stated precision and percent-as-number."""
+    """Whether ``left = right`` holds: exactly, to the precision the right side states (rounded or cut; to a whole
+    number only where it is within 0.01 or the line says it rounds), or with a percent read as a plain number."""
     lefts, rights = left.values, right.values
     if not lefts or not rights:
         return True, None
+    percent = any(t.percent for t in (*left.tokens, *right.tokens))
     places = right.decimals()
-    for a in lefts:
-        for b in rights:
-            for target in (
-                (b, b * 100, b / 100) if right.tokens and any(t.percent for t in right.tokens + left.tokens) else (b,)
-            ):
-                if a == target:
+    for b in rights:
+        for target in (b, b * 100, b / 100) if percent else (b,):
+            for a in lefts:
+                if abs(a - target) <= abs(target) / 10**6:
                     return True, b
-                if places is not None:
-                    step = Fraction(1, 10**places)
-                    if abs(a - target) <= step / 2 or (a > 0 and target == int(a / step) * step):
-                        if places > 0 or _ROUNDING.search(line) or abs(a - target) < Fraction(1, 100):
-                            return True, b
-                        if a.denominator != 1 and abs(a - target) < 1 and _ROUNDING.search(line):
-                            return True, b
-                if abs(a - target) <= abs(target) * Fraction(1, 10**6):
+                close = places is not None and _rounds_to(a, target, places)
+                if close and (places or abs(a - target) < Fraction(1, 100) or _ROUNDING.search(line)):
                     return True, b
     return False, next(iter(rights))
+
+
+def _rounds_to(value: Fraction, stated: Fraction, places: int) -> bool:
+    """Whether ``stated`` is ``value`` rounded or cut to ``places`` decimals."""
+    step = Fraction(1, 10**places)
+    return abs(value - stated) <= step / 2 or (value > 0 and stated == int(value / step) * step)
 
 
 def _claims(tokens: list[Token], line: str) -> list[Claim]:
