@@ -226,7 +226,12 @@ class OpenAICompatibleBackend:
             for url in client_urls
         ]
         if any(self.cache.get(request_key(r.payload(self.model))) is None for r in requests):
-            await self._check_reachable(clients[::shards])
+            try:
+                await self._check_reachable(clients[::shards])
+            except TeacherUnreachableError:
+                for client in clients:
+                    await client.close()
+                raise
         in_flight = [0] * len(clients)
         semaphore = asyncio.Semaphore(self.max_concurrency)
         results: list[GenerationResult | None] = [None] * len(requests)
