@@ -55,7 +55,8 @@ def verified(
     step_judge, judge_stats = None, []
     if config.step_judge:
         validate_run_config(context)
-        if judge.settings().embedded or not judge.settings().chat:
+        endpoint = judge.settings()
+        if endpoint.embedded or not endpoint.chat:
             raise ValueError(
                 "step_judge needs a capable chat model: set $JUDGE_BASE_URLS and $JUDGE_MODEL (the embedded 270M base "
                 "model cannot judge steps)"

@@ -73,7 +73,9 @@ def first_copy_of_each_row(
     return unique, rejections.unique(["stage", "id"], keep="first", maintain_order=True)
 
 
-def publishing_notes(context: dg.AssetExecutionContext, cot: pl.DataFrame, textbook: pl.DataFrame) -> list[str]:
+def publishing_notes(
+    context: dg.AssetExecutionContext, cot: pl.DataFrame, textbook: pl.DataFrame, decontamination: dict
+) -> list[str]:
     """What a reader must be told first: an empty config and why, a disabled check, a gate that cannot pass."""
     notes = []
     judged = _latest_metadata(context, "reasoning_filtered")
@@ -85,7 +87,7 @@ def publishing_notes(context: dg.AssetExecutionContext, cot: pl.DataFrame, textb
         )
     if not cot.height:
         notes.append("no CoT trace is published: none had the right answer with reasoning that holds")
-    if _latest_metadata(context, "decontaminated").get("decontamination") == "disabled by config":
+    if decontamination.get("decontamination") == "disabled by config":
         notes.append("decontamination was disabled by config: rows were not checked against benchmark test sets")
     gate = (_latest_metadata(context, "verified").get("reasoning_checks") or {}).get("chance_gate") or {}
     notes += [f"chance gate: {line}" for line in gate.get("cannot_pass", [])]
@@ -125,7 +127,8 @@ def published_dataset(
     train, evaluation = split_by_problem(cot, config.eval_fraction)
     textbook = textbook_rows(difficulty_graded)
     steps = steps_rows(rejections)
-    notes = publishing_notes(context, cot, textbook)
+    decontamination = _latest_metadata(context, "decontaminated")
+    notes = publishing_notes(context, cot, textbook, decontamination)
     for note in notes:
         context.log.warning(note)
     if not cot.height and not textbook.height:
@@ -144,7 +147,6 @@ def published_dataset(
         if rate is not None:
             throughput[stage] = round(float(rate), 1)
     audit = _latest_metadata(context, "verified").get("verifier_audit") or {}
-    decontamination = _latest_metadata(context, "decontaminated")
     hits = rejections.filter(pl.col("reason").str.starts_with("contaminated:"))["reason"].str.split(":").list.get(1)
     report = {
         "status": decontamination.get("decontamination", "on"),

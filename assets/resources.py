@@ -119,13 +119,6 @@ class TeacherResource(dg.ConfigurableResource):
             numbers[field] = PROFILES[profile][field] if value is None else value
         return EndpointSettings(tuple(urls), model, chat, engine, **numbers)
 
-    @property
-    def backend_name(self) -> str:
-        settings = self.settings()
-        if settings.engine == "vllm":
-            return "vllm"
-        return "embedded-llama.cpp" if settings.embedded else "openai"
-
     def backend(self) -> TeacherBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""
         if self._backend is None:
@@ -156,13 +149,19 @@ class TeacherResource(dg.ConfigurableResource):
             max_concurrency=settings.max_concurrency,
             timeout_s=settings.timeout_s,
             max_retries=settings.max_retries,
-            backend=self.backend_name,
+            backend=_backend_name(settings),
         )
 
     @property
     def server_pid(self) -> int | None:
         """The embedded server's process id while it runs (None for a remote endpoint)."""
         return self._server.process.pid if self._server and self._server.process else None
+
+
+def _backend_name(settings: EndpointSettings) -> str:
+    if settings.engine == "vllm":
+        return "vllm"
+    return "embedded-llama.cpp" if settings.embedded else "openai"
 
 
 class StudentResource(TeacherResource):
