@@ -5,6 +5,8 @@ for the command line: ``dagster asset materialize -f definitions.py --select '*'
 ``python -m assets.batches remove KEY`` unregisters a batch, the one way to publish without its rows.
 ``python -m assets.batches backfill KEY [KEY ...]`` registers the batches and materializes them one after another
 (each a real run through the Dagster CLI), so each batch's dedup sees the batches before it.
+``python -m assets.batches recover`` marks failed the runs whose process on this machine is gone (``kill -9``, a lost
+machine): they stay STARTED otherwise, since the default run launcher has no run-worker health check.
 """
 
 from __future__ import annotations
@@ -60,6 +62,40 @@ def add_batch(instance: dg.DagsterInstance, key: str) -> str:
     return key
 
 
+def _run_process(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid the run's executor reported for its own process (steps report theirs under a step key)."""
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        event = entry.dagster_event
+        pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
+        if pid is not None and entry.step_key is None:
+            return int(pid.value)
+    return None
+
+
+def _is_dagster_process(pid: int) -> bool:
+    """Whether ``pid`` is a live process running dagster (a reused pid running something else does not count)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            command = handle.read()
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z" and b"dagster" in command
+
+
+def recover(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed every in-progress run whose executor process is gone from this machine; return their ids."""
+    statuses = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    failed = []
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=statuses)):
+        pid = _run_process(instance, run.run_id)
+        if pid is not None and not _is_dagster_process(pid):
+            instance.report_run_failed(run, f"the run's process (pid {pid}) is gone: killed or lost; marked failed")
+            failed.append(run.run_id)
+    return failed
+
+
 def backfill(keys: list[str], select: str = "*", definitions: str = "definitions.py") -> None:
     """Register ``keys`` and materialize ``select`` for each in order, one run per batch; stop at the first failure."""
     instance = dg.DagsterInstance.get()
@@ -84,11 +120,16 @@ def main(argv: list[str] | None = None) -> None:
     several = commands.add_parser("backfill", help="register batches and materialize them one after another")
     several.add_argument("keys", nargs="+")
     several.add_argument("--select", default="*", help="asset selection (default: the whole graph)")
+    commands.add_parser("recover", help="mark failed the runs whose process on this machine is gone")
     args = parser.parse_args(argv)
     if args.command == "backfill":
         backfill([check_key(k) for k in args.keys], args.select)
         return
     instance = dg.DagsterInstance.get()
+    if args.command == "recover":
+        failed = recover(instance)
+        print("\n".join(f"marked failed: run {run_id}" for run_id in failed) or "no orphaned runs")
+        return
     if args.command == "list":
         print("\n".join(instance.get_dynamic_partitions(BATCHES.name)))
         return

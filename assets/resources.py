@@ -1,6 +1,8 @@
 """Dagster resources: the teacher/student model endpoint and the parquet IO manager."""
 
+import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from pydantic import Field, PrivateAttr
 from upath import UPath
 
 from generators.cache import ResponseCache
-from generators.embedded import EMBEDDED_MODEL, EmbeddedServer
+from generators.embedded import EMBEDDED_MODEL, EmbeddedServer, die_with_parent
 from generators.teacher import OpenAICompatibleBackend, TeacherBackend
 
 
@@ -78,6 +80,7 @@ class TeacherResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["TeacherResource"]:
+        _end_with_run_process()
         try:
             yield self
         finally:
@@ -156,6 +159,17 @@ class TeacherResource(dg.ConfigurableResource):
     def server_pid(self) -> int | None:
         """The embedded server's process id while it runs (None for a remote endpoint)."""
         return self._server.process.pid if self._server and self._server.process else None
+
+
+def _end_with_run_process() -> None:
+    """In a step's own process (the multiprocess executor's child), end the step when the run process dies: after a
+    ``kill -9`` of the run, an orphaned step would go on calling the model. A run in one process is left alone."""
+    parent = multiprocessing.parent_process()
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    die_with_parent()
+    if not parent.is_alive():  # the run died before the signal was armed
+        os._exit(1)
 
 
 def _backend_name(settings: EndpointSettings) -> str:

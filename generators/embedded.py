@@ -34,8 +34,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the parent dies, so a killed run leaves no server behind."""
+def die_with_parent() -> None:
+    """Receive SIGTERM when the parent process dies (Linux), so a killed run leaves no server or step behind."""
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
@@ -68,7 +68,7 @@ class EmbeddedServer:
             "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent
         )
         log.close()
         deadline = time.monotonic() + timeout_s

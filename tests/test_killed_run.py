@@ -1,0 +1,74 @@
+"""A run killed with ``kill -9``: its steps stop calling the teacher at once, and ``recover`` marks the run failed."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.batches import recover
+from tests.sim_server import SimServer
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+
+def live_processes_in_group(group: int) -> list[int]:
+    """Processes (not zombies) in process group ``group``."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+def wait_for(condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_kill_9_of_the_run_process_stops_its_steps_and_recover_marks_it_failed(tmp_path: Path) -> None:
+    home, data = tmp_path / "home", tmp_path / "data"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("batch", ["b1"])
+    with SimServer(lambda q: (None, "2 + 2 = 4\nThe answer is 4."), latency_s=1.0, capacity=2) as server:
+        teacher = {"TEACHER_BASE_URLS": server.base_url, "TEACHER_MODEL": server.model, "TEACHER_MAX_CONCURRENCY": "2"}
+        env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(data), **teacher}
+        selection = "*cot_traces,evolved_problems_rejections,cot_traces_rejections"
+        command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-f", "definitions.py",
+                   "--select", selection, "--partition", "b1"]  # fmt: skip
+        run = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            # evolved_problems sends 8 requests; kill while cot_traces (64 requests) is under way
+            assert wait_for(lambda: server.log.requests >= 16, 240), "the run never reached cot_traces"
+            run.send_signal(signal.SIGKILL)
+            run.wait()
+            # the step process receives SIGTERM as its parent dies; give it a moment, then nothing more may come
+            assert wait_for(lambda: not live_processes_in_group(run.pid), 15), live_processes_in_group(run.pid)
+            sent = server.log.requests
+            time.sleep(4)  # at 2 in flight and 1 s each, a live step would send ~8 more requests by now
+            assert server.log.requests == sent
+        finally:
+            for pid in live_processes_in_group(run.pid):
+                os.kill(pid, signal.SIGKILL)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (started,) = instance.get_runs()
+        assert started.status == dg.DagsterRunStatus.STARTED  # nothing tells Dagster the run died ...
+        assert recover(instance) == [started.run_id]  # ... until recover does
+        assert instance.get_run_by_id(started.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert recover(instance) == []
