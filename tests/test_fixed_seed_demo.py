@@ -1,0 +1,106 @@
+"""A fixed-seed run of the whole graph, against a deterministic simulated teacher, publishes exactly what it did
+before: the problem ids, every published row and the card are compared with a stored golden copy. Restructuring the
+code must not change them; a deliberate change of behaviour rewrites the copy with ``UPDATE_GOLDEN=1``."""
+
+import hashlib
+import json
+import os
+import random
+import re
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from tests.sim_server import SimServer
+
+GOLDEN = Path(__file__).parent / "golden" / "fixed_seed_demo.json"
+SENTENCES = [
+    "A ratio compares two quantities by division, so 6 to 3 is the same ratio as 2 to 1.",
+    "To add fractions with different denominators, first rewrite them over a common denominator.",
+    "The area of a rectangle is its length times its width, measured in square units.",
+    "A prime number has exactly two divisors: one and itself.",
+    "Percent means per hundred, so 25 percent of 80 is 25 times 80 divided by 100, which is 20.",
+    "When a statement is true, its contrapositive is true as well, while its converse may not be.",
+    "Averages summarize a list: add the values, then divide by how many there are.",
+    "Each weekday follows the one before, so seven days after a Monday is again a Monday.",
+    "Checking an answer by substituting it back is a habit that catches many slips.",
+    "Multiplication distributes over addition: 3 times (4 + 5) equals 3 times 4 plus 3 times 5.",
+]
+
+
+def teacher(question: str) -> tuple[None, str]:
+    """Deterministic replies: a judge's score, a correct worked sum, or a reply fixed by the prompt's hash."""
+    digest = int(hashlib.sha256(question.encode()).hexdigest()[:8], 16)
+    if "Educational score" in question or "educational" in question.lower():
+        return None, f"Clear and on topic.\nEducational score: {3 + digest % 3}"
+    if summands := re.fullmatch(r"What is (\d+) \+ (\d+)\?", question):
+        a, b = int(summands[1]), int(summands[2])
+        return None, f"Step 1: Add {a} and {b}: {a} + {b} = {a + b}.\nThe answer is \\boxed{{{a + b}}}."
+    if "Question:" not in question and len(question) > 200:  # a textbook passage request
+        rng = random.Random(digest)
+        return None, " ".join(rng.sample(SENTENCES, 8))
+    return None, f"Step 1: Read the question.\nStep 2: Work it out.\nThe answer is \\boxed{{{digest % 12}}}."
+
+
+def run_fixed_seed_demo(tmp_path: Path) -> dict:
+    """Materialize every asset for one batch with fixed seeds, in ``tmp_path`` as the working folder (a seed row's
+    source is its path as given); return what a user would get."""
+    import definitions
+    from assets.batches import add_batch
+    from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+
+    seeds = tmp_path / "sums.jsonl"
+    seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
+                             + "\n" for i in range(1, 9)))  # fmt: skip
+    with SimServer(teacher) as server:
+        endpoint = TeacherResource(base_urls=[server.base_url], model="sim-teacher", chat=False, data_dir=str(tmp_path))
+        with dg.instance_for_test() as instance:
+            add_batch(instance, "fixed")
+            result = dg.materialize(
+                [*definitions.all_assets, *definitions.defs.asset_checks],
+                resources={"io_manager": ParquetIOManager(base_path=str(tmp_path / "assets")), "teacher": endpoint,
+                           "student": endpoint, "judge": endpoint, "storage": StorageResource(data_dir=str(tmp_path)),
+                           "hub": HubResource()},
+                run_config={"ops": {
+                    "seed_problems": {"config": {"sources": [seeds.name], "limit_per_source": 8}},
+                    "synthetic_problems": {"config": {"count": 12, "seed": 7}},
+                    "evolved_problems": {"config": {"count": 2}},
+                    "textbook_topics": {"config": {"count": 3, "seed": 7}},
+                    "cot_traces": {"config": {"samples_per_problem": 2}},
+                    "difficulty_graded": {"config": {"samples": 2}},
+                }},
+                instance=instance,
+                partition_key="fixed",
+            )  # fmt: skip
+    assert result.success
+    assets = tmp_path / "assets"
+    problem_ids = {
+        name: pl.read_parquet(assets / name / "fixed.parquet")["problem_id"].to_list()
+        for name in ("seed_problems", "synthetic_problems", "evolved_problems")
+    }
+    published = (tmp_path / "published" / "reasoning-foundry").resolve()
+    rows = {}
+    for shard in sorted(published.glob("data/**/*.parquet")):
+        frame = pl.read_parquet(shard)
+        rows[str(shard.relative_to(published))] = [json.dumps(r, sort_keys=True, default=str) for r in frame.to_dicts()]
+    return {
+        "problem_ids": problem_ids,
+        "rows": rows,
+        "card": (published / "README.md").read_text(),
+        "changelog": (published / "CHANGELOG.md").read_text(),
+    }
+
+
+@pytest.mark.e2e
+def test_a_fixed_seed_run_publishes_what_it_did_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    got = run_fixed_seed_demo(tmp_path)
+    if os.environ.get("UPDATE_GOLDEN"):
+        GOLDEN.parent.mkdir(exist_ok=True)
+        GOLDEN.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+    golden = json.loads(GOLDEN.read_text())
+    assert sum(len(r) for r in got["rows"].values()) > 0, "the run published nothing: the comparison would be empty"
+    for part in ("problem_ids", "rows", "card", "changelog"):
+        assert got[part] == golden[part], part
