@@ -55,7 +55,7 @@ def run_fixed_seed_demo(tmp_path: Path) -> dict:
     seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
                              + "\n" for i in range(1, 9)))  # fmt: skip
     with SimServer(teacher) as server:
-        endpoint = TeacherResource(base_urls=[server.base_url], model="sim-teacher", chat=False, data_dir=str(tmp_path))
+        endpoint = TeacherResource(base_urls=[server.base_url], model="sim-teacher", chat=False, data_dir=".")
         with dg.instance_for_test() as instance:
             add_batch(instance, "fixed")
             result = dg.materialize(
@@ -84,7 +84,9 @@ def run_fixed_seed_demo(tmp_path: Path) -> dict:
     rows = {}
     for shard in sorted(published.glob("data/**/*.parquet")):
         frame = pl.read_parquet(shard)
-        rows[str(shard.relative_to(published))] = [json.dumps(r, sort_keys=True, default=str) for r in frame.to_dicts()]
+        rows[str(shard.relative_to(published))] = [
+            json.dumps(r, sort_keys=True, default=str) for r in frame.iter_rows(named=True)
+        ]
     return {
         "problem_ids": problem_ids,
         "rows": rows,
