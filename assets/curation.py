@@ -31,8 +31,8 @@ from filters.decontamination import (
 from filters.dedup import dedup_rows, minhash_config
 from filters.dedup_index import DedupIndex, dedup_against_index
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter
-from generators.judge import edu_filter_reasons, judge_passages
-from generators.teacher import SamplingParams
+from generators.tasks.judge import edu_filter_reasons, judge_passages
+from generators.teachers.backend import SamplingParams
 
 SAMPLE_COLUMNS = ("kind", "problem", "answer", "text")
 

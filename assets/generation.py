@@ -8,10 +8,10 @@ from assets.batches import BATCHES, batch_seed
 from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_asset
 from assets.resources import TeacherResource
 from assets.run_config import validate_run_config
-from generators.cot import generate_traces
-from generators.evolve import EVOLUTIONS, evolve_problems
-from generators.teacher import SamplingParams
-from generators.textbook import generate_passages, load_topics, sample_topics
+from generators.tasks.cot import generate_traces
+from generators.tasks.evolve import EVOLUTIONS, evolve_problems
+from generators.tasks.textbook import generate_passages, load_topics, sample_topics
+from generators.teachers.backend import SamplingParams
 
 # Steps that call a model carry this tag; definitions.py lets $FOUNDRY_MODEL_STEPS of them run at once (default 1:
 # on one machine two embedded llama.cpp servers would only fight over the same cores).

@@ -20,10 +20,10 @@ from assets.metadata import (
 )
 from assets.resources import TeacherResource
 from assets.run_config import validate_run_config
-from filters.difficulty import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
 from filters.verify import ReasoningChecks, verify_traces
-from generators.judge import judge_first_wrong_steps
-from generators.teacher import GenerationStats, SamplingParams, check_failures
+from generators.grading.rasch import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
+from generators.tasks.judge import judge_first_wrong_steps
+from generators.teachers.backend import GenerationStats, SamplingParams, check_failures
 
 
 class VerifyConfig(dg.Config):

@@ -11,8 +11,8 @@ import polars as pl
 
 from assets.batches import BATCHES
 from filters.contract import FilterResult
-from generators.cot import REJECTION_SCHEMA
-from generators.teacher import GenerationStats, check_failures
+from filters.schemas import REJECTION_SCHEMA
+from generators.teachers.backend import GenerationStats, check_failures
 
 
 def markdown_table(rows: Sequence[dict], max_cell: int = 160) -> str:

@@ -6,9 +6,9 @@ from pydantic import Field
 
 from assets.batches import BATCHES, batch_seed, earlier_batches
 from assets.metadata import bar_chart, counts_by, samples
-from generators.families import generate_mixed
-from generators.procedural import PROBLEM_SCHEMA
-from generators.seeds import load_seed_problems
+from filters.schemas import PROBLEM_SCHEMA
+from generators.problems.families import generate_mixed
+from generators.problems.seeds import load_seed_problems
 
 
 class SeedProblemsConfig(dg.Config):

@@ -10,16 +10,9 @@ from assets.batches import BATCHES
 from assets.metadata import bar_chart, counts_by, markdown_table
 from assets.resources import ALL_BATCHES, HubResource, StorageResource
 from filters.dedup_index import DedupIndex
-from generators.publishing import (
-    cot_rows,
-    layout,
-    publish,
-    publish_to_url,
-    render_card,
-    split_by_problem,
-    steps_rows,
-    textbook_rows,
-)
+from generators.publishing.card import render_card
+from generators.publishing.rows import cot_rows, layout, split_by_problem, steps_rows, textbook_rows
+from generators.publishing.targets import publish, publish_to_url
 
 REJECTION_STAGES = (
     "evolved_problems",

@@ -14,9 +14,10 @@ import polars as pl
 from pydantic import Field, PrivateAttr
 from upath import UPath
 
-from generators.cache import ResponseCache
-from generators.embedded import EMBEDDED_MODEL, EmbeddedServer, die_with_parent
-from generators.teacher import OpenAICompatibleBackend, TeacherBackend
+from generators.teachers.backend import TeacherBackend
+from generators.teachers.cache import ResponseCache
+from generators.teachers.embedded import EMBEDDED_MODEL, EmbeddedServer, die_with_parent
+from generators.teachers.openai_backend import OpenAICompatibleBackend
 
 
 def default_data_dir() -> str:
@@ -133,7 +134,7 @@ class TeacherResource(dg.ConfigurableResource):
         data = Path(self.data_dir)
         self._cache = ResponseCache(data / "cache" / "responses.sqlite")
         if settings.engine == "vllm":
-            from generators.vllm_backend import VLLMBackend
+            from generators.teachers.vllm_backend import VLLMBackend
 
             return VLLMBackend(settings.model, self._cache, chat=settings.chat, **self.vllm_engine_args)
         urls = list(settings.base_urls)
@@ -273,7 +274,7 @@ class HubResource(dg.ConfigurableResource):
 
     def push(self, folder: Path, revision: str) -> bool:
         """Upload ``folder`` as revision ``revision``; False where the hub already has it."""
-        from generators.publishing import push_to_hub
+        from generators.publishing.targets import push_to_hub
 
         return push_to_hub(folder, self.repo_id, revision, self.token, self.endpoint)
 

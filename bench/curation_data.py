@@ -10,7 +10,7 @@ import random
 import polars as pl
 
 from filters.dedup import normalize_text
-from generators.families import generate_mixed
+from generators.problems.families import generate_mixed
 
 FAMILIES = ("arithmetic", "algebra", "knights_and_knaves", "ordering", "syllogism", "calendar", "clock", "heaviest")
 FILLERS = ("really", "then", "also", "just", "still")

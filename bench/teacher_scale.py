@@ -26,9 +26,10 @@ import polars as pl
 
 from filters.reasoning import reasoning_filter
 from filters.verify import verify_traces
-from generators.cache import ResponseCache
-from generators.cot import generate_traces
-from generators.teacher import OpenAICompatibleBackend, SamplingParams
+from generators.tasks.cot import generate_traces
+from generators.teachers.backend import SamplingParams
+from generators.teachers.cache import ResponseCache
+from generators.teachers.openai_backend import OpenAICompatibleBackend
 from tests.sim_server import SimServer
 
 LATENCY_S, CAPACITY = 2.0, 256

@@ -16,11 +16,12 @@ import openai
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from generators.cache import ResponseCache
-from generators.embedded import EMBEDDED_MODEL, EmbeddedServer
-from generators.procedural import generate_problems
-from generators.prompts import COT_STOP, cot_prompt
-from generators.teacher import GenerationRequest, OpenAICompatibleBackend, SamplingParams
+from generators.problems.procedural import generate_problems
+from generators.tasks.prompts import COT_STOP, cot_prompt
+from generators.teachers.backend import GenerationRequest, SamplingParams
+from generators.teachers.cache import ResponseCache
+from generators.teachers.embedded import EMBEDDED_MODEL, EmbeddedServer
+from generators.teachers.openai_backend import OpenAICompatibleBackend
 
 
 def make_requests(count: int, seed: int) -> list[GenerationRequest]:

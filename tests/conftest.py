@@ -3,8 +3,8 @@ import os
 import pytest
 
 from filters.decontamination import SHIPPED_BENCHMARKS
-from generators.embedded import EmbeddedServer
-from generators.seeds import GSM8K_TRAIN
+from generators.problems.seeds import GSM8K_TRAIN
+from generators.teachers.embedded import EmbeddedServer
 
 # the data sets the project ships (GSM8K train seeds; GSM8K test and MATH-500 benchmarks), for the tests to import
 GSM8K_TEST, MATH500 = SHIPPED_BENCHMARKS

@@ -14,7 +14,7 @@ from filters.decontamination import (
 from filters.dedup import dedup_frame, exact_duplicates, minhash_duplicates
 from filters.language import language_reason
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter, step_depth
-from generators.judge import edu_filter_reasons, parse_score
+from generators.tasks.judge import edu_filter_reasons, parse_score
 from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
 
 PASSAGE = (

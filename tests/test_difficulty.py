@@ -4,7 +4,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from filters.difficulty import DEFAULT_THRESHOLDS, assign_levels, combine_students, fit_rasch, grade, level_for
+from generators.grading.rasch import DEFAULT_THRESHOLDS, assign_levels, combine_students, fit_rasch, grade, level_for
 
 
 @pytest.mark.parametrize(

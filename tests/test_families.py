@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from generators.algebra import algebra_problem
-from generators.commonsense import GRAMS, calendar_item, clock_item, heaviest_item
-from generators.families import FAMILIES, generate_mixed
-from generators.logic import knights_and_knaves, ordering_puzzle, syllogism
-from generators.prompts import SHOTS_BY_DOMAIN, STYLES, cot_prompt, textbook_prompt
-from generators.textbook import AUDIENCES, load_topics, sample_topics
+from generators.problems.algebra import algebra_problem
+from generators.problems.commonsense import GRAMS, calendar_item, clock_item, heaviest_item
+from generators.problems.families import FAMILIES, generate_mixed
+from generators.problems.logic import knights_and_knaves, ordering_puzzle, syllogism
+from generators.tasks.prompts import SHOTS_BY_DOMAIN, STYLES, cot_prompt, textbook_prompt
+from generators.tasks.textbook import AUDIENCES, load_topics, sample_topics
 
 SEEDS = range(40)
 

@@ -17,7 +17,7 @@ from assets.resources import HubResource, ParquetIOManager, StorageResource, Tea
 from filters.families import family_reasoning_error
 from filters.steps import find_reasoning_error
 from filters.verify import verify
-from generators.teacher import GenerationRequest, SamplingParams
+from generators.teachers.backend import GenerationRequest, SamplingParams
 from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
 
 pytestmark = pytest.mark.e2e

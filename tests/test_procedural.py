@@ -4,7 +4,7 @@ import re
 import pytest
 import sympy
 
-from generators.procedural import TEMPLATES, generate_problems, make_problem
+from generators.problems.procedural import TEMPLATES, generate_problems, make_problem
 
 
 @pytest.mark.parametrize("steps", [1, 2, 3, 4, 5])

@@ -15,16 +15,9 @@ import polars as pl
 import pytest
 
 from assets.checks import eval_train_overlap
-from generators.publishing import (
-    cot_rows,
-    layout,
-    publish,
-    push_to_hub,
-    render_card,
-    split_by_problem,
-    steps_rows,
-    textbook_rows,
-)
+from generators.publishing.card import render_card
+from generators.publishing.rows import cot_rows, layout, split_by_problem, steps_rows, textbook_rows
+from generators.publishing.targets import publish, push_to_hub
 from tests.hub_server import StandInHub
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,7 +223,7 @@ def test_hub_upload_against_a_stand_in_hub_and_no_token_in_logs_or_card(tmp_path
 def test_publish_to_an_fsspec_url_flips_latest_only_after_a_whole_revision(tmp_path: Path) -> None:
     import fsspec
 
-    from generators.publishing import publish_to_url
+    from generators.publishing.targets import publish_to_url
 
     url = f"memory://published-{tmp_path.name}"
     graded = graded_frame(8)

@@ -10,9 +10,10 @@ import polars as pl
 import pytest
 
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter
-from generators.cache import ResponseCache
-from generators.cot import generate_traces, split_thinking
-from generators.teacher import OpenAICompatibleBackend, SamplingParams
+from generators.tasks.cot import generate_traces, split_thinking
+from generators.teachers.backend import SamplingParams
+from generators.teachers.cache import ResponseCache
+from generators.teachers.openai_backend import OpenAICompatibleBackend
 from tests.sim_server import SimServer
 
 

@@ -46,7 +46,7 @@ def test_a_bad_value_fails_the_run_before_any_model_call(tmp_path) -> None:
     """The first model step rejects the whole run's config: no request reaches the teacher, whose port is closed
     (a request would fail with a connection error instead)."""
     from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
-    from generators.embedded import free_port
+    from generators.teachers.embedded import free_port
 
     teacher = TeacherResource(base_urls=[f"http://127.0.0.1:{free_port()}/v1"], model="m", data_dir=str(tmp_path))
     with dg.instance_for_test() as instance:

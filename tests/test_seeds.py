@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from assets.resources import ParquetIOManager
-from generators.seeds import SeedFileError, load_seed_problems, normalize_answer
+from generators.problems.seeds import SeedFileError, load_seed_problems, normalize_answer
 from tests.conftest import GSM8K_TRAIN
 
 

@@ -8,7 +8,7 @@ import pytest
 from filters.families import binomial_tail, chance_level, family_reasoning_error
 from filters.steps import check_trace, find_reasoning_error
 from filters.verify import ReasoningChecks, verify_traces
-from generators.judge import parse_first_wrong_step
+from generators.tasks.judge import parse_first_wrong_step
 
 PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples does she have left?"
 

@@ -5,18 +5,18 @@ import dagster as dg
 import pytest
 
 from assets.resources import StudentResource, TeacherResource
-from generators.cache import CacheUnreadableError, ResponseCache
-from generators.embedded import free_port
-from generators.teacher import (
+from generators.teachers.backend import (
     GenerationFailedError,
     GenerationRequest,
     GenerationResult,
     GenerationStats,
-    OpenAICompatibleBackend,
     SamplingParams,
     TeacherUnreachableError,
     check_failures,
 )
+from generators.teachers.cache import CacheUnreadableError, ResponseCache
+from generators.teachers.embedded import free_port
+from generators.teachers.openai_backend import OpenAICompatibleBackend
 
 
 def stats_with(failures: int, total: int) -> GenerationStats:

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from assets.resources import TeacherResource
-from generators.teacher import GenerationRequest, SamplingParams
+from generators.teachers.backend import GenerationRequest, SamplingParams
 
 pytestmark = pytest.mark.e2e
 

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from generators.cache import ResponseCache, request_key
-from generators.embedded import EMBEDDED_MODEL
-from generators.evolve import evolve_problems
-from generators.families import generate_mixed
-from generators.judge import judge_first_wrong_steps
-from generators.teacher import GenerationRequest, OpenAICompatibleBackend, SamplingParams
+from generators.problems.families import generate_mixed
+from generators.tasks.evolve import evolve_problems
+from generators.tasks.judge import judge_first_wrong_steps
+from generators.teachers.backend import GenerationRequest, SamplingParams
+from generators.teachers.cache import ResponseCache, request_key
+from generators.teachers.embedded import EMBEDDED_MODEL
+from generators.teachers.openai_backend import OpenAICompatibleBackend
 from tests.fault_proxy import FaultProxy
 
 pytestmark = pytest.mark.e2e
@@ -60,9 +61,9 @@ def test_rerun_makes_zero_requests_and_a_changed_parameter_only_what_it_touches(
 
 JOB = """
 import sys
-from generators.cache import ResponseCache
-from generators.embedded import EMBEDDED_MODEL
-from generators.teacher import OpenAICompatibleBackend
+from generators.teachers.cache import ResponseCache
+from generators.teachers.embedded import EMBEDDED_MODEL
+from generators.teachers.openai_backend import OpenAICompatibleBackend
 from tests.test_teacher_engine import requests_for
 backend = OpenAICompatibleBackend([sys.argv[1]], EMBEDDED_MODEL, ResponseCache(sys.argv[2]), max_concurrency=2)
 results, stats = backend.generate(requests_for(int(sys.argv[3]), max_tokens=32))

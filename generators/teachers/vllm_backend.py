@@ -11,8 +11,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from generators.cache import ResponseCache, request_key
-from generators.teacher import GenerationRequest, GenerationResult, GenerationStats, ProgressFn
+from generators.teachers.backend import GenerationRequest, GenerationResult, GenerationStats, ProgressFn
+from generators.teachers.cache import ResponseCache, request_key
 
 
 class VLLMBackend:

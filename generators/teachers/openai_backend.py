@@ -1,178 +1,25 @@
-"""The teacher layer: one request/result interface and an OpenAI-compatible async backend with a response cache.
-
-Every generator and the student grader send ``GenerationRequest``s through a ``TeacherBackend``; the backend serves
-cache hits without a request, spreads the rest over one or more base URLs with a bound on requests in flight, and
-records failures instead of dropping them.
-"""
+"""The OpenAI-compatible backend: an async ``openai`` client against one or more servers of the same model (vLLM,
+llama.cpp, any hosted endpoint), with a bound on requests in flight and a fast reachability check."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import openai
 
-from generators.cache import ResponseCache, request_key
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    """Sampling parameters shared by every backend."""
-
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = 256
-    stop: tuple[str, ...] = ()
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """One sample of one prompt: a completion ``prompt`` or chat ``messages``, never both.
-
-    ``metadata`` travels with the request to its result (problem id, purpose...) and is not part of the cache key.
-    """
-
-    params: SamplingParams
-    prompt: str | None = None
-    messages: tuple[tuple[str, str], ...] | None = None  # (role, content) pairs
-    sample_index: int = 0
-    metadata: tuple[tuple[str, str], ...] = ()
-
-    def payload(self, model: str) -> dict[str, Any]:
-        """Everything that determines the response: the cache key is the hash of this."""
-        return {
-            "model": model,
-            "prompt": self.prompt,
-            "messages": [list(m) for m in self.messages] if self.messages else None,
-            "params": asdict(self.params),
-            "sample_index": self.sample_index,
-        }
-
-
-@dataclass
-class GenerationResult:
-    """What came back for one request; ``error`` is set (and ``text`` None) where it failed after retries."""
-
-    text: str | None
-    finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    cached: bool
-    error: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    reasoning: str | None = None  # a reasoning model's thinking sent apart (``reasoning_content``), kept as data
-
-    @property
-    def cacheable(self) -> bool:
-        """Only a real answer is kept: a failure or an empty completion (the filters drop it as ``empty``; a broken
-        server sends those too) is asked for again next run. A length-cut
-        answer is kept as it is, ``finish_reason == "length"`` and all (the same request gets the same cut), and
-        every consumer treats it as incomplete: the filters drop it as truncated, evolution rejects it."""
-        return self.error is None and bool((self.text or "").strip())
-
-    def cache_record(self) -> dict[str, Any]:
-        """What the response cache keeps: the response itself, not how it was served or what it was tagged with."""
-        return {k: v for k, v in asdict(self).items() if k not in ("cached", "metadata")}
-
-
-@dataclass
-class GenerationStats:
-    """Accounting of one ``generate`` call."""
-
-    requests: int = 0
-    cache_hits: int = 0
-    failures: int = 0
-    length_finishes: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    wall_s: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def completion_tokens_per_s(self) -> float:
-        return self.completion_tokens / self.wall_s if self.wall_s > 0 else 0.0
-
-    def add(self, result: GenerationResult) -> None:
-        """Count one result."""
-        self.requests += 1
-        self.cache_hits += result.cached
-        if result.error is not None:
-            self.failures += 1
-            if len(self.errors) < 5:
-                self.errors.append(result.error)
-            return
-        self.length_finishes += result.finish_reason == "length"
-        self.prompt_tokens += result.prompt_tokens
-        self.completion_tokens += result.completion_tokens
-
-    @classmethod
-    def merged(cls, parts: Sequence[GenerationStats]) -> GenerationStats:
-        """The accounting of several ``generate`` calls together (wall times add up)."""
-        total = cls()
-        for part in parts:
-            for name in (
-                "requests",
-                "cache_hits",
-                "failures",
-                "length_finishes",
-                "prompt_tokens",
-                "completion_tokens",
-            ):
-                setattr(total, name, getattr(total, name) + getattr(part, name))
-            total.wall_s += part.wall_s
-            total.errors += part.errors[: max(0, 5 - len(total.errors))]
-        return total
-
-    def as_metadata(self) -> dict[str, float | int]:
-        return {
-            "requests": self.requests,
-            "cache_hits": self.cache_hits,
-            "failures": self.failures,
-            "finish_reason_length": self.length_finishes,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "generation_wall_s": round(self.wall_s, 2),
-            "completion_tokens_per_s": round(self.completion_tokens_per_s, 1),
-        }
-
-
-ProgressFn = Callable[[int, int, GenerationStats], None]
-
-
-class TeacherBackend(Protocol):
-    """What generators and graders need of a teacher or student model."""
-
-    model: str
-    backend: str
-    chat: bool
-
-    def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
-    ) -> tuple[list[GenerationResult], GenerationStats]: ...
-
+from generators.teachers.backend import (
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    ProgressFn,
+    TeacherUnreachableError,
+)
+from generators.teachers.cache import ResponseCache, request_key
 
 CLIENT_CONNECTIONS = 32
-
-
-class TeacherUnreachableError(ConnectionError):
-    """No configured endpoint answers: raised before any request is sent."""
-
-
-class GenerationFailedError(RuntimeError):
-    """More requests failed than the configured fraction allows."""
-
-
-def check_failures(stats: GenerationStats, max_failure_fraction: float) -> None:
-    """Raise where the share of failed requests is above ``max_failure_fraction``."""
-    if stats.requests and stats.failures / stats.requests > max_failure_fraction:
-        raise GenerationFailedError(
-            f"{stats.failures} of {stats.requests} requests failed (allowed fraction {max_failure_fraction}); "
-            f"first errors: {stats.errors}"
-        )
 
 
 class OpenAICompatibleBackend:

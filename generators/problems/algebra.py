@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from generators.procedural import NAMES, procedural_row
+from generators.problems.procedural import NAMES, procedural_row
 
 
 def number_puzzle(rng: random.Random) -> tuple[str, int, int, dict]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import polars as pl
 
-from generators.cot import LINEAGE_SCHEMA, rejections_frame, row_id
-from generators.prompts import STYLES, TEXTBOOK_STOP, textbook_prompt
-from generators.teacher import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+from filters.schemas import LINEAGE_SCHEMA, rejections_frame, row_id
+from generators.tasks.prompts import STYLES, TEXTBOOK_STOP, textbook_prompt
+from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
 
 AUDIENCES = ("young children", "high school students", "college students", "researchers")
 

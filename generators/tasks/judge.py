@@ -7,8 +7,8 @@ import hashlib
 import re
 from dataclasses import asdict
 
-from generators.prompts import EDU_STOP, edu_judge_prompt
-from generators.teacher import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+from generators.tasks.prompts import EDU_STOP, edu_judge_prompt
+from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
 
 _SCORE = re.compile(r"(?:educational score:\s*)?([0-5])\b", re.IGNORECASE)
 _LABELLED = re.compile(r"educational score:\s*([0-5])\b", re.IGNORECASE)

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
 
 import polars as pl
 
-from generators.procedural import PROBLEM_SCHEMA
-from generators.prompts import COT_STOP, cot_prompt
-from generators.teacher import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
-
-LINEAGE_SCHEMA: dict[str, pl.DataType] = {
-    "teacher_model": pl.String,
-    "teacher_backend": pl.String,
-    "template": pl.String,
-    "template_hash": pl.String,
-    "sampling": pl.String,
-    "sample_index": pl.Int64,
-    "prompt_tokens": pl.Int64,
-    "completion_tokens": pl.Int64,
-    "finish_reason": pl.String,
-}
-
+from filters.schemas import LINEAGE_SCHEMA, PROBLEM_SCHEMA, rejections_frame, row_id
+from generators.tasks.prompts import COT_STOP, cot_prompt
+from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
 
 TRACE_PROBLEM_FIELDS = (
     "problem_id",
@@ -61,11 +47,6 @@ def split_thinking(text: str, reasoning: str | None = None) -> Thinking:
         return Thinking(None, text.strip(), True)
     closed = bool(match.group(2))
     return Thinking(match.group(1).strip(), text.lstrip()[match.end() :].strip() if closed else "", closed)
-
-
-def row_id(*parts: object) -> str:
-    """A stable id: hash of a row's content and origin."""
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:20]
 
 
 def generate_traces(
@@ -126,10 +107,3 @@ def generate_traces(
         **LINEAGE_SCHEMA,
     }
     return pl.DataFrame(rows, schema=schema), rejections_frame(failed), stats
-
-
-REJECTION_SCHEMA: dict[str, pl.DataType] = {"id": pl.String, "text": pl.String, "reason": pl.String}
-
-
-def rejections_frame(rows: list[dict]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=REJECTION_SCHEMA)

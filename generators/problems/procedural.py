@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from filters.schemas import PROBLEM_SCHEMA
+
 NAMES = [
     "Ava",
     "Ben",
@@ -174,16 +176,3 @@ def generate_problems(count: int, seed: int = 0, min_steps: int = 1, max_steps: 
     span = max_steps - min_steps + 1
     rows = [make_problem(seed * 1_000_003 + i, min_steps + i % span) for i in range(count)]
     return pl.DataFrame(rows, schema=PROBLEM_SCHEMA)
-
-
-PROBLEM_SCHEMA: dict[str, pl.DataType] = {
-    "problem_id": pl.String,
-    "source": pl.String,
-    "domain": pl.String,
-    "reasoning_kind": pl.String,
-    "problem": pl.String,
-    "answer": pl.String,
-    "steps": pl.Int64,
-    "template": pl.String,
-    "spec": pl.String,
-}

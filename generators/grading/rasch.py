@@ -10,8 +10,8 @@ import numpy as np
 import polars as pl
 
 from filters.verify import verify_many
-from generators.prompts import COT_STOP, cot_prompt
-from generators.teacher import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+from generators.tasks.prompts import COT_STOP, cot_prompt
+from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
 
 # A level is the first whose lower pass-rate bound the problem reaches: pass rate >= 0.8 is level 1, < 0.2 level 5.
 DEFAULT_THRESHOLDS: tuple[float, float, float, float] = (0.8, 0.6, 0.4, 0.2)

@@ -7,10 +7,11 @@ from collections.abc import Callable, Sequence
 
 import polars as pl
 
-from generators.algebra import algebra_problem
-from generators.commonsense import calendar_item, clock_item, heaviest_item
-from generators.logic import knights_and_knaves, ordering_puzzle, syllogism
-from generators.procedural import PROBLEM_SCHEMA, make_problem
+from filters.schemas import PROBLEM_SCHEMA
+from generators.problems.algebra import algebra_problem
+from generators.problems.commonsense import calendar_item, clock_item, heaviest_item
+from generators.problems.logic import knights_and_knaves, ordering_puzzle, syllogism
+from generators.problems.procedural import make_problem
 
 FAMILIES: dict[str, Callable[[int, int], dict]] = {
     "arithmetic": lambda seed, steps: make_problem(seed, steps),

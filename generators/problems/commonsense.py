@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from filters.families import DAYS
-from generators.procedural import procedural_row
+from generators.problems.procedural import procedural_row
 
 LETTERS = "ABCD"
 GRAMS = {"grams": 1, "kilograms": 1000, "pounds": 453.592, "ounces": 28.3495}

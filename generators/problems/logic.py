@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from filters.families import ORDINALS, clue_holds, knights_and_knaves_solutions, ordering_solutions
-from generators.procedural import NAMES, procedural_row
+from generators.problems.procedural import NAMES, procedural_row
 
 # ---- knights and knaves: knights always tell the truth, knaves always lie -------------------------------------
 

@@ -1,0 +1,46 @@
+"""The row shapes every stage shares: problems, generation lineage and rejections, and the stable row id.
+
+They live at the bottom of the import graph (``assets`` → ``generators`` → ``filters``), so every layer can use them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+PROBLEM_SCHEMA: dict[str, pl.DataType] = {
+    "problem_id": pl.String,
+    "source": pl.String,
+    "domain": pl.String,
+    "reasoning_kind": pl.String,
+    "problem": pl.String,
+    "answer": pl.String,
+    "steps": pl.Int64,
+    "template": pl.String,
+    "spec": pl.String,
+}
+
+LINEAGE_SCHEMA: dict[str, pl.DataType] = {
+    "teacher_model": pl.String,
+    "teacher_backend": pl.String,
+    "template": pl.String,
+    "template_hash": pl.String,
+    "sampling": pl.String,
+    "sample_index": pl.Int64,
+    "prompt_tokens": pl.Int64,
+    "completion_tokens": pl.Int64,
+    "finish_reason": pl.String,
+}
+
+
+def row_id(*parts: object) -> str:
+    """A stable id: hash of a row's content and origin."""
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:20]
+
+
+REJECTION_SCHEMA: dict[str, pl.DataType] = {"id": pl.String, "text": pl.String, "reason": pl.String}
+
+
+def rejections_frame(rows: list[dict]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=REJECTION_SCHEMA)

@@ -1,0 +1,228 @@
+"""The dataset card: its YAML header (configs, features), its body (rows, batches, stages, decontamination,
+reasoning checks, models, lineage) and the lm-evaluation-harness task shipped beside it."""
+
+from __future__ import annotations
+
+import polars as pl
+import yaml
+
+from filters.steps import PROCESS_REASONS
+from generators.publishing.rows import Layout
+
+
+def size_category(rows: int) -> str:
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < bound:
+            return label
+    return "n>1M"
+
+
+def card_yaml(configs: dict[str, dict[str, str]], features: dict[str, pl.Schema], default: str, extra: dict) -> str:
+    """The card's YAML header: one `configs:` entry per config with its splits' data files, and the features."""
+    import datasets
+
+    infos = []
+    for config in configs:
+        arrow = pl.DataFrame(schema=features[config]).to_arrow().schema
+        infos.append({"config_name": config, "features": datasets.Features.from_arrow_schema(arrow)._to_yaml_list()})
+    header = {
+        **extra,
+        "configs": [
+            {
+                "config_name": config,
+                **({"default": True} if config == default else {}),
+                "data_files": [{"split": split, "path": pattern} for split, pattern in splits.items()],
+            }
+            for config, splits in configs.items()
+        ],
+        "dataset_info": infos,
+    }
+    return "---\n" + yaml.safe_dump(header, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def lm_eval_task(name: str, dataset_path: str, eval_pattern: str) -> str:
+    """An lm-evaluation-harness task over the eval split: few-shot-free generation, boxed answer, exact match."""
+    task = {
+        "task": f"{name.replace('-', '_')}_eval",
+        "dataset_path": "parquet",
+        "dataset_kwargs": {"data_files": {"test": f"{dataset_path}/{eval_pattern}"}},
+        "test_split": "test",
+        "output_type": "generate_until",
+        "doc_to_text": "Question: {{problem}}\nAnswer:",
+        "doc_to_target": "{{answer}}",
+        "generation_kwargs": {"until": ["\n\nQuestion:"], "max_gen_toks": 512, "do_sample": False},
+        "filter_list": [
+            {
+                "name": "boxed",
+                "filter": [
+                    {"function": "regex", "regex_pattern": r"\\boxed\{((?:[^{}]|\{[^{}]*\})*)\}", "group_select": -1},
+                    {"function": "take_first"},
+                ],
+            }
+        ],
+        "metric_list": [
+            {"metric": "exact_match", "aggregation": "mean", "higher_is_better": True, "ignore_case": True}
+        ],
+        "metadata": {"version": 1.0},
+    }
+    return yaml.safe_dump(task, sort_keys=False)
+
+
+def _table(frame: pl.DataFrame) -> str:
+    if frame.is_empty():
+        return "_none_\n"
+    columns = frame.columns
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join(lines) + "\n"
+
+
+def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFrame:
+    """Per domain: traces with the right answer, how many of those each reasoning check rejected, and how many
+    published."""
+    verified = rejections.filter(pl.col("stage") == "verified").with_columns(
+        pl.col("reason").str.split(":").list.first().alias("code")
+    )
+    codes = [*PROCESS_REASONS, "answer_at_chance_level", "over_per_problem_limit"]
+    per_code = (
+        verified.filter(pl.col("code").is_in(codes))
+        .group_by("domain", "code")
+        .len("rows")
+        .pivot(on="code", index="domain", values="rows")
+    )
+    published = cot.group_by("domain").len("published") if cot.height else pl.DataFrame(schema={"domain": pl.String})
+    report = published.join(per_code, on="domain", how="full", coalesce=True).fill_null(0)
+    for code in codes:
+        if code not in report.columns:
+            report = report.with_columns(pl.lit(0, dtype=pl.UInt32).alias(code))
+    if "published" not in report.columns:
+        report = report.with_columns(pl.lit(0, dtype=pl.UInt32).alias("published"))
+    right = sum(pl.col(c) for c in [*codes, "published"])
+    return report.select(
+        "domain",
+        right.alias("right_answer"),
+        *(pl.col(c).alias(f"rejected_{c}") for c in [*PROCESS_REASONS, "answer_at_chance_level"]),
+        pl.col("over_per_problem_limit"),
+        "published",
+    ).sort("domain")
+
+
+def render_card(
+    name: str,
+    data: Layout,
+    cot: pl.DataFrame,
+    textbook: pl.DataFrame,
+    rejections: pl.DataFrame,
+    audit: dict | None = None,
+    stages: list[dict] | None = None,
+    decontamination: dict | None = None,
+    notes: list[str] | None = None,
+) -> str:
+    """The card's markdown body: counts, configs, drop reasons, decontamination, reasoning checks, models,
+    difficulty and lineage; ``notes`` are said first (an empty config, a disabled check)."""
+    counts = pl.DataFrame(
+        [{"config": c, "split": s, "files": p} for c, splits in data.configs.items() for s, p in splits.items()]
+    )
+    drops = (
+        rejections.group_by("stage", "reason")
+        .len("rows")
+        .sort(["stage", "rows", "reason"], descending=[False, True, False])
+    )
+    contamination = (
+        rejections.filter(pl.col("reason").str.starts_with("contaminated:"))
+        .with_columns(pl.col("reason").str.split(":").list.get(1).alias("benchmark"))
+        .group_by("benchmark")
+        .agg(pl.len().alias("rows_removed"), pl.col("text").sort().first().str.slice(0, 120).alias("example"))
+        .sort("benchmark")
+    )
+    levels = cot.group_by("level").len("rows").sort("level") if cot.height else cot.head(0)
+    roles = (("teacher", "teacher_model", "sampling"), ("student", "student_model", "student_sampling"))
+    models = (
+        pl.concat(
+            [
+                cot.select(pl.lit(r).alias("role"), pl.col(m).alias("model"), pl.col(s).alias("sampling"))
+                for r, m, s in roles
+            ]
+        )
+        .unique()
+        .sort("role")
+    )
+    histogram = "\n".join(f"level {lv}: {'█' * min(n, 60)} {n}" for lv, n in levels.iter_rows())
+    said = "".join(f"> **Note:** {note}\n\n" for note in notes or [])
+    decontamination = decontamination or {}
+    benchmark_hits = pl.DataFrame(
+        [{"benchmark": b, "items": n, "rows_removed": (decontamination.get("hits") or {}).get(b, 0)}
+         for b, n in (decontamination.get("benchmarks") or {}).items()],
+        schema={"benchmark": pl.String, "items": pl.Int64, "rows_removed": pl.Int64},
+    )  # fmt: skip
+    batches = pl.concat(
+        [frame.select("batch", pl.lit(kind).alias("kind")) for kind, frame in (("cot", cot), ("textbook", textbook))
+         if "batch" in frame.columns]
+        or [pl.DataFrame(schema={"batch": pl.String, "kind": pl.String})]
+    ).group_by("batch", "kind").len("rows").sort("batch", "kind")  # fmt: skip
+    return f"""
+# {name}
+
+{said}Reasoning data made by the reasoning-foundry Dagster pipeline: chain-of-thought traces whose final answers were
+checked against gold answers with math-verify and whose reasoning was checked too (configs `cot*`, every row
+`verified == true`: each stated calculation holds, the answer is derived by a step, the facts of a procedural family
+agree with its solver, and small answer spaces are answered above chance), and textbook-style passages (config
+`textbook`). Traces are graded by a student model's pass rate into difficulty levels 1 (easy) to 5 (hard);
+`curriculum_rank` orders them from easy to hard. The `eval` split holds problems that never appear in `train`.
+Configs `cot-<domain>` and `cot-level-<n>` are slices of `cot` that share its files. Config `cot-steps` holds traces
+with the right answer whose reasoning was rejected, split into steps with the first bad step labelled.
+
+## Rows
+- CoT: {cot.height} rows over {cot["problem_id"].n_unique() if cot.height else 0} problems
+- textbook passages: {textbook.height}
+
+{_table(counts)}
+## Batches
+Each refresh adds a batch, deduplicated against every earlier batch; this revision holds them all:
+
+{_table(batches)}
+## Rows per stage (latest batch)
+{_table(pl.DataFrame(stages or [], schema={"stage": pl.String, "rows_in": pl.Int64, "rows_out": pl.Int64}))}
+## Dropped rows per stage
+{_table(drops)}
+## Decontamination report
+Decontamination: {decontamination.get("status", "on")}. Benchmarks checked (latest batch), and rows removed in all
+batches:
+
+{_table(benchmark_hits)}
+Examples of removed rows:
+
+{_table(contamination)}
+## Reasoning checks
+A right final answer is not enough: per domain, the traces with the right answer, how many of those each reasoning
+check rejected, and how many were published (`over_per_problem_limit`: right and sound, beyond the per-problem
+cap):
+
+{_table(reasoning_report(cot, rejections))}
+## Verifier audit
+Rows with a gold answer are decided by math-verify; rows without one by a majority vote over the problem's samples.
+On rows that have gold, the majority vote was also computed and compared with the gold check:
+
+{_table(pl.DataFrame([{"measure": k, "value": str(v)} for k, v in (audit or {}).items()]))}
+## Models
+{_table(models)}
+## Difficulty histogram (CoT rows per level)
+```
+{histogram}
+```
+
+## Lineage
+Every row carries a stable `id` (hash of its content and origin), the `problem_id` it came from, `teacher_model`,
+`teacher_backend`, the prompt `template` and `template_hash`, the `sampling` parameters, the `sample_index`, token
+counts, `finish_reason`, and for CoT rows the `verifier` and the answer `extraction` rule that decided it.
+
+## Use
+```python
+import datasets
+cot = datasets.load_dataset("path/to/{name}", "cot")            # train / eval
+easy = datasets.load_dataset("path/to/{name}", "cot-level-1")
+```
+The `messages` column (system, user, assistant) feeds TRL's `SFTTrainer` as it is. `lm_eval/{name}_eval.yaml`
+evaluates a model on the eval split: `lm_eval --tasks {name.replace("-", "_")}_eval --include_path lm_eval ...`.
+`CHANGELOG.md` lists the rows added and removed by each revision.
+"""

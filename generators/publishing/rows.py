@@ -1,0 +1,156 @@
+"""The published rows: the train/eval split by problem, the columns of each config, chat messages, and the
+files of each config and split (the layout)."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from dataclasses import dataclass
+
+import polars as pl
+
+from filters.steps import PROCESS_REASONS, rejected_steps
+
+
+def split_by_problem(frame: pl.DataFrame, eval_fraction: float) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(train, eval) with no problem on both sides; eval gets at least one problem where there are two or more."""
+    problems = sorted(frame["problem_id"].unique().to_list(), key=lambda p: hashlib.sha256(p.encode()).hexdigest())
+    n_eval = round(len(problems) * eval_fraction)
+    if len(problems) >= 2:
+        n_eval = min(max(n_eval, 1), len(problems) - 1)
+    held_out = set(problems[:n_eval])
+    is_eval = pl.col("problem_id").is_in(list(held_out))
+    return frame.filter(~is_eval), frame.filter(is_eval)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where every row goes: parquet files by path, and per config the glob of each split's files."""
+
+    files: dict[str, pl.DataFrame]
+    configs: dict[str, dict[str, str]]
+    features: dict[str, pl.Schema]
+    default: str
+
+
+def layout(
+    cot_train: pl.DataFrame, cot_eval: pl.DataFrame, textbook: pl.DataFrame, steps: pl.DataFrame | None = None
+) -> Layout:
+    """Shards by (domain, level) so configs `cot`, `cot-<domain>` and `cot-level-<n>` share files instead of copies;
+    plus `textbook` and `cot-steps` (rejected traces with their first bad step)."""
+    files: dict[str, pl.DataFrame] = {}
+    configs: dict[str, dict[str, str]] = {}
+    features: dict[str, pl.Schema] = {}
+    for split, frame in (("train", cot_train), ("eval", cot_eval)):
+        for (domain, level), part in frame.group_by("domain", "level", maintain_order=True):
+            files[f"data/cot/{domain}/level-{level}/{split}-00000-of-00001.parquet"] = part.sort("curriculum_rank")
+    domains = sorted({path.split("/")[2] for path in files})
+    levels = sorted({path.split("/")[3] for path in files})
+    for name, pattern in [
+        ("cot", "*/*"),
+        *((f"cot-{d}", f"{d}/*") for d in domains),
+        *((f"cot-{lv}", f"*/{lv}") for lv in levels),
+    ]:
+        splits = {
+            split: f"data/cot/{pattern}/{split}-*.parquet"
+            for split in ("train", "eval")
+            if any(fnmatch.fnmatch(path, f"data/cot/{pattern}/{split}-*.parquet") for path in files)
+        }
+        if splits:
+            configs[name] = splits
+            features[name] = cot_train.schema
+    if textbook.height:
+        files["data/textbook/train-00000-of-00001.parquet"] = textbook
+        configs["textbook"] = {"train": "data/textbook/train-*.parquet"}
+        features["textbook"] = textbook.schema
+    if steps is not None and steps.height:
+        files["data/cot-steps/train-00000-of-00001.parquet"] = steps
+        configs["cot-steps"] = {"train": "data/cot-steps/train-*.parquet"}
+        features["cot-steps"] = steps.schema
+    if not cot_train.height + cot_eval.height + textbook.height:
+        raise ValueError("refusing to publish: every config and split is empty")
+    return Layout(files, configs, features, "cot" if "cot" in configs else next(iter(configs)))
+
+
+COT_COLUMNS = (
+    "id", "problem_id", "source", "domain", "reasoning_kind", "problem", "answer", "thinking", "reasoning", "messages",
+    "verified",
+    "verifier",
+    "extracted_answer", "extraction", "teacher_pass_rate", "student_pass_rate", "difficulty", "level",
+    "curriculum_rank", "steps", "teacher_model", "teacher_backend", "student_model", "student_sampling",
+    "problem_template", "template", "template_hash",
+    "sampling", "sample_index", "prompt_tokens", "completion_tokens", "finish_reason", "reasoning_checks",
+    "step_labels", "chance_p_value", "batch",
+)  # fmt: skip
+TEXTBOOK_COLUMNS = (
+    "id", "topic_path", "subject", "audience", "style", "text", "teacher_model", "teacher_backend", "template",
+    "template_hash", "sampling", "prompt_tokens", "completion_tokens", "finish_reason", "edu_score", "batch",
+)  # fmt: skip
+SYSTEM_PROMPT = "Solve the problem step by step and put the final answer in \\boxed{}."
+
+
+def cot_rows(graded: pl.DataFrame, thinking_format: str = "think_tags") -> pl.DataFrame:
+    """Published CoT columns: problem, answer, reasoning (the solution) and a reasoning model's ``thinking``, plus
+    ``messages`` for chat fine-tuning and the lineage. ``thinking_format`` puts the thinking into the assistant turn
+    as ``<think>...</think>`` before the solution (``think_tags``), or into the turn's own ``reasoning_content``
+    field, as chat templates with a reasoning field take it (``reasoning_content``)."""
+    cot = graded.filter(pl.col("kind") == "cot").rename({"text": "reasoning"})
+    if "thinking" not in cot.columns:
+        cot = cot.with_columns(pl.lit(None, dtype=pl.String).alias("thinking"))
+    thought = pl.col("thinking").is_not_null()
+    if thinking_format == "think_tags":
+        answer = pl.when(thought).then(pl.format("<think>\n{}\n</think>\n\n{}", "thinking", "reasoning"))
+        assistant = answer.otherwise(pl.col("reasoning"))
+        reasoning_field = pl.lit(None, dtype=pl.String)
+    elif thinking_format == "reasoning_content":
+        assistant, reasoning_field = pl.col("reasoning"), pl.col("thinking")
+    else:
+        raise ValueError(f"thinking_format {thinking_format!r}: think_tags or reasoning_content")
+    none = pl.lit(None, dtype=pl.String)
+    messages = pl.concat_list(
+        pl.struct(
+            pl.lit("system").alias("role"), pl.lit(SYSTEM_PROMPT).alias("content"), none.alias("reasoning_content")
+        ),
+        pl.struct(pl.lit("user").alias("role"), pl.col("problem").alias("content"), none.alias("reasoning_content")),
+        pl.struct(
+            pl.lit("assistant").alias("role"), assistant.alias("content"), reasoning_field.alias("reasoning_content")
+        ),
+    ).alias("messages")
+    return cot.with_columns(messages).select(COT_COLUMNS).sort("curriculum_rank")
+
+
+def textbook_rows(graded: pl.DataFrame) -> pl.DataFrame:
+    return graded.filter(pl.col("kind") == "textbook").select(TEXTBOOK_COLUMNS)
+
+
+STEP_SCHEMA = {
+    "id": pl.String, "domain": pl.String, "problem": pl.String, "steps": pl.List(pl.String),
+    "step_labels": pl.List(pl.Boolean), "first_bad_step": pl.Int64, "reason_code": pl.String, "reason": pl.String,
+    "batch": pl.String,
+}  # fmt: skip
+
+
+def steps_rows(rejections: pl.DataFrame) -> pl.DataFrame:
+    """The `cot-steps` config: traces with the right answer that the reasoning checks rejected, split into steps,
+    each labelled (True: checked and sound, False: the first bad step, None: nothing checkable) for training a
+    process reward model."""
+    rows = []
+    rejected = rejections.filter(
+        (pl.col("stage") == "verified") & pl.col("reason").str.contains(f"^(?:{'|'.join(PROCESS_REASONS)})")
+    )
+    for row in rejected.iter_rows(named=True):
+        check = rejected_steps(row["problem"] or "", row["text"] or "", row["reason"])
+        rows.append(
+            {
+                "id": row["id"],
+                "domain": row.get("domain"),
+                "problem": row["problem"],
+                "steps": check.steps,
+                "step_labels": check.labels,
+                "first_bad_step": check.first_bad_step,
+                "reason_code": row["reason"].split(":")[0],
+                "reason": row["reason"],
+                "batch": row.get("batch"),
+            }
+        )
+    return pl.DataFrame(rows, schema=STEP_SCHEMA)
