@@ -1,15 +1,21 @@
-"""The teacher layer: one request/result interface and an OpenAI-compatible async backend with a response cache.
+"""The teacher layer: one request/result interface, and the cached backend every engine builds on.
 
-Every generator and the student grader send ``GenerationRequest``s through a ``TeacherBackend``; the backend serves
-cache hits without a request, spreads the rest over one or more base URLs with a bound on requests in flight, and
-records failures instead of dropping them.
+Every task and the student grader send ``GenerationRequest``s through a ``TeacherBackend``. ``CachedBackend`` owns
+what all engines share (cache hits served without a request, only complete answers cached, each result tagged with its
+request's metadata, accounting, progress), so an engine implements only ``complete``: answer this batch of misses,
+recording failures instead of raising them.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
+
+from generators.teachers.cache import ResponseCache, request_key
 
 
 @dataclass(frozen=True)
@@ -164,3 +170,66 @@ def check_failures(stats: GenerationStats, max_failure_fraction: float) -> None:
             f"{stats.failures} of {stats.requests} requests failed (allowed fraction {max_failure_fraction}); "
             f"first errors: {stats.errors}"
         )
+
+
+OnResult = Callable[[int, GenerationResult], None]
+
+
+class CachedBackend(ABC):
+    """The shared half of every engine: ``generate`` serves cache hits, hands the misses to ``complete`` and caches,
+    tags and counts each result as it arrives (so a killed run keeps every answer it got)."""
+
+    backend: ClassVar[str]
+
+    def __init__(self, model: str, cache: ResponseCache, chat: bool, progress_every_s: float = 10.0) -> None:
+        self.model, self.cache, self.chat, self.progress_every_s = model, cache, chat, progress_every_s
+
+    @abstractmethod
+    def complete(self, requests: Sequence[GenerationRequest], on_result: OnResult) -> None:
+        """Answer every request, calling ``on_result(index, result)`` once per request as each is done; a failure is
+        a result with ``error`` set, not an exception (an endpoint that cannot be reached at all may raise)."""
+
+    def generate(
+        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
+    ) -> tuple[list[GenerationResult], GenerationStats]:
+        """Results in the order of ``requests``; cache hits make no request, failures are recorded, not raised."""
+        stats, started = GenerationStats(), time.monotonic()
+        keys = [request_key(r.payload(self.model)) for r in requests]
+        results: list[GenerationResult | None] = [None] * len(requests)
+
+        def keep(index: int, result: GenerationResult, fresh: bool) -> None:
+            if fresh and result.cacheable:
+                self.cache.put(keys[index], result.cache_record())
+            result.metadata = dict(requests[index].metadata)
+            results[index] = result
+            stats.add(result)
+
+        misses = []
+        for index, key in enumerate(keys):
+            hit = self.cache.get(key)
+            if hit is None:
+                misses.append(index)
+            else:
+                keep(index, GenerationResult(**hit, cached=True), fresh=False)
+        stop = threading.Event()
+
+        def report_every_interval() -> None:
+            while not stop.wait(self.progress_every_s):
+                stats.wall_s = time.monotonic() - started
+                progress(stats.requests, len(requests), stats)
+
+        reporter = threading.Thread(target=report_every_interval, daemon=True) if progress else None
+        if reporter:
+            reporter.start()
+        try:
+            if misses:
+                self.complete([requests[i] for i in misses], lambda j, result: keep(misses[j], result, fresh=True))
+        finally:
+            stop.set()
+        stats.wall_s = time.monotonic() - started
+        if progress:
+            progress(stats.requests, len(requests), stats)
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            raise RuntimeError(f"{self.backend} answered {len(requests) - len(missing)} of {len(requests)} requests")
+        return [r for r in results if r is not None], stats

@@ -4,26 +4,27 @@ llama.cpp, any hosted endpoint), with a bound on requests in flight and a fast r
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import openai
 
 from generators.teachers.backend import (
+    CachedBackend,
     GenerationRequest,
     GenerationResult,
-    GenerationStats,
-    ProgressFn,
+    OnResult,
     TeacherUnreachableError,
 )
-from generators.teachers.cache import ResponseCache, request_key
+from generators.teachers.cache import ResponseCache
 
 CLIENT_CONNECTIONS = 32
 
 
-class OpenAICompatibleBackend:
+class OpenAICompatibleBackend(CachedBackend):
     """Async ``openai`` client against one or more servers of the same model, served least-loaded."""
+
+    backend = "openai"
 
     def __init__(
         self,
@@ -40,28 +41,18 @@ class OpenAICompatibleBackend:
     ) -> None:
         if not base_urls:
             raise ValueError("at least one base URL is needed")
+        super().__init__(model, cache, chat, progress_every_s)
         self.base_urls = list(base_urls)
         self.backend = backend
-        self.model = model
-        self.chat = chat
-        self.cache = cache
         self._api_key = api_key or "not-needed"
         self.max_concurrency = max_concurrency
         self.timeout_s = timeout_s
         self.max_retries = max_retries
-        self.progress_every_s = progress_every_s
 
-    def generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None = None
-    ) -> tuple[list[GenerationResult], GenerationStats]:
-        """Results in the order of ``requests``; cache hits make no request, failures are recorded, not raised."""
-        return asyncio.run(self._generate(requests, progress))
+    def complete(self, requests: Sequence[GenerationRequest], on_result: OnResult) -> None:
+        asyncio.run(self._complete(requests, on_result))
 
-    async def _generate(
-        self, requests: Sequence[GenerationRequest], progress: ProgressFn | None
-    ) -> tuple[list[GenerationResult], GenerationStats]:
-        stats = GenerationStats()
-        started = time.monotonic()
+    async def _complete(self, requests: Sequence[GenerationRequest], on_result: OnResult) -> None:
         # httpx's connection pool scans all its connections for every request: at hundreds in flight one client
         # spends milliseconds of CPU a request, so each endpoint gets a client per CLIENT_CONNECTIONS in flight
         shards = max(1, -(-self.max_concurrency // CLIENT_CONNECTIONS))
@@ -72,58 +63,29 @@ class OpenAICompatibleBackend:
             )
             for url in client_urls
         ]
-        if any(self.cache.get(request_key(r.payload(self.model))) is None for r in requests):
-            try:
-                await self._check_reachable(clients[::shards])
-            except TeacherUnreachableError:
-                for client in clients:
-                    await client.close()
-                raise
         in_flight = [0] * len(clients)
         semaphore = asyncio.Semaphore(self.max_concurrency)
-        results: list[GenerationResult | None] = [None] * len(requests)
-
-        async def report_every_interval() -> None:
-            while True:
-                await asyncio.sleep(self.progress_every_s)
-                stats.wall_s = time.monotonic() - started
-                progress(stats.requests, len(requests), stats)
 
         async def run_one(index: int, request: GenerationRequest) -> None:
-            key = request_key(request.payload(self.model))
-            hit = self.cache.get(key)
-            if hit is not None:
-                result = GenerationResult(**hit, cached=True)
-            else:
-                async with semaphore:
-                    slot = min(range(len(clients)), key=in_flight.__getitem__)
-                    in_flight[slot] += 1
-                    try:
-                        result = await self._call(clients[slot], request)
-                    except (openai.OpenAIError, ValueError, AttributeError, TypeError, KeyError) as err:
-                        # a malformed reply (an HTML page with status 200, broken JSON) fails the request, naming where
-                        reason = f"{type(err).__name__} from {client_urls[slot]}: {str(err)[:300]}"
-                        result = GenerationResult(None, None, 0, 0, cached=False, error=reason)
-                    finally:
-                        in_flight[slot] -= 1
-                if result.cacheable:
-                    self.cache.put(key, result.cache_record())
-            result.metadata = dict(request.metadata)
-            results[index] = result
-            stats.add(result)
+            async with semaphore:
+                slot = min(range(len(clients)), key=in_flight.__getitem__)
+                in_flight[slot] += 1
+                try:
+                    result = await self._call(clients[slot], request)
+                except (openai.OpenAIError, ValueError, AttributeError, TypeError, KeyError) as err:
+                    # a malformed reply (an HTML page with status 200, broken JSON) fails the request, naming where
+                    reason = f"{type(err).__name__} from {client_urls[slot]}: {str(err)[:300]}"
+                    result = GenerationResult(None, None, 0, 0, cached=False, error=reason)
+                finally:
+                    in_flight[slot] -= 1
+            on_result(index, result)
 
-        reporter = asyncio.create_task(report_every_interval()) if progress else None
         try:
+            await self._check_reachable(clients[::shards])
             await asyncio.gather(*(run_one(i, r) for i, r in enumerate(requests)))
         finally:
-            if reporter:
-                reporter.cancel()
             for client in clients:
                 await client.close()
-        stats.wall_s = time.monotonic() - started
-        if progress:
-            progress(stats.requests, len(requests), stats)
-        return [r for r in results if r is not None], stats
 
     async def _check_reachable(self, clients: list[openai.AsyncOpenAI]) -> None:
         """Fail in seconds, naming the URL, where no endpoint answers at all (any HTTP reply counts as an answer)."""
