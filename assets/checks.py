@@ -11,12 +11,11 @@ import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES
+from assets.stages import DROP_RATE_CEILINGS
 from filters.decontamination import BenchmarkIndex, load_benchmark
 
 # Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
-
-DROP_RATE_CEILINGS = {"deduplicated": 0.5, "decontaminated": 0.2, "reasoning_filtered": 0.6}
 
 
 @dg.asset_check(asset="deduplicated", blocking=True, partitions_def=BATCHES)

@@ -9,7 +9,6 @@ import polars as pl
 from pydantic import Field
 
 from assets.batches import earlier_batches
-from assets.generation import MODEL_STEP
 from assets.metadata import (
     filter_outputs,
     generation_metadata,
@@ -20,18 +19,13 @@ from assets.metadata import (
 )
 from assets.resources import StorageResource, TeacherResource
 from assets.run_config import validate_run_config
-from filters.contract import chain, split_by_reason
-from filters.decontamination import (
-    BenchmarkIndex,
-    benchmark_names,
-    benchmark_sources,
-    decontaminate,
-    load_benchmark,
-)
-from filters.dedup import dedup_rows, minhash_config
-from filters.dedup_index import DedupIndex, dedup_against_index
-from filters.reasoning import ReasoningFilterConfig, reasoning_filter
-from generators.tasks.judge import edu_filter_reasons, judge_passages
+from filters.contract import chain
+from filters.decontamination import BenchmarkIndex, Decontaminate, benchmark_names, benchmark_sources, load_benchmark
+from filters.dedup import Dedup, minhash_config
+from filters.dedup_index import DedupIndex, IndexDedup
+from filters.edu import EduScoreFilter
+from filters.reasoning import ReasoningFilter, ReasoningFilterConfig
+from generators.tasks.judge import judge_passages
 from generators.teachers.backend import SamplingParams
 
 SAMPLE_COLUMNS = ("kind", "problem", "answer", "text")
@@ -57,7 +51,7 @@ class DedupConfig(dg.Config):
     semantic_threshold: float | None = None
 
 
-@stage_asset("deduplicated", "curation", "Traces and passages with exact and near duplicates removed.")
+@stage_asset("deduplicated")
 def deduplicated(
     context: dg.AssetExecutionContext,
     config: DedupConfig,
@@ -70,19 +64,19 @@ def deduplicated(
     started = time.monotonic()
     rows = combine(cot_traces, textbook_passages)
     minhash = minhash_config(config.n_grams, config.num_buckets, config.hashes_per_bucket)
-    in_batch, duplicate_problems = dedup_rows(
-        rows, minhash, config.executor, config.workers, config.semantic_threshold
-    )
+    dedup = Dedup(minhash, config.executor, config.workers, config.semantic_threshold)
+    in_batch = dedup(rows)
     index = DedupIndex(storage.dedup_index_dir, minhash)
     earlier = earlier_batches(context.instance, context.partition_key)
     not_indexed = index.load(earlier)
     if not_indexed:
         context.log.warning(f"earlier batches without a dedup index (not materialized yet): {not_indexed}")
-    against_earlier, kept_index_rows = dedup_against_index(in_batch.kept, index)
-    index.write(context.partition_key, kept_index_rows)
+    against_index = IndexDedup(index)
+    against_earlier = against_index(in_batch.kept)
+    index.write(context.partition_key, against_index.kept_index_rows)
     yield from filter_outputs(
         "deduplicated", rows.height, chain(rows, in_batch, against_earlier), started, SAMPLE_COLUMNS,
-        duplicate_problems=duplicate_problems,
+        duplicate_problems=dedup.duplicate_problems,
         dedup_executor=config.executor,
         checked_against_batches=dg.MetadataValue.json(index.loaded),
         earlier_batches_not_indexed=dg.MetadataValue.json(not_indexed),
@@ -107,7 +101,7 @@ class DecontaminationConfig(dg.Config):
     fuzzy: float = Field(0.9, gt=0.5, le=1.0)
 
 
-@stage_asset("decontaminated", "curation", "Rows that share no n-gram run with any benchmark test set.")
+@stage_asset("decontaminated")
 def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationConfig, deduplicated: pl.DataFrame):
     """Drop rows whose problem or generated text overlaps a benchmark test set by an n-word run."""
     started = time.monotonic()
@@ -117,10 +111,11 @@ def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationCon
     if config.disabled:
         context.log.warning("decontamination is disabled by config: no benchmark was checked")
     columns = [c for c in ("problem", "text", "thinking") if c in deduplicated.columns]
-    result = decontaminate(deduplicated, BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), columns)
+    decontaminate = Decontaminate(BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), columns)
+    result = decontaminate(deduplicated)
     report = {name: 0 for name in benchmarks}
-    for reason in result.dropped["reason"].to_list():
-        report[reason.split(":")[1]] += 1
+    for benchmark in result.dropped["detail"].to_list():
+        report[benchmark] += 1
     yield from filter_outputs(
         "decontaminated", deduplicated.height, result, started, SAMPLE_COLUMNS,
         decontamination="disabled by config" if config.disabled else "on",
@@ -128,21 +123,22 @@ def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationCon
         benchmark_files=dg.MetadataValue.json(named),
         ngram=config.ngram,
         hits_per_benchmark=dg.MetadataValue.json(report),
-        contamination_examples=dg.MetadataValue.md(markdown_table(contamination_examples(result.dropped))),
+        contamination_examples=dg.MetadataValue.md(
+            markdown_table(contamination_examples(result.dropped, decontaminate.matched_on))
+        ),
     )  # fmt: skip
 
 
-def contamination_examples(dropped: pl.DataFrame, per_benchmark: int = 3) -> list[dict]:
-    """A few removed rows per benchmark: which benchmark, matched on which column, and the start of the text."""
-    if dropped.is_empty():
-        return []
-    parts = dropped.with_columns(pl.col("reason").str.split(":").alias("hit"))
-    examples = parts.select(
-        pl.col("hit").list.get(1).alias("benchmark"),
-        pl.col("hit").list.get(2).alias("matched_on"),
-        pl.when(pl.col("hit").list.get(2) == "problem").then(pl.col("problem")).otherwise(pl.col("text")).alias("row"),
-    )
-    return examples.group_by("benchmark", maintain_order=True).head(per_benchmark).to_dicts()
+def contamination_examples(dropped: pl.DataFrame, matched_on: dict[str, str], per_benchmark: int = 3) -> list[dict]:
+    """A few removed rows per benchmark: which benchmark, matched on which column, and the start of that text."""
+    examples: list[dict] = []
+    shown: dict[str, int] = {}
+    for row in dropped.iter_rows(named=True):
+        benchmark, column = row["detail"], matched_on[row["id"]]
+        shown[benchmark] = shown.get(benchmark, 0) + 1
+        if shown[benchmark] <= per_benchmark:
+            examples.append({"benchmark": benchmark, "matched_on": column, "row": row[column]})
+    return examples
 
 
 class ReasoningConfig(dg.Config):
@@ -160,12 +156,7 @@ class ReasoningConfig(dg.Config):
     judge_max_tokens: int = Field(160, ge=8)
 
 
-@stage_asset(
-    "reasoning_filtered",
-    "curation",
-    "Rows with an extractable answer, sane length and no repetition.",
-    op_tags=MODEL_STEP,
-)
+@stage_asset("reasoning_filtered")
 def reasoning_filtered(
     context: dg.AssetExecutionContext, config: ReasoningConfig, teacher: TeacherResource, decontaminated: pl.DataFrame
 ):
@@ -181,7 +172,7 @@ def reasoning_filtered(
         languages=tuple(config.languages),
         max_thinking_words=config.max_thinking_words,
     )
-    filtered = reasoning_filter(decontaminated, settings)
+    filtered = ReasoningFilter(settings)(decontaminated)
     kept = filtered.kept
     is_passage = (kept["kind"] == "textbook").to_list()
     scores: list[int | None] = [None] * kept.height
@@ -201,7 +192,7 @@ def reasoning_filtered(
         }
     scored = kept.with_columns(pl.Series("edu_score", scores, dtype=pl.Int8))
     bar = config.min_edu_score if config.judge_passages else 0  # passages not judged at all: no bar to apply
-    by_judge = split_by_reason(scored, edu_filter_reasons(scores, is_passage, bar))
+    by_judge = EduScoreFilter(bar)(scored)
     passages = sum(is_passage)
     passing = by_judge.kept.filter(pl.col("kind") == "textbook").height
     if passages and not passing:

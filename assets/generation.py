@@ -13,10 +13,6 @@ from generators.tasks.evolve import EVOLUTIONS, evolve_problems
 from generators.tasks.textbook import generate_passages, load_topics, sample_topics
 from generators.teachers.backend import SamplingParams
 
-# Steps that call a model carry this tag; definitions.py lets $FOUNDRY_MODEL_STEPS of them run at once (default 1:
-# on one machine two embedded llama.cpp servers would only fight over the same cores).
-MODEL_STEP = {"foundry/model": "teacher"}
-
 
 class SamplingConfig(dg.Config):
     temperature: float = Field(0.7, ge=0.0, le=2.0)
@@ -40,7 +36,7 @@ class EvolvedProblemsConfig(SamplingConfig):
     max_tokens: int = Field(200, ge=1)
 
 
-@stage_asset("evolved_problems", "generation", "Teacher-evolved problems a majority agrees on.", op_tags=MODEL_STEP)
+@stage_asset("evolved_problems")
 def evolved_problems(
     context: dg.AssetExecutionContext,
     config: EvolvedProblemsConfig,
@@ -80,7 +76,7 @@ class TextbookPassagesConfig(SamplingConfig):
     max_tokens: int = Field(320, ge=1)
 
 
-@stage_asset("cot_traces", "generation", "Chain-of-thought samples with their lineage.", op_tags=MODEL_STEP)
+@stage_asset("cot_traces")
 def cot_traces(
     context: dg.AssetExecutionContext,
     config: CotTracesConfig,
@@ -124,7 +120,7 @@ def textbook_topics(context: dg.AssetExecutionContext, config: TextbookTopicsCon
     )
 
 
-@stage_asset("textbook_passages", "generation", "Textbook-style passages.", op_tags=MODEL_STEP)
+@stage_asset("textbook_passages")
 def textbook_passages(
     context: dg.AssetExecutionContext,
     config: TextbookPassagesConfig,

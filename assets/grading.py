@@ -9,7 +9,6 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from assets.batches import BATCHES
-from assets.generation import MODEL_STEP
 from assets.metadata import (
     bar_chart,
     counts_by,
@@ -20,8 +19,10 @@ from assets.metadata import (
 )
 from assets.resources import TeacherResource
 from assets.run_config import validate_run_config
+from assets.stages import MODEL_STEP
 from filters.verify import ReasoningChecks, verify_traces
-from generators.grading.rasch import DEFAULT_THRESHOLDS, combine_students, grade, student_pass_rates
+from generators.grading.rasch import DEFAULT_THRESHOLDS, combine_students, grade
+from generators.grading.students import student_pass_rates
 from generators.tasks.judge import judge_first_wrong_steps
 from generators.teachers.backend import GenerationStats, SamplingParams, check_failures
 
@@ -42,9 +43,7 @@ class VerifyConfig(dg.Config):
     step_judge_max_tokens: int = Field(1024, ge=16)
 
 
-@stage_asset(
-    "verified", "grading", "CoT rows whose final answer is right and whose reasoning holds.", op_tags=MODEL_STEP
-)
+@stage_asset("verified")
 def verified(
     context: dg.AssetExecutionContext, config: VerifyConfig, judge: TeacherResource, reasoning_filtered: pl.DataFrame
 ):

@@ -4,12 +4,12 @@ import base64
 import io
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES
+from assets.stages import MODEL_STEP, STAGES
 from filters.contract import FilterResult
 from filters.schemas import REJECTION_SCHEMA
 from generators.teachers.backend import GenerationStats, check_failures
@@ -72,7 +72,7 @@ def counts_by(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
 
 
 def reasons_table(result: FilterResult) -> dg.MetadataValue:
-    rows = [{"reason": reason, "rows": count} for reason, count in result.reasons.items()]
+    rows = [{"code": code, "rows": count} for code, count in result.reasons.items()]
     return dg.MetadataValue.md(markdown_table(rows))
 
 
@@ -81,8 +81,8 @@ def generation_metadata(stats: GenerationStats) -> dict[str, object]:
 
 
 def rejections(dropped: pl.DataFrame, stage: str, text_column: str = "text") -> pl.DataFrame:
-    """Dropped rows in the shape of the rejections table: stage, id, text, reason, and the problem and domain where
-    the rows have them (the reasoning report and the `cot-steps` config need them)."""
+    """Dropped rows in the shape of the rejections table: stage, id, text, code, detail, and the problem and domain
+    where the rows have them (the reasoning report and the `cot-steps` config need them)."""
     schema = {"stage": pl.String, **REJECTION_SCHEMA, "problem": pl.String, "domain": pl.String}
     if dropped.is_empty():
         return pl.DataFrame(schema=schema)
@@ -93,7 +93,8 @@ def rejections(dropped: pl.DataFrame, stage: str, text_column: str = "text") -> 
         pl.lit(stage).alias("stage"),
         pl.col("id"),
         pl.col(text_column).cast(pl.String).alias("text"),
-        pl.col("reason"),
+        pl.col("code"),
+        pl.col("detail"),
         *optional,
     ).cast(schema)
 
@@ -136,15 +137,17 @@ def generation_outputs(
     yield dg.Output(rejections(failed, stage), output_name=f"{stage}_rejections", metadata={"rows": failed.height})
 
 
-def stage_asset(stage: str, group: str, description: str, **kwargs: Any) -> Callable[[Callable], dg.AssetsDefinition]:
-    """The decorator of a per-batch stage: its kept rows and its rejections as two outputs, partitioned by batch."""
+def stage_asset(name: str) -> Callable[[Callable], dg.AssetsDefinition]:
+    """The decorator of a per-batch stage of the stage table: its kept rows and its rejections as two outputs,
+    partitioned by batch, tagged as a model step where it calls a model."""
+    stage = STAGES[name]
     outs = {
-        stage: dg.AssetOut(description=description, group_name=group, kinds={"polars"}),
-        f"{stage}_rejections": dg.AssetOut(
-            description=f"Rows dropped by {stage}, with the reason.", group_name="rejections"
+        name: dg.AssetOut(description=stage.description, group_name=stage.group, kinds={"polars"}),
+        f"{name}_rejections": dg.AssetOut(
+            description=f"Rows dropped by {name}, with the reason.", group_name="rejections"
         ),
     }
-    return dg.multi_asset(outs=outs, partitions_def=BATCHES, **kwargs)
+    return dg.multi_asset(outs=outs, partitions_def=BATCHES, op_tags=MODEL_STEP if stage.model_step else None)
 
 
 def progress_logger(context: dg.AssetExecutionContext) -> Callable[[int, int, GenerationStats], None]:

@@ -9,20 +9,11 @@ from pydantic import Field
 from assets.batches import BATCHES
 from assets.metadata import bar_chart, counts_by, markdown_table
 from assets.resources import ALL_BATCHES, HubResource, StorageResource
+from assets.stages import COUNTED_STAGES, REJECTION_STAGES
 from filters.dedup_index import DedupIndex
 from generators.publishing.card import render_card
 from generators.publishing.rows import cot_rows, layout, split_by_problem, steps_rows, textbook_rows
 from generators.publishing.targets import publish, publish_to_url
-
-REJECTION_STAGES = (
-    "evolved_problems",
-    "cot_traces",
-    "textbook_passages",
-    "deduplicated",
-    "decontaminated",
-    "reasoning_filtered",
-    "verified",
-)
 
 
 @dg.asset(
@@ -34,7 +25,9 @@ REJECTION_STAGES = (
 def rejections(**dropped: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     """Every row any stage dropped, with the stage and the reason: why a row is missing from the dataset."""
     frame = pl.concat([dropped[f"{stage}_rejections"] for stage in REJECTION_STAGES], how="diagonal_relaxed")
-    per_reason = frame.group_by("stage", "reason").len("rows").sort("rows", descending=True)
+    per_reason = (
+        frame.group_by("stage", "code").len("rows").sort(["rows", "stage", "code"], descending=[True, False, False])
+    )
     return dg.Output(
         frame,
         metadata={
@@ -43,9 +36,6 @@ def rejections(**dropped: pl.DataFrame) -> dg.Output[pl.DataFrame]:
             "per_reason": dg.MetadataValue.md(markdown_table(per_reason.to_dicts())),
         },
     )
-
-
-COUNTED_STAGES = (*REJECTION_STAGES, "difficulty_graded")
 
 
 def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict:
@@ -140,7 +130,7 @@ def published_dataset(
         if rate is not None:
             throughput[stage] = round(float(rate), 1)
     audit = _latest_metadata(context, "verified").get("verifier_audit") or {}
-    hits = rejections.filter(pl.col("reason").str.starts_with("contaminated:"))["reason"].str.split(":").list.get(1)
+    hits = rejections.filter(pl.col("code") == "contaminated")["detail"]
     report = {
         "status": decontamination.get("decontamination", "on"),
         "benchmarks": decontamination.get("benchmarks") or {},

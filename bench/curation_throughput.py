@@ -57,19 +57,19 @@ def run_chain(count: int) -> dict[str, float]:
     quiet()
     from bench.curation_data import curation_rows
     from filters.contract import chain
-    from filters.decontamination import BenchmarkIndex, benchmark_name, decontaminate, load_benchmark
-    from filters.dedup import dedup_rows
+    from filters.decontamination import BenchmarkIndex, Decontaminate, benchmark_name, load_benchmark
+    from filters.dedup import Dedup
     from filters.reasoning import reasoning_filter
 
     rows = curation_rows(count)
     baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    (deduplicated, _), dedup_s = timed(lambda: dedup_rows(rows))
+    deduplicated, dedup_s = timed(lambda: Dedup()(rows))
     files = benchmark_files()
     index, index_s = timed(
         lambda: BenchmarkIndex({benchmark_name(p): load_benchmark(p) for p in files}) if files else None
     )
     clean, decon_s = timed(
-        lambda: decontaminate(deduplicated.kept, index, ["problem", "text"]) if index else chain(deduplicated.kept)
+        lambda: Decontaminate(index, ["problem", "text"])(deduplicated.kept) if index else chain(deduplicated.kept)
     )
     filtered, reasoning_s = timed(lambda: reasoning_filter(clean.kept))
     return {

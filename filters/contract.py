@@ -1,40 +1,81 @@
-"""The one contract every filter follows: a polars frame in, the kept rows and the dropped rows with a reason out."""
+"""The one contract every filter follows (after datatrove's ``BaseFilter``): a filter only decides, per row, whether it
+goes and why (``Drop(code, detail)``); the base owns the split into kept and dropped rows and the counts."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import polars as pl
 
 
 @dataclass(frozen=True)
+class Drop:
+    """Why a row goes: ``code``, one word every stage's report groups by; ``detail``, what is particular to the row."""
+
+    code: str
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}" if self.detail else self.code
+
+
+@dataclass(frozen=True)
 class FilterResult:
-    """``kept`` has the input's columns; ``dropped`` has them plus ``reason`` (why the row went)."""
+    """``kept`` has the input's columns; ``dropped`` has them plus ``code`` and ``detail`` (why each row went)."""
 
     kept: pl.DataFrame
     dropped: pl.DataFrame
 
     @property
     def reasons(self) -> dict[str, int]:
-        """Dropped-row counts per reason, largest first."""
+        """Dropped-row counts per code, largest first."""
         if self.dropped.is_empty():
             return {}
-        counts = self.dropped.group_by("reason").len().sort("len", descending=True)
-        return dict(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True))
+        counts = self.dropped.group_by("code").len().sort(["len", "code"], descending=[True, False])
+        return dict(zip(counts["code"].to_list(), counts["len"].to_list(), strict=True))
 
 
-def split_by_reason(frame: pl.DataFrame, reasons: Sequence[str | None]) -> FilterResult:
-    """Rows whose reason is None are kept; the others are dropped carrying their reason."""
-    marked = frame.with_columns(pl.Series("reason", list(reasons), dtype=pl.String))
+def split_by_decision(frame: pl.DataFrame, decisions: Sequence[Drop | None]) -> FilterResult:
+    """Rows decided None are kept; the others are dropped carrying their code and detail."""
+    if len(decisions) != frame.height:
+        raise ValueError(f"{len(decisions)} decisions for {frame.height} rows")
+    marked = frame.with_columns(
+        pl.Series("code", [d.code if d else None for d in decisions], dtype=pl.String),
+        pl.Series("detail", [d.detail if d else None for d in decisions], dtype=pl.String),
+    )
     return FilterResult(
-        kept=marked.filter(pl.col("reason").is_null()).drop("reason"),
-        dropped=marked.filter(pl.col("reason").is_not_null()),
+        kept=marked.filter(pl.col("code").is_null()).drop("code", "detail"),
+        dropped=marked.filter(pl.col("code").is_not_null()),
     )
 
 
 def chain(frame: pl.DataFrame, *results: FilterResult) -> FilterResult:
     """Combine the drops of several filters applied in sequence: the last kept rows and every dropped row."""
     dropped = [r.dropped for r in results if not r.dropped.is_empty()]
-    empty = frame.head(0).with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
+    empty = frame.head(0).with_columns(
+        pl.lit(None, dtype=pl.String).alias("code"), pl.lit(None, dtype=pl.String).alias("detail")
+    )
     return FilterResult(results[-1].kept if results else frame, pl.concat([empty, *dropped], how="diagonal_relaxed"))
+
+
+class Filter(ABC):
+    """A filter: ``decide`` gives one decision per row of a frame (None keeps it); calling the filter splits the frame
+    by them. Filters that need the whole frame (dedup, a vote) decide over it; others decide row by row."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
+        """One decision per row of the annotated frame, in order."""
+
+    def annotate(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The rows with the columns this filter adds for every row it sees (verification's verdicts); as they are
+        by default."""
+        return frame
+
+    def __call__(self, frame: pl.DataFrame) -> FilterResult:
+        annotated = self.annotate(frame)
+        return split_by_decision(annotated, self.decide(annotated))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from filters.contract import FilterResult, split_by_reason
+from filters.contract import Drop, Filter
 
 _WORD = re.compile(r"[a-z0-9]+")
 BENCHMARK_FIELDS = ("question", "problem", "prompt", "text")
@@ -171,15 +171,22 @@ def load_benchmark(source: str | Path) -> list[str]:
     return [r[field] for r in records]
 
 
-def decontaminate(frame: pl.DataFrame, index: BenchmarkIndex, columns: Sequence[str]) -> FilterResult:
-    """Drop rows where any of ``columns`` overlaps a benchmark; the reason names the benchmark and column."""
-    reasons: list[str | None] = []
-    for row in frame.select(columns).iter_rows():
-        reason = None
-        for column, text in zip(columns, row, strict=True):
-            hit = index.match(text) if text else None
-            if hit:
-                reason = f"contaminated:{hit}:{column}"
-                break
-        reasons.append(reason)
-    return split_by_reason(frame, reasons)
+class Decontaminate(Filter):
+    """Drop rows where any of ``columns`` overlaps a benchmark: code ``contaminated``, the benchmark as detail."""
+
+    name = "decontaminated"
+
+    def __init__(self, index: BenchmarkIndex, columns: Sequence[str]) -> None:
+        self.index, self.columns = index, list(columns)
+        self.matched_on: dict[str, str] = {}  # row id -> the column that overlapped
+
+    def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
+        decisions: list[Drop | None] = []
+        for row_id, *texts in frame.select("id", *self.columns).iter_rows():
+            decision = None
+            for column, text in zip(self.columns, texts, strict=True):
+                if text and (benchmark := self.index.match(text)):
+                    decision, self.matched_on[row_id] = Drop("contaminated", benchmark), column
+                    break
+            decisions.append(decision)
+        return decisions

@@ -27,7 +27,7 @@ from datatrove.pipeline.writers import JsonlWriter
 from datatrove.utils.text import TextNormConfig
 from datatrove.utils.word_tokenizers import WordTokenizer
 
-from filters.contract import FilterResult, chain, split_by_reason
+from filters.contract import Drop, Filter
 
 _SPACE = re.compile(r"\s+")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -203,49 +203,66 @@ def minhash_duplicates(
     return removed
 
 
-def dedup_frame(
-    frame: pl.DataFrame,
-    column: str,
+def duplicate_decisions(
+    texts: Sequence[str],
     label: str,
     config: MinhashConfig | None = None,
     executor: str = "local",
     workers: int = 1,
     semantic_threshold: float | None = None,
-) -> FilterResult:
-    """Drop rows whose ``column`` repeats an earlier row exactly, then near-duplicates by MinHash, then (with a
-    ``semantic_threshold``) paraphrases by sentence-embedding similarity."""
-    texts = frame[column].to_list()
-    exact = exact_duplicates(texts)
-    reasons: list[str | None] = [f"exact_duplicate_{label}" if e is not None else None for e in exact]
-    survivors = [i for i, r in enumerate(reasons) if r is None]
+) -> list[Drop | None]:
+    """Per text: an exact repeat of an earlier one, then a MinHash near-duplicate of a survivor, then (with a
+    ``semantic_threshold``) a paraphrase by sentence-embedding similarity; None for a first occurrence."""
+    decisions: list[Drop | None] = [
+        Drop(f"exact_duplicate_{label}") if e is not None else None for e in exact_duplicates(texts)
+    ]
+    survivors = [i for i, d in enumerate(decisions) if d is None]
     for position in minhash_duplicates([texts[i] for i in survivors], config, executor=executor, workers=workers):
-        reasons[survivors[position]] = f"near_duplicate_{label}"
+        decisions[survivors[position]] = Drop(f"near_duplicate_{label}")
     if semantic_threshold is not None:
         from filters.semantic import semantic_duplicates
 
-        survivors = [i for i, r in enumerate(reasons) if r is None]
+        survivors = [i for i, d in enumerate(decisions) if d is None]
         matches = semantic_duplicates([texts[i] for i in survivors], semantic_threshold)
         for position, match in zip(survivors, matches, strict=True):
             if match is not None:
-                reasons[position] = f"semantic_duplicate_{label}"
-    return split_by_reason(frame, reasons)
+                decisions[position] = Drop(f"semantic_duplicate_{label}")
+    return decisions
 
 
-def dedup_rows(
-    rows: pl.DataFrame,
-    config: MinhashConfig | None = None,
-    executor: str = "local",
-    workers: int = 1,
-    semantic_threshold: float | None = None,
-) -> tuple[FilterResult, int]:
-    """Dedup generated rows (``problem_id``, ``problem``, ``text``): problems first, one per problem id, so every
-    sample of a duplicate problem goes (paraphrased problems too, with a ``semantic_threshold``); then the generated
-    texts. Returns the result and the number of duplicate problems."""
-    problems = rows.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
-    duplicates = dedup_frame(
-        problems.select("problem_id", "problem"), "problem", "problem", config, executor, workers, semantic_threshold
-    )
-    reason_of = dict(zip(duplicates.dropped["problem_id"], duplicates.dropped["reason"], strict=True))
-    by_problem = split_by_reason(rows, [reason_of.get(p) for p in rows["problem_id"]])
-    by_text = dedup_frame(by_problem.kept, "text", "text", config, executor, workers)
-    return chain(rows, by_problem, by_text), len(reason_of)
+class Dedup(Filter):
+    """Dedup generated rows (``problem_id``, ``problem``, ``text``) within a batch: problems first, one per problem id,
+    so every sample of a duplicate problem goes (paraphrased problems too, with a ``semantic_threshold``); then the
+    generated texts of the rows left."""
+
+    name = "deduplicated"
+
+    def __init__(
+        self,
+        config: MinhashConfig | None = None,
+        executor: str = "local",
+        workers: int = 1,
+        semantic_threshold: float | None = None,
+    ) -> None:
+        self.config, self.executor, self.workers, self.semantic_threshold = (
+            config,
+            executor,
+            workers,
+            semantic_threshold,
+        )
+        self.duplicate_problems = 0
+
+    def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
+        problems = frame.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
+        by_problem = duplicate_decisions(
+            problems["problem"].to_list(), "problem", self.config, self.executor, self.workers, self.semantic_threshold
+        )
+        drop_of = {p: d for p, d in zip(problems["problem_id"], by_problem, strict=True) if d is not None}
+        self.duplicate_problems = len(drop_of)
+        decisions = [drop_of.get(p) for p in frame["problem_id"]]
+        survivors = [i for i, d in enumerate(decisions) if d is None]
+        texts = frame["text"].to_list()
+        by_text = duplicate_decisions([texts[i] for i in survivors], "text", self.config, self.executor, self.workers)
+        for position, decision in zip(survivors, by_text, strict=True):
+            decisions[position] = decision
+        return decisions

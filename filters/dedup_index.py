@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
-from filters.contract import FilterResult, chain, split_by_reason
+from filters.contract import Drop, Filter
 from filters.dedup import NUMBER, WhitespaceTokenizer, minhash_config, normalize_text
 
 INDEX_SCHEMA = {"label": pl.String, "id": pl.String, "exact": pl.UInt64, "bands": pl.List(pl.UInt64)}
@@ -132,23 +132,36 @@ class DedupIndex:
         return done
 
 
-def _reason(match: tuple[str, str] | None, label: str) -> str | None:
-    return f"earlier_batch_{match[0]}_duplicate_{label}" if match else None
+def _earlier(match: tuple[str, str] | None, label: str) -> Drop | None:
+    """A row an earlier batch already holds: which way it matched (exact or near) and the batch, as detail."""
+    return Drop(f"earlier_batch_{match[0]}_duplicate_{label}", match[1]) if match else None
 
 
-def dedup_against_index(frame: pl.DataFrame, index: DedupIndex) -> tuple[FilterResult, list[pl.DataFrame]]:
+class IndexDedup(Filter):
     """Drop rows whose problem (CoT rows) or generated ``text`` repeats a row of an earlier batch in ``index``;
-    also return the index rows of what is kept, for this batch's own index file."""
-    problem_rows, text_rows = index_rows(frame, index.hasher)
-    seen = dict(zip(problem_rows["id"], index.match_rows(problem_rows), strict=True))
-    by_problem = split_by_reason(frame, [_reason(seen.get(p), "problem") for p in frame["problem_id"]])
-    texts = dict(zip(text_rows["id"], index.match_rows(text_rows), strict=True))
-    by_text = split_by_reason(by_problem.kept, [_reason(texts[i], "text") for i in by_problem.kept["id"]])
-    kept = [
-        problem_rows.filter(pl.col("id").is_in(by_text.kept["problem_id"].drop_nulls().to_list())),
-        text_rows.filter(pl.col("id").is_in(by_text.kept["id"].to_list())),
-    ]
-    return chain(frame, by_problem, by_text), kept
+    ``kept_index_rows`` are the index rows of what is kept, for this batch's own index file."""
+
+    name = "deduplicated"
+
+    def __init__(self, index: DedupIndex) -> None:
+        self.index = index
+        self.kept_index_rows: list[pl.DataFrame] = []
+
+    def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
+        problem_rows, text_rows = index_rows(frame, self.index.hasher)
+        seen = dict(zip(problem_rows["id"], self.index.match_rows(problem_rows), strict=True))
+        texts = dict(zip(text_rows["id"], self.index.match_rows(text_rows), strict=True))
+        decisions = [
+            _earlier(seen.get(p), "problem") or _earlier(texts[i], "text")
+            for p, i in zip(frame["problem_id"], frame["id"], strict=True)
+        ]
+        kept = [row for row, d in zip(frame.iter_rows(named=True), decisions, strict=True) if d is None]
+        kept_problems = {r["problem_id"] for r in kept if r["problem_id"] is not None}
+        self.kept_index_rows = [
+            problem_rows.filter(pl.col("id").is_in(list(kept_problems))),
+            text_rows.filter(pl.col("id").is_in([r["id"] for r in kept])),
+        ]
+        return decisions
 
 
 def index_rows(frame: pl.DataFrame, hasher: BandHasher) -> list[pl.DataFrame]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from math import comb
 
+from filters.contract import Drop
 from filters.steps import NUMBER_WORDS
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -175,13 +176,13 @@ FAMILY_CHECKS: dict[str, Callable[[dict, str], str | None]] = {
 }
 
 
-def family_reasoning_error(template: str | None, spec: dict | None, trace: str) -> str | None:
-    """None where what the trace asserts agrees with the family's solver, else ``family_fact: <assertion>``."""
+def family_reasoning_error(template: str | None, spec: dict | None, trace: str) -> Drop | None:
+    """None where what the trace asserts agrees with the family's solver, else ``family_fact`` with the assertion."""
     if not spec:
         return None
     for check in (FAMILY_CHECKS.get(template or ""), _option_errors):
         if check and (error := check(spec, trace)):
-            return f"family_fact: {error}"
+            return Drop("family_fact", error)
     return None
 
 

@@ -24,7 +24,7 @@ def prose(text: str) -> str:
 def language_reason(
     text: str, allowed: Sequence[str], min_letters: int = 20, min_probability: float = 0.05
 ) -> str | None:
-    """``language:<code>`` where the text's prose is in none of ``allowed`` (ISO 639-1 codes), else None.
+    """The language code of the text's prose where it is in none of ``allowed`` (ISO 639-1 codes), else None.
 
     Text with fewer than ``min_letters`` letters of prose (a bare calculation) is kept: there is nothing to judge.
     A row goes only where the allowed languages together get less than ``min_probability``.
@@ -35,4 +35,4 @@ def language_reason(
     ranked = _identifier().rank(words)
     if sum(p for lang, p in ranked if lang in allowed) >= min_probability:
         return None
-    return f"language:{ranked[0][0]}"
+    return ranked[0][0]

@@ -10,7 +10,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters import GopherRepetitionFilter
 
 from filters.answers import extract_answer_with_method
-from filters.contract import FilterResult, split_by_reason
+from filters.contract import Drop, Filter, FilterResult
 from filters.dedup import WhitespaceTokenizer
 from filters.language import language_reason
 
@@ -42,38 +42,50 @@ def repetition_filter() -> GopherRepetitionFilter:
     return GopherRepetitionFilter(top_n_grams=(), language=WhitespaceTokenizer())
 
 
-def reasoning_reason(row: dict, config: ReasoningFilterConfig, repetition: GopherRepetitionFilter) -> str | None:
+def reasoning_decision(row: dict, config: ReasoningFilterConfig, repetition: GopherRepetitionFilter) -> Drop | None:
     """Why a row fails the reasoning filters, or None where it passes."""
     text = row["text"] or ""
     thinking = row.get("thinking")
     if thinking is not None and row.get("thinking_closed") is False:
-        return "truncated_thinking"  # an unclosed <think>: the model ran out of tokens while thinking
+        return Drop("truncated_thinking")  # an unclosed <think>: the model ran out of tokens while thinking
     if not text.strip():
-        return "empty"
+        return Drop("empty")
     if config.drop_truncated and row.get("finish_reason") == "length":
-        return "truncated"
+        return Drop("truncated")
     if thinking is not None and len(thinking.split()) > config.max_thinking_words:
-        return "thinking_too_long"
+        return Drop("thinking_too_long")
     # the length bounds measure the solution: a reasoning model's completion tokens count its thinking too
     tokens = len(text.split()) if thinking is not None else row.get("completion_tokens") or len(text.split())
     if tokens < config.min_tokens:
-        return "too_short"
+        return Drop("too_short")
     if tokens > config.max_tokens:
-        return "too_long"
+        return Drop("too_long")
     if config.require_answer and row["kind"] == "cot" and extract_answer_with_method(text)[1] in (None, "last_number"):
-        return "no_final_answer"
+        return Drop("no_final_answer")
     if row["kind"] == "cot" and step_depth(text) < config.min_steps:
-        return "too_few_steps"
+        return Drop("too_few_steps")
     if config.languages and (language := language_reason(text, config.languages)):
-        return language
+        return Drop("language", language)
     verdict = repetition.filter(Document(text=text, id=row["id"]))
     if verdict is not True:
-        return f"repetition:{verdict[1] if isinstance(verdict, tuple) else 'rule'}"
+        return Drop("repetition", verdict[1] if isinstance(verdict, tuple) else "rule")
     return None
 
 
+class ReasoningFilter(Filter):
+    """The reasoning filters over rows with ``kind``, ``text``, ``finish_reason`` and ``completion_tokens``: format,
+    length, truncation, step depth, language and repetition."""
+
+    name = "reasoning_filtered"
+
+    def __init__(self, config: ReasoningFilterConfig | None = None) -> None:
+        self.config = config or ReasoningFilterConfig()
+        self.repetition = repetition_filter()
+
+    def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
+        return [reasoning_decision(row, self.config, self.repetition) for row in frame.iter_rows(named=True)]
+
+
 def reasoning_filter(frame: pl.DataFrame, config: ReasoningFilterConfig | None = None) -> FilterResult:
-    """Apply the reasoning filters to rows with ``kind``, ``text``, ``finish_reason`` and ``completion_tokens``."""
-    config = config or ReasoningFilterConfig()
-    repetition = repetition_filter()
-    return split_by_reason(frame, [reasoning_reason(row, config, repetition) for row in frame.iter_rows(named=True)])
+    """:class:`ReasoningFilter` applied once."""
+    return ReasoningFilter(config)(frame)

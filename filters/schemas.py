@@ -39,7 +39,14 @@ def row_id(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:20]
 
 
-REJECTION_SCHEMA: dict[str, pl.DataType] = {"id": pl.String, "text": pl.String, "reason": pl.String}
+REJECTION_SCHEMA: dict[str, pl.DataType] = {"id": pl.String, "text": pl.String, "code": pl.String, "detail": pl.String}
+"""A dropped row: ``code`` says why in a word every stage shares (``wrong_answer``, ``contaminated``), ``detail`` says
+more where there is more (the benchmark, the error, the agreement)."""
+
+
+def rejection(row: str, text: str, code: str, detail: str | None = None) -> dict[str, str | None]:
+    """One rejection row."""
+    return {"id": row, "text": text, "code": code, "detail": detail}
 
 
 def rejections_frame(rows: list[dict]) -> pl.DataFrame:

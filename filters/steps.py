@@ -21,6 +21,7 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 
 from filters.answers import extract_answer
+from filters.contract import Drop
 
 NUM, OP, LP, RP, EQ, WORD, STOP = "num", "op", "lp", "rp", "eq", "word", "stop"
 
@@ -541,12 +542,12 @@ def _restates(step: str, problem_words: frozenset[str]) -> bool:
 @dataclass(frozen=True)
 class TraceCheck:
     """The process check of one trace: its steps, a label per step (True: its calculations hold, False: the first
-    bad step, None: nothing checkable), how many claims were checked, and the first error's reason (None: none)."""
+    bad step, None: nothing checkable), how many claims were checked, and the first error (None: none)."""
 
     steps: list[str]
     labels: list[bool | None]
     claims: int
-    error: str | None
+    error: Drop | None
 
     @property
     def first_bad_step(self) -> int | None:
@@ -581,13 +582,13 @@ def check_trace(problem: str, trace: str) -> TraceCheck:
             checked += 1
             if not claim.holds:
                 labels[i] = False
-                return TraceCheck(steps, labels, checked, f"false_calculation: {claim.text}")
+                return TraceCheck(steps, labels, checked, Drop("false_calculation", claim.text))
             labels[i] = True
             stated.add(claim.value)
     if not _derived(problem, trace, [normalized[i] for i in body], numbers, stated):
         if steps:
             labels[-1] = False  # the step that states the answer states it without a derivation
-        return TraceCheck(steps, labels, checked, "answer_not_derived")
+        return TraceCheck(steps, labels, checked, Drop("answer_not_derived"))
     return TraceCheck(steps, labels, checked, None)
 
 
@@ -618,22 +619,23 @@ def _derived(problem: str, trace: str, body: list[str], numbers: list[set[Fracti
 def find_reasoning_error(problem: str, trace: str) -> str | None:
     """None where no error is found, else a reason starting with its code (``false_calculation: <claim>``,
     ``answer_not_derived``)."""
-    return check_trace(problem, trace).error
+    error = check_trace(problem, trace).error
+    return None if error is None else str(error)
 
 
 PROCESS_REASONS = ("false_calculation", "answer_not_derived", "family_fact", "judge_first_wrong_step")
 
 
-def rejected_steps(problem: str, trace: str, reason: str) -> TraceCheck:
+def rejected_steps(problem: str, trace: str, reason: Drop) -> TraceCheck:
     """The steps and labels of a trace the reasoning checks rejected for ``reason``, with its first bad step marked
     (for a family fact: the step that asserts it; for the step judge: the step it names)."""
     check = check_trace(problem, trace)
-    if check.first_bad_step is not None:
+    if check.first_bad_step is not None or not check.steps:
         return check
-    if reason.startswith("judge_first_wrong_step: "):
-        index = min(int(reason.split()[1]), len(check.steps) - 1)
-    elif reason.startswith("family_fact: "):
-        assertion = reason.removeprefix("family_fact: ").split(" (")[0]
+    if reason.code == "judge_first_wrong_step" and reason.detail:
+        index = min(int(reason.detail.split()[0]), len(check.steps) - 1)
+    elif reason.code == "family_fact" and reason.detail:
+        assertion = reason.detail.split(" (")[0]
         index = next((i for i, step in enumerate(check.steps) if assertion in step), len(check.steps) - 1)
     else:
         return check

@@ -18,7 +18,7 @@ from functools import lru_cache
 import polars as pl
 
 from filters.answers import boolean_value, choice_letter, extract_answer, extract_answer_with_method
-from filters.contract import FilterResult, split_by_reason
+from filters.contract import Drop, Filter, FilterResult
 from filters.families import binomial_tail, chance_level, family_reasoning_error, has_family_check
 from filters.steps import check_trace, split_steps
 
@@ -226,7 +226,7 @@ class ReasoningVerdicts:
     labels and its problem's chance-level p-value (None where the answer space is open); per tested problem its
     (chance, samples, p-value)."""
 
-    flaws: list[str | None]
+    flaws: list[Drop | None]
     passed: list[list[str]]
     labels: list[list[bool | None]]
     p_values: list[float | None]
@@ -239,7 +239,7 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
     templates = cot["problem_template"].to_list() if "problem_template" in cot.columns else [None] * n
     specs = [_spec(raw) for raw in cot["spec"].to_list()] if "spec" in cot.columns else [None] * n
     problems, texts, golds = cot["problem"].to_list(), cot["text"].to_list(), cot["answer"].to_list()
-    reasons: list[str | None] = [None] * n
+    reasons: list[Drop | None] = [None] * n
     passed: list[list[str]] = [[] for _ in range(n)]
     labels: list[list[bool | None]] = [[] for _ in range(n)]
     for i in range(n):
@@ -280,7 +280,9 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
             if not right[i] or reasons[i]:
                 continue
             if p > checks.chance_alpha:
-                reasons[i] = f"answer_at_chance_level: {hits}/{len(indexes)} right at chance {chance:.2f}, p={p:.3f}"
+                reasons[i] = Drop(
+                    "answer_at_chance_level", f"{hits}/{len(indexes)} right at chance {chance:.2f}, p={p:.3f}"
+                )
             else:
                 passed[i].append(f"above_chance:p={p:.3g}")
     return ReasoningVerdicts(reasons, passed, labels, p_values, tested)
@@ -290,7 +292,7 @@ def _judge_steps(
     judge: StepJudge,
     problems: list[str],
     texts: list[str],
-    reasons: list[str | None],
+    reasons: list[Drop | None],
     passed: list[list[str]],
     labels: list[list[bool | None]],
 ) -> None:
@@ -304,7 +306,7 @@ def _judge_steps(
         elif verdict < 0:
             passed[i].append("judge:no_wrong_step")
         else:
-            reasons[i] = f"judge_first_wrong_step: {verdict} ({trace[verdict][:120]})"
+            reasons[i] = Drop("judge_first_wrong_step", f"{verdict} ({trace[verdict][:120]})")
             labels[i] = [*(labels[i] or [None] * len(trace))[:verdict], False] + [None] * (len(trace) - verdict - 1)
 
 
@@ -323,13 +325,7 @@ def chance_gate_report(tested: Sequence[tuple[float, int, float]], alpha: float 
     }
 
 
-def verify_traces(
-    frame: pl.DataFrame,
-    workers: int = 2,
-    max_per_problem: int = 4,
-    min_agreement: float = 0.5,
-    checks: ReasoningChecks | None = None,
-) -> tuple[FilterResult, dict[str, object]]:
+class VerifyTraces(Filter):
     """Decide every CoT row by its gold answer (math-verify) or, where there is none, by majority vote; then a
     right answer must also pass the reasoning checks (``ReasoningChecks``).
 
@@ -338,89 +334,123 @@ def verify_traces(
     ``reasoning_checks`` (the checks the row passed), ``step_labels`` and ``chance_p_value``. Also returns the
     verifier audit (on problems with gold, how often the majority vote agrees with the gold check) and the reasoning
     report (right answers, and how many of those each reasoning check rejected). Rows of other kinds pass through
-    with ``verified`` null.
+    with ``verified`` null (after the CoT rows).
     """
-    checks = checks or ReasoningChecks()
-    is_cot = frame["kind"] == "cot"
-    cot = frame.filter(is_cot)
-    extracted = [extract_answer_with_method(text) for text in cot["text"]]
-    golds = [a or "" for a in cot["answer"].to_list()]
-    gold_verdicts = verify_many(cot["text"].to_list(), golds, workers=workers)
-    problem_ids = cot["problem_id"].to_list()
-    by_problem: dict[str, list[int]] = {}
-    for index, problem in enumerate(problem_ids):
-        by_problem.setdefault(problem, []).append(index)
-    problems = list(by_problem)
-    groups = [[extracted[i][0] for i in by_problem[p]] for p in problems]
-    votes = majority_votes(groups, min_agreement, workers)
-    vote_verdicts: list[bool | None] = [None] * cot.height
-    for problem, (winner, _, agrees) in zip(problems, votes, strict=True):
-        for index, agree in zip(by_problem[problem], agrees, strict=True):
-            vote_verdicts[index] = None if winner is None else agree
-    winners = {problem: vote[0] for problem, vote in zip(problems, votes, strict=True)}
-    verdicts, methods = [], []
-    for gold, by_gold, by_vote in zip(golds, gold_verdicts, vote_verdicts, strict=True):
-        if gold.strip():
-            verdicts.append(by_gold)
-            methods.append(f"math-verify:{answer_type(gold) or 'unparseable'}")
-        else:
-            verdicts.append(bool(by_vote))
-            methods.append("majority_vote")
-    audited = [
-        (g, v is True)
-        for gold, g, v in zip(golds, gold_verdicts, vote_verdicts, strict=True)
-        if gold.strip() and g is not None
-    ]
-    accepted = [g for g, v in audited if v]
-    audit: dict[str, object] = {
-        "audited_rows": len(audited),
-        "majority_vote_agrees_with_gold": round(sum(g == v for g, v in audited) / len(audited), 4)
-        if audited
-        else None,
-        "majority_vote_precision": round(sum(accepted) / len(accepted), 4) if accepted else None,
-        "rows_by_majority_vote": methods.count("majority_vote"),
-    }
-    cot = cot.with_columns(
-        pl.Series("verified", [bool(v) for v in verdicts], dtype=pl.Boolean),
-        pl.Series("extracted_answer", [e[0] for e in extracted], dtype=pl.String),
-        pl.Series("extraction", [e[1] for e in extracted], dtype=pl.String),
-        pl.Series("verifier", methods, dtype=pl.String),
-    ).with_columns(
-        pl.col("verified").cast(pl.Float64).mean().over("problem_id").alias("teacher_pass_rate"),
-        pl.when(pl.col("verifier") == "majority_vote")
-        .then(pl.col("problem_id").replace_strict(winners, default=None, return_dtype=pl.String))
-        .otherwise(pl.col("answer"))
-        .alias("answer"),
-    )
-    judged = reasoning_verdicts(cot, verdicts, checks)
-    flaws = judged.flaws
-    cot = cot.with_columns(
-        pl.Series("reasoning_checks", judged.passed, dtype=pl.List(pl.String)),
-        pl.Series("step_labels", judged.labels, dtype=pl.List(pl.Boolean)),
-        pl.Series("chance_p_value", judged.p_values, dtype=pl.Float64),
-        pl.Series("verified", [bool(v) and flaw is None for v, flaw in zip(verdicts, flaws, strict=True)]),
-    )
-    keep: set[int] = set()
-    texts = cot["text"].to_list()
-    for indexes in by_problem.values():
-        correct = [i for i in indexes if verdicts[i] and flaws[i] is None]
-        keep.update(correct[j] for j in diverse_subset([texts[i] for i in correct], max_per_problem))
-    reasons = [
-        "gold_unparseable"
-        if verdicts[i] is None
-        else "wrong_answer"
-        if not verdicts[i]
-        else flaws[i] or (None if i in keep else "over_per_problem_limit")
-        for i in range(cot.height)
-    ]
-    right = sum(bool(v) for v in verdicts)
-    rejected = [f.split(":")[0] for f in flaws if f]
-    audit["reasoning"] = {
-        "right_answer_rows": right,
-        "rejected_by_reasoning": {code: rejected.count(code) for code in sorted(set(rejected))},
-        "verified_rows": right - len(rejected),
-        "chance_gate": chance_gate_report(judged.tested, checks.chance_alpha),
-    }
-    checked = split_by_reason(cot, reasons)
-    kept = pl.concat([checked.kept, frame.filter(~is_cot)], how="diagonal_relaxed")
-    return FilterResult(kept, checked.dropped), audit
+
+    name = "verified"
+
+    def __init__(
+        self,
+        workers: int = 2,
+        max_per_problem: int = 4,
+        min_agreement: float = 0.5,
+        checks: ReasoningChecks | None = None,
+    ) -> None:
+        self.workers, self.max_per_problem, self.min_agreement = workers, max_per_problem, min_agreement
+        self.checks = checks or ReasoningChecks()
+        self.audit: dict[str, object] = {}
+        self._decisions: list[Drop | None] = []
+
+    def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
+        return self._decisions
+
+    def annotate(self, frame: pl.DataFrame) -> pl.DataFrame:
+        workers, max_per_problem, min_agreement, checks = (
+            self.workers, self.max_per_problem, self.min_agreement, self.checks
+        )  # fmt: skip
+        is_cot = frame["kind"] == "cot"
+        cot = frame.filter(is_cot)
+        extracted = [extract_answer_with_method(text) for text in cot["text"]]
+        golds = [a or "" for a in cot["answer"].to_list()]
+        gold_verdicts = verify_many(cot["text"].to_list(), golds, workers=workers)
+        problem_ids = cot["problem_id"].to_list()
+        by_problem: dict[str, list[int]] = {}
+        for index, problem in enumerate(problem_ids):
+            by_problem.setdefault(problem, []).append(index)
+        problems = list(by_problem)
+        groups = [[extracted[i][0] for i in by_problem[p]] for p in problems]
+        votes = majority_votes(groups, min_agreement, workers)
+        vote_verdicts: list[bool | None] = [None] * cot.height
+        for problem, (winner, _, agrees) in zip(problems, votes, strict=True):
+            for index, agree in zip(by_problem[problem], agrees, strict=True):
+                vote_verdicts[index] = None if winner is None else agree
+        winners = {problem: vote[0] for problem, vote in zip(problems, votes, strict=True)}
+        verdicts, methods = [], []
+        for gold, by_gold, by_vote in zip(golds, gold_verdicts, vote_verdicts, strict=True):
+            if gold.strip():
+                verdicts.append(by_gold)
+                methods.append(f"math-verify:{answer_type(gold) or 'unparseable'}")
+            else:
+                verdicts.append(bool(by_vote))
+                methods.append("majority_vote")
+        audited = [
+            (g, v is True)
+            for gold, g, v in zip(golds, gold_verdicts, vote_verdicts, strict=True)
+            if gold.strip() and g is not None
+        ]
+        accepted = [g for g, v in audited if v]
+        audit: dict[str, object] = {
+            "audited_rows": len(audited),
+            "majority_vote_agrees_with_gold": round(sum(g == v for g, v in audited) / len(audited), 4)
+            if audited
+            else None,
+            "majority_vote_precision": round(sum(accepted) / len(accepted), 4) if accepted else None,
+            "rows_by_majority_vote": methods.count("majority_vote"),
+        }
+        cot = cot.with_columns(
+            pl.Series("verified", [bool(v) for v in verdicts], dtype=pl.Boolean),
+            pl.Series("extracted_answer", [e[0] for e in extracted], dtype=pl.String),
+            pl.Series("extraction", [e[1] for e in extracted], dtype=pl.String),
+            pl.Series("verifier", methods, dtype=pl.String),
+        ).with_columns(
+            pl.col("verified").cast(pl.Float64).mean().over("problem_id").alias("teacher_pass_rate"),
+            pl.when(pl.col("verifier") == "majority_vote")
+            .then(pl.col("problem_id").replace_strict(winners, default=None, return_dtype=pl.String))
+            .otherwise(pl.col("answer"))
+            .alias("answer"),
+        )
+        judged = reasoning_verdicts(cot, verdicts, checks)
+        flaws = judged.flaws
+        cot = cot.with_columns(
+            pl.Series("reasoning_checks", judged.passed, dtype=pl.List(pl.String)),
+            pl.Series("step_labels", judged.labels, dtype=pl.List(pl.Boolean)),
+            pl.Series("chance_p_value", judged.p_values, dtype=pl.Float64),
+            pl.Series("verified", [bool(v) and flaw is None for v, flaw in zip(verdicts, flaws, strict=True)]),
+        )
+        keep: set[int] = set()
+        texts = cot["text"].to_list()
+        for indexes in by_problem.values():
+            correct = [i for i in indexes if verdicts[i] and flaws[i] is None]
+            keep.update(correct[j] for j in diverse_subset([texts[i] for i in correct], max_per_problem))
+        decisions = [
+            Drop("gold_unparseable")
+            if verdicts[i] is None
+            else Drop("wrong_answer")
+            if not verdicts[i]
+            else flaws[i] or (None if i in keep else Drop("over_per_problem_limit"))
+            for i in range(cot.height)
+        ]
+        right = sum(bool(v) for v in verdicts)
+        rejected = [f.code for f in flaws if f]
+        audit["reasoning"] = {
+            "right_answer_rows": right,
+            "rejected_by_reasoning": {code: rejected.count(code) for code in sorted(set(rejected))},
+            "verified_rows": right - len(rejected),
+            "chance_gate": chance_gate_report(judged.tested, checks.chance_alpha),
+        }
+        self.audit = audit
+        others = frame.filter(~is_cot)
+        self._decisions = [*decisions, *[None] * others.height]
+        return pl.concat([cot, others], how="diagonal_relaxed")
+
+
+def verify_traces(
+    frame: pl.DataFrame,
+    workers: int = 2,
+    max_per_problem: int = 4,
+    min_agreement: float = 0.5,
+    checks: ReasoningChecks | None = None,
+) -> tuple[FilterResult, dict[str, object]]:
+    """:class:`VerifyTraces` applied once: the result and the verifier audit."""
+    verifier = VerifyTraces(workers, max_per_problem, min_agreement, checks)
+    return verifier(frame), verifier.audit

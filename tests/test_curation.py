@@ -3,6 +3,7 @@ import re
 import polars as pl
 import pytest
 
+from filters.contract import Drop
 from filters.decontamination import (
     SHIPPED_BENCHMARKS,
     benchmark_name,
@@ -11,10 +12,11 @@ from filters.decontamination import (
     find_contamination,
     load_benchmark,
 )
-from filters.dedup import dedup_frame, exact_duplicates, minhash_duplicates
+from filters.dedup import duplicate_decisions, exact_duplicates, minhash_duplicates
+from filters.edu import EduScoreFilter
 from filters.language import language_reason
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter, step_depth
-from generators.tasks.judge import edu_filter_reasons, parse_score
+from generators.tasks.judge import parse_score
 from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
 
 PASSAGE = (
@@ -40,16 +42,9 @@ def test_minhash_removes_near_duplicates_and_keeps_number_variants() -> None:
     assert minhash_duplicates(texts) == {1}
 
 
-def test_dedup_frame_reports_reasons() -> None:
-    frame = pl.DataFrame(
-        {"id": ["a", "b", "c", "d"], "text": [PASSAGE, PASSAGE.upper(), PASSAGE + " Indeed.", "other"]}
-    )
-    result = dedup_frame(frame, "text", "text")
-    assert result.kept["id"].to_list() == ["a", "d"]
-    assert dict(zip(result.dropped["id"], result.dropped["reason"], strict=True)) == {
-        "b": "exact_duplicate_text",
-        "c": "near_duplicate_text",
-    }
+def test_duplicate_decisions_say_which_kind() -> None:
+    decisions = duplicate_decisions([PASSAGE, PASSAGE.upper(), PASSAGE + " Indeed.", "other"], "text")
+    assert decisions == [None, Drop("exact_duplicate_text"), Drop("near_duplicate_text"), None]
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +79,9 @@ def test_reasoning_filter_drops_with_reasons() -> None:
     frame = pl.DataFrame(rows, schema=["id", "kind", "text", "finish_reason", "completion_tokens"], orient="row")
     result = reasoning_filter(frame)
     assert result.kept["id"].to_list() == ["a", "f"]
-    reasons = dict(zip(result.dropped["id"], result.dropped["reason"], strict=True))
-    assert reasons["b"] == "no_final_answer"
-    assert reasons["c"] == "truncated"
-    assert reasons["d"] == "too_short"
-    assert reasons["e"].startswith("repetition:")
+    codes = dict(zip(result.dropped["id"], result.dropped["code"], strict=True))
+    assert codes == {"b": "no_final_answer", "c": "truncated", "d": "too_short", "e": "repetition"}
+    assert result.dropped.filter(pl.col("id") == "e")["detail"].item()  # which Gopher rule
 
 
 @pytest.mark.parametrize(
@@ -139,7 +132,7 @@ def test_traces_with_too_few_steps_are_dropped() -> None:
     ]
     frame = pl.DataFrame(rows, schema=["id", "kind", "text", "finish_reason", "completion_tokens"], orient="row")
     result = reasoning_filter(frame, ReasoningFilterConfig(min_steps=1))
-    assert result.kept["id"].to_list() == ["a"] and result.dropped["reason"].to_list() == ["too_few_steps"]
+    assert result.kept["id"].to_list() == ["a"] and result.dropped["code"].to_list() == ["too_few_steps"]
     assert reasoning_filter(frame, ReasoningFilterConfig(min_steps=0)).kept.height == 2
 
 
@@ -149,12 +142,12 @@ def test_traces_with_too_few_steps_are_dropped() -> None:
         ("Tom has 12 apples and buys 7 more. How many apples does Tom have now?", None),
         ("Step 1: 12 + 7 = 19.\nThe answer is \\boxed{19}.", None),  # a bare calculation: nothing to judge
         ("Step 1: $3x + 5 = 20$, so $3x = 15$.\nStep 2: $x = 5$. The answer is \\boxed{5}.", None),
-        ("Tom a 12 pommes et en achète 7 de plus. Combien de pommes a-t-il maintenant ?", "language:fr"),
+        ("Tom a 12 pommes et en achète 7 de plus. Combien de pommes a-t-il maintenant ?", "fr"),
         (
             "Schritt 1: Tom hat 12 Äpfel. Schritt 2: Er kauft 7 weitere, also 12 + 7 = 19. Die Antwort ist 19.",
-            "language:de",
+            "de",
         ),
-        ("汤姆有12个苹果，又买了7个。他现在有多少个苹果？我们一步一步地想。", "language:zh"),
+        ("汤姆有12个苹果，又买了7个。他现在有多少个苹果？我们一步一步地想。", "zh"),
     ],
 )
 def test_language_filter(text: str, reason: str | None) -> None:
@@ -168,7 +161,7 @@ def test_reasoning_filter_drops_other_languages_unless_allowed() -> None:
         [("a", "cot", french, "stop", 30)], schema=["id", "kind", "text", "finish_reason", "completion_tokens"],
         orient="row",
     )  # fmt: skip
-    assert reasoning_filter(frame).dropped["reason"].to_list() == ["language:fr"]
+    assert reasoning_filter(frame).dropped.select("code", "detail").rows() == [("language", "fr")]
     assert reasoning_filter(frame, ReasoningFilterConfig(languages=("en", "fr"))).kept.height == 1
     assert reasoning_filter(frame, ReasoningFilterConfig(languages=())).kept.height == 1
 
@@ -190,9 +183,14 @@ def test_judge_score_parsing(completion: str, score: int | None) -> None:
 
 
 def test_passages_under_the_edu_score_go_with_a_reason() -> None:
-    passage = [True, True, True, False]
-    assert edu_filter_reasons([4, 1, None, None], passage, 3) == [None, "edu_score_below_3", "edu_score_unknown", None]
-    assert edu_filter_reasons([0, 1, None, None], passage, 0) == [None] * 4
+    frame = pl.DataFrame({"kind": ["textbook"] * 3 + ["cot"], "edu_score": [4, 1, None, None]})
+    assert EduScoreFilter(3).decide(frame) == [
+        None,
+        Drop("edu_score_below_min", "1 < 3"),
+        Drop("edu_score_unknown"),
+        None,
+    ]
+    assert EduScoreFilter(0).decide(frame) == [None] * 4
 
 
 def test_a_benchmark_loads_from_a_datasets_id_offline(tmp_path) -> None:
@@ -230,17 +228,18 @@ def test_contamination_examples_show_a_few_rows_per_benchmark() -> None:
             "id": list("abcde"),
             "problem": ["p1", "p2", "p3", "p4", "p5"],
             "text": ["t1", "t2", "t3", "t4", "t5"],
-            "reason": [f"contaminated:gsm8k_test:{c}" for c in ("problem", "text", "problem", "problem")]
-            + ["contaminated:math500:text"],
+            "code": ["contaminated"] * 5,
+            "detail": ["gsm8k_test"] * 4 + ["math500"],
         }
     )
-    examples = contamination_examples(dropped, per_benchmark=2)
+    matched_on = dict(zip("abcde", ["problem", "text", "problem", "problem", "text"], strict=True))
+    examples = contamination_examples(dropped, matched_on, per_benchmark=2)
     assert [(e["benchmark"], e["matched_on"], e["row"]) for e in examples] == [
         ("gsm8k_test", "problem", "p1"),
         ("gsm8k_test", "text", "t2"),
         ("math500", "text", "t5"),
     ]
-    assert contamination_examples(dropped.head(0)) == []
+    assert contamination_examples(dropped.head(0), {}) == []
 
 
 def test_two_benchmarks_with_the_same_file_name_stay_two_sets() -> None:

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from filters.dedup import minhash_duplicates
-from filters.dedup_index import BandHasher, DedupIndex, dedup_against_index, index_rows
+from filters.dedup_index import BandHasher, DedupIndex, IndexDedup, index_rows
 from tests.test_curation import PASSAGE
 
 PROBLEM = "Tom has 12 apples and buys 7 more at the market on Sunday morning. How many apples does Tom have now?"
@@ -45,8 +45,9 @@ def index_with_first_batch(tmp_path: Path) -> DedupIndex:
 def test_a_new_batch_is_checked_against_the_earlier_batch(
     index_with_first_batch: DedupIndex, problem: str | None, text: str, reason: str | None
 ) -> None:
-    result, _ = dedup_against_index(rows(["x"], [problem], [text]), index_with_first_batch)
-    assert (result.dropped["reason"].to_list() or [None]) == [reason]
+    result = IndexDedup(index_with_first_batch)(rows(["x"], [problem], [text]))
+    assert (result.dropped["code"].to_list() or [None]) == [reason]
+    assert (result.dropped["detail"].to_list() or ["b1"]) == ["b1"]  # the batch that holds the row already
 
 
 def test_index_matches_agree_with_the_in_batch_minhash() -> None:
@@ -63,7 +64,7 @@ def test_a_batch_that_fails_after_dedup_never_blocks_a_later_batch(tmp_path: Pat
     failed.write("b1", index_rows(rows(["a"], [PROBLEM], ["a trace"]), failed.hasher))  # b1 then fails: no publish
     later = DedupIndex(tmp_path)
     assert later.load(["b1"]) == ["b1"]
-    result, _ = dedup_against_index(rows(["x"], [PROBLEM], ["another trace"]), later)
+    result = IndexDedup(later)(rows(["x"], [PROBLEM], ["another trace"]))
     assert result.dropped.is_empty()
 
 

@@ -14,6 +14,7 @@ import pytest
 import definitions
 from assets.batches import add_batch
 from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+from filters.contract import Drop
 from filters.families import family_reasoning_error
 from filters.steps import find_reasoning_error
 from filters.verify import verify
@@ -148,14 +149,14 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
     check_a_lost_batch_is_refused_and_a_removed_one_is_counted(instance, tmp_path)
     assert "deduplicated" not in {e.asset_key.path[-1] for e in third.get_asset_materialization_events()}
     removed = third.output_for_node("decontaminated", "decontaminated_rejections")
-    assert "contaminated:leaked_bench:problem" in set(removed["reason"])
+    assert ("contaminated", "leaked_bench") in set(removed.select("code", "detail").rows())
     republished = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
     assert leaked not in {p for split in republished.values() for p in split["problem"]}
     assert leaked not in set(third.output_for_node("difficulty_graded")["problem"])
     b2_graded = second.output_for_node("difficulty_graded").filter(pl.col("kind") == "cot").height
     assert ("b2" in {b for split in republished.values() for b in split["batch"]}) == (b2_graded > 0)
     assert second.success
-    reason = dict(second.output_for_node("deduplicated", "deduplicated_rejections").select("id", "reason").iter_rows())
+    reason = dict(second.output_for_node("deduplicated", "deduplicated_rejections").select("id", "code").iter_rows())
     first_problems = set(result.output_for_node("deduplicated", "deduplicated")["problem_id"].drop_nulls())
     traces = second.output_for_node("cot_traces", "cot_traces")
     repeated = traces.filter(traces["problem_id"].is_in(list(first_problems)))
@@ -262,7 +263,7 @@ def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher
         assert f"| {stage} |" in stage_rows
 
     rejected = result.output_for_node("rejections")
-    assert rejected.height > 0 and rejected["reason"].null_count() == 0
+    assert rejected.height > 0 and rejected["code"].null_count() == 0
     metadata = result.asset_materializations_for_node("cot_traces")[0].metadata
     evolved = result.output_for_node("evolved_problems", "evolved_problems")
     assert evolved.height + rejected.filter(rejected["stage"] == "evolved_problems").height == 2
@@ -300,17 +301,17 @@ def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path, monkey
     report = result.asset_materializations_for_node("verified")[0].metadata["reasoning_checks"].value
     right = (
         verified.filter(pl.col("kind") == "cot").height
-        + rejected.filter(~pl.col("reason").is_in(["wrong_answer", "gold_unparseable"])).height
+        + rejected.filter(~pl.col("code").is_in(["wrong_answer", "gold_unparseable"])).height
     )
     assert report["right_answer_rows"] == right
     for row in verified.filter(pl.col("kind") == "cot").iter_rows(named=True):
         assert find_reasoning_error(row["problem"], row["text"]) is None
         assert family_reasoning_error(row["problem_template"], json.loads(row["spec"]), row["text"]) is None
         assert "derived" in row["reasoning_checks"]
-    for row in rejected.filter(pl.col("reason").str.contains("^(false_calculation|answer_not_derived)")).iter_rows(
+    for row in rejected.filter(pl.col("code").is_in(["false_calculation", "answer_not_derived"])).iter_rows(
         named=True
     ):
-        assert find_reasoning_error(row["problem"], row["text"]) == row["reason"]
+        assert find_reasoning_error(row["problem"], row["text"]) == str(Drop(row["code"], row["detail"]))
     passages = result.output_for_node("reasoning_filtered", "reasoning_filtered").filter(pl.col("kind") == "textbook")
     assert all(score >= 3 for score in passages["edu_score"])
     published = result.asset_materializations_for_node("published_dataset")[0].metadata

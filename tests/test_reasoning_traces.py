@@ -76,7 +76,7 @@ def test_an_unclosed_think_block_is_truncated_thinking() -> None:
           "thinking_closed": True, "finish_reason": "stop", "completion_tokens": 60}]
     )  # fmt: skip
     result = reasoning_filter(rows, ReasoningFilterConfig(max_thinking_words=20))
-    assert dict(zip(result.dropped["id"], result.dropped["reason"], strict=True)) == {
+    assert dict(zip(result.dropped["id"], result.dropped["code"], strict=True)) == {
         "a": "truncated_thinking",
         "b": "thinking_too_long",
     }

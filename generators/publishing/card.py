@@ -80,9 +80,7 @@ def _table(frame: pl.DataFrame) -> str:
 def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFrame:
     """Per domain: traces with the right answer, how many of those each reasoning check rejected, and how many
     published."""
-    verified = rejections.filter(pl.col("stage") == "verified").with_columns(
-        pl.col("reason").str.split(":").list.first().alias("code")
-    )
+    verified = rejections.filter(pl.col("stage") == "verified")
     codes = [*PROCESS_REASONS, "answer_at_chance_level", "over_per_problem_limit"]
     per_code = (
         verified.filter(pl.col("code").is_in(codes))
@@ -124,13 +122,14 @@ def render_card(
         [{"config": c, "split": s, "files": p} for c, splits in data.configs.items() for s, p in splits.items()]
     )
     drops = (
-        rejections.group_by("stage", "reason")
+        rejections.group_by("stage", "code")
         .len("rows")
-        .sort(["stage", "rows", "reason"], descending=[False, True, False])
+        .sort(["stage", "rows", "code"], descending=[False, True, False])
+        .rename({"code": "reason"})
     )
     contamination = (
-        rejections.filter(pl.col("reason").str.starts_with("contaminated:"))
-        .with_columns(pl.col("reason").str.split(":").list.get(1).alias("benchmark"))
+        rejections.filter(pl.col("code") == "contaminated")
+        .rename({"detail": "benchmark"})
         .group_by("benchmark")
         .agg(pl.len().alias("rows_removed"), pl.col("text").sort().first().str.slice(0, 120).alias("example"))
         .sort("benchmark")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from filters.contract import Drop
 from filters.steps import PROCESS_REASONS, rejected_steps
 
 
@@ -135,11 +136,10 @@ def steps_rows(rejections: pl.DataFrame) -> pl.DataFrame:
     each labelled (True: checked and sound, False: the first bad step, None: nothing checkable) for training a
     process reward model."""
     rows = []
-    rejected = rejections.filter(
-        (pl.col("stage") == "verified") & pl.col("reason").str.contains(f"^(?:{'|'.join(PROCESS_REASONS)})")
-    )
+    rejected = rejections.filter((pl.col("stage") == "verified") & pl.col("code").is_in(PROCESS_REASONS))
     for row in rejected.iter_rows(named=True):
-        check = rejected_steps(row["problem"] or "", row["text"] or "", row["reason"])
+        reason = Drop(row["code"], row["detail"])
+        check = rejected_steps(row["problem"] or "", row["text"] or "", reason)
         rows.append(
             {
                 "id": row["id"],
@@ -148,8 +148,8 @@ def steps_rows(rejections: pl.DataFrame) -> pl.DataFrame:
                 "steps": check.steps,
                 "step_labels": check.labels,
                 "first_bad_step": check.first_bad_step,
-                "reason_code": row["reason"].split(":")[0],
-                "reason": row["reason"],
+                "reason_code": reason.code,
+                "reason": str(reason),
                 "batch": row.get("batch"),
             }
         )

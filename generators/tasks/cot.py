@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
-from filters.schemas import LINEAGE_SCHEMA, PROBLEM_SCHEMA, rejections_frame, row_id
+from filters.schemas import LINEAGE_SCHEMA, PROBLEM_SCHEMA, row_id
+from generators.tasks.base import Task
 from generators.tasks.prompts import COT_STOP, cot_prompt
-from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+from generators.teachers.backend import (
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    ProgressFn,
+    SamplingParams,
+    TeacherBackend,
+)
 
 TRACE_PROBLEM_FIELDS = (
     "problem_id",
@@ -49,6 +57,52 @@ def split_thinking(text: str, reasoning: str | None = None) -> Thinking:
     return Thinking(match.group(1).strip(), text.lstrip()[match.end() :].strip() if closed else "", closed)
 
 
+TRACE_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String,
+    **{k: PROBLEM_SCHEMA[k] for k in TRACE_PROBLEM_FIELDS},
+    "problem_template": pl.String,
+    "trace": pl.String,
+    "thinking": pl.String,
+    "thinking_closed": pl.Boolean,
+    **LINEAGE_SCHEMA,
+}
+
+
+class CotTask(Task):
+    """``samples`` traces per problem; a reasoning model's thinking is kept apart from the solution."""
+
+    name = "cot_trace"
+    inputs = (*TRACE_PROBLEM_FIELDS, "template")
+    outputs = TRACE_SCHEMA
+    default_stop = COT_STOP
+
+    def __init__(self, backend: TeacherBackend, params: SamplingParams, samples: int) -> None:
+        super().__init__(backend, params)
+        self.samples = samples
+
+    def render(self, problem: dict[str, Any]) -> list[GenerationRequest]:
+        rendered = cot_prompt(problem["problem"], chat=self.backend.chat, domain=problem["domain"])
+        return [self.request(rendered, index, problem_id=problem["problem_id"]) for index in range(self.samples)]
+
+    def origin(self, problem: dict[str, Any], request: GenerationRequest) -> tuple:
+        template_hash = dict(request.metadata)["template_hash"]
+        return (problem["problem_id"], self.backend.model, template_hash, self.sampling, request.sample_index)
+
+    def parse(self, problem: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict:
+        parts = split_thinking(result.text, result.reasoning)
+        return {
+            **{k: problem[k] for k in TRACE_PROBLEM_FIELDS},
+            # the problem's own template (a family such as "calendar", or an arithmetic story); `template` is the
+            # prompt's
+            "problem_template": problem["template"],
+            "id": row_id(result.text, *filter(None, [result.reasoning]), *self.origin(problem, request)),
+            "trace": parts.solution,
+            "thinking": parts.thinking,
+            "thinking_closed": parts.closed if parts.thinking is not None else None,
+            **self.lineage(request, result),
+        }
+
+
 def generate_traces(
     problems: pl.DataFrame,
     teacher: TeacherBackend,
@@ -57,53 +111,5 @@ def generate_traces(
     progress: ProgressFn | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, GenerationStats]:
     """Traces for every problem; returns (traces, failed requests as rejections, accounting)."""
-    params = SamplingParams(**{**asdict(params), "stop": params.stop or (() if teacher.chat else COT_STOP)})
-    jobs = []
-    for problem in problems.iter_rows(named=True):
-        rendered = cot_prompt(problem["problem"], chat=teacher.chat, domain=problem["domain"])
-        for index in range(samples_per_problem):
-            tags = (("problem_id", problem["problem_id"]), ("purpose", "cot_trace"))
-            request = GenerationRequest(params, rendered.prompt, rendered.messages, sample_index=index, metadata=tags)
-            jobs.append((problem, rendered, request))
-    results, stats = teacher.generate([request for _, _, request in jobs], progress)
-    sampling = json.dumps(asdict(params), sort_keys=True)
-    rows, failed = [], []
-    for (problem, rendered, request), result in zip(jobs, results, strict=True):
-        origin = (problem["problem_id"], teacher.model, rendered.template_hash, sampling, request.sample_index)
-        if result.error is not None:
-            failed.append(
-                {"id": row_id(*origin), "text": problem["problem"], "reason": f"generation_failed: {result.error}"}
-            )
-            continue
-        parts = split_thinking(result.text, result.reasoning)
-        rows.append(
-            {
-                **{k: problem[k] for k in TRACE_PROBLEM_FIELDS},
-                # the problem's own template (a family such as "calendar", or an arithmetic story); `template` is the
-                # prompt's
-                "problem_template": problem["template"],
-                "id": row_id(result.text, *((result.reasoning,) if result.reasoning else ()), *origin),
-                "trace": parts.solution,
-                "thinking": parts.thinking,
-                "thinking_closed": parts.closed if parts.thinking is not None else None,
-                "teacher_model": teacher.model,
-                "teacher_backend": teacher.backend,
-                "template": rendered.template,
-                "template_hash": rendered.template_hash,
-                "sampling": sampling,
-                "sample_index": request.sample_index,
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-                "finish_reason": result.finish_reason,
-            }
-        )
-    schema = {
-        "id": pl.String,
-        **{k: PROBLEM_SCHEMA[k] for k in TRACE_PROBLEM_FIELDS},
-        "problem_template": pl.String,
-        "trace": pl.String,
-        "thinking": pl.String,
-        "thinking_closed": pl.Boolean,
-        **LINEAGE_SCHEMA,
-    }
-    return pl.DataFrame(rows, schema=schema), rejections_frame(failed), stats
+    out = CotTask(teacher, params, samples_per_problem).run(problems, progress)
+    return out.rows, out.rejections, out.stats

@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from typing import Any, ClassVar
 
 import polars as pl
 
 from filters.answers import extract_answer
-from filters.schemas import PROBLEM_SCHEMA, rejections_frame
+from filters.schemas import PROBLEM_SCHEMA, rejection, rejections_frame
 from filters.verify import majority_votes
-from generators.tasks.prompts import COT_STOP, _hash, cot_prompt
-from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+from generators.tasks.base import Rejected, Task
+from generators.tasks.prompts import COT_STOP, RenderedPrompt, cot_prompt, prompt_hash
+from generators.teachers.backend import (
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    ProgressFn,
+    SamplingParams,
+    TeacherBackend,
+)
 
 EVOLUTIONS = {
     "harder": "Rewrite the problem so that solving it needs one more step of reasoning.",
@@ -28,6 +37,9 @@ EVOLVE_SHOT = (
 )
 
 
+EVOLVE_HASH = prompt_hash(EVOLVE_SHOT, EVOLUTIONS)
+
+
 def evolve_prompt(problem: str, evolution: str, chat: bool) -> tuple[str | None, tuple[tuple[str, str], ...] | None]:
     """(completion prompt, chat messages): one of them, asking for an evolved version of ``problem``."""
     instruction = EVOLUTIONS[evolution]
@@ -35,6 +47,59 @@ def evolve_prompt(problem: str, evolution: str, chat: bool) -> tuple[str | None,
         user = f"{instruction} Reply with the new problem only.\n\nProblem: {problem}"
         return None, (("system", "You write clear, solvable word problems."), ("user", user))
     return f"{EVOLVE_SHOT}Original problem: {problem}\nInstruction: {instruction}\nNew problem:", None
+
+
+class RewriteTask(Task):
+    """One evolved rewrite per (seed problem, evolution) row; a cut or too-short rewrite is turned down."""
+
+    name = "evolve_rewrite"
+    inputs = ("problem_id", "problem", "domain", "reasoning_kind", "evolution")
+    outputs: ClassVar[dict[str, pl.DataType]] = {"pick": pl.Int64, "text": pl.String}
+
+    def render(self, pick: dict[str, Any]) -> list[GenerationRequest]:
+        prompt, messages = evolve_prompt(pick["problem"], pick["evolution"], self.backend.chat)
+        return [self.request(RenderedPrompt(f"evolve_{pick['evolution']}", EVOLVE_HASH, prompt, messages))]
+
+    def origin(self, pick: dict[str, Any], request: GenerationRequest) -> tuple:
+        return (pick["problem_id"],)
+
+    def rejection_id(self, pick: dict[str, Any], request: GenerationRequest) -> str:
+        return pick["problem_id"]
+
+    def parse(self, pick: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict | Rejected:
+        text = (result.text or "").strip()
+        if result.finish_reason == "length":
+            # a rewrite cut off at the token limit ("... twice a week.  How many") is not a problem
+            return Rejected("evolution_truncated", text=text)
+        if len(text.split()) < 5:
+            return Rejected("evolution_too_short", text=text)
+        return {"pick": pick["pick"], "text": text}
+
+
+class SolveTask(Task):
+    """``samples`` solutions of an evolved problem, each reduced to its final answer for the vote."""
+
+    name = "evolve_solve"
+    inputs = ("candidate", "problem_id", "text", "domain")
+    outputs: ClassVar[dict[str, pl.DataType]] = {"candidate": pl.Int64, "answer": pl.String}
+    default_stop = COT_STOP
+
+    def __init__(self, backend: TeacherBackend, params: SamplingParams, samples: int) -> None:
+        super().__init__(backend, params)
+        self.samples = samples
+
+    def render(self, candidate: dict[str, Any]) -> list[GenerationRequest]:
+        rendered = cot_prompt(candidate["text"], chat=self.backend.chat, domain=candidate["domain"])
+        return [self.request(rendered, index) for index in range(self.samples)]
+
+    def origin(self, candidate: dict[str, Any], request: GenerationRequest) -> tuple:
+        return (candidate["text"], request.sample_index)
+
+    def rejection_id(self, candidate: dict[str, Any], request: GenerationRequest) -> str:
+        return candidate["problem_id"]
+
+    def parse(self, candidate: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict:
+        return {"candidate": candidate["candidate"], "answer": extract_answer(result.text or "")}
 
 
 def evolve_problems(
@@ -47,60 +112,45 @@ def evolve_problems(
     evolutions: tuple[str, ...] = tuple(EVOLUTIONS),
     workers: int = 2,
     progress: ProgressFn | None = None,
+    rewrite_max_tokens: int = 160,
 ) -> tuple[pl.DataFrame, pl.DataFrame, GenerationStats]:
     """``count`` evolved problems (seeds and evolutions taken in turn), each solved ``solve_samples`` times; kept only
     where a majority agrees. Their ``answer`` stays empty: the majority vote decides downstream, as for any problem
     without gold. Returns (problems, rejections, accounting)."""
-    picks = [(seeds.row(i % seeds.height, named=True), evolutions[i % len(evolutions)]) for i in range(count)]
+    picks = [
+        {**seeds.row(i % seeds.height, named=True), "evolution": evolutions[i % len(evolutions)], "pick": i}
+        for i in range(count)
+    ]
     if not picks:
         return pl.DataFrame(schema=PROBLEM_SCHEMA), rejections_frame([]), GenerationStats()
-    rewrite = SamplingParams(
-        params.temperature, params.top_p, 160, () if teacher.chat else ("\n\n", "\nOriginal"), params.seed
-    )
-    requests = [GenerationRequest(rewrite, *evolve_prompt(seed["problem"], how, teacher.chat)) for seed, how in picks]
-    rewritten, stats = teacher.generate(requests, progress)
-    candidates, rejected = [], []
-    for (seed, how), result in zip(picks, rewritten, strict=True):
-        text = (result.text or "").strip()
-        if result.error is None and result.finish_reason == "length":
-            # a rewrite cut off at the token limit ("... twice a week.  How many") is not a problem
-            rejected.append({"id": seed["problem_id"], "text": text, "reason": "evolution_truncated"})
-        elif result.error is None and len(text.split()) >= 5:
-            candidates.append((seed, how, text))
-    solve = SamplingParams(
-        params.temperature, params.top_p, params.max_tokens, () if teacher.chat else COT_STOP, params.seed
-    )
-    solve_requests = []
-    for seed, _, text in candidates:
-        rendered = cot_prompt(text, chat=teacher.chat, domain=seed["domain"])
-        solve_requests += [
-            GenerationRequest(solve, rendered.prompt, rendered.messages, sample_index=i) for i in range(solve_samples)
-        ]
-    solutions, solve_stats = teacher.generate(solve_requests, progress)
-    answers = [extract_answer(r.text or "") for r in solutions]
-    groups = [answers[i * solve_samples : (i + 1) * solve_samples] for i in range(len(candidates))]
+    rewrite_stop = () if teacher.chat else ("\n\n", "\nOriginal")
+    rewrite = RewriteTask(teacher, replace(params, max_tokens=rewrite_max_tokens, stop=rewrite_stop))
+    rewritten = rewrite.run(picks, progress)
+    candidates = [
+        {**picks[pick], "candidate": n, "text": text} for n, (pick, text) in enumerate(rewritten.rows.iter_rows())
+    ]
+    solved = SolveTask(teacher, replace(params, stop=()), solve_samples).run(candidates, progress)
+    answers: list[list[str | None]] = [[] for _ in candidates]
+    for candidate, answer in solved.rows.iter_rows():
+        answers[candidate].append(answer)
+    groups = [found + [None] * (solve_samples - len(found)) for found in answers]  # a failed sample is no vote
     votes = majority_votes(groups, min_agreement, workers)
-    rows = []
-    template_hash = _hash(EVOLVE_SHOT, EVOLUTIONS)
-    for (seed, how, text), (winner, share, _) in zip(candidates, votes, strict=True):
-        problem_id = "evolved-" + hashlib.sha256(f"{seed['problem_id']}\n{how}\n{text}".encode()).hexdigest()[:16]
+    rows, rejected = [], []
+    for candidate, (winner, share, _) in zip(candidates, votes, strict=True):
+        how, text = candidate["evolution"], candidate["text"]
+        problem_id = "evolved-" + hashlib.sha256(f"{candidate['problem_id']}\n{how}\n{text}".encode()).hexdigest()[:16]
         if winner is None:
-            rejected.append({"id": problem_id, "text": text, "reason": f"no_majority_answer:{share:.2f}"})
+            rejected.append(rejection(problem_id, text, "no_majority_answer", f"{share:.2f}"))
             continue
-        spec = {"parent": seed["problem_id"], "evolution": how, "majority_answer": winner, "agreement": share,
-                "template_hash": template_hash, "sampling": asdict(rewrite)}  # fmt: skip
+        spec = {"parent": candidate["problem_id"], "evolution": how, "majority_answer": winner, "agreement": share,
+                "template_hash": EVOLVE_HASH, "sampling": asdict(rewrite.params)}  # fmt: skip
         rows.append({
-            "problem_id": problem_id, "source": f"evolved:{how}", "domain": seed["domain"],
-            "reasoning_kind": seed["reasoning_kind"], "problem": text, "answer": None, "steps": None,
+            "problem_id": problem_id, "source": f"evolved:{how}", "domain": candidate["domain"],
+            "reasoning_kind": candidate["reasoning_kind"], "problem": text, "answer": None, "steps": None,
             "template": f"evolve_{how}", "spec": json.dumps(spec),
         })  # fmt: skip
-    for (seed, _), result in zip(picks, rewritten, strict=True):
-        if result.error is not None:
-            rejected.append(
-                {"id": seed["problem_id"], "text": seed["problem"], "reason": f"generation_failed: {result.error}"}
-            )
     return (
         pl.DataFrame(rows, schema=PROBLEM_SCHEMA),
-        rejections_frame(rejected),
-        GenerationStats.merged([stats, solve_stats]),
+        pl.concat([rewritten.rejections, solved.rejections, rejections_frame(rejected)]),
+        GenerationStats.merged([rewritten.stats, solved.stats]),
     )

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict
+from typing import Any, ClassVar
 
-from generators.tasks.prompts import EDU_STOP, edu_judge_prompt
-from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+import polars as pl
+
+from generators.tasks.base import Task
+from generators.tasks.prompts import EDU_STOP, RenderedPrompt, edu_judge_prompt
+from generators.teachers.backend import (
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    ProgressFn,
+    SamplingParams,
+    TeacherBackend,
+)
 
 _SCORE = re.compile(r"(?:educational score:\s*)?([0-5])\b", re.IGNORECASE)
 _LABELLED = re.compile(r"educational score:\s*([0-5])\b", re.IGNORECASE)
@@ -24,29 +34,33 @@ def parse_score(completion: str) -> int | None:
     return int(bare.group(1)) if bare else None
 
 
+class EduJudgeTask(Task):
+    """A 0-5 educational-value score per text (None where the judge gave none)."""
+
+    name = "edu_judge"
+    inputs = ("index", "text")
+    outputs: ClassVar[dict[str, pl.DataType]] = {"index": pl.Int64, "score": pl.Int64}
+    default_stop = EDU_STOP
+
+    def render(self, row: dict[str, Any]) -> list[GenerationRequest]:
+        return [self.request(edu_judge_prompt(row["text"], self.backend.chat))]
+
+    def origin(self, row: dict[str, Any], request: GenerationRequest) -> tuple:
+        return (row["text"], self.backend.model, self.sampling)
+
+    def parse(self, row: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict:
+        return {"index": row["index"], "score": parse_score(result.text) if result.text else None}
+
+
 def judge_passages(
     texts: list[str], teacher: TeacherBackend, params: SamplingParams, progress: ProgressFn | None = None
 ) -> tuple[list[int | None], GenerationStats, str]:
     """Per text its score (None where the judge failed or gave none), the accounting, and the template name."""
-    params = SamplingParams(**{**asdict(params), "stop": params.stop or (() if teacher.chat else EDU_STOP)})
-    rendered = [edu_judge_prompt(text, teacher.chat) for text in texts]
-    results, stats = teacher.generate([GenerationRequest(params, r.prompt, r.messages) for r in rendered], progress)
-    scores = [parse_score(r.text) if r.error is None and r.text else None for r in results]
-    return scores, stats, rendered[0].template if rendered else ""
-
-
-def edu_filter_reasons(scores: list[int | None], is_passage: list[bool], min_score: int) -> list[str | None]:
-    """Per row: ``edu_score_below_<min>`` for a passage scored under ``min_score``, ``edu_score_unknown`` for a
-    passage the judge gave no score (where there is a bar at all); None for kept rows and rows of other kinds."""
-    reasons: list[str | None] = []
-    for score, passage in zip(scores, is_passage, strict=True):
-        if not passage or min_score <= 0:
-            reasons.append(None)
-        elif score is None:
-            reasons.append("edu_score_unknown")
-        else:
-            reasons.append(f"edu_score_below_{min_score}" if score < min_score else None)
-    return reasons
+    out = EduJudgeTask(teacher, params).run([{"index": i, "text": t} for i, t in enumerate(texts)], progress)
+    scores: list[int | None] = [None] * len(texts)
+    for index, score in out.rows.iter_rows():
+        scores[index] = score
+    return scores, out.stats, edu_judge_prompt("", teacher.chat).template
 
 
 STEP_JUDGE_PROMPT = """Below is a problem and a solution split into paragraphs, each in tags and indexed from 0.
@@ -82,17 +96,32 @@ def parse_first_wrong_step(completion: str, steps: int) -> int | None:
 STEP_JUDGE_TEMPLATE_HASH = hashlib.sha256(STEP_JUDGE_PROMPT.encode()).hexdigest()[:12]
 
 
+class StepJudgeTask(Task):
+    """The first wrong step of a trace as a (chat) judge names it: -1 for none, None where its answer is unusable."""
+
+    name = "step_judge"
+    inputs = ("index", "problem", "steps")
+    outputs: ClassVar[dict[str, pl.DataType]] = {"index": pl.Int64, "first_wrong": pl.Int64}
+
+    def render(self, row: dict[str, Any]) -> list[GenerationRequest]:
+        messages = step_judge_messages(row["problem"], row["steps"])
+        rendered = RenderedPrompt("step_judge", STEP_JUDGE_TEMPLATE_HASH, messages=messages)
+        return [self.request(rendered)]
+
+    def origin(self, row: dict[str, Any], request: GenerationRequest) -> tuple:
+        return (row["problem"], *row["steps"], self.backend.model, self.sampling)
+
+    def parse(self, row: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict:
+        return {"index": row["index"], "first_wrong": parse_first_wrong_step(result.text or "", len(row["steps"]))}
+
+
 def judge_first_wrong_steps(
     problems: list[str], steps: list[list[str]], judge: TeacherBackend, params: SamplingParams
 ) -> tuple[list[int | None], GenerationStats]:
     """Per trace the first wrong step a (chat) judge names, -1 for none, None where it gave no usable answer."""
-    requests = [
-        GenerationRequest(params, messages=step_judge_messages(problem, trace), metadata=(("purpose", "step_judge"),))
-        for problem, trace in zip(problems, steps, strict=True)
-    ]
-    results, stats = judge.generate(requests)
-    verdicts = [
-        parse_first_wrong_step(r.text or "", len(trace)) if r.error is None else None
-        for r, trace in zip(results, steps, strict=True)
-    ]
-    return verdicts, stats
+    rows = [{"index": i, "problem": p, "steps": s} for i, (p, s) in enumerate(zip(problems, steps, strict=True))]
+    out = StepJudgeTask(judge, params).run(rows)
+    verdicts: list[int | None] = [None] * len(rows)
+    for index, first_wrong in out.rows.iter_rows():
+        verdicts[index] = first_wrong
+    return verdicts, out.stats

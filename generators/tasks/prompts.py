@@ -92,11 +92,11 @@ class RenderedPrompt:
     messages: tuple[tuple[str, str], ...] | None = None
 
 
-def _hash(*parts: object) -> str:
+def prompt_hash(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
-TEXTBOOK_FEWSHOT_HASH = _hash(TEXTBOOK_SHOT, TEXTBOOK_STOP)
+TEXTBOOK_FEWSHOT_HASH = prompt_hash(TEXTBOOK_SHOT, TEXTBOOK_STOP)
 
 
 def cot_prompt(problem: str, chat: bool, domain: str = "math") -> RenderedPrompt:
@@ -106,11 +106,13 @@ def cot_prompt(problem: str, chat: bool, domain: str = "math") -> RenderedPrompt
         system = COT_SYSTEM.replace(
             "the final answer as \\boxed{answer}", ANSWER_FORM.get(domain, ANSWER_FORM["math"])
         )
-        return RenderedPrompt(f"cot_chat_{domain}", _hash(system), messages=(("system", system), ("user", problem)))
+        return RenderedPrompt(
+            f"cot_chat_{domain}", prompt_hash(system), messages=(("system", system), ("user", problem))
+        )
     template, examples = SHOTS_BY_DOMAIN.get(domain, SHOTS_BY_DOMAIN["math"])
     shots = "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, a in examples)
     prompt = f"{shots}Question: {problem.strip()}\nAnswer:"
-    return RenderedPrompt(template, _hash(examples, COT_STOP), prompt=prompt)
+    return RenderedPrompt(template, prompt_hash(examples, COT_STOP), prompt=prompt)
 
 
 STYLES: dict[str, str] = {
@@ -129,7 +131,7 @@ def textbook_prompt(path: str, audience: str, style: str, chat: bool) -> Rendere
     if chat:
         user = f"Write {STYLES[style]} for {audience} on: {path}."
         messages = (("system", TEXTBOOK_SYSTEM), ("user", user))
-        return RenderedPrompt("textbook_chat", _hash(TEXTBOOK_SYSTEM, STYLES), messages=messages)
+        return RenderedPrompt("textbook_chat", prompt_hash(TEXTBOOK_SYSTEM, STYLES), messages=messages)
     prompt = f"{TEXTBOOK_SHOT}Topic: {path}\nAudience: {audience}\nStyle: {style}\n\n"
     return RenderedPrompt("textbook_fewshot", TEXTBOOK_FEWSHOT_HASH, prompt=prompt)
 
@@ -167,7 +169,7 @@ def edu_judge_prompt(text: str, chat: bool) -> RenderedPrompt:
     ending in ``Educational score:`` for base models."""
     if chat:
         messages = (("user", f"{EDU_RUBRIC}\n\nExtract:\n{text.strip()}"),)
-        return RenderedPrompt("edu_judge_chat", _hash(EDU_RUBRIC), messages=messages)
+        return RenderedPrompt("edu_judge_chat", prompt_hash(EDU_RUBRIC), messages=messages)
     shots = "".join(f"Extract: {extract}\nEducational score: {score}\n\n" for extract, score in EDU_SHOTS)
     prompt = f"{shots}Extract: {' '.join(text.split())}\nEducational score:"
-    return RenderedPrompt("edu_judge_fewshot", _hash(EDU_SHOTS, EDU_STOP), prompt=prompt)
+    return RenderedPrompt("edu_judge_fewshot", prompt_hash(EDU_SHOTS, EDU_STOP), prompt=prompt)

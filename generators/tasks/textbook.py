@@ -5,15 +5,23 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Sequence
-from dataclasses import asdict
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from filters.schemas import LINEAGE_SCHEMA, rejections_frame, row_id
+from filters.schemas import LINEAGE_SCHEMA, row_id
+from generators.tasks.base import Task
 from generators.tasks.prompts import STYLES, TEXTBOOK_STOP, textbook_prompt
-from generators.teachers.backend import GenerationRequest, GenerationStats, ProgressFn, SamplingParams, TeacherBackend
+from generators.teachers.backend import (
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    ProgressFn,
+    SamplingParams,
+    TeacherBackend,
+)
 
 AUDIENCES = ("young children", "high school students", "college students", "researchers")
 
@@ -48,50 +56,54 @@ def sample_topics(
     )
 
 
+PASSAGE_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String,
+    "topic_path": pl.String,
+    "subject": pl.String,
+    "audience": pl.String,
+    "style": pl.String,
+    "text": pl.String,
+    **LINEAGE_SCHEMA,
+}
+
+
+def topic_path(topic: dict[str, Any]) -> str:
+    return f"{topic['subject']} > {topic['topic']} > {topic['subtopic']}"
+
+
+class TextbookTask(Task):
+    """One passage per (topic, audience, style) row."""
+
+    name = "textbook_passage"
+    inputs = ("subject", "topic", "subtopic", "audience", "style")
+    outputs = PASSAGE_SCHEMA
+    default_stop = TEXTBOOK_STOP
+
+    def render(self, topic: dict[str, Any]) -> list[GenerationRequest]:
+        return [self.request(textbook_prompt(topic_path(topic), topic["audience"], topic["style"], self.backend.chat))]
+
+    def origin(self, topic: dict[str, Any], request: GenerationRequest) -> tuple:
+        template_hash = dict(request.metadata)["template_hash"]
+        return (topic_path(topic), topic["audience"], topic["style"], self.backend.model, template_hash, self.sampling)
+
+    def failed_text(self, topic: dict[str, Any]) -> str:
+        return topic_path(topic)
+
+    def parse(self, topic: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict:
+        return {
+            "id": row_id(result.text, *self.origin(topic, request)),
+            "topic_path": topic_path(topic),
+            "subject": topic["subject"],
+            "audience": topic["audience"],
+            "style": topic["style"],
+            "text": result.text.strip(),
+            **self.lineage(request, result),
+        }
+
+
 def generate_passages(
     topics: pl.DataFrame, teacher: TeacherBackend, params: SamplingParams, progress: ProgressFn | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame, GenerationStats]:
     """One passage per (topic, audience) row; returns (passages, failed requests as rejections, accounting)."""
-    params = SamplingParams(**{**asdict(params), "stop": params.stop or (() if teacher.chat else TEXTBOOK_STOP)})
-    jobs = []
-    for topic in topics.iter_rows(named=True):
-        path = f"{topic['subject']} > {topic['topic']} > {topic['subtopic']}"
-        rendered = textbook_prompt(path, topic["audience"], topic["style"], chat=teacher.chat)
-        jobs.append((topic, path, rendered, GenerationRequest(params, rendered.prompt, rendered.messages)))
-    results, stats = teacher.generate([job[-1] for job in jobs], progress)
-    sampling = json.dumps(asdict(params), sort_keys=True)
-    rows, failed = [], []
-    for (topic, path, rendered, _), result in zip(jobs, results, strict=True):
-        origin = (path, topic["audience"], topic["style"], teacher.model, rendered.template_hash, sampling)
-        if result.error is not None:
-            failed.append({"id": row_id(*origin), "text": path, "reason": f"generation_failed: {result.error}"})
-            continue
-        rows.append(
-            {
-                "id": row_id(result.text, *origin),
-                "topic_path": path,
-                "subject": topic["subject"],
-                "audience": topic["audience"],
-                "style": topic["style"],
-                "text": result.text.strip(),
-                "teacher_model": teacher.model,
-                "teacher_backend": teacher.backend,
-                "template": rendered.template,
-                "template_hash": rendered.template_hash,
-                "sampling": sampling,
-                "sample_index": 0,
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-                "finish_reason": result.finish_reason,
-            }
-        )
-    schema = {
-        "id": pl.String,
-        "topic_path": pl.String,
-        "subject": pl.String,
-        "audience": pl.String,
-        "style": pl.String,
-        "text": pl.String,
-        **LINEAGE_SCHEMA,
-    }
-    return pl.DataFrame(rows, schema=schema), rejections_frame(failed), stats
+    out = TextbookTask(teacher, params).run(topics, progress)
+    return out.rows, out.rejections, out.stats

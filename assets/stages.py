@@ -1,0 +1,41 @@
+"""The per-batch stages in one table: what the asset factory builds (group, description, model step), which stages'
+rejections are gathered, and each stage's drop-rate ceiling."""
+
+from dataclasses import dataclass
+
+# Steps that call a model carry this tag; definitions.py lets $FOUNDRY_MODEL_STEPS of them run at once (default 1:
+# on one machine two embedded llama.cpp servers would only fight over the same cores).
+MODEL_STEP = {"foundry/model": "teacher"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A per-batch stage that writes kept rows and rejections; ``max_drop_rate`` (None: no ceiling) is the share of
+    rows it may drop before its asset check fails (``$FOUNDRY_MAX_DROP_RATE_<NAME>`` overrides it)."""
+
+    name: str
+    group: str
+    description: str
+    model_step: bool = False
+    max_drop_rate: float | None = None
+
+
+STAGES: dict[str, Stage] = {
+    stage.name: stage
+    for stage in (
+        Stage("evolved_problems", "generation", "Teacher-evolved problems a majority agrees on.", model_step=True),
+        Stage("cot_traces", "generation", "Chain-of-thought samples with their lineage.", model_step=True),
+        Stage("textbook_passages", "generation", "Textbook-style passages.", model_step=True),
+        Stage("deduplicated", "curation", "Traces and passages with exact and near duplicates removed.",
+              max_drop_rate=0.5),
+        Stage("decontaminated", "curation", "Rows that share no n-gram run with any benchmark test set.",
+              max_drop_rate=0.2),
+        Stage("reasoning_filtered", "curation", "Rows with an extractable answer, sane length and no repetition.",
+              model_step=True, max_drop_rate=0.6),
+        Stage("verified", "grading", "CoT rows whose final answer is right and whose reasoning holds.",
+              model_step=True),
+    )
+}  # fmt: skip
+REJECTION_STAGES = tuple(STAGES)
+COUNTED_STAGES = (*REJECTION_STAGES, "difficulty_graded")  # the card's rows-per-stage table
+DROP_RATE_CEILINGS = {s.name: s.max_drop_rate for s in STAGES.values() if s.max_drop_rate is not None}

@@ -1,0 +1,71 @@
+"""Student sampling: k answers per problem from a student model, each checked against the gold answer."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import polars as pl
+
+from filters.verify import verify_many
+from generators.tasks.base import Task
+from generators.tasks.prompts import COT_STOP, cot_prompt
+from generators.teachers.backend import (
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    ProgressFn,
+    SamplingParams,
+    TeacherBackend,
+)
+
+
+class StudentTask(Task):
+    """``k`` student answers per problem; a failed request counts as a wrong answer."""
+
+    name = "student_sample"
+    inputs = ("problem_id", "domain", "problem", "answer")
+    outputs: ClassVar[dict[str, pl.DataType]] = {"problem_id": pl.String, "answer": pl.String, "completion": pl.String}
+    default_stop = COT_STOP
+
+    def __init__(self, backend: TeacherBackend, params: SamplingParams, k: int) -> None:
+        super().__init__(backend, params)
+        self.k = k
+
+    def render(self, row: dict[str, Any]) -> list[GenerationRequest]:
+        rendered = cot_prompt(row["problem"], chat=self.backend.chat, domain=row["domain"])
+        return [self.request(rendered, index) for index in range(self.k)]
+
+    def origin(self, row: dict[str, Any], request: GenerationRequest) -> tuple:
+        return (row["problem_id"], self.backend.model, self.sampling, request.sample_index)
+
+    def parse(self, row: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict:
+        return {"problem_id": row["problem_id"], "answer": row["answer"], "completion": result.text or ""}
+
+
+def student_pass_rates(
+    problems: pl.DataFrame,
+    student: TeacherBackend,
+    k: int,
+    params: SamplingParams,
+    progress: ProgressFn | None = None,
+    workers: int = 2,
+) -> tuple[pl.DataFrame, GenerationStats]:
+    """Per problem (``problem_id``, ``problem``, ``answer``): one student's correct samples out of k."""
+    rows = problems.select("problem_id", "domain", "problem", "answer").unique("problem_id", maintain_order=True)
+    task = StudentTask(student, params, k)
+    out = task.run(rows, progress)
+    verdicts = verify_many(out.rows["completion"].to_list(), out.rows["answer"].to_list(), workers=workers)
+    correct = (
+        out.rows.select("problem_id")
+        .with_columns(pl.Series("right", [bool(v) for v in verdicts], dtype=pl.Int64))
+        .group_by("problem_id")
+        .agg(pl.col("right").sum())
+    )
+    graded = rows.select("problem_id").join(correct, on="problem_id", how="left", maintain_order="left")
+    return graded.select(
+        "problem_id",
+        pl.col("right").fill_null(0).alias("student_correct"),
+        pl.lit(k, dtype=pl.Int64).alias("student_samples"),
+        pl.lit(student.model).alias("student_model"),
+        pl.lit(task.sampling).alias("student_sampling"),
+    ), out.stats
