@@ -18,7 +18,7 @@ from assets.metadata import (
     stage_asset,
 )
 from assets.resources import StorageResource, TeacherResource
-from assets.run_config import validate_run_config
+from assets.run_config import config_of, validate_run_config
 from filters.contract import chain
 from filters.decontamination import BenchmarkIndex, Decontaminate, benchmark_names, benchmark_sources, load_benchmark
 from filters.dedup import Dedup, minhash_config
@@ -38,6 +38,7 @@ def combine(traces: pl.DataFrame, passages: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([cot, textbook], how="diagonal_relaxed")
 
 
+@config_of("deduplicated")
 class DedupConfig(dg.Config):
     """MinHash settings, and where datatrove runs its stages: ``local`` or ``ray`` ($RAY_ADDRESS, else a local Ray
     instance), with ``workers`` tasks at a time. ``semantic_threshold`` (e.g. 0.95) also drops paraphrased problems
@@ -89,6 +90,7 @@ def configured_benchmarks() -> list[str]:
     return [p for p in os.environ.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p]
 
 
+@config_of("decontaminated")
 class DecontaminationConfig(dg.Config):
     """Benchmark test sets: the shipped GSM8K test and MATH-500 (``shipped``) plus ``benchmarks``: jsonl/parquet
     files or `datasets` ids (``id@split``, default split ``test``) with a question or problem field; default
@@ -141,6 +143,7 @@ def contamination_examples(dropped: pl.DataFrame, matched_on: dict[str, str], pe
     return examples
 
 
+@config_of("reasoning_filtered")
 class ReasoningConfig(dg.Config):
     """Reasoning filters, and the LLM judge of textbook passages' educational value (0-5, FineWeb-Edu's rubric):
     passages under ``min_edu_score`` go (default 3, FineWeb-Edu's bar; 0 keeps all)."""

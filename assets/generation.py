@@ -7,7 +7,7 @@ from pydantic import Field
 from assets.batches import BATCHES, batch_seed
 from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_asset
 from assets.resources import TeacherResource
-from assets.run_config import validate_run_config
+from assets.run_config import config_of, validate_run_config
 from generators.tasks.cot import generate_traces
 from generators.tasks.evolve import EVOLUTIONS, evolve_problems
 from generators.tasks.textbook import generate_passages, load_topics, sample_topics
@@ -25,6 +25,7 @@ class SamplingConfig(dg.Config):
         return SamplingParams(self.temperature, self.top_p, self.max_tokens, (), self.seed)
 
 
+@config_of("evolved_problems")
 class EvolvedProblemsConfig(SamplingConfig):
     """How many teacher-evolved problems to make, how many independent solutions each gets, and the agreement a
     majority needs for the problem to be kept."""
@@ -60,10 +61,12 @@ def evolved_problems(
     )  # fmt: skip
 
 
+@config_of("cot_traces")
 class CotTracesConfig(SamplingConfig):
     samples_per_problem: int = Field(4, ge=1, le=256)
 
 
+@config_of("textbook_topics")
 class TextbookTopicsConfig(dg.Config):
     """``seed`` None: derived from the batch key, so each batch draws other topics."""
 
@@ -72,6 +75,7 @@ class TextbookTopicsConfig(dg.Config):
     taxonomy_path: str | None = None
 
 
+@config_of("textbook_passages")
 class TextbookPassagesConfig(SamplingConfig):
     max_tokens: int = Field(320, ge=1)
 

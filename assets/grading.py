@@ -18,7 +18,7 @@ from assets.metadata import (
     stage_asset,
 )
 from assets.resources import TeacherResource
-from assets.run_config import validate_run_config
+from assets.run_config import config_of, validate_run_config
 from assets.stages import MODEL_STEP
 from filters.verify import ReasoningChecks, verify_traces
 from generators.grading.rasch import DEFAULT_THRESHOLDS, combine_students, grade
@@ -27,6 +27,7 @@ from generators.tasks.judge import judge_first_wrong_steps
 from generators.teachers.backend import GenerationStats, SamplingParams, check_failures
 
 
+@config_of("verified")
 class VerifyConfig(dg.Config):
     """Answer verification, and the reasoning checks a right answer must also pass: calculations and derivation
     (``process_checks``), family facts (``family_checks``), and for small answer spaces (yes/no, A-D) agreement with
@@ -89,6 +90,7 @@ def verified(
     )  # fmt: skip
 
 
+@config_of("difficulty_graded")
 class DifficultyConfig(dg.Config):
     samples: int = Field(4, ge=1, le=256)
     temperature: float = Field(0.8, ge=0.0, le=2.0)

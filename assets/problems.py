@@ -6,11 +6,13 @@ from pydantic import Field
 
 from assets.batches import BATCHES, batch_seed, earlier_batches
 from assets.metadata import bar_chart, counts_by, samples
+from assets.run_config import config_of
 from filters.schemas import PROBLEM_SCHEMA
 from generators.problems.families import generate_mixed
 from generators.problems.seeds import load_seed_problems
 
 
+@config_of("seed_problems")
 class SeedProblemsConfig(dg.Config):
     """Seed sources: local jsonl/parquet/csv paths or `datasets` ids, read through one column mapping; with a
     ``limit_per_source`` each batch reads the next slice of rows."""
@@ -22,6 +24,7 @@ class SeedProblemsConfig(dg.Config):
     limit_per_source: int | None = Field(8, ge=1)
 
 
+@config_of("synthetic_problems")
 class SyntheticProblemsConfig(dg.Config):
     """Procedural problems taken in turn from ``families`` (arithmetic, algebra, knights_and_knaves, ordering,
     syllogism, calendar, clock, heaviest). ``seed`` None: derived from the batch key, so each batch is new."""

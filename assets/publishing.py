@@ -9,6 +9,7 @@ from pydantic import Field
 from assets.batches import BATCHES
 from assets.metadata import bar_chart, counts_by, markdown_table
 from assets.resources import ALL_BATCHES, HubResource, StorageResource
+from assets.run_config import config_of
 from assets.stages import COUNTED_STAGES, REJECTION_STAGES
 from filters.dedup_index import DedupIndex
 from generators.publishing.card import render_card
@@ -77,6 +78,7 @@ def publishing_notes(
     return notes
 
 
+@config_of("published_dataset")
 class PublishConfig(dg.Config):
     name: str = "reasoning-foundry"
     eval_fraction: float = Field(0.1, ge=0.0, le=0.9)

@@ -1,33 +1,30 @@
 """Run config checked as a whole before any model call: every asset's config in a run is validated (types, ranges,
 names) by the first model step, so a bad value fails the run before a single request is sent."""
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import dagster as dg
 import pydantic
 
+C = TypeVar("C", bound=type[dg.Config])
+CONFIG_CLASSES: dict[str, type[dg.Config]] = {}
+"""Each configurable asset's (or multi-asset op's) name and its config class, registered where the class is defined."""
 
-def config_classes() -> dict[str, type[dg.Config]]:
-    """Each configurable asset's (or multi-asset op's) name and its config class."""
-    from assets import curation, generation, grading, problems, publishing
 
-    return {
-        "seed_problems": problems.SeedProblemsConfig,
-        "synthetic_problems": problems.SyntheticProblemsConfig,
-        "evolved_problems": generation.EvolvedProblemsConfig,
-        "cot_traces": generation.CotTracesConfig,
-        "textbook_topics": generation.TextbookTopicsConfig,
-        "textbook_passages": generation.TextbookPassagesConfig,
-        "deduplicated": curation.DedupConfig,
-        "decontaminated": curation.DecontaminationConfig,
-        "reasoning_filtered": curation.ReasoningConfig,
-        "verified": grading.VerifyConfig,
-        "difficulty_graded": grading.DifficultyConfig,
-        "published_dataset": publishing.PublishConfig,
-    }
+def config_of(name: str) -> Callable[[C], C]:
+    """Class decorator: ``name``'s config class, checked with the whole run's config before any model call."""
+
+    def register(cls: C) -> C:
+        CONFIG_CLASSES[name] = cls
+        return cls
+
+    return register
 
 
 def run_config_errors(run_config: dict) -> list[str]:
     """``<asset>.<field>: <what is wrong>`` for every value of ``run_config`` its config class rejects."""
-    classes = config_classes()
+    classes = CONFIG_CLASSES
     errors = []
     for name, spec in (run_config.get("ops") or {}).items():
         if name not in classes:

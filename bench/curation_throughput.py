@@ -119,7 +119,7 @@ def datasketch_lsh(texts: list[str]) -> set[int]:
     from datasketch import MinHash, MinHashLSH
     from datatrove.utils.text import TextNormConfig, ngrams, simplify_text
 
-    from filters.dedup import NUMBER
+    from filters.text import NUMBER
 
     norm = TextNormConfig(norm_numbers=False)
     lsh = MinHashLSH(num_perm=112, params=(14, 8))

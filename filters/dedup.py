@@ -28,9 +28,9 @@ from datatrove.utils.text import TextNormConfig
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from filters.contract import Drop, Filter
+from filters.text import NUMBER
 
 _SPACE = re.compile(r"\s+")
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 class WhitespaceTokenizer(WordTokenizer):

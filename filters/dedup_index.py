@@ -18,7 +18,8 @@ import polars as pl
 from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
 from filters.contract import Drop, Filter
-from filters.dedup import NUMBER, WhitespaceTokenizer, minhash_config, normalize_text
+from filters.dedup import WhitespaceTokenizer, minhash_config, normalize_text
+from filters.text import NUMBER
 
 INDEX_SCHEMA = {"label": pl.String, "id": pl.String, "exact": pl.UInt64, "bands": pl.List(pl.UInt64)}
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from filters.dedup import NUMBER
+from filters.text import NUMBER
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

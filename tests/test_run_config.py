@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 import definitions
-from assets.run_config import config_classes, run_config_errors
+from assets.run_config import CONFIG_CLASSES, run_config_errors
 
 
 @pytest.mark.parametrize(
@@ -32,13 +32,13 @@ def test_a_bad_value_is_named(op: str, config: dict, named: str) -> None:
 
 
 def test_the_defaults_are_valid_and_every_configurable_asset_is_covered() -> None:
-    assert run_config_errors({"ops": {name: {"config": {}} for name in config_classes()}}) == []
+    assert run_config_errors({"ops": {name: {"config": {}} for name in CONFIG_CLASSES}}) == []
     configurable = {
         asset.op.name
         for asset in definitions.all_assets
         if "config" in inspect.signature(asset.op.compute_fn.decorated_fn).parameters
     }
-    assert configurable <= set(config_classes()), configurable - set(config_classes())
+    assert configurable <= set(CONFIG_CLASSES), configurable - set(CONFIG_CLASSES)
 
 
 @pytest.mark.slow

@@ -1,0 +1,71 @@
+"""The pipeline's settings, read from the environment once, where the code location loads (``definitions.py``), and
+handed to the checks, sensors and resources that use them as one resource. A bad value is named before anything runs.
+
+The model endpoints are the exception: ``TeacherResource`` reads ``$TEACHER_*`` (and ``STUDENT_*``, ``JUDGE_*``) when
+it is first used, so run config that sets one of its fields keeps the others.
+"""
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from assets.stages import DROP_RATE_CEILINGS
+
+
+def default_data_dir(env: Mapping[str, str] = os.environ) -> str:
+    """$FOUNDRY_DATA_DIR, else ``data/`` in the project: the one place every writer and sensor looks."""
+    return os.path.abspath(env.get("FOUNDRY_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
+
+
+def _number(env: Mapping[str, str], name: str, kind: type, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError as err:
+        raise ValueError(f"${name}={raw!r} is not a {kind.__name__}") from err
+
+
+class FoundrySettings(dg.ConfigurableResource):
+    """Where the pipeline writes and watches, what it publishes to, and the bars its checks hold."""
+
+    data_dir: str = Field(default_factory=default_data_dir)
+    publish_url: str | None = None  # $FOUNDRY_PUBLISH_URL: any fsspec URL instead of data_dir/published
+    model_steps: int = Field(1, ge=1)  # $FOUNDRY_MODEL_STEPS: model steps at once
+    refresh_cron: str = "0 3 * * 1"  # $FOUNDRY_REFRESH_CRON: Mondays 03:00 UTC
+    seed_dir: str | None = None  # $FOUNDRY_SEED_DIR, default data_dir/incoming_seeds
+    benchmark_dir: str | None = None  # $FOUNDRY_BENCHMARK_DIR, default data_dir/benchmarks
+    benchmarks: list[str] = []  # $FOUNDRY_BENCHMARKS (os.pathsep-separated), besides the shipped ones
+    min_cot_rows: int = Field(1, ge=0)  # $FOUNDRY_MIN_COT_ROWS
+    max_drop_rates: dict[str, float] = Field(default_factory=lambda: dict(DROP_RATE_CEILINGS))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "FoundrySettings":
+        """The settings the environment gives ($FOUNDRY_*), defaults for the rest; a bad number is named."""
+        ceilings = {
+            stage: _number(env, f"FOUNDRY_MAX_DROP_RATE_{stage.upper()}", float, ceiling)
+            for stage, ceiling in DROP_RATE_CEILINGS.items()
+        }
+        return cls(
+            data_dir=default_data_dir(env),
+            publish_url=env.get("FOUNDRY_PUBLISH_URL") or None,
+            model_steps=int(_number(env, "FOUNDRY_MODEL_STEPS", int, 1)),
+            refresh_cron=env.get("FOUNDRY_REFRESH_CRON") or "0 3 * * 1",
+            seed_dir=env.get("FOUNDRY_SEED_DIR") or None,
+            benchmark_dir=env.get("FOUNDRY_BENCHMARK_DIR") or None,
+            benchmarks=[p for p in env.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p],
+            min_cot_rows=int(_number(env, "FOUNDRY_MIN_COT_ROWS", int, 1)),
+            max_drop_rates=ceilings,
+        )
+
+    @property
+    def watched_seed_dir(self) -> Path:
+        return Path(self.seed_dir or Path(self.data_dir) / "incoming_seeds")
+
+    @property
+    def watched_benchmark_dir(self) -> Path:
+        return Path(self.benchmark_dir or Path(self.data_dir) / "benchmarks")
