@@ -1,8 +1,9 @@
 """The Dagster code location: every asset, check, resource and job of the reasoning-data foundry.
 
-Everything the pipeline writes goes under $FOUNDRY_DATA_DIR (default: ``data/`` beside this file). A teacher or
-student other than the embedded model is chosen with $TEACHER_BASE_URLS / $STUDENT_BASE_URLS, the optional step judge
-with $JUDGE_BASE_URLS (see README.md).
+Settings come from the environment once, here (``FoundrySettings.from_env``): everything the pipeline writes goes under
+$FOUNDRY_DATA_DIR (default: ``data/`` beside this file). A teacher or student other than the embedded model is chosen
+with $TEACHER_BASE_URLS / $STUDENT_BASE_URLS, the optional step judge with $JUDGE_BASE_URLS, a Hub target with
+$HF_REPO_ID, $HF_TOKEN and $HF_ENDPOINT (see README.md).
 """
 
 from __future__ import annotations
@@ -13,16 +14,34 @@ import dagster as dg
 
 from assets import automation, checks, curation, generation, grading, problems, publishing
 from assets.resources import (
+    HubResource,
     JudgeResource,
     ParquetIOManager,
     StorageResource,
     StudentResource,
     TeacherResource,
-    default_data_dir,
-    hub_from_env,
 )
+from assets.settings import FoundrySettings
+from assets.stages import MODEL_STEP
 
-DATA_DIR = default_data_dir()
+SETTINGS = FoundrySettings.from_env()
+DATA_DIR = SETTINGS.data_dir
+
+
+def hub() -> HubResource:
+    """Push to $HF_REPO_ID (at $HF_ENDPOINT if set) with $HF_TOKEN where they are set; else publish locally only.
+    The token stays a ``dg.EnvVar``: it never lands in config, logs or metadata."""
+    if not os.environ.get("HF_REPO_ID"):
+        return HubResource()
+    return HubResource(
+        repo_id=dg.EnvVar("HF_REPO_ID"),
+        token=dg.EnvVar("HF_TOKEN") if os.environ.get("HF_TOKEN") else None,
+        endpoint=dg.EnvVar("HF_ENDPOINT") if os.environ.get("HF_ENDPOINT") else None,
+    )
+
+
+# at most $FOUNDRY_MODEL_STEPS model steps at once (two embedded servers on one machine only fight over its cores)
+MODEL_STEP_LIMITS = [{"key": k, "value": v, "limit": SETTINGS.model_steps} for k, v in MODEL_STEP.items()]
 
 all_assets = dg.load_assets_from_modules([problems, generation, curation, grading, publishing])
 
@@ -34,17 +53,18 @@ defs = dg.Definitions(
         "teacher": TeacherResource(),  # $TEACHER_*, else the embedded model
         "student": StudentResource(),  # $STUDENT_*, else the embedded model
         "judge": JudgeResource(),  # $JUDGE_*: the optional step judge, a capable chat model
-        "storage": StorageResource(data_dir=DATA_DIR, publish_url=os.environ.get("FOUNDRY_PUBLISH_URL")),
-        "hub": hub_from_env(),
+        "storage": StorageResource(data_dir=DATA_DIR, publish_url=SETTINGS.publish_url),
+        "settings": SETTINGS,
+        "hub": hub(),
     },
     executor=dg.multiprocess_executor.configured(
         {
             "tag_concurrency_limits": [
-                {"key": "foundry/model", "value": "teacher", "limit": int(os.environ.get("FOUNDRY_MODEL_STEPS", "1"))}
+                {"key": k, "value": v, "limit": SETTINGS.model_steps} for k, v in MODEL_STEP.items()
             ]
         }
     ),
     jobs=[automation.refresh_job, automation.redecontaminate_job],
-    schedules=[automation.weekly_refresh],
+    schedules=[automation.refresh_schedule(SETTINGS.refresh_cron)],
     sensors=[automation.new_seed_file, automation.new_benchmark_file],
 )

@@ -1,7 +1,6 @@
 """Refresh automation: a weekly refresh schedule, a sensor for new seed files, one for new benchmark files."""
 
 import json
-import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,8 +8,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.batches import BATCHES, add_batch, batch_key
-from assets.curation import configured_benchmarks
-from assets.resources import default_data_dir
+from assets.settings import FoundrySettings
 
 SEED_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
@@ -24,16 +22,17 @@ redecontaminate_job = dg.define_asset_job(
 )
 
 
-def _refresh_cron() -> str:
-    return os.environ.get("FOUNDRY_REFRESH_CRON", "0 3 * * 1")  # Mondays 03:00
+def refresh_schedule(cron: str) -> dg.ScheduleDefinition:
+    """The refresh schedule on ``cron`` (``FoundrySettings.refresh_cron``: Mondays 03:00 UTC by default)."""
 
+    @dg.schedule(name="weekly_refresh", cron_schedule=cron, job=refresh_job, execution_timezone="UTC")
+    def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        """Each refresh is a new batch (a new partition): its procedural problems and topics are seeded by the batch
+        key, seed files yield their next slice, and dedup drops whatever an earlier batch already has."""
+        batch = add_batch(context.instance, batch_key(context.scheduled_execution_time, "weekly"))
+        return dg.RunRequest(run_key=f"refresh-{batch}", partition_key=batch, tags={"batch": batch})
 
-@dg.schedule(cron_schedule=_refresh_cron(), job=refresh_job, execution_timezone="UTC")
-def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Each refresh is a new batch (a new partition): its procedural problems and topics are seeded by the batch key,
-    seed files yield their next slice, and dedup drops whatever an earlier batch already has."""
-    batch = add_batch(context.instance, batch_key(context.scheduled_execution_time, "weekly"))
-    return dg.RunRequest(run_key=f"refresh-{batch}", partition_key=batch, tags={"batch": batch})
+    return weekly_refresh
 
 
 def _new_files(folder: Path, suffixes: tuple[str, ...], seen: dict[str, float]) -> list[Path]:
@@ -48,16 +47,13 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40] or "file"
 
 
-def _watched(env: str, default: str) -> Path:
-    return Path(os.environ.get(env, default))
-
-
 @dg.sensor(job=refresh_job, minimum_interval_seconds=60)
-def new_seed_file(context: dg.SensorEvaluationContext):
-    """A run per seed file that appears (or changes) in $FOUNDRY_SEED_DIR, with that file as the seed source."""
+def new_seed_file(context: dg.SensorEvaluationContext, settings: FoundrySettings):
+    """A run per seed file that appears (or changes) in the watched seed folder ($FOUNDRY_SEED_DIR), with that file
+    as the seed source."""
 
     seen = json.loads(context.cursor) if context.cursor else {}
-    folder = _watched("FOUNDRY_SEED_DIR", os.path.join(default_data_dir(), "incoming_seeds"))
+    folder = settings.watched_seed_dir
     requests, batches = [], []
     for path in _new_files(folder, SEED_SUFFIXES, seen):
         mtime = path.stat().st_mtime
@@ -82,25 +78,28 @@ def new_seed_file(context: dg.SensorEvaluationContext):
 
 
 @dg.sensor(job=redecontaminate_job, minimum_interval_seconds=60)
-def new_benchmark_file(context: dg.SensorEvaluationContext):
-    """When a benchmark file appears in $FOUNDRY_BENCHMARK_DIR, decontaminate every batch again against all of them,
-    the shipped and the configured ($FOUNDRY_BENCHMARKS) sets included (a run per batch; each republishes, and once
-    the last has run the published revision is clean)."""
+def new_benchmark_file(context: dg.SensorEvaluationContext, settings: FoundrySettings):
+    """When a benchmark file appears in the watched benchmark folder ($FOUNDRY_BENCHMARK_DIR), decontaminate every
+    batch again against all of them; the shipped and the configured ($FOUNDRY_BENCHMARKS) sets stay, since
+    decontamination adds config's sets to them (a run per batch; each republishes, and once the last has run the
+    published revision is clean)."""
 
     seen = json.loads(context.cursor) if context.cursor else {}
-    folder = _watched("FOUNDRY_BENCHMARK_DIR", os.path.join(default_data_dir(), "benchmarks"))
+    folder = settings.watched_benchmark_dir
     added = _new_files(folder, (".jsonl", ".parquet"), seen)
+    requests = []
     if added:
         for path in added:
             seen[path.name] = path.stat().st_mtime
         watched = sorted(str(p.resolve()) for p in folder.iterdir() if p.suffix in (".jsonl", ".parquet"))
-        benchmarks = list(dict.fromkeys([*configured_benchmarks(), *watched]))  # added to the configured sets
         stamp = "-".join(f"{p.name}@{p.stat().st_mtime}" for p in added)
         for batch in context.instance.get_dynamic_partitions(BATCHES.name):
-            yield dg.RunRequest(
-                run_key=f"benchmarks-{stamp}-{batch}",
-                partition_key=batch,
-                run_config={"ops": {"decontaminated": {"config": {"benchmarks": benchmarks}}}},
-                tags={"added_benchmarks": ",".join(p.name for p in added), "batch": batch},
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"benchmarks-{stamp}-{batch}",
+                    partition_key=batch,
+                    run_config={"ops": {"decontaminated": {"config": {"benchmarks": watched}}}},
+                    tags={"added_benchmarks": ",".join(p.name for p in added), "batch": batch},
+                )
             )
-    context.update_cursor(json.dumps(seen))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen))

@@ -4,13 +4,13 @@ Thresholds come from the environment: FOUNDRY_MIN_COT_ROWS (default 1) and FOUND
 below; verification has none, since a base-model teacher fails most of its traces).
 """
 
-import os
 import warnings
 
 import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES
+from assets.settings import FoundrySettings
 from assets.stages import DROP_RATE_CEILINGS
 from filters.decontamination import BenchmarkIndex, load_benchmark
 
@@ -75,9 +75,9 @@ def graded_cot_rows_verified(difficulty_graded: pl.DataFrame) -> dg.AssetCheckRe
 
 
 @dg.asset_check(asset="difficulty_graded", blocking=True, partitions_def=BATCHES)
-def graded_cot_rows_above_floor(difficulty_graded: pl.DataFrame) -> dg.AssetCheckResult:
-    """At least $FOUNDRY_MIN_COT_ROWS CoT rows reach publishing."""
-    floor = int(os.environ.get("FOUNDRY_MIN_COT_ROWS", "1"))
+def graded_cot_rows_above_floor(difficulty_graded: pl.DataFrame, settings: FoundrySettings) -> dg.AssetCheckResult:
+    """At least ``settings.min_cot_rows`` ($FOUNDRY_MIN_COT_ROWS) CoT rows reach publishing."""
+    floor = settings.min_cot_rows
     rows = difficulty_graded.filter(pl.col("kind") == "cot").height
     return dg.AssetCheckResult(passed=rows >= floor, metadata={"cot_rows": rows, "floor": floor})
 
@@ -90,8 +90,8 @@ def _drop_rate_check(stage: str) -> dg.AssetChecksDefinition:
         additional_ins={"dropped": dg.AssetIn(f"{stage}_rejections")},
         description=f"The share of rows {stage} drops stays under its ceiling.",
     )
-    def check(kept: pl.DataFrame, dropped: pl.DataFrame) -> dg.AssetCheckResult:
-        ceiling = float(os.environ.get(f"FOUNDRY_MAX_DROP_RATE_{stage.upper()}", DROP_RATE_CEILINGS[stage]))
+    def check(kept: pl.DataFrame, dropped: pl.DataFrame, settings: FoundrySettings) -> dg.AssetCheckResult:
+        ceiling = settings.max_drop_rates[stage]
         total = kept.height + dropped.height
         rate = dropped.height / total if total else 0.0
         return dg.AssetCheckResult(

@@ -1,6 +1,5 @@
 """Curation: dedup, benchmark decontamination and reasoning filters over traces and passages together."""
 
-import os
 import time
 from typing import Literal
 
@@ -19,6 +18,7 @@ from assets.metadata import (
 )
 from assets.resources import StorageResource, TeacherResource
 from assets.run_config import config_of, validate_run_config
+from assets.settings import FoundrySettings
 from filters.contract import chain
 from filters.decontamination import BenchmarkIndex, Decontaminate, benchmark_names, benchmark_sources, load_benchmark
 from filters.dedup import Dedup, minhash_config
@@ -85,29 +85,31 @@ def deduplicated(
     )  # fmt: skip
 
 
-def configured_benchmarks() -> list[str]:
-    """Benchmark sources named in $FOUNDRY_BENCHMARKS (``:``-separated), besides the shipped ones."""
-    return [p for p in os.environ.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p]
-
-
 @config_of("decontaminated")
 class DecontaminationConfig(dg.Config):
-    """Benchmark test sets: the shipped GSM8K test and MATH-500 (``shipped``) plus ``benchmarks``: jsonl/parquet
-    files or `datasets` ids (``id@split``, default split ``test``) with a question or problem field; default
-    $FOUNDRY_BENCHMARKS. ``disabled: true`` turns decontamination off explicitly (metadata and the card say so)."""
+    """Benchmark test sets: the shipped GSM8K test and MATH-500 (``shipped``), the configured ones
+    ($FOUNDRY_BENCHMARKS) and ``benchmarks``: jsonl/parquet files or `datasets` ids (``id@split``, default split
+    ``test``) with a question or problem field. ``disabled: true`` turns decontamination off explicitly (metadata
+    and the card say so)."""
 
     shipped: bool = True
-    benchmarks: list[str] = Field(default_factory=configured_benchmarks)
+    benchmarks: list[str] = []
     disabled: bool = False
     ngram: int = Field(10, ge=3, le=50)
     fuzzy: float = Field(0.9, gt=0.5, le=1.0)
 
 
 @stage_asset("decontaminated")
-def decontaminated(context: dg.AssetExecutionContext, config: DecontaminationConfig, deduplicated: pl.DataFrame):
+def decontaminated(
+    context: dg.AssetExecutionContext,
+    config: DecontaminationConfig,
+    settings: FoundrySettings,
+    deduplicated: pl.DataFrame,
+):
     """Drop rows whose problem or generated text overlaps a benchmark test set by an n-word run."""
     started = time.monotonic()
-    sources = benchmark_sources(config.shipped, config.benchmarks, config.disabled)
+    extra = list(dict.fromkeys([*settings.benchmarks, *config.benchmarks]))
+    sources = benchmark_sources(config.shipped, extra, config.disabled)
     named = benchmark_names(sources)
     benchmarks = {name: load_benchmark(source) for name, source in named.items()}
     if config.disabled:

@@ -8,9 +8,9 @@ from assets.batches import BATCHES, batch_seed
 from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_asset
 from assets.resources import TeacherResource
 from assets.run_config import config_of, validate_run_config
-from generators.tasks.cot import generate_traces
+from generators.tasks.cot import CotTask
 from generators.tasks.evolve import EVOLUTIONS, evolve_problems
-from generators.tasks.textbook import generate_passages, load_topics, sample_topics
+from generators.tasks.textbook import TextbookTask, load_topics, sample_topics
 from generators.teachers.backend import SamplingParams
 
 
@@ -49,12 +49,13 @@ def evolved_problems(
     majority of its independent solutions agree; no gold answer, so verification decides by majority vote."""
     validate_run_config(context)
     seeds = pl.concat([seed_problems, synthetic_problems])
-    problems, rejected, stats = evolve_problems(
+    output = evolve_problems(
         seeds, teacher.backend(), config.count, config.solve_samples, config.params(), config.min_agreement,
         tuple(config.evolutions), progress=progress_logger(context),
     )  # fmt: skip
+    problems = output.rows
     yield from generation_outputs(
-        "evolved_problems", problems, rejected, stats, config.max_failure_fraction,
+        "evolved_problems", output, config.max_failure_fraction,
         rows_in=config.count,
         per_evolution=counts_by(problems, "source"),
         samples=samples(problems, ("source", "problem")),
@@ -93,11 +94,10 @@ def cot_traces(
     validate_run_config(context)
     problems = pl.concat([seed_problems, synthetic_problems, evolved_problems])
     backend = teacher.backend()
-    traces, failed, stats = generate_traces(
-        problems, backend, config.samples_per_problem, config.params(), progress_logger(context)
-    )
+    output = CotTask(backend, config.params(), config.samples_per_problem).run(problems, progress_logger(context))
+    traces = output.rows
     yield from generation_outputs(
-        "cot_traces", traces, failed, stats, config.max_failure_fraction,
+        "cot_traces", output, config.max_failure_fraction,
         problems=problems.height,
         teacher_model=backend.model,
         teacher_backend=backend.backend,
@@ -134,9 +134,10 @@ def textbook_passages(
     """Textbook-style passages written by the teacher, one per topic and audience."""
     validate_run_config(context)
     backend = teacher.backend()
-    passages, failed, stats = generate_passages(textbook_topics, backend, config.params(), progress_logger(context))
+    output = TextbookTask(backend, config.params()).run(textbook_topics, progress_logger(context))
+    passages = output.rows
     yield from generation_outputs(
-        "textbook_passages", passages, failed, stats, config.max_failure_fraction,
+        "textbook_passages", output, config.max_failure_fraction,
         teacher_model=backend.model,
         per_audience=counts_by(passages, "audience"),
         per_style=counts_by(passages, "style"),

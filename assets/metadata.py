@@ -12,6 +12,7 @@ from assets.batches import BATCHES
 from assets.stages import MODEL_STEP, STAGES
 from filters.contract import FilterResult
 from filters.schemas import REJECTION_SCHEMA
+from generators.tasks.base import TaskOutput
 from generators.teachers.backend import GenerationStats, check_failures
 
 
@@ -123,18 +124,14 @@ def filter_outputs(
 
 
 def generation_outputs(
-    stage: str,
-    frame: pl.DataFrame,
-    failed: pl.DataFrame,
-    stats: GenerationStats,
-    max_failure_fraction: float,
-    **extra: object,
+    stage: str, output: TaskOutput, max_failure_fraction: float, **extra: object
 ) -> Iterator[dg.Output]:
     """The two outputs of a generation stage, after failing it where too many requests failed."""
-    check_failures(stats, max_failure_fraction)
-    metadata = {"rows": frame.height, **extra, **generation_metadata(stats)}
-    yield dg.Output(frame, output_name=stage, metadata=metadata)
-    yield dg.Output(rejections(failed, stage), output_name=f"{stage}_rejections", metadata={"rows": failed.height})
+    check_failures(output.stats, max_failure_fraction)
+    metadata = {"rows": output.rows.height, **extra, **generation_metadata(output.stats)}
+    yield dg.Output(output.rows, output_name=stage, metadata=metadata)
+    dropped = rejections(output.rejections, stage)
+    yield dg.Output(dropped, output_name=f"{stage}_rejections", metadata={"rows": dropped.height})
 
 
 def stage_asset(name: str) -> Callable[[Callable], dg.AssetsDefinition]:

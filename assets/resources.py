@@ -14,15 +14,11 @@ import polars as pl
 from pydantic import Field, PrivateAttr
 from upath import UPath
 
+from assets.settings import default_data_dir
 from generators.teachers.backend import TeacherBackend
 from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import EMBEDDED_MODEL, EmbeddedServer, die_with_parent
 from generators.teachers.openai_backend import OpenAICompatibleBackend
-
-
-def default_data_dir() -> str:
-    """$FOUNDRY_DATA_DIR, else ``data/`` in the project: the one place every writer and sensor looks."""
-    return os.path.abspath(os.environ.get("FOUNDRY_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
 
 
 @dataclass(frozen=True)
@@ -277,14 +273,3 @@ class HubResource(dg.ConfigurableResource):
         from generators.publishing.targets import push_to_hub
 
         return push_to_hub(folder, self.repo_id, revision, self.token, self.endpoint)
-
-
-def hub_from_env() -> HubResource:
-    """Push to $HF_REPO_ID (at $HF_ENDPOINT if set) with $HF_TOKEN where they are set; else publish locally only."""
-    if not os.environ.get("HF_REPO_ID"):
-        return HubResource()
-    return HubResource(
-        repo_id=dg.EnvVar("HF_REPO_ID"),
-        token=dg.EnvVar("HF_TOKEN") if os.environ.get("HF_TOKEN") else None,
-        endpoint=dg.EnvVar("HF_ENDPOINT") if os.environ.get("HF_ENDPOINT") else None,
-    )

@@ -26,7 +26,7 @@ import polars as pl
 
 from filters.reasoning import reasoning_filter
 from filters.verify import verify_traces
-from generators.tasks.cot import generate_traces
+from generators.tasks.cot import CotTask
 from generators.teachers.backend import SamplingParams
 from generators.teachers.cache import ResponseCache
 from generators.teachers.openai_backend import OpenAICompatibleBackend
@@ -74,7 +74,8 @@ def main() -> None:
             )
             frame = problems(count)
             cpu, wall = time.process_time(), time.monotonic()
-            traces, _, stats = generate_traces(frame, backend, 1, SamplingParams(max_tokens=8192))
+            output = CotTask(backend, SamplingParams(max_tokens=8192)).run(frame)
+            traces, stats = output.rows, output.stats
             wall, cpu = time.monotonic() - wall, time.process_time() - cpu
     finally:
         stop.set()

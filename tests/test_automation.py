@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.automation import new_benchmark_file, new_seed_file, weekly_refresh
+from assets.automation import new_benchmark_file, new_seed_file, refresh_schedule
 from assets.batches import BATCHES, batch_seed
 from assets.checks import (
     contamination_check,
@@ -21,11 +21,13 @@ from assets.checks import (
     graded_cot_rows_verified,
     partition_metadata,
 )
+from assets.settings import FoundrySettings
 from tests.conftest import GSM8K_TEST
 
 
 @pytest.mark.slow
 def test_weekly_refresh_adds_a_new_batch_partition_per_scheduled_day() -> None:
+    weekly_refresh = refresh_schedule(FoundrySettings().refresh_cron)
     monday = dt.datetime(2026, 11, 30, 3, tzinfo=dt.UTC)
     with dg.instance_for_test() as instance:
         first = weekly_refresh(dg.build_schedule_context(instance=instance, scheduled_execution_time=monday))
@@ -41,12 +43,12 @@ def test_weekly_refresh_adds_a_new_batch_partition_per_scheduled_day() -> None:
     assert weekly_refresh.cron_schedule == "0 3 * * 1"
 
 
-def test_seed_sensor_requests_one_batch_per_new_file(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("FOUNDRY_SEED_DIR", str(tmp_path))
+def test_seed_sensor_requests_one_batch_per_new_file(tmp_path: Path) -> None:
+    settings = FoundrySettings(seed_dir=str(tmp_path))
     (tmp_path / "a.jsonl").write_text('{"question": "q", "answer": "#### 1"}\n')
     (tmp_path / "notes.txt").write_text("not a seed file")
     context = dg.build_sensor_context()
-    result = new_seed_file(context)
+    result = new_seed_file(context, settings=settings)
     requests = result.run_requests
     assert [r.tags["seed_file"] for r in requests] == ["a.jsonl"]
     assert requests[0].run_config["ops"]["seed_problems"]["config"]["sources"] == [
@@ -54,28 +56,30 @@ def test_seed_sensor_requests_one_batch_per_new_file(tmp_path: Path, monkeypatch
     ]
     (added,) = result.dynamic_partitions_requests
     assert added.partition_keys == [requests[0].partition_key] and "-seed-a-" in requests[0].partition_key
-    again = new_seed_file(dg.build_sensor_context(cursor=result.cursor))
+    again = new_seed_file(dg.build_sensor_context(cursor=result.cursor), settings=settings)
     assert again.run_requests == [] and again.dynamic_partitions_requests == []
     (tmp_path / "b.csv").write_text("question,answer\nq,#### 2\n")
-    third = new_seed_file(dg.build_sensor_context(cursor=again.cursor))
+    third = new_seed_file(dg.build_sensor_context(cursor=again.cursor), settings=settings)
     assert [r.tags["seed_file"] for r in third.run_requests] == ["b.csv"]
 
 
-def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("FOUNDRY_BENCHMARK_DIR", str(tmp_path))
-    monkeypatch.setenv("FOUNDRY_BENCHMARKS", "/sets/configured.jsonl")
+def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tmp_path: Path) -> None:
+    settings = FoundrySettings(benchmark_dir=str(tmp_path), benchmarks=["/sets/configured.jsonl"])
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(BATCHES.name, ["b1", "b2"])
         (tmp_path / "old.jsonl").write_text('{"question": "q"}\n')
         context = dg.build_sensor_context(instance=instance)
-        assert len(list(new_benchmark_file(context))) == 2
+        first = new_benchmark_file(context, settings=settings)
+        assert len(first.run_requests) == 2
         (tmp_path / "new.jsonl").write_text('{"question": "r"}\n')
-        requests = list(new_benchmark_file(dg.build_sensor_context(instance=instance, cursor=context.cursor)))
+        later = dg.build_sensor_context(instance=instance, cursor=first.cursor)
+        requests = new_benchmark_file(later, settings=settings).run_requests
     assert [r.partition_key for r in requests] == ["b1", "b2"]
     assert {r.tags["added_benchmarks"] for r in requests} == {"new.jsonl"}
     config = requests[0].run_config["ops"]["decontaminated"]["config"]
-    # the configured and shipped sets stay: a redecontamination never lets back in what an earlier run removed
-    assert [os.path.basename(f) for f in config["benchmarks"]] == ["configured.jsonl", "new.jsonl", "old.jsonl"]
+    # the sensor adds the watched files; the shipped and configured sets stay (decontaminated adds config's sets to
+    # them), so a redecontamination never lets back in what an earlier run removed
+    assert [os.path.basename(f) for f in config["benchmarks"]] == ["new.jsonl", "old.jsonl"]
     assert config.get("shipped", True) is True
 
 
@@ -104,16 +108,17 @@ def test_every_cot_row_verified_check(verified: list[bool], passed: bool) -> Non
     assert graded_cot_rows_verified(graded(verified)).passed is passed
 
 
-def test_row_count_floor_check(monkeypatch) -> None:
-    monkeypatch.setenv("FOUNDRY_MIN_COT_ROWS", "3")
-    assert not graded_cot_rows_above_floor(graded([True, True])).passed
-    assert graded_cot_rows_above_floor(graded([True, True, True])).passed
+def test_row_count_floor_check() -> None:
+    settings = FoundrySettings(min_cot_rows=3)
+    assert not graded_cot_rows_above_floor(graded([True, True]), settings).passed
+    assert graded_cot_rows_above_floor(graded([True, True, True]), settings).passed
 
 
 @pytest.mark.parametrize(("kept", "dropped", "passed"), [(9, 1, True), (2, 8, False)])
 def test_drop_rate_check(kept: int, dropped: int, passed: bool) -> None:
     check = next(c for c in drop_rate_checks if "decontaminated" in str(c.check_keys))
-    result = check(kept=pl.DataFrame({"id": ["k"] * kept}), dropped=pl.DataFrame({"id": ["d"] * dropped}))
+    frames = {"kept": pl.DataFrame({"id": ["k"] * kept}), "dropped": pl.DataFrame({"id": ["d"] * dropped})}
+    result = check(**frames, settings=FoundrySettings())
     assert result.passed is passed
 
 

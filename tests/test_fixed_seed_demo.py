@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from tests.graph import graph_resources
 from tests.sim_server import SimServer
 
 GOLDEN = Path(__file__).parent / "golden" / "fixed_seed_demo.json"
@@ -49,7 +50,7 @@ def run_fixed_seed_demo(tmp_path: Path) -> dict:
     source is its path as given); return what a user would get."""
     import definitions
     from assets.batches import add_batch
-    from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+    from assets.resources import TeacherResource
 
     seeds = tmp_path / "sums.jsonl"
     seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
@@ -60,9 +61,7 @@ def run_fixed_seed_demo(tmp_path: Path) -> dict:
             add_batch(instance, "fixed")
             result = dg.materialize(
                 [*definitions.all_assets, *definitions.defs.asset_checks],
-                resources={"io_manager": ParquetIOManager(base_path=str(tmp_path / "assets")), "teacher": endpoint,
-                           "student": endpoint, "judge": endpoint, "storage": StorageResource(data_dir=str(tmp_path)),
-                           "hub": HubResource()},
+                resources=graph_resources(".", endpoint),
                 run_config={"ops": {
                     "seed_problems": {"config": {"sources": [seeds.name], "limit_per_source": 8}},
                     "synthetic_problems": {"config": {"count": 12, "seed": 7}},

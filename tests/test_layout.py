@@ -132,6 +132,10 @@ def test_filter_results_are_only_made_by_the_contract() -> None:
 
 @pytest.mark.parametrize("cls", subclasses(Task), ids=lambda c: c.__name__)
 def test_every_task_declares_its_columns(cls: type) -> None:
+    """A task outside the shape's own module is concrete and declares its name, input and output columns."""
+    if cls.__module__ == "generators.tasks.base":
+        assert [c for c in subclasses(cls) if not inspect.isabstract(c)], f"{cls.__name__} has no task"
+        return
     assert not inspect.isabstract(cls)
     assert cls.name and cls.inputs and cls.outputs, cls.__name__
 

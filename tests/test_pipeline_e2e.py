@@ -13,26 +13,16 @@ import pytest
 
 import definitions
 from assets.batches import add_batch
-from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+from assets.resources import TeacherResource
 from filters.contract import Drop
 from filters.families import family_reasoning_error
 from filters.steps import find_reasoning_error
 from filters.verify import verify
 from generators.teachers.backend import GenerationRequest, SamplingParams
 from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
+from tests.graph import graph_resources
 
 pytestmark = pytest.mark.e2e
-
-
-def resources_for(data_dir: Path) -> dict:
-    return {
-        "io_manager": ParquetIOManager(base_path=str(data_dir / "assets")),
-        "teacher": TeacherResource(data_dir=str(data_dir)),
-        "student": TeacherResource(data_dir=str(data_dir)),
-        "judge": TeacherResource(data_dir=str(data_dir)),
-        "storage": StorageResource(data_dir=str(data_dir)),
-        "hub": HubResource(),
-    }
 
 
 class ServerWatcher:
@@ -105,20 +95,18 @@ SECOND_BATCH = {
 }
 
 
-def materialize_batch(instance: dg.DagsterInstance, batch: str, data_dir: Path, run_config: dict):
+def materialize_batch(instance: dg.DagsterInstance, batch: str, data_dir: Path, run_config: dict, **settings: object):
     add_batch(instance, batch)
     return dg.materialize(
         [*definitions.all_assets, *definitions.defs.asset_checks],
-        resources=resources_for(data_dir),
+        resources=graph_resources(data_dir, **settings),
         run_config=run_config,
         instance=instance,
         partition_key=batch,
     )
 
 
-def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_batches(
-    tmp_path: Path, monkeypatch
-) -> None:
+def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_batches(tmp_path: Path) -> None:
     (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
         with ServerWatcher() as watcher:
@@ -128,8 +116,8 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
         first = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
         first_ids = {i for split in first.values() for i in split["id"]}
 
-        monkeypatch.setenv("FOUNDRY_MIN_COT_ROWS", "0")  # the second batch may verify nothing new
-        second = materialize_batch(instance, "b2", tmp_path, SECOND_BATCH)
+        # the second batch may verify nothing new
+        second = materialize_batch(instance, "b2", tmp_path, SECOND_BATCH, min_cot_rows=0)
         published = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
         # a benchmark file appears that holds one published problem of b1: the redecontaminate job reruns b1
         leaked = first["train"]["problem"][0]
@@ -139,7 +127,7 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
         third = dg.materialize(
             [*definitions.all_assets, *definitions.defs.asset_checks],
             selection=definitions.automation.redecontaminate_job.selection,
-            resources=resources_for(tmp_path),
+            resources=graph_resources(tmp_path, min_cot_rows=0),
             run_config={"ops": {"decontaminated": {"config": {"benchmarks": benchmarks}},
                                 **{k: RUN_CONFIG["ops"][k] for k in ("difficulty_graded", "verified")}}},
             instance=instance,
@@ -185,7 +173,7 @@ def publish_only(instance: dg.DagsterInstance, data_dir: Path) -> dg.ExecuteInPr
     return dg.materialize(
         [*definitions.all_assets, *definitions.defs.asset_checks],
         selection=dg.AssetSelection.assets("published_dataset"),
-        resources=resources_for(data_dir),
+        resources=graph_resources(data_dir),
         instance=instance,
         raise_on_error=False,
     )
@@ -273,10 +261,9 @@ def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher
     assert set(result.output_for_node("synthetic_problems")["domain"]) == {"math", "logic"}
 
 
-def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path, monkeypatch) -> None:
+def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path) -> None:
     """The reasoning checks on (the defaults) against the embedded teacher: whatever it gets right by luck stays out,
     every published trace passes the checks, and the rejected ones are published as labelled steps."""
-    monkeypatch.setenv("FOUNDRY_MIN_COT_ROWS", "0")  # the 270M base teacher may reason soundly nowhere
     run_config = {
         "ops": {
             "synthetic_problems": {"config": {"count": 8, "seed": 4, "min_steps": 1, "max_steps": 1,
@@ -291,7 +278,8 @@ def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path, monkey
     }  # fmt: skip
     (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
-        result = materialize_batch(instance, "b1", tmp_path, run_config)
+        # the 270M base teacher may reason soundly nowhere
+        result = materialize_batch(instance, "b1", tmp_path, run_config, min_cot_rows=0)
     assert result.success
     traces = result.output_for_node("cot_traces", "cot_traces")
     # what the family checks and the chance gate key on: the calendar family, and arithmetic's story templates
@@ -338,7 +326,7 @@ def generation_then_failure(teacher: TeacherResource) -> None:
 
 def test_teacher_server_is_stopped_when_the_run_fails(tmp_path: Path) -> None:
     with ServerWatcher() as watcher:
-        result = dg.materialize([generation_then_failure], resources=resources_for(tmp_path), raise_on_error=False)
+        result = dg.materialize([generation_then_failure], resources=graph_resources(tmp_path), raise_on_error=False)
     assert not result.success
     assert watcher.pids, "the embedded server never started"
     assert not (watcher.pids & ServerWatcher.running()), "the embedded server outlived the failed run"

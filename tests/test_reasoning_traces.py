@@ -10,10 +10,11 @@ import polars as pl
 import pytest
 
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter
-from generators.tasks.cot import generate_traces, split_thinking
+from generators.tasks.cot import CotTask, split_thinking
 from generators.teachers.backend import SamplingParams
 from generators.teachers.cache import ResponseCache
 from generators.teachers.openai_backend import OpenAICompatibleBackend
+from tests.graph import graph_resources
 from tests.sim_server import SimServer
 
 
@@ -58,7 +59,8 @@ def test_a_reasoning_models_thinking_is_captured_whole(tmp_path: Path, reasoning
         backend = OpenAICompatibleBackend(
             [server.base_url], "sim-teacher", ResponseCache(tmp_path / "c.sqlite"), chat=chat
         )
-        traces, failed, _ = generate_traces(problems, backend, 2, SamplingParams(max_tokens=4096))
+        output = CotTask(backend, SamplingParams(max_tokens=4096), 2).run(problems)
+        traces, failed = output.rows, output.rejections
         sent = server.log.sent_thinking
     assert failed.is_empty() and traces.height == 8
     for row in traces.iter_rows(named=True):
@@ -86,7 +88,7 @@ def test_an_unclosed_think_block_is_truncated_thinking() -> None:
 def test_the_published_thinking_is_what_the_server_sent(tmp_path: Path) -> None:
     import definitions
     from assets.batches import add_batch
-    from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+    from assets.resources import TeacherResource
 
     seeds = tmp_path / "sums.jsonl"
     seeds.write_text("".join(json.dumps({"question": f"What is {i} + {i + 2}?", "answer": f"#### {2 * i + 2}"}) + "\n"
@@ -97,9 +99,7 @@ def test_the_published_thinking_is_what_the_server_sent(tmp_path: Path) -> None:
             add_batch(instance, "b1")
             result = dg.materialize(
                 [*definitions.all_assets, *definitions.defs.asset_checks],
-                resources={"io_manager": ParquetIOManager(base_path=str(tmp_path / "assets")), "teacher": endpoint,
-                           "student": endpoint, "judge": endpoint, "storage": StorageResource(data_dir=str(tmp_path)),
-                           "hub": HubResource()},
+                resources=graph_resources(tmp_path, endpoint),
                 run_config={"ops": {
                     "seed_problems": {"config": {"sources": [str(seeds)], "limit_per_source": 4}},
                     "synthetic_problems": {"config": {"count": 0}},

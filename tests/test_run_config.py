@@ -8,6 +8,7 @@ import pytest
 
 import definitions
 from assets.run_config import CONFIG_CLASSES, run_config_errors
+from tests.graph import graph_resources
 
 
 @pytest.mark.parametrize(
@@ -45,7 +46,7 @@ def test_the_defaults_are_valid_and_every_configurable_asset_is_covered() -> Non
 def test_a_bad_value_fails_the_run_before_any_model_call(tmp_path) -> None:
     """The first model step rejects the whole run's config: no request reaches the teacher, whose port is closed
     (a request would fail with a connection error instead)."""
-    from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
+    from assets.resources import TeacherResource
     from generators.teachers.embedded import free_port
 
     teacher = TeacherResource(base_urls=[f"http://127.0.0.1:{free_port()}/v1"], model="m", data_dir=str(tmp_path))
@@ -57,9 +58,7 @@ def test_a_bad_value_fails_the_run_before_any_model_call(tmp_path) -> None:
                 "synthetic_problems", "seed_problems", "evolved_problems", "evolved_problems_rejections",
                 "cot_traces", "cot_traces_rejections",
             ),
-            resources={"io_manager": ParquetIOManager(base_path=str(tmp_path)), "teacher": teacher,
-                       "student": teacher, "judge": teacher, "storage": StorageResource(data_dir=str(tmp_path)),
-                       "hub": HubResource()},
+            resources=graph_resources(tmp_path, teacher),
             run_config={"ops": {"evolved_problems": {"config": {"count": 1}},
                                 "cot_traces": {"config": {"samples_per_problem": 0}}}},
             instance=instance,

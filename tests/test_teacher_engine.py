@@ -219,6 +219,7 @@ def test_an_evolution_cut_at_the_token_limit_never_becomes_a_problem(embedded_se
     seeds = generate_mixed(2, seed=1, families=["arithmetic"], min_steps=1, max_steps=1)
     with FaultProxy(embedded_server_url, fault_rate=1.0, faults=("length",)) as proxy:
         backend = OpenAICompatibleBackend([proxy.base_url], EMBEDDED_MODEL, ResponseCache(tmp_path / "c.sqlite"))
-        problems, rejected, _ = evolve_problems(seeds, backend, 2, 2, SamplingParams(max_tokens=48), workers=1)
+        output = evolve_problems(seeds, backend, 2, 2, SamplingParams(max_tokens=48), workers=1)
+        problems, rejected = output.rows, output.rejections
     assert problems.is_empty()
     assert rejected["code"].to_list() == ["evolution_truncated"] * 2

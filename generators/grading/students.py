@@ -7,8 +7,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from filters.verify import verify_many
-from generators.tasks.base import Task
-from generators.tasks.prompts import COT_STOP, cot_prompt
+from generators.tasks.base import ProblemTask
 from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
@@ -19,21 +18,12 @@ from generators.teachers.backend import (
 )
 
 
-class StudentTask(Task):
-    """``k`` student answers per problem; a failed request counts as a wrong answer."""
+class StudentTask(ProblemTask):
+    """``samples`` student answers per problem; a failed request counts as a wrong answer."""
 
     name = "student_sample"
     inputs = ("problem_id", "domain", "problem", "answer")
     outputs: ClassVar[dict[str, pl.DataType]] = {"problem_id": pl.String, "answer": pl.String, "completion": pl.String}
-    default_stop = COT_STOP
-
-    def __init__(self, backend: TeacherBackend, params: SamplingParams, k: int) -> None:
-        super().__init__(backend, params)
-        self.k = k
-
-    def render(self, row: dict[str, Any]) -> list[GenerationRequest]:
-        rendered = cot_prompt(row["problem"], chat=self.backend.chat, domain=row["domain"])
-        return [self.request(rendered, index) for index in range(self.k)]
 
     def origin(self, row: dict[str, Any], request: GenerationRequest) -> tuple:
         return (row["problem_id"], self.backend.model, self.sampling, request.sample_index)

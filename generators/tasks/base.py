@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from filters.schemas import rejection, rejections_frame, row_id
-from generators.tasks.prompts import RenderedPrompt
+from generators.tasks.prompts import COT_STOP, RenderedPrompt, cot_prompt
 from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
@@ -49,15 +49,20 @@ class Task(ABC):
     outputs: ClassVar[dict[str, pl.DataType]]
     default_stop: ClassVar[tuple[str, ...]] = ()  # for completion prompts, where the caller set no stop
 
-    def __init__(self, backend: TeacherBackend, params: SamplingParams) -> None:
-        self.backend = backend
+    def __init__(self, backend: TeacherBackend, params: SamplingParams, samples: int = 1) -> None:
+        self.backend, self.samples = backend, samples
         stop = params.stop or (() if backend.chat else self.default_stop)
         self.params = replace(params, stop=stop)
         self.sampling = json.dumps(asdict(self.params), sort_keys=True)
 
     @abstractmethod
+    def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
+        """The prompt for one input row."""
+
     def render(self, row: dict[str, Any]) -> list[GenerationRequest]:
-        """The requests one input row needs (several samples, or none)."""
+        """The requests one input row needs: ``samples`` samples of its prompt."""
+        rendered = self.prompt(row)
+        return [self.request(rendered, index) for index in range(self.samples)]
 
     @abstractmethod
     def parse(self, row: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict | Rejected:
@@ -71,12 +76,10 @@ class Task(ABC):
         """The text a rejection of this row shows."""
         return str(row.get("problem") or row.get("text") or "")
 
-    def request(self, rendered: RenderedPrompt, sample_index: int = 0, **tags: str) -> GenerationRequest:
-        """A request for one sample of a rendered prompt, tagged with the task, the template and ``tags``."""
+    def request(self, rendered: RenderedPrompt, sample_index: int = 0) -> GenerationRequest:
+        """A request for one sample of a rendered prompt, tagged with the task and the template."""
         metadata = (("purpose", self.name), ("template", rendered.template), ("template_hash", rendered.template_hash))
-        return GenerationRequest(
-            self.params, rendered.prompt, rendered.messages, sample_index, (*metadata, *tags.items())
-        )
+        return GenerationRequest(self.params, rendered.prompt, rendered.messages, sample_index, metadata)
 
     def lineage(self, request: GenerationRequest, result: GenerationResult) -> dict[str, Any]:
         """The lineage columns of an output row: which model, prompt template and sampling made it, at what cost."""
@@ -117,3 +120,12 @@ class Task(ABC):
 
     def rejection_id(self, row: dict[str, Any], request: GenerationRequest) -> str:
         return row_id(*self.origin(row, request))
+
+
+class ProblemTask(Task):
+    """A task that asks for a worked solution of a row's ``problem`` in its ``domain`` (the CoT prompt)."""
+
+    default_stop = COT_STOP
+
+    def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
+        return cot_prompt(row["problem"], chat=self.backend.chat, domain=row["domain"])

@@ -9,15 +9,10 @@ from typing import Any
 import polars as pl
 
 from filters.schemas import LINEAGE_SCHEMA, PROBLEM_SCHEMA, row_id
-from generators.tasks.base import Task
-from generators.tasks.prompts import COT_STOP, cot_prompt
+from generators.tasks.base import ProblemTask
 from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
-    GenerationStats,
-    ProgressFn,
-    SamplingParams,
-    TeacherBackend,
 )
 
 TRACE_PROBLEM_FIELDS = (
@@ -68,21 +63,12 @@ TRACE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-class CotTask(Task):
+class CotTask(ProblemTask):
     """``samples`` traces per problem; a reasoning model's thinking is kept apart from the solution."""
 
     name = "cot_trace"
     inputs = (*TRACE_PROBLEM_FIELDS, "template")
     outputs = TRACE_SCHEMA
-    default_stop = COT_STOP
-
-    def __init__(self, backend: TeacherBackend, params: SamplingParams, samples: int) -> None:
-        super().__init__(backend, params)
-        self.samples = samples
-
-    def render(self, problem: dict[str, Any]) -> list[GenerationRequest]:
-        rendered = cot_prompt(problem["problem"], chat=self.backend.chat, domain=problem["domain"])
-        return [self.request(rendered, index, problem_id=problem["problem_id"]) for index in range(self.samples)]
 
     def origin(self, problem: dict[str, Any], request: GenerationRequest) -> tuple:
         template_hash = dict(request.metadata)["template_hash"]
@@ -101,15 +87,3 @@ class CotTask(Task):
             "thinking_closed": parts.closed if parts.thinking is not None else None,
             **self.lineage(request, result),
         }
-
-
-def generate_traces(
-    problems: pl.DataFrame,
-    teacher: TeacherBackend,
-    samples_per_problem: int,
-    params: SamplingParams,
-    progress: ProgressFn | None = None,
-) -> tuple[pl.DataFrame, pl.DataFrame, GenerationStats]:
-    """Traces for every problem; returns (traces, failed requests as rejections, accounting)."""
-    out = CotTask(teacher, params, samples_per_problem).run(problems, progress)
-    return out.rows, out.rejections, out.stats

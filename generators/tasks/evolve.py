@@ -13,8 +13,8 @@ import polars as pl
 from filters.answers import extract_answer
 from filters.schemas import PROBLEM_SCHEMA, rejection, rejections_frame
 from filters.verify import majority_votes
-from generators.tasks.base import Rejected, Task
-from generators.tasks.prompts import COT_STOP, RenderedPrompt, cot_prompt, prompt_hash
+from generators.tasks.base import ProblemTask, Rejected, Task, TaskOutput
+from generators.tasks.prompts import RenderedPrompt, prompt_hash
 from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
@@ -56,9 +56,9 @@ class RewriteTask(Task):
     inputs = ("problem_id", "problem", "domain", "reasoning_kind", "evolution")
     outputs: ClassVar[dict[str, pl.DataType]] = {"pick": pl.Int64, "text": pl.String}
 
-    def render(self, pick: dict[str, Any]) -> list[GenerationRequest]:
+    def prompt(self, pick: dict[str, Any]) -> RenderedPrompt:
         prompt, messages = evolve_prompt(pick["problem"], pick["evolution"], self.backend.chat)
-        return [self.request(RenderedPrompt(f"evolve_{pick['evolution']}", EVOLVE_HASH, prompt, messages))]
+        return RenderedPrompt(f"evolve_{pick['evolution']}", EVOLVE_HASH, prompt, messages)
 
     def origin(self, pick: dict[str, Any], request: GenerationRequest) -> tuple:
         return (pick["problem_id"],)
@@ -76,24 +76,15 @@ class RewriteTask(Task):
         return {"pick": pick["pick"], "text": text}
 
 
-class SolveTask(Task):
+class SolveTask(ProblemTask):
     """``samples`` solutions of an evolved problem, each reduced to its final answer for the vote."""
 
     name = "evolve_solve"
-    inputs = ("candidate", "problem_id", "text", "domain")
+    inputs = ("candidate", "problem_id", "problem", "domain")
     outputs: ClassVar[dict[str, pl.DataType]] = {"candidate": pl.Int64, "answer": pl.String}
-    default_stop = COT_STOP
-
-    def __init__(self, backend: TeacherBackend, params: SamplingParams, samples: int) -> None:
-        super().__init__(backend, params)
-        self.samples = samples
-
-    def render(self, candidate: dict[str, Any]) -> list[GenerationRequest]:
-        rendered = cot_prompt(candidate["text"], chat=self.backend.chat, domain=candidate["domain"])
-        return [self.request(rendered, index) for index in range(self.samples)]
 
     def origin(self, candidate: dict[str, Any], request: GenerationRequest) -> tuple:
-        return (candidate["text"], request.sample_index)
+        return (candidate["problem"], request.sample_index)
 
     def rejection_id(self, candidate: dict[str, Any], request: GenerationRequest) -> str:
         return candidate["problem_id"]
@@ -113,21 +104,21 @@ def evolve_problems(
     workers: int = 2,
     progress: ProgressFn | None = None,
     rewrite_max_tokens: int = 160,
-) -> tuple[pl.DataFrame, pl.DataFrame, GenerationStats]:
+) -> TaskOutput:
     """``count`` evolved problems (seeds and evolutions taken in turn), each solved ``solve_samples`` times; kept only
     where a majority agrees. Their ``answer`` stays empty: the majority vote decides downstream, as for any problem
-    without gold. Returns (problems, rejections, accounting)."""
+    without gold."""
     picks = [
         {**seeds.row(i % seeds.height, named=True), "evolution": evolutions[i % len(evolutions)], "pick": i}
         for i in range(count)
     ]
     if not picks:
-        return pl.DataFrame(schema=PROBLEM_SCHEMA), rejections_frame([]), GenerationStats()
+        return TaskOutput(pl.DataFrame(schema=PROBLEM_SCHEMA), rejections_frame([]), GenerationStats())
     rewrite_stop = () if teacher.chat else ("\n\n", "\nOriginal")
     rewrite = RewriteTask(teacher, replace(params, max_tokens=rewrite_max_tokens, stop=rewrite_stop))
     rewritten = rewrite.run(picks, progress)
     candidates = [
-        {**picks[pick], "candidate": n, "text": text} for n, (pick, text) in enumerate(rewritten.rows.iter_rows())
+        {**picks[pick], "candidate": n, "problem": text} for n, (pick, text) in enumerate(rewritten.rows.iter_rows())
     ]
     solved = SolveTask(teacher, replace(params, stop=()), solve_samples).run(candidates, progress)
     answers: list[list[str | None]] = [[] for _ in candidates]
@@ -137,7 +128,7 @@ def evolve_problems(
     votes = majority_votes(groups, min_agreement, workers)
     rows, rejected = [], []
     for candidate, (winner, share, _) in zip(candidates, votes, strict=True):
-        how, text = candidate["evolution"], candidate["text"]
+        how, text = candidate["evolution"], candidate["problem"]
         problem_id = "evolved-" + hashlib.sha256(f"{candidate['problem_id']}\n{how}\n{text}".encode()).hexdigest()[:16]
         if winner is None:
             rejected.append(rejection(problem_id, text, "no_majority_answer", f"{share:.2f}"))
@@ -149,7 +140,7 @@ def evolve_problems(
             "reasoning_kind": candidate["reasoning_kind"], "problem": text, "answer": None, "steps": None,
             "template": f"evolve_{how}", "spec": json.dumps(spec),
         })  # fmt: skip
-    return (
+    return TaskOutput(
         pl.DataFrame(rows, schema=PROBLEM_SCHEMA),
         pl.concat([rewritten.rejections, solved.rejections, rejections_frame(rejected)]),
         GenerationStats.merged([rewritten.stats, solved.stats]),

@@ -42,8 +42,8 @@ class EduJudgeTask(Task):
     outputs: ClassVar[dict[str, pl.DataType]] = {"index": pl.Int64, "score": pl.Int64}
     default_stop = EDU_STOP
 
-    def render(self, row: dict[str, Any]) -> list[GenerationRequest]:
-        return [self.request(edu_judge_prompt(row["text"], self.backend.chat))]
+    def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
+        return edu_judge_prompt(row["text"], self.backend.chat)
 
     def origin(self, row: dict[str, Any], request: GenerationRequest) -> tuple:
         return (row["text"], self.backend.model, self.sampling)
@@ -103,10 +103,9 @@ class StepJudgeTask(Task):
     inputs = ("index", "problem", "steps")
     outputs: ClassVar[dict[str, pl.DataType]] = {"index": pl.Int64, "first_wrong": pl.Int64}
 
-    def render(self, row: dict[str, Any]) -> list[GenerationRequest]:
+    def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
         messages = step_judge_messages(row["problem"], row["steps"])
-        rendered = RenderedPrompt("step_judge", STEP_JUDGE_TEMPLATE_HASH, messages=messages)
-        return [self.request(rendered)]
+        return RenderedPrompt("step_judge", STEP_JUDGE_TEMPLATE_HASH, messages=messages)
 
     def origin(self, row: dict[str, Any], request: GenerationRequest) -> tuple:
         return (row["problem"], *row["steps"], self.backend.model, self.sampling)

@@ -13,14 +13,10 @@ import polars as pl
 
 from filters.schemas import LINEAGE_SCHEMA, row_id
 from generators.tasks.base import Task
-from generators.tasks.prompts import STYLES, TEXTBOOK_STOP, textbook_prompt
+from generators.tasks.prompts import STYLES, TEXTBOOK_STOP, RenderedPrompt, textbook_prompt
 from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
-    GenerationStats,
-    ProgressFn,
-    SamplingParams,
-    TeacherBackend,
 )
 
 AUDIENCES = ("young children", "high school students", "college students", "researchers")
@@ -79,8 +75,8 @@ class TextbookTask(Task):
     outputs = PASSAGE_SCHEMA
     default_stop = TEXTBOOK_STOP
 
-    def render(self, topic: dict[str, Any]) -> list[GenerationRequest]:
-        return [self.request(textbook_prompt(topic_path(topic), topic["audience"], topic["style"], self.backend.chat))]
+    def prompt(self, topic: dict[str, Any]) -> RenderedPrompt:
+        return textbook_prompt(topic_path(topic), topic["audience"], topic["style"], self.backend.chat)
 
     def origin(self, topic: dict[str, Any], request: GenerationRequest) -> tuple:
         template_hash = dict(request.metadata)["template_hash"]
@@ -99,11 +95,3 @@ class TextbookTask(Task):
             "text": result.text.strip(),
             **self.lineage(request, result),
         }
-
-
-def generate_passages(
-    topics: pl.DataFrame, teacher: TeacherBackend, params: SamplingParams, progress: ProgressFn | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame, GenerationStats]:
-    """One passage per (topic, audience) row; returns (passages, failed requests as rejections, accounting)."""
-    out = TextbookTask(teacher, params).run(topics, progress)
-    return out.rows, out.rejections, out.stats
