@@ -479,12 +479,22 @@ def _claims(tokens: list[Token], line: str) -> list[Claim]:
         if segments[index] and segments[index][0].kind == STOP:
             previous = None
             continue
-        left = _suffix(segments[index - 1]) if previous is None else previous
+        opens_chain = previous is None
+        left = _suffix(segments[index - 1]) if opens_chain else previous
         right, end = _prefix(segments[index])
         if previous is not None and not previous.compound and head is not None and equals[index - 1] == "=":
             left = head  # "4 + 5 = 9 = 10": the chain's calculation against its next link
         previous = right if right is not None and end >= len(_trim(segments[index])) else None
         head = left if left is not None and left.compound and previous is not None else None
+        bare = _trim(segments[index - 1])[-2:] if opens_chain and equals[index - 1] == "=" else []
+        after_word = len(bare) == 1 or (len(bare) == 2 and bare[0].kind == WORD and len(bare[0].text) > 1)
+        number = bare[-1] if bare and after_word and bare[-1].kind == NUM and _DIGIT.search(bare[-1].text) else None
+        if number is not None and (left is None or not left.compound) and right is not None and right.compound:
+            # "by 4 = $27 * 4 = 108": a bare number right before "=" set equal to a calculation must be its value
+            stated = _Expression([number])
+            ok, _ = _agrees(right, stated, line)
+            found.append(Claim(f"{number.text} = {right.text()}", ok, next(iter(stated.values), Fraction(0))))
+            continue
         if left is None or right is None or not left.compound:
             continue
         if segments[index - 1] and not left.has_operator and equals[index - 1] != "=":

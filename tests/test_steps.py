@@ -37,6 +37,8 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "2 1/2 + 6 1/2 = 9. \\boxed{9}",
         "Mixed-up notation: 32(.25) = 8 and 8 + 1 = 9. \\boxed{9}",
         "The 1200-mile trip / 50 miles an hour = 24 hours; 24 - 15 = 9. \\boxed{9}",
+        "So 9 = 4 + 5, and 3 nickels = 3 * $0.05 = $0.15 on the side. \\boxed{9}",
+        "Half of the winnings is W/2 = 4 + 5 = 9. \\boxed{9}",
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -58,6 +60,8 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("Amanda has gone on 7 hikes x 8 = 55 hikes. 55 - 46 = 9. \\boxed{9}", "7 hikes * 8 = 55"),
         ("He spends $40 on t-shirts * 2 = $82 on coats, and 82 - 73 = 9. \\boxed{9}", "40 on t-shirts * 2 = 82"),
         ("She found 3 * 3 = 12 T-shirts. 12 - 3 = 9. \\boxed{9}", "3 * 3 = 12"),
+        # a bare number set equal to a calculation (seen in a published demo row, "multiplies her savings by 4 = ...")
+        ("She multiplies her savings by 3 = $3 * 3 = 9. \\boxed{9}", "3 = 3 * 3"),
     ],
 )
 def test_a_false_calculation_is_rejected_and_named(trace: str, claim: str) -> None:
