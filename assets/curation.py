@@ -25,7 +25,8 @@ from filters.dedup import Dedup, minhash_config
 from filters.dedup_index import DedupIndex, IndexDedup
 from filters.edu import EduScoreFilter
 from filters.reasoning import ReasoningFilter, ReasoningFilterConfig
-from generators.tasks.judge import judge_passages
+from generators.tasks.judge import score_passages
+from generators.tasks.prompts import edu_judge_prompt
 from generators.teachers.backend import SamplingParams
 
 SAMPLE_COLUMNS = ("kind", "problem", "answer", "text")
@@ -178,27 +179,22 @@ def reasoning_filtered(
         max_thinking_words=config.max_thinking_words,
     )
     filtered = ReasoningFilter(settings)(decontaminated)
-    kept = filtered.kept
-    is_passage = (kept["kind"] == "textbook").to_list()
-    scores: list[int | None] = [None] * kept.height
+    scored = filtered.kept.with_columns(pl.lit(None, dtype=pl.Int8).alias("edu_score"))
+    passages = scored.filter(pl.col("kind") == "textbook").height
     extra: dict[str, object] = {}
-    if config.judge_passages and any(is_passage):
+    if config.judge_passages and passages:
         backend = teacher.backend()
         params = SamplingParams(temperature=0.0, max_tokens=config.judge_max_tokens)
-        texts = [t for t, p in zip(kept["text"], is_passage, strict=True) if p]
-        judged, stats, template = judge_passages(texts, backend, params, progress_logger(context))
-        marks = iter(judged)
-        scores = [next(marks) if p else None for p in is_passage]
+        scored, stats = score_passages(filtered.kept, backend, params, progress_logger(context))
+        judged = scored.filter(pl.col("kind") == "textbook")["edu_score"].to_list()
         extra = {
             "judge_model": backend.model,
-            "judge_template": template,
+            "judge_template": edu_judge_prompt("", backend.chat).template,
             "edu_scores": dg.MetadataValue.md(score_table(judged)),
             **{f"judge_{k}": v for k, v in generation_metadata(stats).items()},
         }
-    scored = kept.with_columns(pl.Series("edu_score", scores, dtype=pl.Int8))
     bar = config.min_edu_score if config.judge_passages else 0  # passages not judged at all: no bar to apply
     by_judge = EduScoreFilter(bar)(scored)
-    passages = sum(is_passage)
     passing = by_judge.kept.filter(pl.col("kind") == "textbook").height
     if passages and not passing:
         context.log.warning(

@@ -1,6 +1,5 @@
 """Verification of final answers and difficulty grading by a student model."""
 
-import copy
 import time
 from typing import Literal
 
@@ -21,10 +20,10 @@ from assets.resources import TeacherResource
 from assets.run_config import config_of, validate_run_config
 from assets.stages import MODEL_STEP
 from filters.verify import ReasoningChecks, verify_traces
-from generators.grading.rasch import DEFAULT_THRESHOLDS, combine_students, grade
-from generators.grading.students import student_pass_rates
+from generators.grading.rasch import DEFAULT_THRESHOLDS, grade
+from generators.grading.students import grade_by_students
 from generators.tasks.judge import judge_first_wrong_steps
-from generators.teachers.backend import GenerationStats, SamplingParams, check_failures
+from generators.teachers.backend import SamplingParams
 
 
 @config_of("verified")
@@ -125,15 +124,10 @@ def difficulty_graded(
     cot = verified.filter(pl.col("kind") == "cot")
     params = SamplingParams(config.temperature, 0.95, config.max_tokens, (), config.seed)
     base = student.backend()
-    rates, totals = [], []
-    for model in [base.model, *config.extra_student_models]:
-        backend = base if model == base.model else copy.copy(base)
-        backend.model = model
-        graded_by, stats = student_pass_rates(cot, backend, config.samples, params, progress_logger(context))
-        check_failures(stats, config.max_failure_fraction)
-        rates.append(graded_by)
-        totals.append(stats)
-    problems, abilities = combine_students(rates)
+    problems, abilities, stats = grade_by_students(
+        cot, base, [base.model, *config.extra_student_models], config.samples, params, config.max_failure_fraction,
+        progress_logger(context),
+    )  # fmt: skip
     graded = pl.concat(
         [grade(cot, problems, config.level_mode, config.thresholds), verified.filter(pl.col("kind") != "cot")],
         how="diagonal_relaxed",
@@ -155,6 +149,6 @@ def difficulty_graded(
                     "rows",
                 )
             ),
-            **generation_metadata(GenerationStats.merged(totals)),
+            **generation_metadata(stats),
         },
     )

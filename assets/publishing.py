@@ -12,7 +12,7 @@ from assets.resources import ALL_BATCHES, HubResource, StorageResource
 from assets.run_config import config_of
 from assets.stages import COUNTED_STAGES, REJECTION_STAGES
 from filters.dedup_index import DedupIndex
-from generators.publishing.card import render_card
+from generators.publishing.card import contamination_report, render_card, stage_report
 from generators.publishing.rows import cot_rows, layout, split_by_problem, steps_rows, textbook_rows
 from generators.publishing.targets import publish, publish_to_url
 
@@ -122,22 +122,9 @@ def published_dataset(
             metadata={"new_revision": False, "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))}
         )
     data = layout(train, evaluation, textbook, steps)
-    stages, throughput = [], {}
-    for stage in COUNTED_STAGES:
-        metadata = _latest_metadata(context, stage)
-        rows_in = metadata.get("rows_in", metadata.get("requests"))  # generation stages: one request per row
-        stages.append({"stage": stage, "rows_in": rows_in, "rows_out": metadata.get("rows_out", metadata.get("rows"))})
-        wall = metadata.get("generation_wall_s")  # generation stages: requests over their wall time
-        rate = metadata.get("rows_per_s", rows_in / wall if rows_in and wall else None)
-        if rate is not None:
-            throughput[stage] = round(float(rate), 1)
+    stages, throughput = stage_report({stage: _latest_metadata(context, stage) for stage in COUNTED_STAGES})
     audit = _latest_metadata(context, "verified").get("verifier_audit") or {}
-    hits = rejections.filter(pl.col("code") == "contaminated")["detail"]
-    report = {
-        "status": decontamination.get("decontamination", "on"),
-        "benchmarks": decontamination.get("benchmarks") or {},
-        "hits": dict(zip(*hits.value_counts().to_dict(as_series=False).values(), strict=True)) if hits.len() else {},
-    }
+    report = contamination_report(rejections, decontamination)
     card = render_card(config.name, data, cot, textbook, rejections, audit, stages, report, notes)
     if storage.publish_url:
         result = publish_to_url(storage.publish_url, config.name, data, card, config.license)

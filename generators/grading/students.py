@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 import polars as pl
 
 from filters.verify import verify_many
+from generators.grading.rasch import combine_students
 from generators.tasks.base import ProblemTask
 from generators.teachers.backend import (
     GenerationRequest,
@@ -15,6 +17,7 @@ from generators.teachers.backend import (
     ProgressFn,
     SamplingParams,
     TeacherBackend,
+    check_failures,
 )
 
 
@@ -59,3 +62,26 @@ def student_pass_rates(
         pl.lit(student.model).alias("student_model"),
         pl.lit(task.sampling).alias("student_sampling"),
     ), out.stats
+
+
+def grade_by_students(
+    problems: pl.DataFrame,
+    student: TeacherBackend,
+    models: list[str],
+    k: int,
+    params: SamplingParams,
+    max_failure_fraction: float,
+    progress: ProgressFn | None = None,
+) -> tuple[pl.DataFrame, dict[str, float], GenerationStats]:
+    """Each model served at the student's endpoint samples every problem ``k`` times; returns the per-problem grades
+    (pass rates and difficulty: a Rasch fit where there are several students), the abilities and the accounting."""
+    rates, totals = [], []
+    for model in models:
+        backend = student if model == student.model else copy.copy(student)
+        backend.model = model
+        graded_by, stats = student_pass_rates(problems, backend, k, params, progress)
+        check_failures(stats, max_failure_fraction)
+        rates.append(graded_by)
+        totals.append(stats)
+    graded, abilities = combine_students(rates)
+    return graded, abilities, GenerationStats.merged(totals)

@@ -105,6 +105,30 @@ def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFram
     ).sort("domain")
 
 
+def stage_report(metadata: dict[str, dict]) -> tuple[list[dict], dict[str, float]]:
+    """From each stage's latest metadata: its rows in and out, and its throughput in rows/s (a generation stage: one
+    request per row, over its generation wall time)."""
+    stages, throughput = [], {}
+    for stage, meta in metadata.items():
+        rows_in = meta.get("rows_in", meta.get("requests"))
+        stages.append({"stage": stage, "rows_in": rows_in, "rows_out": meta.get("rows_out", meta.get("rows"))})
+        wall = meta.get("generation_wall_s")
+        rate = meta.get("rows_per_s", rows_in / wall if rows_in and wall else None)
+        if rate is not None:
+            throughput[stage] = round(float(rate), 1)
+    return stages, throughput
+
+
+def contamination_report(rejections: pl.DataFrame, decontamination: dict) -> dict:
+    """Whether decontamination ran, the benchmarks it checked, and the rows removed per benchmark in every batch."""
+    hits = rejections.filter(pl.col("code") == "contaminated")["detail"].value_counts()
+    return {
+        "status": decontamination.get("decontamination", "on"),
+        "benchmarks": decontamination.get("benchmarks") or {},
+        "hits": dict(zip(hits["detail"].to_list(), hits["count"].to_list(), strict=True)),
+    }
+
+
 def render_card(
     name: str,
     data: Layout,

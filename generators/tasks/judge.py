@@ -52,15 +52,19 @@ class EduJudgeTask(Task):
         return {"index": row["index"], "score": parse_score(result.text) if result.text else None}
 
 
-def judge_passages(
-    texts: list[str], teacher: TeacherBackend, params: SamplingParams, progress: ProgressFn | None = None
-) -> tuple[list[int | None], GenerationStats, str]:
-    """Per text its score (None where the judge failed or gave none), the accounting, and the template name."""
-    out = EduJudgeTask(teacher, params).run([{"index": i, "text": t} for i, t in enumerate(texts)], progress)
-    scores: list[int | None] = [None] * len(texts)
+def score_passages(
+    rows: pl.DataFrame, judge: TeacherBackend, params: SamplingParams, progress: ProgressFn | None = None
+) -> tuple[pl.DataFrame, GenerationStats]:
+    """``rows`` with an ``edu_score`` column: the judge's 0-5 score of each textbook passage (``kind``), null for
+    other rows and where the judge gave none; and the accounting."""
+    passages = [
+        {"index": i, "text": t} for i, (k, t) in enumerate(rows.select("kind", "text").iter_rows()) if k == "textbook"
+    ]
+    out = EduJudgeTask(judge, params).run(passages, progress)
+    scores: list[int | None] = [None] * rows.height
     for index, score in out.rows.iter_rows():
         scores[index] = score
-    return scores, out.stats, edu_judge_prompt("", teacher.chat).template
+    return rows.with_columns(pl.Series("edu_score", scores, dtype=pl.Int8)), out.stats
 
 
 STEP_JUDGE_PROMPT = """Below is a problem and a solution split into paragraphs, each in tags and indexed from 0.
