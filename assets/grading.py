@@ -8,6 +8,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from assets.batches import BATCHES
+from assets.generation import SamplingConfig
 from assets.metadata import (
     bar_chart,
     counts_by,
@@ -90,7 +91,9 @@ def verified(
 
 
 @config_of("difficulty_graded")
-class DifficultyConfig(dg.Config):
+class DifficultyConfig(SamplingConfig):
+    """The student's sampling (k ``samples`` a problem), the students, and how pass rates become levels."""
+
     samples: int = Field(4, ge=1, le=256)
     temperature: float = Field(0.8, ge=0.0, le=2.0)
     max_tokens: int = Field(200, ge=1)
@@ -98,7 +101,6 @@ class DifficultyConfig(dg.Config):
     extra_student_models: list[str] = []
     level_mode: Literal["thresholds", "quantiles"] = "thresholds"
     thresholds: list[float] = Field(default_factory=lambda: list(DEFAULT_THRESHOLDS), min_length=4, max_length=4)
-    max_failure_fraction: float = Field(0.1, ge=0.0, le=1.0)
 
     @field_validator("thresholds")
     @classmethod
@@ -122,7 +124,7 @@ def difficulty_graded(
             "them ($STUDENT_BASE_URLS)"
         )
     cot = verified.filter(pl.col("kind") == "cot")
-    params = SamplingParams(config.temperature, 0.95, config.max_tokens, (), config.seed)
+    params = config.params()
     base = student.backend()
     problems, abilities, stats = grade_by_students(
         cot, base, [base.model, *config.extra_student_models], config.samples, params, config.max_failure_fraction,
