@@ -4,7 +4,7 @@ from typing import Literal
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from assets.batches import BATCHES
 from assets.metadata import bar_chart, counts_by, markdown_table
@@ -13,7 +13,7 @@ from assets.run_config import config_of
 from assets.stages import COUNTED_STAGES, REJECTION_STAGES
 from filters.dedup_index import DedupIndex
 from generators.publishing.card import contamination_report, render_card, stage_report
-from generators.publishing.rows import cot_rows, layout, split_by_problem, steps_rows, textbook_rows
+from generators.publishing.rows import cot_rows, layout, rl_rows, split_by_problem, steps_rows, textbook_rows
 from generators.publishing.targets import publish, publish_to_url
 
 
@@ -84,6 +84,15 @@ class PublishConfig(dg.Config):
     eval_fraction: float = Field(0.1, ge=0.0, le=0.9)
     thinking_format: Literal["think_tags", "reasoning_content"] = "think_tags"
     license: str = "mit"
+    # the `rl` config keeps the problems a student solves this often: [low, high]
+    rl_pass_rate_band: list[float] = Field(default_factory=lambda: [0.1, 0.9], min_length=2, max_length=2)
+
+    @field_validator("rl_pass_rate_band")
+    @classmethod
+    def _band(cls, value: list[float]) -> list[float]:
+        if not 0 <= value[0] <= value[1] <= 1:
+            raise ValueError(f"rl_pass_rate_band {value}: [low, high] with 0 <= low <= high <= 1")
+        return value
 
 
 @dg.asset(
@@ -121,7 +130,9 @@ def published_dataset(
         return dg.MaterializeResult(
             metadata={"new_revision": False, "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes))}
         )
-    data = layout(train, evaluation, textbook, steps)
+    low, high = config.rl_pass_rate_band
+    rl = (rl_rows(train, (low, high)), rl_rows(evaluation, (low, high)))
+    data = layout(train, evaluation, textbook, steps, rl)
     stages, throughput = stage_report({stage: _latest_metadata(context, stage) for stage in COUNTED_STAGES})
     audit = _latest_metadata(context, "verified").get("verifier_audit") or {}
     report = contamination_report(rejections, decontamination)
@@ -150,6 +161,7 @@ def published_dataset(
             "cot_eval_rows": evaluation.height,
             "textbook_rows": textbook.height,
             "cot_steps_rows": steps.height,
+            "rl_rows": rl[0].height + rl[1].height,
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "none"),
             "hub_repo": hub.repo_id or "not configured",
             "hub_new_commit": bool(pushed),

@@ -15,8 +15,10 @@ import polars as pl
 import pytest
 
 from assets.checks import eval_train_overlap
+from filters.rewards import REWARDS
+from filters.verify import verify
 from generators.publishing.card import render_card
-from generators.publishing.rows import cot_rows, layout, split_by_problem, steps_rows, textbook_rows
+from generators.publishing.rows import cot_rows, layout, rl_rows, split_by_problem, steps_rows, textbook_rows
 from generators.publishing.targets import publish, push_to_hub
 from tests.hub_server import StandInHub
 
@@ -84,9 +86,36 @@ REJECTIONS = pl.DataFrame(
 def publish_graded(root: Path, graded: pl.DataFrame, name: str = "ds"):
     cot = cot_rows(graded)
     train, evaluation = split_by_problem(cot, 0.25)
-    data = layout(train, evaluation, textbook_rows(graded), steps_rows(REJECTIONS))
+    rl = (rl_rows(train), rl_rows(evaluation))
+    data = layout(train, evaluation, textbook_rows(graded), steps_rows(REJECTIONS), rl)
     card = render_card(name, data, cot, textbook_rows(graded), REJECTIONS)
     return publish(root, name, data, card), data
+
+
+def test_the_rl_config_holds_learnable_problems_and_its_rewards_agree_with_verification(tmp_path: Path) -> None:
+    result, _ = publish_graded(tmp_path, graded_frame())
+    rl = datasets.load_dataset(str(result.path), "rl")
+    cot = datasets.load_dataset(str(result.path), "cot")
+    rows = [row for split in rl.values() for row in split]
+    # student pass rates are (p % 5) / 4: the band 0.1-0.9 keeps 0.25, 0.5 and 0.75, one row per problem
+    assert sorted(row["problem_id"] for row in rows) == sorted(f"prob-{p}" for p in range(12) if p % 5 in (1, 2, 3))
+    assert set(rl["eval"]["problem_id"]) <= set(cot["eval"]["problem_id"])
+    assert "RL problems (config `rl`): 7" in (result.path / "README.md").read_text()
+    for row in rows:
+        assert [m["role"] for m in row["prompt"]] == ["system", "user"] and row["prompt"][1]["content"] == row[
+            "problem"
+        ]
+        assert row["answer_type"] == "math"
+        gold = int(row["answer"])
+        completions = [
+            [{"role": "assistant", "content": f"Step 1: {gold} + 0 = {gold}.\nThe answer is \\boxed{{{gold}}}."}],
+            [{"role": "assistant", "content": f"The answer is \\boxed{{{gold + 1}}}."}],
+            [{"role": "assistant", "content": f"Step 1: {gold} + 1 = {gold}.\nThe answer is \\boxed{{{gold}}}."}],
+        ]
+        columns = {"answer": [row["answer"]] * 3, "problem": [row["problem"]] * 3}
+        accuracy = REWARDS["accuracy"](completions, **columns)
+        assert accuracy == [float(verify(c[-1]["content"], row["answer"])) for c in completions] == [1.0, 0.0, 1.0]
+        assert REWARDS["sound_reasoning"](completions, **columns) == [1.0, 0.0, 0.0]
 
 
 def test_every_config_and_split_loads_and_eval_never_shares_a_problem(tmp_path: Path) -> None:

@@ -145,6 +145,14 @@ def render_card(
     counts = pl.DataFrame(
         [{"config": c, "split": s, "files": p} for c, splits in data.configs.items() for s, p in splits.items()]
     )
+    rl_files = [f for path, f in data.files.items() if path.startswith("data/rl/")]
+    rl_line = (
+        f"- RL problems (config `rl`): {sum(f.height for f in rl_files)}, each with a chat `prompt`, the gold `answer`"
+        " and its `answer_type` for a reward (`filters.rewards`), kept where the student's pass rate shows it can"
+        " learn\n"
+        if rl_files
+        else ""
+    )
     drops = (
         rejections.group_by("stage", "code")
         .len("rows")
@@ -198,7 +206,7 @@ with the right answer whose reasoning was rejected, split into steps with the fi
 ## Rows
 - CoT: {cot.height} rows over {cot["problem_id"].n_unique() if cot.height else 0} problems
 - textbook passages: {textbook.height}
-
+{rl_line}
 {_table(counts)}
 ## Batches
 Each refresh adds a batch, deduplicated against every earlier batch; this revision holds them all:

@@ -11,6 +11,7 @@ import polars as pl
 
 from filters.contract import Drop
 from filters.steps import PROCESS_REASONS, rejected_steps
+from filters.verify import answer_type
 
 
 def split_by_problem(frame: pl.DataFrame, eval_fraction: float) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -35,10 +36,15 @@ class Layout:
 
 
 def layout(
-    cot_train: pl.DataFrame, cot_eval: pl.DataFrame, textbook: pl.DataFrame, steps: pl.DataFrame | None = None
+    cot_train: pl.DataFrame,
+    cot_eval: pl.DataFrame,
+    textbook: pl.DataFrame,
+    steps: pl.DataFrame | None = None,
+    rl: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> Layout:
     """Shards by (domain, level) so configs `cot`, `cot-<domain>` and `cot-level-<n>` share files instead of copies;
-    plus `textbook` and `cot-steps` (rejected traces with their first bad step)."""
+    plus `textbook`, `cot-steps` (rejected traces with their first bad step) and `rl` (train and eval problems for
+    RL, split as `cot` is)."""
     files: dict[str, pl.DataFrame] = {}
     configs: dict[str, dict[str, str]] = {}
     features: dict[str, pl.Schema] = {}
@@ -68,6 +74,14 @@ def layout(
         files["data/cot-steps/train-00000-of-00001.parquet"] = steps
         configs["cot-steps"] = {"train": "data/cot-steps/train-*.parquet"}
         features["cot-steps"] = steps.schema
+    if rl is not None and rl[0].height + rl[1].height:
+        splits = {}
+        for split, frame in zip(("train", "eval"), rl, strict=True):
+            if frame.height:
+                files[f"data/rl/{split}-00000-of-00001.parquet"] = frame
+                splits[split] = f"data/rl/{split}-*.parquet"
+        configs["rl"] = splits
+        features["rl"] = rl[0].schema
     if not cot_train.height + cot_eval.height + textbook.height:
         raise ValueError("refusing to publish: every config and split is empty")
     return Layout(files, configs, features, "cot" if "cot" in configs else next(iter(configs)))
@@ -122,6 +136,34 @@ def cot_rows(graded: pl.DataFrame, thinking_format: str = "think_tags") -> pl.Da
 
 def textbook_rows(graded: pl.DataFrame) -> pl.DataFrame:
     return graded.filter(pl.col("kind") == "textbook").select(TEXTBOOK_COLUMNS)
+
+
+RL_SCHEMA = {
+    "id": pl.String, "problem_id": pl.String, "source": pl.String, "domain": pl.String, "problem": pl.String,
+    "prompt": pl.List(pl.Struct({"role": pl.String, "content": pl.String})), "answer": pl.String,
+    "answer_type": pl.String, "teacher_pass_rate": pl.Float64, "student_pass_rate": pl.Float64, "level": pl.Int64,
+    "batch": pl.String,
+}  # fmt: skip
+
+
+def rl_rows(cot: pl.DataFrame, band: tuple[float, float] = (0.1, 0.9)) -> pl.DataFrame:
+    """The `rl` config: one row per problem whose student pass rate lies in ``band`` (a problem every sample solves, or
+    none does, teaches a policy-gradient step nothing), with the chat ``prompt`` TRL's GRPO trainer takes, the gold
+    ``answer`` and its ``answer_type`` for the reward (``filters.rewards``), and the pass rates."""
+    low, high = band
+    problems = cot.unique("problem_id", keep="first", maintain_order=True).filter(
+        pl.col("student_pass_rate").is_between(low, high)
+    )
+    rows = [
+        {
+            **{k: row.get(k) for k in RL_SCHEMA if k not in ("id", "prompt", "answer_type")},
+            "id": f"rl-{row['problem_id']}",
+            "prompt": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": row["problem"]}],
+            "answer_type": answer_type(row["answer"] or ""),
+        }
+        for row in problems.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=RL_SCHEMA)
 
 
 STEP_SCHEMA = {

@@ -65,19 +65,27 @@ def _previous_ids(link: Path | None) -> set[str]:
         return set()
     return set(
         pl.concat(
-            [pl.read_parquet(p, columns=["id"]) for p in link.glob("data/**/*.parquet")]
+            [pl.read_parquet(p, columns=["id"]) for p in link.glob("data/**/*.parquet") if not _is_view(p)]
             or [pl.DataFrame({"id": []}, schema={"id": pl.String})]
         )["id"]
     )
 
 
+def _is_view(path: str | Path) -> bool:
+    """Files of the `rl` config: a view of the CoT problems (one row each), not rows of their own."""
+    return "data/rl/" in Path(path).as_posix()
+
+
 def changelog(link: Path, revision: str, files: dict[str, pl.DataFrame]) -> str:
-    """The previous changelog with a new entry on top: rows added and removed since the last revision."""
-    ids = set().union(*(set(frame["id"]) for frame in files.values()))
+    """The previous changelog with a new entry on top: rows added and removed since the last revision (and the
+    problems of the `rl` view)."""
+    ids = set().union(*(set(frame["id"]) for path, frame in files.items() if not _is_view(path)))
+    rl = sum(frame.height for path, frame in files.items() if _is_view(path))
     last = _previous_revision(link)
     before = _previous_ids(last)
     previous = (last / "CHANGELOG.md").read_text().split("\n", 2)[2] if last is not None else ""
-    entry = f"## {revision}\n- rows: {len(ids)} (+{len(ids - before)} added, -{len(before - ids)} removed)\n\n"
+    entry = f"## {revision}\n- rows: {len(ids)} (+{len(ids - before)} added, -{len(before - ids)} removed)\n"
+    entry += f"- rl problems: {rl}\n\n" if rl else "\n"
     return "# Changelog\n\n" + entry + previous
 
 
