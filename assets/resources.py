@@ -18,6 +18,7 @@ from assets.settings import default_data_dir
 from generators.teachers.backend import TeacherBackend
 from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import EMBEDDED_MODEL, EmbeddedServer, die_with_parent
+from generators.teachers.models import hf_model
 from generators.teachers.openai_backend import OpenAICompatibleBackend
 
 
@@ -101,7 +102,7 @@ class TeacherResource(dg.ConfigurableResource):
         engine = self.engine or self._env("ENGINE") or "openai"
         if engine not in ("openai", "vllm"):
             raise ValueError(f"engine {engine!r} (${self.PREFIX}_ENGINE or config): openai or vllm")
-        profile = "remote" if urls or engine == "vllm" else "embedded"
+        profile = "remote" if urls else "embedded"  # in-process vLLM on its own is the embedded profile too
         model = self.model or self._env("MODEL") or (EMBEDDED_MODEL if profile == "embedded" else None)
         if model is None:
             raise ValueError(f"${self.PREFIX}_MODEL is not set: which model does {urls or 'vLLM'} serve?")
@@ -132,6 +133,9 @@ class TeacherResource(dg.ConfigurableResource):
         if settings.engine == "vllm":
             from generators.teachers.vllm_backend import VLLMBackend
 
+            if settings.model == EMBEDDED_MODEL:  # the shipped model, as a Hugging Face folder vLLM can read
+                folder = str(hf_model(data / "models"))
+                return VLLMBackend(folder, self._cache, settings.chat, EMBEDDED_MODEL, **self.vllm_engine_args)
             return VLLMBackend(settings.model, self._cache, chat=settings.chat, **self.vllm_engine_args)
         urls = list(settings.base_urls)
         if not urls:

@@ -22,7 +22,7 @@ from assets.checks import (
     partition_metadata,
 )
 from assets.settings import FoundrySettings
-from tests.conftest import GSM8K_TEST
+from tests.data import GSM8K_TEST
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from filters.edu import EduScoreFilter
 from filters.language import language_reason
 from filters.reasoning import ReasoningFilterConfig, reasoning_filter, step_depth
 from generators.tasks.judge import parse_score
-from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
+from tests.data import GSM8K_TEST, GSM8K_TRAIN, MATH500
 
 PASSAGE = (
     "Photosynthesis is the process by which green plants use sunlight, water and carbon dioxide to make glucose "

@@ -19,7 +19,7 @@ from filters.families import family_reasoning_error
 from filters.steps import find_reasoning_error
 from filters.verify import verify
 from generators.teachers.backend import GenerationRequest, SamplingParams
-from tests.conftest import GSM8K_TEST, GSM8K_TRAIN, MATH500
+from tests.data import GSM8K_TEST, GSM8K_TRAIN, MATH500
 from tests.graph import graph_resources
 
 pytestmark = pytest.mark.e2e

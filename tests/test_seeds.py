@@ -5,7 +5,7 @@ import pytest
 
 from assets.resources import ParquetIOManager
 from generators.problems.seeds import SeedFileError, load_seed_problems, normalize_answer
-from tests.conftest import GSM8K_TRAIN
+from tests.data import GSM8K_TRAIN
 
 
 def test_gsm8k_train_loads_with_normalized_answers() -> None:

@@ -14,7 +14,7 @@ from filters.verify import (
     verify_many,
     verify_traces,
 )
-from tests.conftest import GSM8K_TEST, MATH500
+from tests.data import GSM8K_TEST, MATH500
 
 
 @pytest.mark.parametrize(

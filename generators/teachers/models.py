@@ -1,0 +1,50 @@
+"""The shipped model prepared for engines that read Hugging Face folders (vLLM): converted once per machine from the
+GGUF into the data folder's model cache, then reused.
+
+``transformers`` reads the GGUF (``gguf_file=``) and dequantizes it; its GGUF quantization config is dropped before
+``save_pretrained`` (a GGUF-quantized model does not serialize), leaving bf16 safetensors (about 540 MB).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from generators.teachers.embedded import assemble_model
+
+HF_MODEL_DIR = "gemma-3-270m-hf"
+
+
+def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
+    """The shipped Gemma 3 270M as a Hugging Face folder under ``models_dir``: converted on first use (under a file
+    lock, into a staging folder renamed into place, so a killed conversion leaves nothing half-written)."""
+    target = models_dir / HF_MODEL_DIR
+    if (target / "config.json").exists():
+        return target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / ".convert.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (target / "config.json").exists():
+            return target
+        gguf = assemble_model(models_dir)
+        log(f"converting {gguf.name} to a Hugging Face folder for vLLM (once per machine, about a minute)")
+        started = time.monotonic()
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
+        model.hf_quantizer = None
+        model.is_quantized = False
+        if hasattr(model.config, "quantization_config"):
+            delattr(model.config, "quantization_config")
+        staging = models_dir / f".{HF_MODEL_DIR}.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        staging.rename(target)
+        log(f"converted in {time.monotonic() - started:.0f} s: {target}")
+    return target
