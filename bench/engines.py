@@ -2,9 +2,9 @@
 model (converted once to a Hugging Face folder), side by side in one run on this machine.
 
 For each engine: seconds until the server answers, completion tokens/s through the pipeline's own client at the
-embedded profile's concurrency (4 in flight) and at 32, the server's peak resident memory, and a soak (``--soak N``
-requests with per-request seeds at the chosen concurrency) that must end with the server alive. vLLM runs from the
-environment ``make vllm`` makes (``.venv-vllm``). The last line is ``vllm_vs_llama_tokens_per_s=<x> ...``.
+embedded profile's concurrency (4 in flight) and at 32, the server's peak resident memory, and for vLLM a soak
+(``--soak N`` requests with per-request seeds at the chosen concurrency) that must end with the server alive. vLLM
+runs from the environment ``make vllm`` makes (``.venv-vllm``). The last line: ``vllm_vs_llama_tokens_per_s=<x> ...``.
 """
 
 import argparse
@@ -84,7 +84,7 @@ def measure(url: str, pid: int, tmp: Path, name: str, count: int, soak: int, soa
         backend = OpenAICompatibleBackend(
             [url], EMBEDDED_MODEL, ResponseCache(tmp / f"{name}-soak.sqlite"), max_concurrency=soak_concurrency
         )
-        _, stats = backend.generate(make_requests(soak, seed=7, max_tokens=32))
+        _, stats = backend.generate(make_requests(soak, seed=7, max_tokens=16))
         alive = urllib.request.urlopen(f"{url}/models", timeout=10).status == 200
         result["soak_failures"], result["soak_alive"] = stats.failures, alive
         print(f"{name}: soak {soak} requests at {soak_concurrency}: {stats.failures} failed, server alive: {alive}")
@@ -109,7 +109,7 @@ def main() -> None:
         url = llama.start()
         llama_up = time.monotonic() - started
         try:
-            llama_result = measure(url, llama.process.pid, tmp, "llama.cpp", count, soak, args.soak_concurrency)
+            llama_result = measure(url, llama.process.pid, tmp, "llama.cpp", count, 0, args.soak_concurrency)
         finally:
             llama.stop()
         started = time.monotonic()
