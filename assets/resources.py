@@ -33,6 +33,7 @@ class EndpointSettings:
     max_concurrency: int
     timeout_s: float
     max_retries: int
+    seeded: bool = True  # send each request its own seed (vLLM's CPU build dies on them: set $PREFIX_SEEDED=false)
 
     @property
     def embedded(self) -> bool:
@@ -48,14 +49,14 @@ _NUMBERS = {"max_concurrency": ("MAX_CONCURRENCY", int), "timeout_s": ("TIMEOUT_
 
 class TeacherResource(dg.ConfigurableResource):
     """A model endpoint: the embedded llama.cpp server, any OpenAI-compatible server, or (``engine: vllm``) an
-    in-process ``vllm.LLM`` (optional extra).
+    in-process ``vllm.LLM`` (``make vllm``, or the ``vllm`` extra on a GPU).
 
     A field left unset comes from the environment under the resource's prefix when the endpoint is first used
-    ($TEACHER_BASE_URLS, _MODEL, _API_KEY, _CHAT, _ENGINE, _MAX_CONCURRENCY, _TIMEOUT_S, _MAX_RETRIES; $STUDENT_* and
-    $JUDGE_* for the other two), else from the profile (embedded or remote). So run config that sets one field, say
-    ``max_concurrency``, keeps the endpoint, model, key and data folder. The key is read from the environment when
-    used and never stored in config. The embedded server starts on first use and stops when the run ends, also when
-    it fails.
+    ($TEACHER_BASE_URLS, _MODEL, _API_KEY, _CHAT, _SEEDED, _ENGINE, _MAX_CONCURRENCY, _TIMEOUT_S, _MAX_RETRIES;
+    $STUDENT_* and $JUDGE_* for the other two), else from the profile (embedded or remote). So run config that sets
+    one field, say ``max_concurrency``, keeps the endpoint, model, key and data folder. The key is read from the
+    environment when used and never stored in config. The embedded server starts on first use and stops when the run
+    ends, also when it fails.
     """
 
     PREFIX: ClassVar[str] = "TEACHER"
@@ -64,6 +65,7 @@ class TeacherResource(dg.ConfigurableResource):
     model: str | None = None
     api_key: str | None = None
     chat: bool | None = None
+    seeded: bool | None = None
     max_concurrency: int | None = Field(None, ge=1, le=4096)
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0, le=20)
@@ -109,6 +111,9 @@ class TeacherResource(dg.ConfigurableResource):
         chat = self.chat
         if chat is None:
             chat = (self._env("CHAT") or ("true" if profile == "remote" else "false")).lower() in {"1", "true", "yes"}
+        seeded = self.seeded
+        if seeded is None:
+            seeded = (self._env("SEEDED") or "true").lower() in {"1", "true", "yes"}
         numbers: dict[str, Any] = {}
         for field, (suffix, kind) in _NUMBERS.items():
             value, raw = getattr(self, field), self._env(suffix)
@@ -118,7 +123,7 @@ class TeacherResource(dg.ConfigurableResource):
                 except ValueError as err:
                     raise ValueError(f"${self.PREFIX}_{suffix}={raw!r} is not a {kind.__name__}") from err
             numbers[field] = PROFILES[profile][field] if value is None else value
-        return EndpointSettings(tuple(urls), model, chat, engine, **numbers)
+        return EndpointSettings(tuple(urls), model, chat, engine, **numbers, seeded=seeded)
 
     def backend(self) -> TeacherBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""
@@ -135,8 +140,12 @@ class TeacherResource(dg.ConfigurableResource):
 
             if settings.model == EMBEDDED_MODEL:  # the shipped model, as a Hugging Face folder vLLM can read
                 folder = str(hf_model(data / "models"))
-                return VLLMBackend(folder, self._cache, settings.chat, EMBEDDED_MODEL, **self.vllm_engine_args)
-            return VLLMBackend(settings.model, self._cache, chat=settings.chat, **self.vllm_engine_args)
+                return VLLMBackend(
+                    folder, self._cache, settings.chat, EMBEDDED_MODEL, settings.seeded, **self.vllm_engine_args
+                )
+            return VLLMBackend(
+                settings.model, self._cache, settings.chat, seeded=settings.seeded, **self.vllm_engine_args
+            )
         urls = list(settings.base_urls)
         if not urls:
             if self._server is None:
@@ -154,6 +163,7 @@ class TeacherResource(dg.ConfigurableResource):
             timeout_s=settings.timeout_s,
             max_retries=settings.max_retries,
             backend=_backend_name(settings),
+            seeded=settings.seeded,
         )
 
     @property

@@ -38,7 +38,11 @@ class OpenAICompatibleBackend(CachedBackend):
         max_retries: int = 5,
         progress_every_s: float = 10.0,
         backend: str = "openai",
+        seeded: bool = True,
     ) -> None:
+        """``seeded``: send each request its own seed (sampling parameters' seed and the sample index), so a server
+        samples reproducibly; off for vLLM's CPU build, whose engine dies on seeded requests batched together
+        ("CPU Generator does not use offset"). The cache key keeps the seed either way."""
         if not base_urls:
             raise ValueError("at least one base URL is needed")
         super().__init__(model, cache, chat, progress_every_s)
@@ -48,6 +52,7 @@ class OpenAICompatibleBackend(CachedBackend):
         self.max_concurrency = max_concurrency
         self.timeout_s = timeout_s
         self.max_retries = max_retries
+        self.seeded = seeded
 
     def complete(self, requests: Sequence[GenerationRequest], on_result: OnResult) -> None:
         asyncio.run(self._complete(requests, on_result))
@@ -107,8 +112,9 @@ class OpenAICompatibleBackend(CachedBackend):
             "temperature": p.temperature,
             "top_p": p.top_p,
             "max_tokens": p.max_tokens,
-            "seed": p.seed * 10_007 + request.sample_index,
         }
+        if self.seeded:
+            common["seed"] = p.seed * 10_007 + request.sample_index
         if p.stop:
             common["stop"] = list(p.stop)
         if request.messages is not None:

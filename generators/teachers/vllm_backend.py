@@ -26,11 +26,13 @@ class VLLMBackend(CachedBackend):
         cache: ResponseCache,
         chat: bool = False,
         served_name: str | None = None,
+        seeded: bool = True,
         **engine_args: Any,
     ) -> None:
         """``model``: a Hugging Face id or folder; ``served_name``: the name rows and the cache know it by (default
-        ``model``)."""
+        ``model``); ``seeded``: seed each request (off for the CPU build, see ``OpenAICompatibleBackend``)."""
         super().__init__(served_name or model, cache, chat)
+        self.seeded = seeded
         from vllm import LLM
 
         self.llm = LLM(model=model, enable_prefix_caching=True, **engine_args)
@@ -50,7 +52,7 @@ class VLLMBackend(CachedBackend):
                 top_p=params.top_p,
                 max_tokens=params.max_tokens,
                 stop=list(params.stop) or None,
-                seed=params.seed * 10_007 + min(requests[i].sample_index for i in indexes),
+                seed=params.seed * 10_007 + min(requests[i].sample_index for i in indexes) if self.seeded else None,
             )
             for (_, _, params), indexes in batches
         ]
