@@ -24,6 +24,7 @@ from generators.teachers.backend import GenerationRequest, SamplingParams
 from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import EMBEDDED_MODEL, EmbeddedServer, free_port
 from generators.teachers.openai_backend import OpenAICompatibleBackend
+from generators.teachers.vllm_backend import server_command
 
 ROOT = Path(__file__).resolve().parents[1]
 VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
@@ -52,9 +53,7 @@ def tree_rss_mb(pid: int) -> float:
 
 def vllm_server(folder: Path, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [str(VLLM_PYTHON), "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
-               "--served-model-name", EMBEDDED_MODEL, "--dtype", "bfloat16", "--max-model-len", "2048",
-               "--enforce-eager", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    command = server_command(str(folder), EMBEDDED_MODEL, port, str(VLLM_PYTHON))
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2"}
     process = subprocess.Popen(
         command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True

@@ -6,7 +6,6 @@ import importlib.metadata
 import importlib.util
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -87,11 +86,10 @@ def test_in_process_vllm_generates_n_samples_and_caches_them(model_folder: Path,
 
 def test_a_vllm_server_serves_the_openai_compatible_backend(model_folder: Path, tmp_path: Path) -> None:
     from generators.teachers.openai_backend import OpenAICompatibleBackend
+    from generators.teachers.vllm_backend import server_command
 
     port = free_port()
-    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_folder),
-               "--served-model-name", EMBEDDED_MODEL, "--dtype", "bfloat16", "--max-model-len", "2048",
-               "--enforce-eager", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    command = server_command(str(model_folder), EMBEDDED_MODEL, port)
     log = (tmp_path / "server.log").open("w")
     env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

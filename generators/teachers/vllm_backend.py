@@ -7,12 +7,21 @@ prefix caching is on, so shared few-shot prefixes are computed once.
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from generators.teachers.backend import CachedBackend, GenerationRequest, GenerationResult, OnResult
 from generators.teachers.cache import ResponseCache
+
+
+def server_command(model: str, served_name: str, port: int, python: str = sys.executable) -> list[str]:
+    """vLLM's OpenAI-compatible server for ``model`` on 127.0.0.1:``port`` with the CPU build's settings (bf16, 2,048
+    tokens, eager); ``python -m``, since the CPU build's ``vllm`` console script looks up a package named ``vllm``."""
+    return [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--served-model-name", served_name,
+            "--dtype", "bfloat16", "--max-model-len", "2048", "--enforce-eager", "--host", "127.0.0.1",
+            "--port", str(port)]  # fmt: skip
 
 
 class VLLMBackend(CachedBackend):
