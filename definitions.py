@@ -12,7 +12,7 @@ import os
 
 import dagster as dg
 
-from assets import automation, checks, curation, generation, grading, problems, publishing
+from assets import automation, checks, curation, generation, grading, problems, publishing, students
 from assets.resources import (
     HubResource,
     JudgeResource,
@@ -44,10 +44,14 @@ def hub() -> HubResource:
 MODEL_STEP_LIMITS = [{"key": k, "value": v, "limit": SETTINGS.model_steps} for k, v in MODEL_STEP.items()]
 
 all_assets = dg.load_assets_from_modules([problems, generation, curation, grading, publishing])
+batch_checks = dg.load_asset_checks_from_modules([checks])
+# downstream of the publish: train and score a student on each revision, then release it past the gate
+student_assets = dg.load_assets_from_modules([students])
+student_checks = dg.load_asset_checks_from_modules([students])
 
 defs = dg.Definitions(
-    assets=all_assets,
-    asset_checks=dg.load_asset_checks_from_modules([checks]),
+    assets=[*all_assets, *student_assets],
+    asset_checks=[*batch_checks, *student_checks],
     resources={
         "io_manager": ParquetIOManager(base_path=os.path.join(DATA_DIR, "assets")),
         "teacher": TeacherResource(),  # $TEACHER_*, else the embedded model

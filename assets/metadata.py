@@ -31,26 +31,56 @@ def markdown_table(rows: Sequence[dict], max_cell: int = 160) -> str:
     return "\n".join(lines)
 
 
-def bar_chart(title: str, counts: dict[str, int | float], xlabel: str, ylabel: str) -> str:
-    """A PNG bar chart as an inline markdown image, followed by the same numbers as a table with text bars."""
+def _figure() -> tuple:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 3.2), dpi=80)
-    axes.bar(list(counts), list(counts.values()), color="#4f46e5")
-    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    if max((len(k) for k in counts), default=0) > 4:
-        axes.tick_params(axis="x", labelrotation=60, labelsize=7)
+    return plt.subplots(figsize=(6, 3.2), dpi=80)
+
+
+def _inline_png(title: str, figure: object) -> str:
+    """A matplotlib figure as an inline markdown image (the figure is closed)."""
+    from matplotlib import pyplot as plt
+
     figure.tight_layout()
     png = io.BytesIO()
     figure.savefig(png, format="png")
     plt.close(figure)
+    return f"![{title}](data:image/png;base64,{base64.b64encode(png.getvalue()).decode()})"
+
+
+def bar_chart(title: str, counts: dict[str, int | float], xlabel: str, ylabel: str) -> str:
+    """A PNG bar chart as an inline markdown image, followed by the same numbers as a table with text bars."""
+    figure, axes = _figure()
+    axes.bar(list(counts), list(counts.values()), color="#4f46e5")
+    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if max((len(k) for k in counts), default=0) > 4:
+        axes.tick_params(axis="x", labelrotation=60, labelsize=7)
     top = max(counts.values(), default=0) or 1
     rows = [{xlabel: k, ylabel: v, "": "█" * round(20 * v / top)} for k, v in counts.items()]
-    image = base64.b64encode(png.getvalue()).decode()
-    return f"![{title}](data:image/png;base64,{image})\n\n{markdown_table(rows)}"
+    return f"{_inline_png(title, figure)}\n\n{markdown_table(rows)}"
+
+
+def line_chart(title: str, series: dict[str, Sequence[tuple[object, float]]], xlabel: str, ylabel: str) -> str:
+    """A PNG chart of one line per series (points as (x, y)) as an inline markdown image."""
+    figure, axes = _figure()
+    for name, points in series.items():
+        xs = [x if isinstance(x, int | float) else str(x) for x, _ in points]
+        axes.plot(xs, [y for _, y in points], marker="o", markersize=3, label=name)
+    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if len(series) > 1:
+        axes.legend(fontsize=7)
+    if max((len(str(x)) for points in series.values() for x, _ in points), default=0) > 4:
+        axes.tick_params(axis="x", labelrotation=60, labelsize=7)
+    return _inline_png(title, figure)
+
+
+def latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict:
+    """The metadata of an asset's latest materialization, as plain values (empty where it has none)."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(asset))
+    return {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
 
 
 def score_table(scores: Sequence[int | None]) -> str:

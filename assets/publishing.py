@@ -7,8 +7,8 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from assets.batches import BATCHES
-from assets.metadata import bar_chart, counts_by, markdown_table
-from assets.resources import ALL_BATCHES, HubResource, StorageResource
+from assets.metadata import bar_chart, counts_by, latest_metadata, markdown_table
+from assets.resources import ALL_BATCHES, StorageResource
 from assets.run_config import config_of
 from assets.stages import COUNTED_STAGES, REJECTION_STAGES
 from filters.dedup_index import DedupIndex
@@ -39,11 +39,6 @@ def rejections(**dropped: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     )
 
 
-def _latest_metadata(context: dg.AssetExecutionContext, asset: str) -> dict:
-    event = context.instance.get_latest_materialization_event(dg.AssetKey(asset))
-    return {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
-
-
 def first_copy_of_each_row(
     context: dg.AssetExecutionContext, graded: pl.DataFrame, rejections: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -62,7 +57,7 @@ def publishing_notes(
 ) -> list[str]:
     """What a reader must be told first: an empty config and why, a disabled check, a gate that cannot pass."""
     notes = []
-    judged = _latest_metadata(context, "reasoning_filtered")
+    judged = latest_metadata(context.instance, "reasoning_filtered")
     if not textbook.height:
         bar = judged.get("min_edu_score")
         notes.append(
@@ -73,7 +68,7 @@ def publishing_notes(
         notes.append("no CoT trace is published: none had the right answer with reasoning that holds")
     if decontamination.get("decontamination") == "disabled by config":
         notes.append("decontamination was disabled by config: rows were not checked against benchmark test sets")
-    gate = (_latest_metadata(context, "verified").get("reasoning_checks") or {}).get("chance_gate") or {}
+    gate = (latest_metadata(context.instance, "verified").get("reasoning_checks") or {}).get("chance_gate") or {}
     notes += [f"chance gate: {line}" for line in gate.get("cannot_pass", [])]
     return notes
 
@@ -107,13 +102,12 @@ def published_dataset(
     context: dg.AssetExecutionContext,
     config: PublishConfig,
     storage: StorageResource,
-    hub: HubResource,
     difficulty_graded: pl.DataFrame,
     rejections: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """Every batch so far in a folder `datasets.load_dataset` reads (configs `cot`, `cot-<domain>`,
-    `cot-level-<n>`, `textbook`): a new revision per publish, pushed to the Hugging Face Hub as a tagged revision when
-    a repo is configured."""
+    `cot-level-<n>`, `textbook`, `rl`): a new revision per publish. The Hub push waits for the student gate
+    (`released_dataset`)."""
     difficulty_graded, rejections = first_copy_of_each_row(context, difficulty_graded, rejections)
     cot = cot_rows(difficulty_graded, config.thinking_format)
     if not cot["verified"].all():
@@ -121,7 +115,7 @@ def published_dataset(
     train, evaluation = split_by_problem(cot, config.eval_fraction)
     textbook = textbook_rows(difficulty_graded)
     steps = steps_rows(rejections)
-    decontamination = _latest_metadata(context, "decontaminated")
+    decontamination = latest_metadata(context.instance, "decontaminated")
     notes = publishing_notes(context, cot, textbook, decontamination)
     for note in notes:
         context.log.warning(note)
@@ -133,8 +127,8 @@ def published_dataset(
     low, high = config.rl_pass_rate_band
     rl = (rl_rows(train, (low, high)), rl_rows(evaluation, (low, high)))
     data = layout(train, evaluation, textbook, steps, rl)
-    stages, throughput = stage_report({stage: _latest_metadata(context, stage) for stage in COUNTED_STAGES})
-    audit = _latest_metadata(context, "verified").get("verifier_audit") or {}
+    stages, throughput = stage_report({stage: latest_metadata(context.instance, stage) for stage in COUNTED_STAGES})
+    audit = latest_metadata(context.instance, "verified").get("verifier_audit") or {}
     report = contamination_report(rejections, decontamination)
     card = render_card(config.name, data, cot, textbook, rejections, audit, stages, report, notes)
     if storage.publish_url:
@@ -146,11 +140,6 @@ def published_dataset(
     )
     committed = DedupIndex(storage.dedup_index_dir).commit(sorted(set(difficulty_graded["batch"].to_list())))
     context.log.info(f"dedup index committed for batches {committed}: later batches are checked against them")
-    pushed = (
-        hub.push(storage.published_dir / config.name, result.revision)
-        if hub.repo_id and not storage.publish_url
-        else None
-    )
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(result.location),
@@ -163,8 +152,6 @@ def published_dataset(
             "cot_steps_rows": steps.height,
             "rl_rows": rl[0].height + rl[1].height,
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in notes) or "none"),
-            "hub_repo": hub.repo_id or "not configured",
-            "hub_new_commit": bool(pushed),
             "card": dg.MetadataValue.md(card),
             "rows_per_stage": dg.MetadataValue.md(
                 bar_chart(

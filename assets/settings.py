@@ -8,6 +8,7 @@ it is first used, so run config that sets one of its fields keeps the others.
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field
@@ -42,6 +43,10 @@ class FoundrySettings(dg.ConfigurableResource):
     benchmarks: list[str] = []  # $FOUNDRY_BENCHMARKS (os.pathsep-separated), besides the shipped ones
     min_cot_rows: int = Field(1, ge=0)  # $FOUNDRY_MIN_COT_ROWS
     max_drop_rates: dict[str, float] = Field(default_factory=lambda: dict(DROP_RATE_CEILINGS))
+    # the student release gate: $FOUNDRY_STUDENT_GATE (auto: off for the shipped 270M student), its margin and set
+    student_gate: Literal["auto", "on", "off"] = "auto"
+    student_gate_margin: float = Field(0.02, ge=0, le=1)
+    student_gate_set: str = "gsm8k_test"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "FoundrySettings":
@@ -60,6 +65,9 @@ class FoundrySettings(dg.ConfigurableResource):
             benchmarks=[p for p in env.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p],
             min_cot_rows=int(_number(env, "FOUNDRY_MIN_COT_ROWS", int, 1)),
             max_drop_rates=ceilings,
+            student_gate=env.get("FOUNDRY_STUDENT_GATE") or "auto",
+            student_gate_margin=_number(env, "FOUNDRY_STUDENT_GATE_MARGIN", float, 0.02),
+            student_gate_set=env.get("FOUNDRY_STUDENT_GATE_SET") or "gsm8k_test",
         )
 
     @property

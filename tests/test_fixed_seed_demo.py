@@ -45,9 +45,9 @@ def teacher(question: str) -> tuple[None, str]:
     return None, f"Step 1: Read the question.\nStep 2: Work it out.\nThe answer is \\boxed{{{digest % 12}}}."
 
 
-def run_fixed_seed_demo(tmp_path: Path) -> dict:
-    """Materialize every asset for one batch with fixed seeds, in ``tmp_path`` as the working folder (a seed row's
-    source is its path as given); return what a user would get."""
+def materialize_fixed_seed_batch(tmp_path: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """Materialize every batch asset for one batch with fixed seeds, in ``tmp_path`` as the working folder (a seed
+    row's source is its path as given), against the deterministic simulated teacher."""
     import definitions
     from assets.batches import add_batch
     from assets.resources import TeacherResource
@@ -57,22 +57,27 @@ def run_fixed_seed_demo(tmp_path: Path) -> dict:
                              + "\n" for i in range(1, 9)))  # fmt: skip
     with SimServer(teacher) as server:
         endpoint = TeacherResource(base_urls=[server.base_url], model="sim-teacher", chat=False, data_dir=".")
-        with dg.instance_for_test() as instance:
-            add_batch(instance, "fixed")
-            result = dg.materialize(
-                [*definitions.all_assets, *definitions.defs.asset_checks],
-                resources=graph_resources(".", endpoint),
-                run_config={"ops": {
-                    "seed_problems": {"config": {"sources": [seeds.name], "limit_per_source": 8}},
-                    "synthetic_problems": {"config": {"count": 12, "seed": 7}},
-                    "evolved_problems": {"config": {"count": 2}},
-                    "textbook_topics": {"config": {"count": 3, "seed": 7}},
-                    "cot_traces": {"config": {"samples_per_problem": 2}},
-                    "difficulty_graded": {"config": {"samples": 2}},
-                }},
-                instance=instance,
-                partition_key="fixed",
-            )  # fmt: skip
+        add_batch(instance, "fixed")
+        return dg.materialize(
+            [*definitions.all_assets, *definitions.batch_checks],
+            resources=graph_resources(".", endpoint),
+            run_config={"ops": {
+                "seed_problems": {"config": {"sources": [seeds.name], "limit_per_source": 8}},
+                "synthetic_problems": {"config": {"count": 12, "seed": 7}},
+                "evolved_problems": {"config": {"count": 2}},
+                "textbook_topics": {"config": {"count": 3, "seed": 7}},
+                "cot_traces": {"config": {"samples_per_problem": 2}},
+                "difficulty_graded": {"config": {"samples": 2}},
+            }},
+            instance=instance,
+            partition_key="fixed",
+        )  # fmt: skip
+
+
+def run_fixed_seed_demo(tmp_path: Path) -> dict:
+    """The fixed-seed batch, published; return what a user would get."""
+    with dg.instance_for_test() as instance:
+        result = materialize_fixed_seed_batch(tmp_path, instance)
     assert result.success
     assets = tmp_path / "assets"
     problem_ids = {

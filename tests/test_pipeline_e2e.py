@@ -98,7 +98,7 @@ SECOND_BATCH = {
 def materialize_batch(instance: dg.DagsterInstance, batch: str, data_dir: Path, run_config: dict, **settings: object):
     add_batch(instance, batch)
     return dg.materialize(
-        [*definitions.all_assets, *definitions.defs.asset_checks],
+        [*definitions.all_assets, *definitions.batch_checks],
         resources=graph_resources(data_dir, **settings),
         run_config=run_config,
         instance=instance,
@@ -125,7 +125,7 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
         new_benchmark.write_text(json.dumps({"question": leaked}) + "\n")
         benchmarks = [str(GSM8K_TEST), str(MATH500), str(new_benchmark)]
         third = dg.materialize(
-            [*definitions.all_assets, *definitions.defs.asset_checks],
+            [*definitions.all_assets, *definitions.batch_checks],
             selection=definitions.automation.redecontaminate_job.selection,
             resources=graph_resources(tmp_path, min_cot_rows=0),
             run_config={"ops": {"decontaminated": {"config": {"benchmarks": benchmarks}},
@@ -171,7 +171,7 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
 
 def publish_only(instance: dg.DagsterInstance, data_dir: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*definitions.all_assets, *definitions.defs.asset_checks],
+        [*definitions.all_assets, *definitions.batch_checks],
         selection=dg.AssetSelection.assets("published_dataset"),
         resources=graph_resources(data_dir),
         instance=instance,

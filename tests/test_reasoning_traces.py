@@ -98,7 +98,7 @@ def test_the_published_thinking_is_what_the_server_sent(tmp_path: Path) -> None:
         with dg.instance_for_test() as instance:
             add_batch(instance, "b1")
             result = dg.materialize(
-                [*definitions.all_assets, *definitions.defs.asset_checks],
+                [*definitions.all_assets, *definitions.batch_checks],
                 resources=graph_resources(tmp_path, endpoint),
                 run_config={"ops": {
                     "seed_problems": {"config": {"sources": [str(seeds)], "limit_per_source": 4}},

@@ -211,3 +211,52 @@ def push_to_hub(folder: Path, repo_id: str, revision: str, token: str | None, en
     )
     api.create_tag(repo_id, repo_type="dataset", tag=tag)
     return True
+
+
+def with_section(card: str, heading: str, body: str) -> str:
+    """The card with its ``## heading`` section replaced by ``body`` (appended where the card has none)."""
+    section = f"## {heading}\n\n{body.strip()}\n"
+    start = card.find(f"\n## {heading}\n")
+    if start < 0:
+        return card.rstrip("\n") + "\n\n" + section
+    end = card.find("\n## ", start + 1)
+    return card[: start + 1] + section + (card[end:] if end >= 0 else "")
+
+
+def with_entry_line(changelog_text: str, revision: str, prefix: str, line: str) -> str:
+    """The changelog with ``line`` in the entry of ``revision``, replacing a line there that starts with ``prefix``."""
+    lines = changelog_text.split("\n")
+    try:
+        start = lines.index(f"## {revision}")
+    except ValueError:
+        raise ValueError(f"the changelog has no entry for revision {revision}") from None
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("- ")), len(lines))
+    entry = [x for x in lines[start + 1 : end] if not x.startswith(prefix)] + [line]
+    return "\n".join(lines[: start + 1] + entry + lines[end:])
+
+
+def amend_revision(location: str, revision: str, heading: str, body: str, changelog_line: str) -> None:
+    """Add a section to a published revision's card and a line to its changelog entry (results measured after the
+    publish, such as the student's), each file replaced whole: in a local folder by a rename, at an fsspec URL by one
+    write."""
+    import fsspec
+
+    changes = {
+        "README.md": lambda text: with_section(text, heading, body),
+        "CHANGELOG.md": lambda text: with_entry_line(text, revision, changelog_line.split(":")[0], changelog_line),
+    }
+    if "://" not in location:
+        folder = Path(location).resolve()
+        for name, change in changes.items():
+            if not (folder / name).is_file():
+                raise ValueError(f"{folder / name}: missing; is {location} a published revision?")
+            partial = folder / f".{name}.{uuid.uuid4().hex[:8]}"
+            partial.write_text(change((folder / name).read_text()))
+            os.replace(partial, folder / name)
+        return
+    fs, base = fsspec.core.url_to_fs(location)
+    for name, change in changes.items():
+        path = f"{base.rstrip('/')}/{name}"
+        if not fs.exists(path):
+            raise ValueError(f"{location}/{name}: missing; is {location} a published revision?")
+        fs.pipe(path, change(fs.cat(path).decode()).encode())

@@ -8,6 +8,7 @@ GGUF into the data folder's model cache, then reused.
 from __future__ import annotations
 
 import fcntl
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -16,6 +17,19 @@ from pathlib import Path
 from generators.teachers.embedded import assemble_model
 
 HF_MODEL_DIR = "gemma-3-270m-hf"
+# Gemma 3's turn format (the GGUF of the base model carries no chat template): a system turn opens the first user turn.
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{%- if messages[0]['role'] == 'system' -%}"
+    "{%- set prefix = messages[0]['content'] + '\\n\\n' -%}{%- set turns = messages[1:] -%}"
+    "{%- else -%}{%- set prefix = '' -%}{%- set turns = messages -%}{%- endif -%}"
+    "{%- for message in turns -%}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+    "{{ '<start_of_turn>' + role + '\\n' + (prefix if loop.first else '') + message['content'] | trim"
+    " + '<end_of_turn>\\n' }}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\\n' }}{%- endif -%}"
+)
 
 
 def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
@@ -23,7 +37,7 @@ def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
     lock, into a staging folder renamed into place, so a killed conversion leaves nothing half-written)."""
     target = models_dir / HF_MODEL_DIR
     if (target / "config.json").exists():
-        return target
+        return with_chat_template(target)
     models_dir.mkdir(parents=True, exist_ok=True)
     with open(models_dir / ".convert.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -44,7 +58,20 @@ def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
         staging = models_dir / f".{HF_MODEL_DIR}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         model.save_pretrained(staging)
+        tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
         tokenizer.save_pretrained(staging)
         staging.rename(target)
         log(f"converted in {time.monotonic() - started:.0f} s: {target}")
     return target
+
+
+def with_chat_template(folder: Path) -> Path:
+    """``folder`` with Gemma's chat template in its tokenizer config (a folder converted before it was added)."""
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    if not config.get("chat_template") and not (folder / "chat_template.jinja").exists():
+        config["chat_template"] = GEMMA_CHAT_TEMPLATE
+        partial = config_path.with_name(config_path.name + ".partial")
+        partial.write_text(json.dumps(config, indent=2))
+        partial.replace(config_path)
+    return folder
