@@ -34,6 +34,7 @@ class EndpointSettings:
     timeout_s: float
     max_retries: int
     seeded: bool = True  # send each request its own seed (vLLM's CPU build dies on them: set $PREFIX_SEEDED=false)
+    adaptive: bool = False  # AIMD on requests in flight, up to max_concurrency (remote endpoints)
 
     @property
     def embedded(self) -> bool:
@@ -41,8 +42,9 @@ class EndpointSettings:
 
 
 # Profile defaults: the embedded server answers one request after another; a remote vLLM server serves hundreds.
-PROFILES = {"embedded": {"max_concurrency": 4, "timeout_s": 300.0, "max_retries": 5},
-            "remote": {"max_concurrency": 64, "timeout_s": 600.0, "max_retries": 5}}  # fmt: skip
+# A remote server's capacity is not known: its limit adapts (AIMD) below the ceiling max_concurrency.
+PROFILES = {"embedded": {"max_concurrency": 4, "timeout_s": 300.0, "max_retries": 5, "adaptive": False},
+            "remote": {"max_concurrency": 64, "timeout_s": 600.0, "max_retries": 5, "adaptive": True}}  # fmt: skip
 _NUMBERS = {"max_concurrency": ("MAX_CONCURRENCY", int), "timeout_s": ("TIMEOUT_S", float),
             "max_retries": ("MAX_RETRIES", int)}  # fmt: skip
 
@@ -52,8 +54,9 @@ class TeacherResource(dg.ConfigurableResource):
     in-process ``vllm.LLM`` (``make vllm``, or the ``vllm`` extra on a GPU).
 
     A field left unset comes from the environment under the resource's prefix when the endpoint is first used
-    ($TEACHER_BASE_URLS, _MODEL, _API_KEY, _CHAT, _SEEDED, _ENGINE, _MAX_CONCURRENCY, _TIMEOUT_S, _MAX_RETRIES;
-    $STUDENT_* and $JUDGE_* for the other two), else from the profile (embedded or remote). So run config that sets
+    ($TEACHER_BASE_URLS, _MODEL, _API_KEY, _CHAT, _SEEDED, _ADAPTIVE, _ENGINE, _MAX_CONCURRENCY, _TIMEOUT_S,
+    _MAX_RETRIES; $STUDENT_* and $JUDGE_* for the other two), else from the profile (embedded, or remote, whose
+    requests in flight adapt below the ceiling ``max_concurrency``). So run config that sets
     one field, say ``max_concurrency``, keeps the endpoint, model, key and data folder. The key is read from the
     environment when used and never stored in config. The embedded server starts on first use and stops when the run
     ends, also when it fails.
@@ -66,6 +69,7 @@ class TeacherResource(dg.ConfigurableResource):
     api_key: str | None = None
     chat: bool | None = None
     seeded: bool | None = None
+    adaptive: bool | None = None
     max_concurrency: int | None = Field(None, ge=1, le=4096)
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0, le=20)
@@ -114,6 +118,10 @@ class TeacherResource(dg.ConfigurableResource):
         seeded = self.seeded
         if seeded is None:
             seeded = (self._env("SEEDED") or "true").lower() in {"1", "true", "yes"}
+        adaptive = self.adaptive
+        if adaptive is None:
+            raw = self._env("ADAPTIVE")
+            adaptive = PROFILES[profile]["adaptive"] if raw is None else raw.lower() in {"1", "true", "yes"}
         numbers: dict[str, Any] = {}
         for field, (suffix, kind) in _NUMBERS.items():
             value, raw = getattr(self, field), self._env(suffix)
@@ -123,7 +131,7 @@ class TeacherResource(dg.ConfigurableResource):
                 except ValueError as err:
                     raise ValueError(f"${self.PREFIX}_{suffix}={raw!r} is not a {kind.__name__}") from err
             numbers[field] = PROFILES[profile][field] if value is None else value
-        return EndpointSettings(tuple(urls), model, chat, engine, **numbers, seeded=seeded)
+        return EndpointSettings(tuple(urls), model, chat, engine, **numbers, seeded=seeded, adaptive=adaptive)
 
     def backend(self) -> TeacherBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""
@@ -164,6 +172,7 @@ class TeacherResource(dg.ConfigurableResource):
             max_retries=settings.max_retries,
             backend=_backend_name(settings),
             seeded=settings.seeded,
+            adaptive=settings.adaptive,
         )
 
     @property

@@ -25,7 +25,7 @@ Answer = Callable[[str], tuple[str | None, str]]
 @dataclass
 class SimLog:
     requests: int = 0
-    rejected_429: int = 0
+    rejected_429: int = 0  # injected, or (queue=False) turned away when full
     in_flight: int = 0
     max_in_flight: int = 0
     sent_thinking: dict[str, str] = field(default_factory=dict)  # question -> the thinking the server sent
@@ -49,12 +49,15 @@ class SimServer(LocalHTTPServer):
         rate_429: float = 0.0,
         seed: int = 0,
         model: str = "sim-teacher",
+        queue: bool = True,
     ) -> None:
+        """``queue=False``: a request beyond ``capacity`` gets a 429 at once instead of waiting (as a gateway or a
+        hosted API answers when it is full)."""
         if reasoning not in ("none", "think_tags", "reasoning_content"):
             raise ValueError(f"reasoning {reasoning!r}: none, think_tags or reasoning_content")
         super().__init__()
         self.say, self.latency_s, self.capacity, self.reasoning = answer, latency_s, capacity, reasoning
-        self.rate_429, self.rng, self.model = rate_429, random.Random(seed), model
+        self.rate_429, self.rng, self.model, self.queue = rate_429, random.Random(seed), model, queue
         self.log = SimLog()
 
     def setup(self) -> None:
@@ -79,6 +82,9 @@ class SimServer(LocalHTTPServer):
         if self.rng.random() < self.rate_429:
             self.log.rejected_429 += 1
             return "429 Too Many Requests", "Retry-After: 1\r\n", b'{"error": {"message": "simulated overload"}}'
+        if not self.queue and self.log.in_flight >= self.capacity:
+            self.log.rejected_429 += 1
+            return "429 Too Many Requests", "", b'{"error": {"message": "server full"}}'
         async with self._slots:
             self.log.in_flight += 1
             self.log.max_in_flight = max(self.log.max_in_flight, self.log.in_flight)

@@ -72,13 +72,18 @@ def test_endpoint_settings_come_from_the_environment(monkeypatch, env: str, fiel
 
 @pytest.mark.parametrize(
     ("env", "expected"),
-    [({}, (True, 4, False)), ({"TEACHER_BASE_URLS": "http://h:8000/v1", "TEACHER_MODEL": "m"}, (False, 64, True))],
-)
-def test_profiles_small_when_embedded_large_when_remote(monkeypatch, env: dict, expected: tuple) -> None:
+    [
+        ({}, (True, 4, False, False)),
+        ({"TEACHER_BASE_URLS": "http://h:8000/v1", "TEACHER_MODEL": "m"}, (False, 64, True, True)),
+        ({"TEACHER_BASE_URLS": "http://h:8000/v1", "TEACHER_MODEL": "m", "TEACHER_ADAPTIVE": "false"},
+         (False, 64, True, False)),
+    ],
+)  # fmt: skip
+def test_profiles_small_when_embedded_large_and_adaptive_when_remote(monkeypatch, env: dict, expected: tuple) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = TeacherResource().settings()
-    assert (settings.embedded, settings.max_concurrency, settings.chat) == expected
+    assert (settings.embedded, settings.max_concurrency, settings.chat, settings.adaptive) == expected
 
 
 def test_a_bad_endpoint_setting_is_named(monkeypatch) -> None:

@@ -91,6 +91,7 @@ class GenerationStats:
     completion_tokens: int = 0
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    concurrency: dict[str, float | int | bool] = field(default_factory=dict)  # what the engine's limiter reached
 
     @property
     def completion_tokens_per_s(self) -> float:
@@ -125,6 +126,10 @@ class GenerationStats:
                 setattr(total, name, getattr(total, name) + getattr(part, name))
             total.wall_s += part.wall_s
             total.errors += part.errors[: max(0, 5 - len(total.errors))]
+            if part.concurrency:
+                peak = max(total.concurrency.get("concurrency_peak", 0), part.concurrency.get("concurrency_peak", 0))
+                retries = total.concurrency.get("retries", 0) + part.concurrency.get("retries", 0)
+                total.concurrency = {**part.concurrency, "concurrency_peak": peak, "retries": retries}
         return total
 
     def as_metadata(self) -> dict[str, float | int]:
@@ -137,6 +142,7 @@ class GenerationStats:
             "completion_tokens": self.completion_tokens,
             "generation_wall_s": round(self.wall_s, 2),
             "completion_tokens_per_s": round(self.completion_tokens_per_s, 1),
+            **self.concurrency,
         }
 
 
@@ -183,6 +189,7 @@ class CachedBackend(ABC):
 
     def __init__(self, model: str, cache: ResponseCache, chat: bool, progress_every_s: float = 10.0) -> None:
         self.model, self.cache, self.chat, self.progress_every_s = model, cache, chat, progress_every_s
+        self.concurrency: dict[str, float | int | bool] = {}  # set by engines that bound requests in flight
 
     @abstractmethod
     def complete(self, requests: Sequence[GenerationRequest], on_result: OnResult) -> None:
@@ -227,6 +234,7 @@ class CachedBackend(ABC):
         finally:
             stop.set()
         stats.wall_s = time.monotonic() - started
+        stats.concurrency = dict(self.concurrency) if misses else {}
         if progress:
             progress(stats.requests, len(requests), stats)
         missing = [i for i, r in enumerate(results) if r is None]

@@ -17,6 +17,7 @@ from generators.teachers.backend import (
     TeacherUnreachableError,
 )
 from generators.teachers.cache import ResponseCache
+from generators.teachers.concurrency import ConcurrencyLimiter
 
 CLIENT_CONNECTIONS = 32
 
@@ -39,10 +40,14 @@ class OpenAICompatibleBackend(CachedBackend):
         progress_every_s: float = 10.0,
         backend: str = "openai",
         seeded: bool = True,
+        adaptive: bool = False,
     ) -> None:
         """``seeded``: send each request its own seed (sampling parameters' seed and the sample index), so a server
         samples reproducibly; off for vLLM's CPU build, whose engine dies on seeded requests batched together
-        ("CPU Generator does not use offset"). The cache key keeps the seed either way."""
+        ("CPU Generator does not use offset"). The cache key keeps the seed either way. ``adaptive``: AIMD on the
+        requests in flight per endpoint, up to ``max_concurrency`` (``generators.teachers.concurrency``), for remote
+        servers whose capacity is not known; failed attempts are retried ``max_retries`` times, after the server's
+        Retry-After or an exponential wait."""
         if not base_urls:
             raise ValueError("at least one base URL is needed")
         super().__init__(model, cache, chat, progress_every_s)
@@ -53,6 +58,9 @@ class OpenAICompatibleBackend(CachedBackend):
         self.timeout_s = timeout_s
         self.max_retries = max_retries
         self.seeded = seeded
+        self.adaptive = adaptive
+        # a reply slower than this means the server queues: the adaptive limit backs off before requests time out
+        self.latency_ceiling_s = 0.5 * timeout_s
 
     def complete(self, requests: Sequence[GenerationRequest], on_result: OnResult) -> None:
         asyncio.run(self._complete(requests, on_result))
@@ -61,36 +69,49 @@ class OpenAICompatibleBackend(CachedBackend):
         # httpx's connection pool scans all its connections for every request: at hundreds in flight one client
         # spends milliseconds of CPU a request, so each endpoint gets a client per CLIENT_CONNECTIONS in flight
         shards = max(1, -(-self.max_concurrency // CLIENT_CONNECTIONS))
-        client_urls = [url for url in self.base_urls for _ in range(shards)]
         clients = [
-            openai.AsyncOpenAI(
-                base_url=url, api_key=self._api_key, timeout=self.timeout_s, max_retries=self.max_retries
-            )
-            for url in client_urls
+            [
+                openai.AsyncOpenAI(base_url=url, api_key=self._api_key, timeout=self.timeout_s, max_retries=0)
+                for _ in range(shards)
+            ]
+            for url in self.base_urls
         ]
-        in_flight = [0] * len(clients)
-        semaphore = asyncio.Semaphore(self.max_concurrency)
+        limiter = ConcurrencyLimiter(
+            len(self.base_urls), self.max_concurrency, self.adaptive, latency_ceiling_s=self.latency_ceiling_s
+        )
+        retries = [0]
 
         async def run_one(index: int, request: GenerationRequest) -> None:
-            async with semaphore:
-                slot = min(range(len(clients)), key=in_flight.__getitem__)
-                in_flight[slot] += 1
+            for attempt in range(self.max_retries + 1):
+                slot, started = await limiter.acquire()
+                client = clients[slot][attempt % shards]
                 try:
-                    result = await self._call(clients[slot], request)
-                except (openai.OpenAIError, ValueError, AttributeError, TypeError, KeyError) as err:
+                    result = await self._call(client, request)
+                except openai.OpenAIError as err:
+                    overloaded, retryable, wait = _overload(err)
+                    await limiter.release(slot, started, overloaded)
+                    if retryable and attempt < self.max_retries:
+                        retries[0] += 1
+                        await asyncio.sleep(wait if wait is not None else min(30.0, 0.5 * 2**attempt))
+                        continue
+                    result = _failed(err, self.base_urls[slot], attempt)
+                except (ValueError, AttributeError, TypeError, KeyError) as err:
                     # a malformed reply (an HTML page with status 200, broken JSON) fails the request, naming where
-                    reason = f"{type(err).__name__} from {client_urls[slot]}: {str(err)[:300]}"
-                    result = GenerationResult(None, None, 0, 0, cached=False, error=reason)
-                finally:
-                    in_flight[slot] -= 1
+                    await limiter.release(slot, started, overloaded=False)
+                    result = _failed(err, self.base_urls[slot], attempt)
+                else:
+                    await limiter.release(slot, started, overloaded=False)
+                break
             on_result(index, result)
 
         try:
-            await self._check_reachable(clients[::shards])
+            await self._check_reachable([shard[0] for shard in clients])
             await asyncio.gather(*(run_one(i, r) for i, r in enumerate(requests)))
         finally:
-            for client in clients:
-                await client.close()
+            self.concurrency = {**limiter.report(), "retries": retries[0], "adaptive": self.adaptive}
+            for shard in clients:
+                for client in shard:
+                    await client.close()
 
     async def _check_reachable(self, clients: list[openai.AsyncOpenAI]) -> None:
         """Fail in seconds, naming the URL, where no endpoint answers at all (any HTTP reply counts as an answer)."""
@@ -138,3 +159,23 @@ class OpenAICompatibleBackend(CachedBackend):
             cached=False,
             reasoning=reasoning or None,
         )
+
+
+def _overload(err: openai.OpenAIError) -> tuple[bool, bool, float | None]:
+    """(a sign of overload, worth retrying, the server's Retry-After in seconds) for a failed attempt: 429, 503,
+    504 and timeouts are overload; those, other 5xx, 408, 409 and lost connections are retried."""
+    if isinstance(err, openai.APITimeoutError):
+        return True, True, None
+    if isinstance(err, openai.APIConnectionError):
+        return False, True, None
+    if isinstance(err, openai.APIStatusError):
+        status = err.status_code
+        retry_after = err.response.headers.get("retry-after")
+        wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+        return status in (429, 503, 504), status in (408, 409, 429) or status >= 500, wait
+    return False, False, None
+
+
+def _failed(err: Exception, url: str, attempt: int) -> GenerationResult:
+    reason = f"{type(err).__name__} from {url} (after {attempt + 1} attempts): {str(err)[:300]}"
+    return GenerationResult(None, None, 0, 0, cached=False, error=reason)

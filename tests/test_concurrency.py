@@ -1,0 +1,107 @@
+"""Adaptive concurrency: the AIMD limit per endpoint, and a remote server that turns away what it cannot hold."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from generators.teachers.backend import GenerationRequest, SamplingParams
+from generators.teachers.cache import ResponseCache
+from generators.teachers.concurrency import ConcurrencyLimiter
+from generators.teachers.openai_backend import OpenAICompatibleBackend
+from tests.sim_server import SimServer
+
+
+@pytest.mark.parametrize(
+    ("events", "limit", "backoffs"),
+    [
+        ([], 16.0, 0),  # starts at the ceiling
+        (["overload"], 8.0, 1),  # halved
+        (["overload", "overload"], 8.0, 1),  # two signals of one round trip halve it once
+        (["overload", "next", "overload"], 4.0, 2),  # a request started after the halving halves it again
+        (["overload", "ok"], 8.125, 1),  # a healthy reply adds 1/limit
+        (["overload", "next", "overload", "next", "overload", "next", "overload", "next", "overload"], 2.0, 5),
+    ],
+)
+def test_the_limit_halves_on_overload_once_per_round_trip_and_grows_by_one_over_limit(
+    events: list[str], limit: float, backoffs: int
+) -> None:
+    async def scenario() -> ConcurrencyLimiter:
+        limiter = ConcurrencyLimiter(1, ceiling=16, adaptive=True, floor=2)
+        held = [await limiter.acquire() for _ in range(2)]  # requests in flight, started before any signal
+        for event in events:
+            if event == "next":
+                held.append(await limiter.acquire())  # starts after the last halving
+                continue
+            slot, started = held.pop()
+            await limiter.release(slot, started, overloaded=event == "overload")
+        return limiter
+
+    limiter = asyncio.run(scenario())
+    assert limiter.endpoints[0].limit == pytest.approx(limit)
+    assert limiter.report()["concurrency_backoffs"] == backoffs
+
+
+def test_a_fixed_limit_never_moves_and_bounds_what_is_in_flight() -> None:
+    async def scenario() -> tuple[ConcurrencyLimiter, int]:
+        limiter = ConcurrencyLimiter(1, ceiling=3, adaptive=False)
+        peak, now = 0, 0
+
+        async def one() -> None:
+            nonlocal peak, now
+            slot, started = await limiter.acquire()
+            now += 1
+            peak = max(peak, now)
+            await asyncio.sleep(0.001)
+            now -= 1
+            await limiter.release(slot, started, overloaded=True)
+
+        await asyncio.gather(*(one() for _ in range(20)))
+        return limiter, peak
+
+    limiter, peak = asyncio.run(scenario())
+    assert peak == 3 and limiter.endpoints[0].limit == 3.0 and limiter.report()["concurrency_backoffs"] == 0
+
+
+def test_requests_go_to_the_replica_with_the_most_room() -> None:
+    async def scenario() -> list[int]:
+        limiter = ConcurrencyLimiter(2, ceiling=4, adaptive=True)
+        limiter.endpoints[1].limit = 2.0  # the second replica backed off
+        return [(await limiter.acquire())[0] for _ in range(6)]
+
+    assert sorted(asyncio.run(scenario())) == [0, 0, 0, 0, 1, 1]
+
+
+@pytest.mark.parametrize("bad", [dict(endpoints=0), dict(ceiling=0), dict(floor=5), dict(decrease=1.0)])
+def test_a_bad_limiter_is_refused(bad: dict) -> None:
+    with pytest.raises(ValueError, match="limiter"):
+        ConcurrencyLimiter(**{"endpoints": 1, "ceiling": 4, "adaptive": True, **bad})
+
+
+def sums(count: int) -> list[GenerationRequest]:
+    params = SamplingParams(temperature=0.0, max_tokens=16, seed=1)
+    return [GenerationRequest(params, prompt=f"Question: What is {i} + 1?\nAnswer:") for i in range(count)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_a_full_server_is_met_by_backing_off_not_by_failing(tmp_path: Path, adaptive: bool) -> None:
+    """A server that holds 8 requests and turns the rest away with a bare 429: the adaptive client backs off to
+    about what it holds and every request succeeds; a fixed 64 in flight keeps hammering and loses requests."""
+    with SimServer(lambda q: (None, "2"), latency_s=0.05, capacity=8, queue=False) as server:
+        backend = OpenAICompatibleBackend(
+            [server.base_url], "sim-teacher", ResponseCache(tmp_path / f"{adaptive}.sqlite"), max_concurrency=64,
+            max_retries=3, adaptive=adaptive,
+        )  # fmt: skip
+        results, stats = backend.generate(sums(300))
+    failed = sum(r.error is not None for r in results)
+    assert stats.concurrency["adaptive"] is adaptive
+    if adaptive:
+        assert failed == 0
+        assert stats.concurrency["concurrency_backoffs"] >= 1
+        assert stats.concurrency["concurrency_limit_lowest"] <= 16
+        assert server.log.rejected_429 < 300  # fewer turned away than there were requests
+    else:
+        assert failed > 0 and "429" in next(r.error for r in results if r.error)
+        assert stats.concurrency["concurrency_backoffs"] == 0
+    assert stats.as_metadata()["concurrency_peak"] >= 8
