@@ -173,6 +173,7 @@ class TeacherResource(dg.ConfigurableResource):
             backend=_backend_name(settings),
             seeded=settings.seeded,
             adaptive=settings.adaptive,
+            revive=self._server.revive if self._server is not None and not settings.base_urls else None,
         )
 
     @property

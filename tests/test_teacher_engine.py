@@ -223,3 +223,30 @@ def test_an_evolution_cut_at_the_token_limit_never_becomes_a_problem(embedded_se
         problems, rejected = output.rows, output.rejections
     assert problems.is_empty()
     assert rejected["code"].to_list() == ["evolution_truncated"] * 2
+
+
+def test_a_dead_embedded_server_is_started_again_and_no_request_is_lost(tmp_path: Path) -> None:
+    """kill -9 of the llama.cpp server in the middle of a batch: the backend starts it again on the same port and
+    every request gets its answer; a server that keeps dying is given up on after max_restarts."""
+    import threading
+
+    from generators.teachers.embedded import EmbeddedServer
+
+    server = EmbeddedServer(tmp_path / "models", tmp_path / "logs", max_restarts=1)
+    url = server.start()
+    first_pid = server.process.pid
+    try:
+        backend = OpenAICompatibleBackend(
+            [url], EMBEDDED_MODEL, ResponseCache(tmp_path / "c.sqlite"), max_concurrency=2, revive=server.revive
+        )
+        killer = threading.Timer(1.0, lambda: os.killpg(first_pid, signal.SIGKILL))
+        killer.start()
+        results, stats = backend.generate(requests_for(24))
+        killer.join()
+        assert server.restarts == 1 and server.process.pid != first_pid and server.base_url == url
+        assert stats.failures == 0 and all(r.text is not None for r in results)
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait()
+        assert server.revive() is False  # past max_restarts: the failure is reported, not hidden by restarts
+    finally:
+        server.stop()

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -43,22 +44,28 @@ def die_with_parent() -> None:
 class EmbeddedServer:
     """A ``llama_cpp.server`` child process; ``start`` waits until it answers, ``stop`` ends its process group."""
 
-    def __init__(self, models_dir: Path, log_dir: Path, n_ctx: int = 4096, n_threads: int | None = None) -> None:
+    def __init__(
+        self, models_dir: Path, log_dir: Path, n_ctx: int = 4096, n_threads: int | None = None, max_restarts: int = 3
+    ) -> None:
         self.models_dir = models_dir
         self.log_dir = log_dir
         self.n_ctx = n_ctx
         self.n_threads = n_threads or max(1, os.cpu_count() or 1)
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
+        self.max_restarts = max_restarts
+        self.restarts = 0
+        self._restarting = threading.Lock()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self, timeout_s: float = 120.0) -> str:
-        """Start the server and return its base URL once ``/v1/models`` answers."""
+        """Start the server and return its base URL once ``/v1/models`` answers (on its earlier port after a
+        restart, so clients keep their URL)."""
         model_path = assemble_model(self.models_dir)
-        self.port = free_port()
+        self.port = self.port or free_port()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"llama-server-{self.port}.log", "wb")  # noqa: SIM115 - closed with the process
         command = [
@@ -86,6 +93,22 @@ class EmbeddedServer:
                 time.sleep(0.2)
         self.stop()
         raise TimeoutError(f"the embedded llama.cpp server did not answer within {timeout_s:.0f} s")
+
+    def revive(self) -> bool:
+        """Start the server again where its process has died (a crash, the OOM killer, a stray ``kill``), at most
+        ``max_restarts`` times; True where it runs now. Callers that find it dead together restart it once."""
+        with self._restarting:
+            if self.process is None:
+                return False
+            if self.process.poll() is None:
+                return True
+            if self.restarts >= self.max_restarts:
+                return False
+            self.restarts += 1
+            code = self.process.returncode
+            print(f"the embedded llama.cpp server died (exit {code}): restart {self.restarts}/{self.max_restarts}")
+            self.start()
+            return True
 
     def stop(self) -> None:
         """Terminate the server's process group, killing it if it does not exit within 10 s."""

@@ -4,7 +4,7 @@ llama.cpp, any hosted endpoint), with a bound on requests in flight and a fast r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import openai
@@ -41,13 +41,15 @@ class OpenAICompatibleBackend(CachedBackend):
         backend: str = "openai",
         seeded: bool = True,
         adaptive: bool = False,
+        revive: Callable[[], bool] | None = None,
     ) -> None:
         """``seeded``: send each request its own seed (sampling parameters' seed and the sample index), so a server
         samples reproducibly; off for vLLM's CPU build, whose engine dies on seeded requests batched together
         ("CPU Generator does not use offset"). The cache key keeps the seed either way. ``adaptive``: AIMD on the
         requests in flight per endpoint, up to ``max_concurrency`` (``generators.teachers.concurrency``), for remote
         servers whose capacity is not known; failed attempts are retried ``max_retries`` times, after the server's
-        Retry-After or an exponential wait."""
+        Retry-After or an exponential wait. ``revive``: called where a connection fails, to start a dead local
+        engine again (True: it runs now, and the request is sent again at once)."""
         if not base_urls:
             raise ValueError("at least one base URL is needed")
         super().__init__(model, cache, chat, progress_every_s)
@@ -59,6 +61,7 @@ class OpenAICompatibleBackend(CachedBackend):
         self.max_retries = max_retries
         self.seeded = seeded
         self.adaptive = adaptive
+        self.revive = revive
         # a reply slower than this means the server queues: the adaptive limit backs off before requests time out
         self.latency_ceiling_s = 0.5 * timeout_s
 
@@ -90,6 +93,8 @@ class OpenAICompatibleBackend(CachedBackend):
                 except openai.OpenAIError as err:
                     overloaded, retryable, wait = _overload(err)
                     await limiter.release(slot, started, overloaded)
+                    if isinstance(err, openai.APIConnectionError) and self.revive is not None:
+                        wait = 0.0 if await asyncio.to_thread(self.revive) else wait
                     if retryable and attempt < self.max_retries:
                         retries[0] += 1
                         await asyncio.sleep(wait if wait is not None else min(30.0, 0.5 * 2**attempt))
