@@ -1,12 +1,14 @@
 """Teacher generation: chain-of-thought traces and textbook passages."""
 
+from typing import ClassVar
+
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
 from assets.batches import BATCHES, batch_seed
 from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_asset
-from assets.resources import TeacherResource
+from assets.resources import EndpointSettings, TeacherResource
 from assets.run_config import config_of, validate_run_config
 from generators.tasks.cot import CotTask
 from generators.tasks.evolve import EVOLUTIONS, evolve_problems
@@ -15,14 +17,20 @@ from generators.teachers.backend import SamplingParams
 
 
 class SamplingConfig(dg.Config):
+    """Sampling of a model step. ``max_tokens`` unset: the endpoint's budget ($TEACHER_MAX_TOKENS /
+    $STUDENT_MAX_TOKENS, else its profile's: thousands for a remote model, which may reason at length; the step's own
+    small default for the embedded 270M model)."""
+
+    EMBEDDED_MAX_TOKENS: ClassVar[int] = 256
     temperature: float = Field(0.7, ge=0.0, le=2.0)
     top_p: float = Field(0.95, gt=0.0, le=1.0)
-    max_tokens: int = Field(256, ge=1)
+    max_tokens: int | None = Field(None, ge=1)
     seed: int = 0
     max_failure_fraction: float = Field(0.1, ge=0.0, le=1.0)
 
-    def params(self) -> SamplingParams:
-        return SamplingParams(self.temperature, self.top_p, self.max_tokens, (), self.seed)
+    def params(self, endpoint: EndpointSettings) -> SamplingParams:
+        budget = self.max_tokens or endpoint.max_tokens or self.EMBEDDED_MAX_TOKENS
+        return SamplingParams(self.temperature, self.top_p, budget, (), self.seed)
 
 
 @config_of("evolved_problems")
@@ -34,7 +42,7 @@ class EvolvedProblemsConfig(SamplingConfig):
     solve_samples: int = Field(3, ge=1)
     min_agreement: float = Field(0.6, gt=0.0, le=1.0)
     evolutions: list[str] = list(EVOLUTIONS)
-    max_tokens: int = Field(200, ge=1)
+    EMBEDDED_MAX_TOKENS: ClassVar[int] = 200
 
 
 @stage_asset("evolved_problems")
@@ -50,8 +58,8 @@ def evolved_problems(
     validate_run_config(context)
     seeds = pl.concat([seed_problems, synthetic_problems])
     output = evolve_problems(
-        seeds, teacher.backend(), config.count, config.solve_samples, config.params(), config.min_agreement,
-        tuple(config.evolutions), progress=progress_logger(context),
+        seeds, teacher.backend(), config.count, config.solve_samples, config.params(teacher.settings()),
+        config.min_agreement, tuple(config.evolutions), progress=progress_logger(context),
     )  # fmt: skip
     problems = output.rows
     yield from generation_outputs(
@@ -78,7 +86,7 @@ class TextbookTopicsConfig(dg.Config):
 
 @config_of("textbook_passages")
 class TextbookPassagesConfig(SamplingConfig):
-    max_tokens: int = Field(320, ge=1)
+    EMBEDDED_MAX_TOKENS: ClassVar[int] = 320
 
 
 @stage_asset("cot_traces")
@@ -94,7 +102,8 @@ def cot_traces(
     validate_run_config(context)
     problems = pl.concat([seed_problems, synthetic_problems, evolved_problems])
     backend = teacher.backend()
-    output = CotTask(backend, config.params(), config.samples_per_problem).run(problems, progress_logger(context))
+    params = config.params(teacher.settings())
+    output = CotTask(backend, params, config.samples_per_problem).run(problems, progress_logger(context))
     traces = output.rows
     yield from generation_outputs(
         "cot_traces", output, config.max_failure_fraction,
@@ -134,7 +143,7 @@ def textbook_passages(
     """Textbook-style passages written by the teacher, one per topic and audience."""
     validate_run_config(context)
     backend = teacher.backend()
-    output = TextbookTask(backend, config.params()).run(textbook_topics, progress_logger(context))
+    output = TextbookTask(backend, config.params(teacher.settings())).run(textbook_topics, progress_logger(context))
     passages = output.rows
     yield from generation_outputs(
         "textbook_passages", output, config.max_failure_fraction,

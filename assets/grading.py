@@ -1,7 +1,7 @@
 """Verification of final answers and difficulty grading by a student model."""
 
 import time
-from typing import Literal
+from typing import ClassVar, Literal
 
 import dagster as dg
 import polars as pl
@@ -96,7 +96,7 @@ class DifficultyConfig(SamplingConfig):
 
     samples: int = Field(4, ge=1, le=256)
     temperature: float = Field(0.8, ge=0.0, le=2.0)
-    max_tokens: int = Field(200, ge=1)
+    EMBEDDED_MAX_TOKENS: ClassVar[int] = 200
     seed: int = 1_000
     extra_student_models: list[str] = []
     level_mode: Literal["thresholds", "quantiles"] = "thresholds"
@@ -124,7 +124,7 @@ def difficulty_graded(
             "them ($STUDENT_BASE_URLS)"
         )
     cot = verified.filter(pl.col("kind") == "cot")
-    params = config.params()
+    params = config.params(student.settings())
     base = student.backend()
     problems, abilities, stats = grade_by_students(
         cot, base, [base.model, *config.extra_student_models], config.samples, params, config.max_failure_fraction,

@@ -35,6 +35,7 @@ class EndpointSettings:
     max_retries: int
     seeded: bool = True  # send each request its own seed (vLLM's CPU build dies on them: set $PREFIX_SEEDED=false)
     adaptive: bool = False  # AIMD on requests in flight, up to max_concurrency (remote endpoints)
+    max_tokens: int | None = None  # the token budget of a reply (None: each step's own, for the embedded model)
 
     @property
     def embedded(self) -> bool:
@@ -55,14 +56,15 @@ class TeacherResource(dg.ConfigurableResource):
 
     A field left unset comes from the environment under the resource's prefix when the endpoint is first used
     ($TEACHER_BASE_URLS, _MODEL, _API_KEY, _CHAT, _SEEDED, _ADAPTIVE, _ENGINE, _MAX_CONCURRENCY, _TIMEOUT_S,
-    _MAX_RETRIES; $STUDENT_* and $JUDGE_* for the other two), else from the profile (embedded, or remote, whose
-    requests in flight adapt below the ceiling ``max_concurrency``). So run config that sets
-    one field, say ``max_concurrency``, keeps the endpoint, model, key and data folder. The key is read from the
-    environment when used and never stored in config. The embedded server starts on first use and stops when the run
-    ends, also when it fails.
+    _MAX_RETRIES, _MAX_TOKENS; $STUDENT_* and $JUDGE_* for the other two), else from the profile (embedded, or
+    remote: requests in flight adapt below the ceiling ``max_concurrency``, replies get thousands of tokens). So run
+    config that sets one field, say ``max_concurrency``, keeps the endpoint, model, key and data folder. The key is
+    read from the environment when used and never stored in config. The embedded server starts on first use and stops
+    when the run ends, also when it fails.
     """
 
     PREFIX: ClassVar[str] = "TEACHER"
+    REMOTE_MAX_TOKENS: ClassVar[int] = 4096  # a reasoning model's trace: thousands of tokens
 
     base_urls: list[str] | None = None
     model: str | None = None
@@ -73,6 +75,7 @@ class TeacherResource(dg.ConfigurableResource):
     max_concurrency: int | None = Field(None, ge=1, le=4096)
     timeout_s: float | None = Field(None, gt=0)
     max_retries: int | None = Field(None, ge=0, le=20)
+    max_tokens: int | None = Field(None, ge=1)
     data_dir: str = Field(default_factory=default_data_dir)
     n_threads: int | None = None
     engine: str | None = None  # openai (an OpenAI-compatible server, or the embedded one) or vllm
@@ -131,7 +134,16 @@ class TeacherResource(dg.ConfigurableResource):
                 except ValueError as err:
                     raise ValueError(f"${self.PREFIX}_{suffix}={raw!r} is not a {kind.__name__}") from err
             numbers[field] = PROFILES[profile][field] if value is None else value
-        return EndpointSettings(tuple(urls), model, chat, engine, **numbers, seeded=seeded, adaptive=adaptive)
+        max_tokens = self.max_tokens
+        if max_tokens is None and (raw := self._env("MAX_TOKENS")) is not None:
+            if not raw.isdigit() or int(raw) < 1:
+                raise ValueError(f"${self.PREFIX}_MAX_TOKENS={raw!r} is not a positive int")
+            max_tokens = int(raw)
+        if max_tokens is None and profile == "remote":
+            max_tokens = self.REMOTE_MAX_TOKENS
+        return EndpointSettings(
+            tuple(urls), model, chat, engine, **numbers, seeded=seeded, adaptive=adaptive, max_tokens=max_tokens
+        )
 
     def backend(self) -> TeacherBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""
@@ -203,6 +215,7 @@ class StudentResource(TeacherResource):
     """The student model that grades difficulty ($STUDENT_*; the embedded model by default)."""
 
     PREFIX: ClassVar[str] = "STUDENT"
+    REMOTE_MAX_TOKENS: ClassVar[int] = 1024  # 200 cut 15-19% of a capable student's answers, scored wrong
 
 
 class JudgeResource(TeacherResource):

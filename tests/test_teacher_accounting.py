@@ -1,5 +1,6 @@
 import re
 import time
+from dataclasses import replace
 
 import dagster as dg
 import pytest
@@ -124,3 +125,40 @@ def test_a_damaged_cache_is_named_and_left_as_it_is(tmp_path) -> None:
     with pytest.raises(CacheUnreadableError, match=re.escape(str(path))):
         ResponseCache(path)
     assert path.read_bytes() == damaged
+
+
+@pytest.mark.parametrize(
+    ("env", "teacher", "student"),
+    [
+        ({}, None, None),  # embedded: each step's own small budget
+        ({"TEACHER_BASE_URLS": "http://h/v1", "TEACHER_MODEL": "m", "STUDENT_BASE_URLS": "http://h/v1",
+          "STUDENT_MODEL": "s"}, 4096, 1024),
+        ({"TEACHER_BASE_URLS": "http://h/v1", "TEACHER_MODEL": "m", "TEACHER_MAX_TOKENS": "16384"}, 16384, None),
+    ],
+)  # fmt: skip
+def test_token_budgets_come_from_the_profile_or_the_environment(monkeypatch, env, teacher, student) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert TeacherResource().settings().max_tokens == teacher
+    assert StudentResource().settings().max_tokens == student
+
+
+@pytest.mark.parametrize(
+    ("config", "endpoint_budget", "expected"),
+    [({}, None, 256), ({}, 4096, 4096), ({"max_tokens": 64}, 4096, 64), ({"max_tokens": 64}, None, 64)],
+)
+def test_a_step_samples_with_its_own_budget_then_the_endpoints_then_its_embedded_default(
+    config: dict, endpoint_budget: int | None, expected: int
+) -> None:
+    from assets.generation import CotTracesConfig
+    from assets.grading import DifficultyConfig
+
+    endpoint = replace(TeacherResource().settings(), max_tokens=endpoint_budget)
+    assert CotTracesConfig(**config).params(endpoint).max_tokens == expected
+    assert DifficultyConfig(**config).params(endpoint).max_tokens == (200 if expected == 256 else expected)
+
+
+def test_a_bad_token_budget_is_named(monkeypatch) -> None:
+    monkeypatch.setenv("STUDENT_MAX_TOKENS", "lots")
+    with pytest.raises(ValueError, match=r"\$STUDENT_MAX_TOKENS='lots' is not a positive int"):
+        StudentResource().settings()
