@@ -4,6 +4,7 @@ llama.cpp, any hosted endpoint), with a bound on requests in flight and a fast r
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -97,7 +98,8 @@ class OpenAICompatibleBackend(CachedBackend):
                         wait = 0.0 if await asyncio.to_thread(self.revive) else wait
                     if retryable and attempt < self.max_retries:
                         retries[0] += 1
-                        await asyncio.sleep(wait if wait is not None else min(30.0, 0.5 * 2**attempt))
+                        backoff = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.5)  # jitter: no herd
+                        await asyncio.sleep(wait if wait is not None else backoff)
                         continue
                     result = _failed(err, self.base_urls[slot], attempt)
                 except (ValueError, AttributeError, TypeError, KeyError) as err:
