@@ -87,6 +87,7 @@ def _drop_rate_check(stage: str) -> dg.AssetChecksDefinition:
         asset=stage,
         name=f"{stage}_drop_rate_under_ceiling",
         partitions_def=BATCHES,
+        blocking=True,
         additional_ins={"dropped": dg.AssetIn(f"{stage}_rejections")},
         description=f"The share of rows {stage} drops stays under its ceiling.",
     )

@@ -11,7 +11,9 @@ MODEL_STEP = {"foundry/model": "teacher"}
 @dataclass(frozen=True)
 class Stage:
     """A per-batch stage that writes kept rows and rejections; ``max_drop_rate`` (None: no ceiling) is the share of
-    rows it may drop before its asset check fails (``$FOUNDRY_MAX_DROP_RATE_<NAME>`` overrides it)."""
+    rows it may drop before its blocking asset check fails and stops the batch from publishing
+    (``$FOUNDRY_MAX_DROP_RATE_<NAME>`` overrides it; 1 turns it off). The ceilings catch a broken run, not a weak
+    teacher: a reasoning model whose thinking was counted as its solution lost 99% to `too_long` and still published."""
 
     name: str
     group: str
@@ -27,11 +29,11 @@ STAGES: dict[str, Stage] = {
         Stage("cot_traces", "generation", "Chain-of-thought samples with their lineage.", model_step=True),
         Stage("textbook_passages", "generation", "Textbook-style passages.", model_step=True),
         Stage("deduplicated", "curation", "Traces and passages with exact and near duplicates removed.",
-              max_drop_rate=0.5),
+              max_drop_rate=0.8),
         Stage("decontaminated", "curation", "Rows that share no n-gram run with any benchmark test set.",
               max_drop_rate=0.2),
         Stage("reasoning_filtered", "curation", "Rows with an extractable answer, sane length and no repetition.",
-              model_step=True, max_drop_rate=0.6),
+              model_step=True, max_drop_rate=0.9),
         Stage("verified", "grading", "CoT rows whose final answer is right and whose reasoning holds.",
               model_step=True),
     )

@@ -45,7 +45,9 @@ def teacher(question: str) -> tuple[None, str]:
     return None, f"Step 1: Read the question.\nStep 2: Work it out.\nThe answer is \\boxed{{{digest % 12}}}."
 
 
-def materialize_fixed_seed_batch(tmp_path: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+def materialize_fixed_seed_batch(
+    tmp_path: Path, instance: dg.DagsterInstance, **settings: object
+) -> dg.ExecuteInProcessResult:
     """Materialize every batch asset for one batch with fixed seeds, in ``tmp_path`` as the working folder (a seed
     row's source is its path as given), against the deterministic simulated teacher."""
     import definitions
@@ -60,7 +62,7 @@ def materialize_fixed_seed_batch(tmp_path: Path, instance: dg.DagsterInstance) -
         add_batch(instance, "fixed")
         return dg.materialize(
             [*definitions.all_assets, *definitions.batch_checks],
-            resources=graph_resources(".", endpoint),
+            resources=graph_resources(".", endpoint, **settings),
             run_config={"ops": {
                 "seed_problems": {"config": {"sources": [seeds.name], "limit_per_source": 8}},
                 "synthetic_problems": {"config": {"count": 12, "seed": 7}},
@@ -71,6 +73,7 @@ def materialize_fixed_seed_batch(tmp_path: Path, instance: dg.DagsterInstance) -
             }},
             instance=instance,
             partition_key="fixed",
+            raise_on_error=False,
         )  # fmt: skip
 
 
@@ -110,3 +113,24 @@ def test_a_fixed_seed_run_publishes_what_it_did_before(tmp_path: Path, monkeypat
     assert sum(len(r) for r in got["rows"].values()) > 0, "the run published nothing: the comparison would be empty"
     for part in ("problem_ids", "rows", "card", "changelog"):
         assert got[part] == golden[part], part
+
+
+@pytest.mark.e2e
+def test_a_stage_that_drops_more_than_its_ceiling_stops_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fixed-seed run drops 28 of 47 rows as duplicates (the simulated teacher repeats itself): under a 0.5
+    ceiling the blocking check fails and nothing downstream of dedup runs, so nothing is published."""
+    from assets.stages import DROP_RATE_CEILINGS
+
+    monkeypatch.chdir(tmp_path)
+    with dg.instance_for_test() as instance:
+        result = materialize_fixed_seed_batch(
+            tmp_path, instance, max_drop_rates={**DROP_RATE_CEILINGS, "deduplicated": 0.5}
+        )
+        [failed] = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert not result.success
+    assert failed.check_name == "deduplicated_drop_rate_under_ceiling"
+    assert failed.metadata["drop_rate"].value == pytest.approx(28 / 47, abs=1e-4)
+    assert not result.asset_materializations_for_node("decontaminated")
+    assert not (tmp_path / "published").exists()
