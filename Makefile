@@ -58,10 +58,11 @@ vllm: $(VLLM_VENV)/.installed
 
 # The demo's problems suit the embedded 270M base teacher: one-step arithmetic (where it reasons soundly on about 1
 # trace in 12) and calendar items; harder families only feed the rejections there. DEMO_CONFIG='{}' runs the defaults.
-# The student loop gets a CPU-sized budget: 8 LoRA steps, then base and tuned scored on 10 problems of each set.
+# The student loop gets a CPU-sized budget: 8 LoRA steps, then base and tuned scored on up to 10 eval-split problems
+# and 6 each of GSM8K test and MATH-500.
 DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_steps": 1, "max_steps": 1, \
 	"families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}}, \
-	"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 10, "max_new_tokens": 128}}}}
+	"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 6, "max_new_tokens": 128}}}}
 demo: install student
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@batch=$$($(PY) -m assets.batches add $(BATCH)) && echo "batch: $$batch" && \

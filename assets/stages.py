@@ -13,7 +13,8 @@ class Stage:
     """A per-batch stage that writes kept rows and rejections; ``max_drop_rate`` (None: no ceiling) is the share of
     rows it may drop before its blocking asset check fails and stops the batch from publishing
     (``$FOUNDRY_MAX_DROP_RATE_<NAME>`` overrides it; 1 turns it off). The ceilings catch a broken run, not a weak
-    teacher: a reasoning model whose thinking was counted as its solution lost 99% to `too_long` and still published."""
+    teacher: a reasoning model whose thinking was counted as its solution lost 99% to `too_long` and still
+    published."""
 
     name: str
     group: str

@@ -13,6 +13,7 @@ from generators.students.evaluation import (
     compare,
     difference_interval,
     eval_split_problems,
+    judge_answers,
     task_config,
     wilson_interval,
 )
@@ -213,3 +214,18 @@ def test_a_revision_is_amended_in_place_and_a_missing_one_named(tmp_path: Path) 
     ]
     with pytest.raises(ValueError, match=r"README\.md: missing"):
         amend_revision(str(tmp_path / "nothing"), "r2", "Student results", "| a |", "- student: x")
+
+
+@pytest.mark.parametrize(
+    ("response", "gold", "right"),
+    [
+        ("Step 1: 6 choose 5 = 6.\nThe answer is \\boxed{6}.", "6", True),
+        ("Six. The answer is 6.", "6", True),
+        ("The answer is $\\frac{1}{2}$", "0.5", True),
+        ("The answer is \\boxed{5}.", "6", False),
+        ("In how many ways can 5 students be selected from a group of 6 students?", "6", False),  # an echo
+        ("", "6", False),
+    ],
+)
+def test_only_a_stated_answer_counts(response: str, gold: str, right: bool) -> None:
+    assert judge_answers([response], [gold]) == [right]

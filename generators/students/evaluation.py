@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from filters.answers import extract_answer_with_method
 from filters.decontamination import SHIPPED_DIR
 from filters.verify import verify_many
 from generators.problems.seeds import load_seed_problems
@@ -218,6 +219,14 @@ def generate(
     return responses
 
 
+def judge_answers(responses: Sequence[str], golds: Sequence[str]) -> list[bool]:
+    """Each response right or wrong by ``filters.verify``, counting only an answer the student states (boxed, "the
+    answer is", ``####``, an answer line or a choice): the last number of a reply that only repeats the question is
+    no answer (a base model echoing "... 5 students from a group of 6?" was scored right on gold 6)."""
+    stated = [r if extract_answer_with_method(r)[1] not in (None, "last_number") else "" for r in responses]
+    return [bool(v) for v in verify_many(stated, list(golds))]
+
+
 @dataclass(frozen=True)
 class StudentScores:
     """The comparisons (overall, per domain and per level of the eval split) and every answer, for reading."""
@@ -266,8 +275,8 @@ def score_students(
         responses = generate(sets, template, args, engine, settings, system_prompt, work_dir / label)
         correct[label] = {}
         for name, rows in sets.items():
-            verdicts = verify_many(responses[name], [r["answer"] for r in rows])
-            correct[label][name] = [bool(v) for v in verdicts]
+            verdicts = judge_answers(responses[name], [r["answer"] for r in rows])
+            correct[label][name] = verdicts
             for answer, response, verdict in zip(answers[name], responses[name], verdicts, strict=True):
                 answer[label] = response
                 answer[f"{label}_correct"] = bool(verdict)
