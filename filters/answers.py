@@ -82,6 +82,12 @@ def extract_answer_with_method(text: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def states_an_answer(text: str) -> bool:
+    """Whether the text states a final answer (boxed, ``####``, "the answer is", an answer line, a choice): a bare
+    last number is no statement, so a reply that only repeats the question does not answer it."""
+    return extract_answer_with_method(text)[1] not in (None, "last_number")
+
+
 def extract_answer(text: str) -> str | None:
     """The final answer of a solution or trace, or None where none can be found."""
     return extract_answer_with_method(text)[0]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from filters.answers import last_boxed
+from filters.answers import last_boxed, states_an_answer
 from filters.steps import find_reasoning_error
 from filters.verify import verify
 
@@ -23,9 +23,11 @@ def completion_text(completion: Completion) -> str:
 
 
 def accuracy_reward(completions: Sequence[Completion], answer: Sequence[str], **_: Any) -> list[float | None]:
-    """1.0 where the final answer equals the gold one (math-verify, choice or exact match, as ``filters.verify``
-    decides), 0.0 where it does not, None where the gold cannot be read."""
-    verdicts = (verify(completion_text(c), gold) for c, gold in zip(completions, answer, strict=True))
+    """1.0 where the completion states a final answer equal to the gold one (math-verify, choice or exact match, as
+    ``filters.verify`` decides), 0.0 where it does not or states none (a policy that repeats the question is not paid
+    for its last number), None where the gold cannot be read."""
+    texts = [completion_text(c) for c in completions]
+    verdicts = (verify(t if states_an_answer(t) else "", gold) for t, gold in zip(texts, answer, strict=True))
     return [None if v is None else float(v) for v in verdicts]
 
 

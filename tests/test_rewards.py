@@ -29,3 +29,8 @@ def test_an_unreadable_gold_answer_is_left_unscored() -> None:
 def test_a_completion_without_a_boxed_answer_fails_the_format() -> None:
     assert REWARDS["boxed_format"](["The answer is 9."]) == [0.0]
     assert completion_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]) == "a"
+
+
+def test_a_completion_that_only_repeats_the_question_is_not_paid() -> None:
+    echo = "In how many ways can 5 students be selected from a group of 6 students?"
+    assert REWARDS["accuracy"]([echo, "So 6 ways. The answer is 6."], answer=["6", "6"]) == [0.0, 1.0]

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from filters.answers import extract_answer_with_method
+from filters.answers import states_an_answer
 from filters.decontamination import SHIPPED_DIR
 from filters.verify import verify_many
 from generators.problems.seeds import load_seed_problems
@@ -223,7 +223,7 @@ def judge_answers(responses: Sequence[str], golds: Sequence[str]) -> list[bool]:
     """Each response right or wrong by ``filters.verify``, counting only an answer the student states (boxed, "the
     answer is", ``####``, an answer line or a choice): the last number of a reply that only repeats the question is
     no answer (a base model echoing "... 5 students from a group of 6?" was scored right on gold 6)."""
-    stated = [r if extract_answer_with_method(r)[1] not in (None, "last_number") else "" for r in responses]
+    stated = [r if states_an_answer(r) else "" for r in responses]
     return [bool(v) for v in verify_many(stated, list(golds))]
 
 
