@@ -14,6 +14,7 @@ import pytest
 import definitions
 from assets.batches import add_batch
 from assets.resources import TeacherResource
+from assets.stages import DROP_RATE_CEILINGS
 from filters.contract import Drop
 from filters.families import family_reasoning_error
 from filters.steps import find_reasoning_error
@@ -117,7 +118,9 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
         first_ids = {i for split in first.values() for i in split["id"]}
 
         # the second batch may verify nothing new
-        second = materialize_batch(instance, "b2", tmp_path, SECOND_BATCH, min_cot_rows=0)
+        # the second batch repeats the first on purpose: its dedup drop rate is above the ceiling a real batch has
+        repeats = {**DROP_RATE_CEILINGS, "deduplicated": 1.0}
+        second = materialize_batch(instance, "b2", tmp_path, SECOND_BATCH, min_cot_rows=0, max_drop_rates=repeats)
         published = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
         # a benchmark file appears that holds one published problem of b1: the redecontaminate job reruns b1
         leaked = first["train"]["problem"][0]
