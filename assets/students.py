@@ -180,11 +180,6 @@ class StudentEvalConfig(dg.Config):
         return value
 
 
-def student_results_table(rows: list[dict]) -> str:
-    """The card's "Student results" section: the training, then base vs tuned per set with 95% intervals."""
-    return markdown_table(rows)
-
-
 @dg.asset(group_name="students", kinds={"pytorch"})
 def student_eval(
     context: dg.AssetExecutionContext,
@@ -254,7 +249,7 @@ def student_eval(
         f"lm-evaluation-harness ({scores.engine}), answers judged by `filters.verify`; [95% intervals]."
     )
     amend_revision(
-        location, revision, "Student results", training + "\n\n" + student_results_table(rows),
+        location, revision, "Student results", training + "\n\n" + markdown_table(rows),
         "- student: " + ", ".join(
             f"{n} {c.base_accuracy:.3f} -> {c.tuned_accuracy:.3f} (n={c.n})" for n, c in headline.items()
         ),
@@ -271,7 +266,7 @@ def student_eval(
             "revision": revision,
             "engine": scores.engine,
             "wall_s": round(wall, 1),
-            "results": dg.MetadataValue.md(student_results_table(rows)),
+            "results": dg.MetadataValue.md(markdown_table(rows)),
             **{f"{name}_tuned": round(c.tuned_accuracy, 4) for name, c in headline.items()},
             **{f"{name}_base": round(c.base_accuracy, 4) for name, c in headline.items()},
             "history": dg.MetadataValue.md(

@@ -123,6 +123,7 @@ def train_student(
         seed=settings.seed,
         data_seed=settings.seed,
         disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding",
     )
     steps_done: list[float] = []
 
@@ -149,9 +150,7 @@ def train_student(
     output_dir.mkdir(parents=True, exist_ok=True)
     trainer.model.save_pretrained(output_dir / "model")
     tokenizer.save_pretrained(output_dir / "model")
-    tokens = int(trainer.state.num_input_tokens_seen or 0) or sum(
-        len(ids) for ids in trainer.train_dataset["input_ids"]
-    )
+    tokens = int(trainer.state.num_input_tokens_seen)  # every token trained on, over all steps, padding left out
     result = SFTResult(
         output_dir=str(output_dir / "model"),
         method=settings.method,
