@@ -13,6 +13,7 @@ from assets.batches import BATCHES
 from assets.settings import FoundrySettings
 from assets.stages import DROP_RATE_CEILINGS
 from filters.decontamination import BenchmarkIndex, load_benchmark
+from generators.publishing.targets import read_parquet_files
 
 # Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
 warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckSpec", dg.PreviewWarning)
@@ -123,12 +124,8 @@ def eval_train_overlap(path: str) -> dg.AssetCheckResult:
     fs, root = fsspec.core.url_to_fs(path)
     ids = {}
     for split in ("train", "eval"):
-        files = fs.glob(f"{root}/data/cot/*/*/{split}-*.parquet")
-        frames = []
-        for file in files:
-            with fs.open(file, "rb") as handle:
-                frames.append(pl.read_parquet(handle, columns=["problem_id"]))
-        ids[split] = set(pl.concat(frames)["problem_id"]) if frames else set()
+        rows = read_parquet_files(path, f"data/cot/*/*/{split}-*.parquet", columns=["problem_id"])
+        ids[split] = set(rows["problem_id"]) if rows.height else set()
     shared = ids["train"] & ids["eval"]
     return dg.AssetCheckResult(
         passed=not shared and bool(ids["train"] or ids["eval"] or not fs.exists(f"{root}/data/cot")),

@@ -20,7 +20,7 @@ from assets.run_config import config_of
 from assets.settings import FoundrySettings
 from generators.publishing.card import lm_eval_task
 from generators.publishing.rows import SYSTEM_PROMPT
-from generators.publishing.targets import amend_revision
+from generators.publishing.targets import amend_revision, read_parquet_files
 from generators.students.evaluation import (
     BENCHMARKS,
     EvalSettings,
@@ -47,17 +47,6 @@ def published_revision(instance: dg.DagsterInstance) -> tuple[str, str] | None:
     if "revision" not in published or "path" not in published:
         return None
     return str(published["path"]), str(published["revision"])
-
-
-def read_split(location: str, config_glob: str) -> pl.DataFrame:
-    """The rows of one config's split files under a published revision (a local folder or any fsspec URL)."""
-    fs, base = fsspec.core.url_to_fs(location)
-    files = sorted(fs.glob(f"{base.rstrip('/')}/{config_glob}"))
-    frames = []
-    for path in files:
-        with fs.open(path, "rb") as handle:
-            frames.append(pl.read_parquet(handle))
-    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
 
 def shipped_task(location: str) -> dict:
@@ -128,7 +117,7 @@ def student_sft(
         result = SFTResult(**json.loads((output_dir / "result.json").read_text()))
         context.log.info(f"revision {revision} was trained with these settings already: reusing {result.output_dir}")
     else:
-        train = read_split(location, "data/cot/*/*/train-*.parquet")
+        train = read_parquet_files(location, "data/cot/*/*/train-*.parquet")
         if not train.height:
             raise ValueError(f"{location}: the revision's cot train split is empty: nothing to train the student on")
         result = train_student(train["messages"].to_list(), base_model, output_dir, settings, context.log.info)
@@ -196,7 +185,7 @@ def student_eval(
         return dg.Output(pl.DataFrame(), metadata={"skipped": "no trained student"})
     trained = student_sft.row(0, named=True)
     location, revision = trained["location"], trained["revision"]
-    evaluation = read_split(location, "data/cot/*/*/eval-*.parquet")
+    evaluation = read_parquet_files(location, "data/cot/*/*/eval-*.parquet")
     problems = eval_split_problems(evaluation.to_dicts()) if evaluation.height else []
     sets = {"eval_split": problems[: config.eval_problems]}
     for name in config.benchmarks:
@@ -227,7 +216,7 @@ def student_eval(
             for c in scores.comparisons
         ]
     ).with_columns(pl.lit(revision).alias("revision"), pl.lit(comparable).alias("settings_hash"))
-    headline = {c.eval_set: c for c in scores.comparisons if c.group == "all"}
+    headline = scores.overall
     history = record(
         student_dir(storage) / "history.jsonl",
         {

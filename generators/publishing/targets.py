@@ -260,3 +260,16 @@ def amend_revision(location: str, revision: str, heading: str, body: str, change
         if not fs.exists(path):
             raise ValueError(f"{location}/{name}: missing; is {location} a published revision?")
         fs.pipe(path, change(fs.cat(path).decode()).encode())
+
+
+def read_parquet_files(location: str, pattern: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """The rows of the parquet files matching ``pattern`` under a published revision (a local folder or any fsspec
+    URL), in one frame; empty where none match."""
+    import fsspec
+
+    fs, base = fsspec.core.url_to_fs(location)
+    frames = []
+    for path in sorted(fs.glob(f"{base.rstrip('/')}/{pattern}")):
+        with fs.open(path, "rb") as handle:
+            frames.append(pl.read_parquet(handle, columns=columns))
+    return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()

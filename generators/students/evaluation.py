@@ -235,8 +235,10 @@ class StudentScores:
     answers: dict[str, list[dict[str, Any]]]
     engine: str
 
-    def headline(self, eval_set: str) -> Comparison | None:
-        return next((c for c in self.comparisons if c.eval_set == eval_set and c.group == "all"), None)
+    @property
+    def overall(self) -> dict[str, Comparison]:
+        """Each set's comparison over all its items, by set."""
+        return {c.eval_set: c for c in self.comparisons if c.group == "all"}
 
     def to_json(self) -> str:
         return json.dumps(
