@@ -12,7 +12,7 @@ import polars as pl
 from assets.batches import BATCHES
 from assets.settings import FoundrySettings
 from assets.stages import DROP_RATE_CEILINGS
-from filters.decontamination import BenchmarkIndex, load_benchmark
+from filters.decontamination import SCANNED_COLUMNS, BenchmarkIndex, load_benchmark, scan_fingerprint
 from generators.publishing.targets import read_parquet_files
 
 # Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
@@ -37,13 +37,21 @@ def decontaminated_has_no_benchmark_overlap(
 
 def contamination_check(metadata: dict, frame: pl.DataFrame) -> dg.AssetCheckResult:
     """The check against the benchmark list a batch's decontamination recorded: none recorded fails (it would
-    check nothing), as does an empty list, unless decontamination was disabled explicitly."""
+    check nothing), as does an empty list, unless decontamination was disabled explicitly. Where the stored rows,
+    the benchmark items and the settings are the ones the stage scanned (its fingerprint), the stage's scan stands;
+    anything else is scanned again."""
     if "benchmark_files" not in metadata:
         return dg.AssetCheckResult(passed=False, metadata={"error": "no benchmark list recorded for this batch"})
     named = metadata["benchmark_files"]
     if not named and metadata.get("decontamination") != "disabled by config":
         return dg.AssetCheckResult(passed=False, metadata={"error": "no benchmark was checked"})
-    return contamination_hits(frame, named, metadata.get("ngram", 10))
+    benchmarks = {name: load_benchmark(source) for name, source in named.items()}
+    ngram, fuzzy = metadata.get("ngram", 10), metadata.get("fuzzy", 0.9)
+    if metadata.get("scan_fingerprint") == scan_fingerprint(frame, benchmarks, ngram, fuzzy):
+        return dg.AssetCheckResult(
+            passed=True, metadata={"benchmarks": len(named), "hits": 0, "scan": "the stage's (same rows and sets)"}
+        )
+    return contamination_hits(frame, benchmarks, ngram, fuzzy)
 
 
 def partition_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict:
@@ -56,15 +64,15 @@ def partition_metadata(instance: dg.DagsterInstance, asset: str, partition: str)
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
 
 
-def contamination_hits(frame: pl.DataFrame, named: dict[str, str], ngram: int = 10) -> dg.AssetCheckResult:
-    """Scan ``problem``, ``text`` and ``thinking`` of every row against the named benchmark sources; pass only with
-    zero hits."""
-    index = BenchmarkIndex({name: load_benchmark(source) for name, source in named.items()}, ngram)
-    columns = [c for c in ("problem", "text", "thinking") if c in frame.columns]
+def contamination_hits(
+    frame: pl.DataFrame, benchmarks: dict[str, list[str]], ngram: int = 10, fuzzy: float = 0.9
+) -> dg.AssetCheckResult:
+    """Scan the scanned columns of every row against ``benchmarks``; pass only with zero hits."""
+    index = BenchmarkIndex(benchmarks, ngram, fuzzy)
+    columns = [c for c in SCANNED_COLUMNS if c in frame.columns]
     hits = [row[0] for row in frame.select("id", *columns).iter_rows() if any(index.match(t) for t in row[1:] if t)]
-    return dg.AssetCheckResult(
-        passed=not hits, metadata={"benchmarks": len(named), "hits": len(hits), "first_hits": ", ".join(hits[:5])}
-    )
+    metadata = {"benchmarks": len(benchmarks), "hits": len(hits), "first_hits": ", ".join(hits[:5]), "scan": "again"}
+    return dg.AssetCheckResult(passed=not hits, metadata=metadata)
 
 
 @dg.asset_check(asset="difficulty_graded", blocking=True, partitions_def=BATCHES)

@@ -20,7 +20,15 @@ from assets.resources import StorageResource, TeacherResource
 from assets.run_config import config_of, validate_run_config
 from assets.settings import FoundrySettings
 from filters.contract import chain
-from filters.decontamination import BenchmarkIndex, Decontaminate, benchmark_names, benchmark_sources, load_benchmark
+from filters.decontamination import (
+    SCANNED_COLUMNS,
+    BenchmarkIndex,
+    Decontaminate,
+    benchmark_names,
+    benchmark_sources,
+    load_benchmark,
+    scan_fingerprint,
+)
 from filters.dedup import Dedup, minhash_config
 from filters.dedup_index import DedupIndex, IndexDedup
 from filters.edu import EduScoreFilter
@@ -115,9 +123,10 @@ def decontaminated(
     benchmarks = {name: load_benchmark(source) for name, source in named.items()}
     if config.disabled:
         context.log.warning("decontamination is disabled by config: no benchmark was checked")
-    columns = [c for c in ("problem", "text", "thinking") if c in deduplicated.columns]
+    columns = [c for c in SCANNED_COLUMNS if c in deduplicated.columns]
     decontaminate = Decontaminate(BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), columns)
     result = decontaminate(deduplicated)
+    fingerprint = scan_fingerprint(result.kept, benchmarks, config.ngram, config.fuzzy)
     report = {name: 0 for name in benchmarks}
     for benchmark in result.dropped["detail"].to_list():
         report[benchmark] += 1
@@ -127,6 +136,8 @@ def decontaminated(
         benchmarks=dg.MetadataValue.json({n: len(t) for n, t in benchmarks.items()}),
         benchmark_files=dg.MetadataValue.json(named),
         ngram=config.ngram,
+        fuzzy=config.fuzzy,
+        scan_fingerprint=fingerprint,
         hits_per_benchmark=dg.MetadataValue.json(report),
         contamination_examples=dg.MetadataValue.md(
             markdown_table(contamination_examples(result.dropped, decontaminate.matched_on))

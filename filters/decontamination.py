@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from filters.contract import Drop, Filter
@@ -17,6 +20,7 @@ BENCHMARK_FIELDS = ("question", "problem", "prompt", "text")
 BENCHMARK_SUFFIXES = (".jsonl", ".json", ".parquet")
 SHIPPED_DIR = Path(__file__).parent / "data" / "benchmarks"
 SHIPPED_BENCHMARKS = (SHIPPED_DIR / "gsm8k_test.jsonl", SHIPPED_DIR / "math500_test.jsonl")
+SCANNED_COLUMNS = ("problem", "text", "thinking")
 
 
 def words(text: str) -> list[str]:
@@ -28,13 +32,24 @@ def ngrams(tokens: Sequence[str], n: int) -> Iterable[tuple[str, ...]]:
     return (tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
 
 
+def contained(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Which ``values`` are in ``sorted_unique`` (``np.isin`` without sorting the haystack again on every call)."""
+    if not len(sorted_unique):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
+    return sorted_unique[at] == values
+
+
 class BenchmarkIndex:
     """Every n-gram of every benchmark item, mapped to the benchmark it came from, plus a fuzzy pass.
 
     An item shorter than ``n`` words is indexed whole and matched as a contiguous run of words. The fuzzy pass
     catches items whose names or numbers were changed: a benchmark item that shares words (short items) or at least
-    two 5-grams (long items) with the text is compared, character by character, with every window of the text of the
-    item's length; a ratio of ``fuzzy`` or more is a hit.
+    two 5-grams (long items) with the text is compared, character by character, with the windows of the text of the
+    item's length that line up with what it shares; a ratio of ``fuzzy`` or more is a hit.
+
+    A text is matched in time linear in its length: its words become ids and its 5-grams rolling hashes (numpy), so
+    only the few places that share a 5-gram (or a short item's first word) with a benchmark reach Python.
     """
 
     def __init__(self, benchmarks: dict[str, list[str]], n: int = 10, fuzzy: float = 0.9) -> None:
@@ -43,59 +58,110 @@ class BenchmarkIndex:
         self.grams: dict[tuple[str, ...], str] = {}
         self.short: dict[tuple[str, ...], str] = {}
         self.items: list[tuple[str, tuple[str, ...]]] = []
-        self.five_grams: dict[tuple[str, ...], set[int]] = {}
+        self.five_grams: dict[tuple[str, ...], dict[int, int]] = {}  # 5-gram -> item -> its first offset there
+        self.vocabulary: dict[str, int] = {}  # benchmark word -> id (from 1; 0 is a word no benchmark has)
         for name, texts in benchmarks.items():
             for text in texts:
                 tokens = words(text)
                 if not tokens:
                     continue
+                for token in tokens:
+                    self.vocabulary.setdefault(token, len(self.vocabulary) + 1)
                 if len(tokens) < n:
                     self.short.setdefault(tuple(tokens), name)
                 for gram in ngrams(tokens, n):
                     self.grams.setdefault(gram, name)
                 self.items.append((name, tuple(tokens)))
-                for gram in ngrams(tokens, 5):
-                    self.five_grams.setdefault(gram, set()).add(len(self.items) - 1)
-        self.short_lengths = sorted({len(s) for s in self.short})
+                for offset, gram in enumerate(ngrams(tokens, 5)):
+                    self.five_grams.setdefault(gram, {}).setdefault(len(self.items) - 1, offset)
+        five_ids = np.array([[self.vocabulary[w] for w in g] for g in self.five_grams], dtype=np.int64)
+        self.five_keys = np.unique(self._keys(five_ids.reshape(-1, 5)))
+        self.short_by_first: dict[str, list[tuple[str, ...]]] = {}
+        for item in sorted(self.short, key=len):
+            self.short_by_first.setdefault(item[0], []).append(item)
+        self.short_first_ids = np.array(sorted(self.vocabulary[w] for w in self.short_by_first), dtype=np.int64)
         self.short_items = [i for i, (_, tokens) in enumerate(self.items) if len(tokens) < 5]
 
-    def match(self, text: str) -> str | None:
-        """The name of a benchmark that ``text`` overlaps, or None."""
-        tokens = words(text)
-        for gram in ngrams(tokens, self.n):
-            if gram in self.grams:
-                return self.grams[gram]
-        for length in self.short_lengths:
-            for gram in ngrams(tokens, length):
-                if gram in self.short:
-                    return self.short[gram]
-        return self._fuzzy(tokens)
+    @staticmethod
+    def _keys(windows: np.ndarray) -> np.ndarray:
+        """A 64-bit hash of each row of word ids (collisions only cost an exact look-up that fails)."""
+        keys = np.zeros(len(windows), dtype=np.uint64)
+        for column in windows.T.astype(np.uint64):
+            keys = keys * np.uint64(1_000_003) + column
+        return keys
 
-    def _fuzzy(self, tokens: list[str]) -> str | None:
-        shared: dict[int, int] = {}
-        for gram in set(ngrams(tokens, 5)):
-            for item in self.five_grams.get(gram, ()):
-                shared[item] = shared.get(item, 0) + 1
-        present = set(tokens)
-        candidates = [i for i, count in shared.items() if count >= 2]
-        candidates += [
-            i for i in self.short_items if len(set(self.items[i][1]) & present) >= len(self.items[i][1]) - 1
-        ]
-        for item in candidates:
+    def match(self, text: str) -> str | None:
+        """The name of a benchmark that ``text`` overlaps, or None. An ``n``-gram is looked up only where the 5-grams
+        at both its ends are benchmark 5-grams."""
+        tokens = words(text)
+        ids = np.fromiter((self.vocabulary.get(t, 0) for t in tokens), dtype=np.int64, count=len(tokens))
+        shared: list[int] = []  # where a benchmark 5-gram starts in the text
+        if len(tokens) >= 5 and len(self.five_keys):
+            windows = np.lib.stride_tricks.sliding_window_view(ids, 5)
+            found = contained(self._keys(windows), self.five_keys) & windows.all(axis=1)
+            shared = [int(i) for i in np.flatnonzero(found) if tuple(tokens[i : i + 5]) in self.five_grams]
+        if self.n >= 5:
+            starts = set(shared)
+            for start in shared:
+                if start + self.n - 5 in starts and (gram := tuple(tokens[start : start + self.n])) in self.grams:
+                    return self.grams[gram]
+        else:
+            for gram in ngrams(tokens, self.n):
+                if gram in self.grams:
+                    return self.grams[gram]
+        for start in np.flatnonzero(contained(ids, self.short_first_ids)):
+            for item in self.short_by_first[tokens[start]]:
+                if tuple(tokens[start : start + len(item)]) == item:
+                    return self.short[item]
+        return self._fuzzy(tokens, ids, shared)
+
+    def _fuzzy(self, tokens: list[str], ids: np.ndarray, shared: list[int]) -> str | None:
+        """Compare each candidate item only with the windows that line up with a 5-gram it shares with the text (long
+        items) or one of its words (short items)."""
+        aligned: dict[int, set[int]] = {}  # candidate item -> where its window would start, by each shared 5-gram
+        grams: dict[int, set[tuple[str, ...]]] = {}  # candidate item -> the distinct 5-grams it shares with the text
+        for position in shared:
+            gram = tuple(tokens[position : position + 5])
+            for item, offset in self.five_grams[gram].items():
+                aligned.setdefault(item, set()).add(position - offset)
+                grams.setdefault(item, set()).add(gram)
+        candidates = {item: starts for item, starts in aligned.items() if len(grams[item]) >= 2}
+        if self.short_items:
+            present = set(tokens)
+            for item in self.short_items:
+                item_tokens = self.items[item][1]
+                if len(set(item_tokens) & present) >= len(item_tokens) - 1:
+                    item_ids = [self.vocabulary[t] for t in item_tokens]
+                    offsets = {i: item_ids.index(i) for i in item_ids}
+                    candidates[item] = {int(p) - offsets[ids[p]] for p in np.flatnonzero(np.isin(ids, item_ids))}
+        for item, starts in candidates.items():
             name, item_tokens = self.items[item]
-            target = " ".join(item_tokens)
-            matcher = difflib.SequenceMatcher(autojunk=False)
-            matcher.set_seq2(target)
-            size = len(item_tokens)
-            for start in range(max(1, len(tokens) - size + 1)):
-                matcher.set_seq1(" ".join(tokens[start : start + size]))
-                if (
-                    matcher.real_quick_ratio() >= self.fuzzy
-                    and matcher.quick_ratio() >= self.fuzzy
-                    and matcher.ratio() >= self.fuzzy
-                ):
-                    return name
+            if self._similar_window(tokens, item_tokens, starts):
+                return name
         return None
+
+    def _similar_window(self, tokens: list[str], item_tokens: tuple[str, ...], aligned: set[int]) -> bool:
+        """Whether a window of the item's length starting near one of the ``aligned`` starts (words added or dropped
+        before the anchor shift it by up to a tenth of the item) is ``fuzzy`` similar to the item."""
+        size = len(item_tokens)
+        drift = size // 10 + 1
+        last = max(0, len(tokens) - size)
+        starts = {min(max(0, a + d), last) for a in aligned for d in range(-drift, drift + 1)}
+        target = " ".join(item_tokens)
+        target_chars = Counter(target)
+        matcher = difflib.SequenceMatcher(autojunk=False)
+        matcher.set_seq2(target)
+        for start in sorted(starts):
+            window = " ".join(tokens[start : start + size])
+            total = len(window) + len(target)
+            if 2 * min(len(window), len(target)) < self.fuzzy * total:
+                continue  # real_quick_ratio: the lengths alone rule it out
+            if 2 * (Counter(window) & target_chars).total() < self.fuzzy * total:
+                continue  # quick_ratio (shared characters, counted in C)
+            matcher.set_seq1(window)
+            if matcher.ratio() >= self.fuzzy:
+                return True
+        return False
 
 
 def find_contamination(
@@ -105,6 +171,19 @@ def find_contamination(
     least ``fuzzy`` similar to an item), or None."""
     index = BenchmarkIndex(benchmarks, n, fuzzy)
     return [index.match(text) for text in texts]
+
+
+def scan_fingerprint(frame: pl.DataFrame, benchmarks: dict[str, list[str]], n: int, fuzzy: float) -> str:
+    """What a scan of ``frame`` for contamination depends on: its rows' ids and scanned texts, every benchmark item
+    and the settings. Equal fingerprints give equal scans, so a check can take a stage's scan instead of repeating it
+    (polars' row hashes are stable within one polars version; across versions they differ and the scan is redone)."""
+    digest = hashlib.sha256(f"{n}:{fuzzy}".encode())
+    for name in sorted(benchmarks):
+        digest.update(f"\0{name}\0".encode())
+        digest.update("\0".join(benchmarks[name]).encode())
+    columns = [c for c in SCANNED_COLUMNS if c in frame.columns]
+    digest.update(frame.select("id", *columns).hash_rows().to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def benchmark_name(source: str | Path) -> str:

@@ -22,6 +22,7 @@ from assets.checks import (
     partition_metadata,
 )
 from assets.settings import FoundrySettings
+from filters.decontamination import load_benchmark, scan_fingerprint
 from tests.data import GSM8K_TEST
 
 
@@ -90,13 +91,39 @@ def test_unique_ids_check(ids: list[str], passed: bool) -> None:
 
 def test_contamination_check_fails_on_a_benchmark_question() -> None:
     question = json.loads(GSM8K_TEST.read_text().splitlines()[5])["question"]
+    gsm8k = {"gsm8k_test": load_benchmark(GSM8K_TEST)}
     clean = pl.DataFrame({"id": ["x"], "problem": ["What is 2 + 2?"], "text": ["4"]})
-    assert contamination_hits(clean, {"gsm8k_test": str(GSM8K_TEST)}).passed
+    assert contamination_hits(clean, gsm8k).passed
     dirty = pl.DataFrame(
         {"id": ["x", "y"], "problem": ["What is 2 + 2?", None], "text": ["4", f"Consider: {question}"]}
     )
-    result = contamination_hits(dirty, {"gsm8k_test": str(GSM8K_TEST)})
+    result = contamination_hits(dirty, gsm8k)
     assert not result.passed and result.metadata["first_hits"].value == "y"
+
+
+@pytest.mark.parametrize(
+    ("change", "scan", "passed"),
+    [
+        (None, "the stage's (same rows and sets)", True),
+        ("a benchmark question written into the stored rows", "again", False),
+        ("other settings", "again", True),
+    ],
+)
+def test_the_contamination_check_takes_the_stages_scan_only_for_the_rows_it_scanned(
+    change: str | None, scan: str, passed: bool
+) -> None:
+    gsm8k = {"gsm8k_test": load_benchmark(GSM8K_TEST)}
+    frame = pl.DataFrame({"id": ["x", "y"], "problem": ["What is 2 + 2?", "What is 3 + 3?"], "text": ["4", "6"]})
+    metadata = {
+        "benchmark_files": {"gsm8k_test": str(GSM8K_TEST)}, "ngram": 10, "fuzzy": 0.9,
+        "scan_fingerprint": scan_fingerprint(frame, gsm8k, 10, 0.9),
+    }  # fmt: skip
+    if change == "a benchmark question written into the stored rows":
+        frame = frame.with_columns(pl.Series("text", ["4", gsm8k["gsm8k_test"][3]]))
+    elif change == "other settings":
+        metadata["ngram"] = 8
+    result = contamination_check(metadata, frame)
+    assert result.passed is passed and result.metadata["scan"].value == scan
 
 
 def graded(verified: list[bool]) -> pl.DataFrame:

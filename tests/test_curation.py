@@ -104,6 +104,25 @@ def test_a_gsm8k_question_with_every_number_and_the_name_changed_is_caught(bench
     assert find_contamination([changed], benchmarks) == ["gsm8k_test"]
 
 
+@pytest.mark.parametrize("at", [0, 1_500, 2_950])
+@pytest.mark.parametrize(
+    "disguise",
+    [
+        lambda q: q,
+        lambda q: re.sub(r"\d+", lambda m: str(int(m.group()) + 3), q).replace("Carla", "Marta"),
+        lambda q: q.replace("she", "she then").replace("download", "get"),  # words added and changed
+    ],
+)
+def test_a_disguised_question_deep_in_a_long_trace_is_caught(benchmarks, at: int, disguise) -> None:
+    """Only the windows lined up with what a text shares with an item are compared: that must still find the item
+    anywhere in a 3,000-word trace, with its numbers and name changed or words added."""
+    filler = " ".join(f"step {i} adds {i % 7} to the running total of apples" for i in range(400)).split()
+    question = disguise(benchmarks["gsm8k_test"][7])
+    trace = " ".join([*filler[:at], question, *filler[at:3_000]])
+    assert find_contamination([trace], benchmarks) == ["gsm8k_test"]
+    assert find_contamination([" ".join(filler[:3_000])], benchmarks) == [None]
+
+
 @pytest.mark.slow
 def test_gsm8k_train_is_mostly_not_flagged_against_gsm8k_test(benchmarks) -> None:
     train = load_benchmark(GSM8K_TRAIN)
