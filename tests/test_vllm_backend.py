@@ -84,6 +84,48 @@ def test_in_process_vllm_generates_n_samples_and_caches_them(model_folder: Path,
     del backend
 
 
+def test_a_dead_in_process_engine_is_started_again_and_loses_no_answer(
+    model_folder: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """The engine core (its own process here) is killed once the first prompt's samples are in: the backend starts a
+    new engine for the second prompt, and a rerun finds every answer in the cache."""
+    import psutil
+
+    from generators.teachers.vllm_backend import VLLMBackend
+
+    class EngineKilledAfterFirstPrompt(VLLMBackend):
+        def complete(self, requests, on_result) -> None:
+            answered = 0
+
+            def kill_after_first_prompt(index: int, result) -> None:
+                nonlocal answered
+                on_result(index, result)
+                answered += 1
+                if answered == SAMPLES:
+                    children = psutil.Process().children(recursive=True)
+                    cores = [p for p in children if "EngineCore" in " ".join([p.name(), *p.cmdline()])]
+                    assert cores, [(p.name(), p.cmdline()) for p in children]
+                    for core in cores:
+                        core.kill()
+                    psutil.wait_procs(cores, timeout=30)
+
+            super().complete(requests, kill_after_first_prompt)
+
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")
+    cache = tmp_path / "cache.sqlite"
+    backend = EngineKilledAfterFirstPrompt(
+        str(model_folder), ResponseCache(cache), served_name=EMBEDDED_MODEL, seeded=SEEDED, chunk_prompts=1,
+        max_restarts=1, **ENGINE_ARGS,
+    )  # fmt: skip
+    first, stats = backend.generate(requests())
+    assert backend.restarts == 1 and stats.failures == 0 and stats.requests == len(PROBLEMS) * SAMPLES
+    assert all(r.text and r.completion_tokens > 0 for r in first)
+    assert len(ResponseCache(cache)) == len(first)
+    again, cached = backend.generate(requests())
+    assert cached.cache_hits == len(again) and [r.text for r in again] == [r.text for r in first]
+    backend.llm.llm_engine.engine_core.shutdown()
+
+
 def test_a_vllm_server_serves_the_openai_compatible_backend(model_folder: Path, tmp_path: Path) -> None:
     from generators.teachers.openai_backend import OpenAICompatibleBackend
     from generators.teachers.vllm_backend import server_command
