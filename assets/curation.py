@@ -29,7 +29,7 @@ from filters.decontamination import (
     load_benchmark,
     scan_fingerprint,
 )
-from filters.dedup import Dedup, minhash_config
+from filters.dedup import Dedup, MinhashSigner, minhash_config
 from filters.dedup_index import DedupIndex, IndexDedup
 from filters.edu import EduScoreFilter
 from filters.reasoning import ReasoningFilter, ReasoningFilterConfig
@@ -74,9 +74,10 @@ def deduplicated(
     started = time.monotonic()
     rows = combine(cot_traces, textbook_passages)
     minhash = minhash_config(config.n_grams, config.num_buckets, config.hashes_per_bucket)
-    dedup = Dedup(minhash, config.executor, config.workers, config.semantic_threshold)
+    signer = MinhashSigner(minhash)
+    dedup = Dedup(minhash, config.executor, config.workers, config.semantic_threshold, signer)
     in_batch = dedup(rows)
-    index = DedupIndex(storage.dedup_index_dir, minhash)
+    index = DedupIndex(storage.dedup_index_dir, signer)
     earlier = earlier_batches(context.instance, context.partition_key)
     not_indexed = index.load(earlier)
     if not_indexed:

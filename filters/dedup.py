@@ -7,11 +7,13 @@ import hashlib
 import json
 import os
 import re
+import struct
 import tempfile
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 from datatrove.data import Document
 from datatrove.executor import LocalPipelineExecutor
@@ -75,6 +77,40 @@ def minhash_config(n_grams: int = 5, num_buckets: int = 14, hashes_per_bucket: i
     )
 
 
+class MinhashSigner:
+    """MinHash signatures with datatrove's own code (shingles, permutations, buckets), each distinct text's computed
+    once: the in-batch clustering and the dedup index of later batches read the same signatures."""
+
+    def __init__(self, config: MinhashConfig | None = None, tokenizer: WordTokenizer | str | None = None) -> None:
+        self.config = config or minhash_config()
+        self._signer = MinhashDedupSignature(
+            tempfile.gettempdir(), config=self.config, language=tokenizer or WhitespaceTokenizer()
+        )
+        self._memo: dict[bytes, np.ndarray | None] = {}
+        self.computed = 0
+
+    def signature(self, text: str) -> np.ndarray | None:
+        """The (buckets x hashes per bucket) signature of ``text``; None where it is shorter than the n-gram size."""
+        key = hashlib.blake2b(text.encode(), digest_size=16).digest()
+        if key not in self._memo:
+            shingles = self._signer.get_shingles(text)
+            self._memo[key] = np.asarray(self._signer.get_signature(shingles)) if shingles.size else None
+            self.computed += 1
+        return self._memo[key]
+
+    def write_datatrove_signatures(self, texts: Sequence[str], folder: str) -> None:
+        """``texts``' signatures as datatrove's signature stage writes them (one file per bucket, one record per
+        document with a signature: its hashes and index), so that stage can skip computing them."""
+        record = f"<{self.config.hashes_per_bucket}{self.config.hash_config.struct_format}I"
+        signatures = [(index, self.signature(text)) for index, text in enumerate(texts)]
+        for bucket in range(self.config.num_buckets):
+            os.makedirs(f"{folder}/bucket_{bucket:03d}", exist_ok=True)
+            with open(f"{folder}/bucket_{bucket:03d}/00000.minhash.sig", "wb") as handle:
+                for index, signature in signatures:
+                    if signature is not None:
+                        handle.write(struct.pack(record, *signature[bucket].tolist(), index))
+
+
 def _cluster_only(writer: object, doc: Document) -> dict:
     """What the filter stage writes per document: its id and cluster, not its text."""
     return {"id": doc.id, "cluster": doc.metadata.get("minhash_cluster_id", -1)}
@@ -131,12 +167,15 @@ def minhash_clusters(
     executor: str = "local",
     workers: int = 1,
     tokenizer: WordTokenizer | str | None = None,
+    signer: MinhashSigner | None = None,
 ) -> list[int]:
     """Per text, the id of its datatrove MinHash near-duplicate cluster (-1 where it has no near-duplicate).
 
     The four datatrove stages (signatures, buckets, clusters, filter) run on ``executor``: ``local`` (datatrove's
     LocalPipelineExecutor) or ``ray`` (its RayPipelineExecutor, on $RAY_ADDRESS or a local Ray instance). Words
     are split on white space unless ``tokenizer`` names another (datatrove's default is its "en" tokenizer).
+    Signatures come from ``signer`` (one is made from ``config`` and ``tokenizer`` where none is given): written in
+    datatrove's format, the signature stage only sorts them.
     """
     if executor not in {"local", "ray"}:
         raise ValueError(f"unknown dedup executor {executor!r}: use 'local' or 'ray'")
@@ -156,7 +195,9 @@ def minhash_clusters(
         def writer(name: str) -> JsonlWriter:
             return JsonlWriter(f"{root}/{name}", compression=None, adapter=_cluster_only)
 
-        signature = MinhashDedupSignature(f"{root}/sigs", config=config, language=tokenizer or WhitespaceTokenizer())
+        signer = signer or MinhashSigner(config, tokenizer)
+        signer.write_datatrove_signatures(texts, f"{root}/sigs")
+        signature = MinhashDedupSignature(f"{root}/sigs", config=signer.config, skip_existing_sigs=True)
         keep_one = MinhashDedupFilter(f"{root}/remove", exclusion_writer=writer("removed"), load_cluster_ids=True)
         _run_stages(
             [
@@ -185,6 +226,7 @@ def minhash_duplicates(
     work_dir: str | None = None,
     executor: str = "local",
     workers: int = 1,
+    signer: MinhashSigner | None = None,
 ) -> set[int]:
     """Indexes of near-duplicates to remove: a later text in the same MinHash cluster with the same numbers.
 
@@ -192,7 +234,7 @@ def minhash_duplicates(
     """
     seen: set[tuple[int, tuple[str, ...]]] = set()
     removed = set()
-    clusters = minhash_clusters(texts, config, work_dir, executor, workers)
+    clusters = minhash_clusters(texts, config, work_dir, executor, workers, signer=signer)
     for index, (text, cluster) in enumerate(zip(texts, clusters, strict=True)):
         if cluster < 0:
             continue
@@ -210,6 +252,7 @@ def duplicate_decisions(
     executor: str = "local",
     workers: int = 1,
     semantic_threshold: float | None = None,
+    signer: MinhashSigner | None = None,
 ) -> list[Drop | None]:
     """Per text: an exact repeat of an earlier one, then a MinHash near-duplicate of a survivor, then (with a
     ``semantic_threshold``) a paraphrase by sentence-embedding similarity; None for a first occurrence."""
@@ -217,7 +260,8 @@ def duplicate_decisions(
         Drop(f"exact_duplicate_{label}") if e is not None else None for e in exact_duplicates(texts)
     ]
     survivors = [i for i, d in enumerate(decisions) if d is None]
-    for position in minhash_duplicates([texts[i] for i in survivors], config, executor=executor, workers=workers):
+    near = minhash_duplicates([texts[i] for i in survivors], config, executor=executor, workers=workers, signer=signer)
+    for position in near:
         decisions[survivors[position]] = Drop(f"near_duplicate_{label}")
     if semantic_threshold is not None:
         from filters.semantic import semantic_duplicates
@@ -243,26 +287,32 @@ class Dedup(Filter):
         executor: str = "local",
         workers: int = 1,
         semantic_threshold: float | None = None,
+        signer: MinhashSigner | None = None,
     ) -> None:
+        """``signer``: the MinHash signatures, shared with the dedup index (one is made from ``config`` if none)."""
         self.config, self.executor, self.workers, self.semantic_threshold = (
             config,
             executor,
             workers,
             semantic_threshold,
         )
+        self.signer = signer or MinhashSigner(config)
         self.duplicate_problems = 0
 
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
         problems = frame.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
         by_problem = duplicate_decisions(
-            problems["problem"].to_list(), "problem", self.config, self.executor, self.workers, self.semantic_threshold
-        )
+            problems["problem"].to_list(), "problem", self.config, self.executor, self.workers,
+            self.semantic_threshold, self.signer,
+        )  # fmt: skip
         drop_of = {p: d for p, d in zip(problems["problem_id"], by_problem, strict=True) if d is not None}
         self.duplicate_problems = len(drop_of)
         decisions = [drop_of.get(p) for p in frame["problem_id"]]
         survivors = [i for i, d in enumerate(decisions) if d is None]
         texts = frame["text"].to_list()
-        by_text = duplicate_decisions([texts[i] for i in survivors], "text", self.config, self.executor, self.workers)
+        by_text = duplicate_decisions(
+            [texts[i] for i in survivors], "text", self.config, self.executor, self.workers, signer=self.signer
+        )
         for position, decision in zip(survivors, by_text, strict=True):
             decisions[position] = decision
         return decisions

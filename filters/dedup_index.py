@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupSignature
 
 from filters.contract import Drop, Filter
-from filters.dedup import WhitespaceTokenizer, minhash_config, normalize_text
+from filters.dedup import MinhashSigner, normalize_text
 from filters.text import NUMBER
 
 INDEX_SCHEMA = {"label": pl.String, "id": pl.String, "exact": pl.UInt64, "bands": pl.List(pl.UInt64)}
@@ -29,24 +27,23 @@ def _digest(data: bytes) -> int:
 
 
 class BandHasher:
-    """Exact hashes and MinHash band keys computed with datatrove's own signature code."""
+    """Exact hashes and MinHash band keys, from the signatures ``signer`` computed (datatrove's own code)."""
 
-    def __init__(self, config: MinhashConfig | None = None) -> None:
-        self.config = config or minhash_config()
-        self._signer = MinhashDedupSignature(tempfile.gettempdir(), config=self.config, language=WhitespaceTokenizer())
+    def __init__(self, signer: MinhashSigner | None = None) -> None:
+        self.signer = signer or MinhashSigner()
 
     def exact(self, text: str) -> int:
         return _digest(normalize_text(text).encode())
 
     def bands(self, text: str) -> list[int]:
         """One key per bucket (empty for a text shorter than the n-gram size), specific to the text's numbers."""
-        shingles = self._signer.get_shingles(text)
-        if not shingles.size:
+        signature = self.signer.signature(text)
+        if signature is None:
             return []
         numbers = "\x1f".join(NUMBER.findall(text)).encode()
         return [
             _digest(bucket_index.to_bytes(2, "little") + np.asarray(bucket, dtype=np.uint64).tobytes() + numbers)
-            for bucket_index, bucket in enumerate(self._signer.get_signature(shingles))
+            for bucket_index, bucket in enumerate(signature)
         ]
 
     def frame(self, label: str, ids: Sequence[str], texts: Sequence[str]) -> pl.DataFrame:
@@ -69,9 +66,11 @@ class DedupIndex:
     it is committed, when the batch's rows are published: a batch that fails later never blocks later batches with
     rows that were never kept."""
 
-    def __init__(self, folder: str | os.PathLike, config: MinhashConfig | None = None) -> None:
+    def __init__(self, folder: str | os.PathLike, signer: MinhashSigner | None = None) -> None:
+        """``signer``: the MinHash settings and signatures (shared with the in-batch dedup, so each text is signed
+        once)."""
         self.folder = Path(folder)
-        self.hasher = BandHasher(config)
+        self.hasher = BandHasher(signer)
         self._exact: dict[tuple[str, int], str] = {}
         self._bands: dict[tuple[str, int], str] = {}
         self.loaded: list[str] = []

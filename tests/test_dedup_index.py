@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from filters.dedup import minhash_duplicates
+from filters.dedup import Dedup, MinhashSigner, minhash_duplicates
 from filters.dedup_index import BandHasher, DedupIndex, IndexDedup, index_rows
 from tests.test_curation import PASSAGE
 
@@ -78,3 +78,18 @@ def test_rewriting_a_batch_replaces_its_index_and_short_texts_match_exactly(tmp_
     later = DedupIndex(tmp_path)
     later.load(["b1"])
     assert later.match("text", ["two words", "Three  short words", "three short"]) == [None, ("exact", "b1"), None]
+
+
+def test_a_batch_signs_each_text_once_for_its_own_dedup_and_the_index(tmp_path: Path) -> None:
+    """The in-batch MinHash stages (datatrove's, fed the signatures) and the index read one signer."""
+    batch = rows(
+        ["a", "b", "c", "d"],
+        [PROBLEM, PROBLEM.replace("12", "15"), None, None],
+        ["Step 1: 12 + 7 = 19. The answer is \\boxed{19}.", "Step 1: 15 + 7 = 22.", PASSAGE, PASSAGE + " Indeed."],
+    )
+    signer = MinhashSigner()
+    in_batch = Dedup(signer=signer)(batch)
+    assert in_batch.dropped["code"].to_list() == ["near_duplicate_text"]
+    IndexDedup(DedupIndex(tmp_path, signer))(in_batch.kept)
+    distinct = {*batch["problem"].drop_nulls(), *batch["text"]}
+    assert signer.computed == len(distinct)
