@@ -169,6 +169,7 @@ class ReasoningConfig(dg.Config):
     min_steps: int = Field(1, ge=0)
     languages: list[str] = ["en"]
     max_thinking_words: int = Field(24_000, ge=1)
+    max_thinking_repetition: float = Field(0.3, gt=0.0, le=1.0)
     judge_passages: bool = True
     min_edu_score: int = Field(3, ge=0, le=5)
     judge_max_tokens: int = Field(160, ge=8)
@@ -178,8 +179,8 @@ class ReasoningConfig(dg.Config):
 def reasoning_filtered(
     context: dg.AssetExecutionContext, config: ReasoningConfig, teacher: TeacherResource, decontaminated: pl.DataFrame
 ):
-    """Format (a final answer present), truncation, length in tokens, step depth, language, Gopher repetition; then
-    the teacher scores each textbook passage's educational value."""
+    """Format (a final answer present), truncation, length in tokens, step depth, language, Gopher repetition of the
+    solution and loops in the thinking; then the teacher scores each textbook passage's educational value."""
     validate_run_config(context)
     started = time.monotonic()
     settings = ReasoningFilterConfig(
@@ -189,6 +190,7 @@ def reasoning_filtered(
         min_steps=config.min_steps,
         languages=tuple(config.languages),
         max_thinking_words=config.max_thinking_words,
+        max_thinking_repetition=config.max_thinking_repetition,
     )
     filtered = ReasoningFilter(settings)(decontaminated)
     scored = filtered.kept.with_columns(pl.lit(None, dtype=pl.Int8).alias("edu_score"))

@@ -33,8 +33,8 @@ from generators.teachers.openai_backend import OpenAICompatibleBackend
 from tests.sim_server import SimServer
 
 LATENCY_S, CAPACITY = 2.0, 256
-THINKING = " ".join(
-    f"Check {i}: adding the two numbers again gives the same total, so keep going." for i in range(150)
+THINKING = " ".join(  # 2,040 words that recheck and restate, as long thinking does, without looping
+    f"Check {i}: {i} plus {2 * i} makes {3 * i}, and {3 * i} halved is {1.5 * i}." for i in range(170)
 )
 
 

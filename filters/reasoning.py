@@ -1,10 +1,12 @@
-"""Reasoning filters: a final answer present, not truncated, length bounds, step depth, language, repetition."""
+"""Reasoning filters: a final answer present, not truncated, length bounds, step depth, language, repetition (of the
+solution by Gopher's rules; of a reasoning model's thinking by windows, where a loop shows)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 from datatrove.data import Document
 from datatrove.pipeline.filters import GopherRepetitionFilter
@@ -35,11 +37,37 @@ class ReasoningFilterConfig:
     min_steps: int = 1
     languages: tuple[str, ...] = ("en",)
     max_thinking_words: int = 24_000
+    max_thinking_repetition: float = 0.3  # share of a thinking window in repeated 10-word runs; 1.0 turns it off
 
 
 def repetition_filter() -> GopherRepetitionFilter:
     """Gopher's duplicate line/paragraph/n-gram rules; the top-n-gram rule is off (short traces repeat 'step')."""
     return GopherRepetitionFilter(top_n_grams=(), language=WhitespaceTokenizer())
+
+
+def thinking_loop(
+    thinking: str, n: int = 10, window: int = 500, max_fraction: float = 0.3
+) -> tuple[int, float] | None:
+    """Where a reasoning model's thinking loops: (first word, share) of the ``window``-word stretch with the most of
+    its words inside an ``n``-word run that already occurred within ``window`` words before, where that share is
+    above ``max_fraction``; None where the thinking does not loop. Long thinking rechecks and restates (short
+    phrases repeat), so whole-text repetition rules would drop sound traces; a loop repeats whole sentences."""
+    words = thinking.split()
+    if len(words) < 2 * n:
+        return None
+    last: dict[tuple[str, ...], int] = {}
+    repeated = np.zeros(len(words), dtype=np.int32)
+    for start in range(len(words) - n + 1):
+        gram = tuple(words[start : start + n])
+        before = last.get(gram)
+        if before is not None and start - before < window:
+            repeated[start : start + n] = 1
+        last[gram] = start
+    size = min(window, len(words))
+    totals = np.concatenate([[0], np.cumsum(repeated)])
+    shares = (totals[size:] - totals[:-size]) / size
+    worst = int(np.argmax(shares))
+    return (worst, float(shares[worst])) if shares[worst] > max_fraction else None
 
 
 def reasoning_decision(row: dict, config: ReasoningFilterConfig, repetition: GopherRepetitionFilter) -> Drop | None:
@@ -54,6 +82,8 @@ def reasoning_decision(row: dict, config: ReasoningFilterConfig, repetition: Gop
         return Drop("truncated")
     if thinking is not None and len(thinking.split()) > config.max_thinking_words:
         return Drop("thinking_too_long")
+    if thinking and (loop := thinking_loop(thinking, max_fraction=config.max_thinking_repetition)):
+        return Drop("thinking_repetition", f"{loop[1]:.0%} of the 500 words from word {loop[0]} repeat")
     # the length bounds measure the solution: a reasoning model's completion tokens count its thinking too
     tokens = len(text.split()) if thinking is not None else row.get("completion_tokens") or len(text.split())
     if tokens < config.min_tokens:

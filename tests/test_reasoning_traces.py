@@ -9,7 +9,7 @@ import datasets
 import polars as pl
 import pytest
 
-from filters.reasoning import ReasoningFilterConfig, reasoning_filter
+from filters.reasoning import ReasoningFilterConfig, reasoning_filter, thinking_loop
 from generators.tasks.cot import CotTask, split_thinking
 from generators.teachers.backend import SamplingParams
 from generators.teachers.cache import ResponseCache
@@ -82,6 +82,41 @@ def test_an_unclosed_think_block_is_truncated_thinking() -> None:
         "a": "truncated_thinking",
         "b": "thinking_too_long",
     }
+
+
+VARIED = " ".join(f"Check {i}: {i} plus {2 * i} makes {3 * i}, and {3 * i} halved is {1.5 * i}." for i in range(200))
+SENTENCE = "So the total is the number of apples in each basket times the number of baskets we counted before."
+
+
+@pytest.mark.parametrize(
+    ("thinking", "loops_from"),
+    [
+        (LONG_THINKING, None),  # restates one short phrase 300 times: sound
+        (VARIED, None),
+        (" ".join(f"Wait, let me check. {i} + {i} = {2 * i}, good." for i in range(300)), None),
+        (VARIED + " " + " ".join([SENTENCE] * 30), 2_400),  # a loop after 2,400 sound words
+        (" ".join([SENTENCE] * 4) + " " + VARIED, None),  # said 4 times: under the bar
+    ],
+)
+def test_a_loop_in_the_thinking_is_found_where_it_is(thinking: str, loops_from: int | None) -> None:
+    loop = thinking_loop(thinking)
+    if loops_from is None:
+        assert loop is None
+    else:
+        assert loop is not None and abs(loop[0] - loops_from) <= 100 and loop[1] > 0.9
+
+
+def test_the_reasoning_filter_drops_thinking_that_loops() -> None:
+    solution = "Step 1: 2 + 2 = 4.\nThe answer is \\boxed{4}."
+    rows = pl.DataFrame(
+        [{"id": i, "kind": "cot", "text": solution, "thinking": thinking, "thinking_closed": True,
+          "finish_reason": "stop", "completion_tokens": 3000}
+         for i, thinking in (("sound", VARIED), ("loop", VARIED + " " + " ".join([SENTENCE] * 30)))]
+    )  # fmt: skip
+    result = reasoning_filter(rows)
+    assert result.kept["id"].to_list() == ["sound"]
+    assert result.dropped["code"].to_list() == ["thinking_repetition"]
+    assert reasoning_filter(rows, ReasoningFilterConfig(max_thinking_repetition=1.0)).dropped.is_empty()
 
 
 @pytest.mark.e2e
