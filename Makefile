@@ -58,6 +58,7 @@ vllm: $(VLLM_VENV)/.installed
 
 # The demo's problems suit the embedded 270M base teacher: one-step arithmetic (where it reasons soundly on about 1
 # trace in 12) and calendar items; harder families only feed the rejections there. DEMO_CONFIG='{}' runs the defaults.
+# Every step runs in the run's own process (bench/batch_overhead.py: a small batch 4x faster than a process per step).
 # The student loop gets a CPU-sized budget: 8 LoRA steps, then base and tuned scored on up to 10 eval-split problems
 # and 6 each of GSM8K test and MATH-500.
 DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_steps": 1, "max_steps": 1, \
@@ -66,8 +67,8 @@ DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_step
 demo: install student
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@batch=$$($(PY) -m assets.batches add $(BATCH)) && echo "batch: $$batch" && \
-		$(VENV)/bin/dagster asset materialize -f definitions.py --select '*' --partition "$$batch" \
-			--config-json '$(DEMO_CONFIG)'
+		FOUNDRY_EXECUTOR=$${FOUNDRY_EXECUTOR:-in_process} $(VENV)/bin/dagster asset materialize -f definitions.py \
+			--select '*' --partition "$$batch" --config-json '$(DEMO_CONFIG)'
 	@$(PY) -c "import definitions, pathlib; p = pathlib.Path(definitions.DATA_DIR, 'published', 'reasoning-foundry'); \
 		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"
 
@@ -79,6 +80,7 @@ bench: install
 	$(PY) bench/teacher_throughput.py --quick
 	$(PY) bench/verify_throughput.py --quick
 	$(PY) bench/curation_throughput.py --quick 2>/dev/null
+	$(PY) bench/batch_overhead.py
 # The browser test drives Debian's chromium through Playwright (no browser download).
 browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the UI test"; \

@@ -61,7 +61,9 @@ defs = dg.Definitions(
         "settings": SETTINGS,
         "hub": hub(),
     },
-    executor=dg.multiprocess_executor.configured(
+    executor=dg.in_process_executor
+    if SETTINGS.executor == "in_process"
+    else dg.multiprocess_executor.configured(
         {
             "tag_concurrency_limits": [
                 {"key": k, "value": v, "limit": SETTINGS.model_steps} for k, v in MODEL_STEP.items()

@@ -37,6 +37,9 @@ class FoundrySettings(dg.ConfigurableResource):
     data_dir: str = Field(default_factory=default_data_dir)
     publish_url: str | None = None  # $FOUNDRY_PUBLISH_URL: any fsspec URL instead of data_dir/published
     model_steps: int = Field(1, ge=1)  # $FOUNDRY_MODEL_STEPS: model steps at once
+    # $FOUNDRY_EXECUTOR: a process per step (steps run side by side), or every step in the run's own process (no
+    # per-step start-up and one embedded model server per run: what small batches and the demo want)
+    executor: Literal["multiprocess", "in_process"] = "multiprocess"
     refresh_cron: str = "0 3 * * 1"  # $FOUNDRY_REFRESH_CRON: Mondays 03:00 UTC
     seed_dir: str | None = None  # $FOUNDRY_SEED_DIR, default data_dir/incoming_seeds
     benchmark_dir: str | None = None  # $FOUNDRY_BENCHMARK_DIR, default data_dir/benchmarks
@@ -59,6 +62,7 @@ class FoundrySettings(dg.ConfigurableResource):
             data_dir=default_data_dir(env),
             publish_url=env.get("FOUNDRY_PUBLISH_URL") or None,
             model_steps=int(_number(env, "FOUNDRY_MODEL_STEPS", int, 1)),
+            executor=env.get("FOUNDRY_EXECUTOR") or "multiprocess",
             refresh_cron=env.get("FOUNDRY_REFRESH_CRON") or "0 3 * * 1",
             seed_dir=env.get("FOUNDRY_SEED_DIR") or None,
             benchmark_dir=env.get("FOUNDRY_BENCHMARK_DIR") or None,

@@ -3,6 +3,8 @@
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -196,3 +198,17 @@ def test_a_check_reads_its_own_batchs_metadata() -> None:
         )
         assert partition_metadata(instance, "decontaminated", "b1") == {"n": 1}
         assert partition_metadata(instance, "decontaminated", "b3") == {}
+
+
+@pytest.mark.parametrize(("value", "executor"), [(None, "multiprocess"), ("in_process", "in_process")])
+def test_the_executor_comes_from_the_environment(value: str | None, executor: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FOUNDRY_EXECUTOR"}
+    env |= {"FOUNDRY_EXECUTOR": value} if value else {}
+    code = "import definitions; print(definitions.defs.executor.name)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == executor
+
+
+def test_a_bad_executor_is_named() -> None:
+    with pytest.raises(ValueError, match="executor"):
+        FoundrySettings.from_env({"FOUNDRY_EXECUTOR": "threads"})
