@@ -111,7 +111,10 @@ def test_a_dead_in_process_engine_is_started_again_and_loses_no_answer(
 
             super().complete(requests, kill_after_first_prompt)
 
-    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")
+    import vllm.envs
+
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")  # the engine core in a process of its own, to kill
+    vllm.envs.disable_envs_cache()  # an engine started before froze the environment it read
     cache = tmp_path / "cache.sqlite"
     backend = EngineKilledAfterFirstPrompt(
         str(model_folder), ResponseCache(cache), served_name=EMBEDDED_MODEL, seeded=SEEDED, chunk_prompts=1,
