@@ -147,6 +147,8 @@ class GenerationStats:
 
 
 ProgressFn = Callable[[int, int, GenerationStats], None]
+# answers are written to the cache in one transaction per this many seconds (a killed run loses at most these)
+CACHE_WRITE_EVERY_S = 0.2
 
 
 class TeacherBackend(Protocol):
@@ -183,7 +185,8 @@ OnResult = Callable[[int, GenerationResult], None]
 
 class CachedBackend(ABC):
     """The shared half of every engine: ``generate`` serves cache hits, hands the misses to ``complete`` and caches,
-    tags and counts each result as it arrives (so a killed run keeps every answer it got)."""
+    tags and counts each result as it arrives (written every ``CACHE_WRITE_EVERY_S``, so a killed run keeps every
+    answer it got but those of its last fraction of a second)."""
 
     backend: ClassVar[str]
 
@@ -203,10 +206,19 @@ class CachedBackend(ABC):
         stats, started = GenerationStats(), time.monotonic()
         keys = [request_key(r.payload(self.model)) for r in requests]
         results: list[GenerationResult | None] = [None] * len(requests)
+        unsaved: list[tuple[str, dict]] = []
+        saved_at = [started]
+
+        def save() -> None:
+            self.cache.put_many(unsaved)
+            unsaved.clear()
+            saved_at[0] = time.monotonic()
 
         def keep(index: int, result: GenerationResult, fresh: bool) -> None:
             if fresh and result.cacheable:
-                self.cache.put(keys[index], result.cache_record())
+                unsaved.append((keys[index], result.cache_record()))
+                if time.monotonic() - saved_at[0] >= CACHE_WRITE_EVERY_S:
+                    save()
             result.metadata = dict(requests[index].metadata)
             results[index] = result
             stats.add(result)
@@ -233,6 +245,7 @@ class CachedBackend(ABC):
                 self.complete([requests[i] for i in misses], lambda j, result: keep(misses[j], result, fresh=True))
         finally:
             stop.set()
+            save()
         stats.wall_s = time.monotonic() - started
         stats.concurrency = dict(self.concurrency) if misses else {}
         if progress:

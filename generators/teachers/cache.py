@@ -1,4 +1,5 @@
-"""A persistent response cache keyed by a hash of the full request; each result is committed as it arrives."""
+"""A persistent response cache keyed by a hash of the full request; results are committed as they arrive, a few at a
+time (``CachedBackend`` writes what came in during the last fraction of a second in one transaction)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,15 @@ class ResponseCache:
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, response: dict[str, Any]) -> None:
+        self.put_many([(key, response)])
+
+    def put_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Store ``(key, response)`` pairs in one transaction."""
+        rows = [(key, json.dumps(response)) for key, response in items]
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO responses (key, response) VALUES (?, ?)", (key, json.dumps(response))
-            )
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO responses (key, response) VALUES (?, ?)", rows)
+            self._db.execute("COMMIT")
 
     def __len__(self) -> int:
         with self._lock:

@@ -77,7 +77,9 @@ class ConcurrencyLimiter:
         assert self._changed is not None
         async with self._changed:
             endpoint.in_flight -= 1
-            self._changed.notify_all()
+            # wake as many waiters as there is room, not all of them: with every request of a large batch waiting,
+            # waking all on each release would cost time in proportion to the batch, per request
+            self._changed.notify(sum(max(0, self._room(i)) for i in range(len(self.endpoints))))
 
     def report(self) -> dict[str, float | int]:
         """What the limits reached: peak requests in flight (all endpoints), the final and lowest limits, backoffs."""

@@ -1,14 +1,20 @@
-"""The OpenAI-compatible backend: an async ``openai`` client against one or more servers of the same model (vLLM,
-llama.cpp, any hosted endpoint), with a bound on requests in flight and a fast reachability check."""
+"""The OpenAI-compatible backend: the OpenAI HTTP protocol (``/completions``, ``/chat/completions``, ``/models``) over
+aiohttp against one or more servers of the same model (vLLM, llama.cpp, any hosted endpoint), with a bound on requests
+in flight and a fast reachability check.
+
+It speaks the protocol directly rather than through the ``openai`` SDK: at hundreds of requests a second the SDK's
+layers (typed parameters, httpx's connection pool, response models) cost about 5 ms of CPU a request, enough to make
+one client the bottleneck of a vLLM fleet; a request here costs well under one (``bench/teacher_scale.py``)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import openai
+import aiohttp
 
 from generators.teachers.backend import (
     CachedBackend,
@@ -20,11 +26,25 @@ from generators.teachers.backend import (
 from generators.teachers.cache import ResponseCache
 from generators.teachers.concurrency import ConcurrencyLimiter
 
-CLIENT_CONNECTIONS = 32
+
+class EndpointError(Exception):
+    """A failed attempt: an HTTP error status (with the server's Retry-After), a timeout, or no connection."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: str | None = None, timeout: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.status, self.timeout = status, timeout
+        self.retry_after = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+
+    @property
+    def connection(self) -> bool:
+        """No HTTP reply at all: the server is down, refused or dropped the connection."""
+        return self.status is None and not self.timeout
 
 
 class OpenAICompatibleBackend(CachedBackend):
-    """Async ``openai`` client against one or more servers of the same model, served least-loaded."""
+    """The OpenAI protocol against one or more servers of the same model, served least-loaded."""
 
     backend = "openai"
 
@@ -70,15 +90,14 @@ class OpenAICompatibleBackend(CachedBackend):
         asyncio.run(self._complete(requests, on_result))
 
     async def _complete(self, requests: Sequence[GenerationRequest], on_result: OnResult) -> None:
-        # httpx's connection pool scans all its connections for every request: at hundreds in flight one client
-        # spends milliseconds of CPU a request, so each endpoint gets a client per CLIENT_CONNECTIONS in flight
-        shards = max(1, -(-self.max_concurrency // CLIENT_CONNECTIONS))
-        clients = [
-            [
-                openai.AsyncOpenAI(base_url=url, api_key=self._api_key, timeout=self.timeout_s, max_retries=0)
-                for _ in range(shards)
-            ]
-            for url in self.base_urls
+        headers = {"Authorization": f"Bearer {self._api_key}", "Content-Type": "application/json"}
+        sessions = [
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.max_concurrency + 8),
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            )
+            for _ in self.base_urls
         ]
         limiter = ConcurrencyLimiter(
             len(self.base_urls), self.max_concurrency, self.adaptive, latency_ceiling_s=self.latency_ceiling_s
@@ -88,13 +107,12 @@ class OpenAICompatibleBackend(CachedBackend):
         async def run_one(index: int, request: GenerationRequest) -> None:
             for attempt in range(self.max_retries + 1):
                 slot, started = await limiter.acquire()
-                client = clients[slot][attempt % shards]
                 try:
-                    result = await self._call(client, request)
-                except openai.OpenAIError as err:
+                    result = await self._call(sessions[slot], self.base_urls[slot], request)
+                except EndpointError as err:
                     overloaded, retryable, wait = _overload(err)
                     await limiter.release(slot, started, overloaded)
-                    if isinstance(err, openai.APIConnectionError) and self.revive is not None:
+                    if err.connection and self.revive is not None:
                         wait = 0.0 if await asyncio.to_thread(self.revive) else wait
                     if retryable and attempt < self.max_retries:
                         retries[0] += 1
@@ -102,7 +120,7 @@ class OpenAICompatibleBackend(CachedBackend):
                         await asyncio.sleep(wait if wait is not None else backoff)
                         continue
                     result = _failed(err, self.base_urls[slot], attempt)
-                except (ValueError, AttributeError, TypeError, KeyError) as err:
+                except (ValueError, AttributeError, TypeError, KeyError, IndexError) as err:
                     # a malformed reply (an HTML page with status 200, broken JSON) fails the request, naming where
                     await limiter.release(slot, started, overloaded=False)
                     result = _failed(err, self.base_urls[slot], attempt)
@@ -112,75 +130,91 @@ class OpenAICompatibleBackend(CachedBackend):
             on_result(index, result)
 
         try:
-            await self._check_reachable([shard[0] for shard in clients])
+            await self._check_reachable(sessions)
             await asyncio.gather(*(run_one(i, r) for i, r in enumerate(requests)))
         finally:
             self.concurrency = {**limiter.report(), "retries": retries[0], "adaptive": self.adaptive}
-            for shard in clients:
-                for client in shard:
-                    await client.close()
+            for session in sessions:
+                await session.close()
 
-    async def _check_reachable(self, clients: list[openai.AsyncOpenAI]) -> None:
+    async def _check_reachable(self, sessions: list[aiohttp.ClientSession]) -> None:
         """Fail in seconds, naming the URL, where no endpoint answers at all (any HTTP reply counts as an answer)."""
         reasons = []
-        for url, client in zip(self.base_urls, clients, strict=True):
-            try:
-                await client.with_options(timeout=min(10.0, self.timeout_s), max_retries=1).models.list()
-                return
-            except (openai.APIConnectionError, openai.APITimeoutError) as err:
-                reasons.append(f"{url}: {type(err).__name__}: {err}")
-            except openai.OpenAIError:
-                return
+        timeout = aiohttp.ClientTimeout(total=min(10.0, self.timeout_s))
+        for url, session in zip(self.base_urls, sessions, strict=True):
+            for attempt in range(2):
+                try:
+                    async with session.get(f"{url.rstrip('/')}/models", timeout=timeout) as response:
+                        await response.read()
+                    return
+                except (aiohttp.ClientError, TimeoutError) as err:
+                    if attempt:
+                        reasons.append(f"{url}: {type(err).__name__}: {err}")
         raise TeacherUnreachableError(f"no teacher endpoint answers ({'; '.join(reasons)})")
 
-    async def _call(self, client: openai.AsyncOpenAI, request: GenerationRequest) -> GenerationResult:
+    async def _post(self, session: aiohttp.ClientSession, url: str, path: str, body: dict[str, Any]) -> Any:
+        """The JSON reply to one POST; an error status, a timeout or a lost connection raise ``EndpointError``."""
+        try:
+            async with session.post(f"{url.rstrip('/')}{path}", data=json.dumps(body)) as response:
+                raw = await response.read()
+                if response.status >= 400:
+                    raise EndpointError(
+                        f"HTTP {response.status}: {raw[:300].decode(errors='replace')}",
+                        status=response.status,
+                        retry_after=response.headers.get("Retry-After"),
+                    )
+        except TimeoutError as err:
+            raise EndpointError(f"no reply in {self.timeout_s:g} s", timeout=True) from err
+        except aiohttp.ClientError as err:
+            raise EndpointError(f"{type(err).__name__}: {err}") from err
+        return json.loads(raw)
+
+    async def _call(self, session: aiohttp.ClientSession, url: str, request: GenerationRequest) -> GenerationResult:
         p = request.params
-        common: dict[str, Any] = {
+        body: dict[str, Any] = {
             "model": self.model,
             "temperature": p.temperature,
             "top_p": p.top_p,
             "max_tokens": p.max_tokens,
         }
         if self.seeded:
-            common["seed"] = p.seed * 10_007 + request.sample_index
+            body["seed"] = p.seed * 10_007 + request.sample_index
         if p.stop:
-            common["stop"] = list(p.stop)
+            body["stop"] = list(p.stop)
         if request.messages is not None:
-            reply = await client.chat.completions.create(
-                messages=[{"role": role, "content": content} for role, content in request.messages], **common
-            )
-            message = reply.choices[0].message
-            text, finish = message.content or "", reply.choices[0].finish_reason
-            extra = message.model_extra or {}
-            reasoning = getattr(message, "reasoning_content", None) or extra.get("reasoning_content")
-            reasoning = reasoning or extra.get("reasoning")  # vLLM's newer field name
+            body["messages"] = [{"role": role, "content": content} for role, content in request.messages]
+            reply = await self._post(session, url, "/chat/completions", body)
+            choice = reply["choices"][0]
+            message = choice["message"]
+            text = message.get("content") or ""
+            reasoning = message.get("reasoning_content") or message.get("reasoning")  # vLLM's newer field name
         else:
-            reply = await client.completions.create(prompt=request.prompt or "", **common)
-            text, finish, reasoning = reply.choices[0].text, reply.choices[0].finish_reason, None
-        usage = reply.usage
+            body["prompt"] = request.prompt or ""
+            reply = await self._post(session, url, "/completions", body)
+            choice = reply["choices"][0]
+            text, reasoning = choice["text"], None
+        if not isinstance(text, str):
+            raise TypeError(f"the reply's text is a {type(text).__name__}, not a string")
+        usage = reply.get("usage") or {}
         return GenerationResult(
             text=text,
-            finish_reason=finish,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=choice.get("finish_reason"),
+            prompt_tokens=usage.get("prompt_tokens") or 0,
+            completion_tokens=usage.get("completion_tokens") or 0,
             cached=False,
             reasoning=reasoning or None,
         )
 
 
-def _overload(err: openai.OpenAIError) -> tuple[bool, bool, float | None]:
+def _overload(err: EndpointError) -> tuple[bool, bool, float | None]:
     """(a sign of overload, worth retrying, the server's Retry-After in seconds) for a failed attempt: 429, 503,
     504 and timeouts are overload; those, other 5xx, 408, 409 and lost connections are retried."""
-    if isinstance(err, openai.APITimeoutError):
+    if err.timeout:
         return True, True, None
-    if isinstance(err, openai.APIConnectionError):
+    if err.status is None:
         return False, True, None
-    if isinstance(err, openai.APIStatusError):
-        status = err.status_code
-        retry_after = err.response.headers.get("retry-after")
-        wait = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
-        return status in (429, 503, 504), status in (408, 409, 429) or status >= 500, wait
-    return False, False, None
+    status = err.status
+    return status in (429, 503, 504), status in (408, 409, 429) or status >= 500, err.retry_after
 
 
 def _failed(err: Exception, url: str, attempt: int) -> GenerationResult:
