@@ -58,7 +58,7 @@ vllm: $(VLLM_VENV)/.installed
 
 # The demo's problems suit the embedded 270M base teacher: one-step arithmetic (where it reasons soundly on about 1
 # trace in 12) and calendar items; harder families only feed the rejections there. DEMO_CONFIG='{}' runs the defaults.
-# Every step runs in the run's own process (bench/batch_overhead.py: a small batch 4x faster than a process per step).
+# Every step runs in the run's own process (bench/batch_overhead.py: 3.4x faster on a small batch).
 # The student loop gets a CPU-sized budget: 8 LoRA steps, then base and tuned scored on up to 10 eval-split problems
 # and 6 each of GSM8K test and MATH-500.
 DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_steps": 1, "max_steps": 1, \
