@@ -3,10 +3,13 @@ goes and why (``Drop(code, detail)``); the base owns the split into kept and dro
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
@@ -79,3 +82,42 @@ class Filter(ABC):
     def __call__(self, frame: pl.DataFrame) -> FilterResult:
         annotated = self.annotate(frame)
         return split_by_decision(annotated, self.decide(annotated))
+
+
+class RowFilter(Filter):
+    """A filter that decides each row on its own (``decide_row``, over the columns it ``reads``). A frame of
+    ``parallel_rows`` rows or more is decided in ``workers`` processes, a chunk of rows at a time, each worker holding
+    one copy of the filter; decisions come back in order, the same as in one process."""
+
+    parallel_rows: int = 5_000  # below this, starting the workers costs more than they save
+    workers: int = os.cpu_count() or 1
+
+    @abstractmethod
+    def decide_row(self, row: dict[str, Any]) -> Drop | None:
+        """Why ``row`` goes, or None to keep it."""
+
+    def reads(self) -> Sequence[str]:
+        """The columns ``decide_row`` reads (all by default); only these travel to the workers."""
+        return ()
+
+    def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
+        wanted = [c for c in self.reads() if c in frame.columns] or frame.columns
+        rows = frame.select(wanted).to_dicts()
+        if len(rows) < self.parallel_rows or self.workers < 2:
+            return [self.decide_row(row) for row in rows]
+        size = -(-len(rows) // (4 * self.workers))  # four chunks a worker: a slow chunk does not hold up the rest
+        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_install, initargs=(self,)) as pool:
+            return [decision for part in pool.map(_decide_rows, chunks) for decision in part]
+
+
+_installed: list[RowFilter] = []  # the filter a worker process decides with, set once when the worker starts
+
+
+def _install(row_filter: RowFilter) -> None:
+    _installed[:] = [row_filter]
+
+
+def _decide_rows(rows: list[dict[str, Any]]) -> list[Drop | None]:
+    return [_installed[0].decide_row(row) for row in rows]

@@ -9,11 +9,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from filters.contract import Drop, Filter
+from filters.contract import Drop, RowFilter
 
 _WORD = re.compile(r"[a-z0-9]+")
 BENCHMARK_FIELDS = ("question", "problem", "prompt", "text")
@@ -250,7 +251,7 @@ def load_benchmark(source: str | Path) -> list[str]:
     return [r[field] for r in records]
 
 
-class Decontaminate(Filter):
+class Decontaminate(RowFilter):
     """Drop rows where any of ``columns`` overlaps a benchmark: code ``contaminated``, the benchmark as detail."""
 
     name = "decontaminated"
@@ -259,13 +260,20 @@ class Decontaminate(Filter):
         self.index, self.columns = index, list(columns)
         self.matched_on: dict[str, str] = {}  # row id -> the column that overlapped
 
+    def reads(self) -> Sequence[str]:
+        return ("id", *self.columns)
+
+    def decide_row(self, row: dict[str, Any]) -> Drop | None:
+        for column in self.columns:
+            if (text := row[column]) and (benchmark := self.index.match(text)):
+                return Drop("contaminated", benchmark)
+        return None
+
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
-        decisions: list[Drop | None] = []
-        for row_id, *texts in frame.select("id", *self.columns).iter_rows():
-            decision = None
-            for column, text in zip(self.columns, texts, strict=True):
-                if text and (benchmark := self.index.match(text)):
-                    decision, self.matched_on[row_id] = Drop("contaminated", benchmark), column
-                    break
-            decisions.append(decision)
+        decisions = super().decide(frame)
+        dropped = frame.filter(pl.Series([d is not None for d in decisions], dtype=pl.Boolean))
+        for row_id, *texts in dropped.select("id", *self.columns).iter_rows():
+            # the few rows dropped: which column overlapped, for the metadata's examples
+            matched = (c for c, text in zip(self.columns, texts, strict=True) if text and self.index.match(text))
+            self.matched_on[row_id] = next(matched)
         return decisions

@@ -4,7 +4,9 @@ solution by Gopher's rules; of a reasoning model's thinking by windows, where a 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -12,7 +14,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters import GopherRepetitionFilter
 
 from filters.answers import extract_answer_with_method
-from filters.contract import Drop, Filter, FilterResult
+from filters.contract import Drop, FilterResult, RowFilter
 from filters.dedup import WhitespaceTokenizer
 from filters.language import language_reason
 
@@ -102,7 +104,7 @@ def reasoning_decision(row: dict, config: ReasoningFilterConfig, repetition: Gop
     return None
 
 
-class ReasoningFilter(Filter):
+class ReasoningFilter(RowFilter):
     """The reasoning filters over rows with ``kind``, ``text``, ``finish_reason`` and ``completion_tokens``: format,
     length, truncation, step depth, language and repetition."""
 
@@ -112,8 +114,11 @@ class ReasoningFilter(Filter):
         self.config = config or ReasoningFilterConfig()
         self.repetition = repetition_filter()
 
-    def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
-        return [reasoning_decision(row, self.config, self.repetition) for row in frame.iter_rows(named=True)]
+    def reads(self) -> Sequence[str]:
+        return ("id", "kind", "text", "thinking", "thinking_closed", "finish_reason", "completion_tokens")
+
+    def decide_row(self, row: dict[str, Any]) -> Drop | None:
+        return reasoning_decision(row, self.config, self.repetition)
 
 
 def reasoning_filter(frame: pl.DataFrame, config: ReasoningFilterConfig | None = None) -> FilterResult:

@@ -6,6 +6,8 @@ import pytest
 from filters.contract import Drop
 from filters.decontamination import (
     SHIPPED_BENCHMARKS,
+    BenchmarkIndex,
+    Decontaminate,
     benchmark_name,
     benchmark_names,
     benchmark_sources,
@@ -15,7 +17,7 @@ from filters.decontamination import (
 from filters.dedup import duplicate_decisions, exact_duplicates, minhash_duplicates
 from filters.edu import EduScoreFilter
 from filters.language import language_reason
-from filters.reasoning import ReasoningFilterConfig, reasoning_filter, step_depth
+from filters.reasoning import ReasoningFilter, ReasoningFilterConfig, reasoning_filter, step_depth
 from generators.tasks.judge import parse_score
 from tests.data import GSM8K_TEST, GSM8K_TRAIN, MATH500
 
@@ -275,3 +277,27 @@ def test_decontamination_is_off_only_when_said_so() -> None:
     assert benchmark_sources(False, [], True) == []
     with pytest.raises(ValueError, match="disabled: true"):
         benchmark_sources(False, [], False)
+
+
+@pytest.mark.parametrize("stage", ["reasoning", "decontamination"])
+def test_row_filters_decide_the_same_in_worker_processes(benchmarks, stage: str) -> None:
+    """A large frame is decided in worker processes, a chunk at a time: the same decisions, in order."""
+    ok = "Step 1: 3 + 4 = 7 apples.\nStep 2: 7 * 2 = 14 apples.\nThe answer is \\boxed{14}."
+    question = benchmarks["gsm8k_test"][7]
+    texts = [ok, "Step 1: add.\n" * 12 + "The answer is \\boxed{2}.", f"Consider: {question}", "\\boxed{1}"] * 15
+    n = len(texts)
+    frame = pl.DataFrame(
+        {"id": [f"r{i}" for i in range(n)], "kind": ["cot"] * n, "problem": ["What is 3 + 4?"] * n, "text": texts,
+         "finish_reason": ["stop"] * n, "completion_tokens": [30] * n}
+    )  # fmt: skip
+    index = BenchmarkIndex(benchmarks)
+
+    def make() -> ReasoningFilter | Decontaminate:
+        return ReasoningFilter() if stage == "reasoning" else Decontaminate(index, ["problem", "text"])
+
+    serial, parallel = make(), make()
+    parallel.parallel_rows, parallel.workers = 10, 2
+    expected = serial(frame)
+    assert parallel(frame).dropped.equals(expected.dropped) and not expected.dropped.is_empty()
+    if stage == "decontamination":
+        assert parallel.matched_on == serial.matched_on and len(serial.matched_on) == 15
