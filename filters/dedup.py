@@ -196,8 +196,9 @@ def minhash_clusters(
             return JsonlWriter(f"{root}/{name}", compression=None, adapter=_cluster_only)
 
         signer = signer or MinhashSigner(config, tokenizer)
+        config = signer.config  # the buckets and clusters read the signatures as they were made
         signer.write_datatrove_signatures(texts, f"{root}/sigs")
-        signature = MinhashDedupSignature(f"{root}/sigs", config=signer.config, skip_existing_sigs=True)
+        signature = MinhashDedupSignature(f"{root}/sigs", config=config, skip_existing_sigs=True)
         keep_one = MinhashDedupFilter(f"{root}/remove", exclusion_writer=writer("removed"), load_cluster_ids=True)
         _run_stages(
             [
