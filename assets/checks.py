@@ -12,7 +12,7 @@ import polars as pl
 from assets.batches import BATCHES
 from assets.settings import FoundrySettings
 from assets.stages import DROP_RATE_CEILINGS
-from filters.decontamination import SCANNED_COLUMNS, BenchmarkIndex, load_benchmark, scan_fingerprint
+from filters.decontamination import BenchmarkIndex, Decontaminate, load_benchmark, scan_fingerprint, scanned_columns
 from generators.publishing.targets import read_parquet_files
 
 # Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
@@ -68,9 +68,8 @@ def contamination_hits(
     frame: pl.DataFrame, benchmarks: dict[str, list[str]], ngram: int = 10, fuzzy: float = 0.9
 ) -> dg.AssetCheckResult:
     """Scan the scanned columns of every row against ``benchmarks``; pass only with zero hits."""
-    index = BenchmarkIndex(benchmarks, ngram, fuzzy)
-    columns = [c for c in SCANNED_COLUMNS if c in frame.columns]
-    hits = [row[0] for row in frame.select("id", *columns).iter_rows() if any(index.match(t) for t in row[1:] if t)]
+    scan = Decontaminate(BenchmarkIndex(benchmarks, ngram, fuzzy), scanned_columns(frame))
+    hits = scan(frame).dropped["id"].to_list()
     metadata = {"benchmarks": len(benchmarks), "hits": len(hits), "first_hits": ", ".join(hits[:5]), "scan": "again"}
     return dg.AssetCheckResult(passed=not hits, metadata=metadata)
 

@@ -21,13 +21,13 @@ from assets.run_config import config_of, validate_run_config
 from assets.settings import FoundrySettings
 from filters.contract import chain
 from filters.decontamination import (
-    SCANNED_COLUMNS,
     BenchmarkIndex,
     Decontaminate,
     benchmark_names,
     benchmark_sources,
     load_benchmark,
     scan_fingerprint,
+    scanned_columns,
 )
 from filters.dedup import Dedup, MinhashSigner, minhash_config
 from filters.dedup_index import DedupIndex, IndexDedup
@@ -124,8 +124,8 @@ def decontaminated(
     benchmarks = {name: load_benchmark(source) for name, source in named.items()}
     if config.disabled:
         context.log.warning("decontamination is disabled by config: no benchmark was checked")
-    columns = [c for c in SCANNED_COLUMNS if c in deduplicated.columns]
-    decontaminate = Decontaminate(BenchmarkIndex(benchmarks, config.ngram, config.fuzzy), columns)
+    index = BenchmarkIndex(benchmarks, config.ngram, config.fuzzy)
+    decontaminate = Decontaminate(index, scanned_columns(deduplicated))
     result = decontaminate(deduplicated)
     fingerprint = scan_fingerprint(result.kept, benchmarks, config.ngram, config.fuzzy)
     report = {name: 0 for name in benchmarks}

@@ -174,6 +174,11 @@ def find_contamination(
     return [index.match(text) for text in texts]
 
 
+def scanned_columns(frame: pl.DataFrame) -> list[str]:
+    """The columns of ``frame`` that decontamination scans: the problem, the generated text and the thinking."""
+    return [c for c in SCANNED_COLUMNS if c in frame.columns]
+
+
 def scan_fingerprint(frame: pl.DataFrame, benchmarks: dict[str, list[str]], n: int, fuzzy: float) -> str:
     """What a scan of ``frame`` for contamination depends on: its rows' ids and scanned texts, every benchmark item
     and the settings. Equal fingerprints give equal scans, so a check can take a stage's scan instead of repeating it
@@ -182,8 +187,7 @@ def scan_fingerprint(frame: pl.DataFrame, benchmarks: dict[str, list[str]], n: i
     for name in sorted(benchmarks):
         digest.update(f"\0{name}\0".encode())
         digest.update("\0".join(benchmarks[name]).encode())
-    columns = [c for c in SCANNED_COLUMNS if c in frame.columns]
-    digest.update(frame.select("id", *columns).hash_rows().to_numpy().tobytes())
+    digest.update(frame.select("id", *scanned_columns(frame)).hash_rows().to_numpy().tobytes())
     return digest.hexdigest()
 
 

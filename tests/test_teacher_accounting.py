@@ -118,7 +118,7 @@ def test_run_config_that_sets_one_field_keeps_the_others(monkeypatch, tmp_path) 
 def test_a_damaged_cache_is_named_and_left_as_it_is(tmp_path) -> None:
     path = tmp_path / "responses.sqlite"
     good = ResponseCache(path)
-    good.put("k", {"text": "x"})
+    good.put_many([("k", {"text": "x"})])
     good.close()
     damaged = path.read_bytes()[:3000]  # a truncated copy
     path.write_bytes(damaged)

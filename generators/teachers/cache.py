@@ -45,9 +45,6 @@ class ResponseCache:
             row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, key: str, response: dict[str, Any]) -> None:
-        self.put_many([(key, response)])
-
     def put_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Store ``(key, response)`` pairs in one transaction."""
         rows = [(key, json.dumps(response)) for key, response in items]
