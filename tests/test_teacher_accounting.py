@@ -87,6 +87,39 @@ def test_profiles_small_when_embedded_large_and_adaptive_when_remote(monkeypatch
     assert (settings.embedded, settings.max_concurrency, settings.chat, settings.adaptive) == expected
 
 
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({}, ("llama.cpp", True, "embedded-llama.cpp")),
+     ({"FOUNDRY_EMBEDDED_ENGINE": "vllm"}, ("vllm", False, "embedded-vllm")),
+     ({"FOUNDRY_EMBEDDED_ENGINE": "vllm", "TEACHER_SEEDED": "true"}, ("vllm", True, "embedded-vllm")),
+     ({"FOUNDRY_EMBEDDED_ENGINE": "vllm", "TEACHER_BASE_URLS": "http://h:8000/v1", "TEACHER_MODEL": "m"},
+      ("vllm", True, "openai"))],
+)  # fmt: skip
+def test_the_embedded_engine_is_chosen_and_vllm_unseeded(monkeypatch, env: dict, expected: tuple) -> None:
+    """vLLM's CPU build dies on batches of seeded requests, so the embedded vLLM server gets none unless asked."""
+    from assets.resources import _backend_name
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = TeacherResource().settings()
+    assert (settings.embedded_engine, settings.seeded, _backend_name(settings)) == expected
+
+
+def test_an_unknown_embedded_engine_or_a_missing_vllm_is_named(monkeypatch, tmp_path) -> None:
+    from generators.teachers import embedded
+
+    monkeypatch.setenv("FOUNDRY_EMBEDDED_ENGINE", "ollama")
+    with pytest.raises(ValueError, match=r"embedded engine 'ollama' \(\$FOUNDRY_EMBEDDED_ENGINE"):
+        TeacherResource(data_dir=str(tmp_path)).backend()
+    monkeypatch.delenv("FOUNDRY_VLLM_PYTHON", raising=False)
+    monkeypatch.setattr(embedded, "VLLM_VENV_PYTHON", tmp_path / "no-venv" / "python")
+    with pytest.raises(RuntimeError, match="make vllm"):
+        embedded.vllm_python()
+    monkeypatch.setenv("FOUNDRY_VLLM_PYTHON", "/opt/vllm/bin/python")
+    assert embedded.vllm_python() == "/opt/vllm/bin/python"
+    assert not (tmp_path / "models").exists()  # nothing was started or converted
+
+
 def test_a_bad_endpoint_setting_is_named(monkeypatch) -> None:
     monkeypatch.setenv("TEACHER_TIMEOUT_S", "soon")
     with pytest.raises(ValueError, match=r"\$TEACHER_TIMEOUT_S='soon'"):

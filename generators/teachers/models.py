@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +65,19 @@ def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
         staging.rename(target)
         log(f"converted in {time.monotonic() - started:.0f} s: {target}")
     return target
+
+
+def hf_model_in(python: str, models_dir: Path) -> Path:
+    """``hf_model`` run by another interpreter (vLLM's, which has torch, transformers and gguf), its progress shown."""
+    root = str(Path(__file__).resolve().parents[2])
+    script = "import sys; from pathlib import Path; from generators.teachers.models import hf_model; "
+    script += "print(hf_model(Path(sys.argv[1])))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([python, "-c", script, str(models_dir)], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"converting the model for vLLM failed ({python}): {done.stderr[-2000:]}")
+    print(done.stdout.rstrip())
+    return Path(done.stdout.strip().splitlines()[-1])
 
 
 def with_chat_template(folder: Path) -> Path:

@@ -25,11 +25,13 @@ from generators.teachers.cache import ResponseCache
 log = logging.getLogger(__name__)
 
 
-def server_command(model: str, served_name: str, port: int, python: str = sys.executable) -> list[str]:
-    """vLLM's OpenAI-compatible server for ``model`` on 127.0.0.1:``port`` with the CPU build's settings (bf16, 2,048
-    tokens, eager); ``python -m``, since the CPU build's ``vllm`` console script looks up a package named ``vllm``."""
+def server_command(
+    model: str, served_name: str, port: int, python: str = sys.executable, max_model_len: int = 2048
+) -> list[str]:
+    """vLLM's OpenAI-compatible server for ``model`` on 127.0.0.1:``port`` with the CPU build's settings (bf16, eager);
+    ``python -m``, since the CPU build's ``vllm`` console script looks up a package named ``vllm``."""
     return [python, "-m", "vllm.entrypoints.openai.api_server", "--model", model, "--served-model-name", served_name,
-            "--dtype", "bfloat16", "--max-model-len", "2048", "--enforce-eager", "--host", "127.0.0.1",
+            "--dtype", "bfloat16", "--max-model-len", str(max_model_len), "--enforce-eager", "--host", "127.0.0.1",
             "--port", str(port)]  # fmt: skip
 
 
