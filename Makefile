@@ -11,21 +11,32 @@ LLAMA_VERSION := 0.3.36
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install semantic student vllm browser demo backfill bench test test-fast lint ui
+.PHONY: install dev semantic student vllm browser demo backfill bench test test-fast lint ui
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	touch $@
+$(VENV)/.installed: pyproject.toml $(VENV)/.created
+	$(PY) -m pip install -q -e .
+	touch $@
+# Tests, lint and benches: pytest, ruff, playwright, ray, datasketch (the demo does without them).
+$(VENV)/.dev: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
-# The embedded llama.cpp server (the default embedded engine), built once per machine.
-$(VENV)/.llama: $(VENV)/.installed
+dev: $(VENV)/.dev
+# The embedded llama.cpp server (the default embedded engine): its wheel is built once per machine, and needs nothing
+# of the project's environment but its pip, so `make demo` and `make test` build it beside their other installs.
+LLAMA_BUILT := $(WHEELS)/.built-llama-cpp-python-$(LLAMA_VERSION)
+$(LLAMA_BUILT): | $(VENV)/.created
 	@if ! ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1; then \
 		echo "building llama-cpp-python $(LLAMA_VERSION) (about 5 minutes on 2 cores, once per machine)"; \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel -q --no-deps --no-cache-dir -w $(WHEELS) \
 			llama-cpp-python==$(LLAMA_VERSION); fi
+	touch $@
+$(VENV)/.llama: $(VENV)/.installed $(LLAMA_BUILT)
 	$(PY) -m pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PY) -m pip install -q -e '.[dev,llama]'
+	$(PY) -m pip install -q -e '.[llama]'
 	touch $@
 
 install: $(VENV)/.llama
@@ -71,8 +82,12 @@ DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_step
 	"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 6, "max_new_tokens": 128}}}}
 # EMBEDDED_ENGINE=vllm serves the model with vLLM's CPU build (.venv-vllm) instead of llama.cpp, and compiles nothing.
 EMBEDDED_ENGINE ?= $(or $(FOUNDRY_EMBEDDED_ENGINE),llama.cpp)
-ENGINE_INSTALL := $(if $(filter vllm,$(EMBEDDED_ENGINE)),vllm,$(VENV)/.llama)
-demo: $(VENV)/.installed student $(ENGINE_INSTALL)
+ENGINE_PREP := $(if $(filter vllm,$(EMBEDDED_ENGINE)),vllm,$(LLAMA_BUILT))
+ENGINE_INSTALL := $(if $(filter vllm,$(EMBEDDED_ENGINE)),,$(VENV)/.llama)
+# The engine's environment (vLLM's, or the llama.cpp compile) is made side by side with the pipeline's.
+demo:
+	@$(MAKE) --no-print-directory -j2 student $(ENGINE_PREP)
+	@$(MAKE) --no-print-directory $(VENV)/.installed $(ENGINE_INSTALL)
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@batch=$$($(PY) -m assets.batches add $(BATCH)) && echo "batch: $$batch" && \
 		FOUNDRY_EXECUTOR=$${FOUNDRY_EXECUTOR:-in_process} FOUNDRY_EMBEDDED_ENGINE=$(EMBEDDED_ENGINE) \
@@ -85,7 +100,7 @@ demo: $(VENV)/.installed student $(ENGINE_INSTALL)
 backfill: install
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m assets.batches backfill $(BATCHES)
-bench: install
+bench: install dev
 	$(PY) bench/teacher_throughput.py --quick
 	$(PY) bench/verify_throughput.py --quick
 	$(PY) bench/curation_throughput.py --quick 2>/dev/null
@@ -95,16 +110,18 @@ browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the UI test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: install semantic student browser vllm
+test:
+	@$(MAKE) --no-print-directory -j2 vllm $(LLAMA_BUILT)
+	@$(MAKE) --no-print-directory install dev semantic student browser
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -q -m "not vllm" $(PYTEST_ARGS)
 	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/test_vllm_backend.py
 
 # Unit tests only (no model server, no Ray, no browser): well under a minute.
-test-fast: install
+test-fast: dev
 	$(PY) -m pytest -q -m "not e2e and not slow and not vllm" -p no:cacheprovider $(PYTEST_ARGS)
 
-lint: install
+lint: dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 ui: install

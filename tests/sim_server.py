@@ -29,6 +29,7 @@ class SimLog:
     in_flight: int = 0
     max_in_flight: int = 0
     sent_thinking: dict[str, str] = field(default_factory=dict)  # question -> the thinking the server sent
+    last_payload: dict = field(default_factory=dict)  # the body of the last completion request
 
 
 def question_of(payload: dict) -> str:
@@ -79,6 +80,7 @@ class SimServer(LocalHTTPServer):
             )
         payload = json.loads(body)
         self.log.requests += 1
+        self.log.last_payload = payload
         if self.rng.random() < self.rate_429:
             self.log.rejected_429 += 1
             return "429 Too Many Requests", "Retry-After: 1\r\n", b'{"error": {"message": "simulated overload"}}'

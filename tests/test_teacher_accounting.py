@@ -18,6 +18,7 @@ from generators.teachers.backend import (
 from generators.teachers.cache import CacheUnreadableError, ResponseCache
 from generators.teachers.embedded import free_port
 from generators.teachers.openai_backend import OpenAICompatibleBackend
+from tests.sim_server import SimServer
 
 
 def stats_with(failures: int, total: int) -> GenerationStats:
@@ -103,6 +104,30 @@ def test_the_embedded_engine_is_chosen_and_vllm_unseeded(monkeypatch, env: dict,
         monkeypatch.setenv(name, value)
     settings = TeacherResource().settings()
     assert (settings.embedded_engine, settings.seeded, _backend_name(settings)) == expected
+
+
+def test_the_embedded_vllm_server_is_sent_llama_cpp_sampling(monkeypatch, tmp_path) -> None:
+    """vLLM samples without top_k, min_p and a repetition penalty unless told, and the 270M model then loops; the
+    embedded vLLM server is sent llama.cpp's defaults, and no seeds. The simulated server stands in for vLLM's."""
+    import assets.resources as resources
+    from generators.teachers.embedded import EMBEDDED_MODEL, EMBEDDED_SAMPLING
+
+    started = []
+    with SimServer(lambda q: (None, "The answer is \\boxed{2}."), model=EMBEDDED_MODEL) as sim:
+
+        class Running:
+            base_url = sim.base_url
+
+            def revive(self) -> bool:
+                return True
+
+        monkeypatch.setattr(resources, "shared_server", lambda engine, *args: started.append(engine) or Running())
+        monkeypatch.setenv("FOUNDRY_EMBEDDED_ENGINE", "vllm")
+        backend = TeacherResource(data_dir=str(tmp_path)).backend()
+        backend.generate([GenerationRequest(SamplingParams(seed=3), prompt="Question: What is 1 + 1?\nAnswer:")])
+    assert started == ["vllm"] and backend.backend == "embedded-vllm"
+    assert {k: sim.log.last_payload.get(k) for k in EMBEDDED_SAMPLING["vllm"]} == EMBEDDED_SAMPLING["vllm"]
+    assert "seed" not in sim.log.last_payload
 
 
 def test_an_unknown_embedded_engine_or_a_missing_vllm_is_named(monkeypatch, tmp_path) -> None:

@@ -22,6 +22,13 @@ from pathlib import Path
 
 EMBEDDED_MODEL = "gemma-3-270m"
 EMBEDDED_ENGINES = ("llama.cpp", "vllm")
+# What each engine's server is sent besides the request's own sampling: llama.cpp's server samples with top_k 40,
+# min_p 0.05 and a repetition penalty of 1.1 by default, vLLM's with none of them, and the 270M base model without them
+# loops ("Step 6: 30 = 30 = 30 = 30" to the token budget: 0 of 80 demo traces verified). So vLLM is sent llama.cpp's.
+EMBEDDED_SAMPLING: dict[str, dict[str, float]] = {
+    "llama.cpp": {},
+    "vllm": {"top_k": 40, "min_p": 0.05, "repetition_penalty": 1.1},
+}
 # vLLM's CPU build: its own environment (`make vllm`), its pins differ from the pipeline's
 VLLM_VENV_PYTHON = Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "python"
 

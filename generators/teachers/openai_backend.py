@@ -63,6 +63,7 @@ class OpenAICompatibleBackend(CachedBackend):
         seeded: bool = True,
         adaptive: bool = False,
         revive: Callable[[], bool] | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         """``seeded``: send each request its own seed (sampling parameters' seed and the sample index), so a server
         samples reproducibly; off for vLLM's CPU build, whose engine dies on seeded requests batched together
@@ -70,7 +71,8 @@ class OpenAICompatibleBackend(CachedBackend):
         requests in flight per endpoint, up to ``max_concurrency`` (``generators.teachers.concurrency``), for remote
         servers whose capacity is not known; failed attempts are retried ``max_retries`` times, after the server's
         Retry-After or an exponential wait. ``revive``: called where a connection fails, to start a dead local
-        engine again (True: it runs now, and the request is sent again at once)."""
+        engine again (True: it runs now, and the request is sent again at once). ``extra_body``: sampling fields the
+        server takes beyond OpenAI's (``top_k``, ``min_p``...), sent with every request."""
         if not base_urls:
             raise ValueError("at least one base URL is needed")
         super().__init__(model, cache, chat, progress_every_s)
@@ -83,6 +85,7 @@ class OpenAICompatibleBackend(CachedBackend):
         self.seeded = seeded
         self.adaptive = adaptive
         self.revive = revive
+        self.extra_body = dict(extra_body or {})
         # a reply slower than this means the server queues: the adaptive limit backs off before requests time out
         self.latency_ceiling_s = 0.5 * timeout_s
 
@@ -176,6 +179,7 @@ class OpenAICompatibleBackend(CachedBackend):
             "temperature": p.temperature,
             "top_p": p.top_p,
             "max_tokens": p.max_tokens,
+            **self.extra_body,
         }
         if self.seeded:
             body["seed"] = p.seed * 10_007 + request.sample_index
