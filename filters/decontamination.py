@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,7 @@ class BenchmarkIndex:
         self.grams: dict[tuple[str, ...], str] = {}
         self.short: dict[tuple[str, ...], str] = {}
         self.items: list[tuple[str, tuple[str, ...]]] = []
-        self.five_grams: dict[tuple[str, ...], dict[int, int]] = {}  # 5-gram -> item -> its first offset there
+        five_grams: dict[tuple[str, ...], dict[int, int]] = {}  # 5-gram -> item -> its first offset there
         self.vocabulary: dict[str, int] = {}  # benchmark word -> id (from 1; 0 is a word no benchmark has)
         for name, texts in benchmarks.items():
             for text in texts:
@@ -74,9 +74,12 @@ class BenchmarkIndex:
                     self.grams.setdefault(gram, name)
                 self.items.append((name, tuple(tokens)))
                 for offset, gram in enumerate(ngrams(tokens, 5)):
-                    self.five_grams.setdefault(gram, {}).setdefault(len(self.items) - 1, offset)
-        five_ids = np.array([[self.vocabulary[w] for w in g] for g in self.five_grams], dtype=np.int64)
-        self.five_keys = np.unique(self._keys(five_ids.reshape(-1, 5)))
+                    five_grams.setdefault(gram, {}).setdefault(len(self.items) - 1, offset)
+        five_ids = np.array([[self.vocabulary[w] for w in g] for g in five_grams], dtype=np.int64)
+        keys = self._keys(five_ids.reshape(-1, 5))
+        # 5-gram (by its 64-bit key; a collision only adds a candidate the fuzzy pass rejects) -> item -> offset
+        self.five_grams: dict[int, dict[int, int]] = dict(zip(keys.tolist(), five_grams.values(), strict=True))
+        self._item_chars: dict[int, np.ndarray] = {}  # item -> its characters counted (the fuzzy pass's bound)
         self.short_by_first: dict[str, list[tuple[str, ...]]] = {}
         for item in sorted(self.short, key=len):
             self.short_by_first.setdefault(item[0], []).append(item)
@@ -95,15 +98,15 @@ class BenchmarkIndex:
         """The name of a benchmark that ``text`` overlaps, or None. An ``n``-gram is looked up only where the 5-grams
         at both its ends are benchmark 5-grams."""
         tokens = words(text)
-        ids = np.fromiter((self.vocabulary.get(t, 0) for t in tokens), dtype=np.int64, count=len(tokens))
-        shared: list[int] = []  # where a benchmark 5-gram starts in the text
-        if len(tokens) >= 5 and len(self.five_keys):
+        ids = np.array(list(map(self.vocabulary.get, tokens, itertools.repeat(0))), dtype=np.int64)
+        shared: list[tuple[int, int]] = []  # (where a benchmark 5-gram starts in the text, its key)
+        if len(tokens) >= 5 and self.five_grams:
             windows = np.lib.stride_tricks.sliding_window_view(ids, 5)
-            found = contained(self._keys(windows), self.five_keys) & windows.all(axis=1)
-            shared = [int(i) for i in np.flatnonzero(found) if tuple(tokens[i : i + 5]) in self.five_grams]
+            grams = self.five_grams
+            shared = [(i, key) for i, key in enumerate(self._keys(windows).tolist()) if key in grams]
         if self.n >= 5:
-            starts = set(shared)
-            for start in shared:
+            starts = {start for start, _ in shared}
+            for start, _ in shared:
                 if start + self.n - 5 in starts and (gram := tuple(tokens[start : start + self.n])) in self.grams:
                     return self.grams[gram]
         else:
@@ -116,16 +119,15 @@ class BenchmarkIndex:
                     return self.short[item]
         return self._fuzzy(tokens, ids, shared)
 
-    def _fuzzy(self, tokens: list[str], ids: np.ndarray, shared: list[int]) -> str | None:
+    def _fuzzy(self, tokens: list[str], ids: np.ndarray, shared: list[tuple[int, int]]) -> str | None:
         """Compare each candidate item only with the windows that line up with a 5-gram it shares with the text (long
         items) or one of its words (short items)."""
         aligned: dict[int, set[int]] = {}  # candidate item -> where its window would start, by each shared 5-gram
-        grams: dict[int, set[tuple[str, ...]]] = {}  # candidate item -> the distinct 5-grams it shares with the text
-        for position in shared:
-            gram = tuple(tokens[position : position + 5])
-            for item, offset in self.five_grams[gram].items():
+        grams: dict[int, set[int]] = {}  # candidate item -> the distinct 5-grams it shares with the text
+        for position, key in shared:
+            for item, offset in self.five_grams[key].items():
                 aligned.setdefault(item, set()).add(position - offset)
-                grams.setdefault(item, set()).add(gram)
+                grams.setdefault(item, set()).add(key)
         candidates = {item: starts for item, starts in aligned.items() if len(grams[item]) >= 2}
         if self.short_items:
             present = set(tokens)
@@ -135,34 +137,74 @@ class BenchmarkIndex:
                     item_ids = [self.vocabulary[t] for t in item_tokens]
                     offsets = {i: item_ids.index(i) for i in item_ids}
                     candidates[item] = {int(p) - offsets[ids[p]] for p in np.flatnonzero(np.isin(ids, item_ids))}
+        text_chars = None
         for item, starts in candidates.items():
-            name, item_tokens = self.items[item]
-            if self._similar_window(tokens, item_tokens, starts):
-                return name
+            text_chars = text_chars or TextChars(tokens)
+            if self._similar_window(text_chars, item, starts):
+                return self.items[item][0]
         return None
 
-    def _similar_window(self, tokens: list[str], item_tokens: tuple[str, ...], aligned: set[int]) -> bool:
+    def _similar_window(self, text: TextChars, item: int, aligned: set[int]) -> bool:
         """Whether a window of the item's length starting near one of the ``aligned`` starts (words added or dropped
-        before the anchor shift it by up to a tenth of the item) is ``fuzzy`` similar to the item."""
+        before the anchor shift it by up to a tenth of the item) is ``fuzzy`` similar to the item. difflib's two
+        upper bounds (the lengths, then the characters in common) are computed for all the windows at once; the few
+        windows they leave are compared in full."""
+        item_tokens = self.items[item][1]
         size = len(item_tokens)
-        drift = size // 10 + 1
-        last = max(0, len(tokens) - size)
-        starts = {min(max(0, a + d), last) for a in aligned for d in range(-drift, drift + 1)}
+        drift = np.arange(-(size // 10 + 1), size // 10 + 2)
+        anchors = np.fromiter(aligned, dtype=np.int64, count=len(aligned))
+        starts = np.unique(np.clip(np.add.outer(anchors, drift), 0, max(0, len(text.tokens) - size)))
         target = " ".join(item_tokens)
-        target_chars = Counter(target)
-        matcher = difflib.SequenceMatcher(autojunk=False)
-        matcher.set_seq2(target)
-        for start in sorted(starts):
-            window = " ".join(tokens[start : start + size])
-            total = len(window) + len(target)
-            if 2 * min(len(window), len(target)) < self.fuzzy * total:
-                continue  # real_quick_ratio: the lengths alone rule it out
-            if 2 * (Counter(window) & target_chars).total() < self.fuzzy * total:
-                continue  # quick_ratio (shared characters, counted in C)
-            matcher.set_seq1(window)
-            if matcher.ratio() >= self.fuzzy:
-                return True
+        if item not in self._item_chars:
+            self._item_chars[item] = np.bincount(char_codes(target), minlength=CHARS)
+        matcher = None
+        for cluster in np.split(starts, np.flatnonzero(np.diff(starts) > size) + 1):  # windows that overlap
+            begins = text.begins[cluster]
+            ends = text.ends[np.minimum(cluster + size, len(text.tokens)) - 1]
+            total = ends - begins + len(target)
+            common = np.minimum(text.window_counts(begins, ends), self._item_chars[item]).sum(axis=1)
+            close = (2 * np.minimum(ends - begins, len(target)) >= self.fuzzy * total) & (
+                2 * common >= self.fuzzy * total
+            )
+            for begin, end in zip(begins[close].tolist(), ends[close].tolist(), strict=True):
+                if matcher is None:
+                    matcher = difflib.SequenceMatcher(autojunk=False)
+                    matcher.set_seq2(target)
+                matcher.set_seq1(text.joined[begin:end])
+                if matcher.ratio() >= self.fuzzy:
+                    return True
         return False
+
+
+CHARS = 37  # a-z, 0-9 and the space: all that words() leaves and the windows join with
+_CODES = np.full(256, CHARS - 1, dtype=np.uint8)
+_CODES[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)] = np.arange(CHARS - 1, dtype=np.uint8)
+
+
+def char_codes(text: str) -> np.ndarray:
+    """Each character of words() joined by spaces as a number in 0-36."""
+    return _CODES[np.frombuffer(text.encode("ascii"), dtype=np.uint8)]
+
+
+class TextChars:
+    """A text's words joined by spaces, where each word begins and ends in it, and its characters as numbers, so the
+    characters of many runs of words are counted with one running sum."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.tokens = tokens
+        self.joined = " ".join(tokens)
+        self.codes = char_codes(self.joined)
+        lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        self.ends = np.cumsum(lengths + 1) - 1
+        self.begins = self.ends - lengths
+
+    def window_counts(self, begins: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Each character counted in each window ``joined[begin:end]`` (one running count over the span they cover)."""
+        low, high = int(begins.min()), int(ends.max())
+        one_hot = np.zeros((high - low + 1, CHARS), dtype=np.int32)
+        one_hot[np.arange(1, high - low + 1), self.codes[low:high]] = 1
+        running = np.cumsum(one_hot, axis=0)
+        return running[ends - low] - running[begins - low]
 
 
 def find_contamination(
