@@ -5,9 +5,11 @@ import pytest
 
 from filters.contract import Drop
 from filters.decontamination import (
+    CHARS,
     SHIPPED_BENCHMARKS,
     BenchmarkIndex,
     Decontaminate,
+    TextChars,
     benchmark_name,
     benchmark_names,
     benchmark_sources,
@@ -104,6 +106,26 @@ def test_a_gsm8k_question_with_every_number_and_the_name_changed_is_caught(bench
     changed = re.sub(r"\d+", lambda m: str(int(m.group()) + 3), question).replace("Carla", "Marta")
     assert changed != question
     assert find_contamination([changed], benchmarks) == ["gsm8k_test"]
+
+
+@pytest.mark.parametrize(
+    ("text", "windows"),
+    [("Natalia sold clips to 48 of her friends in April", [(0, 3), (2, 9), (8, 9), (0, 9)]),
+     ("a bb ccc 1 22 333", [(0, 6), (1, 2), (5, 6)])],
+)  # fmt: skip
+def test_the_fuzzy_pass_counts_each_windows_characters_exactly(text: str, windows: list[tuple[int, int]]) -> None:
+    """The running counts give, for each run of words, what counting its joined characters one by one gives."""
+    from collections import Counter
+
+    from filters.decontamination import words
+
+    chars = TextChars(words(text))
+    first, last = zip(*windows, strict=True)
+    counts = chars.window_counts(chars.begins[list(first)], chars.ends[[w - 1 for w in last]])
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 "
+    for (start, stop), row in zip(windows, counts, strict=True):
+        expected = Counter(" ".join(chars.tokens[start:stop]))
+        assert len(row) == CHARS and {c: n for c, n in zip(alphabet, row.tolist(), strict=True) if n} == expected
 
 
 @pytest.mark.parametrize("at", [0, 1_500, 2_950])
