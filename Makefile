@@ -117,9 +117,9 @@ test:
 	$(PY) -m pytest -q -m "not vllm" $(PYTEST_ARGS)
 	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/test_vllm_backend.py
 
-# Unit tests only (no model server, no Ray, no browser): well under a minute.
+# Unit tests only (no model server, no Ray, no browser), on two worker processes: under a minute.
 test-fast: dev
-	$(PY) -m pytest -q -m "not e2e and not slow and not vllm" -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 -m "not e2e and not slow and not vllm" -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
