@@ -13,6 +13,7 @@ from filters.decontamination import (
     benchmark_name,
     benchmark_names,
     benchmark_sources,
+    common_subsequence,
     find_contamination,
     load_benchmark,
 )
@@ -126,6 +127,21 @@ def test_the_fuzzy_pass_counts_each_windows_characters_exactly(text: str, window
     for (start, stop), row in zip(windows, counts, strict=True):
         expected = Counter(" ".join(chars.tokens[start:stop]))
         assert len(row) == CHARS and {c: n for c, n in zip(alphabet, row.tolist(), strict=True) if n} == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "length"),
+    [("", "abc", 0), ("abc", "abc", 3), ("abcbdab", "bdcaba", 4), ("ten apples", "two apples", 8),
+     ("sold 48 clips", "sold 52 clips", 11), ("xyz", "abc", 0)],
+)  # fmt: skip
+def test_the_longest_common_subsequence_bounds_difflib(a: str, b: str, length: int) -> None:
+    """The fuzzy pass skips difflib where twice the common subsequence is under the bar: it must be exact, and
+    never below what difflib's matching blocks add up to."""
+    import difflib
+
+    assert common_subsequence(a, b) == common_subsequence(b, a) == length
+    blocks = difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
+    assert sum(block.size for block in blocks) <= length
 
 
 @pytest.mark.parametrize("at", [0, 1_500, 2_950])
