@@ -101,7 +101,7 @@ class BenchmarkIndex:
         """The name of a benchmark that ``text`` overlaps, or None. An ``n``-gram is looked up only where the 5-grams
         at both its ends are benchmark 5-grams."""
         tokens = words(text)
-        ids = np.array(list(map(self.vocabulary.get, tokens, itertools.repeat(0))), dtype=np.int64)
+        ids = np.fromiter(map(self.vocabulary.get, tokens, itertools.repeat(0)), dtype=np.int64, count=len(tokens))
         shared: list[tuple[int, int]] = []  # (where a benchmark 5-gram starts in the text, its key)
         if len(tokens) >= 5 and self.five_grams:
             windows = np.lib.stride_tricks.sliding_window_view(ids, 5)
