@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from generators.teachers.models import assemble_model, hf_model_in
@@ -46,7 +47,7 @@ def die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def vllm_python(env: dict[str, str] | os._Environ = os.environ) -> str:
+def vllm_python(env: Mapping[str, str] = os.environ) -> str:
     """The interpreter that runs vLLM's server: $FOUNDRY_VLLM_PYTHON, this one where vLLM is installed (a GPU machine's
     ``vllm`` extra), else ``.venv-vllm``; named if there is none."""
     if env.get("FOUNDRY_VLLM_PYTHON"):
