@@ -76,7 +76,10 @@ def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
 
 
 def hf_model_in(python: str, models_dir: Path) -> Path:
-    """``hf_model`` run by another interpreter (vLLM's, which has torch, transformers and gguf), its progress shown."""
+    """``hf_model`` run by another interpreter (vLLM's, which has torch, transformers and gguf), its progress shown;
+    a folder converted already is taken here, with no interpreter started (every server start and restart asks)."""
+    if (models_dir / HF_MODEL_DIR / "config.json").exists():
+        return hf_model(models_dir)
     root = str(Path(__file__).resolve().parents[2])
     script = "import sys; from pathlib import Path; from generators.teachers.models import hf_model; "
     script += "print(hf_model(Path(sys.argv[1])))"
