@@ -59,9 +59,9 @@ def problems(count: int) -> pl.DataFrame:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1,024 requests (4 full waves) instead of 4,096")
+    parser.add_argument("--quick", action="store_true", help="2,048 requests (8 full waves) instead of 4,096")
     args = parser.parse_args()
-    count = 1024 if args.quick else 4096
+    count = 2048 if args.quick else 4096
     context = multiprocessing.get_context("spawn")
     ready, stop = context.Queue(), context.Event()
     server = context.Process(target=serve, args=(ready, stop), daemon=True)

@@ -185,6 +185,21 @@ def test_a_damaged_cache_is_named_and_left_as_it_is(tmp_path) -> None:
     assert path.read_bytes() == damaged
 
 
+def test_the_cache_writer_stores_every_batch_in_order_and_raises_a_failed_write_at_close(tmp_path) -> None:
+    cache = ResponseCache(tmp_path / "responses.sqlite")
+    writer = cache.writer()
+    writer.submit([("a", {"text": "first"}), ("b", {"text": "b"})])
+    writer.submit([])
+    writer.submit([("a", {"text": "second"})])  # a later batch wins, as it would written in place
+    writer.close()
+    assert len(cache) == 2 and cache.get("a") == {"text": "second"}
+    cache.close()  # the next write fails: closed database
+    failing = cache.writer()
+    failing.submit([("c", {"text": "c"})])
+    with pytest.raises(Exception, match="closed"):
+        failing.close()
+
+
 @pytest.mark.parametrize(
     ("env", "teacher", "student"),
     [

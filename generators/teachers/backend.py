@@ -8,11 +8,12 @@ recording failures instead of raising them.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
 from generators.teachers.cache import ResponseCache, request_key
@@ -27,6 +28,12 @@ class SamplingParams:
     max_tokens: int = 256
     stop: tuple[str, ...] = ()
     seed: int = 0
+
+
+@functools.lru_cache(maxsize=256)
+def _params_record(params: SamplingParams) -> dict[str, Any]:
+    """``asdict(params)``, once per distinct parameters: a batch's requests share them (read, never changed)."""
+    return asdict(params)
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class GenerationRequest:
             "model": model,
             "prompt": self.prompt,
             "messages": [list(m) for m in self.messages] if self.messages else None,
-            "params": asdict(self.params),
+            "params": _params_record(self.params),
             "sample_index": self.sample_index,
         }
 
@@ -76,7 +83,11 @@ class GenerationResult:
 
     def cache_record(self) -> dict[str, Any]:
         """What the response cache keeps: the response itself, not how it was served or what it was tagged with."""
-        return {k: v for k, v in asdict(self).items() if k not in ("cached", "metadata")}
+        return {f: getattr(self, f) for f in _RECORD_FIELDS}
+
+
+# the fields ``cache_record`` keeps, read once (``asdict`` would deep-copy the metadata only to drop it)
+_RECORD_FIELDS = tuple(f.name for f in fields(GenerationResult) if f.name not in ("cached", "metadata"))
 
 
 @dataclass
@@ -206,17 +217,18 @@ class CachedBackend(ABC):
         stats, started = GenerationStats(), time.monotonic()
         keys = [request_key(r.payload(self.model)) for r in requests]
         results: list[GenerationResult | None] = [None] * len(requests)
-        unsaved: list[tuple[str, dict]] = []
+        unsaved: list[list[tuple[str, dict]]] = [[]]
         saved_at = [started]
+        writer = self.cache.writer()
 
         def save() -> None:
-            self.cache.put_many(unsaved)
-            unsaved.clear()
+            writer.submit(unsaved[0])
+            unsaved[0] = []
             saved_at[0] = time.monotonic()
 
         def keep(index: int, result: GenerationResult, fresh: bool) -> None:
             if fresh and result.cacheable:
-                unsaved.append((keys[index], result.cache_record()))
+                unsaved[0].append((keys[index], result.cache_record()))
                 if time.monotonic() - saved_at[0] >= CACHE_WRITE_EVERY_S:
                     save()
             result.metadata = dict(requests[index].metadata)
@@ -246,6 +258,7 @@ class CachedBackend(ABC):
         finally:
             stop.set()
             save()
+            writer.close()
         stats.wall_s = time.monotonic() - started
         stats.concurrency = dict(self.concurrency) if misses else {}
         if progress:

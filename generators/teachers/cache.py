@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import sqlite3
 import threading
 from pathlib import Path
@@ -53,6 +54,10 @@ class ResponseCache:
             self._db.executemany("INSERT OR REPLACE INTO responses (key, response) VALUES (?, ?)", rows)
             self._db.execute("COMMIT")
 
+    def writer(self) -> CacheWriter:
+        """A thread that stores batches handed to it, so the caller's event loop never waits on the disk."""
+        return CacheWriter(self)
+
     def __len__(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM responses").fetchone()[0]
@@ -60,3 +65,34 @@ class ResponseCache:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class CacheWriter:
+    """Stores ``(key, response)`` batches in a thread of its own, in the order they were handed over; ``close``
+    waits for every batch and raises the first write error, so nothing handed over is lost unnoticed."""
+
+    def __init__(self, cache: ResponseCache) -> None:
+        self._cache = cache
+        self._batches: queue.SimpleQueue[list[tuple[str, dict[str, Any]]] | None] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._write, name="cache-writer", daemon=True)
+        self._thread.start()
+
+    def _write(self) -> None:
+        while (batch := self._batches.get()) is not None:
+            if self._error is None:
+                try:
+                    self._cache.put_many(batch)
+                except BaseException as err:  # raised again by close, in the caller's thread
+                    self._error = err
+
+    def submit(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Hand a batch over; the caller must not change the list afterwards."""
+        if items:
+            self._batches.put(items)
+
+    def close(self) -> None:
+        self._batches.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
