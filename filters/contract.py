@@ -3,15 +3,19 @@ goes and why (``Drop(code, detail)``); the base owns the split into kept and dro
 
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import polars as pl
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -87,9 +91,12 @@ class Filter(ABC):
 class RowFilter(Filter):
     """A filter that decides each row on its own (``decide_row``, over the columns it ``reads``). A frame of
     ``parallel_rows`` rows or more is decided in ``workers`` processes, a chunk of rows at a time, each worker holding
-    one copy of the filter; decisions come back in order, the same as in one process."""
+    one copy of the filter; decisions come back in order, the same as in one process. Rows become Python objects a
+    chunk at a time, and only a few chunks are out at once, so the memory on top of the frame stays the same however
+    long the batch is."""
 
     parallel_rows: int = 5_000  # below this, starting the workers costs more than they save
+    chunk_rows: int = 2_000  # at most this many rows a chunk (about 30 MB of 3,000-word traces)
     workers: int = os.cpu_count() or 1
 
     @abstractmethod
@@ -101,15 +108,29 @@ class RowFilter(Filter):
         return ()
 
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
-        wanted = [c for c in self.reads() if c in frame.columns] or frame.columns
-        rows = frame.select(wanted).to_dicts()
-        if len(rows) < self.parallel_rows or self.workers < 2:
-            return [self.decide_row(row) for row in rows]
-        size = -(-len(rows) // (4 * self.workers))  # four chunks a worker: a slow chunk does not hold up the rest
-        chunks = [rows[i : i + size] for i in range(0, len(rows), size)]
+        wanted = frame.select([c for c in self.reads() if c in frame.columns] or frame.columns)
+        if wanted.height < self.parallel_rows or self.workers < 2:
+            return [self.decide_row(row) for row in wanted.iter_rows(named=True)]
+        # four chunks a worker at least (a slow chunk does not hold up the rest), made only as workers take them
+        size = min(self.chunk_rows, -(-wanted.height // (4 * self.workers)))
+        chunks = (wanted.slice(start, size).to_dicts() for start in range(0, wanted.height, size))
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_install, initargs=(self,)) as pool:
-            return [decision for part in pool.map(_decide_rows, chunks) for decision in part]
+            return [
+                decision for part in ordered_map(pool, _decide_rows, chunks, 2 * self.workers) for decision in part
+            ]
+
+
+def ordered_map(pool: Executor, work: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:
+    """``pool.map(work, items)`` with at most ``ahead`` items handed out at a time: ``items`` is read only as results
+    come back (``Executor.map`` would take them all at once, holding every one in memory)."""
+    pending: collections.deque[Future[R]] = collections.deque()
+    for item in items:
+        pending.append(pool.submit(work, item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 _installed: list[RowFilter] = []  # the filter a worker process decides with, set once when the worker starts

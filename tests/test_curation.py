@@ -1,9 +1,10 @@
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 import pytest
 
-from filters.contract import Drop
+from filters.contract import Drop, ordered_map
 from filters.decontamination import (
     CHARS,
     SHIPPED_BENCHMARKS,
@@ -317,6 +318,20 @@ def test_decontamination_is_off_only_when_said_so() -> None:
         benchmark_sources(False, [], False)
 
 
+def test_ordered_map_keeps_the_order_and_reads_items_only_as_results_come_back() -> None:
+    read: list[int] = []
+
+    def items():
+        for i in range(10):
+            read.append(i)
+            yield i
+
+    with ThreadPoolExecutor(2) as pool:
+        results = ordered_map(pool, lambda i: i * i, items(), ahead=3)
+        assert next(results) == 0 and len(read) == 3  # the first result came back with 3 items handed out
+        assert list(results) == [i * i for i in range(1, 10)] and len(read) == 10
+
+
 @pytest.mark.parametrize("stage", ["reasoning", "decontamination"])
 def test_row_filters_decide_the_same_in_worker_processes(benchmarks, stage: str) -> None:
     """A large frame is decided in worker processes, a chunk at a time: the same decisions, in order."""
@@ -334,7 +349,7 @@ def test_row_filters_decide_the_same_in_worker_processes(benchmarks, stage: str)
         return ReasoningFilter() if stage == "reasoning" else Decontaminate(index, ["problem", "text"])
 
     serial, parallel = make(), make()
-    parallel.parallel_rows, parallel.workers = 10, 2
+    parallel.parallel_rows, parallel.workers, parallel.chunk_rows = 10, 2, 7  # 9 chunks, at most 4 out at once
     expected = serial(frame)
     assert parallel(frame).dropped.equals(expected.dropped) and not expected.dropped.is_empty()
     if stage == "decontamination":
