@@ -6,13 +6,11 @@ from __future__ import annotations
 import asyncio
 import threading
 
-import uvloop
-
 
 class LocalHTTPServer:
     def __init__(self) -> None:
         self.port: int | None = None
-        self._loop = uvloop.new_event_loop()  # libuv: the stand-in adds as little of its own time as it can
+        self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
