@@ -34,17 +34,26 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def cpu_seconds() -> float:
-    """CPU seconds of this process and every process under it, ended ones included: a row filter's workers come
-    from a forkserver, so their time reaches the forkserver's account (``children_*``), not this process's
-    ``RUSAGE_CHILDREN``, until it exits."""
+def process_tree_sum(read: Callable[[psutil.Process], float]) -> float:
+    """``read`` summed over this process and every process under it (a worker that ends meanwhile is skipped)."""
     total = 0.0
     me = psutil.Process()
     for process in [me, *me.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):  # a worker that ended between the listing and the reading
-            t = process.cpu_times()
-            total += t.user + t.system + t.children_user + t.children_system
+            total += read(process)
     return total
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and every process under it, ended ones included: a row filter's workers come
+    from a forkserver, so their time reaches the forkserver's account (``children_*``), not this process's
+    ``RUSAGE_CHILDREN``, until it exits."""
+
+    def spent(process: psutil.Process) -> float:
+        t = process.cpu_times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    return process_tree_sum(spent)
 
 
 def timed(work: Callable[[], object]) -> tuple[object, float]:

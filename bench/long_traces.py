@@ -17,7 +17,6 @@ The last line is ``traces=<n> peak_rss_mb=<m> decontam_ms_per_trace=<d> cpu_ms_p
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import sys
 import threading
@@ -28,9 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import polars as pl
-import psutil
 
-from bench.curation_throughput import quiet, timed
+from bench.curation_throughput import process_tree_sum, quiet, timed
 from filters.contract import FilterResult
 from filters.decontamination import SHIPPED_BENCHMARKS, BenchmarkIndex, Decontaminate, load_benchmark
 from filters.dedup import Dedup
@@ -119,12 +117,8 @@ class PeakMemory:
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
-        me = psutil.Process()
         while not self._stop.wait(0.2):
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):  # a worker that ended between the listing and the reading
-                    total += process.memory_info().rss
+            total = process_tree_sum(lambda process: process.memory_info().rss)
             self.peak_mb = max(self.peak_mb, total / 2**20)
             self.window_mb = max(self.window_mb, total / 2**20)
 
