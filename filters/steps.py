@@ -58,6 +58,27 @@ _VERBAL_OPS = {
     ("minus",): "-",
 }
 _VERBAL_EQ = [("is", "equal", "to"), ("are", "equal", "to"), ("equal", "to"), ("equals",), ("equal",)]
+_PREPOSITIONS = frozenset(
+    [
+        "about",
+        "after",
+        "at",
+        "before",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "of",
+        "on",
+        "over",
+        "per",
+        "than",
+        "to",
+        "under",
+        "with",
+    ]
+)
 _PARTS = {"half": Fraction(1, 2), "third": Fraction(1, 3), "quarter": Fraction(1, 4), "fourth": Fraction(1, 4)}
 _ROUNDING = re.compile(r"round|approx|about|nearly|almost|roughly|estimate|≈|~|whole|nearest", re.IGNORECASE)
 _LETTER_VARIABLE_OK = frozenset("aAI")
@@ -489,8 +510,11 @@ def _claims(tokens: list[Token], line: str) -> list[Claim]:
         bare = _trim(segments[index - 1])[-2:] if opens_chain and equals[index - 1] == "=" else []
         after_word = len(bare) == 1 or (len(bare) == 2 and bare[0].kind == WORD and len(bare[0].text) > 1)
         number = bare[-1] if bare and after_word and bare[-1].kind == NUM and _DIGIT.search(bare[-1].text) else None
+        if number is None and opens_chain and equals[index - 1] in ("=", "is"):
+            number = _counted(segments, index)
         if number is not None and (left is None or not left.compound) and right is not None and right.compound:
-            # "by 4 = $27 * 4 = 108": a bare number right before "=" set equal to a calculation must be its value
+            # "by 4 = $27 * 4 = 108": a bare number right before "=" set equal to a calculation must be its value;
+            # so must a count whose result is counted in the same unit ("24 marbles is 3 * 24 = 72 marbles")
             stated = _Expression([number])
             ok, _ = _agrees(right, stated, line)
             found.append(Claim(f"{number.text} = {right.text()}", ok, next(iter(stated.values), Fraction(0))))
@@ -505,6 +529,22 @@ def _claims(tokens: list[Token], line: str) -> list[Claim]:
         text = f"{left.text()} = {right.text()}"
         found.append(Claim(text, ok, value if value is not None else Fraction(0)))
     return found
+
+
+def _counted(segments: list[list[Token]], index: int) -> Token | None:
+    """The number of ``24 marbles is 3 * 24 = 72 marbles``: a count before the link whose unit word also follows the
+    chain's result (a conversion, ``2 hours is 2 * 60 = 120 minutes``, changes unit and is not one)."""
+    segment = _trim(segments[index - 1])
+    before = segment[-2:]
+    if len(before) < 2 or before[0].kind != NUM or before[1].kind != WORD or index + 1 >= len(segments):
+        return None
+    if len(segment) > 2 and segment[-3].text.lower() in _PREPOSITIONS:
+        return None  # "to beat Alex by 1 fish is 33 + 1 = 34 fish": the count is not what "is" is said of
+    result = _trim(segments[index + 1])[:2]
+    unit = before[1].text.lower()
+    if len(result) == 2 and result[0].kind == NUM and result[1].kind == WORD and result[1].text.lower() == unit:
+        return before[0]
+    return None
 
 
 def _continues(left: _Expression, right: _Expression) -> bool:

@@ -39,6 +39,9 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "The 1200-mile trip / 50 miles an hour = 24 hours; 24 - 15 = 9. \\boxed{9}",
         "So 9 = 4 + 5, and 3 nickels = 3 * $0.05 = $0.15 on the side. \\boxed{9}",
         "Half of the winnings is W/2 = 4 + 5 = 9. \\boxed{9}",
+        "2 hours is 2 * 60 = 120 minutes, and 120 / 40 = 3 laps, 3 * 3 = 9. \\boxed{9}",
+        "9 apples is 4 + 5 = 9 apples. \\boxed{9}",
+        "The amount that beats Ben by 1 apple is 8 + 1 = 9 apples. \\boxed{9}",
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -62,6 +65,10 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("She found 3 * 3 = 12 T-shirts. 12 - 3 = 9. \\boxed{9}", "3 * 3 = 12"),
         # a bare number set equal to a calculation (seen in a published demo row, "multiplies her savings by 4 = ...")
         ("She multiplies her savings by 3 = $3 * 3 = 9. \\boxed{9}", "3 = 3 * 3"),
+        # a count said to be a calculation whose result is counted in the same unit (a published demo row: "Step 1:
+        # 24 marbles is 3 * 24 = 72 marbles")
+        ("Step 1: 3 apples is 3 * 3 = 9 apples.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
+        ("16 apples = 4 + 5 = 9 apples. \\boxed{9}", "16 = 4 + 5"),
     ],
 )
 def test_a_false_calculation_is_rejected_and_named(trace: str, claim: str) -> None:
