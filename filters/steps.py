@@ -59,25 +59,7 @@ _VERBAL_OPS = {
 }
 _VERBAL_EQ = [("is", "equal", "to"), ("are", "equal", "to"), ("equal", "to"), ("equals",), ("equal",)]
 _PREPOSITIONS = frozenset(
-    [
-        "about",
-        "after",
-        "at",
-        "before",
-        "by",
-        "for",
-        "from",
-        "in",
-        "into",
-        "of",
-        "on",
-        "over",
-        "per",
-        "than",
-        "to",
-        "under",
-        "with",
-    ]
+    {"about", "after", "at", "by", "for", "from", "in", "of", "on", "over", "per", "than", "to", "with"}
 )
 _PARTS = {"half": Fraction(1, 2), "third": Fraction(1, 3), "quarter": Fraction(1, 4), "fourth": Fraction(1, 4)}
 _ROUNDING = re.compile(r"round|approx|about|nearly|almost|roughly|estimate|≈|~|whole|nearest", re.IGNORECASE)
