@@ -1,7 +1,7 @@
 """``make demo`` end to end on each embedded engine, each from a fresh clone of this repository with an empty pip cache
 and no llama.cpp wheel: install (the llama.cpp compile, or vLLM's environment), model preparation, server start,
-generation and the student loop, as a new user meets them. Takes about an hour on 2 cores; run it with nothing else on
-the machine.
+generation and the publish, as a new user meets them (the student loop is ``make demo-student``). Takes about 45
+minutes on 2 cores; run it with nothing else on the machine.
 
 Per engine: the seconds of the whole ``make demo``, of its install, and of its run; whether the run published, and how
 many rows (CoT, step-labelled and RL configs together). The last line: ``vllm_vs_llama_demo_time=<x>
