@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from generators.teachers.backend import GenerationRequest, SamplingParams
+from generators.teachers.backend import GenerationRequest, GenerationResult, SamplingParams
 from generators.teachers.cache import ResponseCache
 from generators.teachers.concurrency import ConcurrencyLimiter
 from generators.teachers.openai_backend import OpenAICompatibleBackend
@@ -108,3 +108,37 @@ def test_a_full_server_is_met_by_backing_off_not_by_hammering(tmp_path: Path) ->
     assert fixed_report["concurrency_backoffs"] == 0 and fixed_report["concurrency_limit_final"] == 64
     assert turned_away * 2 < fixed_turned_away, (turned_away, fixed_turned_away, fixed_failed)
     assert fixed_report["retries"] > report["retries"]
+
+
+def test_a_large_batch_holds_a_task_only_per_request_in_flight(tmp_path: Path) -> None:
+    """Requests get their task once a slot is free: 400 requests at 8 in flight never hold 400 waiting tasks (each
+    would cost the event loop time before the first request goes out), and all are answered."""
+    tasks_seen: dict[int, int] = {}  # request -> tasks alive when its answer came
+
+    def count(index: int, result: GenerationResult) -> None:
+        assert result.error is None
+        tasks_seen[index] = len(asyncio.all_tasks())
+
+    with SimServer(lambda q: (None, "2"), latency_s=0.01, capacity=8) as server:
+        backend = OpenAICompatibleBackend(
+            [server.base_url], "sim-teacher", ResponseCache(tmp_path / "c.sqlite"), max_concurrency=8
+        )
+        backend.complete(sums(400), count)
+    # a task per request in flight, and aiohttp's own per connection: a few dozen at most, where a task per request
+    # of the batch would be 400
+    assert len(tasks_seen) == 400 and max(tasks_seen.values()) <= 40, max(tasks_seen.values())
+
+
+def test_a_bug_while_answering_stops_the_batch_instead_of_sending_the_rest(tmp_path: Path) -> None:
+    with SimServer(lambda q: (None, "2"), latency_s=0.01, capacity=4) as server:
+        backend = OpenAICompatibleBackend(
+            [server.base_url], "sim-teacher", ResponseCache(tmp_path / "c.sqlite"), max_concurrency=4
+        )
+
+        def broken(index: int, result: GenerationResult) -> None:
+            raise KeyError("a bug in the caller's callback")
+
+        with pytest.raises(KeyError, match="a bug"):
+            backend.complete(sums(200), broken)
+        sent = server.log.requests
+    assert sent < 20, sent

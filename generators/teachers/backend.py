@@ -236,8 +236,9 @@ class CachedBackend(ABC):
             stats.add(result)
 
         misses = []
+        hits = self.cache.get_many(keys)
         for index, key in enumerate(keys):
-            hit = self.cache.get(key)
+            hit = hits.get(key)
             if hit is None:
                 misses.append(index)
             else:

@@ -17,6 +17,9 @@ def request_key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+_KEYS_PER_QUERY = 500  # under SQLite's limit on bound parameters in one statement (999 in older builds)
+
+
 class CacheUnreadableError(RuntimeError):
     """The cache file is damaged (a truncated copy, another program's file): named, never silently replaced."""
 
@@ -42,9 +45,18 @@ class ResponseCache:
             ) from err
 
     def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored responses of those ``keys`` that have one, a few hundred keys a query."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = keys[start : start + _KEYS_PER_QUERY]
+            query = f"SELECT key, response FROM responses WHERE key IN ({','.join('?' * len(chunk))})"
+            with self._lock:
+                rows = self._db.execute(query, chunk).fetchall()
+            found.update((key, json.loads(response)) for key, response in rows)
+        return found
 
     def put_many(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Store ``(key, response)`` pairs in one transaction."""

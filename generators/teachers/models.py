@@ -54,7 +54,7 @@ def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
         if (target / "config.json").exists():
             return target
         gguf = assemble_model(models_dir)
-        log(f"converting {gguf.name} to a Hugging Face folder for vLLM and the student (once per machine, about a minute)")
+        log(f"converting {gguf.name} to a Hugging Face folder, for vLLM and the student (once, about a minute)")
         started = time.monotonic()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -110,9 +110,10 @@ class OpenAICompatibleBackend(CachedBackend):
         )
         retries = [0]
 
-        async def run_one(index: int, request: GenerationRequest) -> None:
+        async def run_one(index: int, request: GenerationRequest, slot: int, started: float) -> None:
             for attempt in range(self.max_retries + 1):
-                slot, started = await limiter.acquire()
+                if attempt:
+                    slot, started = await limiter.acquire()
                 try:
                     result = await self._call(sessions[slot], self.base_urls[slot], request)
                 except EndpointError as err:
@@ -135,9 +136,27 @@ class OpenAICompatibleBackend(CachedBackend):
                 break
             on_result(index, result)
 
+        async def dispatch() -> None:
+            """Each request's task made once its slot is free: the first requests go out at once, and a large
+            batch never holds a waiting task per request."""
+            tasks: list[asyncio.Task] = []
+            crashed: list[asyncio.Task] = []  # a bug, not a failed request (those are results): no more are sent
+
+            def note_crash(task: asyncio.Task) -> None:
+                if not task.cancelled() and task.exception() is not None:
+                    crashed.append(task)
+
+            for index, request in enumerate(requests):
+                slot, started = await limiter.acquire()
+                if crashed:
+                    break
+                tasks.append(asyncio.create_task(run_one(index, request, slot, started)))
+                tasks[-1].add_done_callback(note_crash)
+            await asyncio.gather(*tasks)
+
         try:
             await self._check_reachable(sessions)
-            await asyncio.gather(*(run_one(i, r) for i, r in enumerate(requests)))
+            await dispatch()
         finally:
             self.concurrency = {**limiter.report(), "retries": retries[0], "adaptive": self.adaptive}
             for session in sessions:
