@@ -58,6 +58,9 @@ _VERBAL_OPS = {
     ("minus",): "-",
 }
 _VERBAL_EQ = [("is", "equal", "to"), ("are", "equal", "to"), ("equal", "to"), ("equals",), ("equal",)]
+_TIMES = frozenset({"x", "X", "times", "by", "of", "per"})  # words that join a number to an unknown
+_CONNECTIVES = frozenset({"so", "then", "or", "and", "thus", "hence", "therefore", "get", "gives", "means", "that"})
+_LET = re.compile(r"\blet\b", re.IGNORECASE)
 _PREPOSITIONS = frozenset(
     {"about", "after", "at", "by", "for", "from", "in", "of", "on", "over", "per", "than", "to", "with"}
 )
@@ -529,6 +532,51 @@ def _counted(segments: list[list[Token]], index: int) -> Token | None:
     return None
 
 
+def _solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction]) -> list[Claim]:
+    """A named unknown solved for (``13x = 429``, ``x = 33``, ``2J = 240 / 5``) must keep the value the first step that
+    solved for it gave it: ``10x = 980`` then ``x = 96`` is a false step (a ``let`` naming it again starts over)."""
+    found: list[Claim] = []
+    if _LET.search(line):
+        for t in tokens:
+            if t.kind == WORD and t.variable:
+                unknowns.pop(t.text, None)
+    for e, token in enumerate(tokens):
+        if token.kind != EQ:
+            continue
+        solved = _coefficient_and_unknown(tokens[:e])
+        right, _ = _prefix(tokens[e + 1 :])
+        if solved is None or right is None or len(right.values) != 1 or any(t.percent for t in right.tokens):
+            continue
+        coefficient, name = solved
+        value = next(iter(right.values)) / coefficient
+        known = unknowns.setdefault(name, value)
+        holds = abs(value - known) <= max(Fraction(1, 100), max(abs(value), abs(known)) / 200)  # rounding
+        found.append(Claim(f"{name} = {float(value):g}, but {name} = {float(known):g} before", holds, value))
+    return found
+
+
+def _coefficient_and_unknown(left: list[Token]) -> tuple[Fraction, str] | None:
+    """``(k, "x")`` where the tokens end in ``kx``, ``k * x``, ``x * k`` or ``x`` alone, the whole left side."""
+    tail = _trim(left)
+    for pattern in ((NUM, WORD), (NUM, OP, WORD), (WORD, OP, NUM), (WORD,)):
+        n = len(pattern)
+        part = tail[-n:]
+        if len(part) < n or tuple(t.kind for t in part) != pattern or (n == 3 and part[1].text != "*"):
+            continue
+        before = tail[-n - 1] if len(tail) > n else None
+        if before is not None and (before.kind in (OP, LP, RP, NUM) or before.variable or before.text in _TIMES):
+            return None  # "10x + 20 = 1000", "(x", "3 x Y": more than one term
+        if n == 1 and before is not None and before.kind == WORD and before.text.lower() not in _CONNECTIVES:
+            return None  # "Juice box C is 4 + 7": a name, not an unknown solved for
+        unknown = next(t for t in part if t.kind == WORD)
+        number = next((t for t in part if t.kind == NUM), None)
+        coefficient = number.value if number is not None and number.value else Fraction(1)
+        if unknown.variable and not (number is not None and number.percent):
+            return coefficient, unknown.text
+        return None
+    return None
+
+
 def _continues(left: _Expression, right: _Expression) -> bool:
     """A running total (``2 + 3 = 5 + 4``): the right side goes on from the left side's value."""
     values = left.values
@@ -604,13 +652,15 @@ def check_trace(problem: str, trace: str) -> TraceCheck:
     stated: set[Fraction] = set()
     numbers: list[set[Fraction]] = []
     checked = 0
+    unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
     for i in body:
         tokens = tokenize(normalized[i], declared) if _DIGIT.search(normalized[i]) else []
         if tokens:  # number words are tokens too
             numbers.append({t.value for t in tokens if t.kind == NUM and t.value is not None})
         else:
             numbers.append(_word_numbers(normalized[i]))
-        for claim in _claims(tokens, normalized[i]) if tokens else ():
+        claims = [*_claims(tokens, normalized[i]), *_solved_claims(tokens, normalized[i], unknowns)] if tokens else []
+        for claim in claims:
             checked += 1
             if not claim.holds:
                 labels[i] = False

@@ -42,6 +42,9 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "2 hours is 2 * 60 = 120 minutes, and 120 / 40 = 3 laps, 3 * 3 = 9. \\boxed{9}",
         "9 apples is 4 + 5 = 9 apples. \\boxed{9}",
         "The amount that beats Ben by 1 apple is 8 + 1 = 9 apples. \\boxed{9}",
+        "Let x be the apples left. 2x = 18, so x = 18 / 2 = 9. \\boxed{9}",
+        "Let Y be the minutes. 3 x Y = 9 x 3 or 3Y = 27, so Y = 27 / 3 = 9. \\boxed{9}",
+        "Let x be the apples left. 3x = 28, so x = 9.33, about 9. \\boxed{9}",
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -69,6 +72,12 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         # 24 marbles is 3 * 24 = 72 marbles")
         ("Step 1: 3 apples is 3 * 3 = 9 apples.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
         ("16 apples = 4 + 5 = 9 apples. \\boxed{9}", "16 = 4 + 5"),
+        # a named unknown solved for, then given another value (the false calculations process_dev still let through)
+        (
+            "Step 1: Let x be the apples left.\nStep 2: 10x = 80\nStep 3: x = 9\nThe answer is \\boxed{9}.",
+            "x = 9, but x = 8",
+        ),
+        ("Let J be Ben's apples. 3J = 27, so J = 9, and 2J = 20. \\boxed{9}", "J = 10, but J = 9"),
     ],
 )
 def test_a_false_calculation_is_rejected_and_named(trace: str, claim: str) -> None:
