@@ -536,6 +536,8 @@ def _solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction]
     """A named unknown solved for (``13x = 429``, ``x = 33``, ``2J = 240 / 5``) must keep the value the first step that
     solved for it gave it: ``10x = 980`` then ``x = 96`` is a false step (a ``let`` naming it again starts over)."""
     found: list[Claim] = []
+    if not any(t.variable for t in tokens):
+        return found  # most lines name no unknown: nothing to solve for, nothing to forget
     if _LET.search(line):
         for t in tokens:
             if t.kind == WORD and t.variable:
