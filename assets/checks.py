@@ -13,6 +13,7 @@ from assets.batches import BATCHES
 from assets.settings import FoundrySettings
 from assets.stages import DROP_RATE_CEILINGS
 from filters.decontamination import BenchmarkIndex, Decontaminate, load_benchmark, scan_fingerprint, scanned_columns
+from filters.stream import chunks
 from generators.publishing.targets import read_parquet_files
 
 # Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
@@ -20,22 +21,22 @@ warnings.filterwarnings("ignore", "Specifying a partitions_def on an AssetCheckS
 
 
 @dg.asset_check(asset="deduplicated", blocking=True, partitions_def=BATCHES)
-def deduplicated_ids_unique(deduplicated: pl.DataFrame) -> dg.AssetCheckResult:
+def deduplicated_ids_unique(deduplicated: pl.LazyFrame) -> dg.AssetCheckResult:
     """No two rows share an id after dedup."""
-    repeated = deduplicated.height - deduplicated["id"].n_unique()
+    repeated = deduplicated.select(pl.len() - pl.col("id").n_unique()).collect().item()
     return dg.AssetCheckResult(passed=repeated == 0, metadata={"repeated_ids": repeated})
 
 
 @dg.asset_check(asset="decontaminated", blocking=True, partitions_def=BATCHES)
 def decontaminated_has_no_benchmark_overlap(
-    context: dg.AssetCheckExecutionContext, decontaminated: pl.DataFrame
+    context: dg.AssetCheckExecutionContext, decontaminated: pl.LazyFrame
 ) -> dg.AssetCheckResult:
     """Zero contamination hits: the kept rows, scanned again against the benchmark sets this batch's stage used."""
     metadata = partition_metadata(context.instance, "decontaminated", context.partition_key)
     return contamination_check(metadata, decontaminated)
 
 
-def contamination_check(metadata: dict, frame: pl.DataFrame) -> dg.AssetCheckResult:
+def contamination_check(metadata: dict, frame: pl.DataFrame | pl.LazyFrame) -> dg.AssetCheckResult:
     """The check against the benchmark list a batch's decontamination recorded: none recorded fails (it would
     check nothing), as does an empty list, unless decontamination was disabled explicitly. Where the stored rows,
     the benchmark items and the settings are the ones the stage scanned (its fingerprint), the stage's scan stands;
@@ -65,11 +66,15 @@ def partition_metadata(instance: dg.DagsterInstance, asset: str, partition: str)
 
 
 def contamination_hits(
-    frame: pl.DataFrame, benchmarks: dict[str, list[str]], ngram: int = 10, fuzzy: float = 0.9
+    frame: pl.DataFrame | pl.LazyFrame, benchmarks: dict[str, list[str]], ngram: int = 10, fuzzy: float = 0.9
 ) -> dg.AssetCheckResult:
-    """Scan the scanned columns of every row against ``benchmarks``; pass only with zero hits."""
-    scan = Decontaminate(BenchmarkIndex(benchmarks, ngram, fuzzy), scanned_columns(frame))
-    hits = scan(frame).dropped["id"].to_list()
+    """Scan the scanned columns of every row against ``benchmarks``, a chunk at a time; pass only with zero hits."""
+    columns = scanned_columns(frame)
+    scan = Decontaminate(BenchmarkIndex(benchmarks, ngram, fuzzy), columns)
+    hits: list[str] = []
+    with scan.workers_open():
+        for chunk in chunks(frame.lazy().select("id", *columns)):
+            hits += scan(chunk).dropped["id"].to_list()
     metadata = {"benchmarks": len(benchmarks), "hits": len(hits), "first_hits": ", ".join(hits[:5]), "scan": "again"}
     return dg.AssetCheckResult(passed=not hits, metadata=metadata)
 
@@ -99,10 +104,11 @@ def _drop_rate_check(stage: str) -> dg.AssetChecksDefinition:
         additional_ins={"dropped": dg.AssetIn(f"{stage}_rejections")},
         description=f"The share of rows {stage} drops stays under its ceiling.",
     )
-    def check(kept: pl.DataFrame, dropped: pl.DataFrame, settings: FoundrySettings) -> dg.AssetCheckResult:
+    def check(kept: pl.LazyFrame, dropped: pl.LazyFrame, settings: FoundrySettings) -> dg.AssetCheckResult:
         ceiling = settings.max_drop_rates[stage]
-        total = kept.height + dropped.height
-        rate = dropped.height / total if total else 0.0
+        removed = dropped.select(pl.len()).collect().item()
+        total = kept.select(pl.len()).collect().item() + removed
+        rate = removed / total if total else 0.0
         return dg.AssetCheckResult(
             passed=rate <= ceiling, metadata={"drop_rate": round(rate, 4), "ceiling": ceiling, "rows_in": total}
         )

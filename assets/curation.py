@@ -14,12 +14,12 @@ from assets.metadata import (
     markdown_table,
     progress_logger,
     score_table,
+    scratch_folder,
     stage_asset,
 )
 from assets.resources import StorageResource, TeacherResource
 from assets.run_config import config_of, validate_run_config
 from assets.settings import FoundrySettings
-from filters.contract import chain
 from filters.decontamination import (
     BenchmarkIndex,
     Decontaminate,
@@ -33,6 +33,7 @@ from filters.dedup import Dedup, MinhashSigner, minhash_config
 from filters.dedup_index import DedupIndex, IndexDedup
 from filters.edu import EduScoreFilter
 from filters.reasoning import ReasoningFilter, ReasoningFilterConfig
+from filters.stream import ROW, decided, stream, stream_rows, then
 from generators.tasks.judge import score_passages
 from generators.tasks.prompts import edu_judge_prompt
 from generators.teachers.backend import SamplingParams
@@ -40,7 +41,7 @@ from generators.teachers.backend import SamplingParams
 SAMPLE_COLUMNS = ("kind", "problem", "answer", "text")
 
 
-def combine(traces: pl.DataFrame, passages: pl.DataFrame) -> pl.DataFrame:
+def combine(traces: pl.LazyFrame, passages: pl.LazyFrame) -> pl.LazyFrame:
     """Traces and passages in one frame: ``kind`` tells them apart, ``text`` holds the generated text."""
     cot = traces.rename({"trace": "text"}).with_columns(pl.lit("cot").alias("kind"))
     textbook = passages.with_columns(pl.lit("textbook").alias("kind"), pl.lit("textbook").alias("domain"))
@@ -66,33 +67,34 @@ def deduplicated(
     context: dg.AssetExecutionContext,
     config: DedupConfig,
     storage: StorageResource,
-    cot_traces: pl.DataFrame,
-    textbook_passages: pl.DataFrame,
+    cot_traces: pl.LazyFrame,
+    textbook_passages: pl.LazyFrame,
 ):
     """Exact and MinHash dedup of problems (numbers kept, so number variants survive) and of generated texts, within
-    the batch and then against the persisted index of every earlier batch."""
+    the batch and then against the persisted index of every earlier batch; decided over the problems and texts of
+    the whole batch, written a chunk of whole rows at a time."""
     started = time.monotonic()
     rows = combine(cot_traces, textbook_passages)
     minhash = minhash_config(config.n_grams, config.num_buckets, config.hashes_per_bucket)
     signer = MinhashSigner(minhash)
     dedup = Dedup(minhash, config.executor, config.workers, config.semantic_threshold, signer)
-    in_batch = dedup(rows)
     index = DedupIndex(storage.dedup_index_dir, signer)
     earlier = earlier_batches(context.instance, context.partition_key)
     not_indexed = index.load(earlier)
     if not_indexed:
         context.log.warning(f"earlier batches without a dedup index (not materialized yet): {not_indexed}")
     against_index = IndexDedup(index)
-    against_earlier = against_index(in_batch.kept)
-    index.write(context.partition_key, against_index.kept_index_rows)
-    yield from filter_outputs(
-        "deduplicated", rows.height, chain(rows, in_batch, against_earlier), started, SAMPLE_COLUMNS,
-        duplicate_problems=dedup.duplicate_problems,
-        dedup_executor=config.executor,
-        checked_against_batches=dg.MetadataValue.json(index.loaded),
-        earlier_batches_not_indexed=dg.MetadataValue.json(not_indexed),
-        earlier_batch_duplicates=against_earlier.dropped.height,
-    )  # fmt: skip
+    with scratch_folder("deduplicated") as scratch:
+        result = stream(rows, decided(rows, [dedup, against_index]), scratch)
+        index.write(context.partition_key, against_index.kept_index_rows)
+        yield from filter_outputs(
+            "deduplicated", result.kept_rows + result.dropped_rows, result, started, SAMPLE_COLUMNS,
+            duplicate_problems=dedup.duplicate_problems,
+            dedup_executor=config.executor,
+            checked_against_batches=dg.MetadataValue.json(index.loaded),
+            earlier_batches_not_indexed=dg.MetadataValue.json(not_indexed),
+            earlier_batch_duplicates=sum(n for code, n in result.reasons.items() if code.startswith("earlier_batch")),
+        )  # fmt: skip
 
 
 @config_of("decontaminated")
@@ -114,9 +116,10 @@ def decontaminated(
     context: dg.AssetExecutionContext,
     config: DecontaminationConfig,
     settings: FoundrySettings,
-    deduplicated: pl.DataFrame,
+    deduplicated: pl.LazyFrame,
 ):
-    """Drop rows whose problem or generated text overlaps a benchmark test set by an n-word run."""
+    """Drop rows whose problem or generated text overlaps a benchmark test set by an n-word run (a chunk of rows at a
+    time, in worker processes)."""
     started = time.monotonic()
     extra = list(dict.fromkeys([*settings.benchmarks, *config.benchmarks]))
     sources = benchmark_sources(config.shipped, extra, config.disabled)
@@ -125,25 +128,28 @@ def decontaminated(
     if config.disabled:
         context.log.warning("decontamination is disabled by config: no benchmark was checked")
     index = BenchmarkIndex(benchmarks, config.ngram, config.fuzzy)
-    decontaminate = Decontaminate(index, scanned_columns(deduplicated))
-    result = decontaminate(deduplicated)
-    fingerprint = scan_fingerprint(result.kept, benchmarks, config.ngram, config.fuzzy)
-    report = {name: 0 for name in benchmarks}
-    for benchmark in result.dropped["detail"].to_list():
-        report[benchmark] += 1
-    yield from filter_outputs(
-        "decontaminated", deduplicated.height, result, started, SAMPLE_COLUMNS,
-        decontamination="disabled by config" if config.disabled else "on",
-        benchmarks=dg.MetadataValue.json({n: len(t) for n, t in benchmarks.items()}),
-        benchmark_files=dg.MetadataValue.json(named),
-        ngram=config.ngram,
-        fuzzy=config.fuzzy,
-        scan_fingerprint=fingerprint,
-        hits_per_benchmark=dg.MetadataValue.json(report),
-        contamination_examples=dg.MetadataValue.md(
-            markdown_table(contamination_examples(result.dropped, decontaminate.matched_on))
-        ),
-    )  # fmt: skip
+    columns = scanned_columns(deduplicated)
+    decontaminate = Decontaminate(index, columns)
+    with scratch_folder("decontaminated") as scratch:
+        result = stream_rows(deduplicated, decontaminate, scratch)
+        fingerprint = scan_fingerprint(result.kept, benchmarks, config.ngram, config.fuzzy)
+        dropped = result.dropped.select("id", "detail", *columns).collect()  # contaminated rows: a few
+        report = {name: 0 for name in benchmarks}
+        for benchmark in dropped["detail"].to_list():
+            report[benchmark] += 1
+        yield from filter_outputs(
+            "decontaminated", result.kept_rows + result.dropped_rows, result, started, SAMPLE_COLUMNS,
+            decontamination="disabled by config" if config.disabled else "on",
+            benchmarks=dg.MetadataValue.json({n: len(t) for n, t in benchmarks.items()}),
+            benchmark_files=dg.MetadataValue.json(named),
+            ngram=config.ngram,
+            fuzzy=config.fuzzy,
+            scan_fingerprint=fingerprint,
+            hits_per_benchmark=dg.MetadataValue.json(report),
+            contamination_examples=dg.MetadataValue.md(
+                markdown_table(contamination_examples(dropped, decontaminate.matched_on))
+            ),
+        )  # fmt: skip
 
 
 def contamination_examples(dropped: pl.DataFrame, matched_on: dict[str, str], per_benchmark: int = 3) -> list[dict]:
@@ -177,10 +183,11 @@ class ReasoningConfig(dg.Config):
 
 @stage_asset("reasoning_filtered")
 def reasoning_filtered(
-    context: dg.AssetExecutionContext, config: ReasoningConfig, teacher: TeacherResource, decontaminated: pl.DataFrame
+    context: dg.AssetExecutionContext, config: ReasoningConfig, teacher: TeacherResource, decontaminated: pl.LazyFrame
 ):
     """Format (a final answer present), truncation, length in tokens, step depth, language, Gopher repetition of the
-    solution and loops in the thinking; then the teacher scores each textbook passage's educational value."""
+    solution and loops in the thinking, a chunk of rows at a time in worker processes; then the teacher scores each
+    textbook passage's educational value."""
     validate_run_config(context)
     started = time.monotonic()
     settings = ReasoningFilterConfig(
@@ -192,31 +199,41 @@ def reasoning_filtered(
         max_thinking_words=config.max_thinking_words,
         max_thinking_repetition=config.max_thinking_repetition,
     )
-    filtered = ReasoningFilter(settings)(decontaminated)
-    scored = filtered.kept.with_columns(pl.lit(None, dtype=pl.Int8).alias("edu_score"))
-    passages = scored.filter(pl.col("kind") == "textbook").height
-    extra: dict[str, object] = {}
-    if config.judge_passages and passages:
-        backend = teacher.backend()
-        params = SamplingParams(temperature=0.0, max_tokens=config.judge_max_tokens)
-        scored, stats = score_passages(filtered.kept, backend, params, progress_logger(context))
-        judged = scored.filter(pl.col("kind") == "textbook")["edu_score"].to_list()
-        extra = {
-            "judge_model": backend.model,
-            "judge_template": edu_judge_prompt("", backend.chat).template,
-            "edu_scores": dg.MetadataValue.md(score_table(judged)),
-            **{f"judge_{k}": v for k, v in generation_metadata(stats).items()},
-        }
-    bar = config.min_edu_score if config.judge_passages else 0  # passages not judged at all: no bar to apply
-    by_judge = EduScoreFilter(bar)(scored)
-    passing = by_judge.kept.filter(pl.col("kind") == "textbook").height
-    if passages and not passing:
-        context.log.warning(
-            f"none of {passages} textbook passages reached the educational-value bar {config.min_edu_score}: "
-            "the textbook config will publish nothing from this batch"
+    with scratch_folder("reasoning_filtered") as scratch:
+        filtered = stream_rows(decontaminated, ReasoningFilter(settings), scratch / "rules")
+        is_passage = pl.col("kind") == "textbook"
+        scored = (
+            filtered.kept.with_row_index(ROW).filter(is_passage).select(ROW, "kind", "text")
+            .with_columns(pl.lit(None, dtype=pl.Int8).alias("edu_score")).collect()
+        )  # fmt: skip
+        passages = scored.height
+        extra: dict[str, object] = {}
+        if config.judge_passages and passages:
+            backend = teacher.backend()
+            params = SamplingParams(temperature=0.0, max_tokens=config.judge_max_tokens)
+            scored, stats = score_passages(scored.drop("edu_score"), backend, params, progress_logger(context))
+            extra = {
+                "judge_model": backend.model,
+                "judge_template": edu_judge_prompt("", backend.chat).template,
+                "edu_scores": dg.MetadataValue.md(score_table(scored["edu_score"].to_list())),
+                **{f"judge_{k}": v for k, v in generation_metadata(stats).items()},
+            }
+        bar = config.min_edu_score if config.judge_passages else 0  # passages not judged at all: no bar to apply
+        by_judge = EduScoreFilter(bar)
+        scores = scored.select(ROW, "edu_score")
+        judged = stream(
+            filtered.kept,
+            lambda chunk: by_judge(chunk.join(scores, on=ROW, how="left", maintain_order="left")),
+            scratch / "judge",
         )
-    extra |= {"min_edu_score": config.min_edu_score, "passages_judged": passages, "passages_kept": passing}
-    yield from filter_outputs(
-        "reasoning_filtered", decontaminated.height, chain(decontaminated, filtered, by_judge), started,
-        SAMPLE_COLUMNS, **extra,
-    )  # fmt: skip
+        passing = judged.kept.filter(is_passage).select(pl.len()).collect().item()
+        if passages and not passing:
+            context.log.warning(
+                f"none of {passages} textbook passages reached the educational-value bar {config.min_edu_score}: "
+                "the textbook config will publish nothing from this batch"
+            )
+        extra |= {"min_edu_score": config.min_edu_score, "passages_judged": passages, "passages_kept": passing}
+        result = then(filtered, judged)
+        yield from filter_outputs(
+            "reasoning_filtered", result.kept_rows + result.dropped_rows, result, started, SAMPLE_COLUMNS, **extra
+        )

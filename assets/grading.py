@@ -15,12 +15,14 @@ from assets.metadata import (
     filter_outputs,
     generation_metadata,
     progress_logger,
+    scratch_folder,
     stage_asset,
 )
 from assets.resources import TeacherResource
 from assets.run_config import config_of, validate_run_config
 from assets.stages import MODEL_STEP
-from filters.verify import ReasoningChecks, verify_traces
+from filters.stream import decided, stream
+from filters.verify import ReasoningChecks, VerifyTraces
 from generators.grading.rasch import DEFAULT_THRESHOLDS, grade
 from generators.grading.students import grade_by_students
 from generators.tasks.judge import judge_first_wrong_steps
@@ -46,7 +48,7 @@ class VerifyConfig(dg.Config):
 
 @stage_asset("verified")
 def verified(
-    context: dg.AssetExecutionContext, config: VerifyConfig, judge: TeacherResource, reasoning_filtered: pl.DataFrame
+    context: dg.AssetExecutionContext, config: VerifyConfig, judge: TeacherResource, reasoning_filtered: pl.LazyFrame
 ):
     """Final answers checked with math-verify in worker processes; then each right answer's calculations, derivation
     and family facts are checked, small answer spaces must be answered above chance, and (optionally) a judge model
@@ -70,24 +72,27 @@ def verified(
             return verdicts
 
     checks = ReasoningChecks(config.process_checks, config.family_checks, config.chance_alpha, step_judge)
-    result, audit = verify_traces(
-        reasoning_filtered, config.workers, config.max_traces_per_problem, config.min_agreement, checks
-    )
-    reasoning = audit.pop("reasoning")
-    for line in reasoning["chance_gate"]["cannot_pass"]:
-        context.log.warning(f"chance gate: {line}")
-    cot = result.kept.filter(pl.col("kind") == "cot")
-    yield from filter_outputs(
-        "verified", reasoning_filtered.height, result, started, ("problem", "answer", "extracted_answer", "text"),
-        verified_cot_rows=cot.height,
-        problems_with_a_verified_trace=cot["problem_id"].n_unique(),
-        per_extraction=counts_by(cot, "extraction"),
-        per_verifier=counts_by(cot, "verifier"),
-        verifier_audit=dg.MetadataValue.json(audit),
-        reasoning_checks=dg.MetadataValue.json(reasoning),
-        right_answers_rejected_for_reasoning=sum(reasoning["rejected_by_reasoning"].values()),
-        **({f"judge_{k}": v for k, v in generation_metadata(judge_stats[0]).items()} if judge_stats else {}),
-    )  # fmt: skip
+    verifier = VerifyTraces(config.workers, config.max_traces_per_problem, config.min_agreement, checks)
+    with scratch_folder("verified") as scratch:
+        # decided over the columns the checks read (not the thinking), written a chunk of whole rows at a time
+        result = stream(reasoning_filtered, decided(reasoning_filtered, [verifier]), scratch)
+        audit = dict(verifier.audit)
+        reasoning = audit.pop("reasoning")
+        for line in reasoning["chance_gate"]["cannot_pass"]:
+            context.log.warning(f"chance gate: {line}")
+        cot = result.kept.filter(pl.col("kind") == "cot").select("problem_id", "extraction", "verifier").collect()
+        yield from filter_outputs(
+            "verified", result.kept_rows + result.dropped_rows, result, started,
+            ("problem", "answer", "extracted_answer", "text"),
+            verified_cot_rows=cot.height,
+            problems_with_a_verified_trace=cot["problem_id"].n_unique(),
+            per_extraction=counts_by(cot, "extraction"),
+            per_verifier=counts_by(cot, "verifier"),
+            verifier_audit=dg.MetadataValue.json(audit),
+            reasoning_checks=dg.MetadataValue.json(reasoning),
+            right_answers_rejected_for_reasoning=sum(reasoning["rejected_by_reasoning"].values()),
+            **({f"judge_{k}": v for k, v in generation_metadata(judge_stats[0]).items()} if judge_stats else {}),
+        )  # fmt: skip
 
 
 @config_of("difficulty_graded")

@@ -1,9 +1,12 @@
 """Metadata a person reads at a glance: counts, drop reasons and samples as markdown tables, charts as PNG."""
 
 import base64
+import contextlib
 import io
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -12,6 +15,7 @@ from assets.batches import BATCHES
 from assets.stages import MODEL_STEP, STAGES
 from filters.contract import FilterResult
 from filters.schemas import REJECTION_SCHEMA
+from filters.stream import Streamed
 from generators.tasks.base import TaskOutput
 from generators.teachers.backend import GenerationStats, check_failures
 
@@ -90,9 +94,9 @@ def score_table(scores: Sequence[int | None]) -> str:
     return bar_chart("Educational score of the passages", counts, "score", "passages")
 
 
-def samples(frame: pl.DataFrame, columns: Sequence[str], n: int = 3) -> dg.MetadataValue:
-    present = [c for c in columns if c in frame.columns]
-    return dg.MetadataValue.md(markdown_table(frame.select(present).head(n).to_dicts()))
+def samples(frame: pl.DataFrame | pl.LazyFrame, columns: Sequence[str], n: int = 3) -> dg.MetadataValue:
+    present = [c for c in columns if c in frame.collect_schema().names()]
+    return dg.MetadataValue.md(markdown_table(frame.lazy().select(present).head(n).collect().to_dicts()))
 
 
 def counts_by(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
@@ -102,7 +106,7 @@ def counts_by(frame: pl.DataFrame, column: str) -> dg.MetadataValue:
     return dg.MetadataValue.md(markdown_table(table.to_dicts()))
 
 
-def reasons_table(result: FilterResult) -> dg.MetadataValue:
+def reasons_table(result: FilterResult | Streamed) -> dg.MetadataValue:
     rows = [{"code": code, "rows": count} for code, count in result.reasons.items()]
     return dg.MetadataValue.md(markdown_table(rows))
 
@@ -111,15 +115,17 @@ def generation_metadata(stats: GenerationStats) -> dict[str, object]:
     return {**stats.as_metadata(), **({"first_errors": "\n".join(stats.errors)} if stats.errors else {})}
 
 
-def rejections(dropped: pl.DataFrame, stage: str, text_column: str = "text") -> pl.DataFrame:
+def rejections(
+    dropped: pl.DataFrame | pl.LazyFrame, stage: str, text_column: str = "text"
+) -> pl.DataFrame | pl.LazyFrame:
     """Dropped rows in the shape of the rejections table: stage, id, text, code, detail, and the problem and domain
-    where the rows have them (the reasoning report and the `cot-steps` config need them)."""
+    where the rows have them (the reasoning report and the `cot-steps` config need them); lazy where ``dropped`` is
+    (a streamed stage's)."""
     schema = {"stage": pl.String, **REJECTION_SCHEMA, "problem": pl.String, "domain": pl.String}
-    if dropped.is_empty():
+    columns = dropped.collect_schema().names()
+    if isinstance(dropped, pl.DataFrame) and dropped.is_empty():
         return pl.DataFrame(schema=schema)
-    optional = [
-        pl.col(c) if c in dropped.columns else pl.lit(None, dtype=pl.String).alias(c) for c in ("problem", "domain")
-    ]
+    optional = [pl.col(c) if c in columns else pl.lit(None, dtype=pl.String).alias(c) for c in ("problem", "domain")]
     return dropped.select(
         pl.lit(stage).alias("stage"),
         pl.col("id"),
@@ -131,17 +137,23 @@ def rejections(dropped: pl.DataFrame, stage: str, text_column: str = "text") -> 
 
 
 def filter_outputs(
-    stage: str, rows_in: int, result: FilterResult, started: float, sample_columns: Sequence[str], **extra: object
+    stage: str,
+    rows_in: int,
+    result: FilterResult | Streamed,
+    started: float,
+    sample_columns: Sequence[str],
+    **extra: object,
 ) -> Iterator[dg.Output]:
-    """The two outputs of a filtering stage: kept rows with their metadata, and its rejections."""
+    """The two outputs of a filtering stage: kept rows with their metadata, and its rejections (frames, or scans of
+    a streamed stage's files, which the IO manager writes without collecting)."""
     elapsed = max(time.monotonic() - started, 1e-9)
     yield dg.Output(
         result.kept,
         output_name=stage,
         metadata={
             "rows_in": rows_in,
-            "rows_out": result.kept.height,
-            "rows_dropped": result.dropped.height,
+            "rows_out": result.kept_rows,
+            "rows_dropped": result.dropped_rows,
             "drop_reasons": reasons_table(result),
             "rows_per_s": round(rows_in / elapsed, 1),
             "samples": samples(result.kept, sample_columns),
@@ -149,7 +161,7 @@ def filter_outputs(
         },
     )
     yield dg.Output(
-        rejections(result.dropped, stage), output_name=f"{stage}_rejections", metadata={"rows": result.dropped.height}
+        rejections(result.dropped, stage), output_name=f"{stage}_rejections", metadata={"rows": result.dropped_rows}
     )
 
 
@@ -162,6 +174,14 @@ def generation_outputs(
     yield dg.Output(output.rows, output_name=stage, metadata=metadata)
     dropped = rejections(output.rejections, stage)
     yield dg.Output(dropped, output_name=f"{stage}_rejections", metadata={"rows": dropped.height})
+
+
+@contextlib.contextmanager
+def scratch_folder(stage: str) -> Iterator[Path]:
+    """A folder for a streamed stage's files, removed once its outputs are stored (the IO manager writes them from
+    there while the stage yields)."""
+    with tempfile.TemporaryDirectory(prefix=f"{stage}-") as folder:
+        yield Path(folder)
 
 
 def stage_asset(name: str) -> Callable[[Callable], dg.AssetsDefinition]:

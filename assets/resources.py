@@ -245,16 +245,25 @@ class PolarsParquetIOManager(dg.UPathIOManager):
 
     extension = ".parquet"
 
-    def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame, path: UPath) -> None:
+    def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame, path: UPath) -> None:
+        """A frame, or a lazy one (a streamed stage's output) sunk to the file without collecting it."""
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as handle:
-            obj.write_parquet(handle)
+        if isinstance(obj, pl.LazyFrame) and _local(path):
+            obj.sink_parquet(partial.path)
+        else:
+            with partial.open("wb") as handle:
+                (obj.collect() if isinstance(obj, pl.LazyFrame) else obj).write_parquet(handle)
         partial.rename(path)
 
-    def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame:
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame | pl.LazyFrame:
+        """A frame; a scan where the input is typed ``pl.LazyFrame`` (a streamed stage reads it a chunk at a time)."""
+        lazy = context.dagster_type.typing_type is pl.LazyFrame
+        if lazy and _local(path):
+            return pl.scan_parquet(path.path)
         with path.open("rb") as handle:
-            return pl.read_parquet(handle)
+            frame = pl.read_parquet(handle)
+        return frame.lazy() if lazy else frame
 
     def load_partitions(self, context: dg.InputContext) -> pl.DataFrame | dict[str, pl.DataFrame]:
         """For an input marked ``ALL_BATCHES``: every materialized batch in one frame, with a ``batch`` column."""
@@ -274,6 +283,10 @@ class PolarsParquetIOManager(dg.UPathIOManager):
             )
         frames = [f.with_columns(pl.lit(k).alias("batch")) for k, f in by_key.items() if f is not None]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema={"batch": pl.String})
+
+
+def _local(path: UPath) -> bool:
+    return path.protocol in ("", "file", "local")
 
 
 def _was_materialized(context: dg.InputContext, partition: str) -> bool:

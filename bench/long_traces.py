@@ -1,7 +1,9 @@
 """Long reasoning traces at scale: a batch of reasoning-model traces (about 3,000 words each: thinking that works,
 rechecks and restates, then a short solution) through the curation chain the graph runs on them (dedup,
 decontamination, reasoning filters, verification), each stage timed in CPU seconds (this process and its workers),
-with the peak memory of the whole run.
+with the peak memory of the whole run. As in the graph, the batch is stored as parquet and each stage streams it:
+a chunk of whole rows at a time from the last stage's file to its own (``filters.stream``), so the peak should not
+grow with the batch.
 
 The batch is made to be curated, not only carried: 4% repeat an earlier problem (dedup), 0.5% are GSM8K test or
 MATH-500 questions and 0.5% restate one inside their thinking (decontamination), 1% loop in their thinking and 1%
@@ -19,9 +21,10 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import polars as pl
 
 from bench.curation_throughput import process_tree_sum, quiet, timed
-from filters.contract import FilterResult
 from filters.decontamination import SHIPPED_BENCHMARKS, BenchmarkIndex, Decontaminate, load_benchmark
 from filters.dedup import Dedup
-from filters.reasoning import reasoning_filter
-from filters.verify import verify_traces
+from filters.reasoning import ReasoningFilter
+from filters.stream import ParquetSink, Streamed, decided, stream, stream_rows
+from filters.verify import VerifyTraces
 
 NOUNS = ("apples", "books", "marbles", "coins", "stickers", "pencils", "cards", "eggs", "tickets", "shells")
 TRACE_SCHEMA = ["id", "problem_id", "problem", "answer", "text", "thinking", "finish_reason", "completion_tokens"]
@@ -60,14 +63,13 @@ def thinking_sentence(rng: random.Random, a: int, b: int, k: int) -> str:
     )
 
 
-def make_traces(count: int, words: int, seed: int = 0, chunk: int = 5_000) -> pl.DataFrame:
-    """``count`` rows shaped like ``cot_traces`` from a reasoning model, about ``words`` words each, with the share
-    of duplicates, contamination, loops, cuts and wrong answers the module docstring lists. Built ``chunk`` rows at a
-    time, so the batch is in memory once, as the graph's stages get it from storage."""
+def trace_chunks(count: int, words: int, seed: int = 0, chunk: int = 5_000) -> Iterator[pl.DataFrame]:
+    """``count`` rows shaped like ``cot_traces`` from a reasoning model, ``chunk`` at a time, about ``words`` words
+    each, with the share of duplicates, contamination, loops, cuts and wrong answers the module docstring lists."""
     rng = random.Random(seed)
     benchmark_items = [q for path in SHIPPED_BENCHMARKS for q in load_benchmark(path)]
     problems: list[tuple[str, str]] = []
-    frames, rows = [], []
+    rows = []
     for i in range(count):
         a, b = rng.randint(10, 999), rng.randint(10, 999)
         problem = f"{rng.choice(NAMES)} has {a} {rng.choice(NOUNS)} and finds {b} more. How many are there now?"
@@ -100,11 +102,25 @@ def make_traces(count: int, words: int, seed: int = 0, chunk: int = 5_000) -> pl
              len(thinking.split()) + len(solution.split()))
         )  # fmt: skip
         if len(rows) == chunk or i == count - 1:
-            frames.append(pl.DataFrame(rows, schema=TRACE_SCHEMA, orient="row"))
+            yield pl.DataFrame(rows, schema=TRACE_SCHEMA, orient="row").with_columns(
+                pl.lit("cot").alias("kind"), pl.lit(True).alias("thinking_closed"), pl.lit(0).alias("sample_index")
+            )
             rows = []
-    return pl.concat(frames).with_columns(
-        pl.lit("cot").alias("kind"), pl.lit(True).alias("thinking_closed"), pl.lit(0).alias("sample_index")
-    )
+
+
+def make_traces(count: int, words: int, seed: int = 0) -> pl.DataFrame:
+    """The whole batch of :func:`trace_chunks` in one frame (for tests and small runs)."""
+    return pl.concat(trace_chunks(count, words, seed))
+
+
+def write_traces(path: Path, count: int, words: int) -> int:
+    """The batch written to ``path`` as parquet a chunk at a time, as the graph's stages get it from storage (never
+    in memory at once); its size in bytes."""
+    sink = ParquetSink(path)
+    for frame in trace_chunks(count, words):
+        sink.write(frame)
+    sink.close()
+    return path.stat().st_size
 
 
 class PeakMemory:
@@ -145,24 +161,28 @@ def main() -> None:
     quiet()
     count = args.traces or (5_000 if args.quick else 100_000)
     started = time.monotonic()
-    stages: list[tuple[str, int, int, float, float]] = []  # name, rows in, kept, CPU s, peak MB (not the frames)
+    stages: list[tuple[str, int, int, float, float]] = []  # name, rows in, kept, CPU s, peak MB over the stage
 
-    def stage(name: str, frame: pl.DataFrame, run: Callable[[pl.DataFrame], FilterResult]) -> pl.DataFrame:
-        result, seconds = timed(lambda: run(frame))
-        stages.append((name, frame.height, result.kept.height, seconds, memory.window()))
-        print(f"  {name}: {seconds:.1f} CPU s, kept {result.kept.height:,}, dropped {result.reasons}", flush=True)
+    def stage(name: str, rows: pl.LazyFrame, run: Callable[[pl.LazyFrame, Path], Streamed]) -> pl.LazyFrame:
+        result, seconds = timed(lambda: run(rows, folder / name))
+        rows_in = result.kept_rows + result.dropped_rows
+        stages.append((name, rows_in, result.kept_rows, seconds, memory.window()))
+        print(f"  {name}: {seconds:.1f} CPU s, kept {result.kept_rows:,}, dropped {result.reasons}", flush=True)
         return result.kept
 
-    with PeakMemory() as memory:
-        rows, build_s = timed(lambda: make_traces(count, args.words))
-        size_mb = rows.estimated_size("mb")
-        print(f"{count:,} traces of about {args.words:,} words ({size_mb:,.0f} MB), built in {build_s:.0f} CPU s; "
-              f"peak {memory.window():,.0f} MB while building")  # fmt: skip
-        rows = stage("dedup", rows, Dedup())
+    with PeakMemory() as memory, tempfile.TemporaryDirectory(prefix="long-traces-") as scratch:
+        folder = Path(scratch)
+        size, build_s = timed(lambda: write_traces(folder / "cot_traces.parquet", count, args.words))
+        print(f"{count:,} traces of about {args.words:,} words ({size / 2**20:,.0f} MB of parquet), built in "
+              f"{build_s:.0f} CPU s; peak {memory.window():,.0f} MB while building")  # fmt: skip
+        rows = pl.scan_parquet(folder / "cot_traces.parquet")
+        rows = stage("dedup", rows, lambda frame, out: stream(frame, decided(frame, [Dedup()]), out))
         index = BenchmarkIndex({p.stem: load_benchmark(p) for p in SHIPPED_BENCHMARKS})
-        rows = stage("decontamination", rows, Decontaminate(index, ["problem", "text", "thinking"]))
-        rows = stage("reasoning filters", rows, reasoning_filter)
-        stage("verification", rows, lambda frame: verify_traces(frame, workers=2)[0])
+        decontaminate = Decontaminate(index, ["problem", "text", "thinking"])
+        rows = stage("decontamination", rows, lambda frame, out: stream_rows(frame, decontaminate, out))
+        rows = stage("reasoning filters", rows, lambda frame, out: stream_rows(frame, ReasoningFilter(), out))
+        verify = VerifyTraces(workers=2)
+        stage("verification", rows, lambda frame, out: stream(frame, decided(frame, [verify]), out))
     print(f"\n{'stage':<20} {'rows in':>8} {'CPU s':>8} {'ms a trace':>11} {'rows kept':>10} {'peak MB':>8}")
     for name, rows_in, kept, seconds, peak in stages:
         per_trace = 1000 * seconds / max(rows_in, 1)

@@ -4,6 +4,7 @@ goes and why (``Drop(code, detail)``); the base owns the split into kept and dro
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
 import os
 from abc import ABC, abstractmethod
@@ -44,6 +45,14 @@ class FilterResult:
         counts = self.dropped.group_by("code").len().sort(["len", "code"], descending=[True, False])
         return dict(zip(counts["code"].to_list(), counts["len"].to_list(), strict=True))
 
+    @property
+    def kept_rows(self) -> int:
+        return self.kept.height
+
+    @property
+    def dropped_rows(self) -> int:
+        return self.dropped.height
+
 
 def split_by_decision(frame: pl.DataFrame, decisions: Sequence[Drop | None]) -> FilterResult:
     """Rows decided None are kept; the others are dropped carrying their code and detail."""
@@ -53,6 +62,11 @@ def split_by_decision(frame: pl.DataFrame, decisions: Sequence[Drop | None]) -> 
         pl.Series("code", [d.code if d else None for d in decisions], dtype=pl.String),
         pl.Series("detail", [d.detail if d else None for d in decisions], dtype=pl.String),
     )
+    return split_by_code(marked)
+
+
+def split_by_code(marked: pl.DataFrame) -> FilterResult:
+    """Rows whose ``code`` is null are kept (without ``code`` and ``detail``); the others are dropped."""
     return FilterResult(
         kept=marked.filter(pl.col("code").is_null()).drop("code", "detail"),
         dropped=marked.filter(pl.col("code").is_not_null()),
@@ -78,6 +92,10 @@ class Filter(ABC):
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
         """One decision per row of the annotated frame, in order."""
 
+    def reads(self) -> Sequence[str]:
+        """The columns the filter reads (all where empty): a stream hands a whole-batch filter only these."""
+        return ()
+
     def annotate(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The rows with the columns this filter adds for every row it sees (verification's verdicts); as they are
         by default."""
@@ -99,26 +117,44 @@ class RowFilter(Filter):
     chunk_rows: int = 2_000  # at most this many rows a chunk (about 30 MB of 3,000-word traces)
     workers: int = os.cpu_count() or 1
 
+    _pool: Executor | None = None  # the workers kept by ``workers_open`` across calls
+
     @abstractmethod
     def decide_row(self, row: dict[str, Any]) -> Drop | None:
-        """Why ``row`` goes, or None to keep it."""
-
-    def reads(self) -> Sequence[str]:
-        """The columns ``decide_row`` reads (all by default); only these travel to the workers."""
-        return ()
+        """Why ``row`` goes, or None to keep it (over the columns it ``reads``; only these travel to the workers)."""
 
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
         wanted = frame.select([c for c in self.reads() if c in frame.columns] or frame.columns)
-        if wanted.height < self.parallel_rows or self.workers < 2:
+        if self._pool is None and (wanted.height < self.parallel_rows or self.workers < 2):
             return [self.decide_row(row) for row in wanted.iter_rows(named=True)]
         # four chunks a worker at least (a slow chunk does not hold up the rest), made only as workers take them
-        size = min(self.chunk_rows, -(-wanted.height // (4 * self.workers)))
+        size = max(1, min(self.chunk_rows, -(-wanted.height // (4 * self.workers))))
         chunks = (wanted.slice(start, size).to_dicts() for start in range(0, wanted.height, size))
+        with self.workers_open():
+            assert self._pool is not None
+            return [
+                decision
+                for part in ordered_map(self._pool, _decide_rows, chunks, 2 * self.workers)
+                for decision in part
+            ]
+
+    @contextlib.contextmanager
+    def workers_open(self) -> Iterator[None]:
+        """One pool of workers for every ``decide`` inside the block (a stream of chunks starts them once), even
+        for chunks under ``parallel_rows``."""
+        if self._pool is not None or self.workers < 2:
+            yield
+            return
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_install, initargs=(self,)) as pool:
-            return [
-                decision for part in ordered_map(pool, _decide_rows, chunks, 2 * self.workers) for decision in part
-            ]
+            self._pool = pool
+            try:
+                yield
+            finally:
+                self._pool = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_pool"}
 
 
 def ordered_map(pool: Executor, work: Callable[[T], R], items: Iterable[T], ahead: int) -> Iterator[R]:

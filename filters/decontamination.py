@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from filters.contract import Drop, RowFilter
+from filters.stream import ROW, chunks
 
 _WORD = re.compile(r"[a-z0-9]+")
 BENCHMARK_FIELDS = ("question", "problem", "prompt", "text")
@@ -238,20 +239,25 @@ def find_contamination(
     return [index.match(text) for text in texts]
 
 
-def scanned_columns(frame: pl.DataFrame) -> list[str]:
+def scanned_columns(frame: pl.DataFrame | pl.LazyFrame) -> list[str]:
     """The columns of ``frame`` that decontamination scans: the problem, the generated text and the thinking."""
-    return [c for c in SCANNED_COLUMNS if c in frame.columns]
+    names = frame.collect_schema().names()
+    return [c for c in SCANNED_COLUMNS if c in names]
 
 
-def scan_fingerprint(frame: pl.DataFrame, benchmarks: dict[str, list[str]], n: int, fuzzy: float) -> str:
+def scan_fingerprint(
+    frame: pl.DataFrame | pl.LazyFrame, benchmarks: dict[str, list[str]], n: int, fuzzy: float
+) -> str:
     """What a scan of ``frame`` for contamination depends on: its rows' ids and scanned texts, every benchmark item
     and the settings. Equal fingerprints give equal scans, so a check can take a stage's scan instead of repeating it
-    (polars' row hashes are stable within one polars version; across versions they differ and the scan is redone)."""
+    (polars' row hashes are stable within one polars version; across versions they differ and the scan is redone).
+    The rows are hashed a chunk at a time."""
     digest = hashlib.sha256(f"{n}:{fuzzy}".encode())
     for name in sorted(benchmarks):
         digest.update(f"\0{name}\0".encode())
         digest.update("\0".join(benchmarks[name]).encode())
-    digest.update(frame.select("id", *scanned_columns(frame)).hash_rows().to_numpy().tobytes())
+    for chunk in chunks(frame.lazy().select("id", *scanned_columns(frame))):
+        digest.update(chunk.drop(ROW).hash_rows().to_numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -300,6 +300,9 @@ class Dedup(Filter):
         self.signer = signer or MinhashSigner(config)
         self.duplicate_problems = 0
 
+    def reads(self) -> Sequence[str]:
+        return ("problem_id", "problem", "text")
+
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
         problems = frame.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
         by_problem = duplicate_decisions(

@@ -147,6 +147,9 @@ class IndexDedup(Filter):
         self.index = index
         self.kept_index_rows: list[pl.DataFrame] = []
 
+    def reads(self) -> Sequence[str]:
+        return ("id", "problem_id", "problem", "text")
+
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
         problem_rows, text_rows = index_rows(frame, self.index.hasher)
         seen = dict(zip(problem_rows["id"], self.index.match_rows(problem_rows), strict=True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from filters.contract import Drop, Filter
@@ -15,6 +17,9 @@ class EduScoreFilter(Filter):
 
     def __init__(self, min_score: int) -> None:
         self.min_score = min_score
+
+    def reads(self) -> Sequence[str]:
+        return ("kind", "edu_score")
 
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
         decisions: list[Drop | None] = []

@@ -351,6 +351,9 @@ class VerifyTraces(Filter):
         self.audit: dict[str, object] = {}
         self._decisions: list[Drop | None] = []
 
+    def reads(self) -> Sequence[str]:
+        return ("id", "kind", "text", "answer", "problem_id", "problem", "problem_template", "spec")
+
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
         return self._decisions
 

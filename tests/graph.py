@@ -3,6 +3,8 @@
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from assets.resources import HubResource, ParquetIOManager, StorageResource, TeacherResource
 from assets.settings import FoundrySettings
 
@@ -20,3 +22,9 @@ def graph_resources(data_dir: Path | str, endpoint: TeacherResource | None = Non
         "settings": FoundrySettings(data_dir=str(data_dir), **settings),
         "hub": HubResource(),
     }
+
+
+def stored(data_dir: Path | str, output: str, batch: str) -> pl.DataFrame:
+    """An output of one batch as the IO manager stored it (a streamed stage yields a scan of files it removes once
+    they are stored, so its value in a run result cannot be read afterwards)."""
+    return pl.read_parquet(Path(data_dir) / "assets" / output / f"{batch}.parquet")

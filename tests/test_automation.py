@@ -88,7 +88,7 @@ def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tm
 
 @pytest.mark.parametrize(("ids", "passed"), [(["a", "b"], True), (["a", "a"], False)])
 def test_unique_ids_check(ids: list[str], passed: bool) -> None:
-    assert deduplicated_ids_unique(pl.DataFrame({"id": ids})).passed is passed
+    assert deduplicated_ids_unique(pl.LazyFrame({"id": ids})).passed is passed
 
 
 def test_contamination_check_fails_on_a_benchmark_question() -> None:
@@ -146,7 +146,7 @@ def test_row_count_floor_check() -> None:
 @pytest.mark.parametrize(("kept", "dropped", "passed"), [(9, 1, True), (2, 8, False)])
 def test_drop_rate_check(kept: int, dropped: int, passed: bool) -> None:
     check = next(c for c in drop_rate_checks if "decontaminated" in str(c.check_keys))
-    frames = {"kept": pl.DataFrame({"id": ["k"] * kept}), "dropped": pl.DataFrame({"id": ["d"] * dropped})}
+    frames = {"kept": pl.LazyFrame({"id": ["k"] * kept}), "dropped": pl.LazyFrame({"id": ["d"] * dropped})}
     result = check(**frames, settings=FoundrySettings())
     assert result.passed is passed
 

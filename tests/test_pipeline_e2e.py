@@ -21,7 +21,7 @@ from filters.steps import find_reasoning_error
 from filters.verify import verify
 from generators.teachers.backend import GenerationRequest, SamplingParams
 from tests.data import GSM8K_TEST, GSM8K_TRAIN, MATH500
-from tests.graph import graph_resources
+from tests.graph import graph_resources, stored
 
 pytestmark = pytest.mark.e2e
 
@@ -139,7 +139,7 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
     assert third.success
     check_a_lost_batch_is_refused_and_a_removed_one_is_counted(instance, tmp_path)
     assert "deduplicated" not in {e.asset_key.path[-1] for e in third.get_asset_materialization_events()}
-    removed = third.output_for_node("decontaminated", "decontaminated_rejections")
+    removed = stored(tmp_path, "decontaminated_rejections", "b1")
     assert ("contaminated", "leaked_bench") in set(removed.select("code", "detail").rows())
     republished = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
     assert leaked not in {p for split in republished.values() for p in split["problem"]}
@@ -147,15 +147,15 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
     b2_graded = second.output_for_node("difficulty_graded").filter(pl.col("kind") == "cot").height
     assert ("b2" in {b for split in republished.values() for b in split["batch"]}) == (b2_graded > 0)
     assert second.success
-    reason = dict(second.output_for_node("deduplicated", "deduplicated_rejections").select("id", "code").iter_rows())
-    first_problems = set(result.output_for_node("deduplicated", "deduplicated")["problem_id"].drop_nulls())
+    reason = dict(stored(tmp_path, "deduplicated_rejections", "b2").select("id", "code").iter_rows())
+    first_problems = set(stored(tmp_path, "deduplicated", "b1")["problem_id"].drop_nulls())
     traces = second.output_for_node("cot_traces", "cot_traces")
     repeated = traces.filter(traces["problem_id"].is_in(list(first_problems)))
     assert repeated["problem_id"].n_unique() == 8  # the 8 synthetic problems; the seed row is the file's next one
     assert {reason.get(i) for i in repeated["id"]} == {"earlier_batch_exact_duplicate_problem"}
     passages = second.output_for_node("textbook_passages", "textbook_passages")
     assert {reason.get(i) for i in passages["id"]} == {"earlier_batch_exact_duplicate_text"}
-    kept = second.output_for_node("deduplicated", "deduplicated")
+    kept = stored(tmp_path, "deduplicated", "b2")
     assert set(kept["problem_id"]) == set(traces["problem_id"]) - first_problems  # the one new problem is left
     assert kept.height >= 1
     metadata = second.asset_materializations_for_node("deduplicated")[0].metadata
@@ -287,8 +287,8 @@ def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path) -> Non
     traces = result.output_for_node("cot_traces", "cot_traces")
     # what the family checks and the chance gate key on: the calendar family, and arithmetic's story templates
     assert "calendar" in set(traces["problem_template"]) and traces["problem_template"].null_count() == 0
-    verified = result.output_for_node("verified", "verified")
-    rejected = result.output_for_node("verified", "verified_rejections")
+    verified = stored(tmp_path, "verified", "b1")
+    rejected = stored(tmp_path, "verified_rejections", "b1")
     report = result.asset_materializations_for_node("verified")[0].metadata["reasoning_checks"].value
     right = (
         verified.filter(pl.col("kind") == "cot").height
@@ -303,7 +303,7 @@ def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path) -> Non
         named=True
     ):
         assert find_reasoning_error(row["problem"], row["text"]) == str(Drop(row["code"], row["detail"]))
-    passages = result.output_for_node("reasoning_filtered", "reasoning_filtered").filter(pl.col("kind") == "textbook")
+    passages = stored(tmp_path, "reasoning_filtered", "b1").filter(pl.col("kind") == "textbook")
     assert all(score >= 3 for score in passages["edu_score"])
     published = result.asset_materializations_for_node("published_dataset")[0].metadata
     folder = tmp_path / "published" / "reasoning-foundry"
