@@ -13,7 +13,7 @@ from assets.batches import BATCHES
 from assets.settings import FoundrySettings
 from assets.stages import DROP_RATE_CEILINGS
 from filters.decontamination import BenchmarkIndex, Decontaminate, load_benchmark, scan_fingerprint, scanned_columns
-from filters.stream import chunks
+from filters.stream import chunks, height
 from generators.publishing.targets import read_parquet_files
 
 # Checks of partitioned assets are partitioned too (one result per batch); Dagster marks that API as a preview.
@@ -72,8 +72,9 @@ def contamination_hits(
     columns = scanned_columns(frame)
     scan = Decontaminate(BenchmarkIndex(benchmarks, ngram, fuzzy), columns)
     hits: list[str] = []
-    with scan.workers_open():
-        for chunk in chunks(frame.lazy().select("id", *columns)):
+    rows = frame.lazy().select("id", *columns)
+    with scan.workers_open(height(rows)):
+        for chunk in chunks(rows):
             hits += scan(chunk).dropped["id"].to_list()
     metadata = {"benchmarks": len(benchmarks), "hits": len(hits), "first_hits": ", ".join(hits[:5]), "scan": "again"}
     return dg.AssetCheckResult(passed=not hits, metadata=metadata)

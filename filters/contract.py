@@ -130,7 +130,7 @@ class RowFilter(Filter):
         # four chunks a worker at least (a slow chunk does not hold up the rest), made only as workers take them
         size = max(1, min(self.chunk_rows, -(-wanted.height // (4 * self.workers))))
         chunks = (wanted.slice(start, size).to_dicts() for start in range(0, wanted.height, size))
-        with self.workers_open():
+        with self.workers_open(wanted.height):
             assert self._pool is not None
             return [
                 decision
@@ -139,10 +139,10 @@ class RowFilter(Filter):
             ]
 
     @contextlib.contextmanager
-    def workers_open(self) -> Iterator[None]:
-        """One pool of workers for every ``decide`` inside the block (a stream of chunks starts them once), even
-        for chunks under ``parallel_rows``."""
-        if self._pool is not None or self.workers < 2:
+    def workers_open(self, rows: int) -> Iterator[None]:
+        """One pool of workers for every ``decide`` inside the block, even of chunks under ``parallel_rows``, where
+        the block decides ``rows`` rows in all (a stream of chunks starts them once); none for fewer rows."""
+        if self._pool is not None or self.workers < 2 or rows < self.parallel_rows:
             yield
             return
         context = multiprocessing.get_context("forkserver")

@@ -37,11 +37,15 @@ def sorted_reasons(counts: collections.Counter[str]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+def height(source: pl.LazyFrame) -> int:
+    """The rows of ``source`` (from the parquet footers, for a scan)."""
+    return source.select(pl.len()).collect().item()
+
+
 def chunks(source: pl.LazyFrame, rows: int = CHUNK_ROWS) -> Iterator[pl.DataFrame]:
     """``source`` ``rows`` rows at a time, each row numbered in ``_row`` (one empty chunk where it has none)."""
-    total = source.select(pl.len()).collect().item()
     numbered = source.with_row_index(ROW)
-    for start in range(0, max(total, 1), rows):
+    for start in range(0, max(height(source), 1), rows):
         yield numbered.slice(start, rows).collect()
 
 
@@ -87,8 +91,9 @@ def stream(source: pl.LazyFrame, step: Step, folder: Path, chunk_rows: int = CHU
 
 
 def stream_rows(source: pl.LazyFrame, row_filter: RowFilter, folder: Path, chunk_rows: int = CHUNK_ROWS) -> Streamed:
-    """A row filter streamed over ``source``, its workers started once for every chunk."""
-    with row_filter.workers_open():
+    """A row filter streamed over ``source``, its workers (where the batch is long enough for them) started once for
+    every chunk."""
+    with row_filter.workers_open(height(source)):
         return stream(source, row_filter, folder, chunk_rows)
 
 
