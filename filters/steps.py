@@ -1,8 +1,9 @@
 """Process checks over a reasoning trace: every arithmetic claim it states holds, and its final answer is derived.
 
 ``find_reasoning_error(problem, trace)`` returns None where no error is found, else a reason that starts with its
-code: ``false_calculation: <claim>`` (a stated calculation is wrong) or ``answer_not_derived`` (the final answer is
-not the result of any step: the typical case restates the question and boxes the answer).
+code: ``false_calculation: <claim>`` (a stated calculation is wrong), ``misread_fact: <step> (the problem:
+<sentence>)`` (a step restates a quantity the problem gives with another number) or ``answer_not_derived`` (the final
+answer is not the result of any step: the typical case restates the question and boxes the answer).
 
 Claims are read from a token stream, never ``eval``-ed: numbers (``$1,200``, ``.25``, ``3 1/2``, ``20%``), operators
 (``+ - * / ^ x × · ÷``, ``times``, ``divided by``, ``plus``, ``minus``, ``half of``, ``20% of``), LaTeX
@@ -621,6 +622,40 @@ def _restates(step: str, problem_words: frozenset[str]) -> bool:
     return bool(words) and sum(w in problem_words for w in words) >= 0.8 * len(words)
 
 
+def _stems(text: str) -> frozenset[str]:
+    """A text's words, lowercased, without a trailing s (so "cans" is "can" on both sides of a comparison)."""
+    return frozenset(w.rstrip("s") for w in _WORD.findall(text.lower()) if w not in NUMBER_WORDS)
+
+
+_FILLER = _stems("the a an is are was were has have had of in on at to for and with so there it its he she they his")
+_RELATIONS = _stems("than more less fewer times twice half per each every many much")  # a given that relates two
+_PROBLEM_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@lru_cache(maxsize=4096)
+def _given_quantities(problem: str) -> tuple[tuple[str, frozenset[str], Fraction], ...]:
+    """The problem's sentences that give one quantity outright (one number, no comparison): text, words, value."""
+    given = []
+    for sentence in _PROBLEM_SENTENCE.split(problem.strip()):
+        words, values = _stems(sentence), _numbers(_normalize(sentence))
+        if len(values) == 1 and not words & _RELATIONS:
+            given.append((sentence, words, next(iter(values))))
+    return tuple(given)
+
+
+def _misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fraction], known: set[Fraction]) -> str:
+    """A step that restates a quantity the problem gives outright (every word of the step is in the sentence that
+    gives it) with another number, one that neither the problem nor an earlier step has ("Tallest tree: 151 feet"
+    where the problem says 150): the step and that sentence; empty where there is none."""
+    if len(values) != 1 or values <= known or any(t.kind == OP for t in tokens):
+        return ""
+    words = _stems(line) - _FILLER
+    for sentence, given_words, value in _given_quantities(problem) if words else ():
+        if words <= given_words and value not in values:
+            return f"{line.strip()} (the problem: {sentence})"
+    return ""
+
+
 @dataclass(frozen=True)
 class TraceCheck:
     """The process check of one trace: its steps, a label per step (True: its calculations hold, False: the first
@@ -655,6 +690,7 @@ def check_trace(problem: str, trace: str) -> TraceCheck:
     numbers: list[set[Fraction]] = []
     checked = 0
     unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
+    known = set(_problem_facts(problem)[1])  # the numbers the problem and the steps so far state
     for i in body:
         tokens = tokenize(normalized[i], declared) if _DIGIT.search(normalized[i]) else []
         if tokens:  # number words are tokens too
@@ -669,6 +705,10 @@ def check_trace(problem: str, trace: str) -> TraceCheck:
                 return TraceCheck(steps, labels, checked, Drop("false_calculation", claim.text))
             labels[i] = True
             stated.add(claim.value)
+        if not claims and (misread := _misread_fact(problem, normalized[i], tokens, numbers[-1], known)):
+            labels[i] = False
+            return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
+        known |= numbers[-1]
     if not _derived(problem, trace, [normalized[i] for i in body], numbers, stated):
         if steps:
             labels[-1] = False  # the step that states the answer states it without a derivation
@@ -702,12 +742,18 @@ def _derived(problem: str, trace: str, body: list[str], numbers: list[set[Fracti
 
 def find_reasoning_error(problem: str, trace: str) -> str | None:
     """None where no error is found, else a reason starting with its code (``false_calculation: <claim>``,
-    ``answer_not_derived``)."""
+    ``misread_fact: <step> (the problem: <sentence>)``, ``answer_not_derived``)."""
     error = check_trace(problem, trace).error
     return None if error is None else str(error)
 
 
-PROCESS_REASONS = ("false_calculation", "answer_not_derived", "family_fact", "judge_first_wrong_step")
+PROCESS_REASONS = (
+    "false_calculation",
+    "misread_fact",
+    "answer_not_derived",
+    "family_fact",
+    "judge_first_wrong_step",
+)
 
 
 def rejected_steps(problem: str, trace: str, reason: Drop) -> TraceCheck:

@@ -110,6 +110,46 @@ def test_an_answer_no_step_derives_is_rejected(problem: str, trace: str) -> None
     assert find_reasoning_error(problem, trace) == "answer_not_derived"
 
 
+TREES = (
+    "There are three trees in the town square. The tallest tree is 150 feet tall. The middle height tree is 2/3 the "
+    "height of the tallest tree. The shortest tree is half the size of the middle tree. How tall is the shortest tree?"
+)
+FLOORS = (
+    "The Chrysler Building has 11 more floors than the Leeward Center. Together they have a total of 35 floors. How "
+    "many floors does the Chrysler Building have?"
+)
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (
+            TREES,
+            "Step 1: Tallest Tree: 151 feet\nStep 2: Middle Tree: 150(2/3)=300/3=100 feet\nStep 3: 100/2=50 feet\n"
+            "The answer is \\boxed{50}.",
+            "misread_fact: Tallest Tree: 151 feet (the problem: The tallest tree is 150 feet tall.)",
+        ),
+        (
+            PROBLEM,
+            "Step 1: Ava has 15 apples.\nStep 2: 16 - 3 - 4 = 9\nThe answer is \\boxed{9}.",
+            "misread_fact: Ava has 15 apples. (the problem: Ava has 16 apples.)",
+        ),
+        (TREES, "Step 1: Tallest tree: 150 feet\nStep 2: 150 * 2/3 = 100, 100/2 = 50\n\\boxed{50}", None),
+        (PROBLEM, "Step 1: 16 - 3 - 4 = 9\nStep 2: Ava has 9 apples.\nThe answer is \\boxed{9}.", None),
+        (  # a given that relates two quantities is not a value to restate: the steps solve for Leeward's 12
+            FLOORS,
+            "Step 1: L + L + 11 = 35\nStep 2: 2L = 24\nStep 3: Leeward = 12 floors\nStep 4: 12 + 11 = 23 floors\n"
+            "The answer is \\boxed{23}.",
+            None,
+        ),
+    ],
+)
+def test_a_step_that_restates_a_given_with_another_number_is_rejected(
+    problem: str, trace: str, error: str | None
+) -> None:
+    assert find_reasoning_error(problem, trace) == error
+
+
 def test_diego_derived_properly_is_kept() -> None:
     trace = "Diego has $12 - $2 = $10 after the book, then $10 + $2 = $12 after walking dogs. \\boxed{12}"
     assert find_reasoning_error(DIEGO, trace) is None
