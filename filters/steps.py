@@ -42,6 +42,7 @@ _PLAIN = [
 ]
 _STEP_LABEL = re.compile(r"^\s*(?:step\s*\d+\s*[:.)-]|\d+\s*[.)]\s|[-*•]\s)", re.IGNORECASE | re.MULTILINE)
 _FINAL_LINE = re.compile(r"\\boxed|\\fbox|####|(?:final answer|the answer)\s*(?:is|:)", re.IGNORECASE)
+_BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 _TOKEN = re.compile(
     r"(?P<num>\d+\s+\d+/\d+(?![\d.])|\d+/\d+(?![\d.])"  # 2 1/2, 3/4
     r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d{1,3}(?: \d{3})+(?![\d,./])"  # 1,200.5 and 350 000
@@ -671,6 +672,15 @@ class TraceCheck:
         return self.labels.index(False) if False in self.labels else None
 
 
+def _working(line: str) -> str:
+    """What a line works out: all of a line without a final answer; of one with it, the numbers worked before the
+    final answer and any calculation written inside a box (``\\boxed{12/3 = 4}``), never the boxed answer itself."""
+    match = _FINAL_LINE.search(line)
+    if match is None:
+        return line
+    return " ; ".join(part for part in [line[: match.start()], *_BOXED_CLAIM.findall(line)] if _DIGIT.search(part))
+
+
 def split_steps(trace: str) -> list[str]:
     """A trace's steps: its non-empty lines, or its sentences where it is one paragraph."""
     lines = [line.strip() for line in trace.splitlines() if line.strip()]
@@ -682,8 +692,8 @@ def split_steps(trace: str) -> list[str]:
 def check_trace(problem: str, trace: str) -> TraceCheck:
     """Every arithmetic claim of every step evaluated, then whether the final answer is derived by some step."""
     steps = split_steps(trace)
-    normalized = [_normalize(step) for step in steps]
-    body = [i for i, line in enumerate(normalized) if not _FINAL_LINE.search(line)]
+    normalized = [_working(_normalize(step)) for step in steps]
+    body = [i for i, line in enumerate(normalized) if line.strip()]
     labels: list[bool | None] = [None] * len(steps)
     declared = declared_variables(" ".join(normalized[i] for i in body))
     stated: set[Fraction] = set()

@@ -150,6 +150,22 @@ def test_a_step_that_restates_a_given_with_another_number_is_rejected(
     assert find_reasoning_error(problem, trace) == error
 
 
+COOKIES = "Emma bakes 9 cookies. Emma keeps baking until there are 2 times as many cookies. How many cookies now?"
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [  # the working on the line of the final answer counts, and is checked; the boxed answer alone derives nothing
+        ("Step 1: Emma starts with 9 cookies.\nStep 2: She has 9 * 2 = 18 cookies. The answer is \\boxed{18}.", None),
+        ("Step 1: Emma starts with 9 cookies.\nStep 2: Twice: \\boxed{9 * 2 = 18}.\nThe answer is \\boxed{18}.", None),
+        ("Step 1: She has 9 * 2 = 19 cookies. The answer is \\boxed{19}.", "false_calculation: 9 * 2 = 19"),
+        ("Step 1: Emma starts with 9 cookies.\nThe answer is \\boxed{18}.", "answer_not_derived"),
+    ],
+)
+def test_the_line_of_the_final_answer_is_working_up_to_the_answer(trace: str, error: str | None) -> None:
+    assert find_reasoning_error(COOKIES, trace) == error
+
+
 def test_diego_derived_properly_is_kept() -> None:
     trace = "Diego has $12 - $2 = $10 after the book, then $10 + $2 = $12 after walking dogs. \\boxed{12}"
     assert find_reasoning_error(DIEGO, trace) is None
