@@ -88,7 +88,7 @@ def deduplicated(
         result = stream(rows, decided(rows, [dedup, against_index]), scratch)
         index.write(context.partition_key, against_index.kept_index_rows)
         yield from filter_outputs(
-            "deduplicated", result.kept_rows + result.dropped_rows, result, started, SAMPLE_COLUMNS,
+            "deduplicated", result, started, SAMPLE_COLUMNS,
             duplicate_problems=dedup.duplicate_problems,
             dedup_executor=config.executor,
             checked_against_batches=dg.MetadataValue.json(index.loaded),
@@ -138,7 +138,7 @@ def decontaminated(
         for benchmark in dropped["detail"].to_list():
             report[benchmark] += 1
         yield from filter_outputs(
-            "decontaminated", result.kept_rows + result.dropped_rows, result, started, SAMPLE_COLUMNS,
+            "decontaminated", result, started, SAMPLE_COLUMNS,
             decontamination="disabled by config" if config.disabled else "on",
             benchmarks=dg.MetadataValue.json({n: len(t) for n, t in benchmarks.items()}),
             benchmark_files=dg.MetadataValue.json(named),
@@ -234,6 +234,4 @@ def reasoning_filtered(
             )
         extra |= {"min_edu_score": config.min_edu_score, "passages_judged": passages, "passages_kept": passing}
         result = then(filtered, judged)
-        yield from filter_outputs(
-            "reasoning_filtered", result.kept_rows + result.dropped_rows, result, started, SAMPLE_COLUMNS, **extra
-        )
+        yield from filter_outputs("reasoning_filtered", result, started, SAMPLE_COLUMNS, **extra)

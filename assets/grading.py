@@ -82,7 +82,7 @@ def verified(
             context.log.warning(f"chance gate: {line}")
         cot = result.kept.filter(pl.col("kind") == "cot").select("problem_id", "extraction", "verifier").collect()
         yield from filter_outputs(
-            "verified", result.kept_rows + result.dropped_rows, result, started,
+            "verified", result, started,
             ("problem", "answer", "extracted_answer", "text"),
             verified_cot_rows=cot.height,
             problems_with_a_verified_trace=cot["problem_id"].n_unique(),

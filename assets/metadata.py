@@ -138,7 +138,6 @@ def rejections(
 
 def filter_outputs(
     stage: str,
-    rows_in: int,
     result: FilterResult | Streamed,
     started: float,
     sample_columns: Sequence[str],
@@ -147,6 +146,7 @@ def filter_outputs(
     """The two outputs of a filtering stage: kept rows with their metadata, and its rejections (frames, or scans of
     a streamed stage's files, which the IO manager writes without collecting)."""
     elapsed = max(time.monotonic() - started, 1e-9)
+    rows_in = result.kept_rows + result.dropped_rows
     yield dg.Output(
         result.kept,
         output_name=stage,

@@ -8,7 +8,7 @@ import contextlib
 import multiprocessing
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -30,6 +30,11 @@ class Drop:
         return f"{self.code}: {self.detail}" if self.detail else self.code
 
 
+def sorted_reasons(counts: Mapping[str, int]) -> dict[str, int]:
+    """Dropped-row counts per code, largest first (ties by code): the order every report shows them in."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 @dataclass(frozen=True)
 class FilterResult:
     """``kept`` has the input's columns; ``dropped`` has them plus ``code`` and ``detail`` (why each row went)."""
@@ -40,10 +45,7 @@ class FilterResult:
     @property
     def reasons(self) -> dict[str, int]:
         """Dropped-row counts per code, largest first."""
-        if self.dropped.is_empty():
-            return {}
-        counts = self.dropped.group_by("code").len().sort(["len", "code"], descending=[True, False])
-        return dict(zip(counts["code"].to_list(), counts["len"].to_list(), strict=True))
+        return sorted_reasons(collections.Counter(self.dropped["code"].to_list()) if self.dropped_rows else {})
 
     @property
     def kept_rows(self) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from filters.contract import Filter, FilterResult, RowFilter, chain, split_by_code
+from filters.contract import Filter, FilterResult, RowFilter, chain, sorted_reasons, split_by_code
 
 ROW = "_row"  # a row's position in the stream's source, carried by every chunk
 CHUNK_ROWS = 5_000  # whole rows a chunk: about 100 MB of 3,000-word traces
@@ -30,11 +30,6 @@ class Streamed:
     kept_rows: int
     dropped_rows: int
     reasons: dict[str, int]
-
-
-def sorted_reasons(counts: collections.Counter[str]) -> dict[str, int]:
-    """Counts per code, largest first (ties by code), as :attr:`FilterResult.reasons` orders them."""
-    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def height(source: pl.LazyFrame) -> int:
