@@ -19,10 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from filters import steps
 from filters.answers import extract_answer
 from filters.decontamination import SHIPPED_DIR as DATA
 from filters.steps import find_reasoning_error
+from filters.steps.facts import problem_facts
+from filters.steps.tokens import number
 from filters.verify import verify, verify_many
 
 
@@ -90,7 +91,7 @@ def process_check_rates(traces: list[tuple[str, str, str]], passes: int = 3) -> 
         right.setdefault(kind, []).append((find_reasoning_error(problem, trace) is None) == (kind == "clean"))
     best = float("inf")
     for _ in range(passes):
-        for cache in (steps._number, steps._problem_facts):
+        for cache in (number, problem_facts):
             cache.cache_clear()  # every pass starts cold: each trace is new, as in a run
         started = time.process_time()
         for _, problem, trace in traces:

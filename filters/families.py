@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from math import comb
 
 from filters.contract import Drop
-from filters.steps import NUMBER_WORDS
+from filters.steps import NUMBER_WORDS, clauses
 
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 LETTERS = "ABCDE"
@@ -74,8 +74,6 @@ def ordering_solutions(people: list[str], clues: list[dict]) -> list[tuple[str, 
 
 # ---- what a trace asserts ----------------------------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"[^.;!?\n]+")
-_STEP_LABEL = re.compile(r"^\s*step\s*\d+\s*[:.)-]\s*", re.IGNORECASE)
 _SUPPOSITION = re.compile(
     r"\b(?:if|suppose|supposing|assume|assuming|assumption|case|whether|could|might)\b|\"|“", re.I
 )
@@ -105,7 +103,7 @@ def _count(text: str) -> int:
 
 def _assertions(trace: str) -> list[str]:
     """The trace's sentences and clauses that assert something (no supposition, no quotation)."""
-    return [s for s in _SENTENCE.findall(trace) if s.strip() and not _SUPPOSITION.search(s)]
+    return [s for s in clauses(trace) if not _SUPPOSITION.search(s)]
 
 
 def _asserted(trace: str, claim: re.Pattern[str], hedged: re.Pattern[str]) -> Iterator[re.Match[str]]:
@@ -158,7 +156,7 @@ def _option_errors(spec: dict, trace: str) -> str | None:
     choices = spec.get("choices")
     if not choices:
         return None
-    for sentence in (_STEP_LABEL.sub("", s) for s in _SENTENCE.findall(trace)):
+    for sentence in clauses(trace):
         letters = {a or b for a, b in _OPTION.findall(sentence)}
         named = [c for c in choices if re.search(rf"\b{re.escape(c)}\b", sentence, re.IGNORECASE)]
         if len(letters) == 1 and len(named) == 1:

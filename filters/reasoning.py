@@ -3,7 +3,6 @@ solution by Gopher's rules; of a reasoning model's thinking by windows, where a 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,14 +16,7 @@ from filters.answers import extract_answer_with_method
 from filters.contract import Drop, FilterResult, RowFilter
 from filters.dedup import WhitespaceTokenizer
 from filters.language import language_reason
-
-_NUMBERED_STEP = re.compile(r"^\s*(?:step\s*\d+\b|\d+[.)]\s)", re.IGNORECASE | re.MULTILINE)
-_CALCULATION = re.compile(r"[\d)]\s*[-+*/×÷^]\s*[\d(][^=\n]*=\s*-?[\d(]")
-
-
-def step_depth(text: str) -> int:
-    """Reasoning steps in a trace: its numbered steps ("Step 2:", "3.") or, without numbering, its calculations."""
-    return max(len(_NUMBERED_STEP.findall(text)), len(_CALCULATION.findall(text)))
+from filters.steps.text import step_depth
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,34 @@
+"""Process checks over a reasoning trace: every arithmetic claim it states holds, and its final answer is derived.
+
+``find_reasoning_error(problem, trace)`` returns None where no error is found, else a reason that starts with its
+code: ``false_calculation: <claim>`` (a stated calculation is wrong), ``misread_fact: <step> (the problem:
+<sentence>)`` (a step restates a quantity the problem gives with another number) or ``answer_not_derived`` (the final
+answer is not the result of any step: the typical case restates the question and boxes the answer).
+
+Claims are read from a token stream, never ``eval``-ed: numbers (``$1,200``, ``.25``, ``3 1/2``, ``20%``), operators
+(``+ - * / ^ x × · ÷``, ``times``, ``divided by``, ``plus``, ``minus``, ``half of``, ``20% of``), LaTeX
+(``\\frac{a}{b}``, ``\\times``, ``\\cdot``) and equality (``=``, ``equals``, ``is equal to``; ``is`` after a
+compound expression). Unit words after a number (``8 bags/trip * 4 oz/bag``) are skipped. Values are exact
+rationals. Tolerated: rounding to the stated precision, a percent written as a number (``0.25 * 100 = 25%``), a
+running total (``2 + 3 = 5 + 4 = 9``), unit conversions (``2 hours = 120 minutes``: a bare number on the left is a
+label, not a claim), and algebra with named unknowns (skipped, not judged).
+
+The modules, bottom up: ``text`` (what a step and a sentence are), ``tokens``, ``expressions``, ``claims``, ``facts``
+(what the problem gives), ``checks`` (the check of a trace) and ``labels`` (the first bad step of a rejection).
+"""
+
+from filters.steps.checks import TraceCheck, check_trace, find_reasoning_error
+from filters.steps.labels import PROCESS_REASONS, rejected_steps
+from filters.steps.text import clauses, split_steps
+from filters.steps.tokens import NUMBER_WORDS
+
+__all__ = [
+    "NUMBER_WORDS",
+    "PROCESS_REASONS",
+    "TraceCheck",
+    "check_trace",
+    "clauses",
+    "find_reasoning_error",
+    "rejected_steps",
+    "split_steps",
+]

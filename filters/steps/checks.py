@@ -1,0 +1,104 @@
+"""The process check of a trace: every claim of every step evaluated, givens read right, the final answer derived."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from filters.answers import extract_answer
+from filters.contract import Drop
+from filters.steps.claims import line_claims, solved_claims
+from filters.steps.facts import misread_fact, problem_facts, restates
+from filters.steps.text import split_steps
+from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
+
+_FINAL_LINE = re.compile(r"\\boxed|\\fbox|####|(?:final answer|the answer)\s*(?:is|:)", re.IGNORECASE)
+_BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
+
+
+@dataclass(frozen=True)
+class TraceCheck:
+    """The process check of one trace: its steps, a label per step (True: its calculations hold, False: the first
+    bad step, None: nothing checkable), how many claims were checked, and the first error (None: none)."""
+
+    steps: list[str]
+    labels: list[bool | None]
+    claims: int
+    error: Drop | None
+
+    @property
+    def first_bad_step(self) -> int | None:
+        return self.labels.index(False) if False in self.labels else None
+
+
+def _working(line: str) -> str:
+    """What a line works out: all of a line without a final answer; of one with it, the numbers worked before the
+    final answer and any calculation written inside a box (``\\boxed{12/3 = 4}``), never the boxed answer itself."""
+    match = _FINAL_LINE.search(line)
+    if match is None:
+        return line
+    return " ; ".join(part for part in [line[: match.start()], *_BOXED_CLAIM.findall(line)] if DIGIT.search(part))
+
+
+def check_trace(problem: str, trace: str) -> TraceCheck:
+    """Every arithmetic claim of every step evaluated, then whether the final answer is derived by some step."""
+    steps = split_steps(trace)
+    normalized = [_working(normalize(step)) for step in steps]
+    body = [i for i, line in enumerate(normalized) if line.strip()]
+    labels: list[bool | None] = [None] * len(steps)
+    declared = declared_variables(" ".join(normalized[i] for i in body))
+    stated: set[Fraction] = set()
+    values: list[set[Fraction]] = []  # each body line's numbers
+    checked = 0
+    unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
+    known = set(problem_facts(problem)[1])  # the numbers the problem and the steps so far state
+    for i in body:
+        tokens = tokenize(normalized[i], declared) if DIGIT.search(normalized[i]) else []
+        if tokens:  # number words are tokens too
+            values.append({t.value for t in tokens if t.kind == NUM and t.value is not None})
+        else:
+            values.append(word_numbers(normalized[i]))
+        line = normalized[i]
+        claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
+        for claim in claims:
+            checked += 1
+            if not claim.holds:
+                labels[i] = False
+                return TraceCheck(steps, labels, checked, Drop("false_calculation", claim.text))
+            labels[i] = True
+            stated.add(claim.value)
+        if not claims and (misread := misread_fact(problem, line, tokens, values[-1], known)):
+            labels[i] = False
+            return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
+        known |= values[-1]
+    if not _derived(problem, trace, [normalized[i] for i in body], values, stated):
+        if steps:
+            labels[-1] = False  # the step that states the answer states it without a derivation
+        return TraceCheck(steps, labels, checked, Drop("answer_not_derived"))
+    return TraceCheck(steps, labels, checked, None)
+
+
+def _derived(problem: str, trace: str, body: list[str], values: list[set[Fraction]], stated: set[Fraction]) -> bool:
+    """Whether the final answer is the result of a step: a checked calculation, or a number a working step (one that
+    is not a restatement of the problem) states; ``values`` are the body lines' numbers."""
+    answer = extract_answer(trace)
+    if answer is None:
+        return True  # no final answer: the format filters' concern, not this check's
+    problem_words, given = problem_facts(problem)
+    working = [n for line, n in zip(body, values, strict=True) if n - given or not restates(line, problem_words)]
+    if not working:
+        return False
+    targets = numbers(normalize(answer))
+    if len(targets) != 1:
+        return True  # a non-numeric answer: derivation is judged by the family checks
+    target = next(iter(targets))
+    scaled = {target, target * 100, target / 100}  # cents, percents
+    return bool(scaled & stated) or any(scaled & n for n in working)
+
+
+def find_reasoning_error(problem: str, trace: str) -> str | None:
+    """None where no error is found, else a reason starting with its code (``false_calculation: <claim>``,
+    ``misread_fact: <step> (the problem: <sentence>)``, ``answer_not_derived``)."""
+    error = check_trace(problem, trace).error
+    return None if error is None else str(error)

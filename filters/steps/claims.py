@@ -1,0 +1,174 @@
+"""The claims a line states: every equality between two expressions, with whether it holds (rounding, percents,
+running totals tolerated), and the values named unknowns are solved to."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from filters.steps.expressions import Expression, prefix, suffix, trim
+from filters.steps.tokens import DIGIT, EQ, LP, NUM, OP, RP, STOP, WORD, Token
+
+_TIMES = frozenset({"x", "X", "times", "by", "of", "per"})  # words that join a number to an unknown
+_CONNECTIVES = frozenset({"so", "then", "or", "and", "thus", "hence", "therefore", "get", "gives", "means", "that"})
+_LET = re.compile(r"\blet\b", re.IGNORECASE)
+_PREPOSITIONS = frozenset(
+    {"about", "after", "at", "by", "for", "from", "in", "of", "on", "over", "per", "than", "to", "with"}
+)
+_ROUNDING = re.compile(r"round|approx|about|nearly|almost|roughly|estimate|≈|~|whole|nearest", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One stated equality between two expressions of a trace, and whether it holds."""
+
+    text: str
+    holds: bool
+    value: Fraction
+
+
+def _agrees(left: Expression, right: Expression, line: str) -> tuple[bool, Fraction | None]:
+    """Whether ``left = right`` holds: exactly, to the precision the right side states (rounded or cut; to a whole
+    number only where it is within 0.01 or the line says it rounds), or with a percent read as a plain number."""
+    lefts, rights = left.values, right.values
+    if not lefts or not rights:
+        return True, None
+    percent = any(t.percent for t in (*left.tokens, *right.tokens))
+    places = right.decimals()
+    for b in rights:
+        for target in (b, b * 100, b / 100) if percent else (b,):
+            for a in lefts:
+                if abs(a - target) <= abs(target) / 10**6:
+                    return True, b
+                close = places is not None and _rounds_to(a, target, places)
+                if close and (places or abs(a - target) < Fraction(1, 100) or _ROUNDING.search(line)):
+                    return True, b
+    return False, next(iter(rights))
+
+
+def _rounds_to(value: Fraction, stated: Fraction, places: int) -> bool:
+    """Whether ``stated`` is ``value`` rounded or cut to ``places`` decimals."""
+    step = Fraction(1, 10**places)
+    return abs(value - stated) <= step / 2 or (value > 0 and stated == int(value / step) * step)
+
+
+def line_claims(tokens: list[Token], line: str) -> list[Claim]:
+    """Every checkable equality a line's tokens state, in order."""
+    segments: list[list[Token]] = [[]]
+    equals: list[str] = []
+    for t in tokens:
+        if t.kind == EQ:
+            equals.append(t.text)
+            segments.append([])
+        elif t.kind == STOP and t.text in ";?!":
+            equals.append("")
+            segments.append([])  # a sentence break ends any chain
+            segments[-1] = [t]
+        else:
+            segments[-1].append(t)
+    found: list[Claim] = []
+    previous: Expression | None = None
+    head: Expression | None = None  # the last calculation of the chain in progress
+    for index in range(1, len(segments)):
+        if segments[index] and segments[index][0].kind == STOP:
+            previous = None
+            continue
+        opens_chain = previous is None
+        left = suffix(segments[index - 1]) if opens_chain else previous
+        right, end = prefix(segments[index])
+        if previous is not None and not previous.compound and head is not None and equals[index - 1] == "=":
+            left = head  # "4 + 5 = 9 = 10": the chain's calculation against its next link
+        previous = right if right is not None and end >= len(trim(segments[index])) else None
+        head = left if left is not None and left.compound and previous is not None else None
+        bare = trim(segments[index - 1])[-2:] if opens_chain and equals[index - 1] == "=" else []
+        after_word = len(bare) == 1 or (len(bare) == 2 and bare[0].kind == WORD and len(bare[0].text) > 1)
+        number = bare[-1] if bare and after_word and bare[-1].kind == NUM and DIGIT.search(bare[-1].text) else None
+        if number is None and opens_chain and equals[index - 1] in ("=", "is"):
+            number = _counted(segments, index)
+        if number is not None and (left is None or not left.compound) and right is not None and right.compound:
+            # "by 4 = $27 * 4 = 108": a bare number right before "=" set equal to a calculation must be its value;
+            # so must a count whose result is counted in the same unit ("24 marbles is 3 * 24 = 72 marbles")
+            stated = Expression([number])
+            ok, _ = _agrees(right, stated, line)
+            found.append(Claim(f"{number.text} = {right.text()}", ok, next(iter(stated.values), Fraction(0))))
+            continue
+        if left is None or right is None or not left.compound:
+            continue
+        if segments[index - 1] and not left.has_operator and equals[index - 1] != "=":
+            continue  # "3/8 is equal to $375": a part named by its fraction, not a division
+        ok, value = _agrees(left, right, line)
+        if not ok and right.compound:
+            ok = _continues(left, right)
+        text = f"{left.text()} = {right.text()}"
+        found.append(Claim(text, ok, value if value is not None else Fraction(0)))
+    return found
+
+
+def _counted(segments: list[list[Token]], index: int) -> Token | None:
+    """The number of ``24 marbles is 3 * 24 = 72 marbles``: a count before the link whose unit word also follows the
+    chain's result (a conversion, ``2 hours is 2 * 60 = 120 minutes``, changes unit and is not one)."""
+    segment = trim(segments[index - 1])
+    before = segment[-2:]
+    if len(before) < 2 or before[0].kind != NUM or before[1].kind != WORD or index + 1 >= len(segments):
+        return None
+    if len(segment) > 2 and segment[-3].text.lower() in _PREPOSITIONS:
+        return None  # "to beat Alex by 1 fish is 33 + 1 = 34 fish": the count is not what "is" is said of
+    result = trim(segments[index + 1])[:2]
+    unit = before[1].text.lower()
+    if len(result) == 2 and result[0].kind == NUM and result[1].kind == WORD and result[1].text.lower() == unit:
+        return before[0]
+    return None
+
+
+def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction]) -> list[Claim]:
+    """A named unknown solved for (``13x = 429``, ``x = 33``, ``2J = 240 / 5``) must keep the value the first step that
+    solved for it gave it: ``10x = 980`` then ``x = 96`` is a false step (a ``let`` naming it again starts over)."""
+    found: list[Claim] = []
+    if not any(t.variable for t in tokens):
+        return found  # most lines name no unknown: nothing to solve for, nothing to forget
+    if _LET.search(line):
+        for t in tokens:
+            if t.kind == WORD and t.variable:
+                unknowns.pop(t.text, None)
+    for e, token in enumerate(tokens):
+        if token.kind != EQ:
+            continue
+        solved = _coefficient_and_unknown(tokens[:e])
+        right, _ = prefix(tokens[e + 1 :])
+        if solved is None or right is None or len(right.values) != 1 or any(t.percent for t in right.tokens):
+            continue
+        coefficient, name = solved
+        value = next(iter(right.values)) / coefficient
+        known = unknowns.setdefault(name, value)
+        holds = abs(value - known) <= max(Fraction(1, 100), max(abs(value), abs(known)) / 200)  # rounding
+        found.append(Claim(f"{name} = {float(value):g}, but {name} = {float(known):g} before", holds, value))
+    return found
+
+
+def _coefficient_and_unknown(left: list[Token]) -> tuple[Fraction, str] | None:
+    """``(k, "x")`` where the tokens end in ``kx``, ``k * x``, ``x * k`` or ``x`` alone, the whole left side."""
+    tail = trim(left)
+    for pattern in ((NUM, WORD), (NUM, OP, WORD), (WORD, OP, NUM), (WORD,)):
+        n = len(pattern)
+        part = tail[-n:]
+        if len(part) < n or tuple(t.kind for t in part) != pattern or (n == 3 and part[1].text != "*"):
+            continue
+        before = tail[-n - 1] if len(tail) > n else None
+        if before is not None and (before.kind in (OP, LP, RP, NUM) or before.variable or before.text in _TIMES):
+            return None  # "10x + 20 = 1000", "(x", "3 x Y": more than one term
+        if n == 1 and before is not None and before.kind == WORD and before.text.lower() not in _CONNECTIVES:
+            return None  # "Juice box C is 4 + 7": a name, not an unknown solved for
+        unknown = next(t for t in part if t.kind == WORD)
+        number = next((t for t in part if t.kind == NUM), None)
+        coefficient = number.value if number is not None and number.value else Fraction(1)
+        if unknown.variable and not (number is not None and number.percent):
+            return coefficient, unknown.text
+        return None
+    return None
+
+
+def _continues(left: Expression, right: Expression) -> bool:
+    """A running total (``2 + 3 = 5 + 4``): the right side goes on from the left side's value."""
+    values = left.values
+    return any(k and t.kind == OP and Expression(right.tokens[:k]).values & values for k, t in enumerate(right.tokens))

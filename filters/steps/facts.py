@@ -1,0 +1,58 @@
+"""What a problem gives: its words, its numbers and the sentences that state one quantity outright; and the steps
+that only restate the problem or restate a given with another number."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import lru_cache
+
+from filters.steps.tokens import NUMBER_WORDS, OP, Token, normalize, numbers
+
+WORD_RE = re.compile(r"[a-z]+")
+
+
+def restates(step: str, problem_words: frozenset[str]) -> bool:
+    """Whether a step only repeats the problem (most of its words are the problem's)."""
+    words = WORD_RE.findall(step.lower())
+    return bool(words) and sum(w in problem_words for w in words) >= 0.8 * len(words)
+
+
+def _stems(text: str) -> frozenset[str]:
+    """A text's words, lowercased, without a trailing s (so "cans" is "can" on both sides of a comparison)."""
+    return frozenset(w.rstrip("s") for w in WORD_RE.findall(text.lower()) if w not in NUMBER_WORDS)
+
+
+_FILLER = _stems("the a an is are was were has have had of in on at to for and with so there it its he she they his")
+_RELATIONS = _stems("than more less fewer times twice half per each every many much")  # a given that relates two
+_PROBLEM_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+@lru_cache(maxsize=4096)
+def _given_quantities(problem: str) -> tuple[tuple[str, frozenset[str], Fraction], ...]:
+    """The problem's sentences that give one quantity outright (one number, no comparison): text, words, value."""
+    given = []
+    for sentence in _PROBLEM_SENTENCE.split(problem.strip()):
+        words, values = _stems(sentence), numbers(normalize(sentence))
+        if len(values) == 1 and not words & _RELATIONS:
+            given.append((sentence, words, next(iter(values))))
+    return tuple(given)
+
+
+def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fraction], known: set[Fraction]) -> str:
+    """A step that restates a quantity the problem gives outright (every word of the step is in the sentence that
+    gives it) with another number, one that neither the problem nor an earlier step has ("Tallest tree: 151 feet"
+    where the problem says 150): the step and that sentence; empty where there is none."""
+    if len(values) != 1 or values <= known or any(t.kind == OP for t in tokens):
+        return ""
+    words = _stems(line) - _FILLER
+    for sentence, given_words, value in _given_quantities(problem) if words else ():
+        if words <= given_words and value not in values:
+            return f"{line.strip()} (the problem: {sentence})"
+    return ""
+
+
+@lru_cache(maxsize=4096)
+def problem_facts(problem: str) -> tuple[frozenset[str], frozenset[Fraction]]:
+    """A problem's words and the numbers it gives (a problem's samples share them)."""
+    return frozenset(WORD_RE.findall(problem.lower())), frozenset(numbers(normalize(problem)))

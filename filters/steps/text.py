@@ -1,0 +1,30 @@
+"""What a step and a sentence of a reasoning trace are: the one definition the process checks, the step-depth filter,
+the family checks and the published step labels share."""
+
+from __future__ import annotations
+
+import re
+
+STEP_LABEL = re.compile(r"^\s*(?:step\s*\d+\s*[:.)-]|\d+\s*[.)]\s|[-*•]\s)", re.IGNORECASE | re.MULTILINE)
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\])")
+_CLAUSE = re.compile(r"[^.;!?\n]+")
+_CALCULATION = re.compile(r"[\d)]\s*[-+*/×÷^]\s*[\d(][^=\n]*=\s*-?[\d(]")
+
+
+def split_steps(trace: str) -> list[str]:
+    """A trace's steps: its non-empty lines, or its sentences where it is one paragraph."""
+    lines = [line.strip() for line in trace.splitlines() if line.strip()]
+    if len(lines) == 1:
+        lines = [s.strip() for s in SENTENCE_END.split(lines[0]) if s.strip()]
+    return lines
+
+
+def clauses(text: str) -> list[str]:
+    """A text's sentences and clauses: the stretches between ``. ; ! ?`` and line ends, without step labels."""
+    return [stripped for part in _CLAUSE.findall(text) if (stripped := STEP_LABEL.sub("", part).strip())]
+
+
+def step_depth(trace: str) -> int:
+    """How many reasoning steps a trace takes: per step, its calculations, and at least one where the step is labelled
+    ("Step 2:", "3.", "- "); an unlabelled step without a calculation ("In 2023 she was 14.") takes none."""
+    return sum(max(bool(STEP_LABEL.match(step)), len(_CALCULATION.findall(step))) for step in split_steps(trace))

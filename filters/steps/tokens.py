@@ -1,0 +1,219 @@
+"""The token stream of one line of a trace: numbers (``$1,200``, ``.25``, ``3 1/2``, ``20%``, number words),
+operators (symbols, LaTeX and words: ``times``, ``divided by``, ``half of``), parentheses, equality and words."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+from filters.steps.text import STEP_LABEL
+
+NUM, OP, LP, RP, EQ, WORD, STOP = "num", "op", "lp", "rp", "eq", "word", "stop"
+
+_LATEX = [  # applied where a text has a backslash
+    (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
+    (re.compile(r"\\(?:times|cdot)"), " * "),
+    (re.compile(r"\\div"), " / "),
+    (re.compile(r"\\(?:left|right|[,;!])"), " "),
+    (re.compile(r"\\text\{([^{}]*)\}"), r" \1 "),
+    (re.compile(r"\\\(|\\\)|\\\[|\\\]"), " "),
+]
+_PLAIN = [
+    (re.compile(r"[$€£¥]"), " "),
+    (re.compile(r"(\d)\s*[xX]\s*(?=[\d.(])"), r"\1 * "),  # 2x3, 25x.4
+    (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
+    (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
+]
+_TOKEN = re.compile(
+    r"(?P<num>\d+\s+\d+/\d+(?![\d.])|\d+/\d+(?![\d.])"  # 2 1/2, 3/4
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d{1,3}(?: \d{3})+(?![\d,./])"  # 1,200.5 and 350 000
+    r"|\d+(?:\.\d+)?|\.\d+)(?P<pct>\s*(?:%|percent\b))?"
+    r"|(?P<op>[-+*/^×·÷−–])|(?P<lp>[({\[])|(?P<rp>[)}\]])|(?P<eq>=|≈)"
+    r"|(?P<word>[A-Za-z]+(?:['’-][A-Za-z]+)*['’]?[²³]?)|(?P<other>\S)"
+)
+_OPS = {"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-"}
+_VERBAL_OPS = {
+    ("times",): "*",
+    ("multiplied", "by"): "*",
+    ("divided", "by"): "/",
+    ("divided", "into"): "/",
+    ("plus",): "+",
+    ("minus",): "-",
+}
+_VERBAL_EQ = [("is", "equal", "to"), ("are", "equal", "to"), ("equal", "to"), ("equals",), ("equal",)]
+_PARTS = {"half": Fraction(1, 2), "third": Fraction(1, 3), "quarter": Fraction(1, 4), "fourth": Fraction(1, 4)}
+_LETTER_VARIABLE_OK = frozenset("aAI")
+_UNIT_LETTERS = frozenset("mgshklcKMB")  # 3m, 400g, 5h, 10k, 2L, 5K, 2M, 3B
+WORD_RE = re.compile(r"[a-z]+")
+DIGIT = re.compile(r"\d")
+_MAY_RESOLVE = re.compile(  # a line without these has no word to resolve: its tokens stand as they are
+    r"/\s*[A-Za-z]|\b(?:times|multiplied|divided|plus|minus|is|are|equals?|half|third|quarter|fourth|twice|of|x)\b",
+    re.IGNORECASE,
+)
+_LONE_LETTER = re.compile(r"(?<![\w'’-])(?<!\d )([A-Za-z])(?![\w'’-])")
+_UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+_TEENS_AND_TENS = ["seventeen", "eighteen", "nineteen", "twenty"]
+NUMBER_WORDS: dict[str, int] = {w: i for i, w in enumerate([*_UNITS.split(), *_TEENS_AND_TENS])} | {
+    w: 10 * i for i, w in enumerate(["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], start=3)
+}
+_WORD_NUMBER = re.compile(rf"\b(?:{'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)
+# words that can start a verbal operator or equality; any other word is looked at no further
+_TRIGGERS = frozenset(w for words in [*_VERBAL_OPS, *_VERBAL_EQ] for w in words[:1]) | {
+    *_PARTS,
+    "twice",
+    "of",
+    "x",
+    "X",
+}
+
+
+@dataclass(slots=True)
+class Token:
+    kind: str
+    text: str
+    value: Fraction | None = None
+    percent: bool = False
+    glued: bool = False  # a word written against the number before it ("2x", "10km")
+    after_number: bool = False  # a word right after a number ("75 m")
+    variable: bool = False  # a named unknown ("x", "2J", "4p" where the trace says "let p be ...")
+    verbal: bool = False  # an operator written in words ("divided into")
+
+
+# the verbal operators and equalities by their first word, longest first, as the tokens they become
+_PHRASES: dict[str, list[tuple[tuple[str, ...], Token]]] = {}
+for _words, _op in _VERBAL_OPS.items():
+    _PHRASES.setdefault(_words[0], []).append((_words, Token(OP, _op, verbal=True)))
+for _words in _VERBAL_EQ:
+    _PHRASES.setdefault(_words[0], []).append((_words, Token(EQ, " ".join(_words))))
+
+
+@lru_cache(maxsize=65536)
+def number(text: str) -> Fraction:
+    text = text.replace(",", "")
+    if " " in text.strip():
+        whole, fraction = text.split()
+        return Fraction(whole) + Fraction(fraction)
+    return Fraction(text)  # also "3/4"
+
+
+def declared_variables(text: str) -> frozenset[str]:
+    """Letters a text uses as named unknowns: single letters standing alone ("let p be", "x + 3"), not units
+    after a number ("75 m")."""
+    return frozenset(_LONE_LETTER.findall(text)) - _LETTER_VARIABLE_OK
+
+
+def _is_variable(letter: str, glued: bool, after_number: bool, declared: frozenset[str]) -> bool:
+    if len(letter) != 1 or not letter.isalpha():
+        return False
+    if glued:  # "4p" where p is declared, "2J"; but "3m", "400g" are units
+        return letter in declared or letter not in _UNIT_LETTERS
+    if after_number:  # "75 m"
+        return letter in declared
+    return letter not in _LETTER_VARIABLE_OK
+
+
+def tokenize(line: str, declared: frozenset[str] = frozenset()) -> list[Token]:
+    """Numbers, operators, parentheses, equality, words and stops of one line, verbal operators resolved."""
+    raw: list[Token] = []
+    last_end = -1
+    for match in _TOKEN.finditer(line):
+        kind = match.lastgroup
+        text = match.group()
+        if kind == WORD:  # the commonest token first
+            lower = text.lower()
+            if lower in NUMBER_WORDS:
+                raw.append(Token(NUM, text, Fraction(NUMBER_WORDS[lower])))
+            else:
+                after = bool(raw) and raw[-1].kind == NUM
+                glued = after and match.start() == last_end
+                variable = len(text) == 1 and _is_variable(text, glued, after, declared)
+                raw.append(Token(WORD, text, None, False, glued, after, variable))
+        elif kind == NUM or kind == "pct":
+            raw.append(Token(NUM, text.strip(), number(match.group(NUM)), match.group("pct") is not None))
+        elif kind == OP:
+            raw.append(Token(OP, _OPS.get(text, text)))
+        elif kind in (LP, RP, EQ):
+            raw.append(Token(kind, text))
+        else:
+            raw.append(Token(STOP, text))
+        last_end = match.end()
+    return _resolve_words(raw) if _MAY_RESOLVE.search(line) else raw
+
+
+def starts_operand(tokens: list[Token], i: int) -> bool:
+    return i < len(tokens) and tokens[i].kind in (NUM, LP)
+
+
+def _resolve_words(tokens: list[Token]) -> list[Token]:
+    """Verbal operators and equality to symbols; ``x`` between quantities to ``*``; unit slashes (``/trip``) to
+    words."""
+    out: list[Token] = []
+    i, count = 0, len(tokens)
+    while i < count:
+        token = tokens[i]
+        kind = token.kind
+        if kind == WORD:
+            lower = token.text.lower()
+            if lower in _TRIGGERS and (step := _resolve_word(tokens, i, lower, out)):
+                i += step
+                continue
+        elif kind == OP and token.text == "/" and i + 1 < count and tokens[i + 1].kind == WORD:
+            out.append(token if tokens[i + 1].variable else Token(WORD, "/"))
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def _resolve_word(tokens: list[Token], i: int, lower: str, out: list[Token]) -> int:
+    """Resolve the trigger word at ``i`` into ``out``: how many tokens it took (0 where it stays a word)."""
+    for words, token in _PHRASES.get(lower, ()):
+        n = len(words)
+        if (n == 1 or tuple(t.text.lower() for t in tokens[i : i + n]) == words) and starts_operand(tokens, i + n):
+            out.append(Token(token.kind, token.text, verbal=token.verbal))
+            return n
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    if lower in _PARTS and nxt and nxt.text.lower() == "of" and starts_operand(tokens, i + 2):
+        out += [Token(NUM, lower, _PARTS[lower]), Token(OP, "*")]
+        return 2
+    if lower == "twice" and starts_operand(tokens, i + 1):
+        out += [Token(NUM, "2", Fraction(2)), Token(OP, "*")]
+        return 1
+    if lower == "of" and out and starts_operand(tokens, i + 1) and _is_part(out):
+        out.append(Token(OP, "*"))
+        return 1
+    if lower == "is" and starts_operand(tokens, i + 1):
+        out.append(Token(EQ, "is"))
+        return 1
+    if lower == "x" and not tokens[i].glued and out and starts_operand(tokens, i + 1):
+        out.append(Token(OP, "*"))
+        return 1
+    return 0
+
+
+def _is_part(out: list[Token]) -> bool:
+    """Whether the tokens before an ``of`` end in a percent or a fraction (``20% of``, ``3/4 of``)."""
+    last = out[-1]
+    return last.kind == NUM and (last.percent or "/" in last.text or last.text in _PARTS)
+
+
+def normalize(text: str) -> str:
+    for pattern, replacement in (*_LATEX, *_PLAIN) if "\\" in text else _PLAIN:
+        text = pattern.sub(replacement, text)
+    return STEP_LABEL.sub(" ", text)
+
+
+def word_numbers(text: str) -> set[Fraction]:
+    return {Fraction(NUMBER_WORDS[w.lower()]) for w in _WORD_NUMBER.findall(text)}
+
+
+def numbers(text: str) -> set[Fraction]:
+    """The values of the numbers a text states (digits and number words)."""
+    found = word_numbers(text)
+    for match in _TOKEN.finditer(text) if DIGIT.search(text) else ():
+        if match.group("num"):
+            found.add(number(match.group("num")))
+    return found
