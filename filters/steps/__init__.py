@@ -19,7 +19,7 @@ The modules, bottom up: ``text`` (what a step and a sentence are), ``tokens``, `
 
 from filters.steps.checks import TraceCheck, check_trace, find_reasoning_error
 from filters.steps.labels import PROCESS_REASONS, rejected_steps
-from filters.steps.text import clauses, split_steps
+from filters.steps.text import clauses, split_steps, step_depth
 from filters.steps.tokens import NUMBER_WORDS
 
 __all__ = [
@@ -31,4 +31,5 @@ __all__ = [
     "find_reasoning_error",
     "rejected_steps",
     "split_steps",
+    "step_depth",
 ]

@@ -10,6 +10,7 @@ from filters.answers import extract_answer
 from filters.contract import Drop
 from filters.steps.claims import line_claims, solved_claims
 from filters.steps.facts import misread_fact, problem_facts, restates
+from filters.steps.reference import contradicts_reference
 from filters.steps.text import split_steps
 from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
 
@@ -41,8 +42,9 @@ def _working(line: str) -> str:
     return " ; ".join(part for part in [line[: match.start()], *_BOXED_CLAIM.findall(line)] if DIGIT.search(part))
 
 
-def check_trace(problem: str, trace: str) -> TraceCheck:
-    """Every arithmetic claim of every step evaluated, then whether the final answer is derived by some step."""
+def check_trace(problem: str, trace: str, reference: str | None = None) -> TraceCheck:
+    """Every arithmetic claim of every step evaluated, then whether the final answer is derived by some step, then,
+    where a worked ``reference`` solution is given, whether the final answer agrees with the reference's."""
     steps = split_steps(trace)
     normalized = [_working(normalize(step)) for step in steps]
     body = [i for i, line in enumerate(normalized) if line.strip()]
@@ -76,6 +78,9 @@ def check_trace(problem: str, trace: str) -> TraceCheck:
         if steps:
             labels[-1] = False  # the step that states the answer states it without a derivation
         return TraceCheck(steps, labels, checked, Drop("answer_not_derived"))
+    if reference and (verdict := contradicts_reference(trace, body, values, reference)):
+        labels[verdict.step] = False
+        return TraceCheck(steps, labels, checked, verdict.error)
     return TraceCheck(steps, labels, checked, None)
 
 
@@ -97,8 +102,8 @@ def _derived(problem: str, trace: str, body: list[str], values: list[set[Fractio
     return bool(scaled & stated) or any(scaled & n for n in working)
 
 
-def find_reasoning_error(problem: str, trace: str) -> str | None:
+def find_reasoning_error(problem: str, trace: str, reference: str | None = None) -> str | None:
     """None where no error is found, else a reason starting with its code (``false_calculation: <claim>``,
-    ``misread_fact: <step> (the problem: <sentence>)``, ``answer_not_derived``)."""
-    error = check_trace(problem, trace).error
+    ``misread_fact: <step> (the problem: <sentence>)``, ``answer_not_derived``, ``contradicts_reference``)."""
+    error = check_trace(problem, trace, reference).error
     return None if error is None else str(error)

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from filters.steps.equations import equation_solution
 from filters.steps.expressions import Expression, prefix, suffix, trim
 from filters.steps.tokens import DIGIT, EQ, LP, NUM, OP, RP, STOP, WORD, Token
 
@@ -122,8 +123,9 @@ def _counted(segments: list[list[Token]], index: int) -> Token | None:
 
 
 def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction]) -> list[Claim]:
-    """A named unknown solved for (``13x = 429``, ``x = 33``, ``2J = 240 / 5``) must keep the value the first step that
-    solved for it gave it: ``10x = 980`` then ``x = 96`` is a false step (a ``let`` naming it again starts over)."""
+    """A named unknown solved for (``13x = 429``, ``x = 33``, ``2J = 240 / 5``, ``54 + 2.5x = 79``) must keep the value
+    the first step that solved for it gave it: ``10x = 980`` then ``x = 96`` is a false step (a ``let`` naming it again
+    starts over)."""
     found: list[Claim] = []
     if not any(t.variable for t in tokens):
         return found  # most lines name no unknown: nothing to solve for, nothing to forget
@@ -136,10 +138,18 @@ def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction])
             continue
         solved = _coefficient_and_unknown(tokens[:e])
         right, _ = prefix(tokens[e + 1 :])
-        if solved is None or right is None or len(right.values) != 1 or any(t.percent for t in right.tokens):
+        if (
+            solved is not None
+            and right is not None
+            and len(right.values) == 1
+            and not any(t.percent for t in right.tokens)
+        ):
+            coefficient, name = solved
+            value = next(iter(right.values)) / coefficient
+        elif solved is None and (equation := equation_solution(tokens, e)):
+            name, value = equation
+        else:
             continue
-        coefficient, name = solved
-        value = next(iter(right.values)) / coefficient
         known = unknowns.setdefault(name, value)
         holds = abs(value - known) <= max(Fraction(1, 100), max(abs(value), abs(known)) / 200)  # rounding
         found.append(Claim(f"{name} = {float(value):g}, but {name} = {float(known):g} before", holds, value))

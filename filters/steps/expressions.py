@@ -12,7 +12,7 @@ from filters.steps.tokens import EQ, LP, NUM, OP, RP, STOP, WORD, Token, starts_
 MAX_UNIT_WORDS = 6  # "8 bags/trip", "360 * .25 expected loss"; a longer run of words is prose
 
 
-class _Parser:
+class Parser:
     """Recursive descent over a slice of tokens: sum of products of powers of (signed) atoms; unit words skipped."""
 
     def __init__(self, tokens: list[Token], scale_percent: bool) -> None:
@@ -44,7 +44,7 @@ class _Parser:
             if t and t.kind == OP and t.text in "*/":
                 self.i += 1
                 value = value * self.power() if t.text == "*" else value / self.power()
-            elif t and t.kind == LP:  # 2(3 + 4)
+            elif t and (t.kind == LP or t.variable):  # 2(3 + 4), 2.5x
                 value *= self.power()
             else:
                 return value
@@ -97,8 +97,10 @@ class Expression:
     @cached_property
     def values(self) -> set[Fraction]:
         """The expression's value with percents as fractions and, where it has any, as plain numbers."""
+        if any(t.variable for t in self.tokens):
+            return set()  # "40 - (12 + 3x)": an unknown's value is not stated
         modes = (True, False) if any(t.percent for t in self.tokens) else (True,)
-        return {v for mode in modes if (v := _Parser(self.tokens, mode).parse()) is not None}
+        return {v for mode in modes if (v := Parser(self.tokens, mode).parse()) is not None}
 
     def text(self) -> str:
         return " ".join(t.text for t in self.tokens)

@@ -1,0 +1,107 @@
+"""Linear equations in one named unknown (``54 + 2.5x = 79``, ``3(x - 2) = x + 10``) and the value that solves them,
+so that a later step's ``x = 12`` can be held to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from filters.steps.expressions import Parser, trim
+from filters.steps.tokens import EQ, LP, NUM, OP, RP, STOP, WORD, Token
+
+
+@dataclass(frozen=True)
+class Linear:
+    """``slope * unknown + constant``, exact."""
+
+    slope: Fraction
+    constant: Fraction
+
+    def __add__(self, other: Linear) -> Linear:
+        return Linear(self.slope + other.slope, self.constant + other.constant)
+
+    def __sub__(self, other: Linear) -> Linear:
+        return Linear(self.slope - other.slope, self.constant - other.constant)
+
+    def __neg__(self) -> Linear:
+        return Linear(-self.slope, -self.constant)
+
+    def __mul__(self, other: Linear) -> Linear:
+        if self.slope and other.slope:
+            raise ValueError("not linear")
+        return Linear(self.slope * other.constant + other.slope * self.constant, self.constant * other.constant)
+
+    def __truediv__(self, other: Linear) -> Linear:
+        if other.slope:
+            raise ValueError("not linear")
+        return Linear(self.slope / other.constant, self.constant / other.constant)
+
+
+class _LinearParser(Parser):
+    """The arithmetic parser over linear values: a named unknown is ``1 * unknown + 0``; powers are not linear."""
+
+    def __init__(self, tokens: list[Token]) -> None:
+        super().__init__([], scale_percent=True)
+        self.tokens = [t for t in tokens if t.kind != WORD or t.variable]
+
+    def power(self) -> Linear:  # type: ignore[override]
+        value = self.atom()
+        if (t := self.peek()) and t.kind == OP and t.text == "^":
+            raise ValueError("not linear")
+        return value
+
+    def atom(self) -> Linear:  # type: ignore[override]
+        t = self.tokens[self.i]
+        if t.variable:
+            self.i += 1
+            return Linear(Fraction(1), Fraction(0))
+        value = super().atom()
+        return value if isinstance(value, Linear) else Linear(Fraction(0), value)
+
+
+def _side(tokens: list[Token]) -> list[Token]:
+    """The tokens of an equation's side: numbers, operators, parentheses, unknowns, and unit words after a number."""
+    return [t for t in tokens if t.kind in (NUM, OP, LP, RP) or (t.kind == WORD and (t.variable or t.after_number))]
+
+
+def _extent(tokens: list[Token], start: int, step: int) -> int:
+    """How far from ``start`` in direction ``step`` the tokens can belong to an equation's side: up to an equality, a
+    stop, or a word that is neither an unknown nor a unit inside the expression (``54 miles + 2.5x``)."""
+    j = start
+    while 0 <= j < len(tokens):
+        t = tokens[j]
+        if t.kind in (EQ, STOP):
+            break
+        if t.kind == WORD and not t.variable:
+            unit = t.after_number and j + 1 < len(tokens) and tokens[j + 1].kind in (OP, RP, EQ)
+            if not unit:
+                break
+        j += step
+    return j
+
+
+def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction] | None:
+    """Where the equality at ``tokens[e]`` is a linear equation in one unknown, the unknown's side more than the
+    unknown alone and the other side free of it: the unknown and the value that solves it; else None."""
+    if tokens[e].text != "=":
+        return None  # "3 sisters is 3 * x" names a quantity; it is no equation to solve
+    begin = _extent(tokens, e - 1, -1) + 1
+    end = _extent(tokens, e + 1, 1)
+    left, right = _side(trim(tokens[begin:e])), _side(trim(tokens[e + 1 : end]))
+    names = {t.text for t in (*left, *right) if t.variable}
+    if len(names) != 1 or any(t.percent for t in (*left, *right)):
+        return None
+    unknown_sides = [side for side in (left, right) if any(t.variable for t in side)]
+    if len(unknown_sides) != 1 or sum(t.kind != WORD for t in unknown_sides[0]) < 2:
+        return None  # "5P + 30 = 95" is solved; "P + 3 + 3 = P + 6" simplifies, "1/3 = x" names
+    sides = []
+    for side in (left, right):
+        parser = _LinearParser(side)
+        value = parser.parse()
+        if value is None:
+            return None
+        sides.append(value)
+    difference = sides[0] - sides[1]
+    if not difference.slope:
+        return None  # an identity or a contradiction, not an equation to solve
+    return names.pop(), -difference.constant / difference.slope

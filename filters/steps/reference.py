@@ -1,0 +1,54 @@
+"""Reference-guided checks: a trace measured against a worked reference solution of the same problem (a seed row's
+GSM8K ``####`` or MATH ``\\boxed`` solution, a procedural problem's solver steps).
+
+A correct solution may take another path than the reference, so quantities the reference does not have are never
+flagged alone: measured on real model solutions, the first step that works out a quantity the reference lacks is a
+sound step of another path about as often as it is the first wrong step. What the reference does settle is the
+answer: a trace whose final answer contradicts the reference's is wrong, and the step that first shows it is the last
+working step that states the wrong value (before it, the trace may still be on a sound path of its own).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from filters.answers import extract_answer
+from filters.contract import Drop
+from filters.steps.tokens import normalize, numbers
+
+
+_PERCENT = re.compile(r"%|percent", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ReferenceVerdict:
+    """Where a trace contradicts its reference: the step that first states the contradicted answer, and why."""
+
+    step: int
+    error: Drop
+
+
+def single_value(text: str | None) -> Fraction | None:
+    """The one number a short answer states; None for no number, several, or no text."""
+    values = numbers(normalize(text)) if text else set()
+    return next(iter(values)) if len(values) == 1 else None
+
+
+def contradicts_reference(
+    trace: str, body: list[int], values: list[set[Fraction]], reference: str
+) -> ReferenceVerdict | None:
+    """The verdict where the trace's final answer is a number other than the reference's, else None; ``body`` are the
+    indexes of the steps that work something, ``values`` their numbers (in the same order)."""
+    expected_text = extract_answer(reference) if reference.strip() else None
+    expected, stated = single_value(expected_text), extract_answer(trace)
+    answer = single_value(stated)
+    if expected is None or answer is None or answer == expected:
+        return None
+    if _PERCENT.search(f"{stated} {expected_text}") and answer in {expected * 100, expected / 100}:
+        return None  # 25% and 0.25
+    holding = [i for i, line_values in zip(body, values, strict=True) if answer in line_values]
+    step = holding[-1] if holding else None
+    detail = f"{stated} where the reference's answer is {float(expected):g}"
+    return ReferenceVerdict(-1 if step is None else step, Drop("contradicts_reference", detail))

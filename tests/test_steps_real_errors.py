@@ -1,0 +1,99 @@
+"""The checks aimed at errors real models make: unknowns held to the equations they solve, expressions with an unknown
+never evaluated as numbers, and a trace held to a worked reference solution's answer."""
+
+import pytest
+
+from filters.steps import check_trace, find_reasoning_error, step_depth
+
+BIKES = "Alisa biked 12 miles per hour for 4.5 hours. Stanley biked at x miles per hour for 2.5 hours. They biked 79."
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [
+        ("Step 1: 12 * 4.5 = 54 miles.\nStep 2: 54 + 2.5x = 79.\nStep 3: Solving for x, we get: x = 12.", "x = 12"),
+        ("Step 1: 54 + 2.5x = 79.\nStep 2: 2.5x = 25.\nStep 3: x = 10.\nThe answer is \\boxed{10}.", None),
+        ("Step 1: 54 miles + 2.5x miles = 79 miles, so x = 10.\nThe answer is \\boxed{10}.", None),
+        ("Step 1: 54 + 2.5x = 79.\nStep 2: x = 9.5.\nThe answer is \\boxed{9.5}.", "x = 9.5"),
+        ("Step 1: Let x be his speed. 3(x - 2) + 30 = 54.\nStep 2: x = 10.\nThe answer is \\boxed{10}.", None),
+        ("Step 1: Let x be his speed. 3(x - 2) + 30 = 54.\nStep 2: x = 8.\nThe answer is \\boxed{8}.", "x = 8"),
+    ],
+)
+def test_a_solved_unknown_must_solve_the_equation_stated_for_it(trace: str, error: str | None) -> None:
+    found = find_reasoning_error(BIKES, trace)
+    assert (found is None) if error is None else (found is not None and f"false_calculation: {error}" in found)
+
+
+@pytest.mark.parametrize(
+    "trace",
+    [
+        "Step 1: P + 3 + 3 = P + 6 pages.\nStep 2: 5P + 30 = 95, so 5P = 65 and P = 13.\nThe answer is \\boxed{13}.",
+        "Step 1: Let x be the third score. Bowler 1: 3x(1/3) = x.\nStep 2: x + 3x + x = 810, 5x = 810, x = 162.\n"
+        "The answer is \\boxed{162}.",
+        "Step 1: 3Y/3 = 120/3 or Y = 40 minutes.\nThe answer is \\boxed{40}.",
+        "Step 1: The 3 sisters are 3 * x = 3x years old.\nStep 2: 36 + 3x = 84, so 3x = 48 and x = 16.\n"
+        "The answer is \\boxed{16}.",
+    ],
+)
+def test_simplifications_and_names_are_not_equations_to_solve(trace: str) -> None:
+    assert find_reasoning_error("A problem with 95 pages, 810 points, 120 minutes and 84 years.", trace) is None
+
+
+def test_an_expression_holding_an_unknown_is_not_evaluated() -> None:
+    trace = "Step 1: He has $40 - ($12 + $3x) = $19 left.\nStep 2: 3x = 9, x = 3.\nThe answer is \\boxed{3}."
+    assert find_reasoning_error("Craig has $40. He spends $12 and 3 packs at $x. He has $19 left.", trace) is None
+
+
+CANDLES = (
+    "Marcy makes 50000 candles, 99% guaranteed not to explode. 5% of the more dangerous candles also smell like "
+    "wet dog. How many both smell like wet dog and explode?"
+)
+CANDLES_REFERENCE = (
+    "100% - 99% = 1%\n1% * 5% = 0.05%\n0.05% * 50000 candles = <<0.05*.01*50000=25>>25 candles\n#### 25"
+)
+
+
+@pytest.mark.parametrize(
+    ("trace", "first_bad", "error"),
+    [
+        (  # the wrong answer: the last working step that states it is the first one shown wrong
+            "Step 1: 5% of 50000 candles is 0.05 * 50000 = 2500 candles.\nStep 2: 0.99 * 50000 = 49500 candles.\n"
+            "Step 3: So the number that smell and explode is 2500 candles.\nStep 4: #### 2500",
+            2,
+            "contradicts_reference: 2500 where the reference's answer is 25",
+        ),
+        (  # another path to the right answer is not flagged
+            "Step 1: 1% of 50000 is 500 candles explode.\nStep 2: 5% of 500 is 0.05 * 500 = 25.\n#### 25",
+            None,
+            None,
+        ),
+        (  # a wrong answer no working step states: its own line is the bad step
+            "Step 1: 1% explode.\nStep 2: 5% of those smell.\nThe answer is \\boxed{30}.",
+            2,
+            "answer_not_derived",
+        ),
+    ],
+)
+def test_a_reference_holds_the_final_answer(trace: str, first_bad: int | None, error: str | None) -> None:
+    checked = check_trace(CANDLES, trace, reference=CANDLES_REFERENCE)
+    assert checked.first_bad_step == first_bad
+    assert (checked.error is None) if error is None else str(checked.error) == error
+    assert find_reasoning_error(CANDLES, trace) in (None, "answer_not_derived")  # without a reference: no answer check
+
+
+def test_a_reference_without_a_numeric_answer_settles_nothing() -> None:
+    trace = "Step 1: 5% of 50000 candles is 0.05 * 50000 = 2500 candles.\n#### 2500"
+    assert check_trace(CANDLES, trace, reference="Think about it.").error is None
+    assert check_trace(CANDLES, trace, reference="").error is None
+
+
+@pytest.mark.parametrize(
+    ("trace", "depth"),
+    [
+        ("Step 1: Read the question.\nStep 2: Work it out.\nThe answer is \\boxed{3}.", 2),
+        ("- 3 + 4 = 7\n- 7 * 2 = 14\nSo \\boxed{14}.", 2),
+        ("She has 3 + 4 = 7 apples, then 7 * 2 = 14 apples. She is happy. The answer is 14.", 2),
+    ],
+)
+def test_step_depth_counts_the_steps_the_checks_split(trace: str, depth: int) -> None:
+    assert step_depth(trace) == depth
