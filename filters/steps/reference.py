@@ -18,7 +18,6 @@ from filters.answers import extract_answer
 from filters.contract import Drop
 from filters.steps.tokens import normalize, numbers
 
-
 _PERCENT = re.compile(r"%|percent", re.IGNORECASE)
 
 
