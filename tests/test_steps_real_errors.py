@@ -97,3 +97,32 @@ def test_a_reference_without_a_numeric_answer_settles_nothing() -> None:
 )
 def test_step_depth_counts_the_steps_the_checks_split(trace: str, depth: int) -> None:
     assert step_depth(trace) == depth
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # a count left below zero where nothing in the problem can be negative
+            "Ginger and Amy start with 100 candies. Ginger eats 4 a day, Amy 3 a day. How many more has Amy?",
+            "Step 1: Amy has 97 - 42 = 55 candies left.\nStep 2: Amy has 55 - 56 = -1 candies left.\n#### 1",
+            "negative_quantity: 55 - 56 = - 1",
+        ),
+        (  # temperatures can be negative
+            "The temperatures were -14, -8 and +1 degrees. What was the average?",
+            "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",
+            None,
+        ),
+        (  # the trace reads the negative result as a shortfall
+            "Dale had 100 candies and sold 150. Then he ordered 100 more. How many does he have left?",
+            "Step 1: 100 - 150 = -50 candies, a deficit.\nStep 2: -50 + 100 = 50 candies.\nThe answer is \\boxed{50}.",
+            None,
+        ),
+    ],
+)
+def test_a_quantity_that_cannot_be_negative_is_not(problem: str, trace: str, error: str | None) -> None:
+    assert find_reasoning_error(problem, trace) == error
+
+
+def test_a_product_with_a_parenthesis_is_read_whole() -> None:
+    trace = "Step 1: Total: x + 2x + (1/2)x = 105\nStep 2: (7/2)x = 105\nStep 3: x = 105(2/7) = 30 players\n#### 30"
+    assert find_reasoning_error("A team has 105 members.", trace) is None

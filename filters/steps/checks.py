@@ -9,13 +9,23 @@ from fractions import Fraction
 from filters.answers import extract_answer
 from filters.contract import Drop
 from filters.steps.claims import line_claims, solved_claims
-from filters.steps.facts import misread_fact, problem_facts, restates
+from filters.steps.facts import admits_negatives, misread_fact, problem_facts, restates, speaks_of_deficit
 from filters.steps.reference import contradicts_reference
 from filters.steps.text import split_steps
 from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
 
 _FINAL_LINE = re.compile(r"\\boxed|\\fbox|####|(?:final answer|the answer)\s*(?:is|:)", re.IGNORECASE)
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
+
+
+TRACE_REASONS = (
+    "false_calculation",
+    "negative_quantity",
+    "misread_fact",
+    "answer_not_derived",
+    "contradicts_reference",
+)
+"""The codes ``check_trace`` rejects a trace with, in the order the card lists them."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             if not claim.holds:
                 labels[i] = False
                 return TraceCheck(steps, labels, checked, Drop("false_calculation", claim.text))
+            if claim.value < 0 and not (admits_negatives(problem) or speaks_of_deficit(trace)):
+                labels[i] = False
+                return TraceCheck(steps, labels, checked, Drop("negative_quantity", claim.text))
             labels[i] = True
             stated.add(claim.value)
         if not claims and (misread := misread_fact(problem, line, tokens, values[-1], known)):

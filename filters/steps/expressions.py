@@ -199,6 +199,8 @@ def prefix(tokens: list[Token]) -> tuple[Expression | None, int]:
         else:
             break
         end = k = j
+        if j < len(tokens) and tokens[j].kind == LP:
+            continue  # "105(2/7)": a product goes on
         while k < len(tokens) and tokens[k].kind == WORD and k - j < MAX_UNIT_WORDS:
             k += 1
         if j < len(tokens) and tokens[j].variable:

@@ -56,3 +56,23 @@ def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fract
 def problem_facts(problem: str) -> tuple[frozenset[str], frozenset[Fraction]]:
     """A problem's words and the numbers it gives (a problem's samples share them)."""
     return frozenset(WORD_RE.findall(problem.lower())), frozenset(numbers(normalize(problem)))
+
+
+_SIGNED = re.compile(
+    r"(?<![\w.])[-−]\s?\d|\b(?:negative|below|temperature|degrees?|debt|owes?|owed|loss|lose|deficit|profit|balance|"
+    r"change|difference|net|gain|altitude|elevation|sea level|score)\b",
+    re.IGNORECASE,
+)
+_DEFICIT = re.compile(r"\b(?:negative|deficit|short(?:age|fall)?|owes?|debt|loss|below zero)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def admits_negatives(problem: str) -> bool:
+    """Whether a quantity of the problem can be negative: it states a negative number, or speaks of temperatures,
+    debts, losses, changes or differences; else every count, length, price and time it asks about is at least 0."""
+    return bool(_SIGNED.search(problem))
+
+
+def speaks_of_deficit(trace: str) -> bool:
+    """Whether a trace itself reads a negative result as a deficit, a shortfall, a debt or a loss."""
+    return bool(_DEFICIT.search(trace))

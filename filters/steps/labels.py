@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from filters.contract import Drop
-from filters.steps.checks import TraceCheck, check_trace
+from filters.steps.checks import TRACE_REASONS, TraceCheck, check_trace
 
 PROCESS_REASONS = (
-    "false_calculation",
-    "misread_fact",
-    "answer_not_derived",
+    *(code for code in TRACE_REASONS if code != "contradicts_reference"),  # a right answer agrees with the reference
     "family_fact",
     "judge_first_wrong_step",
 )
+"""The codes verification rejects a right answer's reasoning with: the card's columns and the ``cot-steps`` rows."""
 
 
 def rejected_steps(problem: str, trace: str, reason: Drop) -> TraceCheck:
