@@ -126,3 +126,22 @@ def test_a_quantity_that_cannot_be_negative_is_not(problem: str, trace: str, err
 def test_a_product_with_a_parenthesis_is_read_whole() -> None:
     trace = "Step 1: Total: x + 2x + (1/2)x = 105\nStep 2: (7/2)x = 105\nStep 3: x = 105(2/7) = 30 players\n#### 30"
     assert find_reasoning_error("A team has 105 members.", trace) is None
+
+
+def test_the_judge_bench_scores_a_processbench_file() -> None:
+    """bench/judge_eval.py's figures on three inline solutions: one wrong step found, one sound solution kept."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from judge_eval import score
+
+    rows = [
+        {"problem": BIKES, "steps": ["54 + 2.5x = 79.", "Solving for x, we get: x = 12.", "#### 12"], "label": 1},
+        {"problem": BIKES, "steps": ["54 + 2.5x = 79.", "2.5x = 25, so x = 10.", "#### 10"], "label": -1},
+        {"problem": BIKES, "steps": ["12 * 4.5 = 54 miles.", "Alisa and Stanley: 79 miles.", "#### 4"], "label": 1},
+    ]
+    figures = score(rows, with_reference=False)
+    assert figures["flagged"] == pytest.approx(2 / 3)  # the third is answer_not_derived, on its last step
+    assert figures["first_wrong_step_exact"] == 0.5 and figures["flagged_before_first_error"] == 0.0
+    assert figures["processbench_f1"] == pytest.approx(2 * 0.5 * 1.0 / 1.5)
