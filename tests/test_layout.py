@@ -157,3 +157,15 @@ def test_every_model_call_goes_through_the_task_shape() -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "generate"
     }
     assert callers == {"generators.tasks.base"}
+
+
+def test_steps_and_sentences_are_split_in_one_place() -> None:
+    """What a step, a sentence and a clause of a trace are is defined by ``filters.steps.text`` alone, so the steps
+    ``min_steps`` counts, the family checks read and ``cot-steps`` publishes are the same steps."""
+    splitters = ("(?<=[.!?])", "[^.;!?", r"step\s*\d")
+    elsewhere = [
+        name
+        for name, path in modules().items()
+        if name != "filters.steps.text" and any(pattern in path.read_text() for pattern in splitters)
+    ]
+    assert elsewhere == []

@@ -94,11 +94,10 @@ def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction] | Non
     unknown_sides = [side for side in (left, right) if any(t.variable for t in side)]
     if len(unknown_sides) != 1 or sum(t.kind != WORD for t in unknown_sides[0]) < 2:
         return None  # "5P + 30 = 95" is solved; "P + 3 + 3 = P + 6" simplifies, "1/3 = x" names
-    sides = []
+    sides: list[Linear] = []
     for side in (left, right):
-        parser = _LinearParser(side)
-        value = parser.parse()
-        if value is None:
+        value = _LinearParser(side).parse()
+        if not isinstance(value, Linear):
             return None
         sides.append(value)
     difference = sides[0] - sides[1]

@@ -57,7 +57,7 @@ class Parser:
             exponent = self.power()
             if exponent.denominator != 1 or abs(exponent) > 64:
                 raise ValueError("exponent")
-            return base**exponent
+            return base ** int(exponent)
         return base
 
     def atom(self) -> Fraction:
@@ -154,8 +154,8 @@ def suffix(tokens: list[Token]) -> Expression | None:
     while j >= 0:
         if tokens[j].kind == NUM:
             first = j
-        elif tokens[j].kind == RP and (first := _matching(tokens, j, -1)) is not None:
-            pass
+        elif tokens[j].kind == RP and (opening := _matching(tokens, j, -1)) is not None:
+            first = opening
         else:
             break
         start, prev = first, first - 1

@@ -7,6 +7,7 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
+from filters.steps.text import sentences
 from filters.steps.tokens import NUMBER_WORDS, OP, Token, normalize, numbers
 
 WORD_RE = re.compile(r"[a-z]+")
@@ -25,14 +26,13 @@ def _stems(text: str) -> frozenset[str]:
 
 _FILLER = _stems("the a an is are was were has have had of in on at to for and with so there it its he she they his")
 _RELATIONS = _stems("than more less fewer times twice half per each every many much")  # a given that relates two
-_PROBLEM_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 @lru_cache(maxsize=4096)
 def _given_quantities(problem: str) -> tuple[tuple[str, frozenset[str], Fraction], ...]:
     """The problem's sentences that give one quantity outright (one number, no comparison): text, words, value."""
     given = []
-    for sentence in _PROBLEM_SENTENCE.split(problem.strip()):
+    for sentence in sentences(problem):
         words, values = _stems(sentence), numbers(normalize(sentence))
         if len(values) == 1 and not words & _RELATIONS:
             given.append((sentence, words, next(iter(values))))

@@ -7,6 +7,7 @@ import re
 
 STEP_LABEL = re.compile(r"^\s*(?:step\s*\d+\s*[:.)-]|\d+\s*[.)]\s|[-*•]\s)", re.IGNORECASE | re.MULTILINE)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\])")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE = re.compile(r"[^.;!?\n]+")
 _CALCULATION = re.compile(r"[\d)]\s*[-+*/×÷^]\s*[\d(][^=\n]*=\s*-?[\d(]")
 
@@ -17,6 +18,11 @@ def split_steps(trace: str) -> list[str]:
     if len(lines) == 1:
         lines = [s.strip() for s in SENTENCE_END.split(lines[0]) if s.strip()]
     return lines
+
+
+def sentences(text: str) -> list[str]:
+    """A text's sentences: the stretches after ``. ! ?`` and a space (a problem's givens are read one at a time)."""
+    return _SENTENCE_BREAK.split(text.strip())
 
 
 def clauses(text: str) -> list[str]:
