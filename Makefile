@@ -13,7 +13,7 @@ LLAMA_VERSION := 0.3.36
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install dev semantic student vllm browser demo demo-student backfill bench test test-fast lint ui
+.PHONY: install dev semantic student vllm browser demo demo-student backfill bench test test-fast lint typecheck ui
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -130,6 +130,9 @@ test-fast: dev
 
 lint: dev
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+# The packages listed under [tool.mypy] in pyproject.toml.
+typecheck: dev
+	$(VENV)/bin/mypy
 
 ui: install
 	$(VENV)/bin/dagster dev -f definitions.py
