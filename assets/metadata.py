@@ -14,7 +14,7 @@ import polars as pl
 from assets.batches import BATCHES
 from assets.stages import MODEL_STEP, STAGES
 from filters.contract import FilterResult
-from filters.schemas import REJECTION_SCHEMA
+from filters.schemas import OPTIONAL_REJECTION_COLUMNS, REJECTION_SCHEMA
 from filters.stream import Streamed
 from generators.tasks.base import TaskOutput
 from generators.teachers.backend import GenerationStats, check_failures
@@ -118,14 +118,17 @@ def generation_metadata(stats: GenerationStats) -> dict[str, object]:
 def rejections(
     dropped: pl.DataFrame | pl.LazyFrame, stage: str, text_column: str = "text"
 ) -> pl.DataFrame | pl.LazyFrame:
-    """Dropped rows in the shape of the rejections table: stage, id, text, code, detail, and the problem and domain
-    where the rows have them (the reasoning report and the `cot-steps` config need them); lazy where ``dropped`` is
-    (a streamed stage's)."""
-    schema = {"stage": pl.String, **REJECTION_SCHEMA, "problem": pl.String, "domain": pl.String}
+    """Dropped rows in the shape of the rejections table: stage, id, text, code, detail, and where the rows have them
+    the problem, the domain, the step labels and who located the first bad step (the reasoning report and the
+    `cot-steps` config read them); lazy where ``dropped`` is (a streamed stage's)."""
+    schema = {"stage": pl.String, **REJECTION_SCHEMA, **OPTIONAL_REJECTION_COLUMNS}
     columns = dropped.collect_schema().names()
     if isinstance(dropped, pl.DataFrame) and dropped.is_empty():
         return pl.DataFrame(schema=schema)
-    optional = [pl.col(c) if c in columns else pl.lit(None, dtype=pl.String).alias(c) for c in ("problem", "domain")]
+    optional = [
+        pl.col(c) if c in columns else pl.lit(None, dtype=dtype).alias(c)
+        for c, dtype in OPTIONAL_REJECTION_COLUMNS.items()
+    ]
     return dropped.select(
         pl.lit(stage).alias("stage"),
         pl.col("id"),

@@ -13,6 +13,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from math import comb
+from typing import NamedTuple
 
 from filters.contract import Drop
 from filters.steps import NUMBER_WORDS, clauses
@@ -113,7 +114,17 @@ def _asserted(trace: str, claim: re.Pattern[str], hedged: re.Pattern[str]) -> It
             yield from claim.finditer(sentence)
 
 
-def _calendar_errors(spec: dict, trace: str) -> str | None:
+class Contradiction(NamedTuple):
+    """An assertion of a trace (its words, as they stand in one clause) and the fact the solver holds against it."""
+
+    assertion: str
+    fact: str
+
+    def __str__(self) -> str:
+        return f"{self.assertion} ({self.fact})"
+
+
+def _calendar_errors(spec: dict, trace: str) -> Contradiction | None:
     start, offset = spec["start"], spec["offset"]
     sign = 1 if offset > 0 else -1
     for sentence in _assertions(trace):
@@ -124,22 +135,22 @@ def _calendar_errors(spec: dict, trace: str) -> str | None:
             base = DAYS.index(match["base"].capitalize()) if match["base"] else start
             expected = DAYS[(base + step * n) % 7]
             if match["day"].capitalize() != expected:
-                return f"{match.group(0).strip()} (it is {expected})"
+                return Contradiction(match.group(0).strip(), f"it is {expected}")
     return None
 
 
-def _knights_errors(spec: dict, trace: str) -> str | None:
+def _knights_errors(spec: dict, trace: str) -> Contradiction | None:
     solutions = knights_and_knaves_solutions(spec["people"], spec["statements"])
     if len(solutions) != 1:
         return None
     world = solutions[0]
     for match in _asserted(trace, _KIND_CLAIM, _REPORTED):
         if match["name"] in world and world[match["name"]] != (match["kind"] == "knight"):
-            return f"{match.group(0)} (a {'knight' if world[match['name']] else 'knave'})"
+            return Contradiction(match.group(0), f"a {'knight' if world[match['name']] else 'knave'}")
     return None
 
 
-def _ordering_errors(spec: dict, trace: str) -> str | None:
+def _ordering_errors(spec: dict, trace: str) -> Contradiction | None:
     solutions = ordering_solutions(spec["people"], spec["clues"])
     if len(solutions) != 1:
         return None
@@ -147,11 +158,11 @@ def _ordering_errors(spec: dict, trace: str) -> str | None:
     for match in _asserted(trace, _PLACE_CLAIM, _RELATIVE):
         place = len(order) - 1 if match["place"] == "last" else ORDINALS.index(match["place"])
         if match["name"] in order and place < len(order) and order[place] != match["name"]:
-            return f"{match.group(0)} ({order[place]} finished {match['place']})"
+            return Contradiction(match.group(0), f"{order[place]} finished {match['place']}")
     return None
 
 
-def _option_errors(spec: dict, trace: str) -> str | None:
+def _option_errors(spec: dict, trace: str) -> Contradiction | None:
     """A sentence naming one option letter and one option's text must pair them as the problem does."""
     choices = spec.get("choices")
     if not choices:
@@ -163,25 +174,31 @@ def _option_errors(spec: dict, trace: str) -> str | None:
             letter = letters.pop()
             index = LETTERS.index(letter)
             if index < len(choices) and choices[index] != named[0]:
-                return f"{sentence.strip()} (option ({letter}) is {choices[index]})"
+                return Contradiction(sentence.strip(), f"option ({letter}) is {choices[index]}")
     return None
 
 
-FAMILY_CHECKS: dict[str, Callable[[dict, str], str | None]] = {
+FAMILY_CHECKS: dict[str, Callable[[dict, str], Contradiction | None]] = {
     "calendar": _calendar_errors,
     "knights_and_knaves": _knights_errors,
     "ordering": _ordering_errors,
 }
 
 
-def family_reasoning_error(template: str | None, spec: dict | None, trace: str) -> Drop | None:
-    """None where what the trace asserts agrees with the family's solver, else ``family_fact`` with the assertion."""
+def family_contradiction(template: str | None, spec: dict | None, trace: str) -> Contradiction | None:
+    """The first assertion of the trace the family's solver contradicts; None where every one agrees."""
     if not spec:
         return None
     for check in (FAMILY_CHECKS.get(template or ""), _option_errors):
-        if check and (error := check(spec, trace)):
-            return Drop("family_fact", error)
+        if check and (found := check(spec, trace)):
+            return found
     return None
+
+
+def family_reasoning_error(template: str | None, spec: dict | None, trace: str) -> Drop | None:
+    """None where what the trace asserts agrees with the family's solver, else ``family_fact`` with the assertion."""
+    found = family_contradiction(template, spec, trace)
+    return None if found is None else Drop("family_fact", str(found))
 
 
 def has_family_check(template: str | None) -> bool:

@@ -44,6 +44,16 @@ REJECTION_SCHEMA: dict[str, pl.DataType] = {"id": pl.String, "text": pl.String, 
 more where there is more (the benchmark, the error, the agreement)."""
 
 
+OPTIONAL_REJECTION_COLUMNS: dict[str, pl.DataType] = {
+    "problem": pl.String,
+    "domain": pl.String,
+    "step_labels": pl.List(pl.Boolean),
+    "step_label_source": pl.String,
+}
+"""What the rejections table also keeps where a stage's rows have it: the problem, the domain, and the step labels of a
+trace with who located its first bad step (``filters.steps.LABEL_SOURCES``), for the `cot-steps` config."""
+
+
 def rejection(row: str, text: str, code: str, detail: str | None = None) -> dict[str, str | None]:
     """One rejection row."""
     return {"id": row, "text": text, "code": code, "detail": detail}

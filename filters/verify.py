@@ -19,8 +19,8 @@ import polars as pl
 
 from filters.answers import boolean_value, choice_letter, extract_answer, extract_answer_with_method
 from filters.contract import Drop, Filter, FilterResult
-from filters.families import binomial_tail, chance_level, family_reasoning_error, has_family_check
-from filters.steps import check_trace, split_steps
+from filters.families import binomial_tail, chance_level, family_contradiction, has_family_check
+from filters.steps import check_trace, marked_at, source_of, split_steps
 
 __all__ = [
     "ReasoningChecks",
@@ -223,12 +223,14 @@ def _spec(raw: str | None) -> dict | None:
 @dataclass(frozen=True)
 class ReasoningVerdicts:
     """Per row: why its reasoning fails (None where it holds or the answer is wrong), the checks it passed, its step
-    labels and its problem's chance-level p-value (None where the answer space is open); per tested problem its
-    (chance, samples, p-value)."""
+    labels with who located the first bad step (``LABEL_SOURCES``; None where none is), and its problem's chance-level
+    p-value (None where the answer space is open); per tested problem its (chance, samples, p-value)."""
 
     flaws: list[Drop | None]
     passed: list[list[str]]
     labels: list[list[bool | None]]
+    sources: list[str | None]
+    located: list[Drop | None]  # of a wrong answer: what shows its first bad step
     p_values: list[float | None]
     tested: list[tuple[float, int, float]]
 
@@ -242,7 +244,15 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
     reasons: list[Drop | None] = [None] * n
     passed: list[list[str]] = [[] for _ in range(n)]
     labels: list[list[bool | None]] = [[] for _ in range(n)]
+    sources: list[str | None] = [None] * n
+    located: list[Drop | None] = [None] * n
     for i in range(n):
+        if right[i] is False and checks.process and golds[i]:
+            # a wrong answer: where the rules, or the gold answer taken as the reference's, first show it wrong
+            shown = check_trace(problems[i], texts[i], reference=golds[i])
+            labels[i] = shown.labels
+            if shown.error is not None and shown.first_bad_step is not None:
+                located[i], sources[i] = shown.error, source_of(shown.error.code)
         if not right[i]:
             continue
         passed[i].append("answer")
@@ -250,17 +260,20 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
             result = check_trace(problems[i], texts[i])
             labels[i] = result.labels
             if result.error:
-                reasons[i] = result.error
+                reasons[i], sources[i] = result.error, source_of(result.error.code)
                 continue
             passed[i] += [f"calculations:{result.claims}", "derived"]
         if checks.family:
-            if error := family_reasoning_error(templates[i], specs[i], texts[i]):
-                reasons[i] = error
+            if contradiction := family_contradiction(templates[i], specs[i], texts[i]):
+                reasons[i], sources[i] = Drop("family_fact", str(contradiction)), "family"
+                steps = split_steps(texts[i])
+                at = next((k for k, step in enumerate(steps) if contradiction.assertion in step), len(steps) - 1)
+                labels[i] = marked_at(labels[i], len(steps), at)
                 continue
             if has_family_check(templates[i]):
                 passed[i].append(f"family:{templates[i]}")
     if checks.step_judge is not None:
-        _judge_steps(checks.step_judge, problems, texts, reasons, passed, labels)
+        _judge_steps(checks.step_judge, problems, texts, reasons, passed, labels, sources)
     p_values: list[float | None] = [None] * n
     tested: list[tuple[float, int, float]] = []
     by_problem: dict[str, list[int]] = {}
@@ -285,7 +298,7 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
                 )
             else:
                 passed[i].append(f"above_chance:p={p:.3g}")
-    return ReasoningVerdicts(reasons, passed, labels, p_values, tested)
+    return ReasoningVerdicts(reasons, passed, labels, sources, located, p_values, tested)
 
 
 def _judge_steps(
@@ -295,6 +308,7 @@ def _judge_steps(
     reasons: list[Drop | None],
     passed: list[list[str]],
     labels: list[list[bool | None]],
+    sources: list[str | None],
 ) -> None:
     """The judge's first wrong step for every row still standing (right answer, sound by the other checks)."""
     standing = [i for i in range(len(texts)) if passed[i] and reasons[i] is None]
@@ -306,8 +320,8 @@ def _judge_steps(
         elif verdict < 0:
             passed[i].append("judge:no_wrong_step")
         else:
-            reasons[i] = Drop("judge_first_wrong_step", f"{verdict} ({trace[verdict][:120]})")
-            labels[i] = [*(labels[i] or [None] * len(trace))[:verdict], False] + [None] * (len(trace) - verdict - 1)
+            reasons[i], sources[i] = Drop("judge_first_wrong_step", f"{verdict} ({trace[verdict][:120]})"), "judge"
+            labels[i] = marked_at(labels[i], len(trace), verdict)
 
 
 def chance_gate_report(tested: Sequence[tuple[float, int, float]], alpha: float | None) -> dict[str, object]:
@@ -417,6 +431,7 @@ class VerifyTraces(Filter):
         cot = cot.with_columns(
             pl.Series("reasoning_checks", judged.passed, dtype=pl.List(pl.String)),
             pl.Series("step_labels", judged.labels, dtype=pl.List(pl.Boolean)),
+            pl.Series("step_label_source", judged.sources, dtype=pl.String),
             pl.Series("chance_p_value", judged.p_values, dtype=pl.Float64),
             pl.Series("verified", [bool(v) and flaw is None for v, flaw in zip(verdicts, flaws, strict=True)]),
         )
@@ -428,7 +443,7 @@ class VerifyTraces(Filter):
         decisions = [
             Drop("gold_unparseable")
             if verdicts[i] is None
-            else Drop("wrong_answer")
+            else Drop("wrong_answer", str(judged.located[i]) if judged.located[i] else None)
             if not verdicts[i]
             else flaws[i] or (None if i in keep else Drop("over_per_problem_limit"))
             for i in range(cot.height)

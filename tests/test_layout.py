@@ -169,3 +169,25 @@ def test_steps_and_sentences_are_split_in_one_place() -> None:
         if name != "filters.steps.text" and any(pattern in path.read_text() for pattern in splitters)
     ]
     assert elsewhere == []
+
+
+def test_publishing_never_runs_a_check_again() -> None:
+    """Publishing reads the verdicts, step labels and reasons that verification recorded; it calls no check."""
+    checks = {"check_trace", "find_reasoning_error", "family_reasoning_error", "family_contradiction", "verify"}
+    checks |= {"verify_many", "verify_traces", "reasoning_verdicts"}
+    publishing = [n for n in modules() if n.startswith("generators.publishing") or n == "assets.publishing"]
+    calls = {
+        (name, node.func.id if isinstance(node.func, ast.Name) else node.func.attr)
+        for name in publishing
+        for node in ast.walk(ast.parse(modules()[name].read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name | ast.Attribute)
+    }
+    assert {(name, call) for name, call in calls if call in checks} == set()
+    from_steps = {
+        (name, alias.name)
+        for name in publishing
+        for node in ast.walk(ast.parse(modules()[name].read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("filters.steps")
+        for alias in node.names
+    }
+    assert {imported for _, imported in from_steps} <= {"split_steps", "PROCESS_REASONS", "LABEL_SOURCES"}

@@ -78,6 +78,8 @@ REJECTIONS = pl.DataFrame(
         "detail": ["gsm8k_test", None, "3 + 4 = 8"],
         "problem": [None, "What is 2 + 2?", "Ava has 16 apples and gives away 3 and 4. How many are left?"],
         "domain": [None, "math", "math"],
+        "step_labels": [None, [None], [False, None, None]],  # verification's labels: the wrong answer's not located
+        "step_label_source": [None, None, "rule"],
         "batch": ["b1", "b1", "b2"],
     }
 )
@@ -308,7 +310,7 @@ def test_rejected_reasoning_is_published_as_labelled_steps(tmp_path: Path) -> No
     assert steps.num_rows == 1
     row = steps[0]
     assert row["steps"][0] == "Step 1: 3 + 4 = 8" and row["first_bad_step"] == 0 and row["step_labels"][0] is False
-    assert row["reason_code"] == "false_calculation"
+    assert row["reason_code"] == "false_calculation" and row["label_source"] == "rule"
     card = (result.path / "README.md").read_text()
     table = card.split("## Reasoning checks")[1].split("##")[0]
     assert "| math | 9 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 8 |" in table  # 9 right answers: 1 false, 8 published

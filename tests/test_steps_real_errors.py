@@ -145,3 +145,44 @@ def test_the_judge_bench_scores_a_processbench_file() -> None:
     assert figures["flagged"] == pytest.approx(2 / 3)  # the third is answer_not_derived, on its last step
     assert figures["first_wrong_step_exact"] == 0.5 and figures["flagged_before_first_error"] == 0.0
     assert figures["processbench_f1"] == pytest.approx(2 * 0.5 * 1.0 / 1.5)
+
+
+def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
+    """Every rejected trace leaves verification with its step labels: a false calculation (rule), a wrong answer the
+    gold shows (reference), a wrong answer no step works out (rule, on its own line), a family fact its solver
+    contradicts (family)."""
+    import json
+
+    import polars as pl
+
+    from filters.verify import ReasoningChecks, verify_traces
+
+    problem = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples does she have left?"
+    calendar = {"start": 0, "offset": 3, "choices": ["Monday", "Tuesday", "Wednesday", "Thursday"]}
+    rows = [
+        ("rule", problem, "9", None, None, "Step 1: 3 + 4 = 8\nStep 2: 16 - 7 = 9\nThe answer is \\boxed{9}."),
+        ("reference", problem, "9", None, None, "Step 1: 16 - 3 = 13 apples.\nStep 2: So 13 left.\n#### 13"),
+        ("not_derived", problem, "9", None, None, "Step 1: Think.\nThe answer is \\boxed{12}."),
+        ("family", "Today is Monday. What day is it in 3 days?", "D", "calendar", json.dumps(calendar),
+         "Step 1: We count on.\nStep 2: 3 days after Monday is Friday.\nThe answer is (D)."),
+    ]  # fmt: skip
+    frame = pl.DataFrame(
+        [
+            {"kind": "cot", "id": i, "problem_id": i, "problem": p, "answer": a, "problem_template": t, "spec": s,
+             "text": x}
+            for i, p, a, t, s, x in rows
+        ]
+    )  # fmt: skip
+    result, _ = verify_traces(frame, workers=1, checks=ReasoningChecks(chance_alpha=None))
+    dropped = {row["id"]: row for row in result.dropped.iter_rows(named=True)}
+    assert dropped["rule"]["step_labels"] == [False, None, None] and dropped["rule"]["step_label_source"] == "rule"
+    assert dropped["reference"]["code"] == "wrong_answer"
+    assert dropped["reference"]["detail"] == "contradicts_reference: 13 where the reference's answer is 9"
+    assert dropped["reference"]["step_labels"][:2] == [True, False]
+    assert dropped["reference"]["step_label_source"] == "reference"
+    assert (
+        dropped["not_derived"]["step_labels"] == [None, False]
+        and dropped["not_derived"]["step_label_source"] == "rule"
+    )
+    assert dropped["family"]["code"] == "family_fact" and dropped["family"]["step_label_source"] == "family"
+    assert dropped["family"]["step_labels"] == [None, False, None]

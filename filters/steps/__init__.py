@@ -18,18 +18,20 @@ The modules, bottom up: ``text`` (what a step and a sentence are), ``tokens``, `
 """
 
 from filters.steps.checks import TraceCheck, check_trace, find_reasoning_error
-from filters.steps.labels import PROCESS_REASONS, rejected_steps
+from filters.steps.labels import LABEL_SOURCES, PROCESS_REASONS, marked_at, source_of
 from filters.steps.text import clauses, split_steps, step_depth
 from filters.steps.tokens import NUMBER_WORDS
 
 __all__ = [
+    "LABEL_SOURCES",
     "NUMBER_WORDS",
     "PROCESS_REASONS",
     "TraceCheck",
     "check_trace",
     "clauses",
     "find_reasoning_error",
-    "rejected_steps",
+    "marked_at",
+    "source_of",
     "split_steps",
     "step_depth",
 ]

@@ -11,10 +11,9 @@ from filters.contract import Drop
 from filters.steps.claims import line_claims, solved_claims
 from filters.steps.facts import admits_negatives, misread_fact, problem_facts, restates, speaks_of_deficit
 from filters.steps.reference import contradicts_reference
-from filters.steps.text import split_steps
+from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
 
-_FINAL_LINE = re.compile(r"\\boxed|\\fbox|####|(?:final answer|the answer)\s*(?:is|:)", re.IGNORECASE)
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
 
@@ -46,7 +45,7 @@ class TraceCheck:
 def _working(line: str) -> str:
     """What a line works out: all of a line without a final answer; of one with it, the numbers worked before the
     final answer and any calculation written inside a box (``\\boxed{12/3 = 4}``), never the boxed answer itself."""
-    match = _FINAL_LINE.search(line)
+    match = FINAL_ANSWER.search(line)
     if match is None:
         return line
     return " ; ".join(part for part in [line[: match.start()], *_BOXED_CLAIM.findall(line)] if DIGIT.search(part))

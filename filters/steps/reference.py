@@ -1,5 +1,5 @@
-"""Reference-guided checks: a trace measured against a worked reference solution of the same problem (a seed row's
-GSM8K ``####`` or MATH ``\\boxed`` solution, a procedural problem's solver steps).
+"""Reference-guided checks: a trace measured against a reference of the same problem, a worked solution (a seed row's
+GSM8K ``####`` or MATH ``\\boxed`` solution) or its gold answer alone.
 
 A correct solution may take another path than the reference, so quantities the reference does not have are never
 flagged alone: measured on real model solutions, the first step that works out a quantity the reference lacks is a
@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from filters.answers import extract_answer
 from filters.contract import Drop
+from filters.steps.text import FINAL_ANSWER
 from filters.steps.tokens import normalize, numbers
 
 _PERCENT = re.compile(r"%|percent", re.IGNORECASE)
@@ -40,7 +41,7 @@ def contradicts_reference(
 ) -> ReferenceVerdict | None:
     """The verdict where the trace's final answer is a number other than the reference's, else None; ``body`` are the
     indexes of the steps that work something, ``values`` their numbers (in the same order)."""
-    expected_text = extract_answer(reference) if reference.strip() else None
+    expected_text = extract_answer(reference) if FINAL_ANSWER.search(reference) else reference.strip()
     expected, stated = single_value(expected_text), extract_answer(trace)
     answer = single_value(stated)
     if expected is None or answer is None or answer == expected:

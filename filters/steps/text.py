@@ -7,6 +7,9 @@ import re
 
 STEP_LABEL = re.compile(r"^\s*(?:step\s*\d+\s*[:.)-]|\d+\s*[.)]\s|[-*•]\s)", re.IGNORECASE | re.MULTILINE)
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\\])")
+FINAL_ANSWER = re.compile(
+    r"\\boxed|\\fbox|####|(?:final answer|the answer)\s*(?:is|:)", re.IGNORECASE
+)  # where a final answer is stated
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE = re.compile(r"[^.;!?\n]+")
 _CALCULATION = re.compile(r"[\d)]\s*[-+*/×÷^]\s*[\d(][^=\n]*=\s*-?[\d(]")

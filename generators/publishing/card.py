@@ -197,12 +197,14 @@ def render_card(
 {said}Reasoning data made by the reasoning-foundry Dagster pipeline: chain-of-thought traces whose final answers were
 checked against gold answers with math-verify and whose reasoning was checked too (configs `cot*`, every row
 `verified == true`: each stated calculation holds, no step restates a given with another number, the answer is derived
-by a step, the facts of a procedural family agree with its solver, and small answer spaces are answered above chance),
-and textbook-style passages (config `textbook`). Traces are graded by a student model's pass rate into difficulty
+by a step, unknowns solve the equations stated for them, no count goes below zero where nothing can, the facts of a
+procedural family agree with its solver, and small answer spaces are answered above chance), and textbook-style
+passages (config `textbook`). Traces are graded by a student model's pass rate into difficulty
 levels 1 (easy) to 5 (hard); `curriculum_rank` orders them from easy to hard. The `eval` split holds problems that
 never appear in `train`. Configs `cot-<domain>` and `cot-level-<n>` are slices of `cot` that share its files. Config
-`cot-steps` holds traces with the right answer whose reasoning was rejected, split into steps with the first bad step
-labelled.
+`cot-steps` holds the rejected traces whose first bad step was located (a right answer whose reasoning fails a check,
+or a wrong answer where a check or the gold answer shows the step), split into steps with that step labelled and
+`label_source` saying who located it (`rule`, `reference`, `family` or `judge`).
 
 ## Rows
 - CoT: {cot.height} rows over {cot["problem_id"].n_unique() if cot.height else 0} problems

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from filters.contract import Drop
-from filters.steps import PROCESS_REASONS, rejected_steps
+from filters.steps import split_steps
 from filters.verify import answer_type
 
 
@@ -168,30 +168,33 @@ def rl_rows(cot: pl.DataFrame, band: tuple[float, float] = (0.1, 0.9)) -> pl.Dat
 
 STEP_SCHEMA = {
     "id": pl.String, "domain": pl.String, "problem": pl.String, "steps": pl.List(pl.String),
-    "step_labels": pl.List(pl.Boolean), "first_bad_step": pl.Int64, "reason_code": pl.String, "reason": pl.String,
-    "batch": pl.String,
+    "step_labels": pl.List(pl.Boolean), "first_bad_step": pl.Int64, "label_source": pl.String,
+    "reason_code": pl.String, "reason": pl.String, "batch": pl.String,
 }  # fmt: skip
 
 
 def steps_rows(rejections: pl.DataFrame) -> pl.DataFrame:
-    """The `cot-steps` config: traces with the right answer that the reasoning checks rejected, split into steps,
-    each labelled (True: checked and sound, False: the first bad step, None: nothing checkable) for training a
-    process reward model."""
+    """The `cot-steps` config: traces verification rejected with their first bad step located (a right answer whose
+    reasoning fails a check, or a wrong answer where the rules or the gold answer show the step), split into steps,
+    each labelled (True: checked and sound, False: the first bad step, None: not judged) with who located it, for
+    training a process reward model. The labels are verification's own; nothing is checked again here."""
+    located = rejections.filter(
+        (pl.col("stage") == "verified") & pl.col("step_labels").list.contains(False).fill_null(False)
+    )
     rows = []
-    rejected = rejections.filter((pl.col("stage") == "verified") & pl.col("code").is_in(PROCESS_REASONS))
-    for row in rejected.iter_rows(named=True):
-        reason = Drop(row["code"], row["detail"])
-        check = rejected_steps(row["problem"] or "", row["text"] or "", reason)
+    for row in located.iter_rows(named=True):
+        labels = row["step_labels"]
         rows.append(
             {
                 "id": row["id"],
                 "domain": row.get("domain"),
                 "problem": row["problem"],
-                "steps": check.steps,
-                "step_labels": check.labels,
-                "first_bad_step": check.first_bad_step,
-                "reason_code": reason.code,
-                "reason": str(reason),
+                "steps": split_steps(row["text"] or ""),
+                "step_labels": labels,
+                "first_bad_step": labels.index(False),
+                "label_source": row["step_label_source"],
+                "reason_code": row["code"],
+                "reason": str(Drop(row["code"], row["detail"])),
                 "batch": row.get("batch"),
             }
         )
