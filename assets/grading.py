@@ -1,6 +1,7 @@
 """Verification of final answers and difficulty grading by a student model."""
 
 import time
+from collections.abc import Iterator
 from typing import ClassVar, Literal
 
 import dagster as dg
@@ -15,8 +16,10 @@ from assets.metadata import (
     filter_outputs,
     generation_metadata,
     progress_logger,
+    report_out,
     scratch_folder,
     stage_asset,
+    stage_report,
 )
 from assets.resources import TeacherResource
 from assets.run_config import config_of, validate_run_config
@@ -115,12 +118,23 @@ class DifficultyConfig(SamplingConfig):
         return value
 
 
-@dg.asset(group_name="grading", kinds={"polars"}, op_tags=MODEL_STEP, partitions_def=BATCHES)
+GRADED = "Per problem, students' pass rates over k samples, a level 1-5 and a curriculum rank (easy first)."
+
+
+@dg.multi_asset(
+    outs={
+        "difficulty_graded": dg.AssetOut(group_name="grading", kinds={"polars"}, description=GRADED),
+        "difficulty_graded_report": report_out("difficulty_graded"),
+    },
+    op_tags=MODEL_STEP,
+    partitions_def=BATCHES,
+)
 def difficulty_graded(
     context: dg.AssetExecutionContext, config: DifficultyConfig, student: TeacherResource, verified: pl.DataFrame
-) -> dg.Output[pl.DataFrame]:
+) -> Iterator[dg.Output]:
     """Per problem, students' pass rates over k samples (a Rasch fit with several students), a level 1-5 and a
-    curriculum rank (easy first). Extra students are other models served at the student endpoint."""
+    curriculum rank (easy first), and the stage's report. Extra students are other models served at the student
+    endpoint."""
     validate_run_config(context)
     if config.extra_student_models and student.settings().embedded:
         raise ValueError(
@@ -140,22 +154,21 @@ def difficulty_graded(
         how="diagonal_relaxed",
     )
     histogram = graded.filter(pl.col("kind") == "cot").group_by("level").len("rows").sort("level")
-    return dg.Output(
-        graded,
-        metadata={
-            "rows_in": verified.height,
-            "rows": graded.height,
-            "problems": problems.height,
-            "student_models": ", ".join([base.model, *config.extra_student_models]),
-            "student_abilities": dg.MetadataValue.json(abilities),
-            "difficulty_histogram": dg.MetadataValue.md(
-                bar_chart(
-                    "CoT rows per difficulty level",
-                    {str(lv): histogram.filter(pl.col("level") == lv)["rows"].sum() for lv in range(1, 6)},
-                    "level",
-                    "rows",
-                )
-            ),
-            **generation_metadata(stats),
-        },
-    )
+    metadata = {
+        "rows_in": verified.height,
+        "rows": graded.height,
+        "problems": problems.height,
+        "student_models": ", ".join([base.model, *config.extra_student_models]),
+        "student_abilities": dg.MetadataValue.json(abilities),
+        "difficulty_histogram": dg.MetadataValue.md(
+            bar_chart(
+                "CoT rows per difficulty level",
+                {str(lv): histogram.filter(pl.col("level") == lv)["rows"].sum() for lv in range(1, 6)},
+                "level",
+                "rows",
+            )
+        ),
+        **generation_metadata(stats),
+    }
+    yield dg.Output(graded, output_name="difficulty_graded", metadata=metadata)
+    yield dg.Output(stage_report("difficulty_graded", metadata), output_name="difficulty_graded_report")

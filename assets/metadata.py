@@ -3,9 +3,10 @@
 import base64
 import contextlib
 import io
+import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -139,6 +140,38 @@ def rejections(
     ).cast(schema)
 
 
+REPORT_SCHEMA: dict[str, pl.DataType] = {
+    "stage": pl.String,
+    "rows_in": pl.Int64,
+    "rows_out": pl.Int64,
+    "seconds": pl.Float64,
+    "report": pl.String,
+}
+"""A stage's report for one batch: rows in and out, the seconds it took (where it says), and its metadata's plain
+values as JSON (what the dataset card reads; tables and charts stay in the metadata)."""
+
+
+def _plain(value: object) -> object:
+    """A metadata value as plain JSON where it is data (numbers, text, JSON), None where it is a table or a chart."""
+    if isinstance(value, dg.JsonMetadataValue):
+        return value.data
+    if isinstance(value, dg.MetadataValue):
+        return None
+    return value if isinstance(value, int | float | str | bool) else None
+
+
+def stage_report(stage: str, metadata: Mapping[str, object]) -> pl.DataFrame:
+    """The one-row report a stage writes beside its rows, from the metadata it reports (a generation stage counts its
+    requests in and its rows out, over its generation wall time)."""
+    rows_in = metadata.get("rows_in", metadata.get("requests"))
+    rows_out = metadata.get("rows_out", metadata.get("rows"))
+    rate, wall = metadata.get("rows_per_s"), metadata.get("generation_wall_s")
+    seconds = wall if wall is not None else (rows_in / rate if rows_in is not None and rate else None)
+    plain = {key: value for key, raw in metadata.items() if (value := _plain(raw)) is not None}
+    row = {"stage": stage, "rows_in": rows_in, "rows_out": rows_out, "seconds": seconds}
+    return pl.DataFrame([{**row, "report": json.dumps(plain, sort_keys=True, default=str)}], schema=REPORT_SCHEMA)
+
+
 def filter_outputs(
     stage: str,
     result: FilterResult | Streamed,
@@ -150,22 +183,20 @@ def filter_outputs(
     a streamed stage's files, which the IO manager writes without collecting)."""
     elapsed = max(time.monotonic() - started, 1e-9)
     rows_in = result.kept_rows + result.dropped_rows
-    yield dg.Output(
-        result.kept,
-        output_name=stage,
-        metadata={
-            "rows_in": rows_in,
-            "rows_out": result.kept_rows,
-            "rows_dropped": result.dropped_rows,
-            "drop_reasons": reasons_table(result),
-            "rows_per_s": round(rows_in / elapsed, 1),
-            "samples": samples(result.kept, sample_columns),
-            **extra,
-        },
-    )
+    metadata = {
+        "rows_in": rows_in,
+        "rows_out": result.kept_rows,
+        "rows_dropped": result.dropped_rows,
+        "drop_reasons": reasons_table(result),
+        "rows_per_s": round(rows_in / elapsed, 1),
+        "samples": samples(result.kept, sample_columns),
+        **extra,
+    }
+    yield dg.Output(result.kept, output_name=stage, metadata=metadata)
     yield dg.Output(
         rejections(result.dropped, stage), output_name=f"{stage}_rejections", metadata={"rows": result.dropped_rows}
     )
+    yield dg.Output(stage_report(stage, metadata), output_name=f"{stage}_report")
 
 
 def generation_outputs(
@@ -177,6 +208,7 @@ def generation_outputs(
     yield dg.Output(output.rows, output_name=stage, metadata=metadata)
     dropped = rejections(output.rejections, stage)
     yield dg.Output(dropped, output_name=f"{stage}_rejections", metadata={"rows": dropped.height})
+    yield dg.Output(stage_report(stage, metadata), output_name=f"{stage}_report")
 
 
 @contextlib.contextmanager
@@ -187,15 +219,21 @@ def scratch_folder(stage: str) -> Iterator[Path]:
         yield Path(folder)
 
 
+def report_out(name: str) -> dg.AssetOut:
+    """The output of a stage's per-batch report (``stage_report``), which publishing reads for the card."""
+    return dg.AssetOut(description=f"What {name} reported for the batch: rows, time, settings.", group_name="reports")
+
+
 def stage_asset(name: str) -> Callable[[Callable], dg.AssetsDefinition]:
-    """The decorator of a per-batch stage of the stage table: its kept rows and its rejections as two outputs,
-    partitioned by batch, tagged as a model step where it calls a model."""
+    """The decorator of a per-batch stage of the stage table: its kept rows, its rejections and its report as three
+    outputs, partitioned by batch, tagged as a model step where it calls a model."""
     stage = STAGES[name]
     outs = {
         name: dg.AssetOut(description=stage.description, group_name=stage.group, kinds={"polars"}),
         f"{name}_rejections": dg.AssetOut(
             description=f"Rows dropped by {name}, with the reason.", group_name="rejections"
         ),
+        f"{name}_report": report_out(name),
     }
     return dg.multi_asset(outs=outs, partitions_def=BATCHES, op_tags=MODEL_STEP if stage.model_step else None)
 

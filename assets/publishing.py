@@ -7,12 +7,13 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from assets.batches import BATCHES
-from assets.metadata import bar_chart, counts_by, latest_metadata, markdown_table
+from assets.metadata import bar_chart, counts_by, markdown_table
 from assets.resources import ALL_BATCHES, StorageResource
 from assets.run_config import config_of
 from assets.stages import COUNTED_STAGES, REJECTION_STAGES
 from filters.dedup_index import DedupIndex
-from generators.publishing.card import contamination_report, render_card, stage_report
+from generators.publishing.card import contamination_report, render_card
+from generators.publishing.reports import PublishedReports, published_reports
 from generators.publishing.rows import cot_rows, layout, rl_rows, split_by_problem, steps_rows, textbook_rows
 from generators.publishing.targets import publish, publish_to_url
 
@@ -39,6 +40,18 @@ def rejections(**dropped: pl.DataFrame) -> dg.Output[pl.DataFrame]:
     )
 
 
+@dg.asset(
+    group_name="reports",
+    kinds={"polars"},
+    partitions_def=BATCHES,
+    ins={f"{stage}_report": dg.AssetIn() for stage in COUNTED_STAGES},
+)
+def stage_reports(**reports: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    """What every stage reported for the batch, a row a stage: the card of a revision that publishes it reads them."""
+    frame = pl.concat([reports[f"{stage}_report"] for stage in COUNTED_STAGES], how="vertical_relaxed")
+    return dg.Output(frame, metadata={"stages": frame.height})
+
+
 def first_copy_of_each_row(
     context: dg.AssetExecutionContext, graded: pl.DataFrame, rejections: pl.DataFrame
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -52,12 +65,10 @@ def first_copy_of_each_row(
     return unique, rejections.unique(["stage", "id"], keep="first", maintain_order=True)
 
 
-def publishing_notes(
-    context: dg.AssetExecutionContext, cot: pl.DataFrame, textbook: pl.DataFrame, decontamination: dict
-) -> list[str]:
+def publishing_notes(cot: pl.DataFrame, textbook: pl.DataFrame, reports: PublishedReports) -> list[str]:
     """What a reader must be told first: an empty config and why, a disabled check, a gate that cannot pass."""
     notes = []
-    judged = latest_metadata(context.instance, "reasoning_filtered")
+    judged = reports.judge
     if not textbook.height:
         bar = judged.get("min_edu_score")
         notes.append(
@@ -66,10 +77,9 @@ def publishing_notes(
         )
     if not cot.height:
         notes.append("no CoT trace is published: none had the right answer with reasoning that holds")
-    if decontamination.get("decontamination") == "disabled by config":
+    if reports.decontamination.get("status") == "disabled by config":
         notes.append("decontamination was disabled by config: rows were not checked against benchmark test sets")
-    gate = (latest_metadata(context.instance, "verified").get("reasoning_checks") or {}).get("chance_gate") or {}
-    notes += [f"chance gate: {line}" for line in gate.get("cannot_pass", [])]
+    notes += [f"chance gate: {line}" for line in reports.cannot_pass]
     return notes
 
 
@@ -95,7 +105,7 @@ class PublishConfig(dg.Config):
     kinds={"huggingface"},
     ins={
         name: dg.AssetIn(partition_mapping=dg.AllPartitionMapping(), metadata=ALL_BATCHES)
-        for name in ("difficulty_graded", "rejections")
+        for name in ("difficulty_graded", "rejections", "stage_reports")
     },
 )
 def published_dataset(
@@ -104,19 +114,22 @@ def published_dataset(
     storage: StorageResource,
     difficulty_graded: pl.DataFrame,
     rejections: pl.DataFrame,
+    stage_reports: pl.DataFrame,
 ) -> dg.MaterializeResult:
     """Every batch so far in a folder `datasets.load_dataset` reads (configs `cot`, `cot-<domain>`,
     `cot-level-<n>`, `textbook`, `rl`): a new revision per publish. The Hub push waits for the student gate
     (`released_dataset`)."""
     difficulty_graded, rejections = first_copy_of_each_row(context, difficulty_graded, rejections)
+    published_batches = set(difficulty_graded["batch"].to_list())
+    rejections = rejections.filter(pl.col("batch").is_in(sorted(published_batches)))  # the card counts these alone
+    reports = published_reports(stage_reports, COUNTED_STAGES, published_batches)
     cot = cot_rows(difficulty_graded, config.thinking_format)
     if not cot["verified"].all():
         raise ValueError("refusing to publish: some CoT rows are not verified")
     train, evaluation = split_by_problem(cot, config.eval_fraction)
     textbook = textbook_rows(difficulty_graded)
     steps = steps_rows(rejections)
-    decontamination = latest_metadata(context.instance, "decontaminated")
-    notes = publishing_notes(context, cot, textbook, decontamination)
+    notes = publishing_notes(cot, textbook, reports)
     for note in notes:
         context.log.warning(note)
     if not cot.height and not textbook.height:
@@ -127,10 +140,8 @@ def published_dataset(
     low, high = config.rl_pass_rate_band
     rl = (rl_rows(train, (low, high)), rl_rows(evaluation, (low, high)))
     data = layout(train, evaluation, textbook, steps, rl)
-    stages, throughput = stage_report({stage: latest_metadata(context.instance, stage) for stage in COUNTED_STAGES})
-    audit = latest_metadata(context.instance, "verified").get("verifier_audit") or {}
-    report = contamination_report(rejections, decontamination)
-    card = render_card(config.name, data, cot, textbook, rejections, audit, stages, report, notes)
+    report = contamination_report(rejections, reports.decontamination)
+    card = render_card(config.name, data, cot, textbook, rejections, reports.audits, reports.stages, report, notes)
     if storage.publish_url:
         result = publish_to_url(storage.publish_url, config.name, data, card, config.license)
     else:
@@ -155,14 +166,14 @@ def published_dataset(
             "card": dg.MetadataValue.md(card),
             "rows_per_stage": dg.MetadataValue.md(
                 bar_chart(
-                    "Rows out of each stage (latest batch)",
-                    {r["stage"]: r["rows_out"] or 0 for r in stages},
+                    "Rows out of each stage (the published batches)",
+                    {r["stage"]: r["rows_out"] or 0 for r in reports.stages},
                     "stage",
                     "rows",
                 )
             ),
             "throughput": dg.MetadataValue.md(
-                bar_chart("Throughput per stage (latest batch)", throughput, "stage", "rows/s")
+                bar_chart("Throughput per stage (the published batches)", reports.throughput, "stage", "rows/s")
             ),
         }
     )

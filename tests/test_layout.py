@@ -191,3 +191,10 @@ def test_publishing_never_runs_a_check_again() -> None:
         for alias in node.names
     }
     assert {imported for _, imported in from_steps} <= {"split_steps", "PROCESS_REASONS", "LABEL_SOURCES"}
+
+
+def test_publishing_reads_no_event_log() -> None:
+    """What the card says comes in as asset inputs (the stages' reports), never from the instance's event log."""
+    reads = ("latest_metadata", "get_latest_materialization_event", "fetch_materializations", "get_event_records")
+    publishing = [n for n in modules() if n.startswith("generators.publishing") or n == "assets.publishing"]
+    assert [(n, r) for n in publishing for r in reads if r in modules()[n].read_text()] == []

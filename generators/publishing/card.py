@@ -105,25 +105,12 @@ def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFram
     ).sort("domain")
 
 
-def stage_report(metadata: dict[str, dict]) -> tuple[list[dict], dict[str, float]]:
-    """From each stage's latest metadata: its rows in and out, and its throughput in rows/s (a generation stage: one
-    request per row, over its generation wall time)."""
-    stages, throughput = [], {}
-    for stage, meta in metadata.items():
-        rows_in = meta.get("rows_in", meta.get("requests"))
-        stages.append({"stage": stage, "rows_in": rows_in, "rows_out": meta.get("rows_out", meta.get("rows"))})
-        wall = meta.get("generation_wall_s")
-        rate = meta.get("rows_per_s", rows_in / wall if rows_in and wall else None)
-        if rate is not None:
-            throughput[stage] = round(float(rate), 1)
-    return stages, throughput
-
-
 def contamination_report(rejections: pl.DataFrame, decontamination: dict) -> dict:
-    """Whether decontamination ran, the benchmarks it checked, and the rows removed per benchmark in every batch."""
+    """Whether decontamination ran, the benchmarks it checked, and the rows removed per benchmark in every batch
+    (``decontamination``: status and benchmarks, as ``generators.publishing.reports`` sums them)."""
     hits = rejections.filter(pl.col("code") == "contaminated")["detail"].value_counts()
     return {
-        "status": decontamination.get("decontamination", "on"),
+        "status": decontamination.get("status", "on"),
         "benchmarks": decontamination.get("benchmarks") or {},
         "hits": dict(zip(hits["detail"].to_list(), hits["count"].to_list(), strict=True)),
     }
@@ -135,7 +122,7 @@ def render_card(
     cot: pl.DataFrame,
     textbook: pl.DataFrame,
     rejections: pl.DataFrame,
-    audit: dict | None = None,
+    audits: list[dict] | None = None,
     stages: list[dict] | None = None,
     decontamination: dict | None = None,
     notes: list[str] | None = None,
@@ -215,12 +202,12 @@ or a wrong answer where a check or the gold answer shows the step), split into s
 Each refresh adds a batch, deduplicated against every earlier batch; this revision holds them all:
 
 {_table(batches)}
-## Rows per stage (latest batch)
+## Rows per stage (the published batches)
 {_table(pl.DataFrame(stages or [], schema={"stage": pl.String, "rows_in": pl.Int64, "rows_out": pl.Int64}))}
 ## Dropped rows per stage
 {_table(drops)}
 ## Decontamination report
-Decontamination: {decontamination.get("status", "on")}. Benchmarks checked (latest batch), and rows removed in all
+Decontamination: {decontamination.get("status", "on")}. Benchmarks checked, and rows removed, in the published
 batches:
 
 {_table(benchmark_hits)}
@@ -235,9 +222,9 @@ cap):
 {_table(reasoning_report(cot, rejections))}
 ## Verifier audit
 Rows with a gold answer are decided by math-verify; rows without one by a majority vote over the problem's samples.
-On rows that have gold, the majority vote was also computed and compared with the gold check:
+On rows that have gold, the majority vote was also computed and compared with the gold check, per batch:
 
-{_table(pl.DataFrame([{"measure": k, "value": str(v)} for k, v in (audit or {}).items()]))}
+{_table(pl.DataFrame([{k: str(v) for k, v in audit.items()} for audit in audits or []]))}
 ## Models
 {_table(models)}
 ## Difficulty histogram (CoT rows per level)

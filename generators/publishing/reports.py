@@ -1,0 +1,60 @@
+"""What the stages reported for the batches a revision publishes, summed for the card: rows and throughput per stage,
+decontamination, the educational-value judge, the verifier audit and the chance gate's warnings."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import polars as pl
+
+
+@dataclass(frozen=True)
+class PublishedReports:
+    """The stage reports of the published batches, read for the card and the publishing notes."""
+
+    stages: list[dict] = field(default_factory=list)  # stage, rows_in, rows_out: summed over the batches
+    throughput: dict[str, float] = field(default_factory=dict)  # rows (requests) a second, over all the batches
+    # status ("on" unless a batch says otherwise) and benchmarks (name: items) over all the batches
+    decontamination: dict = field(default_factory=lambda: {"status": "on", "benchmarks": {}})
+    judge: dict = field(default_factory=dict)  # min_edu_score and judge_model of the latest batch that says
+    audits: list[dict] = field(default_factory=list)  # the verifier audit, one row a batch
+    cannot_pass: list[str] = field(default_factory=list)  # the chance gate's warnings, each once
+
+
+def _reports(frame: pl.DataFrame, stage: str) -> list[tuple[str, dict]]:
+    """(batch, report) of one stage, oldest batch first."""
+    rows = frame.filter(pl.col("stage") == stage).sort("batch")
+    return [(row["batch"], json.loads(row["report"])) for row in rows.iter_rows(named=True)]
+
+
+def published_reports(frame: pl.DataFrame, stages: tuple[str, ...], batches: set[str]) -> PublishedReports:
+    """``frame`` (the `stage_reports` of every batch, with a ``batch`` column) read over ``batches`` alone, the
+    ones the revision publishes: a batch that never reached publishing counts nowhere on the card."""
+    if "stage" not in frame.columns:
+        return PublishedReports()  # no batch has reported yet
+    scoped = frame.filter(pl.col("batch").is_in(sorted(batches)))
+    table, throughput = [], {}
+    for stage in stages:
+        rows = scoped.filter(pl.col("stage") == stage)
+        if not rows.height:
+            continue
+        rows_in, rows_out = rows["rows_in"].sum(), rows["rows_out"].sum()
+        table.append({"stage": stage, "rows_in": rows_in, "rows_out": rows_out})
+        timed = rows.filter(pl.col("seconds").is_not_null() & pl.col("rows_in").is_not_null())
+        if timed.height and (seconds := timed["seconds"].sum()) > 0:
+            throughput[stage] = round(timed["rows_in"].sum() / seconds, 1)
+    decontamination = PublishedReports().decontamination
+    for _, report in _reports(scoped, "decontaminated"):
+        if report.get("decontamination", "on") != "on":
+            decontamination["status"] = report["decontamination"]
+        decontamination["benchmarks"].update(report.get("benchmarks") or {})
+    judge = {}
+    for _, report in _reports(scoped, "reasoning_filtered"):
+        judge = {k: report[k] for k in ("min_edu_score", "judge_model") if k in report} or judge
+    audits, cannot_pass = [], []
+    for batch, report in _reports(scoped, "verified"):
+        audits.append({"batch": batch, **(report.get("verifier_audit") or {})})
+        gate = (report.get("reasoning_checks") or {}).get("chance_gate") or {}
+        cannot_pass += [line for line in gate.get("cannot_pass", []) if line not in cannot_pass]
+    return PublishedReports(table, throughput, decontamination, judge, audits, cannot_pass)
