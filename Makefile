@@ -75,10 +75,13 @@ $(VLLM_VENV)/.installed: pyproject.toml
 vllm: $(VLLM_VENV)/.installed
 
 # The demo's problems suit the embedded 270M base teacher: one-step arithmetic (where it reasons soundly on about 1
-# trace in 12) and calendar items; harder families only feed the rejections there. DEMO_CONFIG='{}' runs the defaults.
-# Every step runs in the run's own process (bench/batch_overhead.py: 3.4x faster on a small batch).
-DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 20, "min_steps": 1, "max_steps": 1, \
-	"families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}}}}
+# trace in 12) and calendar items; harder families only feed the rejections there. It asks for 10 verified rows, one a
+# problem, and samples in rounds of 4 from a pool of 60 problems until it has them (at most 240 requests).
+# DEMO_CONFIG='{}' runs the defaults. Every step runs in the run's own process (bench/batch_overhead.py: 3.4x faster
+# on a small batch).
+DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 60, "min_steps": 1, "max_steps": 1, \
+	"families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}}, \
+	"cot_traces": {"config": {"target_rows": 10, "per_problem": 1, "samples_per_problem": 4, "max_requests": 240}}}}
 # The student loop on the latest published revision, with a CPU-sized budget: 8 LoRA steps, then base and tuned scored
 # on up to 10 eval-split problems and 6 each of GSM8K test and MATH-500.
 STUDENT_DEMO_CONFIG ?= {"ops": {"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 6, \
@@ -96,7 +99,8 @@ demo:
 	@$(MAKE) --no-print-directory $(ENGINE_INSTALL)
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	@batch=$$($(PY) -m assets.batches add $(BATCH)) && echo "batch: $$batch" && \
-		$(MATERIALIZE) --select 'not group:students' --partition "$$batch" --config-json '$(DEMO_CONFIG)'
+		FOUNDRY_EXECUTOR=$${FOUNDRY_EXECUTOR:-in_process} FOUNDRY_EMBEDDED_ENGINE=$(EMBEDDED_ENGINE) \
+		$(PY) -m assets.batches run "$$batch" --select 'not group:students' --config-json '$(DEMO_CONFIG)'
 	@$(PY) -c "import definitions, pathlib; p = pathlib.Path(definitions.DATA_DIR, 'published', 'reasoning-foundry'); \
 		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"
 demo-student: student

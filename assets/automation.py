@@ -17,7 +17,7 @@ refresh_job = dg.define_asset_job(
 )
 redecontaminate_job = dg.define_asset_job(
     "redecontaminate",
-    selection=dg.AssetSelection.assets("decontaminated", "decontaminated_rejections").downstream(),
+    selection=dg.AssetSelection.assets("decontaminated").required_multi_asset_neighbors().downstream(),
     description="Re-run decontamination (and everything after it) over one batch's stored rows, then republish.",
 )
 

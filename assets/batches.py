@@ -7,19 +7,25 @@ for the command line: ``dagster asset materialize -f definitions.py --select '*'
 (each a real run through the Dagster CLI), so each batch's dedup sees the batches before it.
 ``python -m assets.batches recover`` marks failed the runs whose process on this machine is gone (``kill -9``, a lost
 machine): they stay STARTED otherwise, since the default run launcher has no run-worker health check.
+``python -m assets.batches run KEY --config-json J`` materializes one batch with its full log in ``<data>/logs``,
+showing progress; where the run fails (nothing passed every check, say) it says which stage removed what and why,
+instead of a stack trace, and exits 2. ``python -m assets.batches explain KEY`` says the same of any batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 BATCHES = dg.DynamicPartitionsDefinition(name="batch")
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -96,6 +102,73 @@ def recover(instance: dg.DagsterInstance) -> list[str]:
     return failed
 
 
+_SHOWN_EVENTS = {"STEP_START": "started", "STEP_SUCCESS": "done", "STEP_FAILURE": "FAILED"}
+
+
+def progress_line(line: str) -> str | None:
+    """What a person reads of one line of the Dagster CLI's log: a step's start, end or failure, and what the steps
+    themselves say (progress, warnings); None for the rest."""
+    fields = line.rstrip("\n").split(" - ")
+    if len(fields) >= 9 and fields[2] == "DEBUG" and fields[7] in _SHOWN_EVENTS:
+        return f"{fields[6]}: {_SHOWN_EVENTS[fields[7]]}"
+    if len(fields) >= 7 and fields[2] in ("INFO", "WARNING", "ERROR") and not fields[6].isupper():
+        return f"{fields[5]}: {' - '.join(fields[6:])[:200]}"
+    return None
+
+
+def explain(data_dir: str | Path, key: str, stages: tuple[str, ...]) -> str:
+    """What became of batch ``key``'s rows, stage by stage, from what its stages stored: rows in and out and the top
+    reasons each stage dropped rows for, and where the rejected rows are."""
+    assets = Path(data_dir) / "assets"
+    lines = [f"What became of batch {key}'s rows, stage by stage:"]
+    for stage in stages:
+        report, dropped = (
+            assets / f"{stage}_report" / f"{key}.parquet",
+            assets / f"{stage}_rejections" / f"{key}.parquet",
+        )
+        if not report.is_file():
+            lines.append(f"  {stage}: did not run")
+            continue
+        row = pl.read_parquet(report).row(0, named=True)
+        top = ""
+        if dropped.is_file() and (frame := pl.read_parquet(dropped, columns=["code"])).height:
+            counts = frame.group_by("code").len().sort(["len", "code"], descending=[True, False]).head(3)
+            top = "; dropped: " + ", ".join(f"{code} {n}" for code, n in counts.iter_rows())
+        lines.append(f"  {stage}: {row['rows_in']} in, {row['rows_out']} out{top}")
+        if sampled := json.loads(row["report"]).get("sampling"):
+            lines.append(f"    sampling: {sampled}")
+    lines.append(f"Every dropped row, with its text and reason: {assets}/<stage>_rejections/{key}.parquet")
+    return "\n".join(lines)
+
+
+def run_batch(key: str, select: str, config_json: str, data_dir: str, stages: tuple[str, ...]) -> int:
+    """Materialize ``select`` for batch ``key`` through the Dagster CLI, its full log in ``<data_dir>/logs/<key>.log``
+    and a line a step on screen; on a failure, what became of the rows (``explain``) and the log's path. The exit
+    status: 0, or 2 where the run failed."""
+    log = Path(data_dir) / "logs" / f"{key}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    command = [dagster, "asset", "materialize", "-f", "definitions.py", "--select", select, "--partition", key,
+               "--config-json", config_json]  # fmt: skip
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        assert process.stdout is not None
+        for line in process.stdout:
+            sink.write(line)
+            if shown := progress_line(line):
+                print(shown, flush=True)
+        code = process.wait()
+    if code == 0:
+        return 0
+    print(f"\nThe run for batch {key} failed, and nothing new was published (the last revision stays).")
+    failures = [line.split(" - ", 5)[-1].strip() for line in log.read_text().splitlines() if "STEP_FAILURE" in line]
+    if failures:
+        print(f"What stopped it: {failures[0][:400]}")
+    print(explain(data_dir, key, stages))
+    print(f"The full log: {log}")
+    return 2
+
+
 def backfill(keys: list[str], select: str = "*", definitions: str = "definitions.py") -> None:
     """Register ``keys`` and materialize ``select`` for each in order, one run per batch; stop at the first failure."""
     instance = dg.DagsterInstance.get()
@@ -121,7 +194,22 @@ def main(argv: list[str] | None = None) -> None:
     several.add_argument("keys", nargs="+")
     several.add_argument("--select", default="*", help="asset selection (default: the whole graph)")
     commands.add_parser("recover", help="mark failed the runs whose process on this machine is gone")
+    one = commands.add_parser("run", help="materialize one batch, its log in <data>/logs; explain a failure")
+    one.add_argument("key")
+    one.add_argument("--select", default="*")
+    one.add_argument("--config-json", default="{}")
+    why = commands.add_parser("explain", help="what became of a batch's rows, stage by stage")
+    why.add_argument("key")
     args = parser.parse_args(argv)
+    if args.command in ("run", "explain"):
+        from assets.settings import FoundrySettings
+        from assets.stages import COUNTED_STAGES
+
+        data_dir = FoundrySettings.from_env().data_dir
+        if args.command == "explain":
+            print(explain(data_dir, check_key(args.key), COUNTED_STAGES))
+            return
+        raise SystemExit(run_batch(check_key(args.key), args.select, args.config_json, data_dir, COUNTED_STAGES))
     if args.command == "backfill":
         backfill([check_key(k) for k in args.keys], args.select)
         return

@@ -30,7 +30,7 @@ from filters.decontamination import (
     scanned_columns,
 )
 from filters.dedup import Dedup, MinhashSigner, minhash_config
-from filters.dedup_index import DedupIndex, IndexDedup
+from filters.dedup_index import EARLIER_BATCH_REASONS, DedupIndex, IndexDedup
 from filters.edu import EduScoreFilter
 from filters.reasoning import ReasoningFilter, ReasoningFilterConfig
 from filters.stream import ROW, decided, stream, stream_rows, then
@@ -93,7 +93,7 @@ def deduplicated(
             dedup_executor=config.executor,
             checked_against_batches=dg.MetadataValue.json(index.loaded),
             earlier_batches_not_indexed=dg.MetadataValue.json(not_indexed),
-            earlier_batch_duplicates=sum(n for code, n in result.reasons.items() if code.startswith("earlier_batch")),
+            earlier_batch_duplicates=sum(n for code, n in result.reasons.items() if code in EARLIER_BATCH_REASONS),
         )  # fmt: skip
 
 

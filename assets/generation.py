@@ -7,11 +7,13 @@ import polars as pl
 from pydantic import Field
 
 from assets.batches import BATCHES, batch_seed
-from assets.metadata import counts_by, generation_outputs, progress_logger, samples, stage_asset
+from assets.metadata import counts_by, generation_outputs, markdown_table, progress_logger, samples, stage_asset
 from assets.resources import EndpointSettings, TeacherResource
 from assets.run_config import config_of, validate_run_config
+from filters.verify import small_answer_spaces, would_verify
 from generators.tasks.cot import CotTask
 from generators.tasks.evolve import EVOLUTIONS, evolve_problems
+from generators.tasks.targets import SamplingReport, Target, sample_to_target
 from generators.tasks.textbook import TextbookTask, load_topics, sample_topics
 from generators.teachers.backend import SamplingParams
 
@@ -72,7 +74,25 @@ def evolved_problems(
 
 @config_of("cot_traces")
 class CotTracesConfig(SamplingConfig):
+    """``samples_per_problem`` samples of each problem; or, with ``target_rows`` (verified CoT rows for the batch)
+    or ``per_problem`` (verified traces a problem), rounds of that many samples until the target or the budget
+    (``max_samples_per_problem``, ``max_requests``, ``max_rounds``); see ``generators.tasks.targets``."""
+
     samples_per_problem: int = Field(4, ge=1, le=256)
+    target_rows: int | None = Field(None, ge=1)
+    per_problem: int | None = Field(None, ge=1)
+    max_samples_per_problem: int = Field(16, ge=1, le=4096)
+    max_requests: int | None = Field(None, ge=1)
+    max_rounds: int = Field(8, ge=1, le=1000)
+
+    def target(self) -> Target | None:
+        """The target to sample to; None where the config asks for a fixed number of samples."""
+        if self.target_rows is None and self.per_problem is None:
+            return None
+        return Target(
+            self.target_rows, self.per_problem, self.samples_per_problem,
+            max(self.max_samples_per_problem, self.samples_per_problem), self.max_requests, self.max_rounds,
+        )  # fmt: skip
 
 
 @config_of("textbook_topics")
@@ -89,6 +109,20 @@ class TextbookPassagesConfig(SamplingConfig):
     EMBEDDED_MAX_TOKENS: ClassVar[int] = 320
 
 
+def sampling_metadata(report: SamplingReport) -> dict[str, object]:
+    """What sampling to a target reports: the summary, whether the target was met, and the rounds and yield per domain
+    as tables."""
+    return {
+        "sampling": report.summary(),
+        "target_met": report.target_met if report.target_met is not None else "no target",
+        "verified_in_sampling": report.verified,
+        "problems_stopped_at_k": report.stopped_at_k,
+        "problems_given_up": report.given_up,
+        "rounds": dg.MetadataValue.md(markdown_table(report.rounds)),
+        "yield_per_domain": dg.MetadataValue.json(report.by_domain),
+    }
+
+
 @stage_asset("cot_traces")
 def cot_traces(
     context: dg.AssetExecutionContext,
@@ -98,15 +132,27 @@ def cot_traces(
     synthetic_problems: pl.DataFrame,
     evolved_problems: pl.DataFrame,
 ):
-    """n chain-of-thought samples per problem from the teacher (few-shot completion for base models, else chat)."""
+    """Chain-of-thought samples from the teacher (few-shot completion for base models, else chat): n per problem, or
+    rounds of them until the batch has the verified rows it asks for (``target_rows``, ``per_problem``)."""
     validate_run_config(context)
     problems = pl.concat([seed_problems, synthetic_problems, evolved_problems])
     backend = teacher.backend()
     params = config.params(teacher.settings())
-    output = CotTask(backend, params, config.samples_per_problem).run(problems, progress_logger(context))
+    task = CotTask(backend, params, config.samples_per_problem)
+    target = config.target()
+    sampling: dict[str, object] = {}
+    if target is None:
+        output = task.run(problems, progress_logger(context))
+    else:
+        output, report = sample_to_target(
+            task, problems, target, would_verify, small_answer_spaces(problems), progress_logger(context)
+        )
+        (context.log.info if report.target_met is not False else context.log.warning)(report.summary())
+        sampling = sampling_metadata(report)
     traces = output.rows
     yield from generation_outputs(
         "cot_traces", output, config.max_failure_fraction,
+        **sampling,
         problems=problems.height,
         teacher_model=backend.model,
         teacher_backend=backend.backend,

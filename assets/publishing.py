@@ -141,7 +141,7 @@ def published_dataset(
     rl = (rl_rows(train, (low, high)), rl_rows(evaluation, (low, high)))
     data = layout(train, evaluation, textbook, steps, rl)
     report = contamination_report(rejections, reports.decontamination)
-    card = render_card(config.name, data, cot, textbook, rejections, reports.audits, reports.stages, report, notes)
+    card = render_card(config.name, data, cot, textbook, rejections, reports, report, notes)
     if storage.publish_url:
         result = publish_to_url(storage.publish_url, config.name, data, card, config.license)
     else:

@@ -15,16 +15,22 @@ from typing import Any, ClassVar, TypeVar
 
 import polars as pl
 
+from filters.schemas import declared
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 
 @dataclass(frozen=True)
 class Drop:
-    """Why a row goes: ``code``, one word every stage's report groups by; ``detail``, what is particular to the row."""
+    """Why a row goes: ``code``, one word every stage's report groups by (declared with ``reasons`` by the check that
+    emits it); ``detail``, what is particular to the row."""
 
     code: str
     detail: str | None = None
+
+    def __post_init__(self) -> None:
+        declared(self.code)
 
     def __str__(self) -> str:
         return f"{self.code}: {self.detail}" if self.detail else self.code

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from filters.contract import Drop, RowFilter
+from filters.schemas import reasons
 from filters.stream import ROW, chunks
 
 _WORD = re.compile(r"[a-z0-9]+")
@@ -23,6 +24,7 @@ BENCHMARK_SUFFIXES = (".jsonl", ".json", ".parquet")
 SHIPPED_DIR = Path(__file__).parent / "data" / "benchmarks"
 SHIPPED_BENCHMARKS = (SHIPPED_DIR / "gsm8k_test.jsonl", SHIPPED_DIR / "math500_test.jsonl")
 SCANNED_COLUMNS = ("problem", "text", "thinking")
+CONTAMINATION_REASONS = reasons(__name__, "contaminated")
 FIVE_BITS = 1 << 22  # the bitmap of benchmark 5-gram keys (4 MB; about 5% full with GSM8K test and MATH-500)
 
 

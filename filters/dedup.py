@@ -30,8 +30,12 @@ from datatrove.utils.text import TextNormConfig
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from filters.contract import Drop, Filter
+from filters.schemas import reasons
 from filters.text import NUMBER
 
+DUPLICATE_REASONS = reasons(
+    __name__, *(f"{way}_duplicate_{label}" for way in ("exact", "near", "semantic") for label in ("problem", "text"))
+)
 _SPACE = re.compile(r"\s+")
 
 

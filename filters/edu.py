@@ -7,6 +7,9 @@ from collections.abc import Sequence
 import polars as pl
 
 from filters.contract import Drop, Filter
+from filters.schemas import reasons
+
+EDU_REASONS = reasons(__name__, "edu_score_unknown", "edu_score_below_min")
 
 
 class EduScoreFilter(Filter):

@@ -16,8 +16,10 @@ from math import comb
 from typing import NamedTuple
 
 from filters.contract import Drop
+from filters.schemas import reasons
 from filters.steps import NUMBER_WORDS, clauses
 
+FAMILY_FACT = reasons(__name__, "family_fact")[0]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 LETTERS = "ABCDE"
 ORDINALS = ["first", "second", "third", "fourth", "fifth"]
@@ -198,7 +200,7 @@ def family_contradiction(template: str | None, spec: dict | None, trace: str) ->
 def family_reasoning_error(template: str | None, spec: dict | None, trace: str) -> Drop | None:
     """None where what the trace asserts agrees with the family's solver, else ``family_fact`` with the assertion."""
     found = family_contradiction(template, spec, trace)
-    return None if found is None else Drop("family_fact", str(found))
+    return None if found is None else Drop(FAMILY_FACT, str(found))
 
 
 def has_family_check(template: str | None) -> bool:

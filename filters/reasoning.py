@@ -16,7 +16,13 @@ from filters.answers import extract_answer_with_method
 from filters.contract import Drop, FilterResult, RowFilter
 from filters.dedup import WhitespaceTokenizer
 from filters.language import language_reason
+from filters.schemas import reasons
 from filters.steps.text import step_depth
+
+REASONING_FILTER_REASONS = reasons(
+    __name__, "truncated_thinking", "empty", "truncated", "thinking_too_long", "thinking_repetition", "too_short",
+    "too_long", "no_final_answer", "too_few_steps", "language", "repetition",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -54,8 +54,29 @@ OPTIONAL_REJECTION_COLUMNS: dict[str, pl.DataType] = {
 trace with who located its first bad step (``filters.steps.LABEL_SOURCES``), for the `cot-steps` config."""
 
 
+REASONS: dict[str, str] = {}
+"""Every drop code, by the module that owns it: a code is declared once, by the check that emits it, and every report,
+card and drop-rate check reads codes from here and the groups their owners declare, never by matching strings."""
+
+
+def reasons(owner: str, *codes: str) -> tuple[str, ...]:
+    """Declare the drop codes ``owner`` (a module's ``__name__``) emits; each code has one owner. Returns them."""
+    for code in codes:
+        if REASONS.setdefault(code, owner) != owner:
+            raise ValueError(f"drop code {code!r} is declared by {REASONS[code]} and again by {owner}")
+    return codes
+
+
+def declared(code: str) -> str:
+    """``code`` where a check declared it (``reasons``); a ValueError naming it where none did."""
+    if code not in REASONS:
+        raise ValueError(f"drop code {code!r} is not declared: the check that emits it declares it with reasons()")
+    return code
+
+
 def rejection(row: str, text: str, code: str, detail: str | None = None) -> dict[str, str | None]:
-    """One rejection row."""
+    """One rejection row (``code`` declared by its check)."""
+    declared(code)
     return {"id": row, "text": text, "code": code, "detail": detail}
 
 

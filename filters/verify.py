@@ -17,10 +17,12 @@ from functools import lru_cache
 
 import polars as pl
 
+from filters import schemas
 from filters.answers import boolean_value, choice_letter, extract_answer, extract_answer_with_method
 from filters.contract import Drop, Filter, FilterResult
-from filters.families import binomial_tail, chance_level, family_contradiction, has_family_check
-from filters.steps import check_trace, marked_at, source_of, split_steps
+from filters.families import FAMILY_FACT, binomial_tail, chance_level, family_contradiction, has_family_check
+from filters.steps import TRACE_REASONS, check_trace, marked_at, source_of, split_steps
+from filters.steps.reference import CONTRADICTS_REFERENCE
 
 __all__ = [
     "ReasoningChecks",
@@ -33,6 +35,16 @@ __all__ = [
     "verify_traces",
 ]
 
+WRONG_ANSWER, GOLD_UNPARSEABLE, OVER_LIMIT, AT_CHANCE, JUDGED_WRONG = schemas.reasons(
+    __name__, "wrong_answer", "gold_unparseable", "over_per_problem_limit", "answer_at_chance_level",
+    "judge_first_wrong_step",
+)  # fmt: skip
+PROCESS_REASONS = (
+    *(code for code in TRACE_REASONS if code != CONTRADICTS_REFERENCE),  # a right answer agrees with its reference
+    FAMILY_FACT,
+    JUDGED_WRONG,
+)
+"""The codes that reject a right answer's reasoning: the card's columns, the audit's ``rejected_by_reasoning``."""
 _MATHY = re.compile(r"[\\^_{}0-9=<>]")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z .,'-]*[A-Za-z.]")  # two or more letters: a text answer, not a product of symbols
 
@@ -265,7 +277,7 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
             passed[i] += [f"calculations:{result.claims}", "derived"]
         if checks.family:
             if contradiction := family_contradiction(templates[i], specs[i], texts[i]):
-                reasons[i], sources[i] = Drop("family_fact", str(contradiction)), "family"
+                reasons[i], sources[i] = Drop(FAMILY_FACT, str(contradiction)), "family"
                 steps = split_steps(texts[i])
                 at = next((k for k, step in enumerate(steps) if contradiction.assertion in step), len(steps) - 1)
                 labels[i] = marked_at(labels[i], len(steps), at)
@@ -293,9 +305,7 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
             if not right[i] or reasons[i]:
                 continue
             if p > checks.chance_alpha:
-                reasons[i] = Drop(
-                    "answer_at_chance_level", f"{hits}/{len(indexes)} right at chance {chance:.2f}, p={p:.3f}"
-                )
+                reasons[i] = Drop(AT_CHANCE, f"{hits}/{len(indexes)} right at chance {chance:.2f}, p={p:.3f}")
             else:
                 passed[i].append(f"above_chance:p={p:.3g}")
     return ReasoningVerdicts(reasons, passed, labels, sources, located, p_values, tested)
@@ -320,7 +330,7 @@ def _judge_steps(
         elif verdict < 0:
             passed[i].append("judge:no_wrong_step")
         else:
-            reasons[i], sources[i] = Drop("judge_first_wrong_step", f"{verdict} ({trace[verdict][:120]})"), "judge"
+            reasons[i], sources[i] = Drop(JUDGED_WRONG, f"{verdict} ({trace[verdict][:120]})"), "judge"
             labels[i] = marked_at(labels[i], len(trace), verdict)
 
 
@@ -441,11 +451,11 @@ class VerifyTraces(Filter):
             correct = [i for i in indexes if verdicts[i] and flaws[i] is None]
             keep.update(correct[j] for j in diverse_subset([texts[i] for i in correct], max_per_problem))
         decisions = [
-            Drop("gold_unparseable")
+            Drop(GOLD_UNPARSEABLE)
             if verdicts[i] is None
-            else Drop("wrong_answer", str(judged.located[i]) if judged.located[i] else None)
+            else Drop(WRONG_ANSWER, str(judged.located[i]) if judged.located[i] else None)
             if not verdicts[i]
-            else flaws[i] or (None if i in keep else Drop("over_per_problem_limit"))
+            else flaws[i] or (None if i in keep else Drop(OVER_LIMIT))
             for i in range(cot.height)
         ]
         right = sum(bool(v) for v in verdicts)
@@ -460,6 +470,32 @@ class VerifyTraces(Filter):
         others = frame.filter(~is_cot)
         self._decisions = [*decisions, *[None] * others.height]
         return pl.concat([cot, others], how="diagonal_relaxed")
+
+
+def would_verify(traces: pl.DataFrame, workers: int = 2) -> list[bool]:
+    """Per CoT row (its solution in ``trace``, as generation writes it): whether ``verified`` would keep it on its
+    answer and its reasoning, every sample counted (no per-problem cap). The chance gate is left to ``verified``, which
+    sees every sample of a problem."""
+    if not traces.height:
+        return []
+    columns = ("id", "problem_id", "problem", "answer", "problem_template", "spec")
+    frame = traces.select(*(c for c in columns if c in traces.columns), pl.col("trace").alias("text"))
+    result, _ = verify_traces(
+        frame.with_columns(pl.lit("cot").alias("kind")), workers, 10**9, checks=ReasoningChecks(chance_alpha=None)
+    )
+    kept = set(result.kept["id"].to_list())
+    return [row in kept for row in traces["id"].to_list()]
+
+
+def small_answer_spaces(problems: pl.DataFrame) -> list[bool]:
+    """Per problem: whether its answers can be guessed (yes/no, a choice, an ordering), where the chance gate tests
+    the problem's samples together."""
+    templates = problems["template"].to_list() if "template" in problems.columns else [None] * problems.height
+    specs = problems["spec"].to_list() if "spec" in problems.columns else [None] * problems.height
+    return [
+        chance_level(answer_type(gold) if gold else None, template, _spec(spec)) is not None
+        for gold, template, spec in zip(problems["answer"].to_list(), templates, specs, strict=True)
+    ]
 
 
 def verify_traces(

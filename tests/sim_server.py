@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from tests.local_http import LocalHTTPServer
 
 Answer = Callable[[str], tuple[str | None, str]]
+SampleAnswer = Callable[[str, int], tuple[str | None, str]]
+"""An answer that also depends on the request's seed (the sampling seed and the sample index, as clients send it)."""
 
 
 @dataclass
@@ -43,7 +45,7 @@ def question_of(payload: dict) -> str:
 class SimServer(LocalHTTPServer):
     def __init__(
         self,
-        answer: Answer,
+        answer: Answer | SampleAnswer,
         latency_s: float = 0.0,
         capacity: int = 256,
         reasoning: str = "none",
@@ -51,14 +53,16 @@ class SimServer(LocalHTTPServer):
         seed: int = 0,
         model: str = "sim-teacher",
         queue: bool = True,
+        by_seed: bool = False,
     ) -> None:
         """``queue=False``: a request beyond ``capacity`` gets a 429 at once instead of waiting (as a gateway or a
-        hosted API answers when it is full)."""
+        hosted API answers when it is full). ``by_seed``: ``answer`` takes the request's seed too."""
         if reasoning not in ("none", "think_tags", "reasoning_content"):
             raise ValueError(f"reasoning {reasoning!r}: none, think_tags or reasoning_content")
         super().__init__()
         self.say, self.latency_s, self.capacity, self.reasoning = answer, latency_s, capacity, reasoning
         self.rate_429, self.rng, self.model, self.queue = rate_429, random.Random(seed), model, queue
+        self.by_seed = by_seed
         self.log = SimLog()
 
     def setup(self) -> None:
@@ -95,7 +99,7 @@ class SimServer(LocalHTTPServer):
             finally:
                 self.log.in_flight -= 1
         question = question_of(payload)
-        thinking, solution = self.say(question)
+        thinking, solution = self.say(question, payload.get("seed", 0)) if self.by_seed else self.say(question)
         if thinking is not None:
             self.log.sent_thinking[question] = thinking
         chat = path.endswith("/chat/completions")

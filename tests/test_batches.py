@@ -58,3 +58,44 @@ def test_backfill_runs_each_batch_in_order(tmp_path: Path) -> None:
     assert seeds == {batch_seed("w1"), batch_seed("w2")}  # each batch drew its own problems
     stored = sorted(p.name for p in (tmp_path / "data" / "assets" / "synthetic_problems").iterdir())
     assert stored == ["w1.parquet", "w2.parquet"]
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("2026-12-05 07:00:00 +0000 - dagster - DEBUG - job - 3a2d - 1 - verified - STEP_START - Started",
+         "verified: started"),
+        ("2026-12-05 07:00:00 +0000 - dagster - INFO - job - 3a2d - cot_traces - 24/80 requests done, 0 from cache",
+         "cot_traces: 24/80 requests done, 0 from cache"),
+        ("2026-12-05 07:00:00 +0000 - dagster - DEBUG - job - 3a2d - 16635 - verified - STEP_OUTPUT - Yielded", None),
+        ("Traceback (most recent call last):", None),
+    ],
+)  # fmt: skip
+def test_the_run_shows_a_line_a_step(line: str, shown: str | None) -> None:
+    from assets.batches import progress_line
+
+    assert progress_line(line) == shown
+
+
+def test_a_batch_explains_what_became_of_its_rows(tmp_path: Path) -> None:
+    import polars as pl
+
+    from assets.batches import explain
+    from assets.metadata import stage_report
+
+    for stage, (rows_in, rows_out, codes) in {
+        "cot_traces": (80, 80, []),
+        "verified": (80, 0, ["wrong_answer"] * 69 + ["false_calculation"] * 11),
+    }.items():
+        (tmp_path / "assets" / f"{stage}_report").mkdir(parents=True)
+        stage_report(stage, {"rows_in": rows_in, "rows_out": rows_out}).write_parquet(
+            tmp_path / "assets" / f"{stage}_report" / "b.parquet"
+        )
+        (tmp_path / "assets" / f"{stage}_rejections").mkdir(parents=True)
+        pl.DataFrame({"code": codes}, schema={"code": pl.String}).write_parquet(
+            tmp_path / "assets" / f"{stage}_rejections" / "b.parquet"
+        )
+    said = explain(tmp_path, "b", ("cot_traces", "verified", "difficulty_graded"))
+    assert "cot_traces: 80 in, 80 out\n" in said
+    assert "verified: 80 in, 0 out; dropped: wrong_answer 69, false_calculation 11" in said
+    assert "difficulty_graded: did not run" in said

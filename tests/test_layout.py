@@ -198,3 +198,25 @@ def test_publishing_reads_no_event_log() -> None:
     reads = ("latest_metadata", "get_latest_materialization_event", "fetch_materializations", "get_event_records")
     publishing = [n for n in modules() if n.startswith("generators.publishing") or n == "assets.publishing"]
     assert [(n, r) for n in publishing for r in reads if r in modules()[n].read_text()] == []
+
+
+def test_every_drop_code_is_declared_by_the_module_that_emits_it() -> None:
+    """A drop code is declared once (``filters.schemas.reasons``) by the check that emits it; a code nobody declared
+    cannot be made, and no module emits a code another one owns."""
+    import re
+
+    from filters.contract import Drop
+    from filters.schemas import REASONS, reasons
+
+    for name in modules():
+        importlib.import_module(name)
+    literal = re.compile(r"""(?:Drop|Rejected)\(\s*f?["']([a-z_{}\[\]0-9]+)["']""")
+    for name, path in modules().items():
+        for code in literal.findall(path.read_text()):
+            pattern = re.compile("^" + re.sub(r"\{[^}]*\}", "[a-z]+", code) + "$")
+            owners = {owner for declared, owner in REASONS.items() if pattern.match(declared)}
+            assert owners == {name}, (name, code, owners)
+    with pytest.raises(ValueError, match="not declared"):
+        Drop("no_such_code")
+    with pytest.raises(ValueError, match=r"declared by filters\.verify"):
+        reasons("somewhere.else", "wrong_answer")

@@ -64,3 +64,27 @@ def test_a_stage_report_keeps_plain_values_and_leaves_tables_out() -> None:
 def test_no_batch_no_figures() -> None:
     summed = published_reports(pl.DataFrame(schema={"batch": pl.String}), COUNTED_STAGES, set())
     assert summed.stages == [] and summed.audits == [] and summed.decontamination["status"] == "on"
+
+
+def test_sampling_to_a_target_is_reported_for_the_published_batches() -> None:
+    yields = [{"domain": "math", "samples": 40, "verified": 4, "samples_per_verified_row": 10.0}]
+    frame = pl.concat(
+        [
+            stage_report(
+                "cot_traces",
+                {
+                    "requests": 40,
+                    "rows": 40,
+                    "sampling": f"target met in {batch}",
+                    "yield_per_domain": dg.MetadataValue.json(yields),
+                },
+            ).with_columns(pl.lit(batch).alias("batch"))
+            for batch in ("a", "b", "c")
+        ]
+    )
+    summed = published_reports(frame, COUNTED_STAGES, {"a", "b"})
+    assert summed.sampling == [
+        {"batch": "a", "sampling": "target met in a"},
+        {"batch": "b", "sampling": "target met in b"},
+    ]
+    assert summed.yields == [{"domain": "math", "samples": 80, "verified": 8, "samples_per_verified_row": 10.0}]

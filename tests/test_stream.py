@@ -12,6 +12,7 @@ from filters.contract import Drop, Filter, FilterResult, RowFilter
 from filters.decontamination import SHIPPED_BENCHMARKS, BenchmarkIndex, Decontaminate, load_benchmark
 from filters.dedup import Dedup
 from filters.reasoning import ReasoningFilter
+from filters.schemas import reasons
 from filters.stream import ROW, decided, stream, stream_rows, then
 from filters.verify import VerifyTraces
 
@@ -57,6 +58,9 @@ def test_a_streamed_filter_keeps_and_drops_what_it_does_in_memory(
     assert dropped.sort("id").equals(in_memory.dropped.sort("id"))
 
 
+SEVEN = reasons(__name__, "seven")[0]
+
+
 class _Seen(Filter):
     """Drops rows whose problem id ends in 7, remembering the columns and rows it was handed."""
 
@@ -70,7 +74,7 @@ class _Seen(Filter):
 
     def decide(self, frame: pl.DataFrame) -> list[Drop | None]:
         self.columns, self.rows = frame.columns, frame.height
-        return [Drop("seven", p) if p.endswith("7") else None for p in frame["problem_id"]]
+        return [Drop(SEVEN, p) if p.endswith("7") else None for p in frame["problem_id"]]
 
 
 def test_whole_batch_filters_see_only_what_they_read_and_whole_rows_come_a_chunk_at_a_time(

@@ -17,15 +17,15 @@ The modules, bottom up: ``text`` (what a step and a sentence are), ``tokens``, `
 (what the problem gives), ``checks`` (the check of a trace) and ``labels`` (the first bad step of a rejection).
 """
 
-from filters.steps.checks import TraceCheck, check_trace, find_reasoning_error
-from filters.steps.labels import LABEL_SOURCES, PROCESS_REASONS, marked_at, source_of
+from filters.steps.checks import TRACE_REASONS, TraceCheck, check_trace, find_reasoning_error
+from filters.steps.labels import LABEL_SOURCES, marked_at, source_of
 from filters.steps.text import clauses, split_steps, step_depth
 from filters.steps.tokens import NUMBER_WORDS
 
 __all__ = [
     "LABEL_SOURCES",
     "NUMBER_WORDS",
-    "PROCESS_REASONS",
+    "TRACE_REASONS",
     "TraceCheck",
     "check_trace",
     "clauses",

@@ -8,9 +8,10 @@ from fractions import Fraction
 
 from filters.answers import extract_answer
 from filters.contract import Drop
+from filters.schemas import reasons
 from filters.steps.claims import line_claims, solved_claims
 from filters.steps.facts import admits_negatives, misread_fact, problem_facts, restates, speaks_of_deficit
-from filters.steps.reference import contradicts_reference
+from filters.steps.reference import CONTRADICTS_REFERENCE, contradicts_reference
 from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
 
@@ -18,11 +19,8 @@ _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box aroun
 
 
 TRACE_REASONS = (
-    "false_calculation",
-    "negative_quantity",
-    "misread_fact",
-    "answer_not_derived",
-    "contradicts_reference",
+    *reasons(__name__, "false_calculation", "negative_quantity", "misread_fact", "answer_not_derived"),
+    CONTRADICTS_REFERENCE,
 )
 """The codes ``check_trace`` rejects a trace with, in the order the card lists them."""
 

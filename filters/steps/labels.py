@@ -1,16 +1,9 @@
-"""Step labels: the codes that reject a right answer's reasoning, and labels with a first bad step marked where a check
-other than ``check_trace`` (a family's solver, a judge) found it."""
+"""Step labels: who located a first bad step, and labels with one marked where a check other than ``check_trace`` (a
+family's solver, a judge) found it."""
 
 from __future__ import annotations
 
-from filters.steps.checks import TRACE_REASONS
-
-PROCESS_REASONS = (
-    *(code for code in TRACE_REASONS if code != "contradicts_reference"),  # a right answer agrees with the reference
-    "family_fact",
-    "judge_first_wrong_step",
-)
-"""The codes verification rejects a right answer's reasoning with: the card's columns."""
+from filters.steps.reference import CONTRADICTS_REFERENCE
 
 LABEL_SOURCES = ("rule", "reference", "family", "judge")
 """Who located a first bad step: ``check_trace``'s rules, a reference's answer, a family's solver, a judge model."""
@@ -25,4 +18,4 @@ def marked_at(labels: list[bool | None], steps: int, index: int) -> list[bool | 
 
 def source_of(code: str) -> str:
     """The label source of a ``check_trace`` rejection."""
-    return "reference" if code == "contradicts_reference" else "rule"
+    return "reference" if code == CONTRADICTS_REFERENCE else "rule"

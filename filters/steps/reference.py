@@ -16,9 +16,11 @@ from fractions import Fraction
 
 from filters.answers import extract_answer
 from filters.contract import Drop
+from filters.schemas import reasons
 from filters.steps.text import FINAL_ANSWER
 from filters.steps.tokens import normalize, numbers
 
+CONTRADICTS_REFERENCE = reasons(__name__, "contradicts_reference")[0]
 _PERCENT = re.compile(r"%|percent", re.IGNORECASE)
 
 
@@ -51,4 +53,4 @@ def contradicts_reference(
     holding = [i for i, line_values in zip(body, values, strict=True) if answer in line_values]
     step = holding[-1] if holding else None
     detail = f"{stated} where the reference's answer is {float(expected):g}"
-    return ReferenceVerdict(-1 if step is None else step, Drop("contradicts_reference", detail))
+    return ReferenceVerdict(-1 if step is None else step, Drop(CONTRADICTS_REFERENCE, detail))

@@ -6,7 +6,8 @@ from __future__ import annotations
 import polars as pl
 import yaml
 
-from filters.steps import PROCESS_REASONS
+from filters.verify import AT_CHANCE, OVER_LIMIT, PROCESS_REASONS
+from generators.publishing.reports import PublishedReports
 from generators.publishing.rows import Layout
 
 
@@ -81,7 +82,7 @@ def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFram
     """Per domain: traces with the right answer, how many of those each reasoning check rejected, and how many
     published."""
     verified = rejections.filter(pl.col("stage") == "verified")
-    codes = [*PROCESS_REASONS, "answer_at_chance_level", "over_per_problem_limit"]
+    codes = [*PROCESS_REASONS, AT_CHANCE, OVER_LIMIT]
     per_code = (
         verified.filter(pl.col("code").is_in(codes))
         .group_by("domain", "code")
@@ -99,8 +100,8 @@ def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFram
     return report.select(
         "domain",
         right.alias("right_answer"),
-        *(pl.col(c).alias(f"rejected_{c}") for c in [*PROCESS_REASONS, "answer_at_chance_level"]),
-        pl.col("over_per_problem_limit"),
+        *(pl.col(c).alias(f"rejected_{c}") for c in [*PROCESS_REASONS, AT_CHANCE]),
+        pl.col(OVER_LIMIT),
         "published",
     ).sort("domain")
 
@@ -116,19 +117,34 @@ def contamination_report(rejections: pl.DataFrame, decontamination: dict) -> dic
     }
 
 
+def _sampling(reports: PublishedReports) -> str:
+    """The card's sampling section, where a batch sampled to a target: per batch what it got, and the yield."""
+    if not reports.sampling:
+        return ""
+    return f"""
+## Sampling to a target
+Batches that asked for verified rows sampled in rounds until they had them or spent their budget:
+
+{_table(pl.DataFrame(reports.sampling))}
+Samples spent per verified row (counted as generation checked them; `verified` decides again):
+
+{_table(pl.DataFrame(reports.yields))}"""
+
+
 def render_card(
     name: str,
     data: Layout,
     cot: pl.DataFrame,
     textbook: pl.DataFrame,
     rejections: pl.DataFrame,
-    audits: list[dict] | None = None,
-    stages: list[dict] | None = None,
+    reports: PublishedReports | None = None,
     decontamination: dict | None = None,
     notes: list[str] | None = None,
 ) -> str:
     """The card's markdown body: counts, configs, drop reasons, decontamination, reasoning checks, models,
-    difficulty and lineage; ``notes`` are said first (an empty config, a disabled check)."""
+    difficulty and lineage, from the rows and ``reports`` (the published batches' stage reports); ``notes`` are said
+    first (an empty config, a disabled check)."""
+    reports = reports or PublishedReports()
     counts = pl.DataFrame(
         [{"config": c, "split": s, "files": p} for c, splits in data.configs.items() for s, p in splits.items()]
     )
@@ -166,6 +182,9 @@ def render_card(
         .sort("role")
     )
     histogram = "\n".join(f"level {lv}: {'█' * min(n, 60)} {n}" for lv, n in levels.iter_rows())
+    stage_rows = _table(
+        pl.DataFrame(reports.stages, schema={"stage": pl.String, "rows_in": pl.Int64, "rows_out": pl.Int64})
+    )
     said = "".join(f"> **Note:** {note}\n\n" for note in notes or [])
     decontamination = decontamination or {}
     benchmark_hits = pl.DataFrame(
@@ -203,7 +222,7 @@ Each refresh adds a batch, deduplicated against every earlier batch; this revisi
 
 {_table(batches)}
 ## Rows per stage (the published batches)
-{_table(pl.DataFrame(stages or [], schema={"stage": pl.String, "rows_in": pl.Int64, "rows_out": pl.Int64}))}
+{stage_rows}{_sampling(reports)}
 ## Dropped rows per stage
 {_table(drops)}
 ## Decontamination report
@@ -224,7 +243,7 @@ cap):
 Rows with a gold answer are decided by math-verify; rows without one by a majority vote over the problem's samples.
 On rows that have gold, the majority vote was also computed and compared with the gold check, per batch:
 
-{_table(pl.DataFrame([{k: str(v) for k, v in audit.items()} for audit in audits or []]))}
+{_table(pl.DataFrame([{k: str(v) for k, v in audit.items()} for audit in reports.audits]))}
 ## Models
 {_table(models)}
 ## Difficulty histogram (CoT rows per level)

@@ -20,6 +20,8 @@ class PublishedReports:
     judge: dict = field(default_factory=dict)  # min_edu_score and judge_model of the latest batch that says
     audits: list[dict] = field(default_factory=list)  # the verifier audit, one row a batch
     cannot_pass: list[str] = field(default_factory=list)  # the chance gate's warnings, each once
+    sampling: list[dict] = field(default_factory=list)  # batch and summary, where a batch sampled to a target
+    yields: list[dict] = field(default_factory=list)  # per domain: samples, verified rows, samples per verified row
 
 
 def _reports(frame: pl.DataFrame, stage: str) -> list[tuple[str, dict]]:
@@ -57,4 +59,15 @@ def published_reports(frame: pl.DataFrame, stages: tuple[str, ...], batches: set
         audits.append({"batch": batch, **(report.get("verifier_audit") or {})})
         gate = (report.get("reasoning_checks") or {}).get("chance_gate") or {}
         cannot_pass += [line for line in gate.get("cannot_pass", []) if line not in cannot_pass]
-    return PublishedReports(table, throughput, decontamination, judge, audits, cannot_pass)
+    sampling, by_domain = [], {}
+    for batch, report in _reports(scoped, "cot_traces"):
+        if "sampling" in report:
+            sampling.append({"batch": batch, "sampling": report["sampling"]})
+        for row in report.get("yield_per_domain") or []:
+            totals = by_domain.setdefault(row["domain"], [0, 0])
+            totals[0], totals[1] = totals[0] + row["samples"], totals[1] + row["verified"]
+    yields = [
+        {"domain": d, "samples": s, "verified": v, "samples_per_verified_row": round(s / v, 1) if v else None}
+        for d, (s, v) in sorted(by_domain.items())
+    ]
+    return PublishedReports(table, throughput, decontamination, judge, audits, cannot_pass, sampling, yields)

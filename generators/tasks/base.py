@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from filters.schemas import rejection, rejections_frame, row_id
+from filters.schemas import reasons, rejection, rejections_frame, row_id
 from generators.tasks.prompts import COT_STOP, RenderedPrompt, cot_prompt
 from generators.teachers.backend import (
     GenerationRequest,
@@ -22,6 +22,8 @@ from generators.teachers.backend import (
     SamplingParams,
     TeacherBackend,
 )
+
+GENERATION_FAILED = reasons(__name__, "generation_failed")[0]
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,10 @@ class Task(ABC):
     def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
         """The prompt for one input row."""
 
-    def render(self, row: dict[str, Any]) -> list[GenerationRequest]:
-        """The requests one input row needs: ``samples`` samples of its prompt."""
+    def render(self, row: dict[str, Any], first: int = 0) -> list[GenerationRequest]:
+        """The requests one input row needs: ``samples`` samples of its prompt, numbered from ``first``."""
         rendered = self.prompt(row)
-        return [self.request(rendered, index) for index in range(self.samples)]
+        return [self.request(rendered, index) for index in range(first, first + self.samples)]
 
     @abstractmethod
     def parse(self, row: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict | Rejected:
@@ -96,19 +98,26 @@ class Task(ABC):
             "finish_reason": result.finish_reason,
         }
 
-    def run(self, rows: pl.DataFrame | Sequence[dict[str, Any]], progress: ProgressFn | None = None) -> TaskOutput:
-        """Every row's requests in one batch; output rows in input order, rejections for the rest."""
+    def run(
+        self,
+        rows: pl.DataFrame | Sequence[dict[str, Any]],
+        progress: ProgressFn | None = None,
+        first_samples: Sequence[int] | None = None,
+    ) -> TaskOutput:
+        """Every row's requests in one batch (row n's samples numbered from ``first_samples[n]``, else 0); output rows
+        in input order, rejections for the rest."""
         if isinstance(rows, pl.DataFrame):
             missing = [c for c in self.inputs if c not in rows.columns]
             if missing:
                 raise ValueError(f"{self.name}: input lacks columns {missing}")
             rows = rows.to_dicts()
-        jobs = [(row, request) for row in rows for request in self.render(row)]
+        starts = first_samples if first_samples is not None else [0] * len(rows)
+        jobs = [(row, request) for row, first in zip(rows, starts, strict=True) for request in self.render(row, first)]
         results, stats = self.backend.generate([request for _, request in jobs], progress)
         kept, turned_down = [], []
         for (row, request), result in zip(jobs, results, strict=True):
             if result.error is not None:
-                outcome: dict | Rejected = Rejected("generation_failed", result.error)
+                outcome: dict | Rejected = Rejected(GENERATION_FAILED, result.error)
             else:
                 outcome = self.parse(row, request, result)
             if isinstance(outcome, Rejected):

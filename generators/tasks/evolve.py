@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from filters.answers import extract_answer
-from filters.schemas import PROBLEM_SCHEMA, rejection, rejections_frame
+from filters.schemas import PROBLEM_SCHEMA, reasons, rejection, rejections_frame
 from filters.verify import majority_votes
 from generators.tasks.base import ProblemTask, Rejected, Task, TaskOutput
 from generators.tasks.prompts import RenderedPrompt, prompt_hash
@@ -22,6 +22,10 @@ from generators.teachers.backend import (
     ProgressFn,
     SamplingParams,
     TeacherBackend,
+)
+
+TRUNCATED, TOO_SHORT, NO_MAJORITY = reasons(
+    __name__, "evolution_truncated", "evolution_too_short", "no_majority_answer"
 )
 
 EVOLUTIONS = {
@@ -70,9 +74,9 @@ class RewriteTask(Task):
         text = (result.text or "").strip()
         if result.finish_reason == "length":
             # a rewrite cut off at the token limit ("... twice a week.  How many") is not a problem
-            return Rejected("evolution_truncated", text=text)
+            return Rejected(TRUNCATED, text=text)
         if len(text.split()) < 5:
-            return Rejected("evolution_too_short", text=text)
+            return Rejected(TOO_SHORT, text=text)
         return {"pick": pick["pick"], "text": text}
 
 
@@ -131,7 +135,7 @@ def evolve_problems(
         how, text = candidate["evolution"], candidate["problem"]
         problem_id = "evolved-" + hashlib.sha256(f"{candidate['problem_id']}\n{how}\n{text}".encode()).hexdigest()[:16]
         if winner is None:
-            rejected.append(rejection(problem_id, text, "no_majority_answer", f"{share:.2f}"))
+            rejected.append(rejection(problem_id, text, NO_MAJORITY, f"{share:.2f}"))
             continue
         spec = {"parent": candidate["problem_id"], "evolution": how, "majority_answer": winner, "agreement": share,
                 "template_hash": EVOLVE_HASH, "sampling": asdict(rewrite.params)}  # fmt: skip
