@@ -9,7 +9,10 @@ import hashlib
 
 import polars as pl
 
-PROBLEM_SCHEMA: dict[str, pl.DataType] = {
+Schema = dict[str, type[pl.DataType] | pl.DataType]
+"""Column names and polars types, as frames are built with."""
+
+PROBLEM_SCHEMA: Schema = {
     "problem_id": pl.String,
     "source": pl.String,
     "domain": pl.String,
@@ -21,7 +24,7 @@ PROBLEM_SCHEMA: dict[str, pl.DataType] = {
     "spec": pl.String,
 }
 
-LINEAGE_SCHEMA: dict[str, pl.DataType] = {
+LINEAGE_SCHEMA: Schema = {
     "teacher_model": pl.String,
     "teacher_backend": pl.String,
     "template": pl.String,
@@ -39,12 +42,12 @@ def row_id(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()[:20]
 
 
-REJECTION_SCHEMA: dict[str, pl.DataType] = {"id": pl.String, "text": pl.String, "code": pl.String, "detail": pl.String}
+REJECTION_SCHEMA: Schema = {"id": pl.String, "text": pl.String, "code": pl.String, "detail": pl.String}
 """A dropped row: ``code`` says why in a word every stage shares (``wrong_answer``, ``contaminated``), ``detail`` says
 more where there is more (the benchmark, the error, the agreement)."""
 
 
-OPTIONAL_REJECTION_COLUMNS: dict[str, pl.DataType] = {
+OPTIONAL_REJECTION_COLUMNS: Schema = {
     "problem": pl.String,
     "domain": pl.String,
     "step_labels": pl.List(pl.Boolean),
