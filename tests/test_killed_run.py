@@ -48,7 +48,9 @@ def test_kill_9_of_the_run_process_stops_its_steps_and_recover_marks_it_failed(t
     with SimServer(lambda q: (None, "2 + 2 = 4\nThe answer is 4."), latency_s=1.0, capacity=2) as server:
         teacher = {"TEACHER_BASE_URLS": server.base_url, "TEACHER_MODEL": server.model, "TEACHER_MAX_CONCURRENCY": "2"}
         env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(data), **teacher}
-        selection = "*cot_traces,evolved_problems_rejections,cot_traces_rejections"
+        selection = (
+            "*cot_traces,evolved_problems_rejections,cot_traces_rejections,evolved_problems_report,cot_traces_report"
+        )
         command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-f", "definitions.py",
                    "--select", selection, "--partition", "b1"]  # fmt: skip
         run = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,

@@ -143,8 +143,8 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
     assert ("contaminated", "leaked_bench") in set(removed.select("code", "detail").rows())
     republished = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
     assert leaked not in {p for split in republished.values() for p in split["problem"]}
-    assert leaked not in set(third.output_for_node("difficulty_graded")["problem"])
-    b2_graded = second.output_for_node("difficulty_graded").filter(pl.col("kind") == "cot").height
+    assert leaked not in set(third.output_for_node("difficulty_graded", "difficulty_graded")["problem"])
+    b2_graded = second.output_for_node("difficulty_graded", "difficulty_graded").filter(pl.col("kind") == "cot").height
     assert ("b2" in {b for split in republished.values() for b in split["batch"]}) == (b2_graded > 0)
     assert second.success
     reason = dict(stored(tmp_path, "deduplicated_rejections", "b2").select("id", "code").iter_rows())
@@ -212,7 +212,7 @@ def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher
     assert watcher.pids, "the embedded server never started"
     assert not (watcher.pids & ServerWatcher.running()), "the embedded server outlived the run"
 
-    graded = result.output_for_node("difficulty_graded")
+    graded = result.output_for_node("difficulty_graded", "difficulty_graded")
     problems = graded.filter(graded["kind"] == "cot")["problem_id"].n_unique()
     assert problems >= 1, "the embedded teacher verified no trace at all"
     folder = tmp_path / "published" / "reasoning-foundry"

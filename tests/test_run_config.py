@@ -56,7 +56,7 @@ def test_a_bad_value_fails_the_run_before_any_model_call(tmp_path) -> None:
             [*definitions.all_assets],
             selection=dg.AssetSelection.assets(
                 "synthetic_problems", "seed_problems", "evolved_problems", "evolved_problems_rejections",
-                "cot_traces", "cot_traces_rejections",
+                "cot_traces", "cot_traces_rejections", "cot_traces_report", "evolved_problems_report",
             ),
             resources=graph_resources(tmp_path, teacher),
             run_config={"ops": {"evolved_problems": {"config": {"count": 1}},
