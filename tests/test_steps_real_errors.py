@@ -186,3 +186,36 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
     )
     assert dropped["family"]["code"] == "family_fact" and dropped["family"]["step_label_source"] == "family"
     assert dropped["family"]["step_labels"] == [None, False, None]
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [
+        ("We have that $r = \\sqrt{0^2 + 3^2} = 3.$ So the answer is $\\boxed{3}$.", None),
+        ("We have that $r = \\sqrt{0^2 + 3^2} = 4.$ So the answer is $\\boxed{4}$.", "\\sqrt{0^2 + 3^2} = 4"),
+        ("So $(7)(10)\\left(\\frac{21}{30}\\right) = \\boxed{49}$.", None),
+        ("So $\\frac{1}{2}(4)(4) = 9$.", "\\frac{1}{2}(4)(4) = 9"),
+        ("Then $\\binom{5}{2} = 11$ ways.", None),  # binomials are left alone
+        ("Then $2x + 3 = 7$, so $x = 2$.", None),  # an equation, not a claim about numbers
+        ("It is about $\\pi \\approx 3.2$.", None),  # approximations are left alone
+        ("The area is $\\pi \\cdot 2^2 = 12.57$.", None),  # rounded to the places it states
+        ("The area is $\\pi \\cdot 2^2 = 12.75$.", "\\pi \\cdot 2^2 = 12.75"),
+    ],
+)
+def test_latex_equalities_are_evaluated(trace: str, error: str | None) -> None:
+    found = find_reasoning_error("Compute it. Let $x$ be real.", trace)
+    assert found == (None if error is None else f"false_calculation: {error}")
+
+
+@pytest.mark.parametrize(
+    "trace",
+    [
+        "He paid $12 - $2 = $10. The answer is \\boxed{10}.",
+        "He buys 2 $5 loaves of bread, 2 3$ boxes. 2 * 5 + 2 * 3 = 16. The answer is \\boxed{16}.",
+    ],
+)
+def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
+    from filters.steps.latex import equalities, has_math
+
+    assert equalities(trace) == [] and not has_math(trace)
+    assert find_reasoning_error("He has $12 and buys bread.", trace) is None

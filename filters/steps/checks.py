@@ -11,6 +11,7 @@ from filters.contract import Drop
 from filters.schemas import reasons
 from filters.steps.claims import line_claims, solved_claims
 from filters.steps.facts import admits_negatives, misread_fact, problem_facts, restates, speaks_of_deficit
+from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
 from filters.steps.reference import CONTRADICTS_REFERENCE, contradicts_reference
 from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
@@ -53,8 +54,11 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     """Every arithmetic claim of every step evaluated, then whether the final answer is derived by some step, then,
     where a worked ``reference`` solution is given, whether the final answer agrees with the reference's."""
     steps = split_steps(trace)
-    normalized = [_working(normalize(step)) for step in steps]
-    body = [i for i, line in enumerate(normalized) if line.strip()]
+    math = [equalities(step) for step in steps]  # LaTeX equalities: sympy checks them, not the token stream
+    normalized = [
+        _working(normalize(without_equalities(step) if eqs else step)) for step, eqs in zip(steps, math, strict=True)
+    ]
+    body = [i for i, line in enumerate(normalized) if line.strip() or math[i]]
     labels: list[bool | None] = [None] * len(steps)
     declared = declared_variables(" ".join(normalized[i] for i in body))
     stated: set[Fraction] = set()
@@ -68,8 +72,10 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             values.append({t.value for t in tokens if t.kind == NUM and t.value is not None})
         else:
             values.append(word_numbers(normalized[i]))
+        values[-1] |= {v for segment in math[i] for v in numbers(_working(normalize(segment)))}
         line = normalized[i]
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
+        claims += latex_claims(steps[i]) if math[i] else []
         for claim in claims:
             checked += 1
             if not claim.holds:
@@ -84,7 +90,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             labels[i] = False
             return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
         known |= values[-1]
-    if not _derived(problem, trace, [normalized[i] for i in body], values, stated):
+    competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
+    if not competition and not _derived(problem, trace, [normalized[i] for i in body], values, stated):
         if steps:
             labels[-1] = False  # the step that states the answer states it without a derivation
         return TraceCheck(steps, labels, checked, Drop("answer_not_derived"))

@@ -7,6 +7,7 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
+from filters.steps.latex import has_math
 from filters.steps.text import sentences
 from filters.steps.tokens import NUMBER_WORDS, OP, Token, normalize, numbers
 
@@ -70,7 +71,7 @@ _DEFICIT = re.compile(r"\b(?:negative|deficit|short(?:age|fall)?|owes?|debt|loss
 def admits_negatives(problem: str) -> bool:
     """Whether a quantity of the problem can be negative: it states a negative number, or speaks of temperatures,
     debts, losses, changes or differences; else every count, length, price and time it asks about is at least 0."""
-    return bool(_SIGNED.search(problem))
+    return bool(_SIGNED.search(problem)) or has_math(problem)
 
 
 def speaks_of_deficit(trace: str) -> bool:
