@@ -17,7 +17,7 @@ from assets.metadata import (
     scratch_folder,
     stage_asset,
 )
-from assets.resources import StorageResource, TeacherResource
+from assets.resources import ModelResource, StorageResource
 from assets.run_config import config_of, validate_run_config
 from assets.settings import FoundrySettings
 from filters.decontamination import (
@@ -183,7 +183,7 @@ class ReasoningConfig(dg.Config):
 
 @stage_asset("reasoning_filtered")
 def reasoning_filtered(
-    context: dg.AssetExecutionContext, config: ReasoningConfig, teacher: TeacherResource, decontaminated: pl.LazyFrame
+    context: dg.AssetExecutionContext, config: ReasoningConfig, teacher: ModelResource, decontaminated: pl.LazyFrame
 ):
     """Format (a final answer present), truncation, length in tokens, step depth, language, Gopher repetition of the
     solution and loops in the thinking, a chunk of rows at a time in worker processes; then the teacher scores each

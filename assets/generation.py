@@ -8,7 +8,7 @@ from pydantic import Field
 
 from assets.batches import BATCHES, batch_seed
 from assets.metadata import counts_by, generation_outputs, markdown_table, progress_logger, samples, stage_asset
-from assets.resources import EndpointSettings, TeacherResource
+from assets.resources import EndpointSettings, ModelResource
 from assets.run_config import config_of, validate_run_config
 from filters.verify import small_answer_spaces, would_verify
 from generators.tasks.cot import CotTask
@@ -51,7 +51,7 @@ class EvolvedProblemsConfig(SamplingConfig):
 def evolved_problems(
     context: dg.AssetExecutionContext,
     config: EvolvedProblemsConfig,
-    teacher: TeacherResource,
+    teacher: ModelResource,
     seed_problems: pl.DataFrame,
     synthetic_problems: pl.DataFrame,
 ):
@@ -127,7 +127,7 @@ def sampling_metadata(report: SamplingReport) -> dict[str, object]:
 def cot_traces(
     context: dg.AssetExecutionContext,
     config: CotTracesConfig,
-    teacher: TeacherResource,
+    teacher: ModelResource,
     seed_problems: pl.DataFrame,
     synthetic_problems: pl.DataFrame,
     evolved_problems: pl.DataFrame,
@@ -183,7 +183,7 @@ def textbook_topics(context: dg.AssetExecutionContext, config: TextbookTopicsCon
 def textbook_passages(
     context: dg.AssetExecutionContext,
     config: TextbookPassagesConfig,
-    teacher: TeacherResource,
+    teacher: ModelResource,
     textbook_topics: pl.DataFrame,
 ):
     """Textbook-style passages written by the teacher, one per topic and audience."""

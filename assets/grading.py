@@ -21,7 +21,7 @@ from assets.metadata import (
     stage_asset,
     stage_report,
 )
-from assets.resources import TeacherResource
+from assets.resources import ModelResource
 from assets.run_config import config_of, validate_run_config
 from assets.stages import MODEL_STEP
 from filters.stream import decided, stream
@@ -51,7 +51,7 @@ class VerifyConfig(dg.Config):
 
 @stage_asset("verified")
 def verified(
-    context: dg.AssetExecutionContext, config: VerifyConfig, judge: TeacherResource, reasoning_filtered: pl.LazyFrame
+    context: dg.AssetExecutionContext, config: VerifyConfig, judge: ModelResource, reasoning_filtered: pl.LazyFrame
 ):
     """Final answers checked with math-verify in worker processes; then each right answer's calculations, derivation
     and family facts are checked, small answer spaces must be answered above chance, and (optionally) a judge model
@@ -130,7 +130,7 @@ GRADED = "Per problem, students' pass rates over k samples, a level 1-5 and a cu
     partitions_def=BATCHES,
 )
 def difficulty_graded(
-    context: dg.AssetExecutionContext, config: DifficultyConfig, student: TeacherResource, verified: pl.DataFrame
+    context: dg.AssetExecutionContext, config: DifficultyConfig, student: ModelResource, verified: pl.DataFrame
 ) -> Iterator[dg.Output]:
     """Per problem, students' pass rates over k samples (a Rasch fit with several students), a level 1-5 and a
     curriculum rank (easy first), and the stage's report. Extra students are other models served at the student

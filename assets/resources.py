@@ -15,7 +15,7 @@ from pydantic import Field, PrivateAttr
 from upath import UPath
 
 from assets.settings import default_data_dir
-from generators.teachers.backend import TeacherBackend
+from generators.teachers.backend import ModelBackend
 from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import (
     EMBEDDED_ENGINES,
@@ -59,8 +59,9 @@ _NUMBERS = {"max_concurrency": ("MAX_CONCURRENCY", int), "timeout_s": ("TIMEOUT_
             "max_retries": ("MAX_RETRIES", int)}  # fmt: skip
 
 
-class TeacherResource(dg.ConfigurableResource):
-    """A model endpoint: the embedded server (llama.cpp's, or vLLM's with ``$FOUNDRY_EMBEDDED_ENGINE=vllm``), any
+class ModelResource(dg.ConfigurableResource):
+    """A model endpoint in a role (a teacher, a student, a judge: the subclasses, each with its variables' prefix):
+    the embedded server (llama.cpp's, or vLLM's with ``$FOUNDRY_EMBEDDED_ENGINE=vllm``), any
     OpenAI-compatible server, or (``engine: vllm``) an in-process ``vllm.LLM`` (``make vllm``, or the ``vllm`` extra on
     a GPU).
 
@@ -73,8 +74,8 @@ class TeacherResource(dg.ConfigurableResource):
     when the run ends, also when it fails; the endpoints of one process share it.
     """
 
-    PREFIX: ClassVar[str] = "TEACHER"
-    REMOTE_MAX_TOKENS: ClassVar[int] = 4096  # a reasoning model's trace: thousands of tokens
+    PREFIX: ClassVar[str]  # the role's: $<PREFIX>_BASE_URLS, _MODEL, ...
+    REMOTE_MAX_TOKENS: ClassVar[int]  # the role's token budget for a remote model
 
     base_urls: list[str] | None = None
     model: str | None = None
@@ -94,10 +95,10 @@ class TeacherResource(dg.ConfigurableResource):
 
     _server: EmbeddedServer | None = PrivateAttr(default=None)
     _cache: ResponseCache | None = PrivateAttr(default=None)
-    _backend: TeacherBackend | None = PrivateAttr(default=None)
+    _backend: ModelBackend | None = PrivateAttr(default=None)
 
     @contextmanager
-    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["TeacherResource"]:
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["ModelResource"]:
         _end_with_run_process()
         try:
             yield self
@@ -162,13 +163,13 @@ class TeacherResource(dg.ConfigurableResource):
             embedded_engine=embedded_engine,
         )  # fmt: skip
 
-    def backend(self) -> TeacherBackend:
+    def backend(self) -> ModelBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""
         if self._backend is None:
             self._backend = self._build_backend()
         return self._backend
 
-    def _build_backend(self) -> TeacherBackend:
+    def _build_backend(self) -> ModelBackend:
         settings = self.settings()
         data = Path(self.data_dir)
         self._cache = ResponseCache(data / "cache" / "responses.sqlite")
@@ -227,17 +228,26 @@ def _backend_name(settings: EndpointSettings) -> str:
     return f"embedded-{settings.embedded_engine}" if settings.embedded else "openai"
 
 
-class StudentResource(TeacherResource):
+class TeacherResource(ModelResource):
+    """The teacher that writes the traces and passages, and judges passages ($TEACHER_*; the embedded model by
+    default)."""
+
+    PREFIX: ClassVar[str] = "TEACHER"
+    REMOTE_MAX_TOKENS: ClassVar[int] = 4096  # a reasoning model's trace: thousands of tokens
+
+
+class StudentResource(ModelResource):
     """The student model that grades difficulty ($STUDENT_*; the embedded model by default)."""
 
     PREFIX: ClassVar[str] = "STUDENT"
     REMOTE_MAX_TOKENS: ClassVar[int] = 1024  # 200 cut 15-19% of a capable student's answers, scored wrong
 
 
-class JudgeResource(TeacherResource):
+class JudgeResource(ModelResource):
     """The optional step judge ($JUDGE_*): a capable chat model."""
 
     PREFIX: ClassVar[str] = "JUDGE"
+    REMOTE_MAX_TOKENS: ClassVar[int] = 4096
 
 
 class PolarsParquetIOManager(dg.UPathIOManager):

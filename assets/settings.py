@@ -1,8 +1,8 @@
 """The pipeline's settings, read from the environment once, where the code location loads (``definitions.py``), and
 handed to the checks, sensors and resources that use them as one resource. A bad value is named before anything runs.
 
-The model endpoints are the exception: ``TeacherResource`` reads ``$TEACHER_*`` (and ``STUDENT_*``, ``JUDGE_*``) when
-it is first used, so run config that sets one of its fields keeps the others.
+The model endpoints are the exception: a ``ModelResource`` reads its role's variables (``$TEACHER_*``, ``STUDENT_*``,
+``JUDGE_*``) when it is first used, so run config that sets one of its fields keeps the others.
 """
 
 import os

@@ -14,9 +14,9 @@ from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
     GenerationStats,
+    ModelBackend,
     ProgressFn,
     SamplingParams,
-    TeacherBackend,
     check_failures,
 )
 
@@ -37,7 +37,7 @@ class StudentTask(ProblemTask):
 
 def student_pass_rates(
     problems: pl.DataFrame,
-    student: TeacherBackend,
+    student: ModelBackend,
     k: int,
     params: SamplingParams,
     progress: ProgressFn | None = None,
@@ -66,7 +66,7 @@ def student_pass_rates(
 
 def grade_by_students(
     problems: pl.DataFrame,
-    student: TeacherBackend,
+    student: ModelBackend,
     models: list[str],
     k: int,
     params: SamplingParams,

@@ -18,9 +18,9 @@ from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
     GenerationStats,
+    ModelBackend,
     ProgressFn,
     SamplingParams,
-    TeacherBackend,
 )
 
 GENERATION_FAILED = reasons(__name__, "generation_failed")[0]
@@ -51,7 +51,7 @@ class Task(ABC):
     outputs: ClassVar[dict[str, pl.DataType]]
     default_stop: ClassVar[tuple[str, ...]] = ()  # for completion prompts, where the caller set no stop
 
-    def __init__(self, backend: TeacherBackend, params: SamplingParams, samples: int = 1) -> None:
+    def __init__(self, backend: ModelBackend, params: SamplingParams, samples: int = 1) -> None:
         self.backend, self.samples = backend, samples
         stop = params.stop or (() if backend.chat else self.default_stop)
         self.params = replace(params, stop=stop)

@@ -19,9 +19,9 @@ from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
     GenerationStats,
+    ModelBackend,
     ProgressFn,
     SamplingParams,
-    TeacherBackend,
 )
 
 TRUNCATED, TOO_SHORT, NO_MAJORITY = reasons(
@@ -99,7 +99,7 @@ class SolveTask(ProblemTask):
 
 def evolve_problems(
     seeds: pl.DataFrame,
-    teacher: TeacherBackend,
+    teacher: ModelBackend,
     count: int,
     solve_samples: int,
     params: SamplingParams,

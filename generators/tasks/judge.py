@@ -15,9 +15,9 @@ from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
     GenerationStats,
+    ModelBackend,
     ProgressFn,
     SamplingParams,
-    TeacherBackend,
 )
 
 _SCORE = re.compile(r"(?:educational score:\s*)?([0-5])\b", re.IGNORECASE)
@@ -53,7 +53,7 @@ class EduJudgeTask(Task):
 
 
 def score_passages(
-    rows: pl.DataFrame, judge: TeacherBackend, params: SamplingParams, progress: ProgressFn | None = None
+    rows: pl.DataFrame, judge: ModelBackend, params: SamplingParams, progress: ProgressFn | None = None
 ) -> tuple[pl.DataFrame, GenerationStats]:
     """``rows`` with an ``edu_score`` column: the judge's 0-5 score of each textbook passage (``kind``), null for
     other rows and where the judge gave none; and the accounting."""
@@ -119,7 +119,7 @@ class StepJudgeTask(Task):
 
 
 def judge_first_wrong_steps(
-    problems: list[str], steps: list[list[str]], judge: TeacherBackend, params: SamplingParams
+    problems: list[str], steps: list[list[str]], judge: ModelBackend, params: SamplingParams
 ) -> tuple[list[int | None], GenerationStats]:
     """Per trace the first wrong step a (chat) judge names, -1 for none, None where it gave no usable answer."""
     rows = [{"index": i, "problem": p, "steps": s} for i, (p, s) in enumerate(zip(problems, steps, strict=True))]

@@ -1,6 +1,6 @@
 """The teacher layer: one request/result interface, and the cached backend every engine builds on.
 
-Every task and the student grader send ``GenerationRequest``s through a ``TeacherBackend``. ``CachedBackend`` owns
+Every task and the student grader send ``GenerationRequest``s through a ``ModelBackend``. ``CachedBackend`` owns
 what all engines share (cache hits served without a request, only complete answers cached, each result tagged with its
 request's metadata, accounting, progress), so an engine implements only ``complete``: answer this batch of misses,
 recording failures instead of raising them.
@@ -162,7 +162,7 @@ ProgressFn = Callable[[int, int, GenerationStats], None]
 CACHE_WRITE_EVERY_S = 0.2
 
 
-class TeacherBackend(Protocol):
+class ModelBackend(Protocol):
     """What generators and graders need of a teacher or student model."""
 
     model: str
