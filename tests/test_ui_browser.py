@@ -101,7 +101,7 @@ def test_ui_shows_the_graph_and_materializes_an_asset(webserver: str) -> None:
         page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
         # the `problems` group: a small selection (seed and procedural problems) that needs no model
         page.goto(f"{webserver}/locations/definitions.py/asset-groups/problems", wait_until="networkidle")
-        for asset in ("seed_problems", "synthetic_problems", "cot_traces"):
+        for asset in ("seed_problems", "synthetic_problems", "evolved_problems"):  # two and one downstream of them
             page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
         page.get_by_role("button", name="Materialize all").first.click()
         # every asset is partitioned by batch: pick the batch registered before the server started
