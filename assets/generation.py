@@ -145,8 +145,12 @@ def cot_traces(
         output = task.run(problems, progress_logger(context))
     else:
         output, report = sample_to_target(
-            task, problems, target, would_verify, small_answer_spaces(problems), progress_logger(context)
-        )
+            task, problems, target, would_verify, small_answer_spaces(problems), progress_logger(context),
+            lambda line: context.log.info(
+                f"round {line['round']}: {line['problems']} problems, {line['requests']} requests; "
+                f"{line['verified']} verified rows so far of {target.rows or 'no total target'}"
+            ),
+        )  # fmt: skip
         (context.log.info if report.target_met is not False else context.log.warning)(report.summary())
         sampling = sampling_metadata(report)
     traces = output.rows

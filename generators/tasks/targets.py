@@ -96,10 +96,11 @@ def sample_to_target(
     accept: Accept,
     small_answer_space: Sequence[bool],
     progress: ProgressFn | None = None,
+    on_round: Callable[[dict], None] | None = None,
 ) -> tuple[TaskOutput, SamplingReport]:
     """Rounds of ``task`` (whose ``samples`` is the round's samples a problem) over ``problems`` until ``target``:
     every row made and every rejection, the accounting of every round, and the report. ``small_answer_space`` says
-    per problem whether it is never stopped at ``per_problem``."""
+    per problem whether it is never stopped at ``per_problem``; ``on_round`` hears each round's line of the report."""
     pool = problems.to_dicts()
     spent = [0] * len(pool)
     verified = [0] * len(pool)
@@ -129,6 +130,8 @@ def sample_to_target(
                 stopped[i] = True
         report.verified = sum(min(v, target.per_problem or v) for v in verified)
         report.rounds.append({"problems": len(todo), "requests": output.stats.requests, "verified": report.verified})
+        if on_round is not None:
+            on_round({"round": len(report.rounds), **report.rounds[-1]})
         if target.rows is not None and report.verified >= target.rows:
             break
         active += _drawn(len(pool), active, target, report.verified)
