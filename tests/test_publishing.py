@@ -313,7 +313,7 @@ def test_rejected_reasoning_is_published_as_labelled_steps(tmp_path: Path) -> No
     assert row["reason_code"] == "false_calculation" and row["label_source"] == "rule"
     card = (result.path / "README.md").read_text()
     table = card.split("## Reasoning checks")[1].split("##")[0]
-    assert "| math | 9 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 8 |" in table  # 9 right answers: 1 false, 8 published
+    assert "| math | 9 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 8 |" in table  # 9 right answers: 1 false, 8 published
 
 
 def test_a_broken_link_keeps_the_changelog_history(tmp_path: Path) -> None:

@@ -219,3 +219,33 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
 
     assert equalities(trace) == [] and not has_math(trace)
     assert find_reasoning_error("He has $12 and buys bread.", trace) is None
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # stated in prose, produced by no calculation: the demo published this once
+            "A class library has 16 books. Jade lends out 4 books. How many books does Jade have now?",
+            "Step 1: Jade has 4 books.\nStep 2: When she has no books left, there are only 12 books in total.\n"
+            "The answer is \\boxed{12}.",
+            "answer_not_worked",
+        ),
+        (
+            "A class library has 16 books. Jade lends out 4 books. How many books does Jade have now?",
+            "Step 1: 16 - 4 = 12 books are left.\nStep 2: So there are 12 books.\nThe answer is \\boxed{12}.",
+            None,
+        ),
+        (  # the answer is a given: nothing to work out
+            "Jade has 16 books and reads them all. How many books does Jade have?",
+            "Step 1: Reading does not take a book away.\nStep 2: She has 16 books.\nThe answer is \\boxed{16}.",
+            None,
+        ),
+        (  # a negative result counts with its sign
+            "The temperatures were -14, -8 and +1 degrees. What was the average?",
+            "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",
+            None,
+        ),
+    ],
+)
+def test_an_answer_must_be_worked_out_unless_given(problem: str, trace: str, error: str | None) -> None:
+    assert find_reasoning_error(problem, trace) == error

@@ -20,7 +20,9 @@ _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box aroun
 
 
 TRACE_REASONS = (
-    *reasons(__name__, "false_calculation", "negative_quantity", "misread_fact", "answer_not_derived"),
+    *reasons(
+        __name__, "false_calculation", "negative_quantity", "misread_fact", "answer_not_derived", "answer_not_worked"
+    ),
     CONTRADICTS_REFERENCE,
 )
 """The codes ``check_trace`` rejects a trace with, in the order the card lists them."""
@@ -91,32 +93,38 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
         known |= values[-1]
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
-    if not competition and not _derived(problem, trace, [normalized[i] for i in body], values, stated):
+    if not competition and (unworked := _unworked(problem, trace, [normalized[i] for i in body], values, stated)):
         if steps:
             labels[-1] = False  # the step that states the answer states it without a derivation
-        return TraceCheck(steps, labels, checked, Drop("answer_not_derived"))
+        return TraceCheck(steps, labels, checked, Drop(unworked))
     if reference and (verdict := contradicts_reference(trace, body, values, reference)):
         labels[verdict.step] = False
         return TraceCheck(steps, labels, checked, verdict.error)
     return TraceCheck(steps, labels, checked, None)
 
 
-def _derived(problem: str, trace: str, body: list[str], values: list[set[Fraction]], stated: set[Fraction]) -> bool:
-    """Whether the final answer is the result of a step: a checked calculation, or a number a working step (one that
-    is not a restatement of the problem) states; ``values`` are the body lines' numbers."""
+def _unworked(problem: str, trace: str, body: list[str], values: list[set[Fraction]], stated: set[Fraction]) -> str:
+    """Why the final answer is not the result of a step, or "" where it is. ``answer_not_derived``: no working step
+    (one that is not a restatement of the problem) states it; ``answer_not_worked``: steps state it, but no checked
+    calculation produces it and the problem does not give it ("so there are only 12 books left"). ``values`` are the
+    body lines' numbers."""
     answer = extract_answer(trace)
     if answer is None:
-        return True  # no final answer: the format filters' concern, not this check's
+        return ""  # no final answer: the format filters' concern, not this check's
     problem_words, given = problem_facts(problem)
     working = [n for line, n in zip(body, values, strict=True) if n - given or not restates(line, problem_words)]
     if not working:
-        return False
+        return "answer_not_derived"
     targets = numbers(normalize(answer))
     if len(targets) != 1:
-        return True  # a non-numeric answer: derivation is judged by the family checks
+        return ""  # a non-numeric answer: derivation is judged by the family checks
     target = next(iter(targets))
-    scaled = {target, target * 100, target / 100}  # cents, percents
-    return bool(scaled & stated) or any(scaled & n for n in working)
+    scaled = {value for t in (target, -target) for value in (t, t * 100, t / 100)}  # signs, cents, percents
+    if scaled & stated or (target.denominator == 1 and any(abs(v - target) < Fraction(1, 2) for v in stated)):
+        return ""  # worked out, or worked out and rounded ("9.33, about 9")
+    if not any(scaled & n for n in working):
+        return "answer_not_derived"
+    return "" if scaled & given else "answer_not_worked"
 
 
 def find_reasoning_error(problem: str, trace: str, reference: str | None = None) -> str | None:

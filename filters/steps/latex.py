@@ -56,7 +56,7 @@ def equalities(text: str) -> list[str]:
 
 def has_math(text: str) -> bool:
     """Whether a text writes LaTeX math (a competition problem, where quantities may well be negative)."""
-    return "\\" in text and bool(_segments(text))
+    return bool(_segments(text))
 
 
 def without_equalities(text: str) -> str:

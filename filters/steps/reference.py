@@ -43,7 +43,8 @@ def contradicts_reference(
 ) -> ReferenceVerdict | None:
     """The verdict where the trace's final answer is a number other than the reference's, else None; ``body`` are the
     indexes of the steps that work something, ``values`` their numbers (in the same order)."""
-    expected_text = extract_answer(reference) if FINAL_ANSWER.search(reference) else reference.strip()
+    worked = FINAL_ANSWER.search(reference) or "\n" in reference.strip()  # else a bare gold answer
+    expected_text = extract_answer(reference) if worked else reference.strip()
     expected, stated = single_value(expected_text), extract_answer(trace)
     answer = single_value(stated)
     if expected is None or answer is None or answer == expected:
