@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from math import comb
 from typing import NamedTuple
 
@@ -180,18 +181,41 @@ def _option_errors(spec: dict, trace: str) -> Contradiction | None:
     return None
 
 
-FAMILY_CHECKS: dict[str, Callable[[dict, str], Contradiction | None]] = {
-    "calendar": _calendar_errors,
-    "knights_and_knaves": _knights_errors,
-    "ordering": _ordering_errors,
+def _choices(spec: dict) -> float | None:
+    return 1 / len(spec["choices"]) if spec.get("choices") else None
+
+
+@dataclass(frozen=True)
+class FamilyRules:
+    """What verification holds a procedural family's traces to: ``check``, the family's solver against what a trace
+    asserts (None: no family facts beyond the pairing of option letters), and ``chance``, the probability of its right
+    answer by guessing, from its spec (None: an open answer)."""
+
+    check: Callable[[dict, str], Contradiction | None] | None
+    chance: Callable[[dict], float | None]
+
+
+FAMILY_RULES: dict[str, FamilyRules] = {
+    "arithmetic": FamilyRules(None, lambda spec: None),
+    "algebra": FamilyRules(None, lambda spec: None),
+    "calendar": FamilyRules(_calendar_errors, _choices),
+    "clock": FamilyRules(None, _choices),
+    "heaviest": FamilyRules(None, _choices),
+    "knights_and_knaves": FamilyRules(_knights_errors, lambda spec: 1 / 2),
+    "ordering": FamilyRules(_ordering_errors, lambda spec: 1 / len(spec["people"]) if spec.get("people") else None),
+    "syllogism": FamilyRules(None, lambda spec: 1 / 2),  # yes or no
 }
+"""Every procedural family's rules, by its name, which is also its rows' ``template`` where the rules check anything
+(arithmetic and algebra rows name their story); ``generators.problems.families.FAMILIES`` pairs each with its
+generator."""
 
 
 def family_contradiction(template: str | None, spec: dict | None, trace: str) -> Contradiction | None:
     """The first assertion of the trace the family's solver contradicts; None where every one agrees."""
     if not spec:
         return None
-    for check in (FAMILY_CHECKS.get(template or ""), _option_errors):
+    rules = FAMILY_RULES.get(template or "")
+    for check in (rules.check if rules else None, _option_errors):
         if check and (found := check(spec, trace)):
             return found
     return None
@@ -204,7 +228,9 @@ def family_reasoning_error(template: str | None, spec: dict | None, trace: str) 
 
 
 def has_family_check(template: str | None) -> bool:
-    return (template or "") in FAMILY_CHECKS
+    """Whether the family of ``template`` has a solver that checks what its traces assert."""
+    rules = FAMILY_RULES.get(template or "")
+    return rules is not None and rules.check is not None
 
 
 # ---- chance level --------------------------------------------------------------------------------------------------
@@ -214,11 +240,10 @@ def chance_level(answer_kind: str | None, template: str | None, spec: dict | Non
     """The probability of the right answer by guessing, where the answer space is small; None for open answers."""
     spec = spec or {}
     if spec.get("choices"):
-        return 1 / len(spec["choices"])
-    if template == "knights_and_knaves":
-        return 1 / 2
-    if template == "ordering" and spec.get("people"):
-        return 1 / len(spec["people"])
+        return _choices(spec)
+    rules = FAMILY_RULES.get(template or "")
+    if rules is not None and (chance := rules.chance(spec)) is not None:
+        return chance
     return {"boolean": 1 / 2, "choice": 1 / 4}.get(answer_kind or "")
 
 

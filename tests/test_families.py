@@ -170,3 +170,18 @@ def test_topics_cross_audiences_and_styles() -> None:
     picked = sample_topics(load_topics(), 40, seed=1)
     assert picked.height == 40 and picked.select("subtopic", "audience", "style").is_unique().all()
     assert set(picked["style"]) == set(STYLES)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_a_family_is_found_whole_in_one_registry(name: str) -> None:
+    """Its generator makes rows whose checks and chance level are the family's own rules."""
+    import json
+
+    from filters.families import chance_level, has_family_check
+    from filters.verify import answer_type
+
+    family = FAMILIES[name]
+    row = family.make(7, 2)
+    spec = json.loads(row["spec"]) if row["spec"] else {}
+    assert chance_level(answer_type(row["answer"]), row["template"], spec) == family.rules.chance(spec)
+    assert has_family_check(row["template"]) == (family.rules.check is not None)
