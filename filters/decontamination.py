@@ -17,6 +17,7 @@ import polars as pl
 from filters.contract import Drop, RowFilter
 from filters.schemas import reasons
 from filters.stream import ROW, chunks
+from filters.text import fold
 
 _WORD = re.compile(r"[a-z0-9]+")
 BENCHMARK_FIELDS = ("question", "problem", "prompt", "text")
@@ -29,8 +30,9 @@ FIVE_BITS = 1 << 22  # the bitmap of benchmark 5-gram keys (4 MB; about 5% full 
 
 
 def words(text: str) -> list[str]:
-    """Lowercased alphanumeric words: punctuation, case and white space do not hide an overlap."""
-    return _WORD.findall(text.lower())
+    """Lowercased alphanumeric words of the folded text: punctuation, case, white space, accents, invisible characters
+    and look-alike letters do not hide an overlap."""
+    return _WORD.findall(fold(text).lower())
 
 
 def ngrams(tokens: Sequence[str], n: int) -> Iterable[tuple[str, ...]]:

@@ -9,7 +9,6 @@ import os
 import re
 import struct
 import tempfile
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +30,7 @@ from datatrove.utils.word_tokenizers import WordTokenizer
 
 from filters.contract import Drop, Filter
 from filters.schemas import reasons
-from filters.text import NUMBER
+from filters.text import NUMBER, fold
 
 DUPLICATE_REASONS = reasons(
     __name__, *(f"{way}_duplicate_{label}" for way in ("exact", "near", "semantic") for label in ("problem", "text"))
@@ -56,8 +55,8 @@ class WhitespaceTokenizer(WordTokenizer):
 
 
 def normalize_text(text: str) -> str:
-    """Lowercase, NFKC, collapsed white space: what the exact-dedup hash sees."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+    """Folded (``filters.text.fold``), lowercased, white space collapsed: what the exact-dedup hash sees."""
+    return _SPACE.sub(" ", fold(text).lower()).strip()
 
 
 def exact_duplicates(texts: Sequence[str]) -> list[int | None]:

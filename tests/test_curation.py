@@ -354,3 +354,27 @@ def test_row_filters_decide_the_same_in_worker_processes(benchmarks, stage: str)
     assert parallel(frame).dropped.equals(expected.dropped) and not expected.dropped.is_empty()
     if stage == "decontamination":
         assert parallel.matched_on == serial.matched_on and len(serial.matched_on) == 15
+
+
+def _disguise(text: str, how: str) -> str:
+    """A benchmark item as a hostile seed file writes it."""
+    words = text.split()
+    if how == "soft hyphens":
+        return " ".join(f"{w[:2]}\u00ad{w[2:]}" if len(w) > 3 else w for w in words)
+    if how == "zero-width spaces":
+        return " ".join(f"{w[:1]}\u200b{w[1:]}" if len(w) > 2 else w for w in words)
+    if how == "look-alike letters":
+        return text.translate(str.maketrans("aeopcx", "аеорсх"))  # Cyrillic
+    return "".join(f"{c}\u0301" if c in "aeiou" else c for c in text)  # combining accents
+
+
+@pytest.mark.parametrize("how", ["soft hyphens", "zero-width spaces", "look-alike letters", "combining accents"])
+def test_a_disguised_benchmark_item_is_still_contamination(benchmarks: dict[str, list[str]], how: str) -> None:
+    item = benchmarks["gsm8k_test"][0]
+    assert find_contamination([_disguise(item, how)], benchmarks) == ["gsm8k_test"]
+
+
+@pytest.mark.parametrize("how", ["soft hyphens", "zero-width spaces", "look-alike letters", "combining accents"])
+def test_a_disguised_copy_is_an_exact_duplicate(how: str) -> None:
+    text = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples does she have left?"
+    assert exact_duplicates([text, _disguise(text, how)]) == [None, 0]
