@@ -84,7 +84,7 @@ DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 60, "min_step
 	"cot_traces": {"config": {"target_rows": 3, "per_problem": 1, "samples_per_problem": 4, "max_requests": 120}}}}
 # The student loop on the latest published revision, with a CPU-sized budget: 8 LoRA steps, then base and tuned scored
 # on up to 10 eval-split problems and 6 each of GSM8K test and MATH-500.
-STUDENT_DEMO_CONFIG ?= {"ops": {"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 6, \
+DEMO_STUDENT_CONFIG ?= {"ops": {"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 6, \
 	"max_new_tokens": 128}}}}
 # EMBEDDED_ENGINE=vllm serves the model with vLLM's CPU build (.venv-vllm) instead of llama.cpp, and compiles nothing.
 EMBEDDED_ENGINE ?= $(or $(FOUNDRY_EMBEDDED_ENGINE),llama.cpp)
@@ -105,7 +105,7 @@ demo:
 		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"
 demo-student: student
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(MATERIALIZE) --select 'group:students' --config-json '$(STUDENT_DEMO_CONFIG)'
+	$(MATERIALIZE) --select 'group:students' --config-json '$(DEMO_STUDENT_CONFIG)'
 
 # Several batches in order, each deduplicated against the ones before: make backfill BATCHES="b1 b2 b3"
 backfill: install

@@ -1,5 +1,6 @@
 """Dagster resources: the teacher/student model endpoint and the parquet IO manager."""
 
+import difflib
 import multiprocessing
 import os
 import sys
@@ -57,6 +58,9 @@ PROFILES = {"embedded": {"max_concurrency": 4, "timeout_s": 300.0, "max_retries"
             "remote": {"max_concurrency": 64, "timeout_s": 600.0, "max_retries": 5, "adaptive": True}}  # fmt: skip
 _NUMBERS = {"max_concurrency": ("MAX_CONCURRENCY", int), "timeout_s": ("TIMEOUT_S", float),
             "max_retries": ("MAX_RETRIES", int)}  # fmt: skip
+# every $<ROLE>_* variable a model endpoint reads; any other under its prefix is a mistake (TEACHER_BASE_URL)
+VARIABLES = ("BASE_URLS", "MODEL", "API_KEY", "CHAT", "SEEDED", "ADAPTIVE", "ENGINE", "MAX_CONCURRENCY", "TIMEOUT_S",
+             "MAX_RETRIES", "MAX_TOKENS")  # fmt: skip
 
 
 class ModelResource(dg.ConfigurableResource):
@@ -114,9 +118,20 @@ class ModelResource(dg.ConfigurableResource):
     def _env(self, name: str) -> str | None:
         return os.environ.get(f"{self.PREFIX}_{name}") or None
 
+    def _check_variables(self) -> None:
+        """A variable under the role's prefix that the endpoint does not read (``$TEACHER_BASE_URL``, one letter
+        short) would be ignored without a word, and the embedded model would answer: it is named instead."""
+        prefix = f"{self.PREFIX}_"
+        for name in sorted(k for k in os.environ if k.startswith(prefix) and k[len(prefix) :] not in VARIABLES):
+            close = difflib.get_close_matches(name[len(prefix) :], VARIABLES, n=1)
+            hint = f": did you mean ${prefix}{close[0]}?" if close else ""
+            known = ", _".join(VARIABLES)
+            raise ValueError(f"${name} is not a setting of the {self.PREFIX.lower()} model{hint} (${prefix}{known})")
+
     def settings(self) -> EndpointSettings:
-        """The endpoint as configured, the environment and the profile filling what config left unset; a bad
-        environment value is named."""
+        """The endpoint as configured, the environment and the profile filling what config left unset; a bad or
+        unknown environment variable is named."""
+        self._check_variables()
         urls = self.base_urls
         if urls is None:
             urls = [u.strip() for u in (self._env("BASE_URLS") or "").split(",") if u.strip()]
@@ -128,7 +143,15 @@ class ModelResource(dg.ConfigurableResource):
         if embedded_engine not in EMBEDDED_ENGINES:
             choices = " or ".join(EMBEDDED_ENGINES)
             raise ValueError(f"embedded engine {embedded_engine!r} ($FOUNDRY_EMBEDDED_ENGINE or config): {choices}")
-        model = self.model or self._env("MODEL") or (EMBEDDED_MODEL if profile == "embedded" else None)
+        named = self.model or self._env("MODEL")
+        if profile == "embedded" and engine == "openai" and named not in (None, EMBEDDED_MODEL):
+            role = self.PREFIX.lower()
+            raise ValueError(
+                f"the {role} model is {named!r} (${self.PREFIX}_MODEL or config), but no server is given "
+                f"(${self.PREFIX}_BASE_URLS is empty): the embedded {EMBEDDED_MODEL} would answer, recorded as "
+                f"{named!r}; set ${self.PREFIX}_BASE_URLS to the server that serves it"
+            )
+        model = named or (EMBEDDED_MODEL if profile == "embedded" else None)
         if model is None:
             raise ValueError(f"${self.PREFIX}_MODEL is not set: which model does {urls or 'vLLM'} serve?")
         chat = self.chat

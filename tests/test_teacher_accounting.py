@@ -235,3 +235,26 @@ def test_a_bad_token_budget_is_named(monkeypatch) -> None:
     monkeypatch.setenv("STUDENT_MAX_TOKENS", "lots")
     with pytest.raises(ValueError, match=r"\$STUDENT_MAX_TOKENS='lots' is not a positive int"):
         StudentResource().settings()
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        (
+            {"TEACHER_BASE_URL": "http://gpu:8000/v1"},
+            r"\$TEACHER_BASE_URL is not a setting .* did you mean \$TEACHER_BASE_URLS",
+        ),
+        ({"TEACHER_MODEL": "Qwen/Qwen2.5-72B-Instruct"}, r"no server is given \(\$TEACHER_BASE_URLS is empty\)"),
+        ({"TEACHER_BASE_URLS": " ", "TEACHER_MODEL": "Qwen/Qwen2.5-72B-Instruct"}, "the embedded gemma"),
+        ({"STUDENT_MODLE": "x"}, r"\$STUDENT_MODLE .* did you mean \$STUDENT_MODEL"),
+    ],
+)
+def test_a_misspelt_or_half_set_endpoint_is_named_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], message: str
+) -> None:
+    """The embedded model must never answer in place of a teacher the user named (issue 29)."""
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    resource = StudentResource() if any(n.startswith("STUDENT") for n in variables) else TeacherResource()
+    with pytest.raises(ValueError, match=message):
+        resource.settings()
