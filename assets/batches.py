@@ -36,10 +36,11 @@ def batch_key(when: datetime, label: str) -> str:
     return f"{when:%Y-%m-%d}-{label}"
 
 
-def check_key(key: str) -> str:
-    """The key itself, or a ValueError naming what is wrong with it."""
-    if not _KEY.match(key):
-        raise ValueError(f"batch key {key!r}: use 1-100 letters, digits, '.', '_' or '-', starting alphanumeric")
+def check_key(key: str, what: str = "batch key") -> str:
+    """The key itself, or a ValueError naming what is wrong with it. Batch keys and dataset names both become folder
+    and file names, so both are held to this wherever they come from (the CLI, the UI, the API, run config)."""
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise ValueError(f"{what} {key!r}: use 1-100 letters, digits, '.', '_' or '-', starting alphanumeric")
     return key
 
 

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field, field_validator
 
-from assets.batches import BATCHES
+from assets.batches import BATCHES, check_key
 from assets.metadata import bar_chart, counts_by, markdown_table
 from assets.resources import ALL_BATCHES, StorageResource
 from assets.run_config import config_of
@@ -91,6 +91,11 @@ class PublishConfig(dg.Config):
     license: str = "mit"
     # the `rl` config keeps the problems a student solves this often: [low, high]
     rl_pass_rate_band: list[float] = Field(default_factory=lambda: [0.1, 0.9], min_length=2, max_length=2)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_key(value, "published_dataset.name")
 
     @field_validator("rl_pass_rate_band")
     @classmethod

@@ -15,6 +15,7 @@ import polars as pl
 from pydantic import Field, PrivateAttr
 from upath import UPath
 
+from assets.batches import check_key
 from assets.settings import default_data_dir
 from generators.teachers.backend import ModelBackend
 from generators.teachers.cache import ResponseCache
@@ -279,7 +280,11 @@ class PolarsParquetIOManager(dg.UPathIOManager):
     extension = ".parquet"
 
     def dump_to_path(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame, path: UPath) -> None:
-        """A frame, or a lazy one (a streamed stage's output) sunk to the file without collecting it."""
+        """A frame, or a lazy one (a streamed stage's output) sunk to the file without collecting it. A batch key
+        that is no plain name (``../x``, added through the UI or the API) is refused before anything is written."""
+        if context.has_asset_partitions:
+            for key in context.asset_partition_keys:
+                check_key(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".partial")
         if isinstance(obj, pl.LazyFrame) and _local(path):

@@ -99,3 +99,29 @@ def test_a_batch_explains_what_became_of_its_rows(tmp_path: Path) -> None:
     assert "cot_traces: 80 in, 80 out\n" in said
     assert "verified: 80 in, 0 out; dropped: wrong_answer 69, false_calculation 11" in said
     assert "difficulty_graded: did not run" in said
+
+
+@pytest.mark.parametrize("key", ["../outside", "a/b", ".."])
+def test_a_batch_key_from_the_ui_or_api_writes_nothing_outside_the_data_folder(tmp_path: Path, key: str) -> None:
+    """The CLI validates keys; a key added another way reaches the IO manager, which refuses it before writing."""
+    import polars as pl
+
+    from assets.resources import ParquetIOManager
+
+    @dg.asset(partitions_def=BATCHES)
+    def rows() -> pl.DataFrame:
+        return pl.DataFrame({"x": [1]})
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(BATCHES.name, [key])
+        result = dg.materialize(
+            [rows],
+            resources={"io_manager": ParquetIOManager(base_path=str(tmp_path / "data" / "assets"))},
+            instance=instance,
+            partition_key=key,
+            raise_on_error=False,
+        )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
+    assert "batch key" in failure and "letters, digits" in failure
+    assert [p for p in tmp_path.rglob("*.parquet*")] == []

@@ -25,6 +25,8 @@ from tests.graph import graph_resources
         ("reasoning_filtered", {"min_edu_score": 7}, "reasoning_filtered.min_edu_score"),
         ("decontaminated", {"fuzzy": 0.1}, "decontaminated.fuzzy"),
         ("seed_problems", {"limit_per_source": 0}, "seed_problems.limit_per_source"),
+        ("published_dataset", {"name": "./../../x"}, "published_dataset.name"),
+        ("published_dataset", {"name": "two\nlines"}, "published_dataset.name"),
     ],
 )
 def test_a_bad_value_is_named(op: str, config: dict, named: str) -> None:
