@@ -358,3 +358,18 @@ def test_two_concurrent_dagster_runs_both_publish_each_row_once(tmp_path: Path) 
     rows = [f for f in folder.glob("data/**/*.parquet") if "/rl/" not in f.as_posix()]  # rl: one row per problem
     ids = pl.concat([pl.read_parquet(f, columns=["id"]) for f in rows])["id"]
     assert ids.len() == ids.n_unique() == graded.height
+
+
+def test_the_card_shows_hostile_text_as_text(tmp_path: Path) -> None:
+    """Teacher and benchmark text, and a model name from the environment, reach the card's tables escaped: no markup,
+    no extra column, no heading (issue 29)."""
+    graded = graded_frame().with_columns(pl.lit("evil<script>alert(1)</script>|x\n# Owned").alias("teacher_model"))
+    rejections = REJECTIONS.with_columns(pl.lit("<img src=x onerror=alert(1)>").alias("text"))
+    cot = cot_rows(graded)
+    train, evaluation = split_by_problem(cot, 0.25)
+    data = layout(
+        train, evaluation, textbook_rows(graded), steps_rows(rejections), (rl_rows(train), rl_rows(evaluation))
+    )
+    card = render_card("ds", data, cot, textbook_rows(graded), rejections, notes=["<b>bold</b>"])
+    assert "<script>" not in card and "<img" not in card and "<b>" not in card
+    assert "&lt;script&gt;" in card and "\n# Owned" not in card and "\\|x # Owned" in card

@@ -3,6 +3,8 @@ reasoning checks, models, lineage) and the lm-evaluation-harness task shipped be
 
 from __future__ import annotations
 
+import html
+
 import polars as pl
 import yaml
 
@@ -69,12 +71,18 @@ def lm_eval_task(name: str, dataset_path: str, eval_pattern: str) -> str:
     return yaml.safe_dump(task, sort_keys=False)
 
 
+def cell(value: object) -> str:
+    """A value as text a markdown table cell shows as it is: HTML escaped (teacher and benchmark text may hold
+    ``<script>``), pipes escaped, line breaks as spaces, so no row can add markup, a column or a heading."""
+    return html.escape(str(value), quote=False).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
 def _table(frame: pl.DataFrame) -> str:
     if frame.is_empty():
         return "_none_\n"
     columns = frame.columns
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.iter_rows()]
+    lines = ["| " + " | ".join(map(cell, columns)) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in frame.iter_rows()]
     return "\n".join(lines) + "\n"
 
 
@@ -185,7 +193,7 @@ def render_card(
     stage_rows = _table(
         pl.DataFrame(reports.stages, schema={"stage": pl.String, "rows_in": pl.Int64, "rows_out": pl.Int64})
     )
-    said = "".join(f"> **Note:** {note}\n\n" for note in notes or [])
+    said = "".join(f"> **Note:** {cell(note)}\n\n" for note in notes or [])
     decontamination = decontamination or {}
     benchmark_hits = pl.DataFrame(
         [{"benchmark": b, "items": n, "rows_removed": (decontamination.get("hits") or {}).get(b, 0)}
