@@ -27,15 +27,16 @@ pytestmark = pytest.mark.e2e
 
 
 class ServerWatcher:
-    """Collects the pids of llama_cpp.server processes that appear while a run is going on."""
+    """Collects the pids of the llama_cpp.server processes serving from ``folder`` (a test's own data folder: a test
+    running beside it on another worker has its own) that appear while a run is going on."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder).encode()
         self.pids: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
-    @staticmethod
-    def running() -> set[int]:
+    def running(self) -> set[int]:
         found = set()
         for entry in os.listdir("/proc"):
             if entry.isdigit():
@@ -43,7 +44,7 @@ class ServerWatcher:
                     cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
                 except OSError:
                     continue
-                if b"llama_cpp.server" in cmdline and f"{os.getpid()}".encode() not in cmdline:
+                if b"llama_cpp.server" in cmdline and self.folder in cmdline:
                     found.add(int(entry))
         return found
 
@@ -110,7 +111,7 @@ def materialize_batch(instance: dg.DagsterInstance, batch: str, data_dir: Path, 
 def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_batches(tmp_path: Path) -> None:
     (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
-        with ServerWatcher() as watcher:
+        with ServerWatcher(tmp_path) as watcher:
             result = materialize_batch(instance, "b1", tmp_path, RUN_CONFIG)
         assert result.success
         check_first_batch(result, watcher, tmp_path)
@@ -210,7 +211,7 @@ def check_a_lost_batch_is_refused_and_a_removed_one_is_counted(instance: dg.Dags
 
 def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher", tmp_path: Path) -> None:
     assert watcher.pids, "the embedded server never started"
-    assert not (watcher.pids & ServerWatcher.running()), "the embedded server outlived the run"
+    assert not (watcher.pids & watcher.running()), "the embedded server outlived the run"
 
     graded = result.output_for_node("difficulty_graded", "difficulty_graded")
     problems = graded.filter(graded["kind"] == "cot")["problem_id"].n_unique()
@@ -328,8 +329,8 @@ def generation_then_failure(teacher: TeacherResource) -> None:
 
 
 def test_teacher_server_is_stopped_when_the_run_fails(tmp_path: Path) -> None:
-    with ServerWatcher() as watcher:
+    with ServerWatcher(tmp_path) as watcher:
         result = dg.materialize([generation_then_failure], resources=graph_resources(tmp_path), raise_on_error=False)
     assert not result.success
     assert watcher.pids, "the embedded server never started"
-    assert not (watcher.pids & ServerWatcher.running()), "the embedded server outlived the failed run"
+    assert not (watcher.pids & watcher.running()), "the embedded server outlived the failed run"
