@@ -23,7 +23,7 @@ from filters.answers import extract_answer
 from filters.decontamination import SHIPPED_DIR as DATA
 from filters.steps import find_reasoning_error
 from filters.steps.facts import problem_facts
-from filters.steps.latex import latex_claims
+from filters.steps.latex import equalities, latex_claims
 from filters.steps.tokens import number
 from filters.verify import verify, verify_many
 
@@ -118,7 +118,7 @@ def math_process_rates(limit: int, seed: int = 0) -> tuple[float, float, float, 
         change = rng.choice(changes)
         number = int(change.group(1)) + 1
         planted = f"{row['solution'][: change.start(1)]}{number}{row['solution'][change.end(1) :]}"
-        if latex_claims(planted):
+        if latex_claims(equalities(planted)):
             caught.append(find_reasoning_error(row["problem"], planted) is not None)
     return rate, sum(kept) / len(kept), sum(caught) / max(1, len(caught)), len(caught)
 

@@ -77,7 +77,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         values[-1] |= {v for segment in math[i] for v in numbers(_working(normalize(segment)))}
         line = normalized[i]
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
-        claims += latex_claims(steps[i]) if math[i] else []
+        claims += latex_claims(math[i])
         for claim in claims:
             checked += 1
             if not claim.holds:

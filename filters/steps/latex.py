@@ -86,11 +86,11 @@ def _places(side: str) -> int | None:
     return len(match.group(1)) if match else None
 
 
-def latex_claims(step: str) -> list[Claim]:
-    """Every numeric equality link of the LaTeX math in ``step``, with whether it holds (a decimal on the right may
-    round the left to its places)."""
+def latex_claims(segments: list[str]) -> list[Claim]:
+    """Every numeric equality link of LaTeX equality ``segments`` (``equalities`` of a text), with whether it holds
+    (a decimal on the right may round the left to its places)."""
     found = []
-    for segment in equalities(step):
+    for segment in segments:
         if _LEFT_ALONE.search(segment):
             continue
         sides = [_TRAILING.sub("", side).strip() for side in segment.split("=")]
