@@ -126,7 +126,7 @@ test:
 	@$(MAKE) --no-print-directory install dev semantic student browser
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -q -n 2 -m "not vllm" $(PYTEST_ARGS)
-	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/test_vllm_backend.py
+	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/test_vllm_backend.py tests/test_vllm_prm.py
 
 # Unit tests only (no model server, no Ray, no browser), on two worker processes: under a minute.
 test-fast: dev

@@ -17,6 +17,7 @@ from assets.resources import (
     HubResource,
     JudgeResource,
     ParquetIOManager,
+    PrmResource,
     StorageResource,
     StudentResource,
     TeacherResource,
@@ -56,7 +57,8 @@ defs = dg.Definitions(
         "io_manager": ParquetIOManager(base_path=os.path.join(DATA_DIR, "assets")),
         "teacher": TeacherResource(),  # $TEACHER_*, else the embedded model
         "student": StudentResource(),  # $STUDENT_*, else the embedded model
-        "judge": JudgeResource(),  # $JUDGE_*: the optional step judge, a capable chat model
+        "judge": JudgeResource(),  # $JUDGE_*: the optional critic step judge, a capable chat model
+        "prm": PrmResource(),  # $PRM_*: the optional process reward model, behind vLLM's pooling runner
         "storage": StorageResource(data_dir=DATA_DIR, publish_url=SETTINGS.publish_url),
         "settings": SETTINGS,
         "hub": hub(),

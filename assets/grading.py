@@ -21,23 +21,30 @@ from assets.metadata import (
     stage_asset,
     stage_report,
 )
-from assets.resources import ModelResource
+from assets.resources import ModelResource, PrmResource
 from assets.run_config import config_of, validate_run_config
 from assets.stages import MODEL_STEP
 from filters.stream import decided, stream
-from filters.verify import ReasoningChecks, VerifyTraces
+from filters.verify import ReasoningChecks, StepJudge, VerifyTraces
 from generators.grading.rasch import DEFAULT_THRESHOLDS, grade
 from generators.grading.students import grade_by_students
 from generators.tasks.judge import judge_first_wrong_steps
-from generators.teachers.backend import SamplingParams
+from generators.tasks.rollouts import rollout_first_wrong_steps
+from generators.teachers.backend import GenerationStats, SamplingParams
+
+STEP_JUDGES = ("critic", "prm", "rollouts")
 
 
 @config_of("verified")
 class VerifyConfig(dg.Config):
     """Answer verification, and the reasoning checks a right answer must also pass: calculations and derivation
     (``process_checks``), family facts (``family_checks``), and for small answer spaces (yes/no, A-D) agreement with
-    the gold above chance at one-sided level ``chance_alpha`` (null turns the gate off). ``step_judge`` also asks the
-    judge model ($JUDGE_BASE_URLS, $JUDGE_MODEL: a capable chat model) for each trace's first wrong step."""
+    the gold above chance at one-sided level ``chance_alpha`` (null turns the gate off). ``step_judges`` also asks
+    judges for each standing trace's first wrong step, combined by ``judge_rule`` (``any``: the earliest step any
+    names; ``consensus``: kept only where all find none, rejected where they disagree): ``critic`` (a capable chat
+    model, $JUDGE_BASE_URLS and $JUDGE_MODEL), ``prm`` (a process reward model behind vLLM's pooling runner,
+    $PRM_BASE_URLS and $PRM_MODEL; a step scored below ``prm_threshold`` is wrong) and ``rollouts`` (the teacher
+    completes the trace ``rollouts`` times from each step; a step none of them recovers from is wrong)."""
 
     max_traces_per_problem: int = Field(4, ge=1)
     workers: int = Field(2, ge=1)
@@ -45,36 +52,84 @@ class VerifyConfig(dg.Config):
     process_checks: bool = True
     family_checks: bool = True
     chance_alpha: float | None = Field(0.05, gt=0.0, lt=1.0)
-    step_judge: bool = False
+    step_judges: list[str] = []  # any of STEP_JUDGES
+    judge_rule: Literal["any", "consensus"] = "any"
     step_judge_max_tokens: int = Field(1024, ge=16)
+    prm_threshold: float = Field(0.5, gt=0.0, lt=1.0)
+    rollouts: int = Field(8, ge=1, le=64)
+    rollout_max_tokens: int = Field(512, ge=16)
+    rollout_temperature: float = Field(0.7, gt=0.0, le=2.0)
+
+    @field_validator("step_judges")
+    @classmethod
+    def _known_judges(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in STEP_JUDGES]
+        if unknown or len(set(value)) < len(value):
+            raise ValueError(f"step_judges {value}: each at most once, of {', '.join(STEP_JUDGES)}")
+        return value
+
+
+def step_judges(
+    config: VerifyConfig, judge: ModelResource, prm: PrmResource, teacher: ModelResource
+) -> tuple[tuple[StepJudge, ...], list[GenerationStats]]:
+    """The configured step judges, each endpoint checked before any request; and the list their model calls' accounts
+    are added to."""
+    judges, spent = [], []
+    if "critic" in config.step_judges:
+        endpoint = judge.settings()
+        if endpoint.embedded or not endpoint.chat:
+            raise ValueError(
+                "the critic step judge needs a capable chat model: set $JUDGE_BASE_URLS and $JUDGE_MODEL (the "
+                "embedded 270M base model cannot judge steps)"
+            )
+        critic, critic_params = (
+            judge.backend(),
+            SamplingParams(temperature=0.0, max_tokens=config.step_judge_max_tokens),
+        )
+
+        def by_critic(problems: list[str], steps: list[list[str]], answers: list[str]) -> list[int | None]:
+            verdicts, stats = judge_first_wrong_steps(problems, steps, critic, critic_params)
+            spent.append(stats)
+            return verdicts
+
+        judges.append(StepJudge("judge", by_critic))
+    if "prm" in config.step_judges:
+        client = prm.client()
+        judges.append(StepJudge("prm", lambda problems, steps, answers: client.first_wrong_steps(
+            problems, steps, config.prm_threshold)))  # fmt: skip
+    if "rollouts" in config.step_judges:
+        writer = teacher.backend()
+        rollout_params = SamplingParams(temperature=config.rollout_temperature, max_tokens=config.rollout_max_tokens)
+
+        def by_rollouts(problems: list[str], steps: list[list[str]], answers: list[str]) -> list[int | None]:
+            verdicts, stats = rollout_first_wrong_steps(problems, steps, answers, writer, rollout_params,
+                                                        config.rollouts)  # fmt: skip
+            spent.append(stats)
+            return verdicts
+
+        judges.append(StepJudge("rollout", by_rollouts))
+    return tuple(judges), spent
 
 
 @stage_asset("verified")
 def verified(
-    context: dg.AssetExecutionContext, config: VerifyConfig, judge: ModelResource, reasoning_filtered: pl.LazyFrame
+    context: dg.AssetExecutionContext,
+    config: VerifyConfig,
+    judge: ModelResource,
+    prm: PrmResource,
+    teacher: ModelResource,
+    reasoning_filtered: pl.LazyFrame,
 ):
     """Final answers checked with math-verify in worker processes; then each right answer's calculations, derivation
-    and family facts are checked, small answer spaces must be answered above chance, and (optionally) a judge model
-    names the first wrong step."""
+    and family facts are checked, small answer spaces must be answered above chance, and (optionally) step judges
+    name the first wrong step."""
     started = time.monotonic()
-    step_judge, judge_stats = None, []
-    if config.step_judge:
+    if config.step_judges:
         validate_run_config(context)
-        endpoint = judge.settings()
-        if endpoint.embedded or not endpoint.chat:
-            raise ValueError(
-                "step_judge needs a capable chat model: set $JUDGE_BASE_URLS and $JUDGE_MODEL (the embedded 270M base "
-                "model cannot judge steps)"
-            )
-        backend = judge.backend()
-        params = SamplingParams(temperature=0.0, max_tokens=config.step_judge_max_tokens)
-
-        def step_judge(problems: list[str], steps: list[list[str]]) -> list[int | None]:
-            verdicts, stats = judge_first_wrong_steps(problems, steps, backend, params)
-            judge_stats.append(stats)
-            return verdicts
-
-    checks = ReasoningChecks(config.process_checks, config.family_checks, config.chance_alpha, step_judge)
+    judges, judge_stats = step_judges(config, judge, prm, teacher)
+    checks = ReasoningChecks(
+        config.process_checks, config.family_checks, config.chance_alpha, judges, config.judge_rule
+    )
     verifier = VerifyTraces(config.workers, config.max_traces_per_problem, config.min_agreement, checks)
     with scratch_folder("verified") as scratch:
         # decided over the columns the checks read (not the thinking), written a chunk of whole rows at a time
@@ -94,7 +149,8 @@ def verified(
             verifier_audit=dg.MetadataValue.json(audit),
             reasoning_checks=dg.MetadataValue.json(reasoning),
             right_answers_rejected_for_reasoning=sum(reasoning["rejected_by_reasoning"].values()),
-            **({f"judge_{k}": v for k, v in generation_metadata(judge_stats[0]).items()} if judge_stats else {}),
+            **({f"judge_{k}": v for k, v in generation_metadata(GenerationStats.merged(judge_stats)).items()}
+               if judge_stats else {}),
         )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from generators.teachers.embedded import (
 )
 from generators.teachers.models import hf_model
 from generators.teachers.openai_backend import OpenAICompatibleBackend
+from generators.teachers.prm import PrmClient
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,25 @@ class JudgeResource(ModelResource):
 
     PREFIX: ClassVar[str] = "JUDGE"
     REMOTE_MAX_TOKENS: ClassVar[int] = 4096
+
+
+class PrmResource(ModelResource):
+    """The optional process reward model ($PRM_*): a PRM such as Qwen2.5-Math-PRM-7B served by vLLM's pooling runner
+    (``--runner pooling``), one score per step."""
+
+    PREFIX: ClassVar[str] = "PRM"
+    REMOTE_MAX_TOKENS: ClassVar[int] = 1  # it scores, it writes nothing
+
+    def client(self) -> PrmClient:
+        """The client of the configured servers; an unset endpoint is named before any request."""
+        settings = self.settings()
+        if settings.embedded or settings.engine != "openai":
+            raise ValueError(
+                "the prm step judge needs a process reward model behind vLLM's pooling runner: set $PRM_BASE_URLS and "
+                "$PRM_MODEL (for example Qwen/Qwen2.5-Math-PRM-7B served with `vllm serve ... --runner pooling`)"
+            )
+        return PrmClient(settings.base_urls, settings.model, self.api_key or self._env("API_KEY"), settings.timeout_s,
+                         settings.max_retries, settings.max_concurrency)  # fmt: skip
 
 
 class PolarsParquetIOManager(dg.UPathIOManager):

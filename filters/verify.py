@@ -25,7 +25,9 @@ from filters.steps import TRACE_REASONS, check_trace, marked_at, source_of, spli
 from filters.steps.reference import CONTRADICTS_REFERENCE
 
 __all__ = [
+    "JUDGE_RULES",
     "ReasoningChecks",
+    "StepJudge",
     "answer_type",
     "extract_answer",
     "majority_vote",
@@ -35,14 +37,15 @@ __all__ = [
     "verify_traces",
 ]
 
-WRONG_ANSWER, GOLD_UNPARSEABLE, OVER_LIMIT, AT_CHANCE, JUDGED_WRONG = schemas.reasons(
+WRONG_ANSWER, GOLD_UNPARSEABLE, OVER_LIMIT, AT_CHANCE, JUDGED_WRONG, JUDGES_DISAGREE = schemas.reasons(
     __name__, "wrong_answer", "gold_unparseable", "over_per_problem_limit", "answer_at_chance_level",
-    "judge_first_wrong_step",
+    "judge_first_wrong_step", "judges_disagree",
 )  # fmt: skip
 PROCESS_REASONS = (
     *(code for code in TRACE_REASONS if code != CONTRADICTS_REFERENCE),  # a right answer agrees with its reference
     FAMILY_FACT,
     JUDGED_WRONG,
+    JUDGES_DISAGREE,
 )
 """The codes that reject a right answer's reasoning: the card's columns, the audit's ``rejected_by_reasoning``."""
 _MATHY = re.compile(r"[\\^_{}0-9=<>]")
@@ -210,22 +213,42 @@ def diverse_subset(texts: Sequence[str], k: int) -> list[int]:
     return sorted(chosen)
 
 
-StepJudge = Callable[[list[str], list[list[str]]], list[int | None]]
-"""(problems, their traces' steps) -> per trace the first wrong step a judge model names, -1 for none, None where it
-gave no usable verdict."""
+StepVerdicts = Callable[[list[str], list[list[str]], list[str]], list[int | None]]
+"""(problems, their traces' steps, their gold answers) -> per trace the first wrong step a judge names, -1 for none,
+None where it gave no usable verdict."""
+
+
+@dataclass(frozen=True)
+class StepJudge:
+    """A judge of first wrong steps (a critic model, a process reward model, rollouts) and the label source its
+    verdicts carry (``LABEL_SOURCES``)."""
+
+    source: str
+    verdicts: StepVerdicts
+
+
+JUDGE_RULES = ("any", "consensus")
+"""How several step judges decide: ``any`` rejects at the earliest step any judge names; ``consensus`` (Qwen's
+consensus filtering) keeps a trace only where every judge finds no wrong step, rejects at the step every judge names,
+and rejects a trace the judges disagree on (or one a judge gave no verdict on) as ``judges_disagree``."""
 
 
 @dataclass(frozen=True)
 class ReasoningChecks:
     """Which reasoning checks a right answer must also pass: the process check of calculations and derivation
     (``filters.steps``), the family facts (``filters.families``), where the answer space is small agreement with the
-    gold above chance at one-sided level ``chance_alpha`` (None turns that gate off), and where one is given a judge
-    model's first wrong step (off by default: a judge must be far more capable than the embedded model)."""
+    gold above chance at one-sided level ``chance_alpha`` (None turns that gate off), and where any are given, step
+    judges combined by ``judge_rule`` (none by default: a judge must be far more capable than the embedded model)."""
 
     process: bool = True
     family: bool = True
     chance_alpha: float | None = 0.05
-    step_judge: StepJudge | None = None
+    step_judges: tuple[StepJudge, ...] = ()
+    judge_rule: str = "any"
+
+    def __post_init__(self) -> None:
+        if self.judge_rule not in JUDGE_RULES:
+            raise ValueError(f"judge_rule {self.judge_rule!r}: one of {JUDGE_RULES}")
 
 
 def _spec(raw: str | None) -> dict | None:
@@ -284,8 +307,8 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
                 continue
             if has_family_check(templates[i]):
                 passed[i].append(f"family:{templates[i]}")
-    if checks.step_judge is not None:
-        _judge_steps(checks.step_judge, problems, texts, reasons, passed, labels, sources)
+    if checks.step_judges:
+        _judge_steps(checks, problems, texts, golds, reasons, passed, labels, sources)
     p_values: list[float | None] = [None] * n
     tested: list[tuple[float, int, float]] = []
     by_problem: dict[str, list[int]] = {}
@@ -312,26 +335,37 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
 
 
 def _judge_steps(
-    judge: StepJudge,
+    checks: ReasoningChecks,
     problems: list[str],
     texts: list[str],
+    golds: list[str | None],
     reasons: list[Drop | None],
     passed: list[list[str]],
     labels: list[list[bool | None]],
     sources: list[str | None],
 ) -> None:
-    """The judge's first wrong step for every row still standing (right answer, sound by the other checks)."""
+    """The judges' first wrong step for every row still standing (right answer, sound by the other checks), combined
+    by the checks' ``judge_rule``."""
     standing = [i for i in range(len(texts)) if passed[i] and reasons[i] is None]
     steps = [split_steps(texts[i]) for i in standing]
-    verdicts = judge([problems[i] for i in standing], steps)
-    for i, trace, verdict in zip(standing, steps, verdicts, strict=True):
-        if verdict is None:
-            passed[i].append("judge:no_verdict")
-        elif verdict < 0:
-            passed[i].append("judge:no_wrong_step")
-        else:
-            reasons[i], sources[i] = Drop(JUDGED_WRONG, f"{verdict} ({trace[verdict][:120]})"), "judge"
-            labels[i] = marked_at(labels[i], len(trace), verdict)
+    asked = ([problems[i] for i in standing], steps, [golds[i] or "" for i in standing])
+    verdicts = [judge.verdicts(*asked) for judge in checks.step_judges]
+    names = [judge.source for judge in checks.step_judges]
+    for n, (i, trace) in enumerate(zip(standing, steps, strict=True)):
+        said = [judged[n] for judged in verdicts]
+        told = {name: "no verdict" if v is None else "no wrong step" if v < 0 else f"step {v}"
+                for name, v in zip(names, said, strict=True)}  # fmt: skip
+        passed[i] += [
+            f"{name}:{verdict.replace(' ', '_')}" for name, verdict in told.items() if "step " not in verdict
+        ]
+        wrong = [(v, name) for v, name in zip(said, names, strict=True) if v is not None and v >= 0]
+        if checks.judge_rule == "consensus" and (None in said or len(set(said)) > 1):
+            reasons[i] = Drop(JUDGES_DISAGREE, ", ".join(f"{name}: {verdict}" for name, verdict in told.items()))
+        elif wrong:
+            at, source = min(wrong, key=lambda named: named[0])
+            reasons[i] = Drop(JUDGED_WRONG, f"{at} ({trace[at][:120]})")
+            sources[i] = "consensus" if checks.judge_rule == "consensus" and len(names) > 1 else source
+            labels[i] = marked_at(labels[i], len(trace), at)
 
 
 def chance_gate_report(tested: Sequence[tuple[float, int, float]], alpha: float | None) -> dict[str, object]:

@@ -5,7 +5,9 @@ set latency per request, a capacity (requests served at once; the rest queue, as
 (``none``; ``think_tags``: ``<think>...</think>`` before the solution; ``reasoning_content``: the thinking in the chat
 message's own field, as vLLM's reasoning parser sends it) and a share of injected 429s with Retry-After. What it says
 comes from ``answer(question) -> (thinking, solution)``, the question being the last ``Question:`` of a completion
-prompt or the last user message of a chat.
+prompt or the last user message of a chat; with ``continues``, ``answer(question, written)`` also gets the start of
+the answer the request asks it to continue (after a completion prompt's last ``Answer:``, or a chat's final assistant
+message).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from tests.local_http import LocalHTTPServer
 Answer = Callable[[str], tuple[str | None, str]]
 SampleAnswer = Callable[[str, int], tuple[str | None, str]]
 """An answer that also depends on the request's seed (the sampling seed and the sample index, as clients send it)."""
+ContinuedAnswer = Callable[[str, str], tuple[str | None, str]]
+"""An answer that also depends on the start of the answer the request asks to continue."""
 
 
 @dataclass
@@ -42,10 +46,19 @@ def question_of(payload: dict) -> str:
     return prompt.rsplit("Question:", 1)[-1].split("\nAnswer:")[0].strip()
 
 
+def written_of(payload: dict) -> str:
+    """The start of the answer a request asks to continue: a chat's final assistant message, or what follows a
+    completion prompt's last ``Answer:``."""
+    if "messages" in payload:
+        last = payload["messages"][-1]
+        return last["content"] if last["role"] == "assistant" else ""
+    return (payload.get("prompt") or "").rsplit("\nAnswer:", 1)[-1].strip()
+
+
 class SimServer(LocalHTTPServer):
     def __init__(
         self,
-        answer: Answer | SampleAnswer,
+        answer: Answer | SampleAnswer | ContinuedAnswer,
         latency_s: float = 0.0,
         capacity: int = 256,
         reasoning: str = "none",
@@ -54,15 +67,17 @@ class SimServer(LocalHTTPServer):
         model: str = "sim-teacher",
         queue: bool = True,
         by_seed: bool = False,
+        continues: bool = False,
     ) -> None:
         """``queue=False``: a request beyond ``capacity`` gets a 429 at once instead of waiting (as a gateway or a
-        hosted API answers when it is full). ``by_seed``: ``answer`` takes the request's seed too."""
+        hosted API answers when it is full). ``by_seed``: ``answer`` takes the request's seed too; ``continues``: the
+        start of the answer to continue instead."""
         if reasoning not in ("none", "think_tags", "reasoning_content"):
             raise ValueError(f"reasoning {reasoning!r}: none, think_tags or reasoning_content")
         super().__init__()
         self.say, self.latency_s, self.capacity, self.reasoning = answer, latency_s, capacity, reasoning
         self.rate_429, self.rng, self.model, self.queue = rate_429, random.Random(seed), model, queue
-        self.by_seed = by_seed
+        self.by_seed, self.continues = by_seed, continues
         self.log = SimLog()
 
     def setup(self) -> None:
@@ -99,7 +114,10 @@ class SimServer(LocalHTTPServer):
             finally:
                 self.log.in_flight -= 1
         question = question_of(payload)
-        thinking, solution = self.say(question, payload.get("seed", 0)) if self.by_seed else self.say(question)
+        if self.by_seed or self.continues:
+            thinking, solution = self.say(question, payload.get("seed", 0) if self.by_seed else written_of(payload))
+        else:
+            thinking, solution = self.say(question)
         if thinking is not None:
             self.log.sent_thinking[question] = thinking
         chat = path.endswith("/chat/completions")

@@ -46,10 +46,10 @@ def teacher(question: str) -> tuple[None, str]:
 
 
 def materialize_fixed_seed_batch(
-    tmp_path: Path, instance: dg.DagsterInstance, **settings: object
+    tmp_path: Path, instance: dg.DagsterInstance, ops: dict | None = None, **settings: object
 ) -> dg.ExecuteInProcessResult:
     """Materialize every batch asset for one batch with fixed seeds, in ``tmp_path`` as the working folder (a seed
-    row's source is its path as given), against the deterministic simulated teacher."""
+    row's source is its path as given), against the deterministic simulated teacher; ``ops`` adds run config."""
     import definitions
     from assets.batches import add_batch
     from assets.resources import TeacherResource
@@ -70,6 +70,7 @@ def materialize_fixed_seed_batch(
                 "textbook_topics": {"config": {"count": 3, "seed": 7}},
                 "cot_traces": {"config": {"samples_per_problem": 2}},
                 "difficulty_graded": {"config": {"samples": 2}},
+                **(ops or {}),
             }},
             instance=instance,
             partition_key="fixed",

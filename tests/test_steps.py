@@ -7,7 +7,7 @@ import pytest
 
 from filters.families import binomial_tail, chance_level, family_reasoning_error
 from filters.steps import check_trace, find_reasoning_error
-from filters.verify import ReasoningChecks, verify_traces
+from filters.verify import ReasoningChecks, StepJudge, verify_traces
 from generators.tasks.judge import parse_first_wrong_step
 
 PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples does she have left?"
@@ -347,11 +347,12 @@ def test_step_judge_verdicts_reject_label_and_record() -> None:
     )  # fmt: skip
     asked: list[tuple[str, int]] = []
 
-    def judge(problems: list[str], steps: list[list[str]]) -> list[int | None]:
+    def judge(problems: list[str], steps: list[list[str]], answers: list[str]) -> list[int | None]:
         asked.extend((p, len(s)) for p, s in zip(problems, steps, strict=True))
         return [1, -1, None]
 
-    result, audit = verify_traces(frame, workers=1, checks=ReasoningChecks(step_judge=judge))
+    checks = ReasoningChecks(step_judges=(StepJudge("judge", judge),))
+    result, audit = verify_traces(frame, workers=1, checks=checks)
     assert asked == [(PROBLEM, 3)] * 3
     assert result.dropped.select("code", "detail").rows() == [("judge_first_wrong_step", "1 (Step 2: 16 - 7 = 9)")]
     assert result.dropped["step_labels"].to_list() == [[True, False, None]]

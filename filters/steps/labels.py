@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from filters.steps.reference import CONTRADICTS_REFERENCE
 
-LABEL_SOURCES = ("rule", "reference", "family", "judge")
-"""Who located a first bad step: ``check_trace``'s rules, a reference's answer, a family's solver, a judge model."""
+LABEL_SOURCES = ("rule", "reference", "family", "judge", "prm", "rollout", "consensus")
+"""Who located a first bad step: ``check_trace``'s rules, a reference's answer, a family's solver, a critic model, a
+process reward model, Monte-Carlo rollouts, or several step judges that agree."""
 
 
 def marked_at(labels: list[bool | None], steps: int, index: int) -> list[bool | None]:

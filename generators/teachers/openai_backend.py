@@ -209,6 +209,8 @@ class OpenAICompatibleBackend(CachedBackend):
             body["stop"] = list(p.stop)
         if request.messages is not None:
             body["messages"] = [{"role": role, "content": content} for role, content in request.messages]
+            if request.messages[-1][0] == "assistant":  # a written start to continue (vLLM's chat extension)
+                body.update(continue_final_message=True, add_generation_prompt=False)
             reply = await self._post(session, url, "/chat/completions", body)
             choice = reply["choices"][0]
             message = choice["message"]

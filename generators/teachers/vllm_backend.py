@@ -154,5 +154,11 @@ class VLLMBackend(CachedBackend):
         ]
         if self.chat:
             conversations = [[{"role": r, "content": c} for r, c in key[1]] for key, _ in chunk]
-            return self.llm.chat(conversations, sampling, use_tqdm=False)
+            continuing = {conversation[-1]["role"] == "assistant" for conversation in conversations}
+            if len(continuing) > 1:
+                raise ValueError("one engine call mixes written starts to continue with new conversations")
+            go_on = continuing == {True}
+            return self.llm.chat(
+                conversations, sampling, use_tqdm=False, continue_final_message=go_on, add_generation_prompt=not go_on
+            )
         return self.llm.generate([key[0] for key, _ in chunk], sampling, use_tqdm=False)
