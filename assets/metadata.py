@@ -120,8 +120,8 @@ def rejections(
     dropped: pl.DataFrame | pl.LazyFrame, stage: str, text_column: str = "text"
 ) -> pl.DataFrame | pl.LazyFrame:
     """Dropped rows in the shape of the rejections table: stage, id, text, code, detail, and where the rows have them
-    the problem, the domain, the step labels and who located the first bad step (the reasoning report and the
-    `cot-steps` config read them); lazy where ``dropped`` is (a streamed stage's)."""
+    the problem (id and text), the domain, the step labels and who located the first bad step (the reasoning report
+    and the `cot-steps` config read them); lazy where ``dropped`` is (a streamed stage's)."""
     schema = {"stage": pl.String, **REJECTION_SCHEMA, **OPTIONAL_REJECTION_COLUMNS}
     columns = dropped.collect_schema().names()
     if isinstance(dropped, pl.DataFrame) and dropped.is_empty():

@@ -48,13 +48,15 @@ more where there is more (the benchmark, the error, the agreement)."""
 
 
 OPTIONAL_REJECTION_COLUMNS: Schema = {
+    "problem_id": pl.String,
     "problem": pl.String,
     "domain": pl.String,
     "step_labels": pl.List(pl.Boolean),
     "step_label_source": pl.String,
 }
-"""What the rejections table also keeps where a stage's rows have it: the problem, the domain, and the step labels of a
-trace with who located its first bad step (``filters.steps.LABEL_SOURCES``), for the `cot-steps` config."""
+"""What the rejections table also keeps where a stage's rows have it: the problem (its id and text), the domain, and
+the step labels of a trace with who located its first bad step (``filters.steps.LABEL_SOURCES``), for the `cot-steps`
+config and the card's reasoning report."""
 
 
 REASONS: dict[str, str] = {}

@@ -152,3 +152,30 @@ def test_a_step_judge_without_its_model_is_refused_before_any_call(
     failure = result.get_step_failure_events()[0]
     assert failure.step_key == failed_at
     assert re.search(message, failure.event_specific_data.error.to_string())
+
+
+def test_the_judge_bench_scores_model_judges_and_their_consensus(tmp_path: Path) -> None:
+    """bench/judge_eval.py against real servers: a critic that always names step 1 and a teacher that rolls out;
+    each judge's figures and their consensus (a verdict only where both agree)."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from judge_eval import main
+
+    rows = [{"problem": PROBLEM, "steps": SLIP, "label": 0, "answer": "9"},
+            {"problem": PROBLEM, "steps": SOUND, "label": -1, "reference": "3 + 4 = 7, 16 - 7 = 9\n#### 9"},
+            {"problem": PROBLEM, "steps": LUCKY, "label": 0, "answer": "9", "final_answer_correct": True}]  # fmt: skip
+    path = tmp_path / "bench.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with (
+        SimServer(lambda q: (None, "Paragraph 1 is wrong. \\boxed{1}")) as critic,
+        SimServer(teacher, continues=True) as writer,
+    ):
+        results = main(
+            [str(path), "--critic-url", critic.base_url, "--teacher-url", writer.base_url, "--rollouts", "2"]
+        )
+    assert results["rollouts"]["first_wrong_step_exact"] == 1.0 and results["rollouts"]["processbench_f1"] == 1.0
+    assert results["critic"]["first_wrong_step_exact"] == 0.0 and results["critic"]["flagged"] == 1.0
+    assert results["consensus"]["with_verdict"] == 0.0  # they never agree
+    assert results["rules"]["solutions"] == 3

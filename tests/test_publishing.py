@@ -313,7 +313,10 @@ def test_rejected_reasoning_is_published_as_labelled_steps(tmp_path: Path) -> No
     assert row["reason_code"] == "false_calculation" and row["label_source"] == "rule"
     card = (result.path / "README.md").read_text()
     table = card.split("## Reasoning checks")[1].split("##")[0]
-    assert "| math | 9 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 8 |" in table  # 9 right answers: 1 false, 8 published
+    # the rejected trace's problem has no published trace, so no level; the 8 published sit at their levels
+    assert "| domain | level | right_answer | false_calculation | over_per_problem_limit | published |" in table
+    assert "| math | ungraded | 1 | 1.0 (1) | 0 | 0 |" in table
+    assert sum(int(line.split("|")[-2]) for line in table.splitlines() if line.startswith("| math")) == 8
 
 
 def test_a_broken_link_keeps_the_changelog_history(tmp_path: Path) -> None:
@@ -373,3 +376,26 @@ def test_the_card_shows_hostile_text_as_text(tmp_path: Path) -> None:
     card = render_card("ds", data, cot, textbook_rows(graded), rejections, notes=["<b>bold</b>"])
     assert "<script>" not in card and "<img" not in card and "<b>" not in card
     assert "&lt;script&gt;" in card and "\n# Owned" not in card and "\\|x # Owned" in card
+
+
+def test_the_card_gives_each_checks_share_of_right_answers_per_domain_and_level() -> None:
+    from generators.publishing.card import reasoning_report
+
+    cot = pl.DataFrame({"domain": ["math", "math", "logic"], "problem_id": ["p1", "p2", "q1"], "level": [1, 2, 1]})
+    rejected = [("p1", "math", "false_calculation"), ("p1", "math", "false_calculation"),
+                ("p2", "math", "wrong_answer"), ("p2", "math", "over_per_problem_limit"),
+                ("p3", "math", "answer_not_derived"), ("q1", "logic", "answer_at_chance_level")]  # fmt: skip
+    rejections = pl.DataFrame(
+        [{"stage": "verified", "problem_id": p, "domain": d, "code": c} for p, d, c in rejected]
+        + [{"stage": "deduplicated", "problem_id": "p1", "domain": "math", "code": "exact_duplicate_text"}]
+    )
+    report = reasoning_report(cot, rejections)
+    assert report.columns == ["domain", "level", "right_answer", "false_calculation", "answer_not_derived",
+                              "answer_at_chance_level", "over_per_problem_limit", "published"]  # fmt: skip
+    assert report.rows() == [
+        ("logic", "1", 2, "0.0 (0)", "0.0 (0)", "0.5 (1)", 0, 1),
+        ("math", "1", 3, "0.667 (2)", "0.0 (0)", "0.0 (0)", 0, 1),
+        ("math", "2", 2, "0.0 (0)", "0.0 (0)", "0.0 (0)", 1, 1),
+        ("math", "ungraded", 1, "0.0 (0)", "1.0 (1)", "0.0 (0)", 0, 0),
+    ]
+    assert reasoning_report(cot.clear(), rejections.clear()).is_empty()

@@ -134,14 +134,14 @@ def test_the_judge_bench_scores_a_processbench_file() -> None:
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    from judge_eval import score
+    from judge_eval import figures, rule_verdicts
 
     rows = [
         {"problem": BIKES, "steps": ["54 + 2.5x = 79.", "Solving for x, we get: x = 12.", "#### 12"], "label": 1},
         {"problem": BIKES, "steps": ["54 + 2.5x = 79.", "2.5x = 25, so x = 10.", "#### 10"], "label": -1},
         {"problem": BIKES, "steps": ["12 * 4.5 = 54 miles.", "Alisa and Stanley: 79 miles.", "#### 4"], "label": 1},
     ]
-    figures = score(rows, with_reference=False)
+    figures = figures(rows, rule_verdicts(rows, with_reference=False))
     assert figures["flagged"] == pytest.approx(2 / 3)  # the third is answer_not_derived, on its last step
     assert figures["first_wrong_step_exact"] == 0.5 and figures["flagged_before_first_error"] == 0.0
     assert figures["processbench_f1"] == pytest.approx(2 * 0.5 * 1.0 / 1.5)

@@ -8,6 +8,7 @@ import html
 import polars as pl
 import yaml
 
+from filters.steps import LABEL_SOURCES
 from filters.verify import AT_CHANCE, OVER_LIMIT, PROCESS_REASONS
 from generators.publishing.reports import PublishedReports
 from generators.publishing.rows import Layout
@@ -87,31 +88,37 @@ def _table(frame: pl.DataFrame) -> str:
 
 
 def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFrame:
-    """Per domain: traces with the right answer, how many of those each reasoning check rejected, and how many
-    published."""
-    verified = rejections.filter(pl.col("stage") == "verified")
+    """Per domain and difficulty level (the ``level`` of the problem's published traces; ``ungraded`` where none was
+    published): traces with the right answer, the share of those each reasoning check rejected (the checks that
+    rejected any), and how many were published."""
     codes = [*PROCESS_REASONS, AT_CHANCE, OVER_LIMIT]
-    per_code = (
-        verified.filter(pl.col("code").is_in(codes))
-        .group_by("domain", "code")
-        .len("rows")
-        .pivot(on="code", index="domain", values="rows")
-    )
-    published = cot.group_by("domain").len("published") if cot.height else pl.DataFrame(schema={"domain": pl.String})
-    report = published.join(per_code, on="domain", how="full", coalesce=True).fill_null(0)
-    for code in codes:
+    decided = rejections.filter((pl.col("stage") == "verified") & pl.col("code").is_in(codes))
+    if "problem_id" not in decided.columns:  # stored before rejections kept it: counted as ungraded
+        decided = decided.with_columns(pl.lit(None, pl.String).alias("problem_id"))
+    per_problem = cot.select("problem_id", "level").unique("problem_id")
+    rows = pl.concat(
+        [decided.select("domain", "problem_id", "code"),
+         cot.select("domain", "problem_id", pl.lit("published").alias("code"))],
+        how="vertical_relaxed",
+    ).join(per_problem, on="problem_id", how="left")  # fmt: skip
+    counts = rows.group_by("domain", "level", "code").len("rows")
+    if counts.is_empty():
+        return pl.DataFrame(schema=["domain", "level", "right_answer", OVER_LIMIT, "published"])
+    rejecting = sorted(set(counts["code"]) - {"published", OVER_LIMIT}, key=codes.index)
+    report = counts.pivot(on="code", index=["domain", "level"], values="rows")
+    for code in (OVER_LIMIT, "published"):
         if code not in report.columns:
             report = report.with_columns(pl.lit(0, dtype=pl.UInt32).alias(code))
-    if "published" not in report.columns:
-        report = report.with_columns(pl.lit(0, dtype=pl.UInt32).alias("published"))
-    right = sum(pl.col(c) for c in [*codes, "published"])
+    counted = [*rejecting, OVER_LIMIT, "published"]
+    report = report.with_columns(pl.col(counted).fill_null(0)).with_columns(sum(pl.col(c) for c in counted).alias("n"))
     return report.select(
         "domain",
-        right.alias("right_answer"),
-        *(pl.col(c).alias(f"rejected_{c}") for c in [*PROCESS_REASONS, AT_CHANCE]),
+        pl.col("level").cast(pl.String).fill_null("ungraded"),
+        pl.col("n").alias("right_answer"),
+        *(pl.format("{} ({})", (pl.col(c) / pl.col("n")).round(3), pl.col(c)).alias(c) for c in rejecting),
         pl.col(OVER_LIMIT),
         "published",
-    ).sort("domain")
+    ).sort("domain", "level")
 
 
 def contamination_report(rejections: pl.DataFrame, decontamination: dict) -> dict:
@@ -218,7 +225,9 @@ levels 1 (easy) to 5 (hard); `curriculum_rank` orders them from easy to hard. Th
 never appear in `train`. Configs `cot-<domain>` and `cot-level-<n>` are slices of `cot` that share its files. Config
 `cot-steps` holds the rejected traces whose first bad step was located (a right answer whose reasoning fails a check,
 or a wrong answer where a check or the gold answer shows the step), split into steps with that step labelled and
-`label_source` saying who located it (`rule`, `reference`, `family` or `judge`).
+`label_source` saying who located it:
+{", ".join(f"`{source}`" for source in LABEL_SOURCES)} (the rule checks, the gold or reference answer, a family's
+solver, a critic model, a process reward model, Monte-Carlo rollouts, several judges that agree).
 
 ## Rows
 - CoT: {cot.height} rows over {cot["problem_id"].n_unique() if cot.height else 0} problems
@@ -242,9 +251,10 @@ Examples of removed rows:
 
 {_table(contamination)}
 ## Reasoning checks
-A right final answer is not enough: per domain, the traces with the right answer, how many of those each reasoning
-check rejected, and how many were published (`over_per_problem_limit`: right and sound, beyond the per-problem
-cap):
+A right final answer is not enough: per domain and difficulty level, the traces with the right answer, the share (and
+number) of those each reasoning check rejected, and how many were published (`over_per_problem_limit`: right and
+sound, beyond the per-problem cap; `ungraded`: problems none of whose traces was published). Checks that rejected
+nothing have no column.
 
 {_table(reasoning_report(cot, rejections))}
 ## Verifier audit
