@@ -123,7 +123,7 @@ class BenchmarkIndex:
             for gram in ngrams(tokens, self.n):
                 if gram in self.grams:
                     return self.grams[gram]
-        for start in np.flatnonzero(contained(ids, self.short_first_ids)):
+        for start in map(int, np.flatnonzero(contained(ids, self.short_first_ids))):
             for item in self.short_by_first[tokens[start]]:
                 if tuple(tokens[start : start + len(item)]) == item:
                     return self.short[item]
@@ -274,12 +274,12 @@ def benchmark_name(source: str | Path) -> str:
 def benchmark_names(sources: Sequence[str | Path]) -> dict[str, str]:
     """A unique name per benchmark source: its ``benchmark_name``, widened by parent folders where two collide
     (``a/test.jsonl`` and ``b/test.jsonl`` are ``a/test`` and ``b/test``, never one set)."""
-    sources = list(dict.fromkeys(str(s) for s in sources))
+    paths = list(dict.fromkeys(str(s) for s in sources))
     depth = 0
     while True:
-        names = [_name_at_depth(s, depth) for s in sources]
+        names = [_name_at_depth(s, depth) for s in paths]
         if len(set(names)) == len(names) or depth > 64:
-            return dict(zip(names, sources, strict=True))
+            return dict(zip(names, paths, strict=True))
         depth += 1
 
 

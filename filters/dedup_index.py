@@ -17,14 +17,14 @@ import polars as pl
 
 from filters.contract import Drop, Filter
 from filters.dedup import MinhashSigner, normalize_text
-from filters.schemas import reasons
+from filters.schemas import Schema, reasons
 from filters.text import NUMBER
 
 EARLIER_BATCH_REASONS = reasons(
     __name__, *(f"earlier_batch_{way}_duplicate_{label}" for way in ("exact", "near") for label in ("problem", "text"))
 )
 """A row an earlier batch already holds, matched exactly or near, by its problem or its text."""
-INDEX_SCHEMA = {"label": pl.String, "id": pl.String, "exact": pl.UInt64, "bands": pl.List(pl.UInt64)}
+INDEX_SCHEMA: Schema = {"label": pl.String, "id": pl.String, "exact": pl.UInt64, "bands": pl.List(pl.UInt64)}
 
 
 def _digest(data: bytes) -> int:

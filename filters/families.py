@@ -57,7 +57,7 @@ def knights_and_knaves_solutions(people: list[str], statements: list[dict]) -> l
 def clue_holds(clue: dict, order: tuple[str, ...]) -> bool:
     """Whether an ordering clue is true of a finishing order."""
     position = {name: i for i, name in enumerate(order)}
-    kind, a, b = clue["kind"], clue["a"], clue.get("b")
+    kind, a, b = clue["kind"], clue["a"], clue.get("b", "")
     if kind == "before":
         return position[a] < position[b]
     if kind == "right_after":

@@ -162,7 +162,7 @@ def majority_vote(
             continue
         kind = answer_type(answer, timeout_s) or "text"
         for cluster in clusters:
-            if same_answer(answer, answers[cluster[0]], kind, timeout_s):
+            if same_answer(answer, answers[cluster[0]] or "", kind, timeout_s):
                 cluster.append(index)
                 break
         else:

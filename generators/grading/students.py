@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from filters.schemas import Schema
 from filters.verify import verify_many
 from generators.grading.rasch import combine_students
 from generators.tasks.base import ProblemTask
@@ -26,7 +27,7 @@ class StudentTask(ProblemTask):
 
     name = "student_sample"
     inputs = ("problem_id", "domain", "problem", "answer")
-    outputs: ClassVar[dict[str, pl.DataType]] = {"problem_id": pl.String, "answer": pl.String, "completion": pl.String}
+    outputs: ClassVar[Schema] = {"problem_id": pl.String, "answer": pl.String, "completion": pl.String}
 
     def origin(self, row: dict[str, Any], request: GenerationRequest) -> tuple:
         return (row["problem_id"], self.backend.model, self.sampling, request.sample_index)

@@ -4,6 +4,7 @@ syllogisms. Each row keeps a JSON ``spec`` of the puzzle so an independent solve
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from filters.families import ORDINALS, clue_holds, knights_and_knaves_solutions, ordering_solutions
 from generators.problems.procedural import NAMES, procedural_row
@@ -27,7 +28,7 @@ def knights_and_knaves(seed: int, size: int = 3) -> dict:
     rng = random.Random(f"knights:{seed}:{size}")
     for _ in range(1000):
         people = rng.sample(NAMES, size)
-        statements = []
+        statements: list[dict[str, Any]] = []
         for speaker in people:
             kind = rng.choice(["is_knight", "is_knave", "same", "different", "exactly_one_knave"])
             arity = {"same": 2, "different": 2, "exactly_one_knave": min(3, size)}.get(kind, 1)

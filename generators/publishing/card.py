@@ -110,7 +110,7 @@ def reasoning_report(cot: pl.DataFrame, rejections: pl.DataFrame) -> pl.DataFram
         if code not in report.columns:
             report = report.with_columns(pl.lit(0, dtype=pl.UInt32).alias(code))
     counted = [*rejecting, OVER_LIMIT, "published"]
-    report = report.with_columns(pl.col(counted).fill_null(0)).with_columns(sum(pl.col(c) for c in counted).alias("n"))
+    report = report.with_columns(pl.col(counted).fill_null(0)).with_columns(pl.sum_horizontal(counted).alias("n"))
     return report.select(
         "domain",
         pl.col("level").cast(pl.String).fill_null("ungraded"),

@@ -36,7 +36,8 @@ def published_reports(frame: pl.DataFrame, stages: tuple[str, ...], batches: set
     if "stage" not in frame.columns:
         return PublishedReports()  # no batch has reported yet
     scoped = frame.filter(pl.col("batch").is_in(sorted(batches)))
-    table, throughput = [], {}
+    table: list[dict] = []
+    throughput: dict[str, float] = {}
     for stage in stages:
         rows = scoped.filter(pl.col("stage") == stage)
         if not rows.height:
@@ -45,13 +46,13 @@ def published_reports(frame: pl.DataFrame, stages: tuple[str, ...], batches: set
         table.append({"stage": stage, "rows_in": rows_in, "rows_out": rows_out})
         timed = rows.filter(pl.col("seconds").is_not_null() & pl.col("rows_in").is_not_null())
         if timed.height and (seconds := timed["seconds"].sum()) > 0:
-            throughput[stage] = round(timed["rows_in"].sum() / seconds, 1)
+            throughput[stage] = round(float(timed["rows_in"].sum()) / float(seconds), 1)
     decontamination = PublishedReports().decontamination
     for _, report in _reports(scoped, "decontaminated"):
         if report.get("decontamination", "on") != "on":
             decontamination["status"] = report["decontamination"]
         decontamination["benchmarks"].update(report.get("benchmarks") or {})
-    judge = {}
+    judge: dict = {}
     for _, report in _reports(scoped, "reasoning_filtered"):
         judge = {k: report[k] for k in ("min_edu_score", "judge_model") if k in report} or judge
     audits, cannot_pass = [], []
@@ -59,7 +60,8 @@ def published_reports(frame: pl.DataFrame, stages: tuple[str, ...], batches: set
         audits.append({"batch": batch, **(report.get("verifier_audit") or {})})
         gate = (report.get("reasoning_checks") or {}).get("chance_gate") or {}
         cannot_pass += [line for line in gate.get("cannot_pass", []) if line not in cannot_pass]
-    sampling, by_domain = [], {}
+    sampling: list[dict] = []
+    by_domain: dict[str, list[int]] = {}
     for batch, report in _reports(scoped, "cot_traces"):
         if "sampling" in report:
             sampling.append({"batch": batch, "sampling": report["sampling"]})

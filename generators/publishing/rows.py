@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from filters.contract import Drop
+from filters.schemas import Schema
 from filters.steps import split_steps
 from filters.verify import answer_type
 
@@ -138,7 +139,7 @@ def textbook_rows(graded: pl.DataFrame) -> pl.DataFrame:
     return graded.filter(pl.col("kind") == "textbook").select(TEXTBOOK_COLUMNS)
 
 
-RL_SCHEMA = {
+RL_SCHEMA: Schema = {
     "id": pl.String, "problem_id": pl.String, "source": pl.String, "domain": pl.String, "problem": pl.String,
     "prompt": pl.List(pl.Struct({"role": pl.String, "content": pl.String})), "answer": pl.String,
     "answer_type": pl.String, "teacher_pass_rate": pl.Float64, "student_pass_rate": pl.Float64, "level": pl.Int64,
@@ -166,7 +167,7 @@ def rl_rows(cot: pl.DataFrame, band: tuple[float, float] = (0.1, 0.9)) -> pl.Dat
     return pl.DataFrame(rows, schema=RL_SCHEMA)
 
 
-STEP_SCHEMA = {
+STEP_SCHEMA: Schema = {
     "id": pl.String, "domain": pl.String, "problem": pl.String, "steps": pl.List(pl.String),
     "step_labels": pl.List(pl.Boolean), "first_bad_step": pl.Int64, "label_source": pl.String,
     "reason_code": pl.String, "reason": pl.String, "batch": pl.String,

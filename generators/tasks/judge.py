@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from filters.schemas import Schema
 from generators.tasks.base import Task
 from generators.tasks.prompts import EDU_STOP, RenderedPrompt, edu_judge_prompt
 from generators.teachers.backend import (
@@ -39,7 +40,7 @@ class EduJudgeTask(Task):
 
     name = "edu_judge"
     inputs = ("index", "text")
-    outputs: ClassVar[dict[str, pl.DataType]] = {"index": pl.Int64, "score": pl.Int64}
+    outputs: ClassVar[Schema] = {"index": pl.Int64, "score": pl.Int64}
     default_stop = EDU_STOP
 
     def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
@@ -105,7 +106,7 @@ class StepJudgeTask(Task):
 
     name = "step_judge"
     inputs = ("index", "problem", "steps")
-    outputs: ClassVar[dict[str, pl.DataType]] = {"index": pl.Int64, "first_wrong": pl.Int64}
+    outputs: ClassVar[Schema] = {"index": pl.Int64, "first_wrong": pl.Int64}
 
     def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
         messages = step_judge_messages(row["problem"], row["steps"])

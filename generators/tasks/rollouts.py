@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import polars as pl
 
+from filters.schemas import Schema
 from filters.verify import verify
 from generators.tasks.base import ProblemTask
 from generators.tasks.prompts import RenderedPrompt
@@ -41,7 +42,7 @@ class RolloutTask(ProblemTask):
 
     name = "step_rollout"
     inputs = ("index", "step", "problem", "domain", "prefix", "answer")
-    outputs: ClassVar[dict[str, pl.DataType]] = {"index": pl.Int64, "step": pl.Int64, "reached": pl.Boolean}
+    outputs: ClassVar[Schema] = {"index": pl.Int64, "step": pl.Int64, "reached": pl.Boolean}
 
     def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
         return continued(super().prompt(row), row["prefix"])

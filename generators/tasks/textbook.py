@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from filters.schemas import LINEAGE_SCHEMA, row_id
+from filters.schemas import LINEAGE_SCHEMA, Schema, row_id
 from generators.tasks.base import Task
 from generators.tasks.prompts import STYLES, TEXTBOOK_STOP, RenderedPrompt, textbook_prompt
 from generators.teachers.backend import (
@@ -52,7 +52,7 @@ def sample_topics(
     )
 
 
-PASSAGE_SCHEMA: dict[str, pl.DataType] = {
+PASSAGE_SCHEMA: Schema = {
     "id": pl.String,
     "topic_path": pl.String,
     "subject": pl.String,
@@ -92,6 +92,6 @@ class TextbookTask(Task):
             "subject": topic["subject"],
             "audience": topic["audience"],
             "style": topic["style"],
-            "text": result.text.strip(),
+            "text": (result.text or "").strip(),
             **self.lineage(request, result),
         }

@@ -14,7 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 from generators.teachers.cache import ResponseCache, request_key
 
@@ -199,7 +199,7 @@ class CachedBackend(ABC):
     tags and counts each result as it arrives (written every ``CACHE_WRITE_EVERY_S``, so a killed run keeps every
     answer it got but those of its last fraction of a second)."""
 
-    backend: ClassVar[str]
+    backend: str  # the engine's name, on every row it makes
 
     def __init__(self, model: str, cache: ResponseCache, chat: bool, progress_every_s: float = 10.0) -> None:
         self.model, self.cache, self.chat, self.progress_every_s = model, cache, chat, progress_every_s
@@ -245,12 +245,12 @@ class CachedBackend(ABC):
                 keep(index, GenerationResult(**hit, cached=True), fresh=False)
         stop = threading.Event()
 
-        def report_every_interval() -> None:
+        def report_every_interval(report: ProgressFn) -> None:
             while not stop.wait(self.progress_every_s):
                 stats.wall_s = time.monotonic() - started
-                progress(stats.requests, len(requests), stats)
+                report(stats.requests, len(requests), stats)
 
-        reporter = threading.Thread(target=report_every_interval, daemon=True) if progress else None
+        reporter = threading.Thread(target=report_every_interval, args=(progress,), daemon=True) if progress else None
         if reporter:
             reporter.start()
         try:

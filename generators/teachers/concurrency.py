@@ -43,7 +43,7 @@ class ConcurrencyLimiter:
         self.endpoints = [EndpointLimit(float(ceiling), lowest_limit=float(ceiling)) for _ in range(endpoints)]
         self._changed: asyncio.Condition | None = None
 
-    def _room(self, index: int) -> float:
+    def _room(self, index: int) -> int:
         endpoint = self.endpoints[index]
         return int(endpoint.limit) - endpoint.in_flight
 

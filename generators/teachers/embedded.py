@@ -92,14 +92,14 @@ class EmbeddedServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def _command(self) -> tuple[list[str], dict[str, str]]:
+    def _command(self, port: int) -> tuple[list[str], dict[str, str]]:
         """The server's command line and environment (the model prepared for the engine first)."""
         if self.engine == "vllm":
             from generators.teachers.vllm_backend import server_command
 
             python = vllm_python()
             folder = hf_model_in(python, self.models_dir)
-            command = server_command(str(folder), EMBEDDED_MODEL, self.port, python, max_model_len=self.n_ctx)
+            command = server_command(str(folder), EMBEDDED_MODEL, port, python, max_model_len=self.n_ctx)
             return command, {"VLLM_CPU_KVCACHE_SPACE": "2", **os.environ}
         if importlib.util.find_spec("llama_cpp") is None:
             raise RuntimeError(
@@ -110,7 +110,7 @@ class EmbeddedServer:
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(assemble_model(self.models_dir)), "--model_alias", EMBEDDED_MODEL,
             "--n_ctx", str(self.n_ctx), "--n_threads", str(self.n_threads),
-            "--host", "127.0.0.1", "--port", str(self.port),
+            "--host", "127.0.0.1", "--port", str(port),
         ]  # fmt: skip
         return command, dict(os.environ)
 
@@ -119,7 +119,7 @@ class EmbeddedServer:
         restart, so clients keep their URL); vLLM's CPU build takes a minute or two to come up, llama.cpp seconds."""
         timeout_s = timeout_s or (600.0 if self.engine == "vllm" else 120.0)
         self.port = self.port or free_port()
-        command, env = self._command()
+        command, env = self._command(self.port)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{self.engine}-server-{self.port}.log"
         log = open(log_path, "wb")  # noqa: SIM115 - closed with the process

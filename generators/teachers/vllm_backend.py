@@ -125,7 +125,7 @@ class VLLMBackend(CachedBackend):
 
         def watch() -> None:
             while not done.wait(0.5):
-                if getattr(resources, "engine_dead", False):
+                if waiting is not None and getattr(resources, "engine_dead", False):
                     waiting.put_nowait(dead())
                     return
 
