@@ -399,3 +399,15 @@ def test_the_card_gives_each_checks_share_of_right_answers_per_domain_and_level(
         ("math", "ungraded", 1, "0.0 (0)", "1.0 (1)", "0.0 (0)", 0, 0),
     ]
     assert reasoning_report(cot.clear(), rejections.clear()).is_empty()
+
+
+def test_a_problem_keeps_its_split_in_every_revision() -> None:
+    """The split is a pure function of the problem: adding problems (a later revision) moves none across, and about
+    ``eval_fraction`` of many problems land in eval."""
+    first = pl.DataFrame({"problem_id": [f"p{i}" for i in range(40)]})
+    later = pl.DataFrame({"problem_id": [f"p{i}" for i in range(2000)]})
+    _, eval_first = split_by_problem(first, 0.1)
+    train_later, eval_later = split_by_problem(later, 0.1)
+    assert set(eval_first["problem_id"]) == set(eval_later["problem_id"]) & set(first["problem_id"])
+    assert not set(train_later["problem_id"]) & set(eval_later["problem_id"])
+    assert 0.08 < eval_later.height / later.height < 0.12

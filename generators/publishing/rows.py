@@ -15,14 +15,18 @@ from filters.steps import split_steps
 from filters.verify import answer_type
 
 
+def in_eval(problem_id: str, eval_fraction: float) -> bool:
+    """Whether a problem belongs to the eval split: a pure function of its id (its hash below ``eval_fraction`` of the
+    range), so a problem keeps its side in every revision and a model trained on one revision is never evaluated on
+    its own training problems in the next."""
+    return int(hashlib.sha256(problem_id.encode()).hexdigest()[:12], 16) < eval_fraction * 16**12
+
+
 def split_by_problem(frame: pl.DataFrame, eval_fraction: float) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(train, eval) with no problem on both sides; eval gets at least one problem where there are two or more."""
-    problems = sorted(frame["problem_id"].unique().to_list(), key=lambda p: hashlib.sha256(p.encode()).hexdigest())
-    n_eval = round(len(problems) * eval_fraction)
-    if len(problems) >= 2:
-        n_eval = min(max(n_eval, 1), len(problems) - 1)
-    held_out = set(problems[:n_eval])
-    is_eval = pl.col("problem_id").is_in(list(held_out))
+    """(train, eval) with no problem on both sides, each problem where ``in_eval`` puts it; with few problems the eval
+    split may be empty."""
+    problems = frame["problem_id"].unique().to_list()
+    is_eval = pl.col("problem_id").is_in([p for p in problems if in_eval(p, eval_fraction)])
     return frame.filter(~is_eval), frame.filter(is_eval)
 
 
