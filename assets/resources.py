@@ -76,7 +76,8 @@ class ModelResource(dg.ConfigurableResource):
     _MAX_RETRIES, _MAX_TOKENS; $STUDENT_* and $JUDGE_* for the other two), else from the profile (embedded, or
     remote: requests in flight adapt below the ceiling ``max_concurrency``, replies get thousands of tokens). So run
     config that sets one field, say ``max_concurrency``, keeps the endpoint, model, key and data folder. The key is
-    read from the environment when used and never stored in config. The embedded server starts on first use and stops
+    read from the environment when used ($<PREFIX>_API_KEY, or the variable ``api_key_env`` names) and is never
+    config: run config is stored with the run. The embedded server starts on first use and stops
     when the run ends, also when it fails; the endpoints of one process share it.
     """
 
@@ -85,7 +86,9 @@ class ModelResource(dg.ConfigurableResource):
 
     base_urls: list[str] | None = None
     model: str | None = None
-    api_key: str | None = None
+    # the environment variable that holds the key ($<PREFIX>_API_KEY by default): a key is never config, which Dagster
+    # would store in plain text with the run
+    api_key_env: str | None = None
     chat: bool | None = None
     seeded: bool | None = None
     adaptive: bool | None = None
@@ -119,6 +122,10 @@ class ModelResource(dg.ConfigurableResource):
 
     def _env(self, name: str) -> str | None:
         return os.environ.get(f"{self.PREFIX}_{name}") or None
+
+    def api_key(self) -> str | None:
+        """The key, read from the environment when used."""
+        return os.environ.get(self.api_key_env) if self.api_key_env else self._env("API_KEY")
 
     def _check_variables(self) -> None:
         """A variable under the role's prefix that the endpoint does not read (``$TEACHER_BASE_URL``, one letter
@@ -218,7 +225,7 @@ class ModelResource(dg.ConfigurableResource):
             urls,
             settings.model,
             self._cache,
-            api_key=self.api_key or self._env("API_KEY"),
+            api_key=self.api_key(),
             chat=settings.chat,
             max_concurrency=settings.max_concurrency,
             timeout_s=settings.timeout_s,
@@ -290,7 +297,7 @@ class PrmResource(ModelResource):
                 "the prm step judge needs a process reward model behind vLLM's pooling runner: set $PRM_BASE_URLS and "
                 "$PRM_MODEL (for example Qwen/Qwen2.5-Math-PRM-7B served with `vllm serve ... --runner pooling`)"
             )
-        return PrmClient(settings.base_urls, settings.model, self.api_key or self._env("API_KEY"), settings.timeout_s,
+        return PrmClient(settings.base_urls, settings.model, self.api_key(), settings.timeout_s,
                          settings.max_retries, settings.max_concurrency)  # fmt: skip
 
 

@@ -97,3 +97,24 @@ def test_extra_students_on_the_embedded_server_are_refused_before_it_starts(tmp_
     assert not result.success
     assert "the same model again" in str(result.get_step_failure_events()[0].event_specific_data.error)
     assert student.server_pid is None and not (tmp_path / "models").exists()  # the server never started
+
+
+def test_a_key_is_never_config_only_the_name_of_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run config is stored with the run, so an endpoint takes no key there: a key in run config is refused before
+    the run starts; the key comes from $<ROLE>_API_KEY or the variable ``api_key_env`` names."""
+    from assets.resources import TeacherResource
+
+    monkeypatch.setenv("TEACHER_API_KEY", "sk-default")
+    monkeypatch.setenv("MY_TEACHER_KEY", "sk-mine")
+    assert TeacherResource().api_key() == "sk-default"
+    assert TeacherResource(api_key_env="MY_TEACHER_KEY").api_key() == "sk-mine"
+
+    @dg.asset
+    def uses_teacher(teacher: TeacherResource) -> None: ...
+
+    with pytest.raises(dg.DagsterInvalidConfigError, match="api_key"):
+        dg.materialize(
+            [uses_teacher],
+            resources={"teacher": TeacherResource()},
+            run_config={"resources": {"teacher": {"config": {"api_key": "sk-in-plain-text"}}}},
+        )

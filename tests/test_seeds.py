@@ -9,8 +9,9 @@ from tests.data import GSM8K_TRAIN
 
 
 def test_gsm8k_train_loads_with_normalized_answers() -> None:
-    frame = load_seed_problems(str(GSM8K_TRAIN))
+    frame = load_seed_problems(str(GSM8K_TRAIN.resolve()))
     assert frame.height == 7473
+    assert set(frame["source"]) == {GSM8K_TRAIN.name}  # the file's name: no local path reaches a published row
     assert frame["problem_id"].n_unique() == 7473
     assert frame["answer"].str.contains(r"^-?[\d.]+$").all()
     assert frame["answer"][0] == "72"  # Natalia's clips: "#### 72"

@@ -114,8 +114,10 @@ def load_seed_problems(
             raise SeedFileError(f"{path}: the seed file is empty")
         records = _records_jsonl(path) if path.suffix in {".jsonl", ".json"} else _records_table(path)
         where, unit = str(path), "line"
+        named = path.name  # what rows say of their source: never a local path, which would reach the Hub
     else:
         records, where, unit = _records_hub(source, split), f"{source}[{split}]", "row"
+        named = where
     rows = []
     valid = 0
     for lineno, record in records:
@@ -146,7 +148,7 @@ def load_seed_problems(
         rows.append(
             {
                 "problem_id": f"seed-{digest}",
-                "source": where,
+                "source": named,
                 "domain": domain,
                 "reasoning_kind": REASONING_KIND.get(domain, domain),
                 "problem": fields["problem"].strip(),
