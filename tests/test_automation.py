@@ -212,3 +212,16 @@ def test_the_executor_comes_from_the_environment(value: str | None, executor: st
 def test_a_bad_executor_is_named() -> None:
     with pytest.raises(ValueError, match="executor"):
         FoundrySettings.from_env({"FOUNDRY_EXECUTOR": "threads"})
+
+
+def test_a_refresh_without_the_student_extra_leaves_the_student_loop_out() -> None:
+    """The default install has no torch: its scheduled refresh publishes and stops there, instead of ending FAILED at
+    ``student_sft``; with the extra, the refresh trains and scores the student too."""
+    import definitions
+    from assets.automation import refresh_selection
+
+    graph = definitions.defs.resolve_asset_graph()
+    students = {key for key in graph.get_all_asset_keys() if graph.get(key).group_name == "students"}
+    without, with_students = refresh_selection(False).resolve(graph), refresh_selection(True).resolve(graph)
+    assert students and not students & without and students <= with_students
+    assert dg.AssetKey("published_dataset") in without
