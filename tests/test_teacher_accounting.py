@@ -31,6 +31,29 @@ def stats_with(failures: int, total: int) -> GenerationStats:
     return stats
 
 
+def test_a_server_that_never_answers_costs_two_timeouts_not_an_hour(tmp_path) -> None:
+    """A server that answers ``/models`` but holds every completion: each request gives up after its second timeout,
+    and once several attempts in a row got no reply the rest of the batch fails at once, naming why."""
+    from generators.teachers.openai_backend import SILENT_ATTEMPTS
+
+    with SimServer(lambda q: (None, "2"), latency_s=60.0) as server:
+        backend = OpenAICompatibleBackend(
+            [server.base_url], "sim-teacher", ResponseCache(tmp_path / "c.sqlite"), timeout_s=0.3, max_retries=5,
+            max_concurrency=4,
+        )  # fmt: skip
+        requests = [
+            GenerationRequest(SamplingParams(max_tokens=4), prompt=f"Question: {i}?\nAnswer:") for i in range(40)
+        ]
+        started = time.monotonic()
+        results, stats = backend.generate(requests)
+        elapsed, sent = time.monotonic() - started, server.log.requests
+    assert stats.failures == 40 and elapsed < 20
+    assert sent <= SILENT_ATTEMPTS + 4  # those that found out, and those on the wire then; none of the rest
+    errors = {r.error.split(": ", 1)[-1] for r in results}
+    assert any("attempts in a row got no reply" in e for e in errors), errors
+    assert all(e == "no reply in 0.3 s" or "attempts in a row got no reply" in e for e in errors), errors
+
+
 @pytest.mark.parametrize(
     ("failures", "total", "allowed", "raises"),
     [(0, 10, 0.0, False), (1, 10, 0.1, False), (2, 10, 0.1, True), (10, 10, 0.5, True)],

@@ -111,13 +111,13 @@ def test_kill_9_mid_run_then_rerun_repeats_no_completed_request(embedded_server_
 
 def test_faults_are_retried_or_recorded_and_nothing_is_duplicated(embedded_server_url: str, tmp_path: Path) -> None:
     requests = requests_for(16)
-    with FaultProxy(embedded_server_url, fault_rate=0.35, seed=3, retry_after_s=1, stall_s=4.0) as proxy:
+    with FaultProxy(embedded_server_url, fault_rate=0.35, seed=3, retry_after_s=1, stall_s=8.0) as proxy:
         backend = OpenAICompatibleBackend(
             [proxy.base_url],
             EMBEDDED_MODEL,
             ResponseCache(tmp_path / "c.sqlite"),
             max_concurrency=3,
-            timeout_s=2.5,
+            timeout_s=5.0,
             max_retries=8,
         )
         results, stats = backend.generate(requests)

@@ -26,6 +26,11 @@ from generators.teachers.backend import (
 from generators.teachers.cache import ResponseCache
 from generators.teachers.concurrency import ConcurrencyLimiter
 
+SILENT_ATTEMPTS = 16
+"""Attempts in a row that get no reply within the timeout before the rest of a batch fails at once. With a request
+given up at its second timeout, a server that accepts and never answers costs a batch about two timeouts, not an hour
+of retries per request."""
+
 
 class EndpointError(Exception):
     """A failed attempt: an HTTP error status (with the server's Retry-After), a timeout, or no connection."""
@@ -109,11 +114,17 @@ class OpenAICompatibleBackend(CachedBackend):
             len(self.base_urls), self.max_concurrency, self.adaptive, latency_ceiling_s=self.latency_ceiling_s
         )
         retries = [0]
+        silent = [0]  # attempts in a row that got no reply within the timeout
 
         async def run_one(index: int, request: GenerationRequest, slot: int, started: float) -> None:
+            timeouts = 0
             for attempt in range(self.max_retries + 1):
                 if attempt:
                     slot, started = await limiter.acquire()
+                if silent[0] >= SILENT_ATTEMPTS:
+                    await limiter.release(slot, started, overloaded=False)
+                    result = _failed(EndpointError(f"{silent[0]} attempts in a row got no reply"), "the endpoint", 0)
+                    break
                 try:
                     result = await self._call(sessions[slot], self.base_urls[slot], request)
                 except EndpointError as err:
@@ -121,6 +132,11 @@ class OpenAICompatibleBackend(CachedBackend):
                     await limiter.release(slot, started, overloaded)
                     if err.connection and self.revive is not None:
                         wait = 0.0 if await asyncio.to_thread(self.revive) else wait
+                    timeouts += err.timeout
+                    silent[0] += err.timeout
+                    if timeouts == 2:  # a server that accepts and never answers is not waited on again and again
+                        result = _failed(err, self.base_urls[slot], attempt)
+                        break
                     if retryable and attempt < self.max_retries:
                         retries[0] += 1
                         backoff = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.5)  # jitter: no herd
@@ -133,6 +149,7 @@ class OpenAICompatibleBackend(CachedBackend):
                     result = _failed(err, self.base_urls[slot], attempt)
                 else:
                     await limiter.release(slot, started, overloaded=False)
+                    silent[0] = 0
                 break
             on_result(index, result)
 
