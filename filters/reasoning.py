@@ -1,5 +1,6 @@
-"""Reasoning filters: a final answer present, not truncated, length bounds, step depth, language, repetition (of the
-solution by Gopher's rules; of a reasoning model's thinking by windows, where a loop shows)."""
+"""Reasoning filters: no instruction planted in the problem, a final answer present, not truncated, length bounds, step
+depth, language, repetition (of the solution by Gopher's rules; of a reasoning model's thinking by windows, where a
+loop shows)."""
 
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ from datatrove.pipeline.filters import GopherRepetitionFilter
 from filters.answers import extract_answer_with_method
 from filters.contract import Drop, FilterResult, RowFilter
 from filters.dedup import WhitespaceTokenizer
+from filters.injection import planted_instruction
 from filters.language import language_reason
 from filters.schemas import reasons
 from filters.steps.text import step_depth
 
 REASONING_FILTER_REASONS = reasons(
-    __name__, "truncated_thinking", "empty", "truncated", "thinking_too_long", "thinking_repetition", "too_short",
-    "too_long", "no_final_answer", "too_few_steps", "language", "repetition",
+    __name__, "instruction_in_problem", "truncated_thinking", "empty", "truncated", "thinking_too_long",
+    "thinking_repetition", "too_short", "too_long", "no_final_answer", "too_few_steps", "language", "repetition",
 )  # fmt: skip
 
 
@@ -74,6 +76,8 @@ def reasoning_decision(row: dict, config: ReasoningFilterConfig, repetition: Gop
     """Why a row fails the reasoning filters, or None where it passes."""
     text = row["text"] or ""
     thinking = row.get("thinking")
+    if row.get("problem") and (instruction := planted_instruction(row["problem"])):
+        return Drop("instruction_in_problem", instruction)
     if thinking is not None and row.get("thinking_closed") is False:
         return Drop("truncated_thinking")  # an unclosed <think>: the model ran out of tokens while thinking
     if not text.strip():
@@ -103,8 +107,8 @@ def reasoning_decision(row: dict, config: ReasoningFilterConfig, repetition: Gop
 
 
 class ReasoningFilter(RowFilter):
-    """The reasoning filters over rows with ``kind``, ``text``, ``finish_reason`` and ``completion_tokens``: format,
-    length, truncation, step depth, language and repetition."""
+    """The reasoning filters over rows with ``kind``, ``problem``, ``text``, ``finish_reason`` and
+    ``completion_tokens``: planted instructions, format, length, truncation, step depth, language and repetition."""
 
     name = "reasoning_filtered"
 
@@ -113,7 +117,7 @@ class ReasoningFilter(RowFilter):
         self.repetition = repetition_filter()
 
     def reads(self) -> Sequence[str]:
-        return ("id", "kind", "text", "thinking", "thinking_closed", "finish_reason", "completion_tokens")
+        return ("id", "kind", "problem", "text", "thinking", "thinking_closed", "finish_reason", "completion_tokens")
 
     def decide_row(self, row: dict[str, Any]) -> Drop | None:
         return reasoning_decision(row, self.config, self.repetition)
