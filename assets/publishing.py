@@ -89,6 +89,7 @@ class PublishConfig(dg.Config):
     eval_fraction: float = Field(0.1, ge=0.0, le=0.9)
     thinking_format: Literal["think_tags", "reasoning_content"] = "think_tags"
     license: str = "mit"
+    keep_revisions: int = Field(5, ge=1)  # revisions kept on disk (or at the URL); the changelog keeps every entry
     # the `rl` config keeps the problems a student solves this often: [low, high]
     rl_pass_rate_band: list[float] = Field(default_factory=lambda: [0.1, 0.9], min_length=2, max_length=2)
 
@@ -148,9 +149,9 @@ def published_dataset(
     report = contamination_report(rejections, reports.decontamination)
     card = render_card(config.name, data, cot, textbook, rejections, reports, report, notes)
     if storage.publish_url:
-        result = publish_to_url(storage.publish_url, config.name, data, card, config.license)
+        result = publish_to_url(storage.publish_url, config.name, data, card, config.license, config.keep_revisions)
     else:
-        result = publish(storage.published_dir, config.name, data, card, config.license)
+        result = publish(storage.published_dir, config.name, data, card, config.license, config.keep_revisions)
     context.log.info(
         f"published {config.name} revision {result.revision} at {result.location} (new: {result.changed})"
     )

@@ -411,3 +411,31 @@ def test_a_problem_keeps_its_split_in_every_revision() -> None:
     assert set(eval_first["problem_id"]) == set(eval_later["problem_id"]) & set(first["problem_id"])
     assert not set(train_later["problem_id"]) & set(eval_later["problem_id"])
     assert 0.08 < eval_later.height / later.height < 0.12
+
+
+def test_old_revisions_are_pruned_to_the_newest_few_and_the_changelog_keeps_them_all(tmp_path: Path) -> None:
+    """Each publish keeps the ``keep_revisions`` newest revisions (local folder and URL alike); older ones are removed,
+    never the current one, and the changelog still lists every revision."""
+    import fsspec
+
+    from generators.publishing.targets import publish, publish_to_url
+
+    url = f"memory://pruned-{tmp_path.name}"
+    revisions = []
+    for n in range(5):
+        graded = graded_frame(4 + n)
+        cot = cot_rows(graded)
+        data = layout(*split_by_problem(cot, 0.25), textbook_rows(graded))
+        card = render_card("ds", data, cot, textbook_rows(graded), REJECTIONS)
+        local = publish(tmp_path, "ds", data, card, keep_revisions=2)
+        remote = publish_to_url(url, "ds", data, card, keep_revisions=2)
+        assert local.revision == remote.revision
+        revisions.append(local.revision)
+    stored = {p.name for p in (tmp_path / ".revisions" / "ds").iterdir()}
+    assert stored == set(revisions[-2:])
+    fs = fsspec.filesystem("memory")
+    at_url = {p.rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(f"{url}/ds", detail=False) if fs.isdir(p)}
+    assert at_url == set(revisions[-2:]) and fs.cat(f"{url}/ds/LATEST").decode() == revisions[-1]
+    log = (tmp_path / "ds" / "CHANGELOG.md").read_text()
+    assert all(f"## {revision}" in log for revision in revisions)
+    assert datasets.load_dataset(str(tmp_path / "ds"), "cot")["train"].num_rows > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -89,16 +90,24 @@ def changelog(link: Path, revision: str, files: dict[str, pl.DataFrame]) -> str:
     return "# Changelog\n\n" + entry + previous
 
 
+def kept_revisions(changelog_text: str, keep: int) -> list[str]:
+    """The ``keep`` newest revisions a changelog names (its ``## <revision>`` headings, newest first)."""
+    return re.findall(r"^## (\S+)$", changelog_text, flags=re.MULTILINE)[:keep]
+
+
 def _revised(path: str, revision: str) -> str:
     """A shard path or pattern with the revision before its extension: ``train-*-<rev>.parquet``."""
     return path.removesuffix(".parquet") + f"-{revision}.parquet"
 
 
-def publish(root: Path, name: str, data: Layout, card_body: str, license: str = "mit") -> PublishedRevision:
+def publish(
+    root: Path, name: str, data: Layout, card_body: str, license: str = "mit", keep_revisions: int = 5
+) -> PublishedRevision:
     """Write a new revision of ``name`` under ``root`` and point ``root/name`` at it; unchanged data is a no-op.
 
     The revision folder is staged under a hidden name and renamed into place, then the ``root/name`` symlink is
-    swapped in one rename: a publish that fails or is killed leaves the previous revision as it was.
+    swapped in one rename: a publish that fails or is killed leaves the previous revision as it was. Then every
+    revision but the ``keep_revisions`` newest (by the changelog) is removed; the changelog keeps their entries.
     """
     rows = sum(frame.height for frame in data.files.values())
     header = {
@@ -116,7 +125,13 @@ def publish(root: Path, name: str, data: Layout, card_body: str, license: str = 
     configs = {c: {split: _revised(p, revision) for split, p in splits.items()} for c, splits in data.configs.items()}
     card = card_yaml(configs, data.features, data.default, header) + card_body
     with publish_lock(root, name):
-        return _write_revision(root, name, data, card, configs, revision)
+        published = _write_revision(root, name, data, card, configs, revision)
+        if published.changed:
+            keep = set(kept_revisions((Path(published.path) / "CHANGELOG.md").read_text(), keep_revisions))
+            for old in (root / ".revisions" / name).iterdir():
+                if old.is_dir() and not old.name.startswith(".") and old.name not in keep | {revision}:
+                    shutil.rmtree(old, ignore_errors=True)
+        return published
 
 
 @contextmanager
@@ -167,7 +182,9 @@ def _write_revision(
     return PublishedRevision(str(link), revision, changed=True)
 
 
-def publish_to_url(url: str, name: str, data: Layout, card_body: str, license: str = "mit") -> PublishedRevision:
+def publish_to_url(
+    url: str, name: str, data: Layout, card_body: str, license: str = "mit", keep_revisions: int = 5
+) -> PublishedRevision:
     """Publish to any fsspec URL (s3://, gs://, memory://...): each revision goes to ``{url}/{name}/{revision}/`` in
     full, then ``{url}/{name}/LATEST`` is rewritten to name it, so readers never see a half-written revision.
 
@@ -183,11 +200,15 @@ def publish_to_url(url: str, name: str, data: Layout, card_body: str, license: s
             mirror = root / ".revisions" / name / current
             fs.get(f"{base}/{current}/", str(mirror), recursive=True)
             (root / name).symlink_to(mirror.relative_to(root))
-        local = publish(root, name, data, card_body, license)
+        local = publish(root, name, data, card_body, license, keep_revisions)
         remote = f"{url.rstrip('/')}/{name}/{local.revision}"
         if local.changed:
             fs.put(str(local.path.resolve()) + "/", f"{base}/{local.revision}", recursive=True)
             fs.pipe(f"{base}/LATEST", local.revision.encode())
+            keep = set(kept_revisions((Path(local.path) / "CHANGELOG.md").read_text(), keep_revisions))
+            for entry in fs.ls(base, detail=False):
+                if fs.isdir(entry) and entry.rstrip("/").rsplit("/", 1)[-1] not in keep | {local.revision}:
+                    fs.rm(entry, recursive=True)
     return PublishedRevision(remote, local.revision, local.changed)
 
 
