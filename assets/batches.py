@@ -15,6 +15,7 @@ instead of a stack trace, and exits 2. ``python -m assets.batches explain KEY`` 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -142,12 +143,29 @@ def explain(data_dir: str | Path, key: str, stages: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
+def open_instance() -> dg.DagsterInstance:
+    """The Dagster instance of $DAGSTER_HOME, its storage made by one process at a time: SQLite storage that two
+    processes create at once is left with two schema heads (alembic: "more than one head"), broken for good."""
+    home = Path(os.environ.get("DAGSTER_HOME") or ".")
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".instance.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            instance.get_runs(limit=1)  # every storage made and stamped while the lock is held
+            instance.all_instigator_state()
+            return instance
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def run_batch(key: str, select: str, config_json: str, data_dir: str, stages: tuple[str, ...]) -> int:
     """Materialize ``select`` for batch ``key`` through the Dagster CLI, its full log in ``<data_dir>/logs/<key>.log``
     and a line a step on screen; on a failure, what became of the rows (``explain``) and the log's path. The exit
     status: 0, or 2 where the run failed."""
     log = Path(data_dir) / "logs" / f"{key}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    open_instance()  # made here, by one process at a time, before the Dagster CLI opens it
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     command = [dagster, "asset", "materialize", "-f", "definitions.py", "--select", select, "--partition", key,
                "--config-json", config_json]  # fmt: skip
@@ -172,7 +190,7 @@ def run_batch(key: str, select: str, config_json: str, data_dir: str, stages: tu
 
 def backfill(keys: list[str], select: str = "*", definitions: str = "definitions.py") -> None:
     """Register ``keys`` and materialize ``select`` for each in order, one run per batch; stop at the first failure."""
-    instance = dg.DagsterInstance.get()
+    instance = open_instance()
     for key in keys:
         add_batch(instance, key)
     for number, key in enumerate(keys, 1):
@@ -214,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "backfill":
         backfill([check_key(k) for k in args.keys], args.select)
         return
-    instance = dg.DagsterInstance.get()
+    instance = open_instance()
     if args.command == "recover":
         failed = recover(instance)
         print("\n".join(f"marked failed: run {run_id}" for run_id in failed) or "no orphaned runs")

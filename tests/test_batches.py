@@ -1,6 +1,7 @@
 """Batch keys, order and the command-line backfill (real runs through the Dagster CLI)."""
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,21 @@ def test_a_batch_key_from_the_ui_or_api_writes_nothing_outside_the_data_folder(t
     failure = result.get_step_failure_events()[0].event_specific_data.error.to_string()
     assert "batch key" in failure and "letters, digits" in failure
     assert [p for p in tmp_path.rglob("*.parquet*")] == []
+
+
+@pytest.mark.slow
+def test_processes_that_open_a_fresh_instance_at_once_leave_it_whole(tmp_path: Path) -> None:
+    """Four `python -m assets.batches add` at once on a fresh $DAGSTER_HOME (two `make demo` at once): every one
+    registers its batch and the instance opens afterwards (SQLite storage made by two processes at once was left
+    with two schema heads, broken for good, in most tries)."""
+    for attempt in range(3):
+        home = tmp_path / f"home{attempt}"
+        home.mkdir()
+        shutil.copy(Path(__file__).resolve().parents[1] / "dagster.yaml", home)
+        env = {**os.environ, "DAGSTER_HOME": str(home)}
+        adds = [subprocess.Popen([sys.executable, "-m", "assets.batches", "add", f"k{i}"], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for i in range(4)]  # fmt: skip
+        outputs = [add.communicate(timeout=120)[0].decode() for add in adds]
+        assert [add.returncode for add in adds] == [0] * 4, outputs
+        listed = subprocess.run([sys.executable, "-m", "assets.batches", "list"], env=env, capture_output=True)
+        assert sorted(listed.stdout.decode().split()) == ["k0", "k1", "k2", "k3"], listed.stderr.decode()
