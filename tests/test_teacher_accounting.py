@@ -281,3 +281,21 @@ def test_a_misspelt_or_half_set_endpoint_is_named_before_any_request(
     resource = StudentResource() if any(n.startswith("STUDENT") for n in variables) else TeacherResource()
     with pytest.raises(ValueError, match=message):
         resource.settings()
+
+
+def test_a_huge_reply_fails_its_request_and_is_never_cached(tmp_path) -> None:
+    """A reply over the size bound (MAX_REPLY_BYTES) is a failed request naming its size, read no further and never
+    cached; the other replies of the batch are kept."""
+    from generators.teachers.openai_backend import MAX_REPLY_BYTES
+
+    huge = "x " * (MAX_REPLY_BYTES // 2 + 10)
+    with SimServer(lambda q: (None, huge if "big" in q else "The answer is \\boxed{2}.")) as server:
+        cache = ResponseCache(tmp_path / "c.sqlite")
+        backend = OpenAICompatibleBackend([server.base_url], "sim-teacher", cache, max_retries=1)
+        requests = [
+            GenerationRequest(SamplingParams(max_tokens=4), prompt=f"Question: {q}?\nAnswer:")
+            for q in ("big", "small")
+        ]
+        results, stats = backend.generate(requests)
+    assert "MB" in results[0].error and results[1].text == "The answer is \\boxed{2}."
+    assert stats.failures == 1 and len(cache) == 1

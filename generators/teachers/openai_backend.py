@@ -26,6 +26,7 @@ from generators.teachers.backend import (
 from generators.teachers.cache import ResponseCache
 from generators.teachers.concurrency import ConcurrencyLimiter
 
+MAX_REPLY_BYTES = 8 * 2**20  # a reasoning model's 32k-token trace is about 0.2 MB of JSON
 SILENT_ATTEMPTS = 16
 """Attempts in a row that get no reply within the timeout before the rest of a batch fails at once. With a request
 given up at its second timeout, a server that accepts and never answers costs a batch about two timeouts, not an hour
@@ -198,7 +199,7 @@ class OpenAICompatibleBackend(CachedBackend):
         """The JSON reply to one POST; an error status, a timeout or a lost connection raise ``EndpointError``."""
         try:
             async with session.post(f"{url.rstrip('/')}{path}", data=json.dumps(body)) as response:
-                raw = await response.read()
+                raw = await _bounded(response, MAX_REPLY_BYTES)
                 if response.status >= 400:
                     raise EndpointError(
                         f"HTTP {response.status}: {raw[:300].decode(errors='replace')}",
@@ -249,6 +250,20 @@ class OpenAICompatibleBackend(CachedBackend):
             cached=False,
             reasoning=reasoning or None,
         )
+
+
+async def _bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The reply's body, read no further than ``limit`` bytes: a larger one is a malformed reply (ValueError), failed
+    and never cached, before it takes the memory."""
+    if (response.content_length or 0) > limit:
+        raise ValueError(f"a reply of {response.content_length / 2**20:.1f} MB (at most {limit // 2**20} MB)")
+    parts, size = [], 0
+    async for chunk in response.content.iter_chunked(2**16):
+        size += len(chunk)
+        if size > limit:
+            raise ValueError(f"a reply of over {limit // 2**20} MB")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _overload(err: EndpointError) -> tuple[bool, bool, float | None]:
