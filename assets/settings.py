@@ -17,8 +17,15 @@ from assets.stages import DROP_RATE_CEILINGS
 
 
 def default_data_dir(env: Mapping[str, str] = os.environ) -> str:
-    """$FOUNDRY_DATA_DIR, else ``data/`` in the project: the one place every writer and sensor looks."""
-    return os.path.abspath(env.get("FOUNDRY_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
+    """$FOUNDRY_DATA_DIR, else ``data/`` in the project: the one place every writer and sensor looks. It is a folder
+    (local, or a shared mount on a cluster); a URL is refused rather than made a folder named ``s3:``."""
+    raw = env.get("FOUNDRY_DATA_DIR") or ""
+    if "://" in raw:
+        raise ValueError(
+            f"$FOUNDRY_DATA_DIR={raw!r} is a URL: the working data folder must be a path (local, or a shared mount); "
+            "publish to a URL with $FOUNDRY_PUBLISH_URL"
+        )
+    return os.path.abspath(raw or Path(__file__).resolve().parents[1] / "data")
 
 
 def _number(env: Mapping[str, str], name: str, kind: type, default: float) -> float:

@@ -214,6 +214,16 @@ def test_a_bad_executor_is_named() -> None:
         FoundrySettings.from_env({"FOUNDRY_EXECUTOR": "threads"})
 
 
+def test_a_url_as_the_data_folder_is_refused_not_made_a_folder() -> None:
+    """$FOUNDRY_DATA_DIR=s3://... is named when the code location loads (it became a local folder named `s3:`)."""
+    with pytest.raises(ValueError, match=r"FOUNDRY_DATA_DIR='s3://bucket/x' is a URL.*FOUNDRY_PUBLISH_URL"):
+        FoundrySettings.from_env({"FOUNDRY_DATA_DIR": "s3://bucket/x"})
+    env = {**os.environ, "FOUNDRY_DATA_DIR": "s3://bucket/x"}
+    loaded = subprocess.run([sys.executable, "-c", "import definitions"], env=env, capture_output=True, text=True)
+    assert loaded.returncode != 0 and "is a URL" in loaded.stderr
+    assert not Path("s3:").exists()
+
+
 def test_a_refresh_without_the_student_extra_leaves_the_student_loop_out() -> None:
     """The default install has no torch: its scheduled refresh publishes and stops there, instead of ending FAILED at
     ``student_sft``; with the extra, the refresh trains and scores the student too."""
