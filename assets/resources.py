@@ -4,6 +4,7 @@ import difflib
 import multiprocessing
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -399,8 +400,16 @@ class HubResource(dg.ConfigurableResource):
     token: str | None = None
     endpoint: str | None = None
 
-    def push(self, folder: Path, revision: str) -> bool:
-        """Upload ``folder`` as revision ``revision``; False where the hub already has it."""
+    def push(self, location: str, revision: str) -> bool:
+        """Upload the revision at ``location`` (a folder, or a publish URL's revision, copied down first) as revision
+        ``revision``; False where the hub already has it."""
         from generators.publishing.targets import push_to_hub
 
-        return push_to_hub(folder, self.repo_id, revision, self.token, self.endpoint)
+        if "://" not in location:
+            return push_to_hub(Path(location), self.repo_id, revision, self.token, self.endpoint)
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(location)
+        with tempfile.TemporaryDirectory() as copy:
+            fs.get(f"{path.rstrip('/')}/", copy, recursive=True)
+            return push_to_hub(Path(copy), self.repo_id, revision, self.token, self.endpoint)

@@ -310,7 +310,7 @@ def released_dataset(
     if current is None:
         return dg.MaterializeResult(metadata={"released": False, "why": "no published revision"})
     location, revision = current
-    pushed = hub.push(Path(location), revision) if hub.repo_id and "://" not in location else False
+    pushed = hub.push(location, revision) if hub.repo_id else False
     context.log.info(f"revision {revision} released" + (f" to {hub.repo_id}" if pushed else ""))
     return dg.MaterializeResult(
         metadata={

@@ -13,6 +13,7 @@ import datasets
 import jinja2
 import polars as pl
 import pytest
+import yaml
 
 from assets.checks import eval_train_overlap
 from filters.rewards import REWARDS
@@ -274,6 +275,35 @@ def test_publish_to_an_fsspec_url_flips_latest_only_after_a_whole_revision(tmp_p
     assert first.location == f"{url}/ds/{first.revision}"  # a URL stays a URL (Path would make it memory:/...)
     overlap = eval_train_overlap(first.location)
     assert overlap.passed and overlap.metadata["train_problems"].value > 0
+    # the lm-eval task reads the revision where it was published, not the temporary folder it was staged in
+    task = yaml.safe_load(fs.cat(f"{base}/{first.revision}/lm_eval/ds_eval.yaml"))
+    assert task["dataset_kwargs"]["data_files"]["test"].startswith(f"{url}/ds/{first.revision}/data/cot/")
+
+
+def test_a_revision_published_to_a_url_is_pushed_to_the_hub_from_there(tmp_path: Path, monkeypatch) -> None:
+    """With a publish URL and a Hub repo, the release copies the revision down from the URL and pushes it (it
+    reported `released` and pushed nothing)."""
+    import huggingface_hub.constants
+
+    from assets.resources import HubResource
+    from generators.publishing.targets import publish_to_url
+
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HF_HUB_OFFLINE", False
+    )  # the suite runs offline; this hub is local
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
+    graded = graded_frame(8)
+    cot = cot_rows(graded)
+    data = layout(*split_by_problem(cot, 0.25), textbook_rows(graded))
+    result = publish_to_url(
+        f"memory://to-hub-{tmp_path.name}", "ds", data, render_card("ds", data, cot, textbook_rows(graded), REJECTIONS)
+    )
+    with StandInHub() as stand_in:
+        hub = HubResource(repo_id="team/ds", token="hf_token1234567890", endpoint=stand_in.endpoint)
+        assert hub.push(result.location, result.revision)
+        files = stand_in.repos["team/ds"]["files"]
+    assert "README.md" in files and any(path.startswith("data/cot/") for path in files)
 
 
 CONCURRENT_PUBLISH = """

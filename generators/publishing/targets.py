@@ -101,13 +101,20 @@ def _revised(path: str, revision: str) -> str:
 
 
 def publish(
-    root: Path, name: str, data: Layout, card_body: str, license: str = "mit", keep_revisions: int = 5
+    root: Path,
+    name: str,
+    data: Layout,
+    card_body: str,
+    license: str = "mit",
+    keep_revisions: int = 5,
+    remote: str | None = None,
 ) -> PublishedRevision:
     """Write a new revision of ``name`` under ``root`` and point ``root/name`` at it; unchanged data is a no-op.
 
     The revision folder is staged under a hidden name and renamed into place, then the ``root/name`` symlink is
     swapped in one rename: a publish that fails or is killed leaves the previous revision as it was. Then every
     revision but the ``keep_revisions`` newest (by the changelog) is removed; the changelog keeps their entries.
+    ``remote``: the URL the revisions are copied under (``<remote>/<revision>``), which the lm-eval task reads.
     """
     rows = sum(frame.height for frame in data.files.values())
     header = {
@@ -125,7 +132,7 @@ def publish(
     configs = {c: {split: _revised(p, revision) for split, p in splits.items()} for c, splits in data.configs.items()}
     card = card_yaml(configs, data.features, data.default, header) + card_body
     with publish_lock(root, name):
-        published = _write_revision(root, name, data, card, configs, revision)
+        published = _write_revision(root, name, data, card, configs, revision, remote)
         if published.changed:
             keep = set(kept_revisions((Path(published.path) / "CHANGELOG.md").read_text(), keep_revisions))
             for old in (root / ".revisions" / name).iterdir():
@@ -148,7 +155,13 @@ def publish_lock(root: Path, name: str) -> Iterator[None]:
 
 
 def _write_revision(
-    root: Path, name: str, data: Layout, card: str, configs: dict[str, dict[str, str]], revision: str
+    root: Path,
+    name: str,
+    data: Layout,
+    card: str,
+    configs: dict[str, dict[str, str]],
+    revision: str,
+    remote: str | None,
 ) -> PublishedRevision:
     link = root / name
     store = root / ".revisions" / name
@@ -168,7 +181,8 @@ def _write_revision(
         (staging / "CHANGELOG.md").write_text(changelog(link, revision, data.files))
         if "cot" in configs and "eval" in configs["cot"]:
             (staging / "lm_eval").mkdir()
-            task = lm_eval_task(name, str(link.absolute()), configs["cot"]["eval"])
+            where = f"{remote}/{revision}" if remote else str(link.absolute())
+            task = lm_eval_task(name, where, configs["cot"]["eval"])
             (staging / "lm_eval" / f"{name}_eval.yaml").write_text(task)
         if final.exists():
             shutil.rmtree(final)
@@ -200,7 +214,7 @@ def publish_to_url(
             mirror = root / ".revisions" / name / current
             fs.get(f"{base}/{current}/", str(mirror), recursive=True)
             (root / name).symlink_to(mirror.relative_to(root))
-        local = publish(root, name, data, card_body, license, keep_revisions)
+        local = publish(root, name, data, card_body, license, keep_revisions, f"{url.rstrip('/')}/{name}")
         remote = f"{url.rstrip('/')}/{name}/{local.revision}"
         if local.changed:
             fs.put(str(local.path.resolve()) + "/", f"{base}/{local.revision}", recursive=True)

@@ -255,8 +255,9 @@ class OpenAICompatibleBackend(CachedBackend):
 async def _bounded(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The reply's body, read no further than ``limit`` bytes: a larger one is a malformed reply (ValueError), failed
     and never cached, before it takes the memory."""
-    if (response.content_length or 0) > limit:
-        raise ValueError(f"a reply of {response.content_length / 2**20:.1f} MB (at most {limit // 2**20} MB)")
+    declared = response.content_length or 0
+    if declared > limit:
+        raise ValueError(f"a reply of {declared / 2**20:.1f} MB (at most {limit // 2**20} MB)")
     parts, size = [], 0
     async for chunk in response.content.iter_chunked(2**16):
         size += len(chunk)
