@@ -1,5 +1,6 @@
 """Refresh automation: a weekly refresh schedule, a sensor for new seed files, one for new benchmark files."""
 
+import hashlib
 import importlib.util
 import json
 import re
@@ -71,7 +72,12 @@ def new_seed_file(context: dg.SensorEvaluationContext, settings: FoundrySettings
     for path in _new_files(folder, SEED_SUFFIXES, seen):
         mtime = path.stat().st_mtime
         seen[path.name] = mtime
-        batch = batch_key(datetime.fromtimestamp(mtime, UTC), f"seed-{_slug(path.stem)}-{int(mtime) % 100_000:05d}")
+        # the name's hash too: `a b.jsonl` and `a-b.jsonl`, or `x.jsonl` and `x.csv`, dropped in the same second are
+        # two batches, not one that one of them overwrites
+        named = hashlib.sha256(path.name.encode()).hexdigest()[:6]
+        batch = batch_key(
+            datetime.fromtimestamp(mtime, UTC), f"seed-{_slug(path.stem)}-{named}-{int(mtime) % 100_000:05d}"
+        )
         batches.append(batch)
         requests.append(
             dg.RunRequest(

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from assets.automation import new_benchmark_file, new_seed_file, refresh_schedule
-from assets.batches import BATCHES, batch_seed
+from assets.batches import BATCHES, batch_seed, check_key
 from assets.checks import (
     contamination_check,
     contamination_hits,
@@ -64,6 +64,20 @@ def test_seed_sensor_requests_one_batch_per_new_file(tmp_path: Path) -> None:
     (tmp_path / "b.csv").write_text("question,answer\nq,#### 2\n")
     third = new_seed_file(dg.build_sensor_context(cursor=again.cursor), settings=settings)
     assert [r.tags["seed_file"] for r in third.run_requests] == ["b.csv"]
+
+
+def test_seed_files_whose_names_differ_in_punctuation_or_suffix_are_separate_batches(tmp_path: Path) -> None:
+    """`a b.jsonl` and `a-b.jsonl`, `x.jsonl` and `x.csv`, dropped in the same second: four batches, each reading its
+    own file (they shared a batch key, and one overwrote the other)."""
+    names = ["a b.jsonl", "a-b.jsonl", "x.jsonl", "x.csv"]
+    for name in names:
+        body = "question,answer\nq,#### 2\n" if name.endswith(".csv") else '{"question": "q", "answer": "#### 1"}\n'
+        (tmp_path / name).write_text(body)
+        os.utime(tmp_path / name, (1_700_000_000, 1_700_000_000))
+    result = new_seed_file(dg.build_sensor_context(), settings=FoundrySettings(seed_dir=str(tmp_path)))
+    keys = {r.tags["seed_file"]: r.partition_key for r in result.run_requests}
+    assert sorted(keys) == sorted(names) and len(set(keys.values())) == 4
+    assert all(check_key(key) == key for key in keys.values())
 
 
 def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tmp_path: Path) -> None:

@@ -44,7 +44,9 @@ def test_a_revision_trains_and_scores_a_student_and_a_regression_blocks_the_rele
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with dg.instance_for_test() as instance:
-        assert materialize_fixed_seed_batch(tmp_path, instance).success
+        # an eval split to score on: 3 of the batch's 8 problem ids hash under 0.5 (none under the default 0.1)
+        held_out = {"published_dataset": {"config": {"eval_fraction": 0.5}}}
+        assert materialize_fixed_seed_batch(tmp_path, instance, held_out).success
         result = materialize_students(instance, tmp_path)
         assert result.success
         [training] = result.output_for_node("student_sft").to_dicts()
