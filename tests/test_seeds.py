@@ -61,7 +61,12 @@ def test_normalize_answer(raw: str, gold: str) -> None:
         (
             "huge.jsonl",
             b'{"question": "' + b"word " * 1_000_000 + b'?", "answer": "#### 1"}\n',
-            r"huge.jsonl: line 1: field 'question' holds 5,000,001 characters \(at most 20,000",
+            r"huge.jsonl: line 1: longer than 1,048,576 bytes",
+        ),
+        (
+            "long.jsonl",
+            b'{"question": "' + b"word " * 6_000 + b'?", "answer": "#### 1"}\n',
+            r"long.jsonl: line 1: field 'question' holds 30,001 characters \(at most 20,000",
         ),
     ],
 )
@@ -152,3 +157,14 @@ def test_each_source_is_sliced_on_its_own_and_an_exhausted_one_fails(tmp_path: P
     assert not exhausted.success
     message = str(exhausted.get_step_failure_events()[0].event_specific_data.error)
     assert f"seed source {a}: no rows left from row 6" in message
+
+
+def test_a_seed_file_is_read_no_further_than_the_batch_slice(tmp_path: Path) -> None:
+    """Lines are read one at a time: a batch that takes the first rows never meets a bad line further on, and an
+    overlong line is refused where it is met, without reading it whole."""
+    path = tmp_path / "s.jsonl"
+    good = "".join(json.dumps({"question": f"What is {i} + 1?", "answer": f"#### {i + 1}"}) + "\n" for i in range(3))
+    path.write_bytes(good.encode() + b'{"question": "' + b"x" * (3 * 2**20) + b'"}\n')
+    assert load_seed_problems(str(path), limit=2).height == 2
+    with pytest.raises(SeedFileError, match="line 4: longer than"):
+        load_seed_problems(str(path))

@@ -9,6 +9,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -19,6 +20,7 @@ GSM8K_TRAIN = (
     Path(__file__).parents[1] / "data" / "seeds" / "gsm8k_train.jsonl"
 )  # shipped, MIT (LICENSE.gsm8k beside it)
 MAX_PROBLEM_CHARS = 20_000
+MAX_LINE_BYTES = 2**20  # a seed line: a problem and its answer, never a document
 REASONING_KIND = {"math": "mathematical", "logic": "logical", "commonsense": "common-sense"}
 
 
@@ -51,11 +53,28 @@ def _records_json_array(path: Path, data: bytes) -> Iterable[tuple[int, dict]]:
 
 
 def _records_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is not part of the JSON
-    if path.suffix == ".json" and data.lstrip().startswith(b"["):
-        yield from _records_json_array(path, data)
-        return
-    for lineno, line in enumerate(data.split(b"\n"), start=1):
+    """The records of a JSON-lines file, read a line at a time (a batch reads no further than its slice) and no line
+    past ``MAX_LINE_BYTES`` (a 1 GB line is refused when it is met, not after the whole file is in memory); a
+    ``.json`` file that holds one array is read whole."""
+    with path.open("rb") as handle:
+        start = 3 if handle.read(3) == b"\xef\xbb\xbf" else 0  # a UTF-8 byte-order mark is not part of the JSON
+        handle.seek(start)
+        array = path.suffix == ".json" and handle.read(4096).lstrip().startswith(b"[")
+        handle.seek(start)
+        if array:
+            yield from _records_json_array(path, handle.read())
+        else:
+            yield from _json_lines(path, handle)
+
+
+def _json_lines(path: Path, handle: BinaryIO) -> Iterable[tuple[int, dict]]:
+    lineno = 0
+    while line := handle.readline(MAX_LINE_BYTES + 1):
+        lineno += 1
+        if len(line) > MAX_LINE_BYTES:
+            raise SeedFileError(
+                f"{path}: line {lineno}: longer than {MAX_LINE_BYTES:,} bytes (a problem, not a document)"
+            )
         if not line.strip():
             continue
         try:
