@@ -159,12 +159,16 @@ def test_each_source_is_sliced_on_its_own_and_an_exhausted_one_fails(tmp_path: P
     assert f"seed source {a}: no rows left from row 6" in message
 
 
-def test_a_seed_file_is_read_no_further_than_the_batch_slice(tmp_path: Path) -> None:
-    """Lines are read one at a time: a batch that takes the first rows never meets a bad line further on, and an
-    overlong line is refused where it is met, without reading it whole."""
+def test_every_seed_line_is_checked_a_line_at_a_time(tmp_path: Path) -> None:
+    """A batch that takes the first rows still checks the rest, so a bad line further on is named now rather than by
+    a batch weeks later; lines are read one at a time, and an overlong one is refused where it is met, unread."""
     path = tmp_path / "s.jsonl"
     good = "".join(json.dumps({"question": f"What is {i} + 1?", "answer": f"#### {i + 1}"}) + "\n" for i in range(3))
+    path.write_text(good + '{"question": "What is 9 + 1?"}\n')
+    with pytest.raises(SeedFileError, match="line 4: missing field 'answer'"):
+        load_seed_problems(str(path), limit=2)
     path.write_bytes(good.encode() + b'{"question": "' + b"x" * (3 * 2**20) + b'"}\n')
-    assert load_seed_problems(str(path), limit=2).height == 2
     with pytest.raises(SeedFileError, match="line 4: longer than"):
-        load_seed_problems(str(path))
+        load_seed_problems(str(path), limit=2)
+    path.write_text(good)
+    assert load_seed_problems(str(path), limit=2, skip=1)["answer"].to_list() == ["2", "3"]

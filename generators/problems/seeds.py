@@ -53,9 +53,9 @@ def _records_json_array(path: Path, data: bytes) -> Iterable[tuple[int, dict]]:
 
 
 def _records_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
-    """The records of a JSON-lines file, read a line at a time (a batch reads no further than its slice) and no line
-    past ``MAX_LINE_BYTES`` (a 1 GB line is refused when it is met, not after the whole file is in memory); a
-    ``.json`` file that holds one array is read whole."""
+    """The records of a JSON-lines file, read a line at a time and no line past ``MAX_LINE_BYTES`` (a 1 GB line is
+    refused when it is met, not after the whole file is in memory); a ``.json`` file that holds one array is read
+    whole."""
     with path.open("rb") as handle:
         start = 3 if handle.read(3) == b"\xef\xbb\xbf" else 0  # a UTF-8 byte-order mark is not part of the JSON
         handle.seek(start)
@@ -122,7 +122,8 @@ def load_seed_problems(
     skip: int = 0,
 ) -> pl.DataFrame:
     """Seed problems from a local jsonl/parquet/csv file or a `datasets` id, with answers normalized: ``limit``
-    rows after the first ``skip`` (checked too); empty once ``skip`` passes the end."""
+    rows after the first ``skip``; every row is checked, kept or not, so a bad row anywhere in the file is named by
+    the first batch that reads it; empty once ``skip`` passes the end."""
     path = Path(source)
     if path.suffix in {".jsonl", ".json", ".parquet", ".csv"}:
         if path.is_dir():
@@ -161,8 +162,8 @@ def load_seed_problems(
         if gold is None:
             raise SeedFileError(f"{where}: {unit} {lineno}: field {answer_field!r} has no extractable final answer")
         valid += 1
-        if valid <= skip:
-            continue
+        if valid <= skip or (limit is not None and len(rows) >= limit):
+            continue  # checked, not kept: a bad line after the slice is named now, not by a batch weeks later
         digest = hashlib.sha256(f"{where}\n{fields['problem']}".encode()).hexdigest()[:16]
         rows.append(
             {
@@ -177,8 +178,6 @@ def load_seed_problems(
                 "spec": None,
             }
         )
-        if limit is not None and len(rows) >= limit:
-            break
     if not valid:
         raise SeedFileError(f"{where}: the seed source holds no rows")
     return pl.DataFrame(rows, schema=PROBLEM_SCHEMA)
