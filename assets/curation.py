@@ -5,7 +5,7 @@ from typing import Literal
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from assets.batches import earlier_batches
 from assets.metadata import (
@@ -32,6 +32,7 @@ from filters.decontamination import (
 from filters.dedup import Dedup, MinhashSigner, minhash_config
 from filters.dedup_index import EARLIER_BATCH_REASONS, DedupIndex, IndexDedup
 from filters.edu import EduScoreFilter
+from filters.language import known_languages
 from filters.reasoning import ReasoningFilter, ReasoningFilterConfig
 from filters.stream import ROW, decided, stream, stream_rows, then
 from generators.tasks.judge import score_passages
@@ -179,6 +180,14 @@ class ReasoningConfig(dg.Config):
     judge_passages: bool = True
     min_edu_score: int = Field(3, ge=0, le=5)
     judge_max_tokens: int = Field(160, ge=8)
+
+    @field_validator("languages")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - known_languages())
+        if unknown:
+            raise ValueError(f"languages {unknown}: not ISO 639-1 codes the language identifier knows (e.g. en, fr)")
+        return value
 
 
 @stage_asset("reasoning_filtered")

@@ -2,13 +2,13 @@
 
 import dagster as dg
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from assets.batches import BATCHES, batch_seed, earlier_batches
 from assets.metadata import bar_chart, counts_by, samples
 from assets.run_config import config_of
 from filters.schemas import PROBLEM_SCHEMA
-from generators.problems.families import generate_mixed
+from generators.problems.families import FAMILIES, generate_mixed
 from generators.problems.seeds import load_seed_problems
 
 
@@ -29,11 +29,25 @@ class SyntheticProblemsConfig(dg.Config):
     """Procedural problems taken in turn from ``families`` (arithmetic, algebra, knights_and_knaves, ordering,
     syllogism, calendar, clock, heaviest). ``seed`` None: derived from the batch key, so each batch is new."""
 
-    count: int = Field(16, ge=0)
+    count: int = Field(16, ge=0, le=100_000)
     seed: int | None = None
-    families: list[str] = ["arithmetic", "arithmetic", "syllogism", "calendar"]
+    families: list[str] = Field(["arithmetic", "arithmetic", "syllogism", "calendar"], min_length=1)
     min_steps: int = Field(1, ge=1, le=5)
     max_steps: int = Field(2, ge=1, le=5)
+
+    @field_validator("families")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(FAMILIES))
+        if unknown:
+            raise ValueError(f"families {unknown}: not families; known: {', '.join(sorted(FAMILIES))}")
+        return value
+
+    @model_validator(mode="after")
+    def _steps(self) -> "SyntheticProblemsConfig":
+        if self.min_steps > self.max_steps:
+            raise ValueError(f"min_steps {self.min_steps} is above max_steps {self.max_steps}")
+        return self
 
 
 PROBLEM_SAMPLE_COLUMNS = ("problem_id", "source", "problem", "answer", "steps")
@@ -91,6 +105,9 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig)
     repeated = frame.height - frame["problem_id"].n_unique()
     if repeated:
         context.log.warning(f"{repeated} seed rows repeat an earlier row's problem (dedup keeps one of each)")
+    golds = frame.group_by("problem").agg(pl.col("answer").unique().sort()).filter(pl.col("answer").list.len() > 1)
+    for problem, answers in golds.head(5).iter_rows():
+        context.log.warning(f"one problem, {len(answers)} gold answers {answers}: {problem[:120]!r}")
     return dg.Output(
         frame,
         metadata={
@@ -99,6 +116,7 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig)
                 {s: [offsets[s], f.height] for s, f in zip(config.sources, frames, strict=True)}
             ),
             "repeated_problems": repeated,
+            "problems_with_several_gold_answers": golds.height,
             "per_source": counts_by(frame, "source"),
             "samples": samples(frame, PROBLEM_SAMPLE_COLUMNS),
         },

@@ -59,8 +59,10 @@ class EndpointSettings:
 # A remote server's capacity is not known: its limit adapts (AIMD) below the ceiling max_concurrency.
 PROFILES = {"embedded": {"max_concurrency": 4, "timeout_s": 300.0, "max_retries": 5, "adaptive": False},
             "remote": {"max_concurrency": 64, "timeout_s": 600.0, "max_retries": 5, "adaptive": True}}  # fmt: skip
-_NUMBERS = {"max_concurrency": ("MAX_CONCURRENCY", int), "timeout_s": ("TIMEOUT_S", float),
-            "max_retries": ("MAX_RETRIES", int)}  # fmt: skip
+# each number's variable, type and least value (as the fields' own bounds: config and environment are held alike)
+_NUMBERS = {"max_concurrency": ("MAX_CONCURRENCY", int, 1), "timeout_s": ("TIMEOUT_S", float, 1e-3),
+            "max_retries": ("MAX_RETRIES", int, 0)}  # fmt: skip
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 # every $<ROLE>_* variable a model endpoint reads; any other under its prefix is a mistake (TEACHER_BASE_URL)
 VARIABLES = ("BASE_URLS", "MODEL", "API_KEY", "CHAT", "SEEDED", "ADAPTIVE", "ENGINE", "MAX_CONCURRENCY", "TIMEOUT_S",
              "MAX_RETRIES", "MAX_TOKENS")  # fmt: skip
@@ -138,6 +140,15 @@ class ModelResource(dg.ConfigurableResource):
             known = ", _".join(VARIABLES)
             raise ValueError(f"${name} is not a setting of the {self.PREFIX.lower()} model{hint} (${prefix}{known})")
 
+    def _flag(self, name: str, default: bool) -> bool:
+        """A yes/no variable ($<PREFIX>_<name>); a word that is neither is named, not read as no."""
+        raw = self._env(name)
+        if raw is None:
+            return default
+        if raw.lower() not in _TRUE | _FALSE:
+            raise ValueError(f"${self.PREFIX}_{name}={raw!r} is neither true nor false (1/0, yes/no, on/off)")
+        return raw.lower() in _TRUE
+
     def settings(self) -> EndpointSettings:
         """The endpoint as configured, the environment and the profile filling what config left unset; a bad or
         unknown environment variable is named."""
@@ -145,6 +156,12 @@ class ModelResource(dg.ConfigurableResource):
         urls = self.base_urls
         if urls is None:
             urls = [u.strip() for u in (self._env("BASE_URLS") or "").split(",") if u.strip()]
+        for url in urls:
+            if "@" in url.split("://", 1)[-1].split("/", 1)[0]:
+                raise ValueError(
+                    f"a base URL of the {self.PREFIX.lower()} model carries a user and password (…@"
+                    f"{url.split('@', 1)[-1]}): URLs are logged and stored, so give the key in ${self.PREFIX}_API_KEY"
+                )
         engine = self.engine or self._env("ENGINE") or "openai"
         if engine not in ("openai", "vllm"):
             raise ValueError(f"engine {engine!r} (${self.PREFIX}_ENGINE or config): openai or vllm")
@@ -164,25 +181,25 @@ class ModelResource(dg.ConfigurableResource):
         model = named or (EMBEDDED_MODEL if profile == "embedded" else None)
         if model is None:
             raise ValueError(f"${self.PREFIX}_MODEL is not set: which model does {urls or 'vLLM'} serve?")
-        chat = self.chat
-        if chat is None:
-            chat = (self._env("CHAT") or ("true" if profile == "remote" else "false")).lower() in {"1", "true", "yes"}
+        chat = self.chat if self.chat is not None else self._flag("CHAT", profile == "remote")
         seeded = self.seeded
         if seeded is None:  # vLLM's CPU build dies on batches of seeded requests: the embedded vLLM server gets none
-            default = "false" if profile == "embedded" and engine == "openai" and embedded_engine == "vllm" else "true"
-            seeded = (self._env("SEEDED") or default).lower() in {"1", "true", "yes"}
+            seeded = self._flag(
+                "SEEDED", not (profile == "embedded" and engine == "openai" and embedded_engine == "vllm")
+            )
         adaptive = self.adaptive
         if adaptive is None:
-            raw = self._env("ADAPTIVE")
-            adaptive = PROFILES[profile]["adaptive"] if raw is None else raw.lower() in {"1", "true", "yes"}
+            adaptive = self._flag("ADAPTIVE", bool(PROFILES[profile]["adaptive"]))
         numbers: dict[str, Any] = {}
-        for field, (suffix, kind) in _NUMBERS.items():
+        for field, (suffix, kind, least) in _NUMBERS.items():
             value, raw = getattr(self, field), self._env(suffix)
             if value is None and raw is not None:
                 try:
                     value = kind(raw)
                 except ValueError as err:
                     raise ValueError(f"${self.PREFIX}_{suffix}={raw!r} is not a {kind.__name__}") from err
+                if value < least:
+                    raise ValueError(f"${self.PREFIX}_{suffix}={raw!r}: at least {least:g}")
             numbers[field] = PROFILES[profile][field] if value is None else value
         max_tokens = self.max_tokens
         if max_tokens is None and (raw := self._env("MAX_TOKENS")) is not None:

@@ -33,7 +33,7 @@ def run_config_errors(run_config: dict) -> list[str]:
             classes[name](**((spec or {}).get("config") or {}))
         except pydantic.ValidationError as err:
             errors += [
-                f"{name}.{'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()
+                f"{'.'.join(map(str, [name, *e['loc']]))}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()
             ]
     return errors
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from assets.stages import DROP_RATE_CEILINGS
 
@@ -53,6 +53,16 @@ class FoundrySettings(dg.ConfigurableResource):
     benchmarks: list[str] = []  # $FOUNDRY_BENCHMARKS (os.pathsep-separated), besides the shipped ones
     min_cot_rows: int = Field(1, ge=0)  # $FOUNDRY_MIN_COT_ROWS
     max_drop_rates: dict[str, float] = Field(default_factory=lambda: dict(DROP_RATE_CEILINGS))
+
+    @field_validator("max_drop_rates")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {stage: rate for stage, rate in value.items() if not 0 <= rate <= 1}
+        if bad:
+            names = ", ".join(f"$FOUNDRY_MAX_DROP_RATE_{stage.upper()}={rate:g}" for stage, rate in bad.items())
+            raise ValueError(f"{names}: a drop-rate ceiling is a share of the rows, from 0 to 1")
+        return value
+
     # the student release gate: $FOUNDRY_STUDENT_GATE (auto: off for the shipped 270M student), its margin and set
     student_gate: Literal["auto", "on", "off"] = "auto"
     student_gate_margin: float = Field(0.02, ge=0, le=1)

@@ -16,6 +16,11 @@ def _identifier():
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+def known_languages() -> frozenset[str]:
+    """The ISO 639-1 codes the identifier knows (97 of them from py3langid's model)."""
+    return frozenset(_identifier().nb_classes)
+
+
 def prose(text: str) -> str:
     """The text with numbers, formulas and LaTeX removed: what a language identifier can judge."""
     return " ".join(_NOT_PROSE.sub(" ", text).split())

@@ -249,3 +249,8 @@ def test_a_refresh_without_the_student_extra_leaves_the_student_loop_out() -> No
     without, with_students = refresh_selection(False).resolve(graph), refresh_selection(True).resolve(graph)
     assert students and not students & without and students <= with_students
     assert dg.AssetKey("published_dataset") in without
+
+
+def test_a_drop_rate_ceiling_outside_zero_to_one_is_named() -> None:
+    with pytest.raises(ValueError, match=r"FOUNDRY_MAX_DROP_RATE_DEDUPLICATED=5: a drop-rate ceiling is a share"):
+        FoundrySettings.from_env({"FOUNDRY_MAX_DROP_RATE_DEDUPLICATED": "5"})

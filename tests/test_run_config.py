@@ -27,6 +27,12 @@ from tests.graph import graph_resources
         ("seed_problems", {"limit_per_source": 0}, "seed_problems.limit_per_source"),
         ("published_dataset", {"name": "./../../x"}, "published_dataset.name"),
         ("published_dataset", {"name": "two\nlines"}, "published_dataset.name"),
+        ("published_dataset", {"name": ""}, "published_dataset.name"),
+        ("synthetic_problems", {"families": []}, "synthetic_problems.families"),
+        ("synthetic_problems", {"families": ["arithmetic", "sudoku"]}, "synthetic_problems.families"),
+        ("synthetic_problems", {"min_steps": 4, "max_steps": 2}, "synthetic_problems: Value error, min_steps 4"),
+        ("synthetic_problems", {"count": 50_000_000}, "synthetic_problems.count"),
+        ("reasoning_filtered", {"languages": ["klingon"]}, "reasoning_filtered.languages"),
     ],
 )
 def test_a_bad_value_is_named(op: str, config: dict, named: str) -> None:

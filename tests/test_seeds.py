@@ -172,3 +172,49 @@ def test_every_seed_line_is_checked_a_line_at_a_time(tmp_path: Path) -> None:
         load_seed_problems(str(path), limit=2)
     path.write_text(good)
     assert load_seed_problems(str(path), limit=2, skip=1)["answer"].to_list() == ["2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("SHOUT.JSONL", b'{"question": "What is 1 + 1?"}\n', r"SHOUT.JSONL: line 1: missing field 'answer'"),  # a file
+        ("noext", b'{"question": "q", "answer": "1"}\n', r"noext: a seed file ends in \.jsonl"),
+        ("lone.jsonl", b'{"question": "What is \\ud800 1 + 1?", "answer": "2"}\n', r"line 1: .*lone surrogate"),
+    ],
+)
+def test_seed_file_names_and_text_are_checked(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SeedFileError, match=message):
+        load_seed_problems(str(path))
+
+
+def test_a_pretty_printed_json_object_is_one_seed_row(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps({"question": "What is 2 + 3?", "answer": "#### 5"}, indent=2))
+    assert load_seed_problems(str(path))["answer"].to_list() == ["5"]
+    lines = tmp_path / "lines.json"  # JSON lines in a .json file stay JSON lines
+    lines.write_text('{"question": "What is 1 + 1?", "answer": "2"}\n{"question": "What is 2 + 2?", "answer": "4"}\n')
+    assert load_seed_problems(str(lines)).height == 2
+
+
+def test_a_problem_given_two_gold_answers_is_counted_and_warned_of(tmp_path: Path) -> None:
+    import dagster as dg
+
+    import definitions
+
+    path = tmp_path / "twice.jsonl"
+    path.write_text("".join(json.dumps({"question": "What is 2 + 2?", "answer": f"#### {a}"}) + "\n" for a in (4, 5)))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("batch", ["b1"])
+        result = dg.materialize(
+            [definitions.problems.seed_problems],
+            resources={"io_manager": ParquetIOManager(base_path=str(tmp_path / "assets"))},
+            run_config={"ops": {"seed_problems": {"config": {"sources": [str(path)]}}}},
+            instance=instance,
+            partition_key="b1",
+        )
+        warnings = [e.message for e in instance.all_logs(result.run_id) if e.level == 30]
+    [materialized] = result.asset_materializations_for_node("seed_problems")
+    assert materialized.metadata["problems_with_several_gold_answers"].value == 1
+    assert any("2 gold answers ['4', '5']" in w for w in warnings)

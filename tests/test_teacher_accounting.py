@@ -112,6 +112,22 @@ def test_profiles_small_when_embedded_large_and_adaptive_when_remote(monkeypatch
 
 
 @pytest.mark.parametrize(
+    ("env", "message"),
+    [({"TEACHER_MAX_CONCURRENCY": "0"}, r"\$TEACHER_MAX_CONCURRENCY='0': at least 1"),
+     ({"TEACHER_MAX_RETRIES": "-1"}, r"\$TEACHER_MAX_RETRIES='-1': at least 0"),
+     ({"TEACHER_TIMEOUT_S": "0"}, r"\$TEACHER_TIMEOUT_S='0': at least 0.001"),
+     ({"TEACHER_ADAPTIVE": "maybe"}, r"\$TEACHER_ADAPTIVE='maybe' is neither true nor false"),
+     ({"TEACHER_BASE_URLS": "http://user:pass@h:8000/v1", "TEACHER_MODEL": "m"}, r"password \(…@h:8000/v1\)")],
+)  # fmt: skip
+def test_a_bad_endpoint_variable_is_named_before_any_request(monkeypatch, env: dict, message: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=message) as raised:
+        TeacherResource().settings()
+    assert "user:pass" not in str(raised.value)  # a password in a URL is never repeated
+
+
+@pytest.mark.parametrize(
     ("env", "expected"),
     [({}, ("llama.cpp", True, "embedded-llama.cpp")),
      ({"FOUNDRY_EMBEDDED_ENGINE": "vllm"}, ("vllm", False, "embedded-vllm")),

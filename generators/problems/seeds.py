@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +21,8 @@ GSM8K_TRAIN = (
     Path(__file__).parents[1] / "data" / "seeds" / "gsm8k_train.jsonl"
 )  # shipped, MIT (LICENSE.gsm8k beside it)
 MAX_PROBLEM_CHARS = 20_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
+SEED_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")  # in any case: `.JSONL` is a file, not a hub id
 MAX_LINE_BYTES = 2**20  # a seed line: a problem and its answer, never a document
 REASONING_KIND = {"math": "mathematical", "logic": "logical", "commonsense": "common-sense"}
 
@@ -39,11 +42,14 @@ def normalize_answer(raw: str) -> str | None:
 
 
 def _records_json_array(path: Path, data: bytes) -> Iterable[tuple[int, dict]]:
-    """A ``.json`` file holding one array of objects: record n is element n (1-based)."""
+    """A ``.json`` file holding one array of objects (record n is element n, 1-based), or one object written over
+    several lines (one record)."""
     try:
         records = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise SeedFileError(f"{path}: not a JSON array of objects ({err})") from err
+        raise SeedFileError(f"{path}: not a JSON array of objects, nor one object ({err})") from err
+    if isinstance(records, dict):
+        records = [records]
     if not isinstance(records, list):
         raise SeedFileError(f"{path}: expected a JSON array of objects, got {type(records).__name__}")
     for number, record in enumerate(records, start=1):
@@ -59,12 +65,23 @@ def _records_jsonl(path: Path) -> Iterable[tuple[int, dict]]:
     with path.open("rb") as handle:
         start = 3 if handle.read(3) == b"\xef\xbb\xbf" else 0  # a UTF-8 byte-order mark is not part of the JSON
         handle.seek(start)
-        array = path.suffix == ".json" and handle.read(4096).lstrip().startswith(b"[")
+        first = handle.readline(MAX_LINE_BYTES).strip()
+        whole = path.suffix.lower() == ".json" and (
+            first.startswith(b"[") or (first.startswith(b"{") and not _parses(first))
+        )
         handle.seek(start)
-        if array:
+        if whole:
             yield from _records_json_array(path, handle.read())
         else:
             yield from _json_lines(path, handle)
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return True
 
 
 def _json_lines(path: Path, handle: BinaryIO) -> Iterable[tuple[int, dict]]:
@@ -125,20 +142,23 @@ def load_seed_problems(
     rows after the first ``skip``; every row is checked, kept or not, so a bad row anywhere in the file is named by
     the first batch that reads it; empty once ``skip`` passes the end."""
     path = Path(source)
-    if path.suffix in {".jsonl", ".json", ".parquet", ".csv"}:
+    suffix = path.suffix.lower()
+    if suffix not in SEED_SUFFIXES and path.is_file():  # a folder may be a local `datasets` repo
+        raise SeedFileError(f"{path}: a seed file ends in {', '.join(SEED_SUFFIXES)} (a name without one is a hub id)")
+    if suffix in SEED_SUFFIXES:
         if path.is_dir():
             raise SeedFileError(f"{path}: is a directory, not a seed file")
         if not path.is_file():
             raise SeedFileError(f"{path}: seed file not found")
         if path.stat().st_size == 0:
             raise SeedFileError(f"{path}: the seed file is empty")
-        records = _records_jsonl(path) if path.suffix in {".jsonl", ".json"} else _records_table(path)
+        records = _records_jsonl(path) if suffix in {".jsonl", ".json"} else _records_table(path)
         where, unit = str(path), "line"
         named = path.name  # what rows say of their source: never a local path, which would reach the Hub
     else:
         records, where, unit = _records_hub(source, split), f"{source}[{split}]", "row"
         named = where
-    rows = []
+    rows: list[dict] = []
     valid = 0
     for lineno, record in records:
         fields = {}
@@ -153,6 +173,10 @@ def load_seed_problems(
                     f"{where}: {unit} {lineno}: field {name!r} must be a string, got {type(value).__name__}"
                 )
             fields[role] = str(value)
+            if _SURROGATE.search(fields[role]):  # "\ud800" alone: valid JSON, no text; it fails every writer later
+                raise SeedFileError(
+                    f"{where}: {unit} {lineno}: field {name!r} holds a lone surrogate (\\ud800-\\udfff)"
+                )
         if len(fields["problem"]) > MAX_PROBLEM_CHARS:
             raise SeedFileError(
                 f"{where}: {unit} {lineno}: field {problem_field!r} holds {len(fields['problem']):,} characters "
