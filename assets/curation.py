@@ -26,6 +26,7 @@ from filters.decontamination import (
     benchmark_names,
     benchmark_sources,
     load_benchmark,
+    missing_benchmark_files,
     scan_fingerprint,
     scanned_columns,
 )
@@ -110,6 +111,13 @@ class DecontaminationConfig(dg.Config):
     disabled: bool = False
     ngram: int = Field(10, ge=3, le=50)
     fuzzy: float = Field(0.9, gt=0.5, le=1.0)
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _there(cls, value: list[str]) -> list[str]:
+        if missing := missing_benchmark_files(value):
+            raise ValueError(f"benchmark files not found: {', '.join(missing)}")
+        return value
 
 
 @stage_asset("decontaminated")

@@ -14,6 +14,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from assets.stages import DROP_RATE_CEILINGS
+from filters.decontamination import missing_benchmark_files
 
 
 def default_data_dir(env: Mapping[str, str] = os.environ) -> str:
@@ -53,6 +54,13 @@ class FoundrySettings(dg.ConfigurableResource):
     benchmarks: list[str] = []  # $FOUNDRY_BENCHMARKS (os.pathsep-separated), besides the shipped ones
     min_cot_rows: int = Field(1, ge=0)  # $FOUNDRY_MIN_COT_ROWS
     max_drop_rates: dict[str, float] = Field(default_factory=lambda: dict(DROP_RATE_CEILINGS))
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _there(cls, value: list[str]) -> list[str]:
+        if missing := missing_benchmark_files(value):
+            raise ValueError(f"$FOUNDRY_BENCHMARKS: benchmark files not found: {', '.join(missing)}")
+        return value
 
     @field_validator("max_drop_rates")
     @classmethod

@@ -302,6 +302,12 @@ def _name_at_depth(source: str, depth: int) -> str:
     return "/".join([*parents, benchmark_name(source)])
 
 
+def missing_benchmark_files(sources: list[str]) -> list[str]:
+    """The sources that name a benchmark file (by suffix) that is not there: found before any model call rather
+    than after all the teacher's requests."""
+    return [s for s in sources if Path(s).suffix in BENCHMARK_SUFFIXES and not Path(s).is_file()]
+
+
 def load_benchmark(source: str | Path) -> list[str]:
     """The question texts of a benchmark: a jsonl/parquet file, or a `datasets` id (or local dataset folder) with an
     optional ``@split`` (default ``test``), read from the first known question field; a bad row names its place."""

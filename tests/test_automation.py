@@ -254,3 +254,16 @@ def test_a_refresh_without_the_student_extra_leaves_the_student_loop_out() -> No
 def test_a_drop_rate_ceiling_outside_zero_to_one_is_named() -> None:
     with pytest.raises(ValueError, match=r"FOUNDRY_MAX_DROP_RATE_DEDUPLICATED=5: a drop-rate ceiling is a share"):
         FoundrySettings.from_env({"FOUNDRY_MAX_DROP_RATE_DEDUPLICATED": "5"})
+
+
+def test_a_benchmark_file_that_is_not_there_is_named_before_any_model_call(tmp_path: Path) -> None:
+    """A missing $FOUNDRY_BENCHMARKS file fails when the settings load; one in run config, at the first model step
+    (both were found only at decontamination, after all the teacher's requests)."""
+    import assets.curation  # noqa: F401  (registers the decontaminated stage's config)
+    from assets.run_config import run_config_errors
+
+    gone = str(tmp_path / "gone.jsonl")
+    with pytest.raises(ValueError, match=f"FOUNDRY_BENCHMARKS: benchmark files not found: {gone}"):
+        FoundrySettings.from_env({"FOUNDRY_BENCHMARKS": gone})
+    [error] = run_config_errors({"ops": {"decontaminated": {"config": {"benchmarks": [gone, "org/set@test"]}}}})
+    assert error.startswith(f"decontaminated.benchmarks: Value error, benchmark files not found: {gone} (got")
