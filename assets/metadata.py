@@ -4,6 +4,8 @@ import base64
 import contextlib
 import io
 import json
+import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -214,9 +216,24 @@ def generation_outputs(
 @contextlib.contextmanager
 def scratch_folder(stage: str) -> Iterator[Path]:
     """A folder for a streamed stage's files, removed once its outputs are stored (the IO manager writes them from
-    there while the stage yields)."""
-    with tempfile.TemporaryDirectory(prefix=f"{stage}-") as folder:
+    there while the stage yields). Its name carries the process id, so the folders of a process that was killed
+    (``kill -9`` leaves them) are removed by the next stage that makes one."""
+    for stale in Path(tempfile.gettempdir()).glob("foundry-scratch-*"):
+        pid = stale.name.split("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"foundry-scratch-{os.getpid()}-{stage}-") as folder:
         yield Path(folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def report_out(name: str) -> dg.AssetOut:

@@ -1,6 +1,7 @@
 """Streamed stages: the same rows kept and dropped as in memory, a chunk of whole rows at a time, and whole-batch
 filters that see only the columns they read."""
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -116,3 +117,23 @@ def test_two_streams_in_sequence_add_up_and_an_empty_batch_gives_empty_files(
     assert (empty.kept_rows, empty.dropped_rows) == (0, 0)
     assert empty.kept.collect().columns == batch.collect_schema().names()
     assert empty.dropped.collect().columns == [*batch.collect_schema().names(), "code", "detail"]
+
+
+def test_scratch_folders_of_a_killed_process_are_removed_by_the_next_stage(tmp_path, monkeypatch) -> None:
+    """A stage killed with kill -9 leaves its scratch folder; the next stage that makes one removes it (by its dead
+    process id), and leaves the folders of live processes alone."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from assets.metadata import scratch_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"foundry-scratch-{dead.stdout.strip()}-verified-abc"
+    live = tmp_path / f"foundry-scratch-{os.getppid()}-verified-def"
+    for folder in (stale, live):
+        (folder / "part").mkdir(parents=True)
+    with scratch_folder("deduplicated") as mine:
+        assert mine.is_dir() and not stale.exists() and live.is_dir()
+    assert not mine.exists()
