@@ -213,12 +213,17 @@ def check_first_batch(result: dg.ExecuteInProcessResult, watcher: "ServerWatcher
     assert watcher.pids, "the embedded server never started"
     assert not (watcher.pids & watcher.running()), "the embedded server outlived the run"
 
+    from generators.publishing.rows import in_eval
+
     graded = result.output_for_node("difficulty_graded", "difficulty_graded")
-    problems = graded.filter(graded["kind"] == "cot")["problem_id"].n_unique()
-    assert problems >= 1, "the embedded teacher verified no trace at all"
+    problems = graded.filter(graded["kind"] == "cot")["problem_id"].unique().to_list()
+    assert problems, "the embedded teacher verified no trace at all"
     folder = tmp_path / "published" / "reasoning-foundry"
     cot = datasets.load_dataset(str(folder), "cot")
-    assert set(cot) == ({"train", "eval"} if problems >= 2 else {"train"})
+    held_out = {p for p in problems if in_eval(p, 0.1)}  # the split is the problem id's, at the default fraction
+    splits = {name for name, present in (("train", set(problems) - held_out), ("eval", held_out)) if present}
+    assert set(cot) == splits
+    assert set(cot["eval"]["problem_id"] if held_out else []) == held_out
     assert sum(split.num_rows for split in cot.values()) == graded.filter(graded["kind"] == "cot").height
     for column in (
         "problem",
