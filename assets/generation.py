@@ -47,17 +47,26 @@ class EvolvedProblemsConfig(SamplingConfig):
     EMBEDDED_MAX_TOKENS: ClassVar[int] = 200
 
 
+def before_the_teacher(context: dg.AssetExecutionContext, student: ModelResource) -> None:
+    """What a teacher step checks before its first request: the whole run's config, and where the run goes on to
+    grade with the student, that the student answers (one that was down was found after all the teacher's requests)."""
+    validate_run_config(context)
+    if dg.AssetKey("difficulty_graded") in context.job_def.asset_layer.selected_asset_keys:  # what this run makes
+        student.check_reachable()
+
+
 @stage_asset("evolved_problems")
 def evolved_problems(
     context: dg.AssetExecutionContext,
     config: EvolvedProblemsConfig,
     teacher: ModelResource,
+    student: ModelResource,
     seed_problems: pl.DataFrame,
     synthetic_problems: pl.DataFrame,
 ):
     """Problems the teacher evolves from seeds (harder, an added constraint, a new context), kept only where a
     majority of its independent solutions agree; no gold answer, so verification decides by majority vote."""
-    validate_run_config(context)
+    before_the_teacher(context, student)
     seeds = pl.concat([seed_problems, synthetic_problems])
     output = evolve_problems(
         seeds, teacher.backend(), config.count, config.solve_samples, config.params(teacher.settings()),
@@ -128,13 +137,14 @@ def cot_traces(
     context: dg.AssetExecutionContext,
     config: CotTracesConfig,
     teacher: ModelResource,
+    student: ModelResource,
     seed_problems: pl.DataFrame,
     synthetic_problems: pl.DataFrame,
     evolved_problems: pl.DataFrame,
 ):
     """Chain-of-thought samples from the teacher (few-shot completion for base models, else chat): n per problem, or
     rounds of them until the batch has the verified rows it asks for (``target_rows``, ``per_problem``)."""
-    validate_run_config(context)
+    before_the_teacher(context, student)
     problems = pl.concat([seed_problems, synthetic_problems, evolved_problems])
     backend = teacher.backend()
     params = config.params(teacher.settings())
@@ -188,10 +198,11 @@ def textbook_passages(
     context: dg.AssetExecutionContext,
     config: TextbookPassagesConfig,
     teacher: ModelResource,
+    student: ModelResource,
     textbook_topics: pl.DataFrame,
 ):
     """Textbook-style passages written by the teacher, one per topic and audience."""
-    validate_run_config(context)
+    before_the_teacher(context, student)
     backend = teacher.backend()
     output = TextbookTask(backend, config.params(teacher.settings())).run(textbook_topics, progress_logger(context))
     passages = output.rows

@@ -5,6 +5,8 @@ import multiprocessing
 import os
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from upath import UPath
 
 from assets.batches import check_key
 from assets.settings import default_data_dir
-from generators.teachers.backend import ModelBackend
+from generators.teachers.backend import ModelBackend, TeacherUnreachableError
 from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import (
     EMBEDDED_ENGINES,
@@ -212,6 +214,27 @@ class ModelResource(dg.ConfigurableResource):
             tuple(urls), model, chat, engine, **numbers, seeded=seeded, adaptive=adaptive, max_tokens=max_tokens,
             embedded_engine=embedded_engine,
         )  # fmt: skip
+
+    def check_reachable(self, timeout_s: float = 10.0) -> None:
+        """Fail, naming the URL, where a remote endpoint does not answer ``/models`` (the embedded model and an
+        in-process engine always do): a later step's model is checked before the first request of the run."""
+        settings = self.settings()
+        if settings.embedded or settings.engine != "openai":
+            return
+        key = self.api_key()
+        for url in settings.base_urls:
+            request = urllib.request.Request(f"{url.rstrip('/')}/models")
+            if key:
+                request.add_header("Authorization", f"Bearer {key}")
+            try:
+                with urllib.request.urlopen(request, timeout=timeout_s):
+                    pass
+            except urllib.error.HTTPError:
+                pass  # an HTTP reply is an answer
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+                reason = getattr(err, "reason", err)
+                message = f"the {self.PREFIX.lower()} model at {url} does not answer: {reason}"
+                raise TeacherUnreachableError(message) from None
 
     def backend(self) -> ModelBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""

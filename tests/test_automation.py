@@ -81,7 +81,9 @@ def test_seed_files_whose_names_differ_in_punctuation_or_suffix_are_separate_bat
 
 
 def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tmp_path: Path) -> None:
-    settings = FoundrySettings(benchmark_dir=str(tmp_path), benchmarks=["/sets/configured.jsonl"])
+    configured = tmp_path.parent / f"{tmp_path.name}-configured.jsonl"  # outside the watched folder
+    configured.write_text('{"question": "q"}\n')
+    settings = FoundrySettings(benchmark_dir=str(tmp_path), benchmarks=[str(configured)])
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(BATCHES.name, ["b1", "b2"])
         (tmp_path / "old.jsonl").write_text('{"question": "q"}\n')

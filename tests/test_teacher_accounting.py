@@ -315,3 +315,38 @@ def test_a_huge_reply_fails_its_request_and_is_never_cached(tmp_path) -> None:
         results, stats = backend.generate(requests)
     assert "MB" in results[0].error and results[1].text == "The answer is \\boxed{2}."
     assert stats.failures == 1 and len(cache) == 1
+
+
+@pytest.mark.slow
+def test_a_student_that_is_down_is_named_before_the_teachers_first_request(tmp_path, monkeypatch) -> None:
+    """A run that goes on to grade with a remote student checks it answers before the teacher's first request (it
+    was found after all of them); a run that stops before grading does not need it."""
+    import definitions
+    from tests.graph import graph_resources
+
+    gone = f"http://127.0.0.1:{free_port()}/v1"
+    seeds = tmp_path / "s.jsonl"
+    seeds.write_text('{"question": "What is 1 + 2?", "answer": "#### 3"}\n')
+    with SimServer(lambda q: (None, "Step 1: 1 + 2 = 3.\nThe answer is \\boxed{3}.")) as teacher:
+        endpoint = TeacherResource(base_urls=[teacher.base_url], model="sim-teacher", data_dir=str(tmp_path))
+        resources = graph_resources(tmp_path, endpoint)
+        resources["student"] = StudentResource(base_urls=[gone], model="student", data_dir=str(tmp_path))
+        config = {"ops": {"seed_problems": {"config": {"sources": [str(seeds)]}},
+                          "synthetic_problems": {"config": {"count": 0}}, "evolved_problems": {"config": {"count": 0}},
+                          "cot_traces": {"config": {"samples_per_problem": 1}}}}  # fmt: skip
+
+        def through(asset: str) -> dg.AssetSelection:
+            return dg.AssetSelection.assets(asset).upstream().required_multi_asset_neighbors()
+
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions("batch", ["b1"])
+            whole = dg.materialize([*definitions.all_assets], resources=resources, run_config=config,
+                                   instance=instance, partition_key="b1", raise_on_error=False,
+                                   selection=through("difficulty_graded"))  # fmt: skip
+            failure = whole.get_step_failure_events()[0]
+            assert f"the student model at {gone} does not answer" in failure.event_specific_data.error.to_string()
+            assert teacher.log.requests == 0
+            upstream = dg.materialize([*definitions.all_assets], resources=resources, run_config=config,
+                                      instance=instance, partition_key="b1",
+                                      selection=through("cot_traces"))  # fmt: skip
+            assert upstream.success and teacher.log.requests == 1
