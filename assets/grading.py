@@ -87,7 +87,7 @@ def step_judges(
             SamplingParams(temperature=0.0, max_tokens=config.step_judge_max_tokens),
         )
 
-        def by_critic(problems: list[str], steps: list[list[str]], answers: list[str]) -> list[int | None]:
+        def by_critic(problems: list[str], steps: list[list[str]], *_: list[str]) -> list[int | None]:
             verdicts, stats = judge_first_wrong_steps(problems, steps, critic, critic_params)
             spent.append(stats)
             return verdicts
@@ -95,15 +95,17 @@ def step_judges(
         judges.append(StepJudge("judge", by_critic))
     if "prm" in config.step_judges:
         client = prm.client()
-        judges.append(StepJudge("prm", lambda problems, steps, answers: client.first_wrong_steps(
+        judges.append(StepJudge("prm", lambda problems, steps, *_: client.first_wrong_steps(
             problems, steps, config.prm_threshold)))  # fmt: skip
     if "rollouts" in config.step_judges:
         writer = teacher.backend()
         rollout_params = SamplingParams(temperature=config.rollout_temperature, max_tokens=config.rollout_max_tokens)
 
-        def by_rollouts(problems: list[str], steps: list[list[str]], answers: list[str]) -> list[int | None]:
+        def by_rollouts(
+            problems: list[str], steps: list[list[str]], answers: list[str], domains: list[str]
+        ) -> list[int | None]:
             verdicts, stats = rollout_first_wrong_steps(problems, steps, answers, writer, rollout_params,
-                                                        config.rollouts)  # fmt: skip
+                                                        config.rollouts, domains)  # fmt: skip
             spent.append(stats)
             return verdicts
 

@@ -213,9 +213,9 @@ def diverse_subset(texts: Sequence[str], k: int) -> list[int]:
     return sorted(chosen)
 
 
-StepVerdicts = Callable[[list[str], list[list[str]], list[str]], list[int | None]]
-"""(problems, their traces' steps, their gold answers) -> per trace the first wrong step a judge names, -1 for none,
-None where it gave no usable verdict."""
+StepVerdicts = Callable[[list[str], list[list[str]], list[str], list[str]], list[int | None]]
+"""(problems, their traces' steps, their gold answers, their domains) -> per trace the first wrong step a judge names,
+-1 for none, None where it gave no usable verdict."""
 
 
 @dataclass(frozen=True)
@@ -308,7 +308,8 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
             if has_family_check(templates[i]):
                 passed[i].append(f"family:{templates[i]}")
     if checks.step_judges:
-        _judge_steps(checks, problems, texts, golds, reasons, passed, labels, sources)
+        domains = cot["domain"].to_list() if "domain" in cot.columns else []
+        _judge_steps(checks, problems, texts, golds, domains, reasons, passed, labels, sources)
     p_values: list[float | None] = [None] * n
     tested: list[tuple[float, int, float]] = []
     by_problem: dict[str, list[int]] = {}
@@ -339,6 +340,7 @@ def _judge_steps(
     problems: list[str],
     texts: list[str],
     golds: list[str | None],
+    cot_domains: list[str],
     reasons: list[Drop | None],
     passed: list[list[str]],
     labels: list[list[bool | None]],
@@ -348,7 +350,13 @@ def _judge_steps(
     by the checks' ``judge_rule``."""
     standing = [i for i in range(len(texts)) if passed[i] and reasons[i] is None]
     steps = [split_steps(texts[i]) for i in standing]
-    asked = ([problems[i] for i in standing], steps, [golds[i] or "" for i in standing])
+    domains = cot_domains or ["math"] * len(texts)  # rows without a domain are math
+    asked = (
+        [problems[i] for i in standing],
+        steps,
+        [golds[i] or "" for i in standing],
+        [domains[i] for i in standing],
+    )
     verdicts = [judge.verdicts(*asked) for judge in checks.step_judges]
     names = [judge.source for judge in checks.step_judges]
     for n, (i, trace) in enumerate(zip(standing, steps, strict=True)):

@@ -68,7 +68,7 @@ def test_a_written_start_is_continued_in_either_prompt_form() -> None:
 
 
 def judge_saying(*verdicts: int | None) -> StepJudge:
-    return StepJudge("judge", lambda problems, steps, answers: list(verdicts))
+    return StepJudge("judge", lambda problems, steps, *_: list(verdicts))
 
 
 def verdicts_of(checks: ReasoningChecks) -> pl.DataFrame:
@@ -82,16 +82,16 @@ def verdicts_of(checks: ReasoningChecks) -> pl.DataFrame:
 
 
 def test_any_judge_rejects_at_the_earliest_step_named() -> None:
-    prm = StepJudge("prm", lambda problems, steps, answers: [1, -1, None])
-    rollout = StepJudge("rollout", lambda problems, steps, answers: [0, -1, -1])
+    prm = StepJudge("prm", lambda problems, steps, *_: [1, -1, None])
+    rollout = StepJudge("rollout", lambda problems, steps, *_: [0, -1, -1])
     out = verdicts_of(ReasoningChecks(step_judges=(prm, rollout), judge_rule="any"))
     assert out["code"].to_list() == ["judge_first_wrong_step", None, None]
     assert out["step_label_source"].to_list() == ["rollout", None, None]
 
 
 def test_consensus_keeps_agreement_and_rejects_disagreement() -> None:
-    critic = StepJudge("judge", lambda problems, steps, answers: [1, -1, -1])
-    rollout = StepJudge("rollout", lambda problems, steps, answers: [1, -1, 0])
+    critic = StepJudge("judge", lambda problems, steps, *_: [1, -1, -1])
+    rollout = StepJudge("rollout", lambda problems, steps, *_: [1, -1, 0])
     out = verdicts_of(ReasoningChecks(step_judges=(critic, rollout), judge_rule="consensus"))
     assert out["code"].to_list() == ["judge_first_wrong_step", None, "judges_disagree"]
     assert out["step_label_source"].to_list()[0] == "consensus"
@@ -179,3 +179,13 @@ def test_the_judge_bench_scores_model_judges_and_their_consensus(tmp_path: Path)
     assert results["critic"]["first_wrong_step_exact"] == 0.0 and results["critic"]["flagged"] == 1.0
     assert results["consensus"]["with_verdict"] == 0.0  # they never agree
     assert results["rules"]["solutions"] == 3
+
+
+def test_a_judge_is_told_each_traces_domain() -> None:
+    """Rollouts prompt with the problem's own domain's examples, so the judges get the domains (math by default)."""
+    told: list[list[str]] = []
+    judge = StepJudge("rollout", lambda problems, steps, answers, domains: told.append(domains) or [-1] * len(domains))
+    rows = [{"kind": "cot", "id": f"r{i}", "problem_id": f"p{i}", "problem": PROBLEM, "answer": "9", "domain": d,
+             "text": "\n".join(SOUND)} for i, d in enumerate(["math", "logic"])]  # fmt: skip
+    verify_traces(pl.DataFrame(rows), workers=1, checks=ReasoningChecks(chance_alpha=None, step_judges=(judge,)))
+    assert told == [["math", "logic"]]

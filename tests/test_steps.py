@@ -347,7 +347,7 @@ def test_step_judge_verdicts_reject_label_and_record() -> None:
     )  # fmt: skip
     asked: list[tuple[str, int]] = []
 
-    def judge(problems: list[str], steps: list[list[str]], answers: list[str]) -> list[int | None]:
+    def judge(problems: list[str], steps: list[list[str]], *_: list[str]) -> list[int | None]:
         asked.extend((p, len(s)) for p, s in zip(problems, steps, strict=True))
         return [1, -1, None]
 

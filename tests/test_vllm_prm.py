@@ -72,7 +72,7 @@ def test_a_prm_judges_right_answers_in_verification(prm: PrmClient) -> None:
     frame = pl.DataFrame([{"kind": "cot", "id": f"r{i}", "problem_id": f"p{i}", "problem": PROBLEM, "answer": "9",
                            "text": text} for i in range(2)])  # fmt: skip
 
-    def strict(problems: list[str], steps: list[list[str]], answers: list[str]) -> list[int | None]:
+    def strict(problems: list[str], steps: list[list[str]], *_: list[str]) -> list[int | None]:
         return prm.first_wrong_steps(problems, steps, threshold=1.0)
 
     checks = ReasoningChecks(step_judges=(StepJudge("prm", strict),))
