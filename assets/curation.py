@@ -23,10 +23,10 @@ from assets.settings import FoundrySettings
 from filters.decontamination import (
     BenchmarkIndex,
     Decontaminate,
+    benchmark_files_there,
     benchmark_names,
     benchmark_sources,
     load_benchmark,
-    missing_benchmark_files,
     scan_fingerprint,
     scanned_columns,
 )
@@ -115,9 +115,7 @@ class DecontaminationConfig(dg.Config):
     @field_validator("benchmarks")
     @classmethod
     def _there(cls, value: list[str]) -> list[str]:
-        if missing := missing_benchmark_files(value):
-            raise ValueError(f"benchmark files not found: {', '.join(missing)}")
-        return value
+        return benchmark_files_there(value)
 
 
 @stage_asset("decontaminated")

@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field, field_validator
 
 from assets.stages import DROP_RATE_CEILINGS
-from filters.decontamination import missing_benchmark_files
+from filters.decontamination import benchmark_files_there
 
 
 def default_data_dir(env: Mapping[str, str] = os.environ) -> str:
@@ -58,9 +58,7 @@ class FoundrySettings(dg.ConfigurableResource):
     @field_validator("benchmarks")
     @classmethod
     def _there(cls, value: list[str]) -> list[str]:
-        if missing := missing_benchmark_files(value):
-            raise ValueError(f"$FOUNDRY_BENCHMARKS: benchmark files not found: {', '.join(missing)}")
-        return value
+        return benchmark_files_there(value, "$FOUNDRY_BENCHMARKS: ")
 
     @field_validator("max_drop_rates")
     @classmethod

@@ -302,10 +302,13 @@ def _name_at_depth(source: str, depth: int) -> str:
     return "/".join([*parents, benchmark_name(source)])
 
 
-def missing_benchmark_files(sources: list[str]) -> list[str]:
-    """The sources that name a benchmark file (by suffix) that is not there: found before any model call rather
-    than after all the teacher's requests."""
-    return [s for s in sources if Path(s).suffix in BENCHMARK_SUFFIXES and not Path(s).is_file()]
+def benchmark_files_there(sources: list[str], setting: str = "") -> list[str]:
+    """``sources``, or a ValueError (after ``setting``, the name of where they came from) listing those that name a
+    benchmark file (by suffix) that is not there: found before any model call, not after the teacher's requests."""
+    missing = [s for s in sources if Path(s).suffix in BENCHMARK_SUFFIXES and not Path(s).is_file()]
+    if missing:
+        raise ValueError(f"{setting}benchmark files not found: {', '.join(missing)}")
+    return sources
 
 
 def load_benchmark(source: str | Path) -> list[str]:

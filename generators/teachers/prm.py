@@ -88,7 +88,8 @@ class PrmClient:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             request = urllib.request.Request(url, json.dumps(body).encode(), headers)
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
@@ -101,4 +102,4 @@ class PrmClient:
                 if attempt == self.max_retries:
                     raise RuntimeError(f"process reward model at {url} does not answer: {err}") from None
             time.sleep(min(8.0, 0.5 * 2**attempt))
-        raise AssertionError("unreachable")
+            attempt += 1
