@@ -15,7 +15,7 @@ from generators.problems.seeds import load_seed_problems
 @config_of("seed_problems")
 class SeedProblemsConfig(dg.Config):
     """Seed sources: local jsonl/parquet/csv paths or `datasets` ids, read through one column mapping; with a
-    ``limit_per_source`` each batch reads the next slice of rows."""
+    ``limit_per_source`` each batch reads the next rows no earlier batch read."""
 
     sources: list[str] = []
     problem_field: str = "question"
@@ -53,36 +53,29 @@ class SyntheticProblemsConfig(dg.Config):
 PROBLEM_SAMPLE_COLUMNS = ("problem_id", "source", "problem", "answer", "steps")
 
 
-def seed_offsets(instance: dg.DagsterInstance, batch: str, sources: list[str], limit: int | None) -> dict[str, int]:
-    """Where this batch's slice of each source starts: where it started before (a rerun), else after every slice
-    that earlier batches took of that same source (a new source starts at row 0, however many batches ran)."""
-    offsets = dict.fromkeys(sources, 0)
-    if not limit:
-        return offsets
+def seed_taken(instance: dg.DagsterInstance, batch: str, sources: list[str], limit: int | None) -> set[str]:
+    """The problem ids earlier batches read from these sources: a batch reads the next rows no earlier batch read
+    (a rerun reads the same rows again, and rows added anywhere in a file are read by the next batch)."""
+    earlier = earlier_batches(instance, batch)
+    if not limit or not earlier:  # an empty partition list filters nothing: every batch's records would come back
+        return set()
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey("seed_problems"), asset_partitions=[*earlier_batches(instance, batch), batch]
-        ),
-        limit=10_000,
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("seed_problems"), asset_partitions=earlier), limit=10_000
     ).records
-    own: dict[str, int] = {}
+    taken: set[str] = set()
     for record in records:
         event = record.asset_materialization
-        slices = event.metadata.get("seed_slices") if event else None
-        for source, (skip, rows) in (slices.value if slices else {}).items():
-            if source not in offsets:
-                continue
-            if event.partition == batch:
-                own.setdefault(source, skip)  # newest first: this batch's latest run
-            else:
-                offsets[source] = max(offsets[source], skip + rows)
-    return offsets | own
+        read = event.metadata.get("seed_problem_ids") if event else None
+        for source, ids in (read.value if read else {}).items():
+            if source in sources:
+                taken.update(ids)
+    return taken
 
 
 @dg.asset(group_name="problems", kinds={"polars"}, partitions_def=BATCHES)
 def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig) -> dg.Output[pl.DataFrame]:
     """Problems with gold answers from seed files or datasets (GSM8K `#### N` and MATH `\\boxed{}` normalized)."""
-    offsets = seed_offsets(context.instance, context.partition_key, config.sources, config.limit_per_source)
+    taken = seed_taken(context.instance, context.partition_key, config.sources, config.limit_per_source)
     frames = []
     for source in config.sources:
         part = load_seed_problems(
@@ -91,12 +84,12 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig)
             config.answer_field,
             config.split,
             config.limit_per_source,
-            skip=offsets[source],
+            taken=taken,
         )
         if part.is_empty():
             raise ValueError(
-                f"seed source {source}: no rows left from row {offsets[source] + 1} on (earlier batches read the "
-                "rows before it); add a new seed file, or remove the source from this batch's config"
+                f"seed source {source}: no rows left (earlier batches read every row); add rows or a new seed file, "
+                "or remove the source from this batch's config"
             )
         frames.append(part)
     frame = pl.concat(frames) if frames else pl.DataFrame(schema=PROBLEM_SCHEMA)
@@ -112,8 +105,8 @@ def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig)
         frame,
         metadata={
             "rows": frame.height,
-            "seed_slices": dg.MetadataValue.json(
-                {s: [offsets[s], f.height] for s, f in zip(config.sources, frames, strict=True)}
+            "seed_problem_ids": dg.MetadataValue.json(
+                {s: f["problem_id"].to_list() for s, f in zip(config.sources, frames, strict=True)}
             ),
             "repeated_problems": repeated,
             "problems_with_several_gold_answers": golds.height,

@@ -20,7 +20,7 @@ from upath import UPath
 
 from assets.batches import check_key
 from assets.settings import default_data_dir
-from generators.teachers.backend import ModelBackend, TeacherUnreachableError
+from generators.teachers.backend import ModelBackend, ModelNotServedError, TeacherUnreachableError, check_served
 from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import (
     EMBEDDED_ENGINES,
@@ -32,7 +32,7 @@ from generators.teachers.embedded import (
     shared_server,
 )
 from generators.teachers.models import hf_model
-from generators.teachers.openai_backend import OpenAICompatibleBackend
+from generators.teachers.openai_backend import MAX_REPLY_BYTES, OpenAICompatibleBackend
 from generators.teachers.prm import PrmClient
 
 
@@ -216,8 +216,9 @@ class ModelResource(dg.ConfigurableResource):
         )  # fmt: skip
 
     def check_reachable(self, timeout_s: float = 10.0) -> None:
-        """Fail, naming the URL, where a remote endpoint does not answer ``/models`` (the embedded model and an
-        in-process engine always do): a later step's model is checked before the first request of the run."""
+        """Fail, naming the URL, where a remote endpoint does not answer ``/models`` or does not list the model (the
+        embedded model and an in-process engine always do): a later step's model is checked before the first request
+        of the run."""
         settings = self.settings()
         if settings.embedded or settings.engine != "openai":
             return
@@ -227,14 +228,19 @@ class ModelResource(dg.ConfigurableResource):
             if key:
                 request.add_header("Authorization", f"Bearer {key}")
             try:
-                with urllib.request.urlopen(request, timeout=timeout_s):
-                    pass
+                with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                    listing = response.read(MAX_REPLY_BYTES)
             except urllib.error.HTTPError:
-                pass  # an HTTP reply is an answer
+                continue  # an HTTP reply is an answer
             except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
                 reason = getattr(err, "reason", err)
                 message = f"the {self.PREFIX.lower()} model at {url} does not answer: {reason}"
                 raise TeacherUnreachableError(message) from None
+            try:
+                check_served(settings.model, url, listing)
+            except ModelNotServedError as err:
+                where = f"the {self.PREFIX.lower()} model (${self.PREFIX}_MODEL or config)"
+                raise ModelNotServedError(f"{where}: {err}") from None
 
     def backend(self) -> ModelBackend:
         """The backend to send requests to, built once per process (starting the embedded server if it is needed)."""

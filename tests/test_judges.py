@@ -169,8 +169,8 @@ def test_the_judge_bench_scores_model_judges_and_their_consensus(tmp_path: Path)
     path = tmp_path / "bench.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     with (
-        SimServer(lambda q: (None, "Paragraph 1 is wrong. \\boxed{1}")) as critic,
-        SimServer(teacher, continues=True) as writer,
+        SimServer(lambda q: (None, "Paragraph 1 is wrong. \\boxed{1}"), model="critic") as critic,
+        SimServer(teacher, continues=True, model="teacher") as writer,
     ):
         results = main(
             [str(path), "--critic-url", critic.base_url, "--teacher-url", writer.base_url, "--rollouts", "2"]

@@ -118,7 +118,7 @@ def test_seed_source_as_a_datasets_id(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_each_source_is_sliced_on_its_own_and_an_exhausted_one_fails(tmp_path: Path) -> None:
     """A new seed file starts at its first row however many batches ran before; a rerun keeps its slice; a source
-    with nothing left fails the batch instead of silently adding nothing."""
+    with nothing left fails the batch instead of silently adding nothing; rows added anywhere are read next."""
     import dagster as dg
 
     import definitions
@@ -154,9 +154,13 @@ def test_each_source_is_sliced_on_its_own_and_an_exhausted_one_fails(tmp_path: P
         assert questions(run(instance, "b2", [a, b])) == ["a q2?", "a q3?", "b q0?", "b q1?"]  # a rerun
         assert questions(run(instance, "b3", [a])) == ["a q4?"]
         exhausted = run(instance, "b4", [a])
-    assert not exhausted.success
-    message = str(exhausted.get_step_failure_events()[0].event_specific_data.error)
-    assert f"seed source {a}: no rows left from row 6" in message
+        assert not exhausted.success
+        message = str(exhausted.get_step_failure_events()[0].event_specific_data.error)
+        assert f"seed source {a}: no rows left (earlier batches read every row)" in message
+        lines = Path(a).read_text().splitlines(keepends=True)  # rows added at the top and in the middle: read next
+        added = [json.dumps({"question": q, "answer": "#### 7"}) + "\n" for q in ("top?", "middle?")]
+        Path(a).write_text("".join([added[0], *lines[:2], added[1], *lines[2:]]))
+        assert questions(run(instance, "b5", [a])) == ["top?", "middle?"]
 
 
 def test_every_seed_line_is_checked_a_line_at_a_time(tmp_path: Path) -> None:
@@ -171,7 +175,8 @@ def test_every_seed_line_is_checked_a_line_at_a_time(tmp_path: Path) -> None:
     with pytest.raises(SeedFileError, match="line 4: longer than"):
         load_seed_problems(str(path), limit=2)
     path.write_text(good)
-    assert load_seed_problems(str(path), limit=2, skip=1)["answer"].to_list() == ["2", "3"]
+    first = load_seed_problems(str(path), limit=1)
+    assert load_seed_problems(str(path), limit=2, taken=first["problem_id"])["answer"].to_list() == ["2", "3"]
 
 
 @pytest.mark.parametrize(

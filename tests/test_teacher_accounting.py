@@ -11,9 +11,11 @@ from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
     GenerationStats,
+    ModelNotServedError,
     SamplingParams,
     TeacherUnreachableError,
     check_failures,
+    check_served,
 )
 from generators.teachers.cache import CacheUnreadableError, ResponseCache
 from generators.teachers.embedded import free_port
@@ -78,6 +80,42 @@ def test_an_unreachable_teacher_fails_in_seconds_naming_the_url(tmp_path) -> Non
     with pytest.raises(TeacherUnreachableError, match=re.escape(url)):
         backend.generate(requests)
     assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize(
+    ("listing", "model", "refused"),
+    [(b'{"data": [{"id": "Qwen/Qwen2.5-7B-Instruct"}]}', "Qwen/Qwen2.5-7B-Instruct", None),
+     (b'{"data": [{"id": "a"}, {"id": "b"}]}', "b", None),
+     (b'{"data": [{"id": "gemma-3-270m-it"}]}', "Qwen/Qwen2.5-72B",
+      "serves 'gemma-3-270m-it', not 'Qwen/Qwen2.5-72B'"),
+     (b'{"data": [{"id": "m0"}, {"id": "m1"}, {"id": "m2"}, {"id": "m3"}, {"id": "m4"}, {"id": "m5"}]}', "x",
+      "serves 'm0', 'm1', 'm2', 'm3', 'm4' and 1 more, not 'x'"),
+     (b'{"data": []}', "x", None), (b"<html>Not Found</html>", "x", None),
+     (b'{"data": [{"object": "model"}]}', "x", None)],
+)  # fmt: skip
+def test_a_model_name_the_server_does_not_list_is_refused(listing: bytes, model: str, refused: str | None) -> None:
+    if refused is None:
+        check_served(model, "http://h/v1", listing)
+    else:
+        with pytest.raises(ModelNotServedError, match=re.escape(f"http://h/v1 {refused}:")):
+            check_served(model, "http://h/v1", listing)
+
+
+def test_rows_never_record_a_model_the_teacher_does_not_serve(tmp_path, monkeypatch) -> None:
+    """A server of one model named as another (a llama.cpp server answers any name) is refused before any request,
+    and a later step's remote model the same way, naming its variable."""
+    with SimServer(lambda q: (None, "2"), model="gemma-3-270m-it") as server:
+        cache = ResponseCache(tmp_path / "c.sqlite")
+        request = GenerationRequest(SamplingParams(max_tokens=4), prompt="q")
+        with pytest.raises(ModelNotServedError, match=r"serves 'gemma-3-270m-it', not 'Qwen/Qwen2\.5"):
+            OpenAICompatibleBackend([server.base_url], "Qwen/Qwen2.5-72B-Instruct", cache).generate([request])
+        assert server.log.requests == 0
+        results, _ = OpenAICompatibleBackend([server.base_url], "gemma-3-270m-it", cache).generate([request])
+        assert results[0].text == "2" and server.log.requests == 1
+        monkeypatch.setenv("STUDENT_BASE_URLS", server.base_url)
+        monkeypatch.setenv("STUDENT_MODEL", "Qwen/Qwen2.5-0.5B")
+        with pytest.raises(ModelNotServedError, match=r"\$STUDENT_MODEL or config\): .* not 'Qwen/Qwen2.5-0.5B'"):
+            StudentResource(data_dir=str(tmp_path)).check_reachable()
 
 
 @pytest.mark.parametrize(

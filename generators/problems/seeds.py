@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -136,11 +136,12 @@ def load_seed_problems(
     split: str = "train",
     limit: int | None = None,
     domain: str = "math",
-    skip: int = 0,
+    taken: Collection[str] = (),
 ) -> pl.DataFrame:
-    """Seed problems from a local jsonl/parquet/csv file or a `datasets` id, with answers normalized: ``limit``
-    rows after the first ``skip``; every row is checked, kept or not, so a bad row anywhere in the file is named by
-    the first batch that reads it; empty once ``skip`` passes the end."""
+    """Seed problems from a local jsonl/parquet/csv file or a `datasets` id, with answers normalized: the first
+    ``limit`` rows whose ``problem_id`` is not in ``taken`` (the rows earlier batches read, so rows added anywhere
+    in the file, the top included, are read by the next batch); every row is checked, kept or not, so a bad row
+    anywhere in the file is named by the first batch that reads it; empty once every row is taken."""
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix not in SEED_SUFFIXES and path.is_file():  # a folder may be a local `datasets` repo
@@ -186,12 +187,12 @@ def load_seed_problems(
         if gold is None:
             raise SeedFileError(f"{where}: {unit} {lineno}: field {answer_field!r} has no extractable final answer")
         valid += 1
-        if valid <= skip or (limit is not None and len(rows) >= limit):
+        problem_id = "seed-" + hashlib.sha256(f"{where}\n{fields['problem']}".encode()).hexdigest()[:16]
+        if problem_id in taken or (limit is not None and len(rows) >= limit):
             continue  # checked, not kept: a bad line after the slice is named now, not by a batch weeks later
-        digest = hashlib.sha256(f"{where}\n{fields['problem']}".encode()).hexdigest()[:16]
         rows.append(
             {
-                "problem_id": f"seed-{digest}",
+                "problem_id": problem_id,
                 "source": named,
                 "domain": domain,
                 "reasoning_kind": REASONING_KIND.get(domain, domain),

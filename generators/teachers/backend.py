@@ -9,6 +9,7 @@ recording failures instead of raising them.
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -176,6 +177,24 @@ class ModelBackend(Protocol):
 
 class TeacherUnreachableError(ConnectionError):
     """No configured endpoint answers: raised before any request is sent."""
+
+
+class ModelNotServedError(ValueError):
+    """An endpoint lists the models it serves, and the configured name is not one of them."""
+
+
+def check_served(model: str, url: str, listing: bytes) -> None:
+    """Refuse, naming the URL and what it lists, a model name an endpoint's ``/models`` reply does not list: rows
+    record the model by this name, so it must be the one the server answers as (a llama.cpp server answers any name
+    with its own model). A reply that lists nothing (an error page, a proxy without a listing) says nothing."""
+    try:
+        entries = json.loads(listing)["data"]
+        served = [e["id"] for e in entries if isinstance(e, dict) and isinstance(e.get("id"), str)]
+    except (ValueError, KeyError, TypeError):
+        return
+    if served and model not in served:
+        shown = ", ".join(repr(name) for name in served[:5]) + (f" and {len(served) - 5} more" if served[5:] else "")
+        raise ModelNotServedError(f"{url} serves {shown}, not {model!r}: name the model it serves")
 
 
 class GenerationFailedError(RuntimeError):

@@ -22,6 +22,7 @@ from generators.teachers.backend import (
     GenerationResult,
     OnResult,
     TeacherUnreachableError,
+    check_served,
 )
 from generators.teachers.cache import ResponseCache
 from generators.teachers.concurrency import ConcurrencyLimiter
@@ -181,18 +182,23 @@ class OpenAICompatibleBackend(CachedBackend):
                 await session.close()
 
     async def _check_reachable(self, sessions: list[aiohttp.ClientSession]) -> None:
-        """Fail in seconds, naming the URL, where no endpoint answers at all (any HTTP reply counts as an answer)."""
+        """Fail in seconds, naming the URL, where no endpoint answers at all (any HTTP reply counts as an answer), or
+        where the first that answers lists the models it serves and this one is not among them."""
         reasons = []
         timeout = aiohttp.ClientTimeout(total=min(10.0, self.timeout_s))
         for url, session in zip(self.base_urls, sessions, strict=True):
             for attempt in range(2):
                 try:
                     async with session.get(f"{url.rstrip('/')}/models", timeout=timeout) as response:
-                        await response.read()
-                    return
-                except (aiohttp.ClientError, TimeoutError) as err:
+                        listing = await _bounded(response, MAX_REPLY_BYTES)
+                        ok = response.status < 400
+                except (aiohttp.ClientError, TimeoutError, ValueError) as err:
                     if attempt:
                         reasons.append(f"{url}: {type(err).__name__}: {err}")
+                    continue
+                if ok:
+                    check_served(self.model, url, listing)
+                return
         raise TeacherUnreachableError(f"no teacher endpoint answers ({'; '.join(reasons)})")
 
     async def _post(self, session: aiohttp.ClientSession, url: str, path: str, body: dict[str, Any]) -> Any:
