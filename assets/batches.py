@@ -224,7 +224,10 @@ def main(argv: list[str] | None = None) -> None:
         from assets.settings import FoundrySettings
         from assets.stages import COUNTED_STAGES
 
-        data_dir = FoundrySettings.from_env().data_dir
+        try:
+            data_dir = FoundrySettings.from_env().data_dir
+        except ValueError as err:  # a bad setting is a message, not a stack trace
+            raise SystemExit(f"error: {err}") from None
         if args.command == "explain":
             print(explain(data_dir, check_key(args.key), COUNTED_STAGES))
             return

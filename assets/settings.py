@@ -6,6 +6,7 @@ The model endpoints are the exception: a ``ModelResource`` reads its role's vari
 """
 
 import os
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -19,14 +20,23 @@ from filters.decontamination import benchmark_files_there
 
 def default_data_dir(env: Mapping[str, str] = os.environ) -> str:
     """$FOUNDRY_DATA_DIR, else ``data/`` in the project: the one place every writer and sensor looks. It is a folder
-    (local, or a shared mount on a cluster); a URL is refused rather than made a folder named ``s3:``."""
+    (local, or a shared mount on a cluster) this process can write, made if missing; a URL is refused rather than made
+    a folder named ``s3:``, and a folder that cannot be written (a read-only mount, another user's) is named now,
+    not by the first step that writes, after the teacher's requests."""
     raw = env.get("FOUNDRY_DATA_DIR") or ""
     if "://" in raw:
         raise ValueError(
             f"$FOUNDRY_DATA_DIR={raw!r} is a URL: the working data folder must be a path (local, or a shared mount); "
             "publish to a URL with $FOUNDRY_PUBLISH_URL"
         )
-    return os.path.abspath(raw or Path(__file__).resolve().parents[1] / "data")
+    folder = os.path.abspath(raw or Path(__file__).resolve().parents[1] / "data")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        where = "$FOUNDRY_DATA_DIR" if raw else "the data folder ($FOUNDRY_DATA_DIR unset)"
+        raise ValueError(f"{where} {folder}: this process cannot write there ({err.strerror or err})") from None
+    return folder
 
 
 def _number(env: Mapping[str, str], name: str, kind: type, default: float) -> float:

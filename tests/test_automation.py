@@ -240,6 +240,39 @@ def test_a_url_as_the_data_folder_is_refused_not_made_a_folder() -> None:
     assert not Path("s3:").exists()
 
 
+def read_only_mount(folder: Path) -> list[str]:
+    """A command prefix that runs a command with ``folder`` mounted read-only (root bypasses file modes, so a chmod
+    makes no folder read-only for it); the test is skipped where mount namespaces are not allowed."""
+    script = f'mount --bind "{folder}" "{folder}" && mount -o remount,ro,bind "{folder}" && exec "$@"'
+    prefix = ["unshare", "-m", "sh", "-c", script, "sh"]
+    if subprocess.run([*prefix, "true"], capture_output=True).returncode != 0:
+        pytest.skip("no mount namespace here: a read-only folder cannot be made")
+    return prefix
+
+
+@pytest.mark.parametrize("where", ["under a file", "read-only mount"])
+def test_a_data_folder_this_process_cannot_write_is_named_before_anything_runs(tmp_path: Path, where: str) -> None:
+    """A data folder that cannot be written is one line naming it when the settings load (it was a stack trace from
+    the first step that wrote, the log folder of `run`), and the batch sends no request."""
+    if where == "under a file":
+        (tmp_path / "a-file").write_text("")
+        folder, prefix = tmp_path / "a-file" / "data", []
+        with pytest.raises(ValueError, match=f"FOUNDRY_DATA_DIR {folder}: this process cannot write there"):
+            FoundrySettings.from_env({"FOUNDRY_DATA_DIR": str(folder)})
+    else:
+        folder = tmp_path / "data"
+        folder.mkdir()
+        prefix = read_only_mount(folder)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "FOUNDRY_DATA_DIR": str(folder), "DAGSTER_HOME": str(home),
+           "TEACHER_BASE_URLS": "http://127.0.0.1:9/v1", "TEACHER_MODEL": "m"}  # fmt: skip
+    run = subprocess.run([*prefix, sys.executable, "-m", "assets.batches", "run", "b1"], env=env, capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)  # fmt: skip
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert run.stderr.strip().startswith(f"error: $FOUNDRY_DATA_DIR {folder}: this process cannot write there (")
+
+
 def test_a_refresh_without_the_student_extra_leaves_the_student_loop_out() -> None:
     """The default install has no torch: its scheduled refresh publishes and stops there, instead of ending FAILED at
     ``student_sft``; with the extra, the refresh trains and scores the student too."""

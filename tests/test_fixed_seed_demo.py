@@ -78,11 +78,19 @@ def materialize_fixed_seed_batch(
         )  # fmt: skip
 
 
+SECRET = "sk-live-0123456789abcdef"  # the teacher's key, from the environment as users give it
+
+
 def run_fixed_seed_demo(tmp_path: Path) -> dict:
-    """The fixed-seed batch, published; return what a user would get."""
+    """The fixed-seed batch, published with the teacher's key in ``$TEACHER_API_KEY``; return what a user would get,
+    having checked that the key is in nothing the run stored: the event log (metadata, run config) and every file."""
     with dg.instance_for_test() as instance:
         result = materialize_fixed_seed_batch(tmp_path, instance)
-    assert result.success
+        logs = [entry for run in instance.get_runs() for entry in instance.all_logs(run.run_id)]
+        assert result.success and logs
+        assert not [entry for entry in logs if SECRET in dg.serialize_value(entry)]
+        assert not [run for run in instance.get_runs() if SECRET in dg.serialize_value(run)]
+    assert not [path for path in tmp_path.rglob("*") if path.is_file() and SECRET.encode() in path.read_bytes()]
     assets = tmp_path / "assets"
     problem_ids = {
         name: pl.read_parquet(assets / name / "fixed.parquet")["problem_id"].to_list()
@@ -106,6 +114,7 @@ def run_fixed_seed_demo(tmp_path: Path) -> dict:
 @pytest.mark.e2e
 def test_a_fixed_seed_run_publishes_what_it_did_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TEACHER_API_KEY", SECRET)
     got = run_fixed_seed_demo(tmp_path)
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)

@@ -74,3 +74,51 @@ def test_kill_9_of_the_run_process_stops_its_steps_and_recover_marks_it_failed(t
         assert recover(instance) == [started.run_id]  # ... until recover does
         assert instance.get_run_by_id(started.run_id).status == dg.DagsterRunStatus.FAILURE
         assert recover(instance) == []
+
+
+def test_ctrl_c_ends_the_run_and_a_rerun_pays_only_for_what_was_not_answered(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group) mid-``cot_traces``: every process ends, the run is not left
+    STARTED, and the rerun asks the teacher only what was not answered before (at most the requests in flight then
+    are asked twice)."""
+    home, data = tmp_path / "home", tmp_path / "data"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("batch", ["b1"])
+    with SimServer(lambda q: (None, "2 + 2 = 4\nThe answer is 4."), latency_s=1.0, capacity=2) as server:
+        teacher = {"TEACHER_BASE_URLS": server.base_url, "TEACHER_MODEL": server.model, "TEACHER_MAX_CONCURRENCY": "2"}
+        env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(data), **teacher}
+        selection = (
+            "*cot_traces,evolved_problems_rejections,cot_traces_rejections,evolved_problems_report,cot_traces_report"
+        )
+        command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-f", "definitions.py",
+                   "--select", selection, "--partition", "b1"]  # fmt: skip
+        run = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=(tmp_path / "run.log").open("w"))  # fmt: skip
+        try:
+            reached = wait_for(lambda: server.log.requests >= 16, 240)
+            assert reached, (tmp_path / "run.log").read_text()[-3000:]
+            os.killpg(run.pid, signal.SIGINT)
+            run.wait(60)
+            assert run.returncode != 0
+            assert wait_for(lambda: not live_processes_in_group(run.pid), 15), live_processes_in_group(run.pid)
+        finally:
+            for pid in live_processes_in_group(run.pid):
+                os.kill(pid, signal.SIGKILL)
+        interrupted = server.log.requests
+        server.latency_s = 0.01
+        rerun = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        asked_again = server.log.requests - interrupted
+        (tmp_path / "clean").mkdir()  # what the selection asks of a teacher from nothing
+        (tmp_path / "clean" / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+        clean = {**env, "DAGSTER_HOME": str(tmp_path / "clean"), "FOUNDRY_DATA_DIR": str(tmp_path / "clean" / "data")}
+        with dg.DagsterInstance.from_config(str(tmp_path / "clean")) as instance:
+            instance.add_dynamic_partitions("batch", ["b1"])
+        assert subprocess.run(command, env=clean, cwd=ROOT, capture_output=True, timeout=300).returncode == 0
+        total = server.log.requests - interrupted - asked_again
+    assert interrupted < total and interrupted + asked_again <= total + 2, (interrupted, asked_again, total)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        second, first = instance.get_runs()  # newest first
+        assert first.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+        assert second.status == dg.DagsterRunStatus.SUCCESS

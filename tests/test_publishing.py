@@ -221,6 +221,31 @@ def test_a_publish_killed_mid_write_leaves_the_previous_revision_loadable(tmp_pa
     assert visible == [first.revision]
 
 
+FULL_DISK_PUBLISH = """
+import resource, sys
+from pathlib import Path
+from tests.test_publishing import graded_frame, publish_graded
+graded = graded_frame(2_000, 2)
+resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))  # no file may grow past 16 kB: a full disk
+publish_graded(Path(sys.argv[1]), graded)
+"""
+
+
+def test_a_publish_that_runs_out_of_disk_fails_and_leaves_the_previous_revision(tmp_path: Path) -> None:
+    """A write that fails partway (a full disk: here a file-size limit, which fails writes as ENOSPC does, without a
+    disk to fill) fails the publish naming the error; the previous revision stays published and loadable, and no
+    partial revision or staging folder is left."""
+    first, _ = publish_graded(tmp_path, graded_frame(8))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    job = subprocess.run([sys.executable, "-c", FULL_DISK_PUBLISH, str(tmp_path)], env=env, cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert job.returncode != 0 and "File too large" in job.stderr, job.stderr[-2000:]
+    store = tmp_path / ".revisions" / "ds"
+    assert (tmp_path / "ds").resolve() == (store / first.revision).resolve()
+    assert sorted(p.name for p in store.iterdir()) == [first.revision]
+    assert datasets.load_dataset(str(tmp_path / "ds"), "cot", split="train").num_rows > 0
+
+
 @pytest.mark.slow
 def test_hub_upload_against_a_stand_in_hub_and_no_token_in_logs_or_card(tmp_path: Path, caplog, monkeypatch) -> None:
     import huggingface_hub.constants

@@ -20,6 +20,7 @@ from generators.teachers.backend import (
 from generators.teachers.cache import CacheUnreadableError, ResponseCache
 from generators.teachers.embedded import free_port
 from generators.teachers.openai_backend import OpenAICompatibleBackend
+from tests.local_http import LocalHTTPServer
 from tests.sim_server import SimServer
 
 
@@ -116,6 +117,42 @@ def test_rows_never_record_a_model_the_teacher_does_not_serve(tmp_path, monkeypa
         monkeypatch.setenv("STUDENT_MODEL", "Qwen/Qwen2.5-0.5B")
         with pytest.raises(ModelNotServedError, match=r"\$STUDENT_MODEL or config\): .* not 'Qwen/Qwen2.5-0.5B'"):
             StudentResource(data_dir=str(tmp_path)).check_reachable()
+
+
+class Redirecting(LocalHTTPServer):
+    """Answers every request with a 307 to the same path on ``target``, another origin (host and port)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target.removesuffix("/v1")
+
+    async def answer(self, method, path, headers, body, writer) -> bool:
+        await self.reply(writer, "307 Temporary Redirect", b"", f"Location: {self.target}{path}\r\n")
+        return True
+
+
+class Listening(SimServer):
+    """The simulated teacher, keeping the Authorization header of every request it gets."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.authorizations: list[str | None] = []
+
+    async def answer(self, method, path, headers, body, writer) -> bool:
+        self.authorizations.append(headers.get("authorization"))
+        return await super().answer(method, path, headers, body, writer)
+
+
+def test_a_redirect_to_another_host_is_followed_without_the_key(tmp_path) -> None:
+    """An endpoint that redirects (a gateway, a moved server) is followed, but the key is never sent to the other
+    origin: it could belong to anyone."""
+    with Listening(lambda q: (None, "4")) as elsewhere, Redirecting(elsewhere.base_url) as gateway:
+        backend = OpenAICompatibleBackend(
+            [gateway.base_url], "sim-teacher", ResponseCache(tmp_path / "c.sqlite"), api_key="sk-secret-to-keep"
+        )
+        results, _ = backend.generate([GenerationRequest(SamplingParams(max_tokens=4), prompt="q")])
+    assert results[0].text == "4" and elsewhere.log.requests == 1
+    assert len(elsewhere.authorizations) == 2 and not any(elsewhere.authorizations)  # /models and the completion
 
 
 @pytest.mark.parametrize(
