@@ -65,14 +65,8 @@ defs = dg.Definitions(
     },
     executor=dg.in_process_executor
     if SETTINGS.executor == "in_process"
-    else dg.multiprocess_executor.configured(
-        {
-            "tag_concurrency_limits": [
-                {"key": k, "value": v, "limit": SETTINGS.model_steps} for k, v in MODEL_STEP.items()
-            ]
-        }
-    ),
-    jobs=[automation.refresh_job, automation.redecontaminate_job],
+    else dg.multiprocess_executor.configured({"tag_concurrency_limits": MODEL_STEP_LIMITS}),
+    jobs=[automation.refresh_job, automation.publish_job, automation.redecontaminate_job],
     schedules=[automation.refresh_schedule(SETTINGS.refresh_cron)],
     sensors=[automation.new_seed_file, automation.new_benchmark_file],
 )

@@ -29,6 +29,12 @@ refresh_job = dg.define_asset_job(
     description="Generate a new batch end to end and publish it; then train and score the student on the new "
     "revision where the `student` extra is installed (`make student`).",
 )
+publish_job = dg.define_asset_job(
+    "publish_batch",
+    selection=refresh_selection(False),
+    description="Generate a batch end to end and publish it, without the student loop: what a cluster runs per batch "
+    "where the student trains elsewhere (on a GPU pool, after the publish).",
+)
 redecontaminate_job = dg.define_asset_job(
     "redecontaminate",
     selection=dg.AssetSelection.assets("decontaminated").required_multi_asset_neighbors().downstream(),
@@ -42,7 +48,7 @@ def refresh_schedule(cron: str) -> dg.ScheduleDefinition:
     @dg.schedule(name="weekly_refresh", cron_schedule=cron, job=refresh_job, execution_timezone="UTC")
     def weekly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         """Each refresh is a new batch (a new partition): its procedural problems and topics are seeded by the batch
-        key, seed files yield their next slice, and dedup drops whatever an earlier batch already has."""
+        key, seed files yield rows no earlier batch read, and dedup drops whatever an earlier batch already has."""
         batch = add_batch(context.instance, batch_key(context.scheduled_execution_time, "weekly"))
         return dg.RunRequest(run_key=f"refresh-{batch}", partition_key=batch, tags={"batch": batch})
 

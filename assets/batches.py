@@ -28,6 +28,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from assets.stages import STUDENT_POOL, TEACHER_POOL
+
 BATCHES = dg.DynamicPartitionsDefinition(name="batch")
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -154,9 +156,23 @@ def open_instance() -> dg.DagsterInstance:
             instance = dg.DagsterInstance.get()
             instance.get_runs(limit=1)  # every storage made and stamped while the lock is held
             instance.all_instigator_state()
+            set_pool_limits(instance)
             return instance
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def set_pool_limits(instance: dg.DagsterInstance) -> None:
+    """Give the model pools (``teacher``, ``student``) the profile's default limit explicitly, once, where the
+    profile sets one (the cluster profile). Left to the default, the first two runs that reach a pool at once both
+    create it, and on PostgreSQL one of them fails (dagster-io/dagster#33552: a unique violation aborts the
+    transaction); a limit set by hand (`dagster instance concurrency set`) is kept."""
+    default = instance.global_op_concurrency_default_limit
+    storage = instance.event_log_storage
+    if default is None or not storage.supports_global_concurrency_limits:
+        return
+    for pool in sorted({TEACHER_POOL, STUDENT_POOL} - storage.get_concurrency_keys()):
+        storage.set_concurrency_slots(pool, default)
 
 
 def run_batch(key: str, select: str, config_json: str, data_dir: str, stages: tuple[str, ...]) -> int:

@@ -15,7 +15,7 @@ import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES
-from assets.stages import MODEL_STEP, STAGES
+from assets.stages import MODEL_STEP, STAGES, TEACHER_POOL
 from filters.contract import FilterResult
 from filters.schemas import OPTIONAL_REJECTION_COLUMNS, REJECTION_SCHEMA
 from filters.stream import Streamed
@@ -252,7 +252,12 @@ def stage_asset(name: str) -> Callable[[Callable], dg.AssetsDefinition]:
         ),
         f"{name}_report": report_out(name),
     }
-    return dg.multi_asset(outs=outs, partitions_def=BATCHES, op_tags=MODEL_STEP if stage.model_step else None)
+    return dg.multi_asset(
+        outs=outs,
+        partitions_def=BATCHES,
+        op_tags=MODEL_STEP if stage.model_step else None,
+        pool=TEACHER_POOL if stage.model_step else None,
+    )
 
 
 def progress_logger(context: dg.AssetExecutionContext) -> Callable[[int, int, GenerationStats], None]:

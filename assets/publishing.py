@@ -53,16 +53,32 @@ def stage_reports(**reports: pl.DataFrame) -> dg.Output[pl.DataFrame]:
 
 
 def first_copy_of_each_row(
-    context: dg.AssetExecutionContext, graded: pl.DataFrame, rejections: pl.DataFrame
+    context: dg.AssetExecutionContext, graded: pl.DataFrame, rejections: pl.DataFrame, index: DedupIndex
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Each row once across batches (batches that ran at the same time can make the same row: the earliest
-    registered batch keeps it)."""
-    order = {b: i for i, b in enumerate(context.instance.get_dynamic_partitions(BATCHES.name))}
+    """Each row once across batches. Batches that ran at the same time can make the same row, or rows that repeat
+    each other's problem or text, which neither's dedup could see: the earliest registered batch keeps them, as
+    dedup would have had they run one after the other (the same rows, the same ids)."""
+    batches = context.instance.get_dynamic_partitions(BATCHES.name)
+    order = {b: i for i, b in enumerate(batches)}
     rank = pl.col("batch").replace_strict(order, default=len(order), return_dtype=pl.Int64)
     unique = graded.sort(rank, maintain_order=True).unique("id", keep="first", maintain_order=True)
     if unique.height < graded.height:
         context.log.warning(f"{graded.height - unique.height} rows repeated in a later batch are published once")
+    repeats = [(batch, key) for batch, keys in index.repeats_across(batches).items() for key in keys]
+    if repeats:
+        keys = pl.DataFrame(repeats, schema={"batch": pl.String, "key": pl.String}, orient="row")
+        unique, rejections = (without_repeats(frame, keys) for frame in (unique, rejections))
+        context.log.warning(
+            f"{len(repeats)} problems and texts repeated by batches that ran at once: the earliest keeps them"
+        )
     return unique, rejections.unique(["stage", "id"], keep="first", maintain_order=True)
+
+
+def without_repeats(frame: pl.DataFrame, keys: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` less its rows whose (batch, id) or (batch, problem_id) is among ``keys``."""
+    for column in ("id", "problem_id"):
+        frame = frame.join(keys, left_on=["batch", column], right_on=["batch", "key"], how="anti", nulls_equal=False)
+    return frame
 
 
 def publishing_notes(cot: pl.DataFrame, textbook: pl.DataFrame, reports: PublishedReports) -> list[str]:
@@ -125,7 +141,8 @@ def published_dataset(
     """Every batch so far in a folder `datasets.load_dataset` reads (configs `cot`, `cot-<domain>`,
     `cot-level-<n>`, `textbook`, `rl`): a new revision per publish. The Hub push waits for the student gate
     (`released_dataset`)."""
-    difficulty_graded, rejections = first_copy_of_each_row(context, difficulty_graded, rejections)
+    index = DedupIndex(storage.dedup_index_dir)
+    difficulty_graded, rejections = first_copy_of_each_row(context, difficulty_graded, rejections, index)
     published_batches = set(difficulty_graded["batch"].to_list())
     rejections = rejections.filter(pl.col("batch").is_in(sorted(published_batches)))  # the card counts these alone
     reports = published_reports(stage_reports, COUNTED_STAGES, published_batches)
@@ -155,7 +172,7 @@ def published_dataset(
     context.log.info(
         f"published {config.name} revision {result.revision} at {result.location} (new: {result.changed})"
     )
-    committed = DedupIndex(storage.dedup_index_dir).commit(sorted(set(difficulty_graded["batch"].to_list())))
+    committed = index.commit(sorted(set(difficulty_graded["batch"].to_list())))
     context.log.info(f"dedup index committed for batches {committed}: later batches are checked against them")
     return dg.MaterializeResult(
         metadata={

@@ -3,9 +3,13 @@ rejections are gathered, and each stage's drop-rate ceiling."""
 
 from dataclasses import dataclass
 
-# Steps that call a model carry this tag; definitions.py lets $FOUNDRY_MODEL_STEPS of them run at once (default 1:
-# on one machine two embedded llama.cpp servers would only fight over the same cores).
+# Steps that call a model carry this tag; definitions.py lets $FOUNDRY_MODEL_STEPS of them run at once in a run
+# (default 1: on one machine two embedded llama.cpp servers would only fight over the same cores).
 MODEL_STEP = {"foundry/model": "teacher"}
+# Across runs, a model step also takes a slot of its model's concurrency pool: the cluster profile
+# (dagster.cluster.yaml) gives each pool one slot, so batches that run at once never put more than one step's
+# $TEACHER_MAX_CONCURRENCY requests in flight on each teacher server together. The local profile sets no pool limit.
+TEACHER_POOL, STUDENT_POOL = "teacher", "student"
 
 
 @dataclass(frozen=True)

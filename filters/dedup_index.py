@@ -89,13 +89,16 @@ class DedupIndex:
         for batch in batches:
             if batch not in present:
                 continue
-            frame = pl.read_parquet(self.folder / f"{batch}.parquet")
-            for label, exact, bands in frame.select("label", "exact", "bands").iter_rows():
-                self._exact.setdefault((label, exact), batch)
-                for band in bands:
-                    self._bands.setdefault((label, band), batch)
+            self._remember(pl.read_parquet(self.folder / f"{batch}.parquet"), batch)
             self.loaded.append(batch)
         return [b for b in batches if b not in present]
+
+    def _remember(self, rows: pl.DataFrame, batch: str) -> None:
+        """Make ``rows`` (index rows of ``batch``) known to lookups; the first batch to hold a key keeps it."""
+        for label, exact, bands in rows.select("label", "exact", "bands").iter_rows():
+            self._exact.setdefault((label, exact), batch)
+            for band in bands:
+                self._bands.setdefault((label, band), batch)
 
     def match(self, label: str, texts: Sequence[str]) -> list[tuple[str, str] | None]:
         """Per text, (``exact`` or ``near``, the earlier batch it repeats), or None where it is new."""
@@ -135,6 +138,23 @@ class DedupIndex:
                 pending.replace(self.folder / f"{batch}.parquet")
                 done.append(batch)
         return done
+
+    def repeats_across(self, batches: Sequence[str]) -> dict[str, set[str]]:
+        """Per batch of ``batches`` (oldest first), the ids (problem ids, row ids) whose problem or text repeats a row
+        that a batch before it kept, matched as ``IndexDedup`` matches them. Batches deduplicated at the same time
+        could not see each other's rows (neither was committed); sequential batches repeat nothing here."""
+        seen = DedupIndex(self.folder, self.hasher.signer)
+        repeats: dict[str, set[str]] = {}
+        for batch in batches:
+            files = [p for p in (self.pending / f"{batch}.parquet", self.folder / f"{batch}.parquet") if p.is_file()]
+            if not files:
+                continue
+            path = files[0]
+            rows = pl.read_parquet(path)
+            repeated = pl.Series([m is not None for m in seen.match_rows(rows)], dtype=pl.Boolean)
+            repeats[batch] = set(rows.filter(repeated)["id"].to_list())
+            seen._remember(rows.filter(~repeated), batch)
+        return repeats
 
 
 def _earlier(match: tuple[str, str] | None, label: str) -> Drop | None:

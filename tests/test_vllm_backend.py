@@ -69,23 +69,12 @@ def check_generation(backend, cache_path: Path) -> None:
     assert len(ResponseCache(cache_path)) == len(first)
 
 
-def test_in_process_vllm_generates_n_samples_and_caches_them(model_folder: Path, tmp_path: Path) -> None:
-    from generators.teachers.vllm_backend import VLLMBackend
-
-    cache = tmp_path / "cache.sqlite"
-    backend = VLLMBackend(
-        str(model_folder), ResponseCache(cache), served_name=EMBEDDED_MODEL, seeded=SEEDED, **ENGINE_ARGS
-    )
-    assert backend.model == EMBEDDED_MODEL and backend.backend == "vllm"
-    check_generation(backend, cache)
-    del backend
-
-
-def test_a_dead_in_process_engine_is_started_again_and_loses_no_answer(
+def test_in_process_vllm_samples_and_caches_and_outlives_a_dead_engine(
     model_folder: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    """The engine core (its own process here) is killed once the first prompt's samples are in: the backend starts a
-    new engine for the second prompt, and a rerun finds every answer in the cache."""
+    """In-process vLLM (one engine start is most of a test's time, so one test): n samples per prompt that differ,
+    cached; the engine core (its own process, as by default) is killed once the first prompt's samples are in, the
+    backend starts a new engine for the second prompt, and a rerun finds every answer in the cache."""
     import psutil
 
     from generators.teachers.vllm_backend import VLLMBackend
@@ -117,12 +106,9 @@ def test_a_dead_in_process_engine_is_started_again_and_loses_no_answer(
         str(model_folder), ResponseCache(cache), served_name=EMBEDDED_MODEL, seeded=SEEDED, chunk_prompts=1,
         max_restarts=1, **ENGINE_ARGS,
     )  # fmt: skip
-    first, stats = backend.generate(requests())
-    assert backend.restarts == 1 and stats.failures == 0 and stats.requests == len(PROBLEMS) * SAMPLES
-    assert all(r.text and r.completion_tokens > 0 for r in first)
-    assert len(ResponseCache(cache)) == len(first)
-    again, cached = backend.generate(requests())
-    assert cached.cache_hits == len(again) and [r.text for r in again] == [r.text for r in first]
+    assert backend.model == EMBEDDED_MODEL and backend.backend == "vllm"
+    check_generation(backend, cache)
+    assert backend.restarts == 1
     backend.llm.llm_engine.engine_core.shutdown()
 
 
