@@ -13,7 +13,7 @@ LLAMA_VERSION := 0.3.36
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install dev semantic student vllm browser demo demo-student backfill bench test test-fast lint typecheck ui
+.PHONY: install dev semantic student vllm browser postgres cluster-demo demo demo-student backfill bench test test-fast lint typecheck ui
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +103,14 @@ demo:
 		$(PY) -m assets.batches run "$$batch" --select 'not group:students' --config-json '$(DEMO_CONFIG)'
 	@$(PY) -c "import definitions, pathlib; p = pathlib.Path(definitions.DATA_DIR, 'published', 'reasoning-foundry'); \
 		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"
+# The demo's batch on the cluster profile (dagster.cluster.yaml): a throwaway PostgreSQL from Debian's binaries, the
+# run queued and started by dagster-daemon, the model steps in their pools. See docs/scaling.md.
+cluster-demo: postgres
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed $(ENGINE_PREP)
+	@$(MAKE) --no-print-directory $(ENGINE_INSTALL)
+	$(PY) -m pip install -q -e '.[cluster]'
+	FOUNDRY_EXECUTOR=$${FOUNDRY_EXECUTOR:-in_process} FOUNDRY_EMBEDDED_ENGINE=$(EMBEDDED_ENGINE) \
+		$(PY) -m assets.cluster demo $(or $(BATCH),cluster-$$(date +%Y%m%d-%H%M%S)) --config-json '$(DEMO_CONFIG)'
 demo-student: student
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(MATERIALIZE) --select 'group:students' --config-json '$(DEMO_STUDENT_CONFIG)'
@@ -121,9 +129,14 @@ browser:
 	@test -x /usr/bin/chromium || { echo "installing Debian's chromium for the UI test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The cluster test starts PostgreSQL from Debian's binaries (initdb and pg_ctl in a temporary folder).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { echo "installing Debian's PostgreSQL for the cluster test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 test:
 	@$(MAKE) --no-print-directory -j2 vllm $(LLAMA_BUILT)
-	@$(MAKE) --no-print-directory install dev semantic student browser
+	@$(MAKE) --no-print-directory install dev semantic student browser postgres
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m pytest -q -n 2 -m "not vllm" $(PYTEST_ARGS)
 	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/test_vllm_backend.py tests/test_vllm_prm.py

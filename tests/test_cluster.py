@@ -3,21 +3,18 @@
 
 import json
 import os
-import subprocess
-import sys
-import time
+import shutil
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from tests.postgres import LocalPostgres, postgres_bin
+from assets.cluster import LocalPostgres, cluster_env, instance_of, one_after_another, postgres_bin, through_the_queue
 from tests.sim_server import SimServer
 from tests.test_fixed_seed_demo import teacher
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 LIMIT = 2  # requests in flight per teacher server: the endpoint's limit
 pytestmark = [
     pytest.mark.slow,
@@ -46,17 +43,12 @@ def published_ids(data: Path) -> dict[str, list[str]]:
     }
 
 
-def dagster_env(home: Path, data: Path, urls: list[str], **extra: str) -> dict[str, str]:
+def dagster_env(data: Path, urls: list[str]) -> dict[str, str]:
+    """The environment of the runs: the data folder, every step in the run's process, the teacher and the student
+    both the simulated replicas at ``LIMIT`` requests in flight each."""
     endpoint = {"BASE_URLS": ",".join(urls), "MODEL": "sim-teacher", "CHAT": "false", "MAX_CONCURRENCY": str(LIMIT)}
     roles = {f"{role}_{k}": v for role in ("TEACHER", "STUDENT") for k, v in endpoint.items()}
-    return {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(data), "FOUNDRY_EXECUTOR": "in_process",
-            **roles, **extra}  # fmt: skip
-
-
-def cli(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{args}: {done.stderr[-3000:]}"
-    return done.stdout
+    return {**os.environ, "FOUNDRY_DATA_DIR": str(data), "FOUNDRY_EXECUTOR": "in_process", **roles}
 
 
 def failures(instance: dg.DagsterInstance) -> list[str]:
@@ -77,54 +69,26 @@ def test_two_batches_at_once_on_postgres_publish_what_one_machine_does_within_th
     seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
                              + "\n" for i in range(1, 9)))  # fmt: skip
     config = json.dumps(batch_config(seeds))
-    config_file = tmp_path / "config.yaml"  # JSON is YAML
-    config_file.write_text(config)
     batches = ["east", "west"]
-    job = [str(BIN / "dagster"), "job", "launch", "-f", "definitions.py", "-j", "publish_batch"]
-    job += ["--config-json", config]
     with SimServer(teacher, latency_s=0.2) as one, SimServer(teacher, latency_s=0.2) as two, LocalPostgres() as pg:
         replicas = [one, two]
         urls = [server.base_url for server in replicas]
-        # the cluster: the queue, dagster-daemon starting the queued runs, both batches launched at once
-        home, data = tmp_path / "cluster", tmp_path / "cluster-data"
-        home.mkdir()
-        (home / "dagster.yaml").write_text((ROOT / "dagster.cluster.yaml").read_text())
-        env = dagster_env(home, data, urls, DAGSTER_PG_URL=pg.url)
-        for batch in batches:
-            cli(env, sys.executable, "-m", "assets.batches", "add", batch)
-        daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-f", "definitions.py"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=(tmp_path / "daemon.log").open("w"))  # fmt: skip
-        try:
-            for batch in batches:
-                cli(env, *job, "--tags", json.dumps({"dagster/partition": batch}))
-            os.environ["DAGSTER_PG_URL"] = pg.url  # the instance reads it from the environment
-            with dg.DagsterInstance.from_config(str(home)) as instance:
-                deadline = time.monotonic() + 600
-                while not all(run.is_finished for run in instance.get_runs()):
-                    assert time.monotonic() < deadline, (tmp_path / "daemon.log").read_text()[-3000:]
-                    time.sleep(1)
-                runs = instance.get_runs()
-                assert [run.status for run in runs] == [dg.DagsterRunStatus.SUCCESS] * 2, failures(instance)
-                starts = sorted(instance.get_run_record_by_id(r.run_id).start_time for r in runs)
-                ends = sorted(instance.get_run_record_by_id(r.run_id).end_time for r in runs)
-                assert starts[1] < ends[0], "the two runs did not run at once"
-        finally:
-            os.environ.pop("DAGSTER_PG_URL", None)
-            daemon.terminate()
-            daemon.wait(30)
+        # the cluster: both batches queued at once, dagster-daemon starting them
+        env = cluster_env(tmp_path / "cluster", pg, dagster_env(tmp_path / "cluster-data", urls))
+        records = through_the_queue(env, batches, config, tmp_path / "daemon.log", timeout_s=600, say=lambda _: None)
+        with instance_of(env) as instance:
+            assert [r.dagster_run.status for r in records] == [dg.DagsterRunStatus.SUCCESS] * 2, failures(instance)
+        starts, ends = sorted(r.start_time for r in records), sorted(r.end_time for r in records)
+        assert starts[1] < ends[0], "the two runs did not run at once"
         in_flight = [server.log.max_in_flight for server in replicas]
         served = [server.log.requests for server in replicas]
         # one machine: the local profile, the same batches one after the other
-        local_home, local_data = tmp_path / "local", tmp_path / "local-data"
-        local_home.mkdir()
-        (local_home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-        local = dagster_env(local_home, local_data, urls)
-        for batch in batches:
-            cli(local, sys.executable, "-m", "assets.batches", "add", batch)
-            cli(local, str(BIN / "dagster"), "job", "execute", "-f", "definitions.py", "-j", "publish_batch",
-                "--config", str(config_file), "--tags", json.dumps({"dagster/partition": batch}))  # fmt: skip
+        (tmp_path / "local").mkdir()
+        shutil.copy(ROOT / "dagster.yaml", tmp_path / "local" / "dagster.yaml")
+        local = {**dagster_env(tmp_path / "local-data", urls), "DAGSTER_HOME": str(tmp_path / "local")}
+        one_after_another(local, batches, config)
     assert all(0 < n <= LIMIT for n in in_flight), in_flight  # counted at the servers
     assert all(served), served  # both replicas served
-    cluster_rows, local_rows = published_ids(data), published_ids(local_data)
+    cluster_rows, local_rows = published_ids(tmp_path / "cluster-data"), published_ids(tmp_path / "local-data")
     assert cluster_rows == local_rows and cluster_rows["data/cot/math/level-1/train-00000-of-00001"]
     assert all(len(ids) == len(set(ids)) for ids in cluster_rows.values())

@@ -1,0 +1,175 @@
+"""The cluster profile on one machine (``python -m assets.cluster demo``, ``make cluster-demo``): a throwaway
+PostgreSQL from Debian's binaries (``initdb`` and ``pg_ctl`` in a temporary folder, on a free port of 127.0.0.1, as
+the ``postgres`` user where this runs as root, which PostgreSQL refuses), ``dagster-daemon`` starting queued runs,
+and one batch launched through the queue. tests/test_cluster.py runs the same stack with two batches at once."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+
+from generators.teachers.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def postgres_bin() -> Path | None:
+    """The folder of ``pg_ctl`` and ``initdb``: on the PATH, or Debian's ``/usr/lib/postgresql/<version>/bin``."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(os.path.realpath(found)).parent
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(versions[-1]).parent if versions else None
+
+
+class LocalPostgres:
+    """``with LocalPostgres() as pg:`` a server with an empty database ``dagster`` at ``pg.url``, gone afterwards."""
+
+    def __init__(self) -> None:
+        binaries = postgres_bin()
+        if binaries is None:
+            raise FileNotFoundError("no PostgreSQL binaries (initdb, pg_ctl): apt-get install postgresql-15")
+        self.bin = binaries
+        self.port = free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+        self.root = Path(tempfile.mkdtemp(prefix="foundry-pg-"))
+        self.url = f"postgresql+psycopg2://foundry@127.0.0.1:{self.port}/dagster"
+
+    def _run(self, *args: str) -> None:
+        done = subprocess.run([str(self.bin / args[0]), *args[1:]], user=self.user, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+    def __enter__(self) -> LocalPostgres:
+        if self.user:
+            shutil.chown(self.root, self.user)
+        data = self.root / "data"
+        self._run("initdb", "-D", str(data), "-U", "foundry", "-A", "trust", "-E", "UTF8", "--no-sync")
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "foundry", "dagster")
+        return self
+
+    def stop(self) -> None:
+        """Stop the server at once (as a crash would), keeping its folder."""
+        self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(RuntimeError):  # stopped already
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def cluster_env(home: Path, pg: LocalPostgres, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process on the cluster profile: $DAGSTER_HOME holding dagster.cluster.yaml, and the URL
+    of its PostgreSQL."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "dagster.cluster.yaml", home / "dagster.yaml")
+    return {**(env or os.environ), "DAGSTER_HOME": str(home), "DAGSTER_PG_URL": pg.url}
+
+
+@contextlib.contextmanager
+def instance_of(env: dict[str, str]) -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance ``env`` names, opened in this process (the profile reads $DAGSTER_PG_URL when loaded)."""
+    before = os.environ.get("DAGSTER_PG_URL")
+    if "DAGSTER_PG_URL" in env:
+        os.environ["DAGSTER_PG_URL"] = env["DAGSTER_PG_URL"]
+    try:
+        with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+            yield instance
+    finally:
+        if before is None:
+            os.environ.pop("DAGSTER_PG_URL", None)
+        else:
+            os.environ["DAGSTER_PG_URL"] = before
+
+
+def _cli(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run(args, env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:4])} ... failed: {done.stderr.strip()[-3000:]}")
+
+
+def through_the_queue(
+    env: dict[str, str], batches: list[str], config_json: str, log: Path, timeout_s: float = 3600, say=print
+) -> list[dg.RunRecord]:
+    """Register ``batches``, queue a ``publish_batch`` run for each at once, and let a ``dagster-daemon`` start them;
+    the records of every run once all are finished, each change of a run's status said as it is seen."""
+    bin_dir = Path(sys.executable).parent
+    for batch in batches:
+        _cli(env, sys.executable, "-m", "assets.batches", "add", batch)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-f", "definitions.py"], env=env, cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=log.open("w"))  # fmt: skip
+    try:
+        for batch in batches:
+            _cli(env, str(bin_dir / "dagster"), "job", "launch", "-f", "definitions.py", "-j", "publish_batch",
+                 "--config-json", config_json, "--tags", json.dumps({"dagster/partition": batch}))  # fmt: skip
+        deadline, said = time.monotonic() + timeout_s, {}
+        with instance_of(env) as instance:
+            while True:
+                records = instance.get_run_records()
+                for record in records:
+                    run = record.dagster_run
+                    if said.get(run.run_id) != run.status:
+                        said[run.run_id] = run.status
+                        say(f"run {run.run_id[:8]} (batch {run.tags.get('dagster/partition')}): {run.status.value}")
+                if len(records) == len(batches) and all(r.dagster_run.is_finished for r in records):
+                    return list(records)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"runs unfinished after {timeout_s:g} s; the daemon's log: {log}")
+                time.sleep(1)
+    finally:
+        daemon.terminate()
+        daemon.wait(60)
+
+
+def one_after_another(env: dict[str, str], batches: list[str], config_json: str) -> None:
+    """Register ``batches`` and run ``publish_batch`` for each in this order, each run in its own process."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as config:  # JSON is YAML
+        config.write(config_json)
+        config.flush()
+        for batch in batches:
+            _cli(env, sys.executable, "-m", "assets.batches", "add", batch)
+            tags = json.dumps({"dagster/partition": batch})
+            _cli(env, str(Path(sys.executable).parent / "dagster"), "job", "execute", "-f", "definitions.py", "-j",
+                 "publish_batch", "--config", config.name, "--tags", tags)  # fmt: skip
+
+
+def demo(batch: str, config_json: str, data_dir: str) -> int:
+    """One batch on the cluster profile: PostgreSQL, the queue, dagster-daemon; the exit status of its run."""
+    with LocalPostgres() as pg:
+        env = cluster_env(Path(data_dir) / "cluster_home", pg)
+        print(f"PostgreSQL at {pg.url}; Dagster instance in {env['DAGSTER_HOME']} (dagster.cluster.yaml)", flush=True)
+        log = Path(data_dir) / "logs" / "cluster-daemon.log"
+        [record] = through_the_queue(env, [batch], config_json, log)
+    print(f"The daemon's log: {log}")
+    return 0 if record.dagster_run.status == dg.DagsterRunStatus.SUCCESS else 2
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m assets.cluster", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("demo", help="one batch on the cluster profile, on this machine")
+    one.add_argument("batch")
+    one.add_argument("--config-json", default="{}")
+    args = parser.parse_args(argv)
+    from assets.settings import FoundrySettings
+
+    raise SystemExit(demo(args.batch, args.config_json, FoundrySettings.from_env().data_dir))
+
+
+if __name__ == "__main__":
+    main()
