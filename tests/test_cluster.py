@@ -43,10 +43,10 @@ def published_ids(data: Path) -> dict[str, list[str]]:
     }
 
 
-def dagster_env(data: Path, urls: list[str]) -> dict[str, str]:
+def dagster_env(data: Path, urls: list[str], limit: int = LIMIT) -> dict[str, str]:
     """The environment of the runs: the data folder, every step in the run's process, the teacher and the student
-    both the simulated replicas at ``LIMIT`` requests in flight each."""
-    endpoint = {"BASE_URLS": ",".join(urls), "MODEL": "sim-teacher", "CHAT": "false", "MAX_CONCURRENCY": str(LIMIT)}
+    both the simulated replicas at ``limit`` requests in flight each."""
+    endpoint = {"BASE_URLS": ",".join(urls), "MODEL": "sim-teacher", "CHAT": "false", "MAX_CONCURRENCY": str(limit)}
     roles = {f"{role}_{k}": v for role in ("TEACHER", "STUDENT") for k, v in endpoint.items()}
     return {**os.environ, "FOUNDRY_DATA_DIR": str(data), "FOUNDRY_EXECUTOR": "in_process", **roles}
 
