@@ -24,11 +24,21 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 import polars as pl
+from dagster._core.errors import DagsterError
+from sqlalchemy.exc import SQLAlchemyError
 
 from assets.stages import STUDENT_POOL, TEACHER_POOL
+
+try:
+    from dagster_postgres.utils import DagsterPostgresException
+except ImportError:  # the local profile needs no PostgreSQL driver
+    INSTANCE_ERRORS: tuple[type[Exception], ...] = (DagsterError, SQLAlchemyError)
+else:
+    INSTANCE_ERRORS = (DagsterError, SQLAlchemyError, DagsterPostgresException)
 
 BATCHES = dg.DynamicPartitionsDefinition(name="batch")
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -158,8 +168,23 @@ def open_instance() -> dg.DagsterInstance:
             instance.all_instigator_state()
             set_pool_limits(instance)
             return instance
+        except INSTANCE_ERRORS as err:  # a setting, not a bug: one line, no stack trace
+            raise SystemExit(f"error: {instance_error(home, err)}") from None
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def instance_error(home: Path, err: Exception) -> str:
+    """What stopped the Dagster instance of ``home`` from opening, naming the part: the PostgreSQL it names (its
+    password never shown), or the setting it could not read."""
+    url = os.environ.get("DAGSTER_PG_URL")
+    if "DAGSTER_PG_URL" in str(err):
+        return f"{home}/dagster.yaml keeps Dagster on PostgreSQL at $DAGSTER_PG_URL, which is not set"
+    if url and ("DB connection" in str(err) or isinstance(err, SQLAlchemyError)):
+        parts = urlsplit(url)
+        where = f"{parts.hostname}:{parts.port or 5432}{parts.path}"
+        return f"the Dagster instance's PostgreSQL at {where} ($DAGSTER_PG_URL) does not answer or refuses: {err}"
+    return f"the Dagster instance in {home} cannot be opened: {err}"
 
 
 def set_pool_limits(instance: dg.DagsterInstance) -> None:

@@ -4,6 +4,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -11,16 +13,14 @@ import polars as pl
 import pytest
 
 from assets.cluster import LocalPostgres, cluster_env, instance_of, one_after_another, postgres_bin, through_the_queue
+from generators.teachers.embedded import free_port
 from tests.sim_server import SimServer
 from tests.test_fixed_seed_demo import teacher
 
 ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 2  # requests in flight per teacher server: the endpoint's limit
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.e2e,
-    pytest.mark.skipif(postgres_bin() is None, reason="needs PostgreSQL's binaries (Debian's postgresql-15)"),
-]
+pytestmark = pytest.mark.slow
+needs_postgres = pytest.mark.skipif(postgres_bin() is None, reason="needs PostgreSQL's binaries (Debian's postgresql)")
 
 
 def batch_config(seeds: Path) -> dict:
@@ -62,6 +62,29 @@ def failures(instance: dg.DagsterInstance) -> list[str]:
     ]
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [(None, "dagster.yaml keeps Dagster on PostgreSQL at $DAGSTER_PG_URL, which is not set"),
+     ("postgresql+psycopg2://foundry:s3cret-pw@127.0.0.1:{port}/dagster",
+      "the Dagster instance's PostgreSQL at 127.0.0.1:{port}/dagster ($DAGSTER_PG_URL) does not answer")],
+)  # fmt: skip
+def test_a_postgresql_that_is_not_there_is_named_in_one_line(tmp_path: Path, url: str | None, message: str) -> None:
+    """The cluster profile without its database: one line naming the URL's host, port and database (never its
+    password) or the unset variable, not a stack trace."""
+    port = free_port()
+    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.cluster.yaml").read_text())
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_PG_URL"} | {"DAGSTER_HOME": str(tmp_path)}
+    if url:
+        env["DAGSTER_PG_URL"] = url.format(port=port)
+    done = subprocess.run([sys.executable, "-m", "assets.batches", "add", "b1"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "s3cret" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path}/" if not url else "error: the")
+    assert message.format(port=port) in done.stderr
+
+
+@needs_postgres
+@pytest.mark.e2e
 def test_two_batches_at_once_on_postgres_publish_what_one_machine_does_within_the_endpoint_limit(
     tmp_path: Path,
 ) -> None:
