@@ -39,25 +39,33 @@ def wait_for(condition, timeout_s: float) -> bool:
     return True
 
 
-def test_kill_9_of_the_run_process_stops_its_steps_and_recover_marks_it_failed(tmp_path: Path) -> None:
+def start_run(tmp_path: Path, server: SimServer) -> tuple[subprocess.Popen, list[str], dict[str, str]]:
+    """A real ``dagster asset materialize`` of batch ``b1`` up to ``cot_traces`` against ``server`` (2 requests in
+    flight), in a session of its own, returned once ``cot_traces`` is under way (evolved_problems sends 8 requests);
+    the command and environment, to run it again."""
     home, data = tmp_path / "home", tmp_path / "data"
     home.mkdir()
     (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions("batch", ["b1"])
+    teacher = {"TEACHER_BASE_URLS": server.base_url, "TEACHER_MODEL": server.model, "TEACHER_MAX_CONCURRENCY": "2"}
+    env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(data), **teacher}
+    selection = (
+        "*cot_traces,evolved_problems_rejections,cot_traces_rejections,evolved_problems_report,cot_traces_report"
+    )
+    command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-f", "definitions.py",
+               "--select", selection, "--partition", "b1"]  # fmt: skip
+    run = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=(tmp_path / "run.log").open("w"))  # fmt: skip
+    assert wait_for(lambda: server.log.requests >= 16, 240), (tmp_path / "run.log").read_text()[-3000:]
+    return run, command, env
+
+
+def test_kill_9_of_the_run_process_stops_its_steps_and_recover_marks_it_failed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
     with SimServer(lambda q: (None, "2 + 2 = 4\nThe answer is 4."), latency_s=1.0, capacity=2) as server:
-        teacher = {"TEACHER_BASE_URLS": server.base_url, "TEACHER_MODEL": server.model, "TEACHER_MAX_CONCURRENCY": "2"}
-        env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(data), **teacher}
-        selection = (
-            "*cot_traces,evolved_problems_rejections,cot_traces_rejections,evolved_problems_report,cot_traces_report"
-        )
-        command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-f", "definitions.py",
-                   "--select", selection, "--partition", "b1"]  # fmt: skip
-        run = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        run, _, _ = start_run(tmp_path, server)
         try:
-            # evolved_problems sends 8 requests; kill while cot_traces (64 requests) is under way
-            assert wait_for(lambda: server.log.requests >= 16, 240), "the run never reached cot_traces"
             run.send_signal(signal.SIGKILL)
             run.wait()
             # the step process receives SIGTERM as its parent dies; give it a moment, then nothing more may come
@@ -80,24 +88,10 @@ def test_ctrl_c_ends_the_run_and_a_rerun_pays_only_for_what_was_not_answered(tmp
     """Ctrl-C (SIGINT to the terminal's process group) mid-``cot_traces``: every process ends, the run is not left
     STARTED, and the rerun asks the teacher only what was not answered before (at most the requests in flight then
     are asked twice)."""
-    home, data = tmp_path / "home", tmp_path / "data"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.add_dynamic_partitions("batch", ["b1"])
+    home = tmp_path / "home"
     with SimServer(lambda q: (None, "2 + 2 = 4\nThe answer is 4."), latency_s=1.0, capacity=2) as server:
-        teacher = {"TEACHER_BASE_URLS": server.base_url, "TEACHER_MODEL": server.model, "TEACHER_MAX_CONCURRENCY": "2"}
-        env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(data), **teacher}
-        selection = (
-            "*cot_traces,evolved_problems_rejections,cot_traces_rejections,evolved_problems_report,cot_traces_report"
-        )
-        command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-f", "definitions.py",
-                   "--select", selection, "--partition", "b1"]  # fmt: skip
-        run = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=(tmp_path / "run.log").open("w"))  # fmt: skip
+        run, command, env = start_run(tmp_path, server)
         try:
-            reached = wait_for(lambda: server.log.requests >= 16, 240)
-            assert reached, (tmp_path / "run.log").read_text()[-3000:]
             os.killpg(run.pid, signal.SIGINT)
             run.wait(60)
             assert run.returncode != 0
