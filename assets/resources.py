@@ -1,6 +1,5 @@
 """Dagster resources: the teacher/student model endpoint and the parquet IO manager."""
 
-import difflib
 import multiprocessing
 import os
 import sys
@@ -19,7 +18,7 @@ from pydantic import Field, PrivateAttr
 from upath import UPath
 
 from assets.batches import check_key
-from assets.settings import default_data_dir
+from assets.settings import check_variables, default_data_dir
 from generators.teachers.backend import ModelBackend, ModelNotServedError, TeacherUnreachableError, check_served
 from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import (
@@ -135,12 +134,7 @@ class ModelResource(dg.ConfigurableResource):
     def _check_variables(self) -> None:
         """A variable under the role's prefix that the endpoint does not read (``$TEACHER_BASE_URL``, one letter
         short) would be ignored without a word, and the embedded model would answer: it is named instead."""
-        prefix = f"{self.PREFIX}_"
-        for name in sorted(k for k in os.environ if k.startswith(prefix) and k[len(prefix) :] not in VARIABLES):
-            close = difflib.get_close_matches(name[len(prefix) :], VARIABLES, n=1)
-            hint = f": did you mean ${prefix}{close[0]}?" if close else ""
-            known = ", _".join(VARIABLES)
-            raise ValueError(f"${name} is not a setting of the {self.PREFIX.lower()} model{hint} (${prefix}{known})")
+        check_variables(os.environ, f"{self.PREFIX}_", VARIABLES, f"the {self.PREFIX.lower()} model")
 
     def _flag(self, name: str, default: bool) -> bool:
         """A yes/no variable ($<PREFIX>_<name>); a word that is neither is named, not read as no."""

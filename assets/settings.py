@@ -5,9 +5,10 @@ The model endpoints are the exception: a ``ModelResource`` reads its role's vari
 ``JUDGE_*``) when it is first used, so run config that sets one of its fields keeps the others.
 """
 
+import difflib
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,23 @@ def default_data_dir(env: Mapping[str, str] = os.environ) -> str:
         where = "$FOUNDRY_DATA_DIR" if raw else "the data folder ($FOUNDRY_DATA_DIR unset)"
         raise ValueError(f"{where} {folder}: this process cannot write there ({err.strerror or err})") from None
     return folder
+
+
+def check_variables(env: Mapping[str, str], prefix: str, known: Sequence[str], what: str) -> None:
+    """Refuse a variable under ``prefix`` that nothing reads: misspelt (``$TEACHER_BASE_URL``, ``$FOUNDRY_DATADIR``),
+    it would be ignored without a word. The closest known name is suggested."""
+    for name in sorted(k for k in env if k.startswith(prefix) and k[len(prefix) :] not in known):
+        close = difflib.get_close_matches(name[len(prefix) :], known, n=1)
+        hint = f": did you mean ${prefix}{close[0]}?" if close else ""
+        raise ValueError(f"${name} is not a setting of {what}{hint} (${prefix}{', _'.join(known)})")
+
+
+# every $FOUNDRY_* variable something reads (the embedded engine's two are read where the model server starts)
+FOUNDRY_VARIABLES = (
+    "DATA_DIR", "PUBLISH_URL", "MODEL_STEPS", "EXECUTOR", "REFRESH_CRON", "SEED_DIR", "BENCHMARK_DIR", "BENCHMARKS",
+    "MIN_COT_ROWS", "STUDENT_GATE", "STUDENT_GATE_MARGIN", "STUDENT_GATE_SET", "EMBEDDED_ENGINE", "VLLM_PYTHON",
+    *(f"MAX_DROP_RATE_{stage.upper()}" for stage in DROP_RATE_CEILINGS),
+)  # fmt: skip
 
 
 def _number(env: Mapping[str, str], name: str, kind: type, default: float) -> float:
@@ -86,7 +104,9 @@ class FoundrySettings(dg.ConfigurableResource):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "FoundrySettings":
-        """The settings the environment gives ($FOUNDRY_*), defaults for the rest; a bad number is named."""
+        """The settings the environment gives ($FOUNDRY_*), defaults for the rest; a bad number or a variable that
+        nothing reads is named."""
+        check_variables(env, "FOUNDRY_", FOUNDRY_VARIABLES, "the pipeline")
         ceilings = {
             stage: _number(env, f"FOUNDRY_MAX_DROP_RATE_{stage.upper()}", float, ceiling)
             for stage, ceiling in DROP_RATE_CEILINGS.items()

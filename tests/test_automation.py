@@ -240,6 +240,19 @@ def test_a_url_as_the_data_folder_is_refused_not_made_a_folder() -> None:
     assert not Path("s3:").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("FOUNDRY_DATADIR", r"\$FOUNDRY_DATADIR is not a setting of the pipeline: did you mean \$FOUNDRY_DATA_DIR\?"),
+     ("FOUNDRY_MAX_DROP_RATE_DEDUP", r"did you mean \$FOUNDRY_MAX_DROP_RATE_DEDUPLICATED\?"),
+     ("FOUNDRY_COLOUR", r"\$FOUNDRY_COLOUR is not a setting of the pipeline \(\$FOUNDRY_DATA_DIR, _PUBLISH_URL")],
+)  # fmt: skip
+def test_a_misspelt_pipeline_variable_is_named(tmp_path: Path, name: str, message: str) -> None:
+    """A $FOUNDRY_* variable nothing reads would be ignored without a word (the data written to the default folder
+    instead of the one meant): it is named when the settings load, with the closest right one."""
+    with pytest.raises(ValueError, match=message):
+        FoundrySettings.from_env({"FOUNDRY_DATA_DIR": str(tmp_path), name: "x"})
+
+
 def read_only_mount(folder: Path) -> list[str]:
     """A command prefix that runs a command with ``folder`` mounted read-only (root bypasses file modes, so a chmod
     makes no folder read-only for it); the test is skipped where mount namespaces are not allowed."""
