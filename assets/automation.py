@@ -9,7 +9,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.batches import BATCHES, add_batch, batch_key
+from assets.batches import BATCH, BATCHES, add_batch, batch_key
 from assets.settings import FoundrySettings
 
 SEED_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
@@ -118,7 +118,7 @@ def new_benchmark_file(context: dg.SensorEvaluationContext, settings: FoundrySet
             seen[path.name] = path.stat().st_mtime
         watched = sorted(str(p.resolve()) for p in folder.iterdir() if p.suffix in (".jsonl", ".parquet"))
         stamp = "-".join(f"{p.name}@{p.stat().st_mtime}" for p in added)
-        for batch in context.instance.get_dynamic_partitions(BATCHES.name):
+        for batch in context.instance.get_dynamic_partitions(BATCH):
             requests.append(
                 dg.RunRequest(
                     run_key=f"benchmarks-{stamp}-{batch}",

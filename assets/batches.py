@@ -40,7 +40,8 @@ except ImportError:  # the local profile needs no PostgreSQL driver
 else:
     INSTANCE_ERRORS = (DagsterError, SQLAlchemyError, DagsterPostgresException)
 
-BATCHES = dg.DynamicPartitionsDefinition(name="batch")
+BATCH = "batch"  # the name of the dynamic partitions the batches are
+BATCHES = dg.DynamicPartitionsDefinition(name=BATCH)
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -64,21 +65,21 @@ def batch_seed(key: str) -> int:
 
 def batch_index(instance: dg.DagsterInstance, key: str) -> int:
     """The position of ``key`` among the registered batches (the order they were added)."""
-    keys = instance.get_dynamic_partitions(BATCHES.name)
+    keys = instance.get_dynamic_partitions(BATCH)
     return keys.index(key) if key in keys else len(keys)
 
 
 def earlier_batches(instance: dg.DagsterInstance, key: str) -> list[str]:
     """Batches registered before ``key``: the ones its rows are deduplicated against."""
-    keys = instance.get_dynamic_partitions(BATCHES.name)
-    return keys[: batch_index(instance, key)]
+    keys = instance.get_dynamic_partitions(BATCH)
+    return list(keys[: batch_index(instance, key)])
 
 
 def add_batch(instance: dg.DagsterInstance, key: str) -> str:
     """Register ``key`` as a batch (idempotent) and return it."""
     check_key(key)
-    if not instance.has_dynamic_partition(BATCHES.name, key):
-        instance.add_dynamic_partitions(BATCHES.name, [key])
+    if not instance.has_dynamic_partition(BATCH, key):
+        instance.add_dynamic_partitions(BATCH, [key])
     return key
 
 
@@ -88,7 +89,7 @@ def _run_process(instance: dg.DagsterInstance, run_id: str) -> int | None:
         event = entry.dagster_event
         pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
         if pid is not None and entry.step_key is None:
-            return int(pid.value)
+            return int(str(pid.value))
     return None
 
 
@@ -282,18 +283,18 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(f"marked failed: run {run_id}" for run_id in failed) or "no orphaned runs")
         return
     if args.command == "list":
-        print("\n".join(instance.get_dynamic_partitions(BATCHES.name)))
+        print("\n".join(instance.get_dynamic_partitions(BATCH)))
         return
     if args.command == "remove":
-        if not instance.has_dynamic_partition(BATCHES.name, args.key):
-            raise SystemExit(f"no batch {args.key!r}; registered: {instance.get_dynamic_partitions(BATCHES.name)}")
-        instance.delete_dynamic_partition(BATCHES.name, args.key)
+        if not instance.has_dynamic_partition(BATCH, args.key):
+            raise SystemExit(f"no batch {args.key!r}; registered: {instance.get_dynamic_partitions(BATCH)}")
+        instance.delete_dynamic_partition(BATCH, args.key)
         print(f"removed batch {args.key}: the next publish leaves its rows out (the changelog counts them)")
         return
     key = args.key
     if key is None:
         base = batch_key(datetime.now(UTC), "manual")
-        existing = set(instance.get_dynamic_partitions(BATCHES.name))
+        existing = set(instance.get_dynamic_partitions(BATCH))
         key = next(k for k in (base, *(f"{base}-{i}" for i in range(2, 10_000))) if k not in existing)
     print(add_batch(instance, key))
 

@@ -5,6 +5,7 @@ below; verification has none, since a base-model teacher fails most of its trace
 """
 
 import warnings
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -76,7 +77,12 @@ def contamination_hits(
     with scan.workers_open(height(rows)):
         for chunk in chunks(rows):
             hits += scan(chunk).dropped["id"].to_list()
-    metadata = {"benchmarks": len(benchmarks), "hits": len(hits), "first_hits": ", ".join(hits[:5]), "scan": "again"}
+    metadata: dict[str, Any] = {
+        "benchmarks": len(benchmarks),
+        "hits": len(hits),
+        "first_hits": ", ".join(hits[:5]),
+        "scan": "again",
+    }
     return dg.AssetCheckResult(passed=not hits, metadata=metadata)
 
 

@@ -117,7 +117,7 @@ def through_the_queue(
         for batch in batches:
             _cli(env, str(bin_dir / "dagster"), "job", "launch", "-f", "definitions.py", "-j", "publish_batch",
                  "--config-json", config_json, "--tags", json.dumps({"dagster/partition": batch}))  # fmt: skip
-        deadline, said = time.monotonic() + timeout_s, {}
+        deadline, said = time.monotonic() + timeout_s, dict[str, dg.DagsterRunStatus]()
         with instance_of(env) as instance:
             while True:
                 records = instance.get_run_records()

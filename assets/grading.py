@@ -2,7 +2,7 @@
 
 import time
 from collections.abc import Iterator
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 import dagster as dg
 import polars as pl
@@ -137,7 +137,7 @@ def verified(
         # decided over the columns the checks read (not the thinking), written a chunk of whole rows at a time
         result = stream(reasoning_filtered, decided(reasoning_filtered, [verifier]), scratch)
         audit = dict(verifier.audit)
-        reasoning = audit.pop("reasoning")
+        reasoning = cast(dict[str, Any], audit.pop("reasoning"))  # the reasoning checks' report, a JSON object
         for line in reasoning["chance_gate"]["cannot_pass"]:
             context.log.warning(f"chance gate: {line}")
         cot = result.kept.filter(pl.col("kind") == "cot").select("problem_id", "extraction", "verifier").collect()
@@ -213,7 +213,7 @@ def difficulty_graded(
         how="diagonal_relaxed",
     )
     histogram = graded.filter(pl.col("kind") == "cot").group_by("level").len("rows").sort("level")
-    metadata = {
+    metadata: dict[str, Any] = {
         "rows_in": verified.height,
         "rows": graded.height,
         "problems": problems.height,
@@ -222,7 +222,7 @@ def difficulty_graded(
         "difficulty_histogram": dg.MetadataValue.md(
             bar_chart(
                 "CoT rows per difficulty level",
-                {str(lv): histogram.filter(pl.col("level") == lv)["rows"].sum() for lv in range(1, 6)},
+                {str(lv): int(histogram.filter(pl.col("level") == lv)["rows"].sum()) for lv in range(1, 6)},
                 "level",
                 "rows",
             )

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import polars as pl
@@ -17,10 +18,14 @@ import polars as pl
 from assets.batches import BATCHES
 from assets.stages import MODEL_STEP, STAGES, TEACHER_POOL
 from filters.contract import FilterResult
-from filters.schemas import OPTIONAL_REJECTION_COLUMNS, REJECTION_SCHEMA
+from filters.schemas import OPTIONAL_REJECTION_COLUMNS, REJECTION_SCHEMA, Schema
 from filters.stream import Streamed
 from generators.tasks.base import TaskOutput
 from generators.teachers.backend import GenerationStats, check_failures
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
 def markdown_table(rows: Sequence[dict], max_cell: int = 160) -> str:
@@ -38,7 +43,7 @@ def markdown_table(rows: Sequence[dict], max_cell: int = 160) -> str:
     return "\n".join(lines)
 
 
-def _figure() -> tuple:
+def _figure() -> "tuple[Figure, Axes]":
     import matplotlib
 
     matplotlib.use("Agg")
@@ -47,7 +52,7 @@ def _figure() -> tuple:
     return plt.subplots(figsize=(6, 3.2), dpi=80)
 
 
-def _inline_png(title: str, figure: object) -> str:
+def _inline_png(title: str, figure: "Figure") -> str:
     """A matplotlib figure as an inline markdown image (the figure is closed)."""
     from matplotlib import pyplot as plt
 
@@ -58,7 +63,7 @@ def _inline_png(title: str, figure: object) -> str:
     return f"![{title}](data:image/png;base64,{base64.b64encode(png.getvalue()).decode()})"
 
 
-def bar_chart(title: str, counts: dict[str, int | float], xlabel: str, ylabel: str) -> str:
+def bar_chart(title: str, counts: Mapping[str, int | float], xlabel: str, ylabel: str) -> str:
     """A PNG bar chart as an inline markdown image, followed by the same numbers as a table with text bars."""
     figure, axes = _figure()
     axes.bar(list(counts), list(counts.values()), color="#4f46e5")
@@ -70,7 +75,7 @@ def bar_chart(title: str, counts: dict[str, int | float], xlabel: str, ylabel: s
     return f"{_inline_png(title, figure)}\n\n{markdown_table(rows)}"
 
 
-def line_chart(title: str, series: dict[str, Sequence[tuple[object, float]]], xlabel: str, ylabel: str) -> str:
+def line_chart(title: str, series: Mapping[str, Sequence[tuple[object, float]]], xlabel: str, ylabel: str) -> str:
     """A PNG chart of one line per series (points as (x, y)) as an inline markdown image."""
     figure, axes = _figure()
     for name, points in series.items():
@@ -87,7 +92,8 @@ def line_chart(title: str, series: dict[str, Sequence[tuple[object, float]]], xl
 def latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict:
     """The metadata of an asset's latest materialization, as plain values (empty where it has none)."""
     event = instance.get_latest_materialization_event(dg.AssetKey(asset))
-    return {k: v.value for k, v in event.asset_materialization.metadata.items()} if event else {}
+    materialization = event.asset_materialization if event else None
+    return {k: v.value for k, v in materialization.metadata.items()} if materialization else {}
 
 
 def score_table(scores: Sequence[int | None]) -> str:
@@ -124,7 +130,7 @@ def rejections(
     """Dropped rows in the shape of the rejections table: stage, id, text, code, detail, and where the rows have them
     the problem (id and text), the domain, the step labels and who located the first bad step (the reasoning report
     and the `cot-steps` config read them); lazy where ``dropped`` is (a streamed stage's)."""
-    schema = {"stage": pl.String, **REJECTION_SCHEMA, **OPTIONAL_REJECTION_COLUMNS}
+    schema: Schema = {"stage": pl.String, **REJECTION_SCHEMA, **OPTIONAL_REJECTION_COLUMNS}
     columns = dropped.collect_schema().names()
     if isinstance(dropped, pl.DataFrame) and dropped.is_empty():
         return pl.DataFrame(schema=schema)
@@ -139,10 +145,10 @@ def rejections(
         pl.col("code"),
         pl.col("detail"),
         *optional,
-    ).cast(schema)
+    ).cast(pl.Schema(schema))
 
 
-REPORT_SCHEMA: dict[str, pl.DataType] = {
+REPORT_SCHEMA: Schema = {
     "stage": pl.String,
     "rows_in": pl.Int64,
     "rows_out": pl.Int64,
@@ -162,7 +168,7 @@ def _plain(value: object) -> object:
     return value if isinstance(value, int | float | str | bool) else None
 
 
-def stage_report(stage: str, metadata: Mapping[str, object]) -> pl.DataFrame:
+def stage_report(stage: str, metadata: Mapping[str, Any]) -> pl.DataFrame:
     """The one-row report a stage writes beside its rows, from the metadata it reports (a generation stage counts its
     requests in and its rows out, over its generation wall time)."""
     rows_in = metadata.get("rows_in", metadata.get("requests"))
@@ -185,7 +191,7 @@ def filter_outputs(
     a streamed stage's files, which the IO manager writes without collecting)."""
     elapsed = max(time.monotonic() - started, 1e-9)
     rows_in = result.kept_rows + result.dropped_rows
-    metadata = {
+    metadata: dict[str, Any] = {
         "rows_in": rows_in,
         "rows_out": result.kept_rows,
         "rows_dropped": result.dropped_rows,
@@ -206,10 +212,10 @@ def generation_outputs(
 ) -> Iterator[dg.Output]:
     """The two outputs of a generation stage, after failing it where too many requests failed."""
     check_failures(output.stats, max_failure_fraction)
-    metadata = {"rows": output.rows.height, **extra, **generation_metadata(output.stats)}
+    metadata: dict[str, Any] = {"rows": output.rows.height, **extra, **generation_metadata(output.stats)}
     yield dg.Output(output.rows, output_name=stage, metadata=metadata)
     dropped = rejections(output.rejections, stage)
-    yield dg.Output(dropped, output_name=f"{stage}_rejections", metadata={"rows": dropped.height})
+    yield dg.Output(dropped, output_name=f"{stage}_rejections", metadata={"rows": output.rejections.height})
     yield dg.Output(stage_report(stage, metadata), output_name=f"{stage}_report")
 
 

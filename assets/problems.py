@@ -66,7 +66,8 @@ def seed_taken(instance: dg.DagsterInstance, batch: str, sources: list[str], lim
     for record in records:
         event = record.asset_materialization
         read = event.metadata.get("seed_problem_ids") if event else None
-        for source, ids in (read.value if read else {}).items():
+        by_source = read.value if read is not None else None
+        for source, ids in (by_source if isinstance(by_source, dict) else {}).items():
             if source in sources:
                 taken.update(ids)
     return taken

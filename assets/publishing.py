@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field, field_validator
 
-from assets.batches import BATCHES, check_key
+from assets.batches import BATCH, BATCHES, check_key
 from assets.metadata import bar_chart, counts_by, markdown_table
 from assets.resources import ALL_BATCHES, StorageResource
 from assets.run_config import config_of
@@ -58,7 +58,7 @@ def first_copy_of_each_row(
     """Each row once across batches. Batches that ran at the same time can make the same row, or rows that repeat
     each other's problem or text, which neither's dedup could see: the earliest registered batch keeps them, as
     dedup would have had they run one after the other (the same rows, the same ids)."""
-    batches = context.instance.get_dynamic_partitions(BATCHES.name)
+    batches = context.instance.get_dynamic_partitions(BATCH)
     order = {b: i for i, b in enumerate(batches)}
     rank = pl.col("batch").replace_strict(order, default=len(order), return_dtype=pl.Int64)
     unique = graded.sort(rank, maintain_order=True).unique("id", keep="first", maintain_order=True)

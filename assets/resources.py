@@ -96,10 +96,10 @@ class ModelResource(dg.ConfigurableResource):
     chat: bool | None = None
     seeded: bool | None = None
     adaptive: bool | None = None
-    max_concurrency: int | None = Field(None, ge=1, le=4096)
-    timeout_s: float | None = Field(None, gt=0)
-    max_retries: int | None = Field(None, ge=0, le=20)
-    max_tokens: int | None = Field(None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1, le=4096)
+    timeout_s: float | None = Field(default=None, gt=0)
+    max_retries: int | None = Field(default=None, ge=0, le=20)
+    max_tokens: int | None = Field(default=None, ge=1)
     data_dir: str = Field(default_factory=default_data_dir)
     n_threads: int | None = None
     engine: str | None = None  # openai (an OpenAI-compatible server, or the embedded one) or vllm
@@ -445,11 +445,14 @@ class HubResource(dg.ConfigurableResource):
         ``revision``; False where the hub already has it."""
         from generators.publishing.targets import push_to_hub
 
+        if self.repo_id is None:
+            raise ValueError("the hub resource has no repo_id ($HF_REPO_ID): nothing to push to")
+        repo_id = self.repo_id
         if "://" not in location:
-            return push_to_hub(Path(location), self.repo_id, revision, self.token, self.endpoint)
+            return push_to_hub(Path(location), repo_id, revision, self.token, self.endpoint)
         import fsspec
 
         fs, path = fsspec.core.url_to_fs(location)
         with tempfile.TemporaryDirectory() as copy:
             fs.get(f"{path.rstrip('/')}/", copy, recursive=True)
-            return push_to_hub(Path(copy), self.repo_id, revision, self.token, self.endpoint)
+            return push_to_hub(Path(copy), repo_id, revision, self.token, self.endpoint)

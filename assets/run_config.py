@@ -1,8 +1,8 @@
 """Run config checked as a whole before any model call: every asset's config in a run is validated (types, ranges,
 names) by the first model step, so a bad value fails the run before a single request is sent."""
 
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import dagster as dg
 import pydantic
@@ -22,7 +22,7 @@ def config_of(name: str) -> Callable[[C], C]:
     return register
 
 
-def run_config_errors(run_config: dict) -> list[str]:
+def run_config_errors(run_config: Mapping[str, Any]) -> list[str]:
     """``<asset>.<field>: <what is wrong>`` for every value of ``run_config`` its config class rejects."""
     classes = CONFIG_CLASSES
     errors = []

@@ -111,20 +111,22 @@ class FoundrySettings(dg.ConfigurableResource):
             stage: _number(env, f"FOUNDRY_MAX_DROP_RATE_{stage.upper()}", float, ceiling)
             for stage, ceiling in DROP_RATE_CEILINGS.items()
         }
-        return cls(
-            data_dir=default_data_dir(env),
-            publish_url=env.get("FOUNDRY_PUBLISH_URL") or None,
-            model_steps=int(_number(env, "FOUNDRY_MODEL_STEPS", int, 1)),
-            executor=env.get("FOUNDRY_EXECUTOR") or "multiprocess",
-            refresh_cron=env.get("FOUNDRY_REFRESH_CRON") or "0 3 * * 1",
-            seed_dir=env.get("FOUNDRY_SEED_DIR") or None,
-            benchmark_dir=env.get("FOUNDRY_BENCHMARK_DIR") or None,
-            benchmarks=[p for p in env.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p],
-            min_cot_rows=int(_number(env, "FOUNDRY_MIN_COT_ROWS", int, 1)),
-            max_drop_rates=ceilings,
-            student_gate=env.get("FOUNDRY_STUDENT_GATE") or "auto",
-            student_gate_margin=_number(env, "FOUNDRY_STUDENT_GATE_MARGIN", float, 0.02),
-            student_gate_set=env.get("FOUNDRY_STUDENT_GATE_SET") or "gsm8k_test",
+        return cls.model_validate(
+            dict(
+                data_dir=default_data_dir(env),
+                publish_url=env.get("FOUNDRY_PUBLISH_URL") or None,
+                model_steps=int(_number(env, "FOUNDRY_MODEL_STEPS", int, 1)),
+                executor=env.get("FOUNDRY_EXECUTOR") or "multiprocess",
+                refresh_cron=env.get("FOUNDRY_REFRESH_CRON") or "0 3 * * 1",
+                seed_dir=env.get("FOUNDRY_SEED_DIR") or None,
+                benchmark_dir=env.get("FOUNDRY_BENCHMARK_DIR") or None,
+                benchmarks=[p for p in env.get("FOUNDRY_BENCHMARKS", "").split(os.pathsep) if p],
+                min_cot_rows=int(_number(env, "FOUNDRY_MIN_COT_ROWS", int, 1)),
+                max_drop_rates=ceilings,
+                student_gate=env.get("FOUNDRY_STUDENT_GATE") or "auto",
+                student_gate_margin=_number(env, "FOUNDRY_STUDENT_GATE_MARGIN", float, 0.02),
+                student_gate_set=env.get("FOUNDRY_STUDENT_GATE_SET") or "gsm8k_test",
+            )
         )
 
     @property

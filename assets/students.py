@@ -18,6 +18,7 @@ from assets.metadata import latest_metadata, line_chart, markdown_table
 from assets.resources import HubResource, StorageResource
 from assets.run_config import config_of
 from assets.settings import FoundrySettings
+from filters.schemas import Schema
 from generators.publishing.card import lm_eval_task
 from generators.publishing.rows import SYSTEM_PROMPT
 from generators.publishing.targets import amend_revision, read_parquet_files
@@ -33,7 +34,7 @@ from generators.students.history import gate_verdict, read_history, record
 from generators.students.sft import SFTResult, SFTSettings, train_student
 from generators.teachers.models import hf_model
 
-TRAINING_SCHEMA = {
+TRAINING_SCHEMA: Schema = {
     "revision": pl.String, "location": pl.String, "base_model": pl.String, "tuned_model": pl.String,
     "adapter": pl.Boolean, "shipped_student": pl.Boolean, "method": pl.String, "device": pl.String, "rows": pl.Int64,
     "steps": pl.Int64, "tokens": pl.Int64, "wall_s": pl.Float64, "train_loss_before": pl.Float64,
@@ -108,7 +109,7 @@ def student_sft(
     location, revision = current
     shipped = config.student_model is None
     base_model = (
-        hf_model(Path(storage.data_dir) / "models", context.log.info) if shipped else Path(config.student_model)
+        hf_model(Path(storage.data_dir) / "models", context.log.info) if shipped else Path(str(config.student_model))
     )
     settings = config.settings()
     settings_hash = hashlib.sha256(json.dumps([str(base_model), asdict(settings)]).encode()).hexdigest()[:12]

@@ -8,8 +8,9 @@ from __future__ import annotations
 import hashlib
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
-Schema = dict[str, type[pl.DataType] | pl.DataType]
+Schema = dict[str, DataTypeClass | pl.DataType]
 """Column names and polars types, as frames are built with."""
 
 PROBLEM_SCHEMA: Schema = {
