@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -103,10 +103,16 @@ def _cli(env: dict[str, str], *args: str) -> None:
 
 
 def through_the_queue(
-    env: dict[str, str], batches: list[str], config_json: str, log: Path, timeout_s: float = 3600, say=print
+    env: dict[str, str],
+    batches: list[str],
+    config_json: str,
+    log: Path,
+    timeout_s: float = 3600,
+    say: Callable[[str], None] = print,
 ) -> list[dg.RunRecord]:
     """Register ``batches``, queue a ``publish_batch`` run for each at once, and let a ``dagster-daemon`` start them;
-    the records of every run once all are finished, each change of a run's status said as it is seen."""
+    the records of every run once all are finished, each change of a run's status and each step that ends said as
+    it is seen."""
     bin_dir = Path(sys.executable).parent
     for batch in batches:
         _cli(env, sys.executable, "-m", "assets.batches", "add", batch)
@@ -117,15 +123,22 @@ def through_the_queue(
         for batch in batches:
             _cli(env, str(bin_dir / "dagster"), "job", "launch", "-f", "definitions.py", "-j", "publish_batch",
                  "--config-json", config_json, "--tags", json.dumps({"dagster/partition": batch}))  # fmt: skip
-        deadline, said = time.monotonic() + timeout_s, dict[str, dg.DagsterRunStatus]()
+        deadline, said, steps_said = time.monotonic() + timeout_s, dict[str, dg.DagsterRunStatus](), dict[str, int]()
+        ended = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
         with instance_of(env) as instance:
             while True:
                 records = instance.get_run_records()
                 for record in records:
                     run = record.dagster_run
+                    who = f"run {run.run_id[:8]} (batch {run.tags.get('dagster/partition')})"
+                    steps = instance.all_logs(run.run_id, of_type=ended)
+                    for entry in steps[steps_said.get(run.run_id, 0) :]:
+                        outcome = "done" if entry.dagster_event_type == dg.DagsterEventType.STEP_SUCCESS else "FAILED"
+                        say(f"{who}: {entry.step_key} {outcome}")
+                    steps_said[run.run_id] = len(steps)
                     if said.get(run.run_id) != run.status:
                         said[run.run_id] = run.status
-                        say(f"run {run.run_id[:8]} (batch {run.tags.get('dagster/partition')}): {run.status.value}")
+                        say(f"{who}: {run.status.value}")
                 if len(records) == len(batches) and all(r.dagster_run.is_finished for r in records):
                     return list(records)
                 if time.monotonic() > deadline:
@@ -156,7 +169,11 @@ def demo(batch: str, config_json: str, data_dir: str) -> int:
         log = Path(data_dir) / "logs" / "cluster-daemon.log"
         [record] = through_the_queue(env, [batch], config_json, log)
     print(f"The daemon's log: {log}")
-    return 0 if record.dagster_run.status == dg.DagsterRunStatus.SUCCESS else 2
+    if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS:
+        return 2
+    published = Path(data_dir) / "published" / "reasoning-foundry"
+    print(f"Published dataset: {published} -> {published.resolve()}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
