@@ -13,6 +13,7 @@ import os
 import dagster as dg
 
 from assets import automation, checks, curation, generation, grading, problems, publishing, students
+from assets.cluster import ray_steps
 from assets.resources import (
     HubResource,
     JudgeResource,
@@ -44,6 +45,16 @@ def hub() -> HubResource:
 # at most $FOUNDRY_MODEL_STEPS model steps at once (two embedded servers on one machine only fight over its cores)
 MODEL_STEP_LIMITS = [{"key": k, "value": v, "limit": SETTINGS.model_steps} for k, v in MODEL_STEP.items()]
 
+
+def executor(kind: str) -> dg.ExecutorDefinition:
+    """The executor $FOUNDRY_EXECUTOR names: ``multiprocess``, ``in_process`` or ``ray``."""
+    if kind == "in_process":
+        return dg.in_process_executor
+    if kind == "ray":
+        return ray_steps()
+    return dg.multiprocess_executor.configured({"tag_concurrency_limits": MODEL_STEP_LIMITS})
+
+
 all_assets = dg.load_assets_from_modules([problems, generation, curation, grading, publishing])
 batch_checks = dg.load_asset_checks_from_modules([checks])
 # downstream of the publish: train and score a student on each revision, then release it past the gate
@@ -63,9 +74,7 @@ defs = dg.Definitions(
         "settings": SETTINGS,
         "hub": hub(),
     },
-    executor=dg.in_process_executor
-    if SETTINGS.executor == "in_process"
-    else dg.multiprocess_executor.configured({"tag_concurrency_limits": MODEL_STEP_LIMITS}),
+    executor=executor(SETTINGS.executor),
     jobs=[automation.refresh_job, automation.publish_job, automation.redecontaminate_job],
     schedules=[automation.refresh_schedule(SETTINGS.refresh_cron)],
     sensors=[automation.new_seed_file, automation.new_benchmark_file],

@@ -10,19 +10,54 @@ import contextlib
 import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
+import psutil
 
 from generators.teachers.embedded import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+# What a step on a Ray node takes from the environment that launched the run. Secrets stay behind (Ray keeps a job's
+# environment in its job table, shown on its dashboard): each node has its own. So does the executor's choice (a
+# step loads the definitions, and in a Ray job $RAY_ADDRESS is the cluster's own address).
+FORWARDED_PREFIXES = ("FOUNDRY_", "TEACHER_", "STUDENT_", "JUDGE_", "PRM_", "HF_")
+FORWARDED = ("DAGSTER_HOME", "XDG_CACHE_HOME")
+SECRET = re.compile(r"KEY|TOKEN|PASSWORD|SECRET|PG_URL")
+
+
+def forwarded_variables(env: Mapping[str, str]) -> list[str]:
+    """What a step on a Ray node is given: variables by name (their values read as each step is sent), and a PATH
+    that finds this environment's ``dagster`` first (every node runs the same image, the project at the same path)."""
+    names = sorted(
+        name
+        for name in env
+        if (name.startswith(FORWARDED_PREFIXES) or name in FORWARDED)
+        and not SECRET.search(name)
+        and name != "FOUNDRY_EXECUTOR"
+    )
+    return [*names, f"PATH={Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"]
+
+
+def ray_steps(env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition:
+    """dagster-ray's executor: each step a job on the Ray cluster whose dashboard is at $RAY_ADDRESS, one CPU each, so
+    steps that can run at once spread over the nodes."""
+    address = env.get("RAY_ADDRESS") or ""
+    if not address.startswith(("http://", "https://")):
+        raise ValueError(
+            f"$FOUNDRY_EXECUTOR=ray sends each step to a Ray cluster's job API: set $RAY_ADDRESS to its dashboard's "
+            f"URL (http://<head>:8265), not {address!r}"
+        )
+    from dagster_ray import ray_executor
+
+    return ray_executor.configured({"ray": {"address": address, "env_vars": forwarded_variables(env), "num_cpus": 1}})
 
 
 def postgres_bin() -> Path | None:
@@ -72,6 +107,49 @@ class LocalPostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class LocalRay:
+    """``with LocalRay(env) as ray:`` a Ray cluster on this machine, a head (with the dashboard's job API, at
+    ``ray.address``) and a second node, one CPU each, every port free-picked (two clusters on one machine do not
+    collide); stopped afterwards, only its own processes. ``env``: the nodes' environment (their steps inherit it)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env = dict(env or os.environ)
+        self.root = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # Ray's socket paths must stay short
+        self.gcs, self.dashboard = free_port(), free_port()
+        self.address = f"http://127.0.0.1:{self.dashboard}"
+
+    def _start(self, *args: str) -> None:
+        ports = {"dashboard-agent-listen-port", "dashboard-agent-grpc-port", "metrics-export-port",
+                 "runtime-env-agent-port", "node-manager-port", "object-manager-port"}  # fmt: skip
+        command = [str(Path(sys.executable).parent / "ray"), "start", *args, "--num-cpus=1", "--disable-usage-stats",
+                   *(f"--{name}={free_port()}" for name in sorted(ports))]  # fmt: skip
+        done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=180)
+        if done.returncode != 0:
+            raise RuntimeError(f"ray start failed: {done.stderr.strip()[-2000:]}")
+
+    def __enter__(self) -> LocalRay:
+        self._start("--head", f"--port={self.gcs}", "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard}",
+                    "--include-dashboard=true", f"--temp-dir={self.root}",
+                    f"--ray-client-server-port={free_port()}")  # fmt: skip
+        self._start(f"--address=127.0.0.1:{self.gcs}")
+        return self
+
+    def processes(self) -> list[psutil.Process]:
+        """This cluster's processes (their command lines name its folder or its head's port)."""
+        mine = []
+        for process in psutil.process_iter(["cmdline"]):
+            line = " ".join(process.info["cmdline"] or [])
+            if str(self.root) in line or f"127.0.0.1:{self.gcs}" in line:
+                mine.append(process)
+        return mine
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes():
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 def cluster_env(home: Path, pg: LocalPostgres, env: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a process on the cluster profile: $DAGSTER_HOME holding dagster.cluster.yaml, and the URL
     of its PostgreSQL."""
@@ -117,11 +195,12 @@ def through_the_queue(
     for batch in batches:
         _cli(env, sys.executable, "-m", "assets.batches", "add", batch)
     log.parent.mkdir(parents=True, exist_ok=True)
-    daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", "-f", "definitions.py"], env=env, cwd=ROOT,
+    code = ["-f", str(ROOT / "definitions.py")]  # a path the steps of a Ray cluster find too
+    daemon = subprocess.Popen([str(bin_dir / "dagster-daemon"), "run", *code], env=env, cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=log.open("w"))  # fmt: skip
     try:
         for batch in batches:
-            _cli(env, str(bin_dir / "dagster"), "job", "launch", "-f", "definitions.py", "-j", "publish_batch",
+            _cli(env, str(bin_dir / "dagster"), "job", "launch", *code, "-j", "publish_batch",
                  "--config-json", config_json, "--tags", json.dumps({"dagster/partition": batch}))  # fmt: skip
         deadline, said, steps_said = time.monotonic() + timeout_s, dict[str, dg.DagsterRunStatus](), dict[str, int]()
         ended = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
@@ -157,8 +236,9 @@ def one_after_another(env: dict[str, str], batches: list[str], config_json: str)
         for batch in batches:
             _cli(env, sys.executable, "-m", "assets.batches", "add", batch)
             tags = json.dumps({"dagster/partition": batch})
-            _cli(env, str(Path(sys.executable).parent / "dagster"), "job", "execute", "-f", "definitions.py", "-j",
-                 "publish_batch", "--config", config.name, "--tags", tags)  # fmt: skip
+            dagster = str(Path(sys.executable).parent / "dagster")
+            _cli(env, dagster, "job", "execute", "-f", str(ROOT / "definitions.py"), "-j", "publish_batch",
+                 "--config", config.name, "--tags", tags)  # fmt: skip
 
 
 def demo(batch: str, config_json: str, data_dir: str) -> int:

@@ -2,8 +2,10 @@
 
 import base64
 import contextlib
+import functools
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -168,6 +170,17 @@ def _plain(value: object) -> object:
     return value if isinstance(value, int | float | str | bool) else None
 
 
+@functools.cache
+def ray_node() -> dict[str, str]:
+    """The Ray node a step runs on, for its metadata, where it runs as a Ray job (``$FOUNDRY_EXECUTOR=ray``)."""
+    if "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ:
+        return {}
+    import ray
+
+    ray.init(logging_level=logging.ERROR, log_to_driver=False)  # the job's own cluster, from its environment
+    return {"ray_node": ray.get_runtime_context().get_node_id()}
+
+
 def stage_report(stage: str, metadata: Mapping[str, Any]) -> pl.DataFrame:
     """The one-row report a stage writes beside its rows, from the metadata it reports (a generation stage counts its
     requests in and its rows out, over its generation wall time)."""
@@ -199,6 +212,7 @@ def filter_outputs(
         "rows_per_s": round(rows_in / elapsed, 1),
         "samples": samples(result.kept, sample_columns),
         **extra,
+        **ray_node(),
     }
     yield dg.Output(result.kept, output_name=stage, metadata=metadata)
     yield dg.Output(
@@ -212,7 +226,7 @@ def generation_outputs(
 ) -> Iterator[dg.Output]:
     """The two outputs of a generation stage, after failing it where too many requests failed."""
     check_failures(output.stats, max_failure_fraction)
-    metadata: dict[str, Any] = {"rows": output.rows.height, **extra, **generation_metadata(output.stats)}
+    metadata: dict[str, Any] = {"rows": output.rows.height, **extra, **generation_metadata(output.stats), **ray_node()}
     yield dg.Output(output.rows, output_name=stage, metadata=metadata)
     dropped = rejections(output.rejections, stage)
     yield dg.Output(dropped, output_name=f"{stage}_rejections", metadata={"rows": output.rejections.height})

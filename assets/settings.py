@@ -73,9 +73,10 @@ class FoundrySettings(dg.ConfigurableResource):
     data_dir: str = Field(default_factory=default_data_dir)
     publish_url: str | None = None  # $FOUNDRY_PUBLISH_URL: any fsspec URL instead of data_dir/published
     model_steps: int = Field(1, ge=1)  # $FOUNDRY_MODEL_STEPS: model steps at once
-    # $FOUNDRY_EXECUTOR: a process per step (steps run side by side), or every step in the run's own process (no
-    # per-step start-up and one embedded model server per run: what small batches and the demo want)
-    executor: Literal["multiprocess", "in_process"] = "multiprocess"
+    # $FOUNDRY_EXECUTOR: a process per step (steps run side by side), every step in the run's own process (no
+    # per-step start-up and one embedded model server per run: what small batches and the demo want), or each step a
+    # job on the Ray cluster at $RAY_ADDRESS (its dashboard's URL), one CPU each (docs/scaling.md)
+    executor: Literal["multiprocess", "in_process", "ray"] = "multiprocess"
     refresh_cron: str = "0 3 * * 1"  # $FOUNDRY_REFRESH_CRON: Mondays 03:00 UTC
     seed_dir: str | None = None  # $FOUNDRY_SEED_DIR, default data_dir/incoming_seeds
     benchmark_dir: str | None = None  # $FOUNDRY_BENCHMARK_DIR, default data_dir/benchmarks

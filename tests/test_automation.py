@@ -230,6 +230,29 @@ def test_a_bad_executor_is_named() -> None:
         FoundrySettings.from_env({"FOUNDRY_EXECUTOR": "threads"})
 
 
+@pytest.mark.parametrize("address", [None, "127.0.0.1:6379", "ray://head:10001"])
+def test_the_ray_executor_needs_the_dashboards_url(address: str | None) -> None:
+    """Steps go to Ray's job API, on its dashboard: a cluster address that is no URL (the GCS's, Ray Client's) is
+    named when the code location loads, not found by the first step."""
+    from assets.cluster import ray_steps
+
+    with pytest.raises(ValueError, match=r"set \$RAY_ADDRESS to its dashboard's URL \(http://<head>:8265\)"):
+        ray_steps({"RAY_ADDRESS": address} if address else {})
+
+
+def test_a_step_on_ray_is_given_the_pipelines_settings_but_no_secret() -> None:
+    """Ray keeps a job's environment in its job table (on its dashboard): keys, tokens and the database URL stay
+    behind, each node has its own; the executor's choice stays behind too (a step would load it with Ray's address)."""
+    from assets.cluster import forwarded_variables
+
+    env = {"FOUNDRY_DATA_DIR": "/d", "TEACHER_BASE_URLS": "http://t/v1", "TEACHER_API_KEY": "sk-x", "HF_TOKEN": "hf_x",
+           "DAGSTER_HOME": "/h", "DAGSTER_PG_URL": "postgresql://u:pw@h/db", "FOUNDRY_EXECUTOR": "ray",
+           "HOME": "/root", "PATH": "/usr/bin"}  # fmt: skip
+    forwarded = forwarded_variables(env)
+    assert forwarded[:-1] == ["DAGSTER_HOME", "FOUNDRY_DATA_DIR", "TEACHER_BASE_URLS"]
+    assert forwarded[-1] == f"PATH={Path(sys.executable).parent}:/usr/bin"
+
+
 def test_a_url_as_the_data_folder_is_refused_not_made_a_folder() -> None:
     """$FOUNDRY_DATA_DIR=s3://... is named when the code location loads (it became a local folder named `s3:`)."""
     with pytest.raises(ValueError, match=r"FOUNDRY_DATA_DIR='s3://bucket/x' is a URL.*FOUNDRY_PUBLISH_URL"):

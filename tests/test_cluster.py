@@ -12,7 +12,15 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.cluster import LocalPostgres, cluster_env, instance_of, one_after_another, postgres_bin, through_the_queue
+from assets.cluster import (
+    LocalPostgres,
+    LocalRay,
+    cluster_env,
+    instance_of,
+    one_after_another,
+    postgres_bin,
+    through_the_queue,
+)
 from generators.teachers.embedded import free_port
 from tests.sim_server import SimServer
 from tests.test_fixed_seed_demo import teacher
@@ -115,3 +123,41 @@ def test_two_batches_at_once_on_postgres_publish_what_one_machine_does_within_th
     cluster_rows, local_rows = published_ids(tmp_path / "cluster-data"), published_ids(tmp_path / "local-data")
     assert cluster_rows == local_rows and cluster_rows["data/cot/math/level-1/train-00000-of-00001"]
     assert all(len(ids) == len(set(ids)) for ids in cluster_rows.values())
+
+
+@pytest.mark.e2e
+def test_a_batch_on_a_ray_cluster_runs_its_steps_on_both_nodes_and_publishes_what_one_machine_does(
+    tmp_path: Path,
+) -> None:
+    """$FOUNDRY_EXECUTOR=ray: every step a Ray job (dagster-ray's executor) on a local cluster of a head and a second
+    node, one CPU each. Both nodes ran steps (Ray's job table), the stages say their node in metadata, and the
+    published ids are the ones the same batch gets with every step in one process."""
+    seeds = tmp_path / "sums.jsonl"
+    seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
+                             + "\n" for i in range(1, 9)))  # fmt: skip
+    config = json.dumps(batch_config(seeds))
+    with SimServer(teacher, latency_s=0.05) as server:
+        runs = {}
+        for kind in ("ray", "in_process"):
+            home = tmp_path / kind
+            home.mkdir()
+            shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+            env = {**dagster_env(tmp_path / f"{kind}-data", [server.base_url]), "DAGSTER_HOME": str(home)}
+            runs[kind] = env
+        with LocalRay(runs["ray"]) as ray:
+            env = {**runs["ray"], "FOUNDRY_EXECUTOR": "ray", "RAY_ADDRESS": ray.address}
+            one_after_another(env, ["b1"], config)
+            from ray.job_submission import JobSubmissionClient
+
+            jobs = JobSubmissionClient(ray.address).list_jobs()
+            ran_on = {job.driver_node_id for job in jobs if (job.submission_id or "").startswith("dagster-step-")}
+        one_after_another(runs["in_process"], ["b1"], config)
+    nodes = set()
+    with instance_of(runs["ray"]) as instance:
+        for record in instance.get_run_records():
+            materialized = dg.DagsterEventType.ASSET_MATERIALIZATION
+            for entry in instance.all_logs(record.dagster_run.run_id, of_type=materialized):
+                node = entry.asset_materialization.metadata.get("ray_node") if entry.asset_materialization else None
+                nodes |= {str(node.value)} if node else set()
+    assert len(ran_on) == 2 and nodes and nodes <= ran_on, (ran_on, nodes)  # steps on both nodes, saying which
+    assert published_ids(tmp_path / "ray-data") == published_ids(tmp_path / "in_process-data")
