@@ -18,11 +18,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import psutil
 
 from generators.teachers.embedded import free_port
+
+if TYPE_CHECKING:
+    import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a step on a Ray node takes from the environment that launched the run. Secrets stay behind (Ray keeps a job's
@@ -136,6 +139,8 @@ class LocalRay:
 
     def processes(self) -> list[psutil.Process]:
         """This cluster's processes (their command lines name its folder or its head's port)."""
+        import psutil  # the test tools' (make dev): the pipeline itself runs without it
+
         mine = []
         for process in psutil.process_iter(["cmdline"]):
             line = " ".join(process.info["cmdline"] or [])
@@ -144,6 +149,8 @@ class LocalRay:
         return mine
 
     def __exit__(self, *exc: object) -> None:
+        import psutil
+
         for process in self.processes():
             with contextlib.suppress(psutil.Error):
                 process.kill()
