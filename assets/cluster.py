@@ -1,7 +1,8 @@
-"""The cluster profile on one machine (``python -m assets.cluster demo``, ``make cluster-demo``): a throwaway
-PostgreSQL from Debian's binaries (``initdb`` and ``pg_ctl`` in a temporary folder, on a free port of 127.0.0.1, as
-the ``postgres`` user where this runs as root, which PostgreSQL refuses), ``dagster-daemon`` starting queued runs,
-and one batch launched through the queue. tests/test_cluster.py runs the same stack with two batches at once."""
+"""Beyond one machine: the executor that sends each step to a Ray cluster (``$FOUNDRY_EXECUTOR=ray``), and the
+cluster profile on one machine (``python -m assets.cluster demo``, ``make cluster-demo``): a throwaway PostgreSQL
+from Debian's binaries (``initdb`` and ``pg_ctl`` in a temporary folder, on a free port of 127.0.0.1, as the
+``postgres`` user where this runs as root, which PostgreSQL refuses), ``dagster-daemon`` starting queued runs, one
+batch launched through the queue, and a local Ray cluster of two nodes. tests/test_cluster.py runs these stacks."""
 
 from __future__ import annotations
 
