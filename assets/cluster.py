@@ -166,6 +166,13 @@ def cluster_env(home: Path, pg: LocalPostgres, env: dict[str, str] | None = None
     return {**(env or os.environ), "DAGSTER_HOME": str(home), "DAGSTER_PG_URL": pg.url}
 
 
+def local_env(home: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a process on the local profile: $DAGSTER_HOME holding dagster.yaml (SQLite, no queue)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    return {**(env or os.environ), "DAGSTER_HOME": str(home)}
+
+
 @contextlib.contextmanager
 def instance_of(env: dict[str, str]) -> Iterator[dg.DagsterInstance]:
     """The Dagster instance ``env`` names, opened in this process (the profile reads $DAGSTER_PG_URL when loaded)."""

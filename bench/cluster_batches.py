@@ -12,7 +12,6 @@ the two batches at once.
 """
 
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assets.cluster import LocalPostgres, cluster_env, one_after_another, through_the_queue  # noqa: E402
+from assets.cluster import LocalPostgres, cluster_env, local_env, one_after_another, through_the_queue  # noqa: E402
 from tests.sim_server import SimServer  # noqa: E402
 from tests.test_cluster import batch_config, dagster_env  # noqa: E402
 from tests.test_fixed_seed_demo import teacher  # noqa: E402
@@ -45,9 +44,7 @@ def main() -> None:
                 cluster_s = time.monotonic() - started
             if any(r.dagster_run.status.value != "SUCCESS" for r in records):
                 raise SystemExit(f"a cluster run failed: {(root / 'daemon.log').read_text()[-2000:]}")
-            (root / "local").mkdir()
-            shutil.copy(ROOT / "dagster.yaml", root / "local" / "dagster.yaml")
-            local = {**dagster_env(root / "local-data", urls, IN_FLIGHT), "DAGSTER_HOME": str(root / "local")}
+            local = local_env(root / "local", dagster_env(root / "local-data", urls, IN_FLIGHT))
             started = time.monotonic()
             one_after_another(local, ["b1", "b2"], config)
             local_s = time.monotonic() - started

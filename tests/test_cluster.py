@@ -3,7 +3,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from assets.cluster import (
     LocalRay,
     cluster_env,
     instance_of,
+    local_env,
     one_after_another,
     postgres_bin,
     through_the_queue,
@@ -114,10 +114,7 @@ def test_two_batches_at_once_on_postgres_publish_what_one_machine_does_within_th
         in_flight = [server.log.max_in_flight for server in replicas]
         served = [server.log.requests for server in replicas]
         # one machine: the local profile, the same batches one after the other
-        (tmp_path / "local").mkdir()
-        shutil.copy(ROOT / "dagster.yaml", tmp_path / "local" / "dagster.yaml")
-        local = {**dagster_env(tmp_path / "local-data", urls), "DAGSTER_HOME": str(tmp_path / "local")}
-        one_after_another(local, batches, config)
+        one_after_another(local_env(tmp_path / "local", dagster_env(tmp_path / "local-data", urls)), batches, config)
     assert all(0 < n <= LIMIT for n in in_flight), in_flight  # counted at the servers
     assert all(served), served  # both replicas served
     cluster_rows, local_rows = published_ids(tmp_path / "cluster-data"), published_ids(tmp_path / "local-data")
@@ -137,13 +134,8 @@ def test_a_batch_on_a_ray_cluster_runs_its_steps_on_both_nodes_and_publishes_wha
                              + "\n" for i in range(1, 9)))  # fmt: skip
     config = json.dumps(batch_config(seeds))
     with SimServer(teacher, latency_s=0.05) as server:
-        runs = {}
-        for kind in ("ray", "in_process"):
-            home = tmp_path / kind
-            home.mkdir()
-            shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-            env = {**dagster_env(tmp_path / f"{kind}-data", [server.base_url]), "DAGSTER_HOME": str(home)}
-            runs[kind] = env
+        runs = {kind: local_env(tmp_path / kind, dagster_env(tmp_path / f"{kind}-data", [server.base_url]))
+                for kind in ("ray", "in_process")}  # fmt: skip
         with LocalRay(runs["ray"]) as ray:
             env = {**runs["ray"], "FOUNDRY_EXECUTOR": "ray", "RAY_ADDRESS": ray.address}
             one_after_another(env, ["b1"], config)
