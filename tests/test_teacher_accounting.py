@@ -266,8 +266,8 @@ def test_a_bad_endpoint_setting_is_named(monkeypatch) -> None:
 
 
 def test_run_config_that_sets_one_field_keeps_the_others(monkeypatch, tmp_path) -> None:
-    """Overriding max_concurrency in run config used to reset the endpoint, model and data folder to their defaults:
-    the run then used the embedded model and wrote to ./data."""
+    """Overriding max_concurrency in run config keeps the endpoint, model and data folder the environment set (a
+    config built from run config alone would fall back to the embedded model and ./data)."""
     monkeypatch.setenv("TEACHER_BASE_URLS", "http://gpu-host:8000/v1")
     monkeypatch.setenv("TEACHER_MODEL", "Qwen/Qwen2.5-7B-Instruct")
     monkeypatch.setenv("FOUNDRY_DATA_DIR", str(tmp_path))
