@@ -267,12 +267,18 @@ def main(argv: list[str] | None = None) -> None:
         from assets.stages import COUNTED_STAGES
 
         try:
-            data_dir = FoundrySettings.from_env().data_dir
+            settings = FoundrySettings.from_env()
         except ValueError as err:  # a bad setting is a message, not a stack trace
             raise SystemExit(f"error: {err}") from None
+        data_dir = settings.data_dir
         if args.command == "explain":
             print(explain(data_dir, check_key(args.key), COUNTED_STAGES))
             return
+        if settings.executor == "ray":
+            from assets.cluster import ray_unreachable
+
+            if unreachable := ray_unreachable(os.environ.get("RAY_ADDRESS", "")):
+                raise SystemExit(f"error: {unreachable}")
         raise SystemExit(run_batch(check_key(args.key), args.select, args.config_json, data_dir, COUNTED_STAGES))
     if args.command == "backfill":
         backfill([check_key(k) for k in args.keys], args.select)

@@ -17,12 +17,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import dagster as dg
+from dagster._core.events import DagsterEvent, StepRetryData
+from dagster._core.execution.context.system import IStepContext
+from dagster._core.execution.plan.state import KnownExecutionState
+from dagster._core.executor.base import Executor
+from dagster._core.executor.step_delegating import StepDelegatingExecutor
+from dagster._utils.error import SerializableErrorInfo
 
+from assets.stages import amount
 from generators.teachers.embedded import free_port
 
 if TYPE_CHECKING:
@@ -50,18 +58,79 @@ def forwarded_variables(env: Mapping[str, str]) -> list[str]:
     return [*names, f"PATH={Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"]
 
 
+T = TypeVar("T")
+LOST_STEP_RETRIES = 2  # how often a step whose Ray job died is started again
+
+
 def ray_steps(env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition:
-    """dagster-ray's executor: each step a job on the Ray cluster whose dashboard is at $RAY_ADDRESS, one CPU each, so
-    steps that can run at once spread over the nodes."""
+    """dagster-ray's executor: each step a job on the Ray cluster whose dashboard is at $RAY_ADDRESS, one CPU each (so
+    steps that can run at once spread over the nodes) and $FOUNDRY_RAY_STEP_MEMORY_GB of memory where set; a model
+    step asks for GPUs too (``stages.gpu_request``). A step whose job dies (its process or node lost) is started
+    again (``LostStepsRetried``); a step that fails by itself fails as it does on one machine."""
     address = env.get("RAY_ADDRESS") or ""
     if not address.startswith(("http://", "https://")):
         raise ValueError(
             f"$FOUNDRY_EXECUTOR=ray sends each step to a Ray cluster's job API: set $RAY_ADDRESS to its dashboard's "
             f"URL (http://<head>:8265), not {address!r}"
         )
+    from dagster._core.definitions.executor_definition import multiple_process_executor_requirements
     from dagster_ray import ray_executor
 
-    return ray_executor.configured({"ray": {"address": address, "env_vars": forwarded_variables(env), "num_cpus": 1}})
+    memory = amount(env, "FOUNDRY_RAY_STEP_MEMORY_GB")
+    ray = {"address": address, "env_vars": forwarded_variables(env), "num_cpus": 1}
+    configured = ray_executor.configured({"ray": {**ray, "memory": int(memory * 2**30)} if memory else ray})
+    create = configured.executor_creation_fn
+    assert create is not None
+    return dg.ExecutorDefinition(
+        name="ray",
+        config_schema=configured.config_schema,  # type: ignore[arg-type]  # a configured schema is one too
+        requirements=multiple_process_executor_requirements(),
+        executor_creation_fn=lambda init_context: LostStepsRetried.around(create(reachable(address, init_context))),
+        description=ray_executor.description,
+    )
+
+
+def ray_unreachable(address: str, timeout_s: float = 10) -> str:
+    """Why the Ray cluster whose dashboard is at ``address`` takes no jobs; empty where its job API answers."""
+    try:
+        with urllib.request.urlopen(f"{address.rstrip('/')}/api/version", timeout=timeout_s) as reply:
+            json.load(reply)
+    except (OSError, ValueError) as err:
+        return (
+            f"the Ray cluster at $RAY_ADDRESS={address} does not answer its job API ({err}): start its head with the "
+            f"dashboard (ray start --head --dashboard-host=0.0.0.0) or set $RAY_ADDRESS to the dashboard's URL"
+        )
+    return ""
+
+
+def reachable(address: str, init_context: T) -> T:
+    """``init_context`` where the Ray cluster at ``address`` answers; else one error naming it, before any step."""
+    if why := ray_unreachable(address):
+        raise ConnectionError(why)
+    return init_context
+
+
+class LostStepsRetried(StepDelegatingExecutor):
+    """A step-delegating executor that starts a step again where its worker ended without the step saying how it
+    went, which Dagster finds by the step's health check (a Ray job whose process was killed, whose node was lost,
+    or that could not start the step), up to ``LOST_STEP_RETRIES`` times. A step that fails by itself reports its
+    own failure and is not retried here (Dagster's retry policies still apply)."""
+
+    @classmethod
+    def around(cls, executor: Executor) -> LostStepsRetried:
+        """The same executor (dagster-ray's, configured), its lost steps retried."""
+        assert isinstance(executor, StepDelegatingExecutor), type(executor)
+        retrying = cls.__new__(cls)
+        retrying.__dict__.update(vars(executor))
+        return retrying
+
+    def log_failure_or_retry_event_after_error(
+        self, step_context: IStepContext, err_info: SerializableErrorInfo, known_state: KnownExecutionState
+    ) -> DagsterEvent:
+        attempts = known_state.get_retry_state().get_attempt_count(step_context.step.key)
+        if "failed health check" in err_info.message and attempts < LOST_STEP_RETRIES:
+            return DagsterEvent.step_retry_event(step_context, StepRetryData(error=err_info, seconds_to_wait=None))
+        return super().log_failure_or_retry_event_after_error(step_context, err_info, known_state)
 
 
 def postgres_bin() -> Path | None:
@@ -114,10 +183,13 @@ class LocalPostgres:
 class LocalRay:
     """``with LocalRay(env) as ray:`` a Ray cluster on this machine, a head (with the dashboard's job API, at
     ``ray.address``) and a second node, one CPU each, every port free-picked (two clusters on one machine do not
-    collide); stopped afterwards, only its own processes. ``env``: the nodes' environment (their steps inherit it)."""
+    collide); stopped afterwards, only its own processes. ``env``: the nodes' environment (their steps inherit it);
+    ``gpus``: the GPUs the second node declares (Ray schedules by what a node declares, so a CPU machine can stand
+    in for a GPU node)."""
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, env: Mapping[str, str] | None = None, gpus: int = 0) -> None:
         self.env = dict(env or os.environ)
+        self.gpus = gpus
         self.root = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # Ray's socket paths must stay short
         self.gcs, self.dashboard = free_port(), free_port()
         self.address = f"http://127.0.0.1:{self.dashboard}"
@@ -135,7 +207,7 @@ class LocalRay:
         self._start("--head", f"--port={self.gcs}", "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard}",
                     "--include-dashboard=true", f"--temp-dir={self.root}",
                     f"--ray-client-server-port={free_port()}")  # fmt: skip
-        self._start(f"--address=127.0.0.1:{self.gcs}")
+        self._start(f"--address=127.0.0.1:{self.gcs}", f"--num-gpus={self.gpus}")
         return self
 
     def processes(self) -> list[psutil.Process]:

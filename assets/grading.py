@@ -23,7 +23,7 @@ from assets.metadata import (
 )
 from assets.resources import ModelResource, PrmResource
 from assets.run_config import config_of, validate_run_config
-from assets.stages import MODEL_STEP, STUDENT_POOL
+from assets.stages import GPU_REQUEST, MODEL_STEP, STUDENT_POOL
 from filters.stream import decided, stream
 from filters.verify import ReasoningChecks, StepJudge, VerifyTraces
 from generators.grading.rasch import DEFAULT_THRESHOLDS, grade
@@ -184,7 +184,7 @@ GRADED = "Per problem, students' pass rates over k samples, a level 1-5 and a cu
         "difficulty_graded": dg.AssetOut(group_name="grading", kinds={"polars"}, description=GRADED),
         "difficulty_graded_report": report_out("difficulty_graded"),
     },
-    op_tags=MODEL_STEP,
+    op_tags={**MODEL_STEP, **GPU_REQUEST},
     pool=STUDENT_POOL,
     partitions_def=BATCHES,
 )

@@ -18,7 +18,7 @@ import dagster as dg
 import polars as pl
 
 from assets.batches import BATCHES
-from assets.stages import MODEL_STEP, STAGES, TEACHER_POOL
+from assets.stages import GPU_REQUEST, MODEL_STEP, STAGES, TEACHER_POOL
 from filters.contract import FilterResult
 from filters.schemas import OPTIONAL_REJECTION_COLUMNS, REJECTION_SCHEMA, Schema
 from filters.stream import Streamed
@@ -275,7 +275,7 @@ def stage_asset(name: str) -> Callable[[Callable], dg.AssetsDefinition]:
     return dg.multi_asset(
         outs=outs,
         partitions_def=BATCHES,
-        op_tags=MODEL_STEP if stage.model_step else None,
+        op_tags={**MODEL_STEP, **GPU_REQUEST} if stage.model_step else None,
         pool=TEACHER_POOL if stage.model_step else None,
     )
 

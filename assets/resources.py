@@ -2,11 +2,12 @@
 
 import multiprocessing
 import os
+import socket
 import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -365,6 +366,8 @@ class PolarsParquetIOManager(dg.UPathIOManager):
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pl.DataFrame | pl.LazyFrame:
         """A frame; a scan where the input is typed ``pl.LazyFrame`` (a streamed stage reads it a chunk at a time)."""
         lazy = context.dagster_type.typing_type is pl.LazyFrame
+        if _local(path) and not path.exists():
+            raise FileNotFoundError(missing_output(path))
         if lazy and _local(path):
             return pl.scan_parquet(path.path)
         with path.open("rb") as handle:
@@ -389,6 +392,19 @@ class PolarsParquetIOManager(dg.UPathIOManager):
             )
         frames = [f.with_columns(pl.lit(k).alias("batch")) for k, f in by_key.items() if f is not None]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema={"batch": pl.String})
+
+
+def missing_output(path: UPath, env: Mapping[str, str] = os.environ) -> str:
+    """Why an input a step needs is not there, naming the machine that looked: where steps run on several machines
+    (Ray jobs), the usual cause is storage they do not share."""
+    where = f"{path.path} on {socket.gethostname()}"
+    if "RAY_JOB_CONFIG_JSON_ENV_VAR" not in env:
+        return f"the stored output {where} is not there: rerun the step that writes it"
+    return (
+        f"the stored output {where} is not there, though an earlier step wrote it: steps run as Ray jobs on several "
+        "nodes, and every node must see the same $FOUNDRY_DATA_DIR: a folder every node mounts at the same path, or "
+        "an fsspec URL (s3://...)"
+    )
 
 
 def _local(path: UPath) -> bool:

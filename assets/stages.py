@@ -1,6 +1,10 @@
 """The per-batch stages in one table: what the asset factory builds (group, description, model step), which stages'
 rejections are gathered, and each stage's drop-rate ceiling."""
 
+import json
+import math
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Steps that call a model carry this tag; definitions.py lets $FOUNDRY_MODEL_STEPS of them run at once in a run
@@ -10,6 +14,29 @@ MODEL_STEP = {"foundry/model": "teacher"}
 # (dagster.cluster.yaml) gives each pool one slot, so batches that run at once never put more than one step's
 # $TEACHER_MAX_CONCURRENCY requests in flight on each teacher server together. The local profile sets no pool limit.
 TEACHER_POOL, STUDENT_POOL = "teacher", "student"
+
+
+def amount(env: Mapping[str, str], name: str) -> float:
+    """The number of 0 or more that $``name`` holds (0 where unset)."""
+    raw = env.get(name) or "0"
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not value >= 0 or math.isinf(value):
+        raise ValueError(f"${name}={raw!r}: a number of 0 or more")
+    return value
+
+
+def gpu_request(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """The op tag that has dagster-ray's executor ($FOUNDRY_EXECUTOR=ray) give a model step $FOUNDRY_RAY_MODEL_GPUS
+    GPUs besides its CPU (default 0: a model behind a server needs none; 1 where the engine runs in the step, as a
+    student's training does): Ray places the step only on a node with them free."""
+    gpus = amount(env, "FOUNDRY_RAY_MODEL_GPUS")
+    return {"dagster-ray/config": json.dumps({"num_gpus": gpus})} if gpus else {}
+
+
+GPU_REQUEST = gpu_request()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from assets.metadata import latest_metadata, line_chart, markdown_table
 from assets.resources import HubResource, StorageResource
 from assets.run_config import config_of
 from assets.settings import FoundrySettings
+from assets.stages import GPU_REQUEST
 from filters.schemas import Schema
 from generators.publishing.card import lm_eval_task
 from generators.publishing.rows import SYSTEM_PROMPT
@@ -96,7 +97,7 @@ class StudentSFTConfig(dg.Config):
         return SFTSettings(**self.model_dump(exclude={"student_model"}))
 
 
-@dg.asset(group_name="students", kinds={"pytorch"}, deps=["published_dataset"])
+@dg.asset(group_name="students", kinds={"pytorch"}, deps=["published_dataset"], op_tags=GPU_REQUEST)
 def student_sft(
     context: dg.AssetExecutionContext, config: StudentSFTConfig, storage: StorageResource
 ) -> dg.Output[pl.DataFrame]:
@@ -170,7 +171,7 @@ class StudentEvalConfig(dg.Config):
         return value
 
 
-@dg.asset(group_name="students", kinds={"pytorch"})
+@dg.asset(group_name="students", kinds={"pytorch"}, op_tags=GPU_REQUEST)
 def student_eval(
     context: dg.AssetExecutionContext,
     config: StudentEvalConfig,
