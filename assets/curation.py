@@ -1,5 +1,6 @@
 """Curation: dedup, benchmark decontamination and reasoning filters over traces and passages together."""
 
+import os
 import time
 from typing import Literal
 
@@ -30,7 +31,7 @@ from filters.decontamination import (
     scan_fingerprint,
     scanned_columns,
 )
-from filters.dedup import Dedup, MinhashSigner, minhash_config
+from filters.dedup import Dedup, MinhashSigner, dedup_executor, minhash_config
 from filters.dedup_index import EARLIER_BATCH_REASONS, DedupIndex, IndexDedup
 from filters.edu import EduScoreFilter
 from filters.language import known_languages
@@ -52,14 +53,15 @@ def combine(traces: pl.LazyFrame, passages: pl.LazyFrame) -> pl.LazyFrame:
 
 @config_of("deduplicated")
 class DedupConfig(dg.Config):
-    """MinHash settings, and where datatrove runs its stages: ``local`` or ``ray`` ($RAY_ADDRESS, else a local Ray
-    instance), with ``workers`` tasks at a time. ``semantic_threshold`` (e.g. 0.95) also drops paraphrased problems
+    """MinHash settings, and where datatrove runs its stages: ``local``, ``ray`` ($RAY_ADDRESS, else a local Ray
+    instance) or ``auto`` (the step's own Ray cluster where steps run on one, $FOUNDRY_EXECUTOR=ray; else local),
+    with ``workers`` tasks at a time. ``semantic_threshold`` (e.g. 0.95) also drops paraphrased problems
     by all-MiniLM-L6-v2 cosine similarity (the optional extra ``semantic``)."""
 
     n_grams: int = Field(5, ge=1, le=32)
     num_buckets: int = Field(14, ge=1, le=64)
     hashes_per_bucket: int = Field(8, ge=1, le=64)
-    executor: Literal["local", "ray"] = "local"
+    executor: Literal["auto", "local", "ray"] = "auto"
     workers: int = Field(1, ge=1)
     semantic_threshold: float | None = None
 
@@ -79,7 +81,12 @@ def deduplicated(
     rows = combine(cot_traces, textbook_passages)
     minhash = minhash_config(config.n_grams, config.num_buckets, config.hashes_per_bucket)
     signer = MinhashSigner(minhash)
-    dedup = Dedup(minhash, config.executor, config.workers, config.semantic_threshold, signer)
+    executor = dedup_executor(config.executor)
+    work_dir: str | None = None
+    if executor == "ray":  # datatrove's tasks may run on other nodes: their files go where every node sees them
+        work_dir = os.path.join(storage.data_dir, "scratch")
+        os.makedirs(work_dir, exist_ok=True)
+    dedup = Dedup(minhash, executor, config.workers, config.semantic_threshold, signer, work_dir)
     index = DedupIndex(storage.dedup_index_dir, signer)
     earlier = earlier_batches(context.instance, context.partition_key)
     not_indexed = index.load(earlier)
@@ -92,7 +99,7 @@ def deduplicated(
         yield from filter_outputs(
             "deduplicated", result, started, SAMPLE_COLUMNS,
             duplicate_problems=dedup.duplicate_problems,
-            dedup_executor=config.executor,
+            dedup_executor=executor,
             checked_against_batches=dg.MetadataValue.json(index.loaded),
             earlier_batches_not_indexed=dg.MetadataValue.json(not_indexed),
             earlier_batch_duplicates=sum(n for code, n in result.reasons.items() if code in EARLIER_BATCH_REASONS),

@@ -20,6 +20,7 @@ import polars as pl
 from assets.batches import BATCHES
 from assets.stages import GPU_REQUEST, MODEL_STEP, STAGES, TEACHER_POOL
 from filters.contract import FilterResult
+from filters.ray_workers import in_ray_job, init_ray
 from filters.schemas import OPTIONAL_REJECTION_COLUMNS, REJECTION_SCHEMA, Schema
 from filters.stream import Streamed
 from generators.tasks.base import TaskOutput
@@ -173,11 +174,11 @@ def _plain(value: object) -> object:
 @functools.cache
 def ray_node() -> dict[str, str]:
     """The Ray node a step runs on, for its metadata, where it runs as a Ray job (``$FOUNDRY_EXECUTOR=ray``)."""
-    if "RAY_JOB_CONFIG_JSON_ENV_VAR" not in os.environ:
+    if not in_ray_job():
         return {}
     import ray
 
-    ray.init(logging_level=logging.ERROR, log_to_driver=False)  # the job's own cluster, from its environment
+    init_ray(logging_level=logging.ERROR)  # the job's own cluster, from its environment
     return {"ray_node": ray.get_runtime_context().get_node_id()}
 
 

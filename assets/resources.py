@@ -20,6 +20,7 @@ from upath import UPath
 
 from assets.batches import check_key
 from assets.settings import check_variables, default_data_dir
+from filters.ray_workers import in_ray_job
 from generators.teachers.backend import ModelBackend, ModelNotServedError, TeacherUnreachableError, check_served
 from generators.teachers.cache import ResponseCache
 from generators.teachers.embedded import (
@@ -398,7 +399,7 @@ def missing_output(path: UPath, env: Mapping[str, str] = os.environ) -> str:
     """Why an input a step needs is not there, naming the machine that looked: where steps run on several machines
     (Ray jobs), the usual cause is storage they do not share."""
     where = f"{path.path} on {socket.gethostname()}"
-    if "RAY_JOB_CONFIG_JSON_ENV_VAR" not in env:
+    if not in_ray_job(env):
         return f"the stored output {where} is not there: rerun the step that writes it"
     return (
         f"the stored output {where} is not there, though an earlier step wrote it: steps run as Ray jobs on several "

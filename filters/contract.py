@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 import polars as pl
 
+from filters.ray_workers import ActorPool, free_cpus, in_ray_job, init_ray
 from filters.schemas import declared
 
 T = TypeVar("T")
@@ -116,8 +117,9 @@ class Filter(ABC):
 
 class RowFilter(Filter):
     """A filter that decides each row on its own (``decide_row``, over the columns it ``reads``). A frame of
-    ``parallel_rows`` rows or more is decided in ``workers`` processes, a chunk of rows at a time, each worker holding
-    one copy of the filter; decisions come back in order, the same as in one process. Rows become Python objects a
+    ``parallel_rows`` rows or more is decided in ``workers`` processes (in a step on a Ray cluster, actors on its
+    free CPUs), a chunk of rows at a time, each worker holding one copy of the filter; decisions come back in order,
+    the same as in one process. Rows become Python objects a
     chunk at a time, and only a few chunks are out at once, so the memory on top of the frame stays the same however
     long the batch is."""
 
@@ -153,8 +155,18 @@ class RowFilter(Filter):
         if self._pool is not None or self.workers < 2 or rows < self.parallel_rows:
             yield
             return
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(self.workers, mp_context=context, initializer=_install, initargs=(self,)) as pool:
+        pool: Executor
+        if in_ray_job():  # a step on a Ray cluster: its workers are actors there, on CPUs nothing else holds
+            init_ray()
+            workers = min(self.workers, free_cpus())
+            if workers < 2:
+                yield
+                return
+            pool = ActorPool(workers, _install, self)
+        else:
+            context = multiprocessing.get_context("forkserver")
+            pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_install, initargs=(self,))
+        with pool:
             self._pool = pool
             try:
                 yield

@@ -10,7 +10,6 @@ import re
 import struct
 import tempfile
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -29,6 +28,7 @@ from datatrove.utils.text import TextNormConfig
 from datatrove.utils.word_tokenizers import WordTokenizer
 
 from filters.contract import Drop, Filter
+from filters.ray_workers import free_cpus, in_ray_job, init_ray
 from filters.schemas import reasons
 from filters.text import NUMBER, fold
 
@@ -119,33 +119,6 @@ def _cluster_only(writer: object, doc: Document) -> dict:
     return {"id": doc.id, "cluster": doc.metadata.get("minhash_cluster_id", -1)}
 
 
-def _clean_worker_processes() -> None:
-    """Ray worker setup: datatrove's Ray executor starts a process pool inside each (multithreaded) Ray worker; a
-    forked child can inherit a lock held by another thread and hang (seen here at pool exit), so fork from a clean
-    single-threaded server instead."""
-    import multiprocess
-
-    multiprocess.set_start_method("forkserver", force=True)
-
-
-def init_ray(num_cpus: int | None = None, **kwargs: Any) -> None:
-    """Connect to $RAY_ADDRESS, or start a local Ray instance without dashboard or auth token, with the worker setup
-    the MinHash stages need (once per process; ``kwargs`` go to ``ray.init``)."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    runtime_env = {"worker_process_setup_hook": _clean_worker_processes}
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False, runtime_env=runtime_env, **kwargs)
-    else:
-        ray.init(
-            num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False,
-            runtime_env=runtime_env, **kwargs,
-        )  # fmt: skip
-
-
 def _run_stages(stages: list[tuple[list, int]], root: str, executor: str, workers: int) -> None:
     """Run datatrove pipelines one after another on the local or the Ray executor; each entry is (steps, tasks)."""
     for number, (pipeline, tasks) in enumerate(stages):
@@ -161,6 +134,17 @@ def _run_stages(stages: list[tuple[list, int]], root: str, executor: str, worker
             LocalPipelineExecutor(
                 pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=logs, skip_completed=False
             ).run()
+
+
+def dedup_executor(wanted: str) -> str:
+    """Where the MinHash stages run for the ``executor`` setting ``wanted``: ``auto`` is ``ray`` in a step on a Ray
+    cluster with a CPU free (the step's own cluster), else ``local``."""
+    if wanted != "auto":
+        return wanted
+    if not in_ray_job():
+        return "local"
+    init_ray()
+    return "ray" if free_cpus() >= 1 else "local"
 
 
 def minhash_clusters(
@@ -257,14 +241,17 @@ def duplicate_decisions(
     workers: int = 1,
     semantic_threshold: float | None = None,
     signer: MinhashSigner | None = None,
+    work_dir: str | None = None,
 ) -> list[Drop | None]:
     """Per text: an exact repeat of an earlier one, then a MinHash near-duplicate of a survivor, then (with a
-    ``semantic_threshold``) a paraphrase by sentence-embedding similarity; None for a first occurrence."""
+    ``semantic_threshold``) a paraphrase by sentence-embedding similarity; None for a first occurrence. The MinHash
+    stages' files go under ``work_dir`` (default: the system's temporary folder; on Ray, storage every node sees)."""
     decisions: list[Drop | None] = [
         Drop(f"exact_duplicate_{label}") if e is not None else None for e in exact_duplicates(texts)
     ]
     survivors = [i for i, d in enumerate(decisions) if d is None]
-    near = minhash_duplicates([texts[i] for i in survivors], config, executor=executor, workers=workers, signer=signer)
+    kept = [texts[i] for i in survivors]
+    near = minhash_duplicates(kept, config, work_dir, executor=executor, workers=workers, signer=signer)
     for position in near:
         decisions[survivors[position]] = Drop(f"near_duplicate_{label}")
     if semantic_threshold is not None:
@@ -292,14 +279,17 @@ class Dedup(Filter):
         workers: int = 1,
         semantic_threshold: float | None = None,
         signer: MinhashSigner | None = None,
+        work_dir: str | None = None,
     ) -> None:
-        """``signer``: the MinHash signatures, shared with the dedup index (one is made from ``config`` if none)."""
+        """``signer``: the MinHash signatures, shared with the dedup index (one is made from ``config`` if none);
+        ``work_dir``: where the MinHash stages write (see ``duplicate_decisions``)."""
         self.config, self.executor, self.workers, self.semantic_threshold = (
             config,
             executor,
             workers,
             semantic_threshold,
         )
+        self.work_dir = work_dir
         self.signer = signer or MinhashSigner(config)
         self.duplicate_problems = 0
 
@@ -310,7 +300,7 @@ class Dedup(Filter):
         problems = frame.filter(pl.col("problem_id").is_not_null()).unique("problem_id", maintain_order=True)
         by_problem = duplicate_decisions(
             problems["problem"].to_list(), "problem", self.config, self.executor, self.workers,
-            self.semantic_threshold, self.signer,
+            self.semantic_threshold, self.signer, self.work_dir,
         )  # fmt: skip
         drop_of = {p: d for p, d in zip(problems["problem_id"], by_problem, strict=True) if d is not None}
         self.duplicate_problems = len(drop_of)
@@ -318,8 +308,9 @@ class Dedup(Filter):
         survivors = [i for i, d in enumerate(decisions) if d is None]
         texts = frame["text"].to_list()
         by_text = duplicate_decisions(
-            [texts[i] for i in survivors], "text", self.config, self.executor, self.workers, signer=self.signer
-        )
+            [texts[i] for i in survivors], "text", self.config, self.executor, self.workers, signer=self.signer,
+            work_dir=self.work_dir,
+        )  # fmt: skip
         for position, decision in zip(survivors, by_text, strict=True):
             decisions[position] = decision
         return decisions

@@ -160,7 +160,8 @@ def test_a_batch_on_a_ray_cluster_places_its_steps_retries_a_killed_one_and_publ
 ) -> None:
     """$FOUNDRY_EXECUTOR=ray: every step a Ray job (dagster-ray's executor) on a local cluster of a head and a second
     node, one CPU each, the second declaring a GPU. Model steps ask for one ($FOUNDRY_RAY_MODEL_GPUS=1), so all of
-    them ran there; the rest ran on both. The cot_traces step's process is killed (SIGKILL) mid-step: its job fails
+    them ran there; the rest ran on both, the MinHash stages on the same cluster. The cot_traces step's process is
+    killed (SIGKILL) mid-step: its job fails
     its health check and a second job runs it, paying only for the requests whose answers were not yet stored (the
     teacher's cache).
     The published ids are the ones the same batch gets with every step in one process."""
@@ -194,12 +195,14 @@ def test_a_batch_on_a_ray_cluster_places_its_steps_retries_a_killed_one_and_publ
     # the retry re-asked at most what was in flight at the kill and what came in since the cache's last write (0.2 s:
     # at this latency, at most one more answer a slot)
     assert local_served <= ray_served <= local_served + 2 * LIMIT
-    nodes = set()
+    nodes, dedup_on = set(), set()
     with instance_of(runs["ray"]) as instance:
         for record in instance.get_run_records():
             materialized = dg.DagsterEventType.ASSET_MATERIALIZATION
             for entry in instance.all_logs(record.dagster_run.run_id, of_type=materialized):
-                node = entry.asset_materialization.metadata.get("ray_node") if entry.asset_materialization else None
-                nodes |= {str(node.value)} if node else set()
+                metadata = entry.asset_materialization.metadata if entry.asset_materialization else {}
+                nodes |= {str(metadata["ray_node"].value)} if "ray_node" in metadata else set()
+                dedup_on |= {metadata["dedup_executor"].value} if "dedup_executor" in metadata else set()
     assert nodes and nodes <= set(ran_on.values()), (ran_on, nodes)  # the stages say their node
+    assert dedup_on == {"ray"}  # the MinHash stages ran on the run's own cluster
     assert published_ids(tmp_path / "ray-data") == published_ids(tmp_path / "in_process-data")
