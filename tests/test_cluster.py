@@ -133,9 +133,10 @@ def test_two_batches_at_once_on_postgres_and_ray_publish_what_one_machine_does_w
     """The whole cluster stack on real parts: PostgreSQL from Debian's binaries, both batches queued at once and
     started by a real ``dagster-daemon``, every step a Ray job (dagster-ray's executor) on a head and a second node
     (one CPU each, the second declaring a GPU), the teacher as two replicas. Model steps ask for a GPU
-    ($FOUNDRY_RAY_MODEL_GPUS=1), so all of them run on the second node; the rest run on both. One batch's cot_traces step is killed (SIGKILL) mid-step: its job fails its health check and a
-    second job runs it, paying only for the requests whose answers were not yet stored (the teacher's cache). The
-    published ids are the ones the same batches get one after the other on one machine (the local profile)."""
+    ($FOUNDRY_RAY_MODEL_GPUS=1), so all of them run on the second node; the rest run on both. One batch's cot_traces
+    step is killed (SIGKILL) mid-step: its job fails its health check and a second job runs it, paying only for the
+    requests whose answers were not yet stored (the teacher's cache). The published ids are the ones the same batches
+    get one after the other on one machine (the local profile)."""
     from ray.job_submission import JobStatus, JobSubmissionClient
     from ray.util.state import list_nodes
 
