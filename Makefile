@@ -104,12 +104,13 @@ demo:
 	@$(PY) -c "import definitions, pathlib; p = pathlib.Path(definitions.DATA_DIR, 'published', 'reasoning-foundry'); \
 		print(f'\nPublished dataset: {p} -> {p.resolve()}\nLoad it with: datasets.load_dataset(\"{p}\", \"cot\")')"
 # The demo's batch on the cluster profile (dagster.cluster.yaml): a throwaway PostgreSQL from Debian's binaries, the
-# run queued and started by dagster-daemon, the model steps in their pools. See docs/scaling.md.
+# run queued and started by dagster-daemon, the model steps in their pools, every step a job on a local Ray cluster
+# of two nodes (FOUNDRY_EXECUTOR=in_process keeps them in the run's process). See docs/scaling.md.
 cluster-demo: postgres
 	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed $(ENGINE_PREP)
 	@$(MAKE) --no-print-directory $(ENGINE_INSTALL)
 	$(PY) -m pip install -q -e '.[cluster]'
-	FOUNDRY_EXECUTOR=$${FOUNDRY_EXECUTOR:-in_process} FOUNDRY_EMBEDDED_ENGINE=$(EMBEDDED_ENGINE) \
+	FOUNDRY_EXECUTOR=$${FOUNDRY_EXECUTOR:-ray} FOUNDRY_EMBEDDED_ENGINE=$(EMBEDDED_ENGINE) \
 		$(PY) -m assets.cluster demo $(or $(BATCH),cluster-$$(date +%Y%m%d-%H%M%S)) --config-json '$(DEMO_CONFIG)'
 demo-student: student
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml

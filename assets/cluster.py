@@ -329,12 +329,19 @@ def one_after_another(env: dict[str, str], batches: list[str], config_json: str)
 
 
 def demo(batch: str, config_json: str, data_dir: str) -> int:
-    """One batch on the cluster profile: PostgreSQL, the queue, dagster-daemon; the exit status of its run."""
+    """One batch on the cluster profile: PostgreSQL, the queue, dagster-daemon and, where $FOUNDRY_EXECUTOR is
+    ``ray``, every step a job on a local Ray cluster of two nodes; the exit status of its run."""
     with LocalPostgres() as pg:
         env = cluster_env(Path(data_dir) / "cluster_home", pg)
         print(f"PostgreSQL at {pg.url}; Dagster instance in {env['DAGSTER_HOME']} (dagster.cluster.yaml)", flush=True)
         log = Path(data_dir) / "logs" / "cluster-daemon.log"
-        [record] = through_the_queue(env, [batch], config_json, log)
+        nodes = {k: v for k, v in env.items() if k != "FOUNDRY_EXECUTOR"}  # a step loads the definitions anew
+        cluster = LocalRay(nodes) if env.get("FOUNDRY_EXECUTOR") == "ray" else contextlib.nullcontext()
+        with cluster as ray:
+            if ray:
+                print(f"Ray cluster of two nodes, its dashboard at {ray.address}", flush=True)
+            launch = {**env, "RAY_ADDRESS": ray.address} if ray else env
+            [record] = through_the_queue(launch, [batch], config_json, log)
     print(f"The daemon's log: {log}")
     if record.dagster_run.status != dg.DagsterRunStatus.SUCCESS:
         return 2
