@@ -249,3 +249,37 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
 )
 def test_an_answer_must_be_worked_out_unless_given(problem: str, trace: str, error: str | None) -> None:
     assert find_reasoning_error(problem, trace) == error
+
+
+JADE = "Jade keeps 24 chickens on a farm. Jade sells 8 chickens at the market. How many chickens does Jade count now?"
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [
+        (  # an event from nowhere, its numbers used by nothing after it: a cluster demo published this once
+            "Jade buys 3 chickens at the market and gives away 4 chickens.\nStep 1: Jade has 24 chickens.\n"
+            "Step 2: After selling 8 chickens, 24 - 8 = 16 chickens are left.\nThe answer is \\boxed{16}.",
+            "unfounded_fact: Jade buys 3 chickens at the market and gives away 4 chickens.",
+        ),
+        (  # a fact the problem leaves out, used by a later step
+            "Step 1: A chicken has 2 legs.\nStep 2: 24 - 8 = 16 chickens are left.\nStep 3: They have 16 * 2 = 32 "
+            "legs, but the question asks for chickens.\nThe answer is \\boxed{16}.",
+            None,
+        ),
+        (  # a result stated before the step that works it out, and the answer
+            "Step 1: Jade will have 16 chickens.\nStep 2: 24 - 8 = 16.\nThe answer is \\boxed{16}.",
+            None,
+        ),
+        (  # a label, not a quantity
+            "Day 1: Jade has 24 chickens.\nDay 2: 24 - 8 = 16 chickens are left.\nThe answer is \\boxed{16}.",
+            None,
+        ),
+        (  # a new number inside a calculation is the calculation's to check
+            "Step 1: 24 - 8 = 16 chickens.\nStep 2: 16 of them are hens or 3 are roosters.\nThe answer is \\boxed{16}.",
+            None,
+        ),
+    ],
+)
+def test_a_quantity_from_nowhere_that_nothing_uses_is_unfounded(trace: str, error: str | None) -> None:
+    assert find_reasoning_error(JADE, trace) == error

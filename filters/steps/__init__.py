@@ -2,8 +2,9 @@
 
 ``find_reasoning_error(problem, trace)`` returns None where no error is found, else a reason that starts with its
 code: ``false_calculation: <claim>`` (a stated calculation is wrong), ``misread_fact: <step> (the problem:
-<sentence>)`` (a step restates a quantity the problem gives with another number) or ``answer_not_derived`` (the final
-answer is not the result of any step: the typical case restates the question and boxes the answer).
+<sentence>)`` (a step restates a quantity the problem gives with another number), ``unfounded_fact: <step>`` (a step
+states a quantity from nowhere that nothing after it uses) or ``answer_not_derived`` (the final answer is not the
+result of any step: the typical case restates the question and boxes the answer).
 
 Claims are read from a token stream, never ``eval``-ed: numbers (``$1,200``, ``.25``, ``3 1/2``, ``20%``), operators
 (``+ - * / ^ x × · ÷``, ``times``, ``divided by``, ``plus``, ``minus``, ``half of``, ``20% of``), LaTeX

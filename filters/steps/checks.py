@@ -10,7 +10,14 @@ from filters.answers import extract_answer
 from filters.contract import Drop
 from filters.schemas import reasons
 from filters.steps.claims import line_claims, solved_claims
-from filters.steps.facts import admits_negatives, misread_fact, problem_facts, restates, speaks_of_deficit
+from filters.steps.facts import (
+    admits_negatives,
+    misread_fact,
+    problem_facts,
+    restates,
+    speaks_of_deficit,
+    unfounded_fact,
+)
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
 from filters.steps.reference import CONTRADICTS_REFERENCE, contradicts_reference
 from filters.steps.text import FINAL_ANSWER, split_steps
@@ -21,7 +28,13 @@ _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box aroun
 
 TRACE_REASONS = (
     *reasons(
-        __name__, "false_calculation", "negative_quantity", "misread_fact", "answer_not_derived", "answer_not_worked"
+        __name__,
+        "false_calculation",
+        "negative_quantity",
+        "misread_fact",
+        "unfounded_fact",
+        "answer_not_derived",
+        "answer_not_worked",
     ),
     CONTRADICTS_REFERENCE,
 )
@@ -53,7 +66,8 @@ def _working(line: str) -> str:
 
 
 def check_trace(problem: str, trace: str, reference: str | None = None) -> TraceCheck:
-    """Every arithmetic claim of every step evaluated, then whether the final answer is derived by some step, then,
+    """Every arithmetic claim of every step evaluated, then whether a step states a quantity from nowhere, then
+    whether the final answer is derived by some step, then,
     where a worked ``reference`` solution is given, whether the final answer agrees with the reference's."""
     steps = split_steps(trace)
     math = [equalities(step) for step in steps]  # LaTeX equalities: sympy checks them, not the token stream
@@ -93,6 +107,10 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
         known |= values[-1]
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
+    given = problem_facts(problem)[1]
+    if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
+        labels[nowhere] = False
+        return TraceCheck(steps, labels, checked, Drop("unfounded_fact", steps[nowhere]))
     if not competition and (unworked := _unworked(problem, trace, [normalized[i] for i in body], values, stated)):
         if steps:
             labels[-1] = False  # the step that states the answer states it without a derivation
@@ -129,6 +147,7 @@ def _unworked(problem: str, trace: str, body: list[str], values: list[set[Fracti
 
 def find_reasoning_error(problem: str, trace: str, reference: str | None = None) -> str | None:
     """None where no error is found, else a reason starting with its code (``false_calculation: <claim>``,
-    ``misread_fact: <step> (the problem: <sentence>)``, ``answer_not_derived``, ``contradicts_reference``)."""
+    ``misread_fact: <step> (the problem: <sentence>)``, ``unfounded_fact: <step>``, ``answer_not_derived``,
+    ``contradicts_reference``)."""
     error = check_trace(problem, trace, reference).error
     return None if error is None else str(error)

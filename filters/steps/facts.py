@@ -1,14 +1,15 @@
 """What a problem gives: its words, its numbers and the sentences that state one quantity outright; and the steps
-that only restate the problem or restate a given with another number."""
+that only restate the problem, restate a given with another number, or state a quantity from nowhere."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from fractions import Fraction
 from functools import lru_cache
 
 from filters.steps.latex import has_math
-from filters.steps.text import sentences
+from filters.steps.text import FINAL_ANSWER, sentences
 from filters.steps.tokens import NUMBER_WORDS, OP, Token, normalize, numbers
 
 WORD_RE = re.compile(r"[a-z]+")
@@ -38,6 +39,32 @@ def _given_quantities(problem: str) -> tuple[tuple[str, frozenset[str], Fraction
         if len(values) == 1 and not words & _RELATIONS:
             given.append((sentence, words, next(iter(values))))
     return tuple(given)
+
+
+_WRITTEN = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\d,]|\s*:)")  # digits, not a label's ("Day 2:")
+_RELATES = re.compile(r"[-+*/×÷=%]|\b(?:times|divided|plus|minus|of)\b", re.IGNORECASE)  # a calculation's words
+
+
+def _written(line: str) -> set[Fraction]:
+    values = set()
+    for digits in _WRITTEN.findall(line):
+        with contextlib.suppress(ValueError):
+            values.add(Fraction(digits.replace(",", "")))
+    return values
+
+
+def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
+    """The first of ``lines`` (normalized steps) that states outside any calculation a number that neither the
+    problem (``given``) nor an earlier line has, and that no later line uses: an event or a fact from nowhere ("Jade
+    buys 3 chickens and gives away 4" where the problem has no such thing); None where there is none."""
+    written = [_written(line) for line in lines]
+    for i, line in enumerate(lines):
+        if FINAL_ANSWER.search(line) or _RELATES.search(line):
+            continue
+        new = written[i] - given - set().union(*written[:i])
+        if new and not new & set().union(*written[i + 1 :]):
+            return i
+    return None
 
 
 def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fraction], known: set[Fraction]) -> str:
