@@ -20,13 +20,14 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from dagster._core.events import DagsterEvent, StepRetryData
 from dagster._core.execution.context.system import IStepContext
 from dagster._core.execution.plan.state import KnownExecutionState
 from dagster._core.executor.base import Executor
+from dagster._core.executor.init import InitExecutorContext
 from dagster._core.executor.step_delegating import StepDelegatingExecutor
 from dagster._utils.error import SerializableErrorInfo
 
@@ -58,7 +59,6 @@ def forwarded_variables(env: Mapping[str, str]) -> list[str]:
     return [*names, f"PATH={Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"]
 
 
-T = TypeVar("T")
 LOST_STEP_RETRIES = 2  # how often a step whose Ray job died is started again
 
 
@@ -81,11 +81,17 @@ def ray_steps(env: Mapping[str, str] = os.environ) -> dg.ExecutorDefinition:
     configured = ray_executor.configured({"ray": {**ray, "memory": int(memory * 2**30)} if memory else ray})
     create = configured.executor_creation_fn
     assert create is not None
+
+    def create_on_a_cluster_that_answers(init_context: InitExecutorContext) -> Executor:
+        if why := ray_unreachable(address):  # one error naming the cluster, before any step
+            raise ConnectionError(why)
+        return LostStepsRetried.around(create(init_context))
+
     return dg.ExecutorDefinition(
         name="ray",
         config_schema=configured.config_schema,  # type: ignore[arg-type]  # a configured schema is one too
         requirements=multiple_process_executor_requirements(),
-        executor_creation_fn=lambda init_context: LostStepsRetried.around(create(reachable(address, init_context))),
+        executor_creation_fn=create_on_a_cluster_that_answers,
         description=ray_executor.description,
     )
 
@@ -101,13 +107,6 @@ def ray_unreachable(address: str, timeout_s: float = 10) -> str:
             f"dashboard (ray start --head --dashboard-host=0.0.0.0) or set $RAY_ADDRESS to the dashboard's URL"
         )
     return ""
-
-
-def reachable(address: str, init_context: T) -> T:
-    """``init_context`` where the Ray cluster at ``address`` answers; else one error naming it, before any step."""
-    if why := ray_unreachable(address):
-        raise ConnectionError(why)
-    return init_context
 
 
 class LostStepsRetried(StepDelegatingExecutor):

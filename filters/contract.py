@@ -119,9 +119,8 @@ class RowFilter(Filter):
     """A filter that decides each row on its own (``decide_row``, over the columns it ``reads``). A frame of
     ``parallel_rows`` rows or more is decided in ``workers`` processes (in a step on a Ray cluster, actors on its
     free CPUs), a chunk of rows at a time, each worker holding one copy of the filter; decisions come back in order,
-    the same as in one process. Rows become Python objects a
-    chunk at a time, and only a few chunks are out at once, so the memory on top of the frame stays the same however
-    long the batch is."""
+    the same as in one process. Rows become Python objects a chunk at a time, and only a few chunks are out at once,
+    so the memory on top of the frame stays the same however long the batch is."""
 
     parallel_rows: int = 5_000  # below this, starting the workers costs more than they save
     chunk_rows: int = 2_000  # at most this many rows a chunk (about 30 MB of 3,000-word traces)
