@@ -275,8 +275,9 @@ JADE = "Jade keeps 24 chickens on a farm. Jade sells 8 chickens at the market. H
             "Day 1: Jade has 24 chickens.\nDay 2: 24 - 8 = 16 chickens are left.\nThe answer is \\boxed{16}.",
             None,
         ),
-        (  # a new number inside a calculation is the calculation's to check
-            "Step 1: 24 - 8 = 16 chickens.\nStep 2: 16 of them are hens or 3 are roosters.\nThe answer is \\boxed{16}.",
+        (  # a line that relates quantities ("of", "times", an operator) is left to the calculation checks
+            "Step 1: 24 - 8 = 16 chickens.\nStep 2: 16 of them are hens or 3 are roosters.\n"
+            "The answer is \\boxed{16}.",
             None,
         ),
     ],
