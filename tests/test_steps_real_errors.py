@@ -1,6 +1,8 @@
 """The checks aimed at errors real models make: unknowns held to the equations they solve, expressions with an unknown
 never evaluated as numbers, and a trace held to a worked reference solution's answer."""
 
+from fractions import Fraction
+
 import pytest
 
 from filters.steps import check_trace, find_reasoning_error, step_depth
@@ -284,3 +286,16 @@ JADE = "Jade keeps 24 chickens on a farm. Jade sells 8 chickens at the market. H
 )
 def test_a_quantity_from_nowhere_that_nothing_uses_is_unfounded(trace: str, error: str | None) -> None:
     assert find_reasoning_error(JADE, trace) == error
+
+
+@pytest.mark.parametrize(
+    "trace",
+    ["Step 1: 5/0 = 0 apples.\nThe answer is \\boxed{0}.", "Step 1: She has 5/0 apples, 2 1/0 more.\nSo 5 apples."],
+)
+def test_a_division_by_zero_a_model_writes_is_read_not_raised(trace: str) -> None:
+    """A demo's 270M teacher wrote "5/0": read as a fraction it raised ZeroDivisionError and failed the whole
+    stage. It is a division (5, /, 0), which no check can evaluate, so it is left unjudged."""
+    from filters.steps.tokens import numbers
+
+    assert find_reasoning_error("Ava has 5 apples. How many apples does Ava have?", trace) is None
+    assert numbers("5/0 and 3/4") == {Fraction(5), Fraction(0), Fraction(3, 4)}

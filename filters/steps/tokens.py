@@ -27,7 +27,7 @@ _PLAIN = [
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
 ]
 _TOKEN = re.compile(
-    r"(?P<num>\d+\s+\d+/\d+(?![\d.])|\d+/\d+(?![\d.])"  # 2 1/2, 3/4
+    r"(?P<num>\d+\s+\d+/0*[1-9]\d*(?![\d.])|\d+/0*[1-9]\d*(?![\d.])"  # 2 1/2, 3/4; 5/0 is a division
     r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d{1,3}(?: \d{3})+(?![\d,./])"  # 1,200.5 and 350 000
     r"|\d+(?:\.\d+)?|\.\d+)(?P<pct>\s*(?:%|percent\b))?"
     r"|(?P<op>[-+*/^×·÷−–])|(?P<lp>[({\[])|(?P<rp>[)}\]])|(?P<eq>=|≈)"
