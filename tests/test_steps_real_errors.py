@@ -299,3 +299,20 @@ def test_a_division_by_zero_a_model_writes_is_read_not_raised(trace: str) -> Non
 
     assert find_reasoning_error("Ava has 5 apples. How many apples does Ava have?", trace) is None
     assert numbers("5/0 and 3/4") == {Fraction(5), Fraction(0), Fraction(3, 4)}
+
+
+FRAGMENTS = ("5/0", "0/0", "2 1/0", "10^999", "2^2^2^2^2", "(", ")", "=", "+", "-", "*", "/", "%", "$", ".5", "x",
+             "\\frac{1}{0}", "$\\sqrt{-1} = 1$", "$1/0 = 2$", "3 x 0 =", "half of", "divided by", "= 5", "12", "0",
+             "100%", "\\boxed{", "}", "The answer is \\boxed{3}.", "\n", "Step 1:", "0x = 5", "1e309",
+             "5 ÷ 0 = 1")  # fmt: skip
+
+
+def test_no_text_a_model_writes_makes_the_checks_raise() -> None:
+    """Fixed-seed fuzz over fragments models have written or could (zero denominators, huge powers, broken LaTeX):
+    a check that raises fails the whole stage for every trace of the batch."""
+    import random
+
+    rng = random.Random(0)
+    for _ in range(2000):
+        trace = " ".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 14)))
+        check_trace("Ava has 5 apples and 0 pears. What is 2/0?", trace, reference="#### 5")
