@@ -242,6 +242,19 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
             "Step 1: Reading does not take a book away.\nStep 2: She has 16 books.\nThe answer is \\boxed{16}.",
             None,
         ),
+        (  # the answer equals a given by chance (4 - 2 = 2), stated in words of its own: a demo published this once
+            "Nia has 4 marbles. Nia loses 2 marbles while playing. How many marbles does Nia have now?",
+            "Step 1: Nia has 4 marbles.\nStep 2: After losing all of them, Nia is left with only 2 marbles.\n"
+            "The answer is \\boxed{2}.",
+            "answer_not_worked",
+        ),
+        (  # the same by chance (25 / 5 = 5 envelopes' worth), and published by the same demo
+            "Kofi has saved $25. Kofi splits the money equally into 5 envelopes and keeps one envelope. How many "
+            "dollars does Kofi have now?",
+            "Step 1: The money is $25.\nStep 2: Half of the money is in an envelope and half is left, which has 5 "
+            "envelopes.\nThe answer is \\boxed{5}.",
+            "answer_not_worked",
+        ),
         (  # a negative result counts with its sign
             "The temperatures were -14, -8 and +1 degrees. What was the average?",
             "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",

@@ -15,6 +15,7 @@ from filters.steps.facts import (
     misread_fact,
     problem_facts,
     restates,
+    restates_given,
     speaks_of_deficit,
     unfounded_fact,
 )
@@ -124,8 +125,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
 def _unworked(problem: str, trace: str, body: list[str], values: list[set[Fraction]], stated: set[Fraction]) -> str:
     """Why the final answer is not the result of a step, or "" where it is. ``answer_not_derived``: no working step
     (one that is not a restatement of the problem) states it; ``answer_not_worked``: steps state it, but no checked
-    calculation produces it and the problem does not give it ("so there are only 12 books left"). ``values`` are the
-    body lines' numbers."""
+    calculation produces it and no step restates the sentence of the problem that gives it ("so there are only 12
+    books left"). ``values`` are the body lines' numbers."""
     answer = extract_answer(trace)
     if answer is None:
         return ""  # no final answer: the format filters' concern, not this check's
@@ -142,7 +143,10 @@ def _unworked(problem: str, trace: str, body: list[str], values: list[set[Fracti
         return ""  # worked out, or worked out and rounded ("9.33, about 9")
     if not any(scaled & n for n in working):
         return "answer_not_derived"
-    return "" if scaled & given else "answer_not_worked"
+    stating = [line for line, n in zip(body, values, strict=True) if scaled & n]
+    # a given answer needs no calculation where a step restates the problem's sentence that gives it ("She has 16
+    # books"); said in other words ("after losing all of them, Nia is left with only 2") it is a coincidence
+    return "" if any(restates_given(problem, line, target) for line in stating) else "answer_not_worked"
 
 
 def find_reasoning_error(problem: str, trace: str, reference: str | None = None) -> str | None:

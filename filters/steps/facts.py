@@ -80,6 +80,13 @@ def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fract
     return ""
 
 
+def restates_given(problem: str, line: str, value: Fraction) -> bool:
+    """Whether ``line`` restates a sentence of the problem that gives ``value``: its words (fillers aside) all
+    come from that sentence ("She has 16 books." for "Jade has 16 books and reads them all.")."""
+    words = _stems(line) - _FILLER
+    return any(value in numbers(normalize(s)) and words <= _stems(s) for s in sentences(problem))
+
+
 @lru_cache(maxsize=4096)
 def problem_facts(problem: str) -> tuple[frozenset[str], frozenset[Fraction]]:
     """A problem's words and the numbers it gives (a problem's samples share them)."""
