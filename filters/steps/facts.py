@@ -3,6 +3,7 @@ that only restate the problem, restate a given with another number, or state a q
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import re
 from fractions import Fraction
@@ -58,12 +59,14 @@ def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
     problem (``given``) nor an earlier line has, and that no later line uses: an event or a fact from nowhere ("Jade
     buys 3 chickens and gives away 4" where the problem has no such thing); None where there is none."""
     written = [_written(line) for line in lines]
+    later = collections.Counter(value for values in written for value in values)  # lines from here on stating it
+    seen = set(given)
     for i, line in enumerate(lines):
-        if FINAL_ANSWER.search(line) or _RELATES.search(line):
-            continue
-        new = written[i] - given - set().union(*written[:i])
-        if new and not new & set().union(*written[i + 1 :]):
+        later.subtract(written[i])
+        new = written[i] - seen
+        if new and not (FINAL_ANSWER.search(line) or _RELATES.search(line)) and all(later[v] <= 0 for v in new):
             return i
+        seen |= written[i]
     return None
 
 
