@@ -68,8 +68,8 @@ def _working(line: str) -> str:
 
 def check_trace(problem: str, trace: str, reference: str | None = None) -> TraceCheck:
     """Every arithmetic claim of every step evaluated, then whether a step states a quantity from nowhere, then
-    whether the final answer is derived by some step, then,
-    where a worked ``reference`` solution is given, whether the final answer agrees with the reference's."""
+    whether the final answer is derived by some step, then, where a worked ``reference`` solution is given, whether
+    the final answer agrees with the reference's."""
     steps = split_steps(trace)
     math = [equalities(step) for step in steps]  # LaTeX equalities: sympy checks them, not the token stream
     normalized = [
@@ -82,7 +82,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     values: list[set[Fraction]] = []  # each body line's numbers
     checked = 0
     unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
-    known = set(problem_facts(problem)[1])  # the numbers the problem and the steps so far state
+    given = problem_facts(problem)[1]
+    known = set(given)  # the numbers the problem and the steps so far state
     for i in body:
         tokens = tokenize(normalized[i], declared) if DIGIT.search(normalized[i]) else []
         if tokens:  # number words are tokens too
@@ -108,7 +109,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
         known |= values[-1]
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
-    given = problem_facts(problem)[1]
+    # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
         labels[nowhere] = False
         return TraceCheck(steps, labels, checked, Drop("unfounded_fact", steps[nowhere]))
