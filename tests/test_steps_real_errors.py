@@ -266,6 +266,38 @@ def test_an_answer_must_be_worked_out_unless_given(problem: str, trace: str, err
     assert find_reasoning_error(problem, trace) == error
 
 
+@pytest.mark.parametrize(
+    ("problem", "trace", "first_bad_step"),
+    [
+        (  # the unworked answer first appears in step 2: the steps after it only repeat it
+            "A class library has 16 books. Jade lends out 4 books. How many books are left in the library?",
+            "Step 1: Jade has 4 books.\nStep 2: When she has no books left, there are only 13 books in total.\n"
+            "Step 3: So 13 books are left.\nThe answer is \\boxed{13}.",
+            1,
+        ),
+        (  # from the first step on, before any calculation
+            "Tom has 5 bags with 6 apples each. He eats 3 apples. How many apples are left?",
+            "Step 1: Tom has 28 apples left.\nStep 2: 5 * 6 = 30 apples in all.\nThe answer is \\boxed{28}.",
+            0,
+        ),
+        (  # the answer is a given of the problem (4 - 2 = 2 by chance): no step states it from nowhere, the answer's
+            "Nia has 4 marbles. Nia loses 2 marbles while playing. How many marbles does Nia have now?",
+            "Step 1: Nia has 4 marbles.\nStep 2: After losing all of them, Nia is left with only 2 marbles.\n"
+            "The answer is \\boxed{2}.",
+            2,
+        ),
+    ],
+)
+def test_an_unworked_answer_is_wrong_from_the_step_that_first_states_it(
+    problem: str, trace: str, first_bad_step: int
+) -> None:
+    check = check_trace(problem, trace)
+    assert check.error is not None and check.error.code == "answer_not_worked"
+    assert check.first_bad_step == first_bad_step
+    assert check.labels[:first_bad_step] == [True if "=" in s else None for s in check.steps[:first_bad_step]]
+    assert check.labels[first_bad_step + 1 :] == [None] * (len(check.steps) - first_bad_step - 1)
+
+
 JADE = "Jade keeps 24 chickens on a farm. Jade sells 8 chickens at the market. How many chickens does Jade count now?"
 
 

@@ -114,40 +114,53 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         labels[nowhere] = False
         return TraceCheck(steps, labels, checked, Drop("unfounded_fact", steps[nowhere]))
     if not competition and (unworked := _unworked(problem, trace, [normalized[i] for i in body], values, stated)):
-        if steps:
-            labels[-1] = False  # the step that states the answer states it without a derivation
-        return TraceCheck(steps, labels, checked, Drop(unworked))
+        code, first = unworked
+        if steps:  # the steps after the first bad one are unjudged, whatever their calculations
+            bad = len(steps) - 1 if first is None else body[first]
+            labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
+        return TraceCheck(steps, labels, checked, Drop(code))
     if reference and (verdict := contradicts_reference(trace, body, values, reference)):
         labels[verdict.step] = False
         return TraceCheck(steps, labels, checked, verdict.error)
     return TraceCheck(steps, labels, checked, None)
 
 
-def _unworked(problem: str, trace: str, body: list[str], values: list[set[Fraction]], stated: set[Fraction]) -> str:
-    """Why the final answer is not the result of a step, or "" where it is. ``answer_not_derived``: no working step
-    (one that is not a restatement of the problem) states it; ``answer_not_worked``: steps state it, but no checked
-    calculation produces it and no step restates the sentence of the problem that gives it ("so there are only 12
-    books left"). ``values`` are the body lines' numbers."""
+def _unworked(
+    problem: str, trace: str, body: list[str], values: list[set[Fraction]], stated: set[Fraction]
+) -> tuple[str, int | None] | None:
+    """Why the final answer is not the result of a step (None where it is), and the body line that first states it
+    from nowhere (None: the final answer's own step). ``answer_not_derived``: no working step (one that is not a
+    restatement of the problem) states it; ``answer_not_worked``: steps state it, but no checked calculation produces
+    it and no step restates the sentence of the problem that gives it ("so there are only 12 books left"); its first
+    wrong step is the first to state it while neither the problem nor an earlier step has it. ``values`` are the body
+    lines' numbers."""
     answer = extract_answer(trace)
     if answer is None:
-        return ""  # no final answer: the format filters' concern, not this check's
+        return None  # no final answer: the format filters' concern, not this check's
     problem_words, given = problem_facts(problem)
     working = [n for line, n in zip(body, values, strict=True) if n - given or not restates(line, problem_words)]
     if not working:
-        return "answer_not_derived"
+        return "answer_not_derived", None
     targets = numbers(normalize(answer))
     if len(targets) != 1:
-        return ""  # a non-numeric answer: derivation is judged by the family checks
+        return None  # a non-numeric answer: derivation is judged by the family checks
     target = next(iter(targets))
     scaled = {value for t in (target, -target) for value in (t, t * 100, t / 100)}  # signs, cents, percents
     if scaled & stated or (target.denominator == 1 and any(abs(v - target) < Fraction(1, 2) for v in stated)):
-        return ""  # worked out, or worked out and rounded ("9.33, about 9")
+        return None  # worked out, or worked out and rounded ("9.33, about 9")
     if not any(scaled & n for n in working):
-        return "answer_not_derived"
+        return "answer_not_derived", None
     stating = [line for line, n in zip(body, values, strict=True) if scaled & n]
     # a given answer needs no calculation where a step restates the problem's sentence that gives it ("She has 16
     # books"); said in other words ("after losing all of them, Nia is left with only 2") it is a coincidence
-    return "" if any(restates_given(problem, line, target) for line in stating) else "answer_not_worked"
+    if any(restates_given(problem, line, target) for line in stating):
+        return None
+    known = set(given)
+    for i, n in enumerate(values):
+        if scaled & n and not scaled & known:
+            return "answer_not_worked", i
+        known |= n
+    return "answer_not_worked", None
 
 
 def find_reasoning_error(problem: str, trace: str, reference: str | None = None) -> str | None:
