@@ -4,7 +4,8 @@
 code: ``false_calculation: <claim>`` (a stated calculation is wrong), ``misread_fact: <step> (the problem:
 <sentence>)`` (a step restates a quantity the problem gives with another number), ``unfounded_fact: <step>`` (a step
 states a quantity from nowhere that nothing after it uses) or ``answer_not_derived`` (the final answer is not the
-result of any step: the typical case restates the question and boxes the answer).
+result of any step: the typical case restates the question and boxes the answer). A trace written as a program is run
+instead (``program_fails``: it cannot run).
 
 Claims are read from a token stream, never ``eval``-ed: numbers (``$1,200``, ``.25``, ``3 1/2``, ``20%``), operators
 (``+ - * / ^ x × · ÷``, ``times``, ``divided by``, ``plus``, ``minus``, ``half of``, ``20% of``), LaTeX
@@ -15,7 +16,8 @@ running total (``2 + 3 = 5 + 4 = 9``), unit conversions (``2 hours = 120 minutes
 label, not a claim), and algebra with named unknowns (skipped, not judged).
 
 The modules, bottom up: ``text`` (what a step and a sentence are), ``tokens``, ``expressions``, ``claims``, ``facts``
-(what the problem gives), ``checks`` (the check of a trace) and ``labels`` (the first bad step of a rejection).
+(what the problem gives), ``program`` (program-of-thought traces, run), ``checks`` (the check of a trace) and
+``labels`` (the first bad step of a rejection).
 """
 
 from filters.steps.checks import TRACE_REASONS, TraceCheck, check_trace, find_reasoning_error

@@ -20,8 +20,9 @@ from filters.steps.facts import (
     unfounded_fact,
 )
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
-from filters.steps.reference import CONTRADICTS_REFERENCE, contradicts_reference
-from filters.steps.text import FINAL_ANSWER, split_steps
+from filters.steps.program import Unjudged, program_source, run_program
+from filters.steps.reference import CONTRADICTS_REFERENCE, contradicted_answer, contradicts_reference
+from filters.steps.text import FINAL_ANSWER, code_lines, split_steps
 from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
 
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
@@ -36,6 +37,7 @@ TRACE_REASONS = (
         "unfounded_fact",
         "answer_not_derived",
         "answer_not_worked",
+        "program_fails",
     ),
     CONTRADICTS_REFERENCE,
 )
@@ -71,6 +73,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     whether the final answer is derived by some step, then, where a worked ``reference`` solution is given, whether
     the final answer agrees with the reference's."""
     steps = split_steps(trace)
+    lines = code_lines(trace)
+    if len(lines) == len(steps) and (source := program_source(lines)) is not None:
+        return _check_program(problem, steps, source, reference)
     math = [equalities(step) for step in steps]  # LaTeX equalities: sympy checks them, not the token stream
     normalized = [
         _working(normalize(without_equalities(step) if eqs else step)) for step, eqs in zip(steps, math, strict=True)
@@ -123,6 +128,32 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         labels[verdict.step] = False
         return TraceCheck(steps, labels, checked, verdict.error)
     return TraceCheck(steps, labels, checked, None)
+
+
+def _check_program(problem: str, steps: list[str], source: str, reference: str | None) -> TraceCheck:
+    """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
+    a quantity that cannot be negative, or, where a ``reference`` is given and the last thing printed is another
+    number than its answer, at the last assignment of that number; its lines that ran are right (their calculations
+    are Python's own)."""
+    labels: list[bool | None] = [None] * len(steps)
+    try:
+        run = run_program(source)
+    except Unjudged:
+        return TraceCheck(steps, labels, 0, None)
+    for i in run.ran:
+        labels[i] = True
+    bad, error = None, None
+    if run.fault is not None:
+        bad, message = run.fault
+        error = Drop("program_fails", f"{steps[bad]} ({message})")
+    elif not admits_negatives(problem) and (negative := next((i for i, v in run.assigned if v < 0), None)) is not None:
+        bad, error = negative, Drop("negative_quantity", steps[negative])
+    elif reference and run.printed and (contradiction := contradicted_answer(str(run.printed[-1]), reference)):
+        answer, error = contradiction
+        bad = next((i for i, v in reversed(run.assigned) if v == answer), len(steps) - 1)
+    if bad is not None:
+        labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
+    return TraceCheck(steps, labels, len(run.assigned), error)
 
 
 def _unworked(

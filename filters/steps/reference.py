@@ -38,20 +38,25 @@ def single_value(text: str | None) -> Fraction | None:
     return next(iter(values)) if len(values) == 1 else None
 
 
+def contradicted_answer(stated: str | None, reference: str) -> tuple[Fraction, Drop] | None:
+    """The number a trace ``stated`` as its answer and the error, where it is not the reference's answer; else None."""
+    worked = FINAL_ANSWER.search(reference) or "\n" in reference.strip()  # else a bare gold answer
+    expected_text = extract_answer(reference) if worked else reference.strip()
+    expected, answer = single_value(expected_text), single_value(stated)
+    if expected is None or answer is None or answer == expected:
+        return None
+    if _PERCENT.search(f"{stated} {expected_text}") and answer in {expected * 100, expected / 100}:
+        return None  # 25% and 0.25
+    return answer, Drop(CONTRADICTS_REFERENCE, f"{stated} where the reference's answer is {float(expected):g}")
+
+
 def contradicts_reference(
     trace: str, body: list[int], values: list[set[Fraction]], reference: str
 ) -> ReferenceVerdict | None:
     """The verdict where the trace's final answer is a number other than the reference's, else None; ``body`` are the
     indexes of the steps that work something, ``values`` their numbers (in the same order)."""
-    worked = FINAL_ANSWER.search(reference) or "\n" in reference.strip()  # else a bare gold answer
-    expected_text = extract_answer(reference) if worked else reference.strip()
-    expected, stated = single_value(expected_text), extract_answer(trace)
-    answer = single_value(stated)
-    if expected is None or answer is None or answer == expected:
+    if (contradiction := contradicted_answer(extract_answer(trace), reference)) is None:
         return None
-    if _PERCENT.search(f"{stated} {expected_text}") and answer in {expected * 100, expected / 100}:
-        return None  # 25% and 0.25
+    answer, error = contradiction
     holding = [i for i, line_values in zip(body, values, strict=True) if answer in line_values]
-    step = holding[-1] if holding else None
-    detail = f"{stated} where the reference's answer is {float(expected):g}"
-    return ReferenceVerdict(-1 if step is None else step, Drop(CONTRADICTS_REFERENCE, detail))
+    return ReferenceVerdict(holding[-1] if holding else -1, error)

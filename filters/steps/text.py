@@ -23,6 +23,17 @@ def split_steps(trace: str) -> list[str]:
     return lines
 
 
+def code_lines(trace: str) -> list[str]:
+    """A trace's non-empty lines, indentation kept and step labels ("Step 3: ") cut: the lines of a program-of-thought
+    trace, one per step of ``split_steps`` where the trace is more than one line."""
+    lines = []
+    for line in trace.splitlines():
+        if line.strip():
+            label = STEP_LABEL.match(line)
+            lines.append(line[label.end() :].removeprefix(" ") if label else line)
+    return lines
+
+
 def sentences(text: str) -> list[str]:
     """A text's sentences: the stretches after ``. ! ?`` and a space (a problem's givens are read one at a time)."""
     return _SENTENCE_BREAK.split(text.strip())

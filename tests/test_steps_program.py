@@ -1,0 +1,156 @@
+"""Program-of-thought traces: run by the interpreter, judged on whether they run, never by the prose answer rules."""
+
+import pytest
+
+from filters.steps import check_trace
+from filters.steps.program import Unjudged, program_source, run_program
+from filters.steps.text import code_lines
+
+PENS = (
+    "Janet had 22 green pens and 10 yellow pens. Then she bought 6 bags of blue pens and 2 bags of red pens. There "
+    "were 9 pens in each bag of blue and 6 pens in each bag of red. How many pens does Janet have now?"
+)
+
+
+@pytest.mark.parametrize(
+    ("steps", "error", "first_bad_step"),
+    [
+        (  # right, and its answer stated by nothing but its print: no prose rule may read "Step 5" as the answer
+            [
+                "Step 1: old_pens = 22 + 10",
+                "Step 2: blue = 6 * 9",
+                "Step 3: red = 2 * 6",
+                "Step 4: total = old_pens + blue + red",
+                "Step 5: print(total)",
+            ],
+            None,
+            None,
+        ),
+        (  # the same without step labels, in a code fence, with a function, a loop and an f-string
+            [
+                "```python",
+                "def pens(bags, per_bag):",
+                "    return bags * per_bag",
+                "total = 22 + 10",
+                "for bags, per_bag in [(6, 9), (2, 6)]:",
+                "    total += pens(bags, per_bag)",
+                'print(f"Janet has {total} pens")',
+                "```",
+            ],
+            None,
+            None,
+        ),
+        (  # a name used before anything sets it: the program cannot run, wrong at that line (a real model's trace)
+            [
+                "Step 1: green_pens = 22",
+                "Step 2: blue_bags = 6",
+                "Step 3: blue_pens_per_bag = 9",
+                "Step 4: blue_pens += blue_bags * blue_pens_per_bag",
+                "Step 5: print(green_pens + blue_pens)",
+            ],
+            "program_fails: Step 4: blue_pens += blue_bags * blue_pens_per_bag (NameError: name 'blue_pens' is not "
+            "defined)",
+            3,
+        ),
+        (
+            ["bags = 6 - 6", "per_bag = 54 / bags", "print(per_bag)"],
+            "program_fails: per_bag = 54 / bags (ZeroDivisionError: division by zero)",
+            1,
+        ),
+        (  # a count of pens below zero
+            ["pens = 22 + 10", "given_away = 40", "left = pens - given_away", "print(left)"],
+            "negative_quantity: left = pens - given_away",
+            2,
+        ),
+    ],
+)
+def test_a_program_trace_is_wrong_only_where_it_cannot_run(
+    steps: list[str], error: str | None, first_bad_step: int | None
+) -> None:
+    check = check_trace(PENS, "\n".join(steps))
+    assert (None if check.error is None else str(check.error)) == error
+    assert check.first_bad_step == first_bad_step
+    if first_bad_step is None:
+        code = [i for i, step in enumerate(steps) if step.strip() and not step.startswith("```")]
+        assert all(check.labels[i] for i in code if not steps[i].lstrip().startswith(("def", "for")))
+    else:
+        assert check.labels[first_bad_step + 1 :] == [None] * (len(steps) - first_bad_step - 1)
+
+
+@pytest.mark.parametrize(
+    ("last_line", "error", "first_bad_step"),
+    [
+        ("total = old + blue + red", None, None),
+        ("total = old + blue", "contradicts_reference: 86 where the reference's answer is 98", 3),  # red pens left out
+    ],
+)
+def test_a_program_whose_print_is_not_the_references_answer_is_wrong_where_it_makes_it(
+    last_line: str, error: str | None, first_bad_step: int | None
+) -> None:
+    trace = f"old = 22 + 10\nblue = 6 * 9\nred = 2 * 6\n{last_line}\nprint(total)"
+    check = check_trace(PENS, trace, reference="Janet has 32 + 54 + 12 = 98 pens now.\n#### 98")
+    assert (None if check.error is None else str(check.error)) == error
+    assert check.first_bad_step == first_bad_step
+    assert check_trace(PENS, trace).error is None  # without the reference nothing says the answer is wrong
+
+
+def test_a_program_prints_what_python_prints() -> None:
+    source = program_source(["total = 0", "for day in range(1, 8):", "    if day != 3:", "        total += day * 2",
+                             "print(round(total / 4, 2), max(1, 2))"])  # fmt: skip
+    assert source is not None
+    run = run_program(source)
+    assert run.fault is None and run.printed == [12.5, 2]
+    assert run.assigned[0] == (0, 0.0) and run.assigned[-1] == (3, 50.0)
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        ["from sympy import Symbol, solve", "x = Symbol('x')", "print(solve(2 * x - 4)[0])"],  # a library
+        ["total = 1", "while True:", "    total += 1", "print(total)"],  # runs for ever
+        ["n = 10 ** 1000", "print(n)"],  # no quantity of a word problem
+        ["cells = [0] * 10 ** 9", "print(len(cells))"],  # nor a list that size
+        ["print(sum(range(10 ** 12)))", "x = 1"],
+        ["def f(n):", "    return f(n + 1)", "x = f(1)", "print(x)"],
+        ["class Box:", "    size = 3", "x = Box.size", "print(x)"],
+        ["x = None", "print(x is None)"],
+    ],
+)
+def test_a_program_the_interpreter_cannot_run_is_left_unjudged(steps: list[str]) -> None:
+    source = program_source(code_lines("\n".join(steps)))
+    assert source is not None
+    with pytest.raises(Unjudged):
+        run_program(source)
+    check = check_trace(PENS, "\n".join(steps))
+    assert check.error is None and check.labels == [None] * len(steps)
+
+
+@pytest.mark.parametrize(
+    "trace",
+    [
+        "Step 1: 22 + 10 = 32 pens.\nStep 2: 6 * 9 = 54 blue pens.\nThe answer is 86.",
+        "x = 22 + 10\nThe answer is 32.",  # prose after code
+        "total = 22 + 10",  # assigns, prints nothing: no program
+        "print(32)",  # prints, assigns nothing
+    ],
+)
+def test_prose_is_no_program(trace: str) -> None:
+    assert program_source(code_lines(trace)) is None
+
+
+CODE_LINES = ("x = 5", "y = x / 0", "x += y", "print(x)", "for i in range(3):", "    x = x * 10 ** 9", "while x:",
+              "    x -= 1", "y = [x] * x", "y = x[0]", "def f(a):", "    return f(a)", "z = f(x)", "print(f'{x:.2f}')",
+              "x = 'a' + 1", "x = -x", "if x > 2:", "else:", "    pass", "import math", "x = math.ceil(x / 3)",
+              "x = int('9' * 5000)", "break", "x = 10 ** 70", "x = x ** x", "print(*y)", "x, y = 1", "y = {'a': 1}",
+              "x = (lambda: 1)()", "x = round(x, 500)", "y.append(x)", "print(max())", "x = y < 3")  # fmt: skip
+
+
+def test_no_program_a_model_writes_makes_the_checks_raise() -> None:
+    """Fixed-seed fuzz over lines of code: a program that fails, loops, recurses or overflows is judged or left
+    unjudged, never raises out of the checks."""
+    import random
+
+    rng = random.Random(0)
+    for _ in range(1500):
+        trace = "\n".join(rng.choice(CODE_LINES) for _ in range(rng.randint(2, 8)))
+        check_trace(PENS, trace)
