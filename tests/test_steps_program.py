@@ -4,7 +4,7 @@ import pytest
 
 from filters.steps import check_trace
 from filters.steps.program import Unjudged, program_source, run_program
-from filters.steps.text import code_lines
+from filters.steps.text import split_steps
 
 PENS = (
     "Janet had 22 green pens and 10 yellow pens. Then she bought 6 bags of blue pens and 2 bags of red pens. There "
@@ -95,8 +95,9 @@ def test_a_program_whose_print_is_not_the_references_answer_is_wrong_where_it_ma
 
 
 def test_a_program_prints_what_python_prints() -> None:
-    source = program_source(["total = 0", "for day in range(1, 8):", "    if day != 3:", "        total += day * 2",
-                             "print(round(total / 4, 2), max(1, 2))"])  # fmt: skip
+    lines = ["total = 0", "for day in range(1, 8):", "    if day != 3:", "        total += day * 2",
+             "print(round(total / 4, 2), max(1, 2))"]  # fmt: skip
+    source = program_source("\n".join(lines), len(lines))
     assert source is not None
     run = run_program(source)
     assert run.fault is None and run.printed == [12.5, 2]
@@ -117,7 +118,7 @@ def test_a_program_prints_what_python_prints() -> None:
     ],
 )
 def test_a_program_the_interpreter_cannot_run_is_left_unjudged(steps: list[str]) -> None:
-    source = program_source(code_lines("\n".join(steps)))
+    source = program_source("\n".join(steps), len(steps))
     assert source is not None
     with pytest.raises(Unjudged):
         run_program(source)
@@ -135,7 +136,7 @@ def test_a_program_the_interpreter_cannot_run_is_left_unjudged(steps: list[str])
     ],
 )
 def test_prose_is_no_program(trace: str) -> None:
-    assert program_source(code_lines(trace)) is None
+    assert program_source(trace, len(split_steps(trace))) is None
 
 
 CODE_LINES = ("x = 5", "y = x / 0", "x += y", "print(x)", "for i in range(3):", "    x = x * 10 ** 9", "while x:",

@@ -22,7 +22,7 @@ from filters.steps.facts import (
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
 from filters.steps.program import Unjudged, program_source, run_program
 from filters.steps.reference import CONTRADICTS_REFERENCE, contradicted_answer, contradicts_reference
-from filters.steps.text import FINAL_ANSWER, code_lines, split_steps
+from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
 
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
@@ -73,8 +73,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     whether the final answer is derived by some step, then, where a worked ``reference`` solution is given, whether
     the final answer agrees with the reference's."""
     steps = split_steps(trace)
-    lines = code_lines(trace)
-    if len(lines) == len(steps) and (source := program_source(lines)) is not None:
+    if (source := program_source(trace, len(steps))) is not None:
         return _check_program(problem, steps, source, reference)
     math = [equalities(step) for step in steps]  # LaTeX equalities: sympy checks them, not the token stream
     normalized = [

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from filters.steps.text import code_lines
+
 _FENCE = re.compile(r"^\s*```")
 _BUDGET = 100_000  # statements and loop turns one trace may take
 _LARGEST = 10**30  # a value beyond this (a power run away) is no quantity of a word problem
@@ -84,11 +86,14 @@ class ProgramRun:
     fault: tuple[int, str] | None = None
 
 
-def program_source(lines: list[str]) -> str | None:
-    """The Python program a trace's lines (``code_lines``) are, one line a step, code fences blanked; None where the
-    lines are prose (they do not parse, or assign nothing, or print nothing)."""
-    if not any("print(" in line for line in lines):
+def program_source(trace: str, steps: int) -> str | None:
+    """The Python program a trace of ``steps`` steps is, one line a step, step labels cut and code fences blanked;
+    None where it is prose (it prints nothing, does not parse, or assigns nothing)."""
+    if "print(" not in trace:
         return None  # most traces: prose, told apart without parsing
+    lines = code_lines(trace)
+    if len(lines) != steps:
+        return None  # one paragraph, its steps its sentences
     source = textwrap.dedent("\n".join("" if _FENCE.match(line) else line for line in lines))
     try:
         with warnings.catch_warnings():
