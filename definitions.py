@@ -75,7 +75,7 @@ defs = dg.Definitions(
         "hub": hub(),
     },
     executor=executor(SETTINGS.executor),
-    jobs=[automation.refresh_job, automation.publish_job, automation.redecontaminate_job],
+    jobs=[automation.refresh_job, automation.publish_job, automation.redecontaminate_job, automation.reverify_job],
     schedules=[automation.refresh_schedule(SETTINGS.refresh_cron)],
-    sensors=[automation.new_seed_file, automation.new_benchmark_file],
+    sensors=[automation.new_seed_file, automation.new_benchmark_file, automation.checks_changed],
 )

@@ -1,16 +1,19 @@
-"""Refresh automation: a weekly refresh schedule, a sensor for new seed files, one for new benchmark files."""
+"""Refresh automation: a weekly refresh schedule, a sensor for new seed files, one for new benchmark files, one for
+batches verified by other reasoning checks than the running code's."""
 
 import hashlib
 import importlib.util
 import json
 import re
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
-from assets.batches import BATCH, BATCHES, add_batch, batch_key
+from assets.batches import BATCH, BATCHES, REVERIFY_SELECTION, add_batch, batch_key, checked_by_other_checks
 from assets.settings import FoundrySettings
+from filters.verify import CHECKS_VERSION
 
 SEED_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")
 
@@ -40,6 +43,15 @@ redecontaminate_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("decontaminated").required_multi_asset_neighbors().downstream(),
     description="Re-run decontamination (and everything after it) over one batch's stored rows, then republish.",
 )
+with warnings.catch_warnings():  # Dagster's parser passes a beta parameter of its own (include_sources)
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    _reverify_selection = dg.AssetSelection.from_string(REVERIFY_SELECTION)
+reverify_job = dg.define_asset_job(
+    "reverify",
+    selection=_reverify_selection,
+    description="Verify one batch's stored rows again by this code's reasoning checks, grade and republish them (the "
+    "student loop is not run: it trains on the next revision as ever).",
+)
 
 
 def refresh_schedule(cron: str) -> dg.ScheduleDefinition:
@@ -53,6 +65,16 @@ def refresh_schedule(cron: str) -> dg.ScheduleDefinition:
         return dg.RunRequest(run_key=f"refresh-{batch}", partition_key=batch, tags={"batch": batch})
 
     return weekly_refresh
+
+
+@dg.sensor(job=reverify_job, minimum_interval_seconds=300)
+def checks_changed(context: dg.SensorEvaluationContext):
+    """When the code's reasoning checks change (a deploy), verify every batch verified by other checks again, once per
+    version, so that a published revision holds no row the current checks reject."""
+    return [
+        dg.RunRequest(run_key=f"reverify-{CHECKS_VERSION}-{batch}", partition_key=batch, tags={"batch": batch})
+        for batch in checked_by_other_checks(context.instance)
+    ]
 
 
 def _new_files(folder: Path, suffixes: tuple[str, ...], seen: dict[str, float]) -> list[Path]:

@@ -32,6 +32,7 @@ from dagster._core.errors import DagsterError
 from sqlalchemy.exc import SQLAlchemyError
 
 from assets.stages import STUDENT_POOL, TEACHER_POOL
+from filters.verify import CHECKS_VERSION
 
 try:
     from dagster_postgres.utils import DagsterPostgresException
@@ -201,16 +202,18 @@ def set_pool_limits(instance: dg.DagsterInstance) -> None:
         storage.set_concurrency_slots(pool, default)
 
 
-def run_batch(key: str, select: str, config_json: str, data_dir: str, stages: tuple[str, ...]) -> int:
-    """Materialize ``select`` for batch ``key`` through the Dagster CLI, its full log in ``<data_dir>/logs/<key>.log``
-    and a line a step on screen; on a failure, what became of the rows (``explain``) and the log's path. The exit
-    status: 0, or 2 where the run failed."""
+def run_batch(
+    key: str, select: str, config_json: str, data_dir: str, stages: tuple[str, ...], partitioned: bool = True
+) -> int:
+    """Materialize ``select`` for batch ``key`` (``partitioned=False``: unpartitioned assets after it, the publish)
+    through the Dagster CLI, its full log in ``<data_dir>/logs/<key>.log`` and a line a step on screen; on a failure,
+    what became of the rows (``explain``) and the log's path. The exit status: 0, or 2 where the run failed."""
     log = Path(data_dir) / "logs" / f"{key}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     open_instance()  # made here, by one process at a time, before the Dagster CLI opens it
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    command = [dagster, "asset", "materialize", "-f", "definitions.py", "--select", select, "--partition", key,
-               "--config-json", config_json]  # fmt: skip
+    command = [dagster, "asset", "materialize", "-f", "definitions.py", "--select", select,
+               *(["--partition", key] if partitioned else []), "--config-json", config_json]  # fmt: skip
     with log.open("w") as sink:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         assert process.stdout is not None
@@ -228,6 +231,48 @@ def run_batch(key: str, select: str, config_json: str, data_dir: str, stages: tu
     print(explain(data_dir, key, stages))
     print(f"The full log: {log}")
     return 2
+
+
+REVERIFY_SELECTION = (
+    '(key:"verified"+ or key:"verified_rejections"+ or key:"verified_report"+) and not group:"students"'
+)
+"""What judging a batch again takes: ``verified`` and everything after it, up to the publish, without the student
+loop (it trains on the next revision as ever)."""
+
+
+def checked_by_other_checks(instance: dg.DagsterInstance) -> list[str]:
+    """The registered batches whose latest ``verified`` was made by other reasoning checks than this code's
+    (``CHECKS_VERSION``), oldest first; a batch never verified is not among them."""
+    stale = []
+    for batch in instance.get_dynamic_partitions(BATCH):
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(dg.AssetKey("verified"), asset_partitions=[batch]), limit=1
+        ).records
+        materialization = records[0].asset_materialization if records else None
+        if materialization is not None:
+            version = materialization.metadata.get("checks_version")
+            if version is None or version.value != CHECKS_VERSION:
+                stale.append(batch)
+    return stale
+
+
+def reverify(data_dir: str, stages: tuple[str, ...]) -> int:
+    """The ``reverify`` job's stages (``verified`` and what follows it) for every batch verified by other reasoning
+    checks than this code's, one after another, then one publish of them all; nothing is published where one fails.
+    The exit status as ``run_batch`` gives it."""
+    stale = checked_by_other_checks(open_instance())
+    if not stale:
+        print("every batch was verified by this code's reasoning checks: nothing to do")
+        return 0
+    select = f'({REVERIFY_SELECTION}) and not key:"published_dataset"'
+    for number, key in enumerate(stale, 1):
+        print(f"[{number}/{len(stale)}] batch {key}: verified by other reasoning checks, verifying again", flush=True)
+        if code := run_batch(key, select, "{}", data_dir, stages):
+            return code
+    print("publishing a revision with them", flush=True)
+    if code := run_batch(stale[-1], 'key:"published_dataset"', "{}", data_dir, stages, partitioned=False):
+        print("Publish them with: dagster asset materialize -f definitions.py --select published_dataset")
+    return code
 
 
 def backfill(keys: list[str], select: str = "*", definitions: str = "definitions.py") -> None:
@@ -261,8 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("--config-json", default="{}")
     why = commands.add_parser("explain", help="what became of a batch's rows, stage by stage")
     why.add_argument("key")
+    commands.add_parser("reverify", help="verify again, and republish, the batches verified by other reasoning checks")
     args = parser.parse_args(argv)
-    if args.command in ("run", "explain"):
+    if args.command in ("run", "explain", "reverify"):
         from assets.settings import FoundrySettings
         from assets.stages import COUNTED_STAGES
 
@@ -274,6 +320,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "explain":
             print(explain(data_dir, check_key(args.key), COUNTED_STAGES))
             return
+        if args.command == "reverify":
+            raise SystemExit(reverify(data_dir, COUNTED_STAGES))
         if settings.executor == "ray":
             from assets.cluster import ray_unreachable
 

@@ -25,7 +25,7 @@ from assets.resources import ModelResource, PrmResource
 from assets.run_config import config_of, validate_run_config
 from assets.stages import GPU_REQUEST, MODEL_STEP, STUDENT_POOL
 from filters.stream import decided, stream
-from filters.verify import ReasoningChecks, StepJudge, VerifyTraces
+from filters.verify import CHECKS_VERSION, ReasoningChecks, StepJudge, VerifyTraces
 from generators.grading.rasch import DEFAULT_THRESHOLDS, grade
 from generators.grading.students import grade_by_students
 from generators.tasks.judge import judge_first_wrong_steps
@@ -151,6 +151,7 @@ def verified(
             verifier_audit=dg.MetadataValue.json(audit),
             reasoning_checks=dg.MetadataValue.json(reasoning),
             right_answers_rejected_for_reasoning=sum(reasoning["rejected_by_reasoning"].values()),
+            checks_version=CHECKS_VERSION,
             **({f"judge_{k}": v for k, v in generation_metadata(GenerationStats.merged(judge_stats)).items()}
                if judge_stats else {}),
         )  # fmt: skip

@@ -12,6 +12,7 @@ from assets.resources import ALL_BATCHES, StorageResource
 from assets.run_config import config_of
 from assets.stages import COUNTED_STAGES, REJECTION_STAGES
 from filters.dedup_index import DedupIndex
+from filters.verify import CHECKS_VERSION
 from generators.publishing.card import contamination_report, render_card
 from generators.publishing.reports import PublishedReports, published_reports
 from generators.publishing.rows import cot_rows, layout, rl_rows, split_by_problem, steps_rows, textbook_rows
@@ -96,6 +97,11 @@ def publishing_notes(cot: pl.DataFrame, textbook: pl.DataFrame, reports: Publish
     if reports.decontamination.get("status") == "disabled by config":
         notes.append("decontamination was disabled by config: rows were not checked against benchmark test sets")
     notes += [f"chance gate: {line}" for line in reports.cannot_pass]
+    if stale := sorted(batch for batch, version in reports.checks_versions.items() if version != CHECKS_VERSION):
+        notes.append(
+            f"batches {', '.join(stale)} were verified by other reasoning checks than this code's ({CHECKS_VERSION}):"
+            " `python -m assets.batches reverify` judges their rows by these"
+        )
     return notes
 
 

@@ -7,6 +7,8 @@ decides, and on problems that do have gold the same vote is audited against the 
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 import multiprocessing
 import re
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, TimeoutError, wait
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import polars as pl
 
@@ -25,6 +28,7 @@ from filters.steps import TRACE_REASONS, check_trace, marked_at, source_of, spli
 from filters.steps.reference import CONTRADICTS_REFERENCE
 
 __all__ = [
+    "CHECKS_VERSION",
     "JUDGE_RULES",
     "ReasoningChecks",
     "StepJudge",
@@ -48,6 +52,35 @@ PROCESS_REASONS = (
     JUDGES_DISAGREE,
 )
 """The codes that reject a right answer's reasoning: the card's columns, the audit's ``rejected_by_reasoning``."""
+
+
+def verdict_sources(module: str, found: dict[str, bytes]) -> dict[str, bytes]:
+    """The source of ``module`` (a ``filters`` module) and of every ``filters`` module it imports, directly or not,
+    by module name."""
+    base = Path(__file__).parent.joinpath(*module.split(".")[1:])
+    path = next((p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()), None)
+    if path is None or module in found:
+        return found  # an imported name, not a module
+    found[module] = path.read_bytes()
+    for node in ast.walk(ast.parse(found[module])):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == "filters":
+                verdict_sources(name, found)
+    return found
+
+
+CHECKS_VERSION = hashlib.sha256(
+    b"".join(name.encode() + b"\0" + text for name, text in sorted(verdict_sources(__name__, {}).items()))
+).hexdigest()[:12]
+"""What the verdicts of this code are: a hash of the source of this module and every ``filters`` module it imports
+(answer extraction, the process checks, the family checks). Rows verified under another version may be judged
+otherwise now; publishing names their batches."""
 _MATHY = re.compile(r"[\\^_{}0-9=<>]")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z .,'-]*[A-Za-z.]")  # two or more letters: a text answer, not a product of symbols
 

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.automation import new_benchmark_file, new_seed_file, refresh_schedule
+from assets.automation import checks_changed, new_benchmark_file, new_seed_file, refresh_schedule
 from assets.batches import BATCHES, batch_seed, check_key
 from assets.checks import (
     contamination_check,
@@ -102,6 +102,27 @@ def test_benchmark_sensor_redecontaminates_every_batch_against_all_benchmarks(tm
     assert config.get("shipped", True) is True
 
 
+def test_checks_changed_sensor_verifies_again_once_each_batch_verified_by_other_checks() -> None:
+    from filters.verify import CHECKS_VERSION
+
+    verified = {"old": {"checks_version": "0ld0ld0ld0ld"}, "now": {"checks_version": CHECKS_VERSION}, "unsaid": {}}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(BATCHES.name, ["old", "now", "unsaid", "never_verified"])
+        for batch, said in verified.items():
+            instance.report_runless_asset_event(dg.AssetMaterialization("verified", partition=batch, metadata=said))
+        requests = checks_changed(dg.build_sensor_context(instance=instance))
+    assert [r.partition_key for r in requests] == ["old", "unsaid"]  # a batch verified before versions were recorded
+    assert {r.run_key for r in requests} == {f"reverify-{CHECKS_VERSION}-old", f"reverify-{CHECKS_VERSION}-unsaid"}
+
+
+def test_the_checks_version_covers_every_module_a_verdict_depends_on() -> None:
+    from filters.verify import verdict_sources
+
+    modules = set(verdict_sources("filters.verify", {}))
+    assert {"filters.answers", "filters.families", "filters.steps.checks", "filters.steps.program"} <= modules
+    assert not modules & {"filters.dedup", "filters.decontamination", "filters.edu"}  # no verdict there
+
+
 @pytest.mark.parametrize(("ids", "passed"), [(["a", "b"], True), (["a", "a"], False)])
 def test_unique_ids_check(ids: list[str], passed: bool) -> None:
     assert deduplicated_ids_unique(pl.LazyFrame({"id": ids})).passed is passed
@@ -182,7 +203,8 @@ def test_the_code_location_loads_with_every_job_schedule_and_sensor() -> None:
 
     dg.Definitions.validate_loadable(definitions.defs)
     repository = definitions.defs.get_repository_def()
-    assert {job.name for job in repository.get_all_jobs()} >= {"refresh_dataset", "redecontaminate"}
+    assert {job.name for job in repository.get_all_jobs()} >= {"refresh_dataset", "redecontaminate", "reverify"}
+    assert dg.AssetKey("student_sft") not in repository.get_job("reverify").asset_layer.executable_asset_keys
     assert repository.get_job("redecontaminate").asset_layer.executable_asset_keys >= {
         dg.AssetKey("decontaminated"),
         dg.AssetKey("published_dataset"),

@@ -46,10 +46,15 @@ def teacher(question: str) -> tuple[None, str]:
 
 
 def materialize_fixed_seed_batch(
-    tmp_path: Path, instance: dg.DagsterInstance, ops: dict | None = None, **settings: object
+    tmp_path: Path,
+    instance: dg.DagsterInstance,
+    ops: dict | None = None,
+    selection: dg.AssetSelection | None = None,
+    **settings: object,
 ) -> dg.ExecuteInProcessResult:
-    """Materialize every batch asset for one batch with fixed seeds, in ``tmp_path`` as the working folder (a seed
-    row's source is its path as given), against the deterministic simulated teacher; ``ops`` adds run config."""
+    """Materialize every batch asset (or ``selection``) for one batch with fixed seeds, in ``tmp_path`` as the working
+    folder (a seed row's source is its path as given), against the deterministic simulated teacher; ``ops`` adds run
+    config."""
     import definitions
     from assets.batches import add_batch
     from assets.resources import TeacherResource
@@ -57,23 +62,31 @@ def materialize_fixed_seed_batch(
     seeds = tmp_path / "sums.jsonl"
     seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
                              + "\n" for i in range(1, 9)))  # fmt: skip
+    config = {
+        "seed_problems": {"config": {"sources": [seeds.name], "limit_per_source": 8}},
+        "synthetic_problems": {"config": {"count": 12, "seed": 7}},
+        "evolved_problems": {"config": {"count": 2}},
+        "textbook_topics": {"config": {"count": 3, "seed": 7}},
+        "cot_traces": {"config": {"samples_per_problem": 2}},
+        "difficulty_graded": {"config": {"samples": 2}},
+        **(ops or {}),
+    }
+    everything = [*definitions.all_assets, *definitions.batch_checks]
+    if selection is not None:  # the config of the selected steps alone
+        selected = {
+            key.path[-1] for key in selection.resolve([a for a in everything if isinstance(a, dg.AssetsDefinition)])
+        }
+        config = {op: value for op, value in config.items() if op in selected}
     with SimServer(teacher) as server:
         endpoint = TeacherResource(base_urls=[server.base_url], model="sim-teacher", chat=False, data_dir=".")
         add_batch(instance, "fixed")
         return dg.materialize(
-            [*definitions.all_assets, *definitions.batch_checks],
+            everything,
             resources=graph_resources(".", endpoint, **settings),
-            run_config={"ops": {
-                "seed_problems": {"config": {"sources": [seeds.name], "limit_per_source": 8}},
-                "synthetic_problems": {"config": {"count": 12, "seed": 7}},
-                "evolved_problems": {"config": {"count": 2}},
-                "textbook_topics": {"config": {"count": 3, "seed": 7}},
-                "cot_traces": {"config": {"samples_per_problem": 2}},
-                "difficulty_graded": {"config": {"samples": 2}},
-                **(ops or {}),
-            }},
+            run_config={"ops": config},
             instance=instance,
             partition_key="fixed",
+            selection=selection,
             raise_on_error=False,
         )  # fmt: skip
 
@@ -144,3 +157,37 @@ def test_a_stage_that_drops_more_than_its_ceiling_stops_the_batch(
     assert failed.metadata["drop_rate"].value == pytest.approx(28 / 47, abs=1e-4)
     assert not result.asset_materializations_for_node("decontaminated")
     assert not (tmp_path / "published").exists()
+
+
+def published_ids(folder: Path) -> dict[str, list[str]]:
+    """The ids of each published file of the current revision, by file name (its revision suffix cut)."""
+    return {
+        shard.name.rsplit("-", 1)[0]: sorted(pl.read_parquet(shard, columns=["id"])["id"])
+        for shard in folder.resolve().glob("data/**/*.parquet")
+    }
+
+
+@pytest.mark.e2e
+def test_a_batch_verified_by_other_checks_is_named_and_verified_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch verified by an earlier version of the reasoning checks (a deploy since) is named on the card; the
+    ``reverify`` job judges its stored rows by the current checks and republishes, asking the teacher nothing new."""
+    from assets.automation import reverify_job
+    from assets.batches import checked_by_other_checks
+
+    monkeypatch.chdir(tmp_path)
+    published = tmp_path / "published" / "reasoning-foundry"
+    with dg.instance_for_test() as instance:
+        with monkeypatch.context() as earlier:
+            earlier.setattr("assets.grading.CHECKS_VERSION", "0ld0ld0ld0ld")
+            assert materialize_fixed_seed_batch(tmp_path, instance).success
+        assert checked_by_other_checks(instance) == ["fixed"]
+        assert "batches fixed were verified by other reasoning checks" in (published / "README.md").read_text()
+        rows = published_ids(published)
+        again = materialize_fixed_seed_batch(tmp_path, instance, selection=reverify_job.selection)
+        assert again.success and checked_by_other_checks(instance) == []
+    assert "were verified by other reasoning checks" not in (published / "README.md").read_text()
+    assert published_ids(published) == rows
+    graded = again.asset_materializations_for_node("difficulty_graded")[0].metadata
+    assert graded["requests"].value == graded["cache_hits"].value  # every answer from the teacher's cache

@@ -22,6 +22,7 @@ class PublishedReports:
     cannot_pass: list[str] = field(default_factory=list)  # the chance gate's warnings, each once
     sampling: list[dict] = field(default_factory=list)  # batch and summary, where a batch sampled to a target
     yields: list[dict] = field(default_factory=list)  # per domain: samples, verified rows, samples per verified row
+    checks_versions: dict[str, str | None] = field(default_factory=dict)  # batch: the version of the checks it met
 
 
 def _reports(frame: pl.DataFrame, stage: str) -> list[tuple[str, dict]]:
@@ -56,8 +57,10 @@ def published_reports(frame: pl.DataFrame, stages: tuple[str, ...], batches: set
     for _, report in _reports(scoped, "reasoning_filtered"):
         judge = {k: report[k] for k in ("min_edu_score", "judge_model") if k in report} or judge
     audits, cannot_pass = [], []
+    checks_versions: dict[str, str | None] = {}
     for batch, report in _reports(scoped, "verified"):
         audits.append({"batch": batch, **(report.get("verifier_audit") or {})})
+        checks_versions[batch] = report.get("checks_version")
         gate = (report.get("reasoning_checks") or {}).get("chance_gate") or {}
         cannot_pass += [line for line in gate.get("cannot_pass", []) if line not in cannot_pass]
     sampling: list[dict] = []
@@ -72,4 +75,6 @@ def published_reports(frame: pl.DataFrame, stages: tuple[str, ...], batches: set
         {"domain": d, "samples": s, "verified": v, "samples_per_verified_row": round(s / v, 1) if v else None}
         for d, (s, v) in sorted(by_domain.items())
     ]
-    return PublishedReports(table, throughput, decontamination, judge, audits, cannot_pass, sampling, yields)
+    return PublishedReports(
+        table, throughput, decontamination, judge, audits, cannot_pass, sampling, yields, checks_versions
+    )
