@@ -361,3 +361,42 @@ def test_no_text_a_model_writes_makes_the_checks_raise() -> None:
     for _ in range(2000):
         trace = " ".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 14)))
         check_trace("Ava has 5 apples and 0 pears. What is 2/0?", trace, reference="#### 5")
+
+
+HANA = "Hana has 11 marbles. Hana loses 4 marbles while playing. How many marbles does Hana have now?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # what is lost stated as what is left, before a sound calculation: a demo published this
+            HANA,
+            "Step 1: There are 4 marbles left.\nStep 2: After losing the 4 marbles, Hana has 11 - 4 = 7 marbles now.\n"
+            "The answer is \\boxed{7}.",
+            "misread_fact: There are 4 marbles left. (the problem: Hana loses 4 marbles while playing.)",
+        ),
+        (  # what is given away stated as the start: a demo published this too
+            "Hana bakes 19 cookies. Hana gives 6 cookies to the neighbours. How many cookies does Hana have now?",
+            "Step 1: She starts with 6 cookies.\nStep 2: 19 - 6 = 13 cookies.\nThe answer is \\boxed{13}.",
+            "misread_fact: She starts with 6 cookies. (the problem: Hana gives 6 cookies to the neighbours.)",
+        ),
+        (HANA, "Step 1: She starts with 11 marbles.\nStep 2: 11 - 4 = 7 marbles are left.\nThe answer is 7.", None),
+        (  # left, and worked out before: 8 - 4 = 4
+            "Hana has 8 marbles. Hana loses 4 marbles while playing. How many marbles does Hana have now?",
+            "Step 1: 8 - 4 = 4.\nStep 2: There are 4 marbles left.\nThe answer is \\boxed{4}.",
+            None,
+        ),
+        (  # the problem itself says what is left
+            "Hana loses 4 marbles and has 4 marbles left. How many did she have?",
+            "Step 1: There are 4 marbles left.\nStep 2: 4 + 4 = 8 marbles.\nThe answer is \\boxed{8}.",
+            None,
+        ),
+        (  # the one who receives has what was given
+            "Tom has 9 apples. Tom gives 3 apples to Ann. How many apples does Tom have now?",
+            "Step 1: Ann has 3 apples.\nStep 2: 9 - 3 = 6 apples.\nThe answer is \\boxed{6}.",
+            None,
+        ),
+    ],
+)
+def test_an_amount_that_leaves_stated_as_what_is_kept_is_misread(problem: str, trace: str, error: str | None) -> None:
+    assert find_reasoning_error(problem, trace) == error

@@ -17,6 +17,7 @@ from filters.steps.facts import (
     restates,
     restates_given,
     speaks_of_deficit,
+    taken_as_kept,
     unfounded_fact,
 )
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
@@ -87,7 +88,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     checked = 0
     unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
     given = problem_facts(problem)[1]
+    competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
     known = set(given)  # the numbers the problem and the steps so far state
+    said: set[Fraction] = set()  # the numbers the steps so far state
     for i in body:
         tokens = tokenize(normalized[i], declared) if DIGIT.search(normalized[i]) else []
         if tokens:  # number words are tokens too
@@ -108,11 +111,14 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return TraceCheck(steps, labels, checked, Drop("negative_quantity", claim.text))
             labels[i] = True
             stated.add(claim.value)
-        if not claims and (misread := misread_fact(problem, line, tokens, values[-1], known)):
+        if not claims and (
+            misread := misread_fact(problem, line, tokens, values[-1], known)
+            or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))
+        ):
             labels[i] = False
             return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
         known |= values[-1]
-    competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
+        said |= values[-1]
     # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
         labels[nowhere] = False

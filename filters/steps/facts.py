@@ -83,6 +83,30 @@ def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fract
     return ""
 
 
+_STATE = re.compile(r"\b(?:starts?|started|starting|begins?|began|left|remain\w*)\b", re.IGNORECASE)
+_TAKEN = re.compile(
+    r"\b(?:los[te]s?|losing|gives?|gave|giving|eats?|ate|eaten|spends?|spent|sells?|sold|lends?|lent|donat\w+|uses?|"
+    r"used|breaks?|broke|pays?|paid|takes? away|took away)\b",
+    re.IGNORECASE,
+)  # an amount that leaves: what is lost, given, eaten, spent, sold, lent, used, paid
+_LINKS = re.compile(r"\b(?:than|more|less|fewer|after|before|from|per|each|every)\b", re.IGNORECASE)
+
+
+def taken_as_kept(problem: str, line: str, tokens: list[Token], values: set[Fraction], said: set[Fraction]) -> str:
+    """A step that states as what is left or what one starts with ("There are 4 marbles left.", "She starts with 6
+    cookies.") a number the problem gives only as an amount that leaves ("Hana loses 4 marbles") and no earlier step
+    (``said``) has: the step and that sentence; empty where there is none."""
+    if len(values) != 1 or values <= said or any(t.kind == OP for t in tokens) or not _STATE.search(line):
+        return ""
+    if _TAKEN.search(line) or _RELATES.search(line) or _LINKS.search(line):
+        return ""  # the step speaks of the change itself, or relates quantities
+    value = next(iter(values))
+    giving = [sentence for sentence in sentences(problem) if value in numbers(normalize(sentence))]
+    if giving and all(_TAKEN.search(sentence) and not _STATE.search(sentence) for sentence in giving):
+        return f"{line.strip()} (the problem: {giving[0]})"
+    return ""
+
+
 def restates_given(problem: str, line: str, value: Fraction) -> bool:
     """Whether ``line`` restates a sentence of the problem that gives ``value``: its words (fillers aside) all
     come from that sentence ("She has 16 books." for "Jade has 16 books and reads them all.")."""
