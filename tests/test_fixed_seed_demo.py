@@ -191,3 +191,39 @@ def test_a_batch_verified_by_other_checks_is_named_and_verified_again(
     assert published_ids(published) == rows
     graded = again.asset_materializations_for_node("difficulty_graded")[0].metadata
     assert graded["requests"].value == graded["cache_hits"].value  # every answer from the teacher's cache
+
+
+@pytest.mark.e2e
+def test_reverify_on_the_command_line_judges_each_such_batch_then_publishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m assets.batches reverify`, the way without the daemon: each batch verified by other checks is judged
+    again in a run of its own, then one publish; a second call finds nothing to do."""
+    import subprocess
+    import sys
+
+    from assets.batches import checked_by_other_checks
+
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance, monkeypatch.context() as earlier:
+        earlier.setattr("assets.grading.CHECKS_VERSION", "0ld0ld0ld0ld")
+        assert materialize_fixed_seed_batch(tmp_path, instance).success
+    with SimServer(teacher) as server:
+        endpoint = {"BASE_URLS": server.base_url, "MODEL": "sim-teacher", "CHAT": "false"}
+        env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(tmp_path),
+               **{f"{role}_{k}": v for role in ("TEACHER", "STUDENT") for k, v in endpoint.items()}}  # fmt: skip
+        command = [sys.executable, "-m", "assets.batches", "reverify"]
+        root = Path(__file__).resolve().parents[1]
+        first = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=600)
+        second = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "[1/1] batch fixed: verified by other reasoning checks" in first.stdout
+    assert "publishing a revision with them" in first.stdout and "published_dataset: published" in first.stdout
+    assert second.returncode == 0 and "nothing to do" in second.stdout
+    with dg.DagsterInstance.get() as instance:
+        assert checked_by_other_checks(instance) == []
+    card = (tmp_path / "published" / "reasoning-foundry" / "README.md").read_text()
+    assert "were verified by other reasoning checks" not in card
