@@ -27,7 +27,7 @@ _PLAIN = [
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
 ]
 _TOKEN = re.compile(
-    r"(?P<num>\d+\s+\d+/0*[1-9]\d*(?![\d.])|\d+/0*[1-9]\d*(?![\d.])"  # 2 1/2, 3/4; 5/0 is a division
+    r"(?P<num>\d+[ \t]+\d+/0*[1-9]\d*(?![\d.])|\d+/0*[1-9]\d*(?![\d.])"  # 2 1/2, 3/4; 5/0 is a division
     r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d{1,3}(?: \d{3})+(?![\d,./])"  # 1,200.5 and 350 000
     r"|\d+(?:\.\d+)?|\.\d+)(?P<pct>\s*(?:%|percent\b))?"
     r"|(?P<op>[-+*/^×·÷−–])|(?P<lp>[({\[])|(?P<rp>[)}\]])|(?P<eq>=|≈)"
@@ -91,11 +91,10 @@ for _words in _VERBAL_EQ:
 
 @lru_cache(maxsize=65536)
 def number(text: str) -> Fraction:
-    text = text.replace(",", "")
-    if " " in text.strip():
-        whole, fraction = text.split()
-        return Fraction(whole) + Fraction(fraction)
-    return Fraction(text)  # also "3/4"
+    parts = text.replace(",", "").split()
+    if len(parts) == 2:  # 2 1/2, its parts apart by spaces or a tab
+        return Fraction(parts[0]) + Fraction(parts[1])
+    return Fraction(parts[0])  # also "3/4"
 
 
 def declared_variables(text: str) -> frozenset[str]:
