@@ -104,6 +104,16 @@ def test_a_program_prints_what_python_prints() -> None:
     assert run.assigned[0] == (0, 0.0) and run.assigned[-1] == (3, 50.0)
 
 
+def test_loops_break_continue_and_end_as_python_s_do() -> None:
+    lines = ["n, seen = 0, []", "while n < 10:", "    n += 1", "    if n % 2:", "        continue", "    if n > 6:",
+             "        break", "    seen.append(n)", "else:", "    seen.append(-1)",
+             "for k in [1, 2]:", "    pass", "else:", "    seen.append(100)", "print(seen, n)"]  # fmt: skip
+    exec_globals: dict = {}
+    exec("\n".join(lines).replace("print(", "result = ("), exec_globals)  # what Python itself makes of it
+    run = run_program("\n".join(lines))
+    assert run.fault is None and run.printed == list(exec_globals["result"]) == [[2, 4, 6, 100], 8]
+
+
 @pytest.mark.parametrize(
     "steps",
     [

@@ -128,11 +128,24 @@ class _Interpreter:
         self.functions: dict[str, ast.FunctionDef] = {}
         self.turns = 0
 
+    def tick(self) -> None:
+        self.turns += 1
+        if self.turns > _BUDGET:
+            raise Unjudged("the program runs too long")
+
+    def turn(self, body: list[ast.stmt], scope: dict[str, object]) -> bool:
+        """One pass of a loop's body; False where it breaks out of the loop."""
+        try:
+            self.block(body, scope)
+        except _Break:
+            return False
+        except _Continue:
+            pass
+        return True
+
     def block(self, body: list[ast.stmt], scope: dict[str, object]) -> None:
         for statement in body:
-            self.turns += 1
-            if self.turns > _BUDGET:
-                raise Unjudged("the program runs too long")
+            self.tick()
             self.run.ran.add(statement.lineno - 1)
             try:
                 self.statement(statement, scope)
@@ -159,25 +172,17 @@ class _Interpreter:
             case ast.For(target=target, iter=iterable, body=body, orelse=orelse):
                 for item in self.iterable(self.value(iterable, scope)):
                     self.assign(target, item, scope, node.lineno)
-                    try:
-                        self.block(body, scope)
-                    except _Break:
+                    if not self.turn(body, scope):
                         break
-                    except _Continue:
-                        continue
                 else:
                     self.block(orelse, scope)
-            case ast.While(test=test, body=body):
+            case ast.While(test=test, body=body, orelse=orelse):
                 while self.value(test, scope):
-                    self.turns += 1
-                    if self.turns > _BUDGET:
-                        raise Unjudged("the program runs too long")
-                    try:
-                        self.block(body, scope)
-                    except _Break:
+                    self.tick()
+                    if not self.turn(body, scope):
                         break
-                    except _Continue:
-                        continue
+                else:
+                    self.block(orelse, scope)
             case ast.FunctionDef(name=name):
                 self.functions[name] = node
             case ast.Return(value=value):
