@@ -179,6 +179,9 @@ class LocalPostgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+LATE_NODE_S = 120  # how long a node that missed `ray start`'s own wait may take to come up
+
+
 class LocalRay:
     """``with LocalRay(env) as ray:`` a Ray cluster on this machine, a head (with the dashboard's job API, at
     ``ray.address``) and a second node, one CPU each, every port free-picked (two clusters on one machine do not
@@ -203,11 +206,33 @@ class LocalRay:
             raise RuntimeError(f"ray start failed: {done.stderr.strip()[-2000:]}")
 
     def __enter__(self) -> LocalRay:
-        self._start("--head", f"--port={self.gcs}", "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard}",
-                    "--include-dashboard=true", f"--temp-dir={self.root}",
-                    f"--ray-client-server-port={free_port()}")  # fmt: skip
-        self._start(f"--address=127.0.0.1:{self.gcs}", f"--num-gpus={self.gpus}")
+        try:
+            self._start("--head", f"--port={self.gcs}", "--dashboard-host=127.0.0.1",
+                        f"--dashboard-port={self.dashboard}", "--include-dashboard=true", f"--temp-dir={self.root}",
+                        f"--ray-client-server-port={free_port()}")  # fmt: skip
+            try:
+                self._start(f"--address=127.0.0.1:{self.gcs}", f"--num-gpus={self.gpus}")
+            except RuntimeError as err:
+                # `ray start` gives a node 30 s (fixed in Ray) to register with the head, and leaves its processes
+                # starting when it gives up: on a loaded machine the node comes up later, so wait for it
+                if "timed out during startup" not in str(err) or not self._nodes_come_up(2, LATE_NODE_S):
+                    raise
+        except BaseException:
+            self.__exit__()
+            raise
         return self
+
+    def _nodes_come_up(self, nodes: int, within_s: float) -> bool:
+        """Whether the cluster has ``nodes`` nodes alive within ``within_s`` seconds."""
+        from ray.util.state import list_nodes
+
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):  # the head's state API answers once it is up
+                if sum(node.state == "ALIVE" for node in list_nodes(address=self.address)) >= nodes:
+                    return True
+            time.sleep(1)
+        return False
 
     def processes(self) -> list[psutil.Process]:
         """This cluster's processes (their command lines name its folder or its head's port)."""
