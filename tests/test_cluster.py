@@ -210,15 +210,18 @@ def test_a_node_that_registers_after_ray_start_gave_up_joins_the_cluster(monkeyp
     from ray.util.state import list_nodes
 
     start = LocalRay._start
+    late: list[threading.Thread] = []
 
     def late_second_node(cluster: LocalRay, *args: str) -> None:
         if "--head" in args:
             return start(cluster, *args)
-        threading.Timer(2, start, (cluster, *args)).start()
+        late.append(threading.Timer(2, start, (cluster, *args)))
+        late[0].start()
         raise RuntimeError(TIMED_OUT)
 
     monkeypatch.setattr(LocalRay, "_start", late_second_node)
     with LocalRay() as ray:
+        late[0].join(timeout=180)  # its `ray start` returns once the node is registered
         alive = [node for node in list_nodes(address=ray.address) if node.state == "ALIVE"]
     assert len(alive) == 2
 
