@@ -207,8 +207,8 @@ def run_batch(
 ) -> int:
     """Materialize ``select`` for batch ``key`` (``partitioned=False``: unpartitioned assets after it, the publish)
     through the Dagster CLI, its full log in ``<data_dir>/logs/<key>.log`` (``publish.log``) and a line a step on
-    screen; on a failure,
-    what became of the rows (``explain``) and the log's path. The exit status: 0, or 2 where the run failed."""
+    screen; on a failure, what became of the rows (``explain``) and the log's path. The exit status: 0, or 2 where
+    the run failed."""
     log = Path(data_dir) / "logs" / (f"{key}.log" if partitioned else "publish.log")  # a batch's log is its own
     log.parent.mkdir(parents=True, exist_ok=True)
     open_instance()  # made here, by one process at a time, before the Dagster CLI opens it
