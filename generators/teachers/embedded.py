@@ -24,6 +24,9 @@ from generators.teachers.models import assemble_model, hf_model_in
 
 EMBEDDED_MODEL = "gemma-3-270m"
 EMBEDDED_ENGINES = ("llama.cpp", "vllm")
+# A server killed a moment ago refuses connections before its process has exited (its model unmapped, its threads
+# ended), more so on a loaded machine: a failed connection waits this long for the exit before calling it alive.
+EXIT_WAIT_S = 5.0
 # What each engine's server is sent besides the request's own sampling: llama.cpp's server samples with top_k 40,
 # min_p 0.05 and a repetition penalty of 1.1 by default, vLLM's with none of them, and the 270M base model without them
 # loops ("Step 6: 30 = 30 = 30 = 30" to the token budget: 0 of 80 demo traces verified). So vLLM is sent llama.cpp's.
@@ -145,11 +148,16 @@ class EmbeddedServer:
     def revive(self) -> bool:
         """Start the server again where its process has died (a crash, the OOM killer, a stray ``kill``), at most
         ``max_restarts`` times; True where it runs now. Callers that find it dead together restart it once."""
+        process = self.process
+        if process is None:
+            return False
+        try:
+            process.wait(timeout=EXIT_WAIT_S)
+        except subprocess.TimeoutExpired:
+            return True
         with self._restarting:
-            if self.process is None:
-                return False
-            if self.process.poll() is None:
-                return True
+            if self.process is not process:  # another caller started it again meanwhile
+                return self.process is not None and self.process.poll() is None
             if self.restarts >= self.max_restarts:
                 return False
             self.restarts += 1
