@@ -16,6 +16,12 @@ BIKES = "Alisa biked 12 miles per hour for 4.5 hours. Stanley biked at x miles p
         ("Step 1: 12 * 4.5 = 54 miles.\nStep 2: 54 + 2.5x = 79.\nStep 3: Solving for x, we get: x = 12.", "x = 12"),
         ("Step 1: 54 + 2.5x = 79.\nStep 2: 2.5x = 25.\nStep 3: x = 10.\nThe answer is \\boxed{10}.", None),
         ("Step 1: 54 miles + 2.5x miles = 79 miles, so x = 10.\nThe answer is \\boxed{10}.", None),
+        # a unit after the unknown's term is the term's, not the end of the equation's side
+        ("Step 1: 79 = (54 miles + 2.5x miles)\nStep 2: x = 10 miles per hour.\nThe answer is \\boxed{10}.", None),
+        (
+            "Step 1: 79 = (54 miles + 2.5x miles)\nStep 2: x = (79 / 2.5) miles\nThe answer is \\boxed{31.6}.",
+            "x = 31.6",
+        ),
         ("Step 1: 54 + 2.5x = 79.\nStep 2: x = 9.5.\nThe answer is \\boxed{9.5}.", "x = 9.5"),
         ("Step 1: Let x be his speed. 3(x - 2) + 30 = 54.\nStep 2: x = 10.\nThe answer is \\boxed{10}.", None),
         ("Step 1: Let x be his speed. 3(x - 2) + 30 = 54.\nStep 2: x = 8.\nThe answer is \\boxed{8}.", "x = 8"),

@@ -60,8 +60,18 @@ class _LinearParser(Parser):
 
 
 def _side(tokens: list[Token]) -> list[Token]:
-    """The tokens of an equation's side: numbers, operators, parentheses, unknowns, and unit words after a number."""
-    return [t for t in tokens if t.kind in (NUM, OP, LP, RP) or (t.kind == WORD and (t.variable or t.after_number))]
+    """The tokens of an equation's side: numbers, operators, parentheses, unknowns, and unit words after a number or
+    an unknown."""
+    return [
+        t
+        for i, t in enumerate(tokens)
+        if t.kind in (NUM, OP, LP, RP) or (t.kind == WORD and (t.variable or _unit(tokens, i)))
+    ]
+
+
+def _unit(tokens: list[Token], i: int) -> bool:
+    """Whether the word at ``i`` names the unit of the quantity before it (``54 miles``, ``1200X km``)."""
+    return tokens[i].after_number or (i > 0 and tokens[i - 1].variable)
 
 
 def _extent(tokens: list[Token], start: int, step: int) -> int:
@@ -73,7 +83,7 @@ def _extent(tokens: list[Token], start: int, step: int) -> int:
         if t.kind in (EQ, STOP):
             break
         if t.kind == WORD and not t.variable:
-            unit = t.after_number and j + 1 < len(tokens) and tokens[j + 1].kind in (OP, RP, EQ)
+            unit = _unit(tokens, j) and j + 1 < len(tokens) and tokens[j + 1].kind in (OP, RP, EQ)
             if not unit:
                 break
         j += step
