@@ -47,6 +47,27 @@ def test_simplifications_and_names_are_not_equations_to_solve(trace: str) -> Non
     assert find_reasoning_error("A problem with 95 pages, 810 points, 120 minutes and 84 years.", trace) is None
 
 
+JERRY = "Jerry is twice as old as he was 5 years ago. How old will Jerry be in 3 years?"
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [
+        ("Step 1: Let x be his age now.\nStep 2: x + 3 = 2(x/2).\nStep 3: x = 3.\nThe answer is \\boxed{6}.",
+         "no x solves"),
+        ("Step 1: Let x be his age now.\nStep 2: x - 5 + 5 = x + 1 - 1.\nStep 3: x = 2(x - 5), so x = 10.\n"
+         "Step 4: 10 + 3 = 13.\nThe answer is \\boxed{13}.", None),
+        ("Step 1: Let x be his age now.\nStep 2: x = 2(x - 5) = 2x - 10, so x = 10.\nStep 3: 10 + 3 = 13.\n"
+         "The answer is \\boxed{13}.", None),
+    ],
+)  # fmt: skip
+def test_an_equation_no_value_solves_is_a_false_step(trace: str, error: str | None) -> None:
+    """Both sides with the unknown: one that always holds simplifies, one that never holds is wrong, one that holds
+    for one value is solved later."""
+    found = find_reasoning_error(JERRY, trace)
+    assert (found is None) if error is None else (found is not None and f"false_calculation: {error}" in found)
+
+
 def test_an_expression_holding_an_unknown_is_not_evaluated() -> None:
     trace = "Step 1: He has $40 - ($12 + $3x) = $19 left.\nStep 2: 3x = 9, x = 3.\nThe answer is \\boxed{3}."
     assert find_reasoning_error("Craig has $40. He spends $12 and 3 packs at $x. He has $19 left.", trace) is None

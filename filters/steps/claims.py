@@ -147,7 +147,11 @@ def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction])
             coefficient, name = solved
             value = next(iter(right.values)) / coefficient
         elif solved is None and (equation := equation_solution(tokens, e)):
-            name, value = equation
+            name, solution = equation
+            if solution is None:
+                found.append(Claim(f"no {name} solves {line.strip()}", False, Fraction(0)))
+                continue
+            value = solution
         else:
             continue
         known = unknowns.setdefault(name, value)

@@ -90,9 +90,10 @@ def _extent(tokens: list[Token], start: int, step: int) -> int:
     return j
 
 
-def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction] | None:
+def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction | None] | None:
     """Where the equality at ``tokens[e]`` is a linear equation in one unknown, the unknown's side more than the
-    unknown alone and the other side free of it: the unknown and the value that solves it; else None."""
+    unknown alone: the unknown and the value that solves it, or None for the value where no value can (``x + 3 =
+    x``); else None."""
     if tokens[e].text != "=":
         return None  # "3 sisters is 3 * x" names a quantity; it is no equation to solve
     begin = _extent(tokens, e - 1, -1) + 1
@@ -102,8 +103,8 @@ def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction] | Non
     if len(names) != 1 or any(t.percent for t in (*left, *right)):
         return None
     unknown_sides = [side for side in (left, right) if any(t.variable for t in side)]
-    if len(unknown_sides) != 1 or sum(t.kind != WORD for t in unknown_sides[0]) < 2:
-        return None  # "5P + 30 = 95" is solved; "P + 3 + 3 = P + 6" simplifies, "1/3 = x" names
+    if not any(sum(t.kind != WORD for t in side) >= 2 for side in unknown_sides):
+        return None  # "1/3 = x" names
     sides: list[Linear] = []
     for side in (left, right):
         value = _LinearParser(side).parse()
@@ -111,6 +112,8 @@ def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction] | Non
             return None
         sides.append(value)
     difference = sides[0] - sides[1]
-    if not difference.slope:
-        return None  # an identity or a contradiction, not an equation to solve
+    if not difference.slope:  # "P + 3 + 3 = P + 6" simplifies; "x + 3 = x" holds for no x
+        return (names.pop(), None) if difference.constant else None
+    if len(unknown_sides) != 1:
+        return None  # "x - 10 + x = x" is solved as it is simplified
     return names.pop(), -difference.constant / difference.slope
