@@ -441,3 +441,41 @@ HANA = "Hana has 11 marbles. Hana loses 4 marbles while playing. How many marble
 )
 def test_an_amount_that_leaves_stated_as_what_is_kept_is_misread(problem: str, trace: str, error: str | None) -> None:
     assert find_reasoning_error(problem, trace) == error
+
+
+DIEGO = "Diego has saved $25. A relative multiplies Diego's savings by 4. How many dollars does Diego have now?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # the answer given to the one who gave: a demo published this
+            DIEGO,
+            "Step 1: 25 * 4 = 100.\nStep 2: The relative has $100 left over.\nThe answer is \\boxed{100}.",
+            "misread_fact: Step 2: The relative has $100 left over. (asked of another)",
+        ),
+        (DIEGO, "Step 1: 25 * 4 = 100.\nStep 2: Diego has $100 now.\nThe answer is \\boxed{100}.", None),
+        (DIEGO, "Step 1: 25 * 4 = 100.\nStep 2: So he has $100.\nThe answer is \\boxed{100}.", None),
+        (  # the answer's owner named too, in another clause
+            "Anne has 12 fewer books than Fawn. Anne has 16 books. How many books does Fawn have?",
+            "Step 1: Anne has 16 books, so Fawn has 16 + 12 = 28 books.\nThe answer is \\boxed{28}.",
+            None,
+        ),
+        (  # a comparison asks of two
+            "Robert has 30 cherries, 10 more than Jerry. How many more cherries does Robert have than Jerry?",
+            "Step 1: Jerry has 30 - 10 = 20 cherries.\nStep 2: Jerry has 20 fewer, so 30 - 20 = 10.\n"
+            "The answer is \\boxed{10}.",
+            None,
+        ),
+        (  # the place the question names holds the answer
+            "A class library has 19 books. Hana receives a donation of 10 books. How many books does Hana have in the "
+            "library now?",
+            "Step 1: 19 + 10 = 29.\nStep 2: The library has 29 books.\nThe answer is \\boxed{29}.",
+            None,
+        ),
+    ],
+)
+def test_an_answer_given_to_another_than_the_one_asked_about_is_misread(
+    problem: str, trace: str, error: str | None
+) -> None:
+    assert find_reasoning_error(problem, trace) == error

@@ -12,6 +12,7 @@ from filters.schemas import reasons
 from filters.steps.claims import line_claims, solved_claims
 from filters.steps.facts import (
     admits_negatives,
+    answer_given_to_another,
     misread_fact,
     problem_facts,
     restates,
@@ -123,6 +124,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
         labels[nowhere] = False
         return TraceCheck(steps, labels, checked, Drop("unfounded_fact", steps[nowhere]))
+    if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
+        labels[other] = False
+        return TraceCheck(steps, labels, checked, Drop("misread_fact", f"{steps[other]} (asked of another)"))
     if not competition and (unworked := _unworked(problem, trace, [normalized[i] for i in body], values, stated)):
         code, first = unworked
         if steps:  # the steps after the first bad one are unjudged, whatever their calculations

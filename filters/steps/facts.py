@@ -107,6 +107,45 @@ def taken_as_kept(problem: str, line: str, tokens: list[Token], values: set[Frac
     return ""
 
 
+# "How many dollars does Diego have now?": whose quantity the answer is; a comparison ("than") asks of two
+_ASKED_OWNER = re.compile(
+    r"\b[Hh]ow (?:many|much)\b[^?]*?\b(?:does|do|did|will|would)\s+(?P<owner>[A-Z][a-z]+)\s+(?:now\s+|still\s+)?"
+    r"(?:have|own|keep|count|save|end up with)\b[^?]*\?"
+)
+# "The relative has $100 left over", "so Fawn has 16 + 12 = 28 books": who a clause gives a quantity to
+_HOLDS = re.compile(
+    r"(?:^|[.:;!]\s+|\b(?:so|then|and|now)\s+)(?P<owner>(?:[Tt]he\s+)?[A-Za-z]+)\s+(?:now\s+)?"
+    r"(?:has|have|had|owns|gets|ends up with|is left with)\b(?P<rest>[^.,;\n]*)"
+)
+_PRONOUNS = frozenset({"he", "she", "they", "it", "we", "you", "i", "this", "that", "there", "which", "who"})
+
+
+def answer_given_to_another(problem: str, steps: list[str], answer: str | None) -> int | None:
+    """The step that gives the final answer (one number) to another participant of the problem than the one the
+    question asks about ("The relative has $100 left over." where Diego's money is asked); None where a step gives it
+    to the one asked about or to a pronoun, or where no step gives it to anyone."""
+    asked = _ASKED_OWNER.search(problem)
+    targets = numbers(normalize(answer)) if answer else set()
+    if asked is None or " than " in asked.group() or len(targets) != 1:
+        return None
+    value = next(iter(targets))
+    question = asked.group().lower()
+    others: list[int] = []
+    for i, step in enumerate(steps):
+        for held in _HOLDS.finditer(normalize(step).strip()):
+            if value not in numbers(held.group("rest")):
+                continue
+            owner = held.group("owner")
+            noun = owner.split()[-1]
+            if owner == asked.group("owner") or owner.lower() in _PRONOUNS:
+                return None
+            named = noun[0].isupper() and noun != "The" and re.search(rf"\b{noun}\b", problem)
+            role = owner.lower().startswith("the ") and re.search(rf"\b(?:[Aa]n?|[Tt]he) {noun}\b", problem)
+            if (named or role) and noun.lower() not in question:
+                others.append(i)
+    return others[0] if others else None
+
+
 def restates_given(problem: str, line: str, value: Fraction) -> bool:
     """Whether ``line`` restates a sentence of the problem that gives ``value``: its words (fillers aside) all
     come from that sentence ("She has 16 books." for "Jade has 16 books and reads them all.")."""
