@@ -28,6 +28,8 @@ class ProxyLog:
     received: list[tuple[str, int, float]] = field(default_factory=list)  # (prompt, seed, time)
     completed: list[tuple[str, int]] = field(default_factory=list)
     faults: list[tuple[str, str, int, float]] = field(default_factory=list)  # (fault, prompt, seed, time)
+    in_flight: int = 0  # requests with a body forwarded whose reply has not come back
+    max_in_flight: int = 0
 
 
 class FaultProxy(LocalHTTPServer):
@@ -82,7 +84,13 @@ class FaultProxy(LocalHTTPServer):
             await self.reply(writer, "200 OK", BROKEN_REPLIES[fault], kind=kind)
             return True
         forwarded = {k: v for k, v in headers.items() if k.lower() in ("content-type", "authorization")}
-        reply = await self._client.request(method, path, content=body, headers=forwarded)
+        counted = int(bool(body))
+        self.log.in_flight += counted
+        self.log.max_in_flight = max(self.log.max_in_flight, self.log.in_flight)
+        try:
+            reply = await self._client.request(method, path, content=body, headers=forwarded)
+        finally:
+            self.log.in_flight -= counted
         content = reply.content
         if fault in ("empty", "length"):
             answer = json.loads(content)
