@@ -120,16 +120,25 @@ _HOLDS = re.compile(
 _PRONOUNS = frozenset({"he", "she", "they", "it", "we", "you", "i", "this", "that", "there", "which", "who"})
 
 
+@lru_cache(maxsize=4096)
+def _asked_owner(problem: str) -> tuple[str, str] | None:
+    """Whose quantity the question asks for and the question itself, lowercased; None for a comparison or none."""
+    asked = _ASKED_OWNER.search(problem)
+    if asked is None or " than " in asked.group():
+        return None
+    return asked.group("owner"), asked.group().lower()
+
+
 def answer_given_to_another(problem: str, steps: list[str], answer: str | None) -> int | None:
     """The step that gives the final answer (one number) to another participant of the problem than the one the
     question asks about ("The relative has $100 left over." where Diego's money is asked); None where a step gives it
     to the one asked about or to a pronoun, or where no step gives it to anyone."""
-    asked = _ASKED_OWNER.search(problem)
-    targets = numbers(normalize(answer)) if answer else set()
-    if asked is None or " than " in asked.group() or len(targets) != 1:
+    asked = _asked_owner(problem)
+    targets = numbers(normalize(answer)) if asked and answer else set()
+    if asked is None or len(targets) != 1:
         return None
+    owner_asked, question = asked
     value = next(iter(targets))
-    question = asked.group().lower()
     others: list[int] = []
     for i, step in enumerate(steps):
         for held in _HOLDS.finditer(normalize(step).strip()):
@@ -137,7 +146,7 @@ def answer_given_to_another(problem: str, steps: list[str], answer: str | None) 
                 continue
             owner = held.group("owner")
             noun = owner.split()[-1]
-            if owner == asked.group("owner") or owner.lower() in _PRONOUNS:
+            if owner == owner_asked or owner.lower() in _PRONOUNS:
                 return None
             named = noun[0].isupper() and noun != "The" and re.search(rf"\b{noun}\b", problem)
             role = owner.lower().startswith("the ") and re.search(rf"\b(?:[Aa]n?|[Tt]he) {noun}\b", problem)
