@@ -29,6 +29,7 @@ from generators.teachers.embedded import (
     EMBEDDED_SAMPLING,
     EmbeddedServer,
     die_with_parent,
+    embedded_threads,
     release_server,
     shared_server,
 )
@@ -52,6 +53,7 @@ class EndpointSettings:
     adaptive: bool = False  # AIMD on requests in flight, up to max_concurrency (remote endpoints)
     max_tokens: int | None = None  # the token budget of a reply (None: each step's own, for the embedded model)
     embedded_engine: str = "llama.cpp"  # the server behind the embedded model: llama.cpp (GGUF) or vllm
+    embedded_threads: int = 1  # the embedded llama.cpp server's threads ($FOUNDRY_EMBEDDED_THREADS, else one per core)
 
     @property
     def embedded(self) -> bool:
@@ -103,7 +105,7 @@ class ModelResource(dg.ConfigurableResource):
     max_retries: int | None = Field(default=None, ge=0, le=20)
     max_tokens: int | None = Field(default=None, ge=1)
     data_dir: str = Field(default_factory=default_data_dir)
-    n_threads: int | None = None
+    n_threads: int | None = None  # the embedded server's threads (default: $FOUNDRY_EMBEDDED_THREADS, or a core each)
     engine: str | None = None  # openai (an OpenAI-compatible server, or the embedded one) or vllm
     embedded_engine: str | None = None  # $FOUNDRY_EMBEDDED_ENGINE: the embedded server's, llama.cpp or vllm
     vllm_engine_args: dict[str, Any] = {}
@@ -208,7 +210,7 @@ class ModelResource(dg.ConfigurableResource):
             max_tokens = self.REMOTE_MAX_TOKENS
         return EndpointSettings(
             tuple(urls), model, chat, engine, **numbers, seeded=seeded, adaptive=adaptive, max_tokens=max_tokens,
-            embedded_engine=embedded_engine,
+            embedded_engine=embedded_engine, embedded_threads=self.n_threads or embedded_threads(),
         )  # fmt: skip
 
     def check_reachable(self, timeout_s: float = 10.0) -> None:
@@ -262,7 +264,9 @@ class ModelResource(dg.ConfigurableResource):
         urls = list(settings.base_urls)
         if not urls:
             if self._server is None:
-                self._server = shared_server(settings.embedded_engine, data / "models", data / "logs", self.n_threads)
+                self._server = shared_server(
+                    settings.embedded_engine, data / "models", data / "logs", settings.embedded_threads
+                )
             urls = [self._server.base_url]
         return OpenAICompatibleBackend(
             urls,

@@ -1,3 +1,4 @@
+import os
 import re
 import time
 from dataclasses import replace
@@ -257,6 +258,26 @@ def test_an_unknown_embedded_engine_or_a_missing_vllm_is_named(monkeypatch, tmp_
     monkeypatch.setenv("FOUNDRY_VLLM_PYTHON", "/opt/vllm/bin/python")
     assert embedded.vllm_python() == "/opt/vllm/bin/python"
     assert not (tmp_path / "models").exists()  # nothing was started or converted
+
+
+@pytest.mark.parametrize(
+    ("env", "config", "expected"),
+    [(None, None, os.cpu_count()), ("1", None, 1), ("3", 2, 2), ("0", None, "'0' is not a positive int"),
+     ("two", None, "'two' is not a positive int")],
+)  # fmt: skip
+def test_the_embedded_threads_come_from_config_then_the_environment(
+    monkeypatch, env: str | None, config: int | None, expected: int | str
+) -> None:
+    """A test worker or a busy machine gives the embedded server fewer threads than cores; a bad value is named."""
+    if env is None:
+        monkeypatch.delenv("FOUNDRY_EMBEDDED_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("FOUNDRY_EMBEDDED_THREADS", env)
+    if isinstance(expected, str):
+        with pytest.raises(ValueError, match=rf"\$FOUNDRY_EMBEDDED_THREADS={expected}"):
+            TeacherResource(n_threads=config).settings()
+    else:
+        assert TeacherResource(n_threads=config).settings().embedded_threads == expected
 
 
 def test_a_bad_endpoint_setting_is_named(monkeypatch) -> None:

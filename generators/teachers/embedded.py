@@ -50,6 +50,18 @@ def die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def embedded_threads(env: Mapping[str, str] = os.environ) -> int:
+    """The embedded server's threads: $FOUNDRY_EMBEDDED_THREADS, else one per core. llama.cpp's threads wait for each
+    other at every layer, so on a machine that is busy with other work, fewer threads than cores answer faster (on 2
+    cores beside one busy process: 1 thread 5.2 s a reply, 2 threads minutes)."""
+    raw = env.get("FOUNDRY_EMBEDDED_THREADS")
+    if not raw:
+        return max(1, os.cpu_count() or 1)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"$FOUNDRY_EMBEDDED_THREADS={raw!r} is not a positive int")
+    return int(raw)
+
+
 def vllm_python(env: Mapping[str, str] = os.environ) -> str:
     """The interpreter that runs vLLM's server: $FOUNDRY_VLLM_PYTHON, this one where vLLM is installed (a GPU machine's
     ``vllm`` extra), else ``.venv-vllm``; named if there is none."""
@@ -84,7 +96,7 @@ class EmbeddedServer:
         self.models_dir = models_dir
         self.log_dir = log_dir
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.n_threads = n_threads or embedded_threads()
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
         self.max_restarts = max_restarts
