@@ -49,11 +49,11 @@ def check_variables(env: Mapping[str, str], prefix: str, known: Sequence[str], w
         raise ValueError(f"${name} is not a setting of {what}{hint} (${prefix}{', _'.join(known)})")
 
 
-# every $FOUNDRY_* variable something reads (the embedded engine's two are read where the model server starts)
+# every $FOUNDRY_* variable something reads (the embedded engine's three are read where the model server starts)
 FOUNDRY_VARIABLES = (
     "DATA_DIR", "PUBLISH_URL", "MODEL_STEPS", "EXECUTOR", "REFRESH_CRON", "SEED_DIR", "BENCHMARK_DIR", "BENCHMARKS",
     "MIN_COT_ROWS", "STUDENT_GATE", "STUDENT_GATE_MARGIN", "STUDENT_GATE_SET", "EMBEDDED_ENGINE", "VLLM_PYTHON",
-    "RAY_MODEL_GPUS", "RAY_STEP_MEMORY_GB",
+    "EMBEDDED_THREADS", "RAY_MODEL_GPUS", "RAY_STEP_MEMORY_GB",
     *(f"MAX_DROP_RATE_{stage.upper()}" for stage in DROP_RATE_CEILINGS),
 )  # fmt: skip
 
