@@ -34,6 +34,7 @@ from assets.cluster import (  # noqa: E402
     one_after_another,
     through_the_queue,
 )
+from tests.data import write_sum_seeds  # noqa: E402
 from tests.sim_server import SimServer  # noqa: E402
 from tests.test_cluster import batch_config, dagster_env  # noqa: E402
 from tests.test_fixed_seed_demo import teacher  # noqa: E402
@@ -67,9 +68,7 @@ def at_once(root: Path, config: str, urls: list[str], ray: str = "") -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        seeds = root / "sums.jsonl"
-        seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
-                                 + "\n" for i in range(1, 9)))  # fmt: skip
+        seeds = write_sum_seeds(root / "sums.jsonl")
         config = json.dumps(batch_config(seeds))
         with SimServer(teacher, latency_s=LATENCY_S) as one, SimServer(teacher, latency_s=LATENCY_S) as two:
             urls = [one.base_url, two.base_url]

@@ -29,6 +29,7 @@ from assets.cluster import (
     through_the_queue,
 )
 from generators.teachers.embedded import EMBEDDED_MODEL, EmbeddedServer, free_port
+from tests.data import write_sum_seeds
 from tests.fault_proxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,9 +163,7 @@ def test_two_batches_at_once_on_postgres_and_ray_publish_what_one_machine_does_w
     from ray.job_submission import JobStatus, JobSubmissionClient
     from ray.util.state import list_nodes
 
-    seeds = tmp_path / "sums.jsonl"
-    seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
-                             + "\n" for i in range(1, 9)))  # fmt: skip
+    seeds = write_sum_seeds(tmp_path / "sums.jsonl")
     config = json.dumps(batch_config(seeds))
     batches = ["east", "west"]
     with embedded_replicas(tmp_path / "teacher", 2) as replicas, LocalPostgres() as pg:

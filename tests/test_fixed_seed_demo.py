@@ -13,6 +13,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from tests.data import write_sum_seeds
 from tests.graph import graph_resources
 from tests.sim_server import SimServer
 
@@ -59,9 +60,7 @@ def materialize_fixed_seed_batch(
     from assets.batches import add_batch
     from assets.resources import TeacherResource
 
-    seeds = tmp_path / "sums.jsonl"
-    seeds.write_text("".join(json.dumps({"question": f"What is {i} + {2 * i + 1}?", "answer": f"#### {3 * i + 1}"})
-                             + "\n" for i in range(1, 9)))  # fmt: skip
+    seeds = write_sum_seeds(tmp_path / "sums.jsonl")
     config = {
         "seed_problems": {"config": {"sources": [seeds.name], "limit_per_source": 8}},
         "synthetic_problems": {"config": {"count": 12, "seed": 7}},
