@@ -13,7 +13,8 @@ LLAMA_VERSION := 0.3.36
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install dev semantic student vllm browser postgres cluster-demo demo demo-student backfill bench test test-fast lint typecheck ui
+.PHONY: install dev semantic student vllm browser postgres cluster-demo demo demo-student backfill bench test-env test \
+	test-stacks test-fast lint typecheck ui
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -135,11 +136,22 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { echo "installing Debian's PostgreSQL for the cluster test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# `make test`: the main suite (unit tests, end-to-end runs on the embedded teacher, faults and kill -9, the UI in
+# headless chromium), its installs made beside the llama.cpp compile. `make test-stacks`: the three heavy stacks, the
+# cluster profile (PostgreSQL, the Dagster daemon, Ray nodes, the teacher as two replicas), the student loop's LoRA
+# training on torch, and vLLM's CPU build. CI runs both, after lint, the type check and `make test-fast`.
+test-env: dev
+	@$(MAKE) --no-print-directory semantic
 test:
-	@$(MAKE) --no-print-directory -j2 vllm $(LLAMA_BUILT)
-	@$(MAKE) --no-print-directory install dev semantic student browser postgres
+	@$(MAKE) --no-print-directory -j2 test-env $(LLAMA_BUILT)
+	@$(MAKE) --no-print-directory install browser
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
-	$(PY) -m pytest -q -n 2 -m "not vllm" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 -m "not vllm and not stack" $(PYTEST_ARGS)
+test-stacks:
+	@$(MAKE) --no-print-directory -j2 vllm $(LLAMA_BUILT)
+	@$(MAKE) --no-print-directory install dev student postgres
+	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m pytest -q -n 2 -m stack -p no:cacheprovider $(PYTEST_ARGS)
 	$(VLLM_VENV)/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/test_vllm_backend.py tests/test_vllm_prm.py
 
 # Unit tests only (no model server, no Ray, no browser), on two worker processes: under a minute.

@@ -149,6 +149,7 @@ def kill_mid_step(step: str, served: Callable[[], int], answered: int, stop: thr
 
 @needs_postgres
 @pytest.mark.e2e
+@pytest.mark.stack
 def test_two_batches_at_once_on_postgres_and_ray_publish_what_one_machine_does_within_the_endpoint_limit(
     tmp_path: Path,
 ) -> None:

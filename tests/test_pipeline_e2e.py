@@ -128,7 +128,8 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
     (tmp_path / "dagster_home").mkdir()
     seeds = write_sum_seeds(tmp_path / "sums.jsonl")
     first_batch = run_config(seeds)
-    with SimServer(restating_teacher) as server, dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+    home = str(tmp_path / "dagster_home")
+    with SimServer(restating_teacher) as server, dg.instance_for_test(temp_dir=home) as instance:
         sim = TeacherResource(base_urls=[server.base_url], model=server.model, chat=False, data_dir=str(tmp_path))
         result = materialize_batch(instance, "b1", tmp_path, first_batch, sim)
         assert result.success

@@ -39,6 +39,7 @@ def materialize_students(
 
 
 @pytest.mark.e2e
+@pytest.mark.stack
 def test_a_revision_trains_and_scores_a_student_and_a_regression_blocks_the_release(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
