@@ -59,11 +59,19 @@ JERRY = "Jerry is twice as old as he was 5 years ago. How old will Jerry be in 3
          "Step 4: 10 + 3 = 13.\nThe answer is \\boxed{13}.", None),
         ("Step 1: Let x be his age now.\nStep 2: x = 2(x - 5) = 2x - 10, so x = 10.\nStep 3: 10 + 3 = 13.\n"
          "The answer is \\boxed{13}.", None),
+        ("Step 1: Let x be his age now.\nStep 2: 2(x - 5) + x = 2x - 10 + x = 3x - 10 = 20, so x = 10.\n"
+         "Step 3: 10 + 3 = 13.\nThe answer is \\boxed{13}.", None),
+        ("Step 1: Let x be his age now.\nStep 2: 3x + 5 = x + 25, so 2x = 20 and x = 10.\nStep 3: 10 + 3 = 13.\n"
+         "The answer is \\boxed{13}.", None),
+        ("Step 1: Let x be his age now.\nStep 2: x - (3/8)*x - (1/4)*x = x - (4/8)*x - (2/8)*x = (2/8)*x.\n"
+         "Step 3: (2/8)*x = 5, so x = 20.\nStep 4: 20 + 3 = 23.\nThe answer is \\boxed{23}.",
+         "a simplification in x changes its value"),
     ],
 )  # fmt: skip
 def test_an_equation_no_value_solves_is_a_false_step(trace: str, error: str | None) -> None:
     """Both sides with the unknown: one that always holds simplifies, one that never holds is wrong, one that holds
-    for one value is solved later."""
+    for one value is solved later; the members of a simplification (a chain of expressions in the unknown) are one
+    expression written anew, so two that differ are wrong."""
     found = find_reasoning_error(JERRY, trace)
     assert (found is None) if error is None else (found is not None and f"false_calculation: {error}" in found)
 

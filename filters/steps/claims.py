@@ -148,8 +148,8 @@ def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction])
             value = next(iter(right.values)) / coefficient
         elif solved is None and (equation := equation_solution(tokens, e)):
             name, solution = equation
-            if solution is None:
-                found.append(Claim(f"no {name} solves {line.strip()}", False, Fraction(0)))
+            if isinstance(solution, str):
+                found.append(Claim(f"{solution}: {line.strip()}", False, Fraction(0)))
                 continue
             value = solution
         else:

@@ -90,10 +90,24 @@ def _extent(tokens: list[Token], start: int, step: int) -> int:
     return j
 
 
-def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction | None] | None:
+def _chained(tokens: list[Token], begin: int, end: int) -> bool:
+    """Whether the equality between ``tokens[begin:end]`` goes on, on either side, to another expression that holds
+    the unknown (``x - 3/8x = x - 4/8x = x/2``): a simplification, whose members are one expression written anew."""
+    if end < len(tokens) and tokens[end].kind == EQ:
+        after = _side(trim(tokens[end + 1 : _extent(tokens, end + 1, 1)]))
+        if any(t.variable for t in after):
+            return True
+    if begin > 0 and tokens[begin - 1].kind == EQ:
+        before = _side(trim(tokens[_extent(tokens, begin - 2, -1) + 1 : begin - 1]))
+        if any(t.variable for t in before):
+            return True
+    return False
+
+
+def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction | str] | None:
     """Where the equality at ``tokens[e]`` is a linear equation in one unknown, the unknown's side more than the
-    unknown alone: the unknown and the value that solves it, or None for the value where no value can (``x + 3 =
-    x``); else None."""
+    unknown alone: the unknown and the value that solves it, or why it is false where it cannot hold (no value solves
+    ``x + 3 = x``; a simplification's sides differ); else None."""
     if tokens[e].text != "=":
         return None  # "3 sisters is 3 * x" names a quantity; it is no equation to solve
     begin = _extent(tokens, e - 1, -1) + 1
@@ -102,6 +116,7 @@ def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction | None
     names = {t.text for t in (*left, *right) if t.variable}
     if len(names) != 1 or any(t.percent for t in (*left, *right)):
         return None
+    name = names.pop()
     unknown_sides = [side for side in (left, right) if any(t.variable for t in side)]
     if not any(sum(t.kind != WORD for t in side) >= 2 for side in unknown_sides):
         return None  # "1/3 = x" names
@@ -113,7 +128,9 @@ def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction | None
         sides.append(value)
     difference = sides[0] - sides[1]
     if not difference.slope:  # "P + 3 + 3 = P + 6" simplifies; "x + 3 = x" holds for no x
-        return (names.pop(), None) if difference.constant else None
+        return (name, f"no {name} solves") if difference.constant else None
     if len(unknown_sides) != 1:
+        if all(sum(t.kind != WORD for t in side) >= 2 for side in unknown_sides) and _chained(tokens, begin, end):
+            return name, f"a simplification in {name} changes its value"  # "x = 2(x - 5) = 2x - 10" sets one up
         return None  # "x - 10 + x = x" is solved as it is simplified
-    return names.pop(), -difference.constant / difference.slope
+    return name, -difference.constant / difference.slope
