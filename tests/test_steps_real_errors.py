@@ -76,6 +76,26 @@ def test_an_equation_no_value_solves_is_a_false_step(trace: str, error: str | No
     assert (found is None) if error is None else (found is not None and f"false_calculation: {error}" in found)
 
 
+WORKOUT = "Josh worked out for 8 weeks, 4 hours a week. Pepe is 5 feet 6 inches tall; Ben is 1 foot taller."
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [
+        ("Step 1: He missed 8 - 4 = 4 hours.\nThe answer is \\boxed{4}.", "8 - 4 adds weeks and hours unconverted"),
+        ("Step 1: Ben is 6 + 1 = 7 feet tall.\nThe answer is \\boxed{7}.", "6 + 1 adds inches and feet unconverted"),
+        ("Step 1: Pepe is 5.5 feet tall.\nStep 2: 5.5 + 0.5 = 6 feet.\nStep 3: Ben is 6 + 1 = 7 feet tall.\n"
+         "The answer is \\boxed{7}.", None),  # the 6 of step 3 is step 2's, not the 6 inches
+        ("Step 1: 8 * 4 = 32 hours.\nStep 2: 32 + 4 = 36 hours.\nThe answer is \\boxed{36}.", None),
+        ("Step 1: 6 / 12 = 0.5 feet, so 5 + 6 / 12 = 5.5 feet.\nThe answer is \\boxed{5.5}.", None),
+        ("Step 1: 4 + 8(7) = 60 days.\nThe answer is \\boxed{60}.", None),
+    ],
+)  # fmt: skip
+def test_given_quantities_in_different_units_are_not_added_unconverted(trace: str, error: str | None) -> None:
+    found = find_reasoning_error(WORKOUT, trace)
+    assert (found is None) if error is None else found == f"false_calculation: {error}"
+
+
 def test_an_expression_holding_an_unknown_is_not_evaluated() -> None:
     trace = "Step 1: He has $40 - ($12 + $3x) = $19 left.\nStep 2: 3x = 9, x = 3.\nThe answer is \\boxed{3}."
     assert find_reasoning_error("Craig has $40. He spends $12 and 3 packs at $x. He has $19 left.", trace) is None

@@ -13,12 +13,14 @@ from filters.steps.claims import line_claims, solved_claims
 from filters.steps.facts import (
     admits_negatives,
     answer_given_to_another,
+    given_units,
     misread_fact,
     problem_facts,
     restates,
     restates_given,
     speaks_of_deficit,
     taken_as_kept,
+    unconverted_units,
     unfounded_fact,
 )
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
@@ -89,6 +91,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     checked = 0
     unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
     given = problem_facts(problem)[1]
+    units = given_units(problem)
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
     known = set(given)  # the numbers the problem and the steps so far state
     said: set[Fraction] = set()  # the numbers the steps so far state
@@ -112,6 +115,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return TraceCheck(steps, labels, checked, Drop("negative_quantity", claim.text))
             labels[i] = True
             stated.add(claim.value)
+        if claims and (mixed := unconverted_units(tokens, units, said)):
+            labels[i] = False
+            return TraceCheck(steps, labels, checked, Drop("false_calculation", mixed))
         if not claims and (
             misread := misread_fact(problem, line, tokens, values[-1], known)
             or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))
