@@ -1,5 +1,6 @@
-"""What a problem gives: its words, its numbers and the sentences that state one quantity outright; and the steps
-that only restate the problem, restate a given with another number, or state a quantity from nowhere."""
+"""What a problem gives: its words, its numbers, the units they come in and the sentences that state one quantity
+outright; and the steps that only restate the problem, restate a given with another number, state a quantity from
+nowhere, or add given quantities in different units."""
 
 from __future__ import annotations
 
