@@ -66,12 +66,23 @@ JERRY = "Jerry is twice as old as he was 5 years ago. How old will Jerry be in 3
         ("Step 1: Let x be his age now.\nStep 2: x - (3/8)*x - (1/4)*x = x - (4/8)*x - (2/8)*x = (2/8)*x.\n"
          "Step 3: (2/8)*x = 5, so x = 20.\nStep 4: 20 + 3 = 23.\nThe answer is \\boxed{23}.",
          "a simplification in x changes its value"),
+        ("Step 1: Let x be his age now.\nStep 2: (1/4)*x + (1/3)*x = (5/12)*x.\nStep 3: (5/12)*x = 5, so x = 12.\n"
+         "Step 4: 12 + 3 = 15.\nThe answer is \\boxed{15}.",
+         "a simplification in x changes its value (only x = 0 solves it)"),
+        ("Step 1: Let x be his age now.\nStep 2: (60x * 5) / 15 = 40x.\nStep 3: 40x = 120, so x = 3.\n"
+         "Step 4: 3 + 3 = 6.\nThe answer is \\boxed{6}.",
+         "a simplification in x changes its value (only x = 0 solves it)"),
+        ("Step 1: Let x be his age now.\nStep 2: (1/4)*x + (1/4)*x = x/2.\nStep 3: x/2 = 5, so x = 10.\n"
+         "Step 4: 10 + 3 = 13.\nThe answer is \\boxed{13}.", None),
+        ("Step 1: Let x be his age now.\nStep 2: 5 + 2x + 4 = 10 + 2x.\nStep 3: 10 + 2x = 30, so x = 10.\n"
+         "Step 4: 10 + 3 = 13.\nThe answer is \\boxed{13}.", "no x solves"),  # "2x." ends a sentence, no product
     ],
 )  # fmt: skip
 def test_an_equation_no_value_solves_is_a_false_step(trace: str, error: str | None) -> None:
     """Both sides with the unknown: one that always holds simplifies, one that never holds is wrong, one that holds
-    for one value is solved later; the members of a simplification (a chain of expressions in the unknown) are one
-    expression written anew, so two that differ are wrong."""
+    for one value is solved later, except where that value is 0 (a simplification written as an equation: no word
+    problem asks for an unknown of 0); the members of a simplification (a chain of expressions in the unknown) are
+    one expression written anew, so two that differ are wrong."""
     found = find_reasoning_error(JERRY, trace)
     assert (found is None) if error is None else (found is not None and f"false_calculation: {error}" in found)
 

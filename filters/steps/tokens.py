@@ -22,7 +22,7 @@ _LATEX = [  # applied where a text has a backslash
 ]
 _PLAIN = [
     (re.compile(r"[$€£¥]"), " "),
-    (re.compile(r"(\d)\s*[xX]\s*(?=[\d.(])"), r"\1 * "),  # 2x3, 25x.4
+    (re.compile(r"(\d)\s*[xX]\s*(?=[\d(]|\.\d)"), r"\1 * "),  # 2x3, 25x.4, 2 x (3); not "96 + 12x." (an unknown)
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
 ]
