@@ -45,6 +45,8 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "Let x be the apples left. 2x = 18, so x = 18 / 2 = 9. \\boxed{9}",
         "Let Y be the minutes. 3 x Y = 9 x 3 or 3Y = 27, so Y = 27 / 3 = 9. \\boxed{9}",
         "Let x be the apples left. 3x = 28, so x = 9.33, about 9. \\boxed{9}",
+        "The bed is 30 sq. ft. - 21 sq.ft = 9 sq. ft. of soil. \\boxed{9}",  # abbreviations end no sentence
+        "She pays $5 (apples) + $4 (pear juice) = $9. \\boxed{9}",  # labels in parentheses
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -72,6 +74,8 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         # 24 marbles is 3 * 24 = 72 marbles")
         ("Step 1: 3 apples is 3 * 3 = 9 apples.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
         ("16 apples = 4 + 5 = 9 apples. \\boxed{9}", "16 = 4 + 5"),
+        ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
+        ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
         # a named unknown solved for, then given another value (the false calculations process_dev still let through)
         (
             "Step 1: Let x be the apples left.\nStep 2: 10x = 80\nStep 3: x = 9\nThe answer is \\boxed{9}.",

@@ -25,6 +25,11 @@ _PLAIN = [
     (re.compile(r"(\d)\s*[xX]\s*(?=[\d(]|\.\d)"), r"\1 * "),  # 2x3, 25x.4, 2 x (3); not "96 + 12x." (an unknown)
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
+    # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
+    (re.compile(r"(?<=[A-Za-z])\.(?=[A-Za-z])"), ""),
+    (re.compile(r"\b(sq|ft|in|yds?|mi|lbs?|oz|hrs?|mins?|secs?|gal|qt|pt|cu|km|cm|mm|kg|ml|mph|wks?|yrs?|doz|pcs|approx)"
+                r"\.(?=\s+[-+*/×=a-z])"), r"\1"),
+    (re.compile(r"\([A-Za-z]{2,}[A-Za-z ,&'-]*\)"), " "),  # a label in parentheses: "$240 (house and food) + $9"
 ]
 _TOKEN = re.compile(
     r"(?P<num>\d+[ \t]+\d+/0*[1-9]\d*(?![\d.])|\d+/0*[1-9]\d*(?![\d.])"  # 2 1/2, 3/4; 5/0 is a division
