@@ -20,6 +20,7 @@ _LATEX = [  # applied where a text has a backslash
     (re.compile(r"\\text\{([^{}]*)\}"), r" \1 "),
     (re.compile(r"\\\(|\\\)|\\\[|\\\]"), " "),
 ]
+_ABBREVIATIONS = "sq|ft|in|yds?|mi|lbs?|oz|hrs?|mins?|secs?|gal|qt|pt|cu|km|cm|mm|kg|ml|mph|wks?|yrs?|doz|pcs|approx"
 _PLAIN = [
     (re.compile(r"[$€£¥]"), " "),
     (re.compile(r"(\d)\s*[xX]\s*(?=[\d(]|\.\d)"), r"\1 * "),  # 2x3, 25x.4, 2 x (3); not "96 + 12x." (an unknown)
@@ -27,8 +28,7 @@ _PLAIN = [
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
     # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
     (re.compile(r"(?<=[A-Za-z])\.(?=[A-Za-z])"), ""),
-    (re.compile(r"\b(sq|ft|in|yds?|mi|lbs?|oz|hrs?|mins?|secs?|gal|qt|pt|cu|km|cm|mm|kg|ml|mph|wks?|yrs?|doz|pcs|approx)"
-                r"\.(?=\s+[-+*/×=a-z])"), r"\1"),
+    (re.compile(rf"\b({_ABBREVIATIONS})\.(?=\s+[-+*/×=a-z])"), r"\1"),
     (re.compile(r"\([A-Za-z]{2,}[A-Za-z ,&'-]*\)"), " "),  # a label in parentheses: "$240 (house and food) + $9"
 ]
 _TOKEN = re.compile(
