@@ -97,6 +97,8 @@ for _words in _VERBAL_EQ:
 @lru_cache(maxsize=65536)
 def number(text: str) -> Fraction:
     parts = text.replace(",", "").split()
+    if len(parts) > 1 and "/" not in parts[-1]:  # 350 000: thousands apart by spaces
+        return Fraction("".join(parts))
     if len(parts) == 2:  # 2 1/2, its parts apart by spaces or a tab
         return Fraction(parts[0]) + Fraction(parts[1])
     return Fraction(parts[0])  # also "3/4"
