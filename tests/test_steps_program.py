@@ -78,16 +78,24 @@ def test_a_program_trace_is_wrong_only_where_it_cannot_run(
 
 
 @pytest.mark.parametrize(
-    ("last_line", "error", "first_bad_step"),
+    ("blue", "last_line", "error", "first_bad_step"),
     [
-        ("total = old + blue + red", None, None),
-        ("total = old + blue", "contradicts_reference: 86 where the reference's answer is 98", 3),  # red pens left out
+        ("6 * 9", "total = old + blue + red", None, None),
+        # red pens left out
+        ("6 * 9", "total = old + blue", "contradicts_reference: 86 where the reference's answer is 98", 3),
+        # the first worked-out number neither the problem nor the reference has: bags added as pens
+        ("6 + 9", "total = old + blue + red", "contradicts_reference: 59 where the reference's answer is 98", 1),
+        # a given written where a calculation belongs is no worked-out number
+        ("6", "total = old + blue + red", "contradicts_reference: 50 where the reference's answer is 98", 3),
     ],
 )
 def test_a_program_whose_print_is_not_the_references_answer_is_wrong_where_it_makes_it(
-    last_line: str, error: str | None, first_bad_step: int | None
+    blue: str, last_line: str, error: str | None, first_bad_step: int | None
 ) -> None:
-    trace = f"old = 22 + 10\nblue = 6 * 9\nred = 2 * 6\n{last_line}\nprint(total)"
+    """Wrong at its first worked-out number that neither the problem nor the reference states (a program's lines
+    follow one another as the reference's calculations do); a given written where a calculation belongs is no worked
+    number, and the line that makes the printed number is."""
+    trace = f"old = 22 + 10\nblue = {blue}\nred = 2 * 6\n{last_line}\nprint(total)"
     check = check_trace(PENS, trace, reference="Janet has 32 + 54 + 12 = 98 pens now.\n#### 98")
     assert (None if check.error is None else str(check.error)) == error
     assert check.first_bad_step == first_bad_step

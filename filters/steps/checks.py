@@ -25,7 +25,12 @@ from filters.steps.facts import (
 )
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
 from filters.steps.program import Unjudged, program_source, run_program
-from filters.steps.reference import CONTRADICTS_REFERENCE, contradicted_answer, contradicts_reference
+from filters.steps.reference import (
+    CONTRADICTS_REFERENCE,
+    contradicted_answer,
+    contradicts_reference,
+    first_unreferenced,
+)
 from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
 
@@ -148,8 +153,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
 def _check_program(problem: str, steps: list[str], source: str, reference: str | None) -> TraceCheck:
     """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
     a quantity that cannot be negative, or, where a ``reference`` is given and the last thing printed is another
-    number than its answer, at the last assignment of that number; its lines that ran are right (their calculations
-    are Python's own)."""
+    number than its answer, at the first number it works out that neither the problem nor the reference states (else
+    at the last assignment of the printed number); its lines that ran are right (their calculations are Python's
+    own)."""
     labels: list[bool | None] = [None] * len(steps)
     try:
         run = run_program(source)
@@ -165,7 +171,10 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
         bad, error = negative, Drop("negative_quantity", steps[negative])
     elif reference and run.printed and (contradiction := contradicted_answer(str(run.printed[-1]), reference)):
         answer, error = contradiction
-        bad = next((i for i, v in reversed(run.assigned) if v == answer), len(steps) - 1)
+        worked = [(i, v) for i, v in run.assigned if i in run.computing]
+        bad = first_unreferenced(worked, problem, reference)
+        if bad is None:
+            bad = next((i for i, v in reversed(run.assigned) if v == answer), len(steps) - 1)
     if bad is not None:
         labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
     return TraceCheck(steps, labels, len(run.assigned), error)

@@ -78,11 +78,13 @@ class _Continue(Exception):
 @dataclass
 class ProgramRun:
     """What running a program trace gave: the 0-based steps it ran, what it printed, each assignment's step and number
-    in the order made, and the step it failed at with Python's message (None: it ran to its end)."""
+    in the order made, the steps that work a number out (``total = a * b``, ``total += a``; not ``a = 5`` nor a loop's
+    name), and the step it failed at with Python's message (None: it ran to its end)."""
 
     ran: set[int] = field(default_factory=set)
     printed: list[object] = field(default_factory=list)
     assigned: list[tuple[int, float]] = field(default_factory=list)
+    computing: set[int] = field(default_factory=set)
     fault: tuple[int, str] | None = None
 
 
@@ -156,12 +158,15 @@ class _Interpreter:
         match node:
             case ast.Assign(targets=targets, value=value):
                 result = self.value(value, scope)
+                if not isinstance(value, ast.Constant | ast.Name):
+                    self.run.computing.add(node.lineno - 1)
                 for target in targets:
                     self.assign(target, result, scope, node.lineno)
             case ast.AugAssign(target=ast.Name(id=name), op=op, value=value):
                 if name not in scope and name not in self.globals:
                     raise NameError(f"name {name!r} is not defined")
                 current = scope.get(name, self.globals.get(name))
+                self.run.computing.add(node.lineno - 1)
                 self.assign(node.target, self.binary(op, current, self.value(value, scope)), scope, node.lineno)
             case ast.AnnAssign(target=target, value=value) if value is not None:
                 self.assign(target, self.value(value, scope), scope, node.lineno)

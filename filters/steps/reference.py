@@ -5,7 +5,8 @@ A correct solution may take another path than the reference, so quantities the r
 flagged alone: measured on real model solutions, the first step that works out a quantity the reference lacks is a
 sound step of another path about as often as it is the first wrong step. What the reference does settle is the
 answer: a trace whose final answer contradicts the reference's is wrong, and the step that first shows it is the last
-working step that states the wrong value (before it, the trace may still be on a sound path of its own).
+working step that states the wrong value (before it, the trace may still be on a sound path of its own). A program
+follows the reference's calculations more closely: it is wrong from its first worked-out number the reference lacks.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fractions import Fraction
 from filters.answers import extract_answer
 from filters.contract import Drop
 from filters.schemas import reasons
+from filters.steps.facts import problem_facts
 from filters.steps.text import FINAL_ANSWER
 from filters.steps.tokens import normalize, numbers
 
@@ -48,6 +50,15 @@ def contradicted_answer(stated: str | None, reference: str) -> tuple[Fraction, D
     if _PERCENT.search(f"{stated} {expected_text}") and answer in {expected * 100, expected / 100}:
         return None  # 25% and 0.25
     return answer, Drop(CONTRADICTS_REFERENCE, f"{stated} where the reference's answer is {float(expected):g}")
+
+
+def first_unreferenced(worked: list[tuple[int, float]], problem: str, reference: str) -> int | None:
+    """The step of the first of a program's ``worked`` numbers (step, value: its calculations, in the order run) that
+    neither the problem nor the reference states, to the cent; None where there is none. A program's lines follow one
+    another as the reference's calculations do, so where its answer is wrong this is its first wrong set-up."""
+    stated = {*numbers(normalize(reference)), *problem_facts(problem)[1]}
+    known = [float(v) for s in stated for v in (s, s * 100, s / 100)]
+    return next((step for step, value in worked if all(abs(value - k) >= 0.005 for k in known)), None)
 
 
 def contradicts_reference(
