@@ -130,6 +130,12 @@ CANDLES_REFERENCE = (
             2,
             "contradicts_reference: 2500 where the reference's answer is 25",
         ),
+        (  # a wrong number worked out, then only restated: wrong where it is worked out
+            "Step 1: 0.99 * 50000 = 49500 candles do not explode.\nStep 2: 5% of them is 0.05 * 49500 = 2475.\n"
+            "Step 3: So 2475 candles smell and explode.\nStep 4: #### 2475",
+            1,
+            "contradicts_reference: 2475 where the reference's answer is 25",
+        ),
         (  # another path to the right answer is not flagged
             "Step 1: 1% of 50000 is 500 candles explode.\nStep 2: 5% of 500 is 0.05 * 500 = 25.\n#### 25",
             None,

@@ -93,6 +93,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     declared = declared_variables(" ".join(normalized[i] for i in body))
     stated: set[Fraction] = set()
     values: list[set[Fraction]] = []  # each body line's numbers
+    worked: list[set[Fraction]] = []  # each body line's calculated results
     checked = 0
     unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
     given = problem_facts(problem)[1]
@@ -110,6 +111,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         line = normalized[i]
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
         claims += latex_claims(math[i])
+        worked.append({claim.value for claim in claims})
         for claim in claims:
             checked += 1
             if not claim.holds:
@@ -144,7 +146,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             bad = len(steps) - 1 if first is None else body[first]
             labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
         return TraceCheck(steps, labels, checked, Drop(code))
-    if reference and (verdict := contradicts_reference(trace, body, values, reference)):
+    if reference and (verdict := contradicts_reference(trace, body, values, worked, given, reference)):
         labels[verdict.step] = False
         return TraceCheck(steps, labels, checked, verdict.error)
     return TraceCheck(steps, labels, checked, None)

@@ -40,10 +40,14 @@ def single_value(text: str | None) -> Fraction | None:
     return next(iter(values)) if len(values) == 1 else None
 
 
+def worked_out(reference: str) -> bool:
+    """Whether a reference is a worked solution (its steps, then its answer), not a bare gold answer."""
+    return bool(FINAL_ANSWER.search(reference)) or "\n" in reference.strip()
+
+
 def contradicted_answer(stated: str | None, reference: str) -> tuple[Fraction, Drop] | None:
     """The number a trace ``stated`` as its answer and the error, where it is not the reference's answer; else None."""
-    worked = FINAL_ANSWER.search(reference) or "\n" in reference.strip()  # else a bare gold answer
-    expected_text = extract_answer(reference) if worked else reference.strip()
+    expected_text = extract_answer(reference) if worked_out(reference) else reference.strip()
     expected, answer = single_value(expected_text), single_value(stated)
     if expected is None or answer is None or answer == expected:
         return None
@@ -54,20 +58,37 @@ def contradicted_answer(stated: str | None, reference: str) -> tuple[Fraction, D
 
 def first_unreferenced(worked: list[tuple[int, float]], problem: str, reference: str) -> int | None:
     """The step of the first of a program's ``worked`` numbers (step, value: its calculations, in the order run) that
-    neither the problem nor the reference states, to the cent; None where there is none. A program's lines follow one
-    another as the reference's calculations do, so where its answer is wrong this is its first wrong set-up."""
+    neither the problem nor the worked reference states, to the cent; None where there is none or the reference is a
+    bare answer. A program's lines follow one another as the reference's calculations do, so where its answer is
+    wrong this is its first wrong set-up."""
+    if not worked_out(reference):
+        return None
     stated = {*numbers(normalize(reference)), *problem_facts(problem)[1]}
     known = [float(v) for s in stated for v in (s, s * 100, s / 100)]
     return next((step for step, value in worked if all(abs(value - k) >= 0.005 for k in known)), None)
 
 
 def contradicts_reference(
-    trace: str, body: list[int], values: list[set[Fraction]], reference: str
+    trace: str,
+    body: list[int],
+    values: list[set[Fraction]],
+    worked: list[set[Fraction]],
+    given: frozenset[Fraction],
+    reference: str,
 ) -> ReferenceVerdict | None:
     """The verdict where the trace's final answer is a number other than the reference's, else None; ``body`` are the
-    indexes of the steps that work something, ``values`` their numbers (in the same order)."""
+    indexes of the steps that work something, ``values`` their numbers and ``worked`` their calculations' results (in
+    the same order), ``given`` the problem's numbers. The verdict's step is the last that states the wrong value,
+    or, where that step only restates it ("Therefore, he is 234 miles away.") and the reference is worked out, the
+    first: a number neither the problem nor the worked reference has is wrong where it is first worked out."""
     if (contradiction := contradicted_answer(extract_answer(trace), reference)) is None:
         return None
     answer, error = contradiction
-    holding = [i for i, line_values in zip(body, values, strict=True) if answer in line_values]
-    return ReferenceVerdict(holding[-1] if holding else -1, error)
+    holding = [k for k, line_values in enumerate(values) if answer in line_values]
+    if not holding:
+        return ReferenceVerdict(-1, error)
+    last = holding[-1]
+    known = {v for s in (*numbers(normalize(reference)), *given) for v in (s, s * 100, s / 100)}
+    restated = answer not in worked[last] and answer not in known and worked_out(reference)
+    first = holding[0] if restated else last
+    return ReferenceVerdict(body[first], error)
