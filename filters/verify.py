@@ -309,6 +309,8 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
     templates = cot["problem_template"].to_list() if "problem_template" in cot.columns else [None] * n
     specs = [_spec(raw) for raw in cot["spec"].to_list()] if "spec" in cot.columns else [None] * n
     problems, texts, golds = cot["problem"].to_list(), cot["text"].to_list(), cot["answer"].to_list()
+    # a seed's worked solution, where it has one, is the reference a wrong answer's first wrong step is found against
+    references = [(spec or {}).get("solution") or gold for spec, gold in zip(specs, golds, strict=True)]
     reasons: list[Drop | None] = [None] * n
     passed: list[list[str]] = [[] for _ in range(n)]
     labels: list[list[bool | None]] = [[] for _ in range(n)]
@@ -316,8 +318,9 @@ def reasoning_verdicts(cot: pl.DataFrame, right: Sequence[bool | None], checks: 
     located: list[Drop | None] = [None] * n
     for i in range(n):
         if right[i] is False and checks.process and golds[i]:
-            # a wrong answer: where the rules, or the gold answer taken as the reference's, first show it wrong
-            shown = check_trace(problems[i], texts[i], reference=golds[i])
+            # a wrong answer: where the rules, or the reference (the worked solution, else the gold answer), first
+            # show it wrong
+            shown = check_trace(problems[i], texts[i], reference=references[i])
             labels[i] = shown.labels
             if shown.error is not None and shown.first_bad_step is not None:
                 located[i], sources[i] = shown.error, source_of(shown.error.code)

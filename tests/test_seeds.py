@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from assets.resources import ParquetIOManager
-from generators.problems.seeds import SeedFileError, load_seed_problems, normalize_answer
+from generators.problems.seeds import SeedFileError, load_seed_problems, normalize_answer, worked_solution
 from tests.data import GSM8K_TRAIN
 
 
@@ -15,6 +15,8 @@ def test_gsm8k_train_loads_with_normalized_answers() -> None:
     assert frame["problem_id"].n_unique() == 7473
     assert frame["answer"].str.contains(r"^-?[\d.]+$").all()
     assert frame["answer"][0] == "72"  # Natalia's clips: "#### 72"
+    solution = json.loads(frame["spec"][0])["solution"]  # the worked solution, the reference of a wrong answer
+    assert solution.startswith("Natalia sold 48/2 = <<48/2=24>>24 clips in May.") and solution.endswith("#### 72")
 
 
 @pytest.mark.parametrize(
@@ -28,6 +30,7 @@ def test_gsm8k_train_loads_with_normalized_answers() -> None:
 )
 def test_normalize_answer(raw: str, gold: str) -> None:
     assert normalize_answer(raw) == gold
+    assert (worked_solution(raw) is not None) == (raw not in ("#### 1,234", "Paris"))  # no working: a bare answer
 
 
 @pytest.mark.parametrize(

@@ -223,7 +223,8 @@ def test_the_judge_bench_scores_a_processbench_file() -> None:
 
 def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
     """Every rejected trace leaves verification with its step labels: a false calculation (rule), a wrong answer the
-    gold shows (reference), a wrong answer no step works out (rule, on its own line), a family fact its solver
+    gold shows (reference), the same against a seed's worked solution kept in its spec (where a restated wrong value
+    was first worked out), a wrong answer no step works out (rule, on its own line), a family fact its solver
     contradicts (family)."""
     import json
 
@@ -236,6 +237,9 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
     rows = [
         ("rule", problem, "9", None, None, "Step 1: 3 + 4 = 8\nStep 2: 16 - 7 = 9\nThe answer is \\boxed{9}."),
         ("reference", problem, "9", None, None, "Step 1: 16 - 3 = 13 apples.\nStep 2: So 13 left.\n#### 13"),
+        ("worked", problem.replace("16", "20"), "13", None,
+         json.dumps({"solution": "She gives 3 + 4 = 7 away.\n20 - 7 = 13 left.\n#### 13"}),
+         "Step 1: She gives 3 * 4 = 12 away.\nStep 2: 20 - 12 = 8 apples.\nStep 3: So 8 are left.\n#### 8"),
         ("not_derived", problem, "9", None, None, "Step 1: Think.\nThe answer is \\boxed{12}."),
         ("family", "Today is Monday. What day is it in 3 days?", "D", "calendar", json.dumps(calendar),
          "Step 1: We count on.\nStep 2: 3 days after Monday is Friday.\nThe answer is (D)."),
@@ -254,6 +258,7 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
     assert dropped["reference"]["detail"] == "contradicts_reference: 13 where the reference's answer is 9"
     assert dropped["reference"]["step_labels"][:2] == [True, False]
     assert dropped["reference"]["step_label_source"] == "reference"
+    assert dropped["worked"]["step_labels"][:2] == [True, False]  # against the bare gold: the restating step 3
     assert (
         dropped["not_derived"]["step_labels"] == [None, False]
         and dropped["not_derived"]["step_label_source"] == "rule"

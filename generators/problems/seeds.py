@@ -21,6 +21,7 @@ GSM8K_TRAIN = (
     Path(__file__).parents[1] / "data" / "seeds" / "gsm8k_train.jsonl"
 )  # shipped, MIT (LICENSE.gsm8k beside it)
 MAX_PROBLEM_CHARS = 20_000
+_ANSWER_MARK = re.compile(r"####|\\boxed|\\fbox")  # where a worked solution states its answer
 _SURROGATE = re.compile("[\ud800-\udfff]")
 SEED_SUFFIXES = (".jsonl", ".json", ".parquet", ".csv")  # in any case: `.JSONL` is a file, not a hub id
 MAX_LINE_BYTES = 2**20  # a seed line: a problem and its answer, never a document
@@ -36,9 +37,16 @@ def normalize_answer(raw: str) -> str | None:
     raw = raw.strip()
     if not raw:
         return None
-    if "####" in raw or "\\boxed" in raw or "\\fbox" in raw:
+    if _ANSWER_MARK.search(raw):
         return extract_answer(raw)
     return raw
+
+
+def worked_solution(raw: str) -> str | None:
+    """The worked solution an answer field holds (GSM8K's steps then ``#### N``, MATH's solution around its
+    ``\\boxed{}``), kept in the problem's ``spec`` as its reference; None where the field is the bare answer."""
+    match = _ANSWER_MARK.search(raw)
+    return raw.strip() if match and re.search(r"\w", raw[: match.start()]) else None
 
 
 def _records_json_array(path: Path, data: bytes) -> Iterable[tuple[int, dict]]:
@@ -187,6 +195,7 @@ def load_seed_problems(
         if gold is None:
             raise SeedFileError(f"{where}: {unit} {lineno}: field {answer_field!r} has no extractable final answer")
         valid += 1
+        solution = worked_solution(fields["answer"])
         problem_id = "seed-" + hashlib.sha256(f"{where}\n{fields['problem']}".encode()).hexdigest()[:16]
         if problem_id in taken or (limit is not None and len(rows) >= limit):
             continue  # checked, not kept: a bad line after the slice is named now, not by a batch weeks later
@@ -200,7 +209,7 @@ def load_seed_problems(
                 "answer": gold,
                 "steps": None,
                 "template": None,
-                "spec": None,
+                "spec": json.dumps({"solution": solution}) if solution else None,
             }
         )
     if not valid:
