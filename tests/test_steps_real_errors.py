@@ -529,3 +529,22 @@ def test_an_answer_given_to_another_than_the_one_asked_about_is_misread(
     problem: str, trace: str, error: str | None
 ) -> None:
     assert find_reasoning_error(problem, trace) == error
+
+
+HARRY = "Harry slept x hours last night. James slept 2/3 of what Harry slept. Harry slept 3 more hours than James."
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [
+        ("Step 1: James slept (2/3)x hours.\nStep 2: We are given that the value of x is 6, so x = 6.\n"
+         "The answer is \\boxed{6}.",
+         "misread_fact: We are given that the value of x is 6, so x = 6. (the problem gives no such number)"),
+        ("Step 1: James slept (2/3)x hours.\nStep 2: We are given that Harry slept 3 more hours, so x - (2/3)x = 3.\n"
+         "Step 3: (1/3)x = 3, so x = 9.\nThe answer is \\boxed{9}.", None),
+        ("Step 1: x - (2/3)x = 3, so (1/3)x = 3.\nStep 2: According to the problem, (1/3)x = 3, so x = 9.\n"
+         "The answer is \\boxed{9}.", None),  # a number an earlier step states
+    ],
+)  # fmt: skip
+def test_a_number_said_to_be_given_that_the_problem_does_not_give_is_misread(trace: str, error: str | None) -> None:
+    assert find_reasoning_error(HARRY, trace) == error

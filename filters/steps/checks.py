@@ -13,6 +13,7 @@ from filters.steps.claims import line_claims, solved_claims
 from filters.steps.facts import (
     admits_negatives,
     answer_given_to_another,
+    claimed_given,
     given_units,
     misread_fact,
     problem_facts,
@@ -109,6 +110,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             values.append(word_numbers(normalized[i]))
         values[-1] |= {v for segment in math[i] for v in numbers(_working(normalize(segment)))}
         line = normalized[i]
+        if claimed := claimed_given(line, given, said):
+            labels[i] = False
+            return TraceCheck(steps, labels, checked, Drop("misread_fact", claimed))
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
         claims += latex_claims(math[i])
         worked.append({claim.value for claim in claims})

@@ -84,6 +84,25 @@ def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fract
     return ""
 
 
+_CLAIMS_GIVEN = re.compile(
+    r"\b(?:we are|we're|we were) given\b|\bthe problem (?:says|states|tells us|gives)\b|\baccording to the problem\b",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(r"[,;]|\bso\b")
+
+
+def claimed_given(line: str, given: frozenset[Fraction], said: set[Fraction]) -> str:
+    """A step that says the problem gives a number that neither the problem (``given``) nor an earlier step (``said``)
+    has ("We are given that the value of x is 6" where the problem has no 6): the step and why; empty where there is
+    none."""
+    match = _CLAIMS_GIVEN.search(line)
+    if match is None:
+        return ""
+    claimed = numbers(_CLAUSE_END.split(line[match.end() :])[0])
+    known = {v for value in (*given, *said) for v in (value, value * 100, value / 100)}
+    return f"{line.strip()} (the problem gives no such number)" if claimed - known else ""
+
+
 _STATE = re.compile(r"\b(?:starts?|started|starting|begins?|began|left|remain\w*)\b", re.IGNORECASE)
 _TAKEN = re.compile(
     r"\b(?:los[te]s?|losing|gives?|gave|giving|eats?|ate|eaten|spends?|spent|sells?|sold|lends?|lent|donat\w+|uses?|"
