@@ -191,6 +191,11 @@ def test_step_depth_counts_the_steps_the_checks_split(trace: str, depth: int) ->
             "Step 1: 100 - 150 = -50 candies, a deficit.\nStep 2: -50 + 100 = 50 candies.\nThe answer is \\boxed{50}.",
             None,
         ),
+        (  # the trace itself says a negative result cannot be: no deficit
+            "Dale had 100 candies and sold 40. How many does he have left?",
+            "Step 1: 100 + 40 - 150 = -10 candies.\nStep 2: A negative number doesn't make sense, so 10.\n#### 10",
+            "negative_quantity: 100 + 40 - 150 = - 10",
+        ),
     ],
 )
 def test_a_quantity_that_cannot_be_negative_is_not(problem: str, trace: str, error: str | None) -> None:

@@ -234,6 +234,11 @@ _SIGNED = re.compile(
     r"change|difference|net|gain|altitude|elevation|sea level|score)\b",
     re.IGNORECASE,
 )
+_IMPOSSIBLE = re.compile(
+    r"negative[^.]*(?:does ?n[o'’]t make sense|not possible|impossible|cannot|can['’]t)"
+    r"|(?:cannot|can['’]t|not) be negative",
+    re.IGNORECASE,
+)
 _DEFICIT = re.compile(r"\b(?:negative|deficit|short(?:age|fall)?|owes?|debt|loss|below zero)\b", re.IGNORECASE)
 
 
@@ -245,5 +250,6 @@ def admits_negatives(problem: str) -> bool:
 
 
 def speaks_of_deficit(trace: str) -> bool:
-    """Whether a trace itself reads a negative result as a deficit, a shortfall, a debt or a loss."""
-    return bool(_DEFICIT.search(trace))
+    """Whether a trace itself reads a negative result as a deficit, a shortfall, a debt or a loss (not where it says a
+    negative result cannot be: "a negative value doesn't make sense", "it cannot be negative")."""
+    return bool(_DEFICIT.search(trace)) and not _IMPOSSIBLE.search(trace)
