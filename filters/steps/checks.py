@@ -33,7 +33,16 @@ from filters.steps.reference import (
     first_unreferenced,
 )
 from filters.steps.text import FINAL_ANSWER, split_steps
-from filters.steps.tokens import DIGIT, NUM, declared_variables, normalize, numbers, tokenize, word_numbers
+from filters.steps.tokens import (
+    DIGIT,
+    NUM,
+    declared_variables,
+    normalize,
+    numbers,
+    percent_forms,
+    tokenize,
+    word_numbers,
+)
 
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
@@ -206,7 +215,7 @@ def _unworked(
     if len(targets) != 1:
         return None  # a non-numeric answer: derivation is judged by the family checks
     target = next(iter(targets))
-    scaled = {value for t in (target, -target) for value in (t, t * 100, t / 100)}  # signs, cents, percents
+    scaled = percent_forms((target, -target))  # signs, cents, percents
     if scaled & stated or (target.denominator == 1 and any(abs(v - target) < Fraction(1, 2) for v in stated)):
         return None  # worked out, or worked out and rounded ("9.33, about 9")
     if not any(scaled & n for n in working):

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from filters.steps.latex import has_math
 from filters.steps.text import FINAL_ANSWER, sentences
-from filters.steps.tokens import LP, NUM, NUMBER_WORDS, OP, WORD, Token, normalize, numbers, tokenize
+from filters.steps.tokens import LP, NUM, NUMBER_WORDS, OP, WORD, Token, normalize, numbers, percent_forms, tokenize
 
 WORD_RE = re.compile(r"[a-z]+")
 
@@ -99,8 +99,7 @@ def claimed_given(line: str, given: frozenset[Fraction], said: set[Fraction]) ->
     if match is None:
         return ""
     claimed = numbers(_CLAUSE_END.split(line[match.end() :])[0])
-    known = {v for value in (*given, *said) for v in (value, value * 100, value / 100)}
-    return f"{line.strip()} (the problem gives no such number)" if claimed - known else ""
+    return f"{line.strip()} (the problem gives no such number)" if claimed - percent_forms((*given, *said)) else ""
 
 
 _STATE = re.compile(r"\b(?:starts?|started|starting|begins?|began|left|remain\w*)\b", re.IGNORECASE)

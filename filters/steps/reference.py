@@ -20,7 +20,7 @@ from filters.contract import Drop
 from filters.schemas import reasons
 from filters.steps.facts import problem_facts
 from filters.steps.text import FINAL_ANSWER
-from filters.steps.tokens import normalize, numbers
+from filters.steps.tokens import normalize, numbers, percent_forms
 
 CONTRADICTS_REFERENCE = reasons(__name__, "contradicts_reference")[0]
 _PERCENT = re.compile(r"%|percent", re.IGNORECASE)
@@ -63,8 +63,7 @@ def first_unreferenced(worked: list[tuple[int, float]], problem: str, reference:
     wrong this is its first wrong set-up."""
     if not worked_out(reference):
         return None
-    stated = {*numbers(normalize(reference)), *problem_facts(problem)[1]}
-    known = [float(v) for s in stated for v in (s, s * 100, s / 100)]
+    known = [float(v) for v in percent_forms((*numbers(normalize(reference)), *problem_facts(problem)[1]))]
     return next((step for step, value in worked if all(abs(value - k) >= 0.005 for k in known)), None)
 
 
@@ -88,7 +87,7 @@ def contradicts_reference(
     if not holding:
         return ReferenceVerdict(-1, error)
     last = holding[-1]
-    known = {v for s in (*numbers(normalize(reference)), *given) for v in (s, s * 100, s / 100)}
+    known = percent_forms((*numbers(normalize(reference)), *given))
     restated = answer not in worked[last] and answer not in known and worked_out(reference)
     first = holding[0] if restated else last
     return ReferenceVerdict(body[first], error)

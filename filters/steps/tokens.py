@@ -4,6 +4,7 @@ operators (symbols, LaTeX and words: ``times``, ``divided by``, ``half of``), pa
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -210,6 +211,11 @@ def normalize(text: str) -> str:
     for pattern, replacement in (*_LATEX, *_PLAIN) if "\\" in text else _PLAIN:
         text = pattern.sub(replacement, text)
     return STEP_LABEL.sub(" ", text)
+
+
+def percent_forms(values: Iterable[Fraction]) -> set[Fraction]:
+    """Numbers as stated and as a percent read either way (25 for 0.25, 0.25 for 25; also cents and dollars)."""
+    return {form for value in values for form in (value, value * 100, value / 100)}
 
 
 def word_numbers(text: str) -> set[Fraction]:
