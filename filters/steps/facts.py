@@ -95,7 +95,7 @@ def claimed_given(line: str, given: frozenset[Fraction], said: set[Fraction]) ->
     """A step that says the problem gives a number that neither the problem (``given``) nor an earlier step (``said``)
     has ("We are given that the value of x is 6" where the problem has no 6): the step and why; empty where there is
     none."""
-    match = _CLAIMS_GIVEN.search(line)
+    match = _CLAIMS_GIVEN.search(line) if "given" in line or "problem" in line else None  # a substring test is cheap
     if match is None:
         return ""
     claimed = numbers(_CLAUSE_END.split(line[match.end() :])[0])

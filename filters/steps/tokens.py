@@ -28,7 +28,7 @@ _PLAIN = [
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
     # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
-    (re.compile(r"(?<=[A-Za-z])\.(?=[A-Za-z])"), ""),
+    (re.compile(r"\.(?<=[A-Za-z]\.)(?=[A-Za-z])"), ""),
     # (the full stop first, the word after: a scan for the stop is ten times faster than one for the words)
     (re.compile(r"\.(?=\s+[-+*/×=a-z])(?:" + "|".join(rf"(?<=\b{w}\.)" for w in _ABBREVIATIONS.split("|")) + ")"), ""),
     (re.compile(r"\([A-Za-z]{2,}[A-Za-z ,&'-]*\)"), " "),  # a label in parentheses: "$240 (house and food) + $9"
