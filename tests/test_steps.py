@@ -120,6 +120,7 @@ TREES = (
     "There are three trees in the town square. The tallest tree is 150 feet tall. The middle height tree is 2/3 the "
     "height of the tallest tree. The shortest tree is half the size of the middle tree. How tall is the shortest tree?"
 )
+MATEO = "Mateo has saved $20. A relative multiplies Mateo's savings by 4 as a gift. How many dollars does Mateo have?"
 FLOORS = (
     "The Chrysler Building has 11 more floors than the Leeward Center. Together they have a total of 35 floors. How "
     "many floors does the Chrysler Building have?"
@@ -141,6 +142,20 @@ FLOORS = (
             "misread_fact: Ava has 15 apples. (the problem: Ava has 16 apples.)",
         ),
         (TREES, "Step 1: Tallest tree: 150 feet\nStep 2: 150 * 2/3 = 100, 100/2 = 50\n\\boxed{50}", None),
+        (  # another sentence's number in a step that restates this one (a demo's published row)
+            MATEO,
+            "Step 1: The relative multiplies the savings by $20.\nStep 2: 4 * 20 = 80 dollars.\n"
+            "The answer is \\boxed{80}.",
+            "misread_fact: The relative multiplies the savings by  20. (the problem: A relative multiplies Mateo's "
+            "savings by 4 as a gift.)",
+        ),
+        (MATEO, "Step 1: The relative multiplies the savings by 4.\nStep 2: 4 * 20 = 80.\n\\boxed{80}", None),
+        (  # the step restates the sentence that gives its number, not the one of the total
+            "Amber, Micah, and Ahito ran 52 miles in total. Amber ran 8 miles. Micah ran 3.5 times what Amber ran.",
+            "Step 1: Amber ran 8 miles.\nStep 2: Micah ran 3.5 * 8 = 28 miles.\nStep 3: 52 - 8 - 28 = 16 miles.\n"
+            "The answer is \\boxed{16}.",
+            None,
+        ),
         (PROBLEM, "Step 1: 16 - 3 - 4 = 9\nStep 2: Ava has 9 apples.\nThe answer is \\boxed{9}.", None),
         (  # a given that relates two quantities is not a value to restate: the steps solve for Leeward's 12
             FLOORS,

@@ -109,7 +109,6 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     given = problem_facts(problem)[1]
     units = given_units(problem)
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
-    known = set(given)  # the numbers the problem and the steps so far state
     said: set[Fraction] = set()  # the numbers the steps so far state
     for i in body:
         tokens = tokenize(normalized[i], declared) if DIGIT.search(normalized[i]) else []
@@ -139,12 +138,11 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             labels[i] = False
             return TraceCheck(steps, labels, checked, Drop("false_calculation", mixed))
         if not claims and (
-            misread := misread_fact(problem, line, tokens, values[-1], known)
+            misread := misread_fact(problem, line, tokens, values[-1], said)
             or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))
         ):
             labels[i] = False
             return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
-        known |= values[-1]
         said |= values[-1]
     # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:

@@ -71,15 +71,23 @@ def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
     return None
 
 
-def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fraction], known: set[Fraction]) -> str:
+def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fraction], said: set[Fraction]) -> str:
     """A step that restates a quantity the problem gives outright (every word of the step is in the sentence that
-    gives it) with another number, one that neither the problem nor an earlier step has ("Tallest tree: 151 feet"
-    where the problem says 150): the step and that sentence; empty where there is none."""
-    if len(values) != 1 or values <= known or any(t.kind == OP for t in tokens):
+    gives it) with another number, one that no earlier step (``said``) has: a number the problem lacks ("Tallest tree:
+    151 feet" where the problem says 150), or another sentence's where the step restates most of this one ("The
+    relative multiplies the savings by $20." for "A relative multiplies Mateo's savings by 4"): the step and that
+    sentence; empty where there is none."""
+    if len(values) != 1 or values <= said or any(t.kind == OP for t in tokens):
         return ""
     words = _stems(line) - _FILLER
+    number = next(iter(values))
+    elsewhere = number in problem_facts(problem)[1]  # another sentence's number
+    if elsewhere and restates_given(problem, line, number):
+        return ""  # "Amber ran 8 miles." restates the sentence that gives 8, not "... ran 52 miles in total."
     for sentence, given_words, value in _given_quantities(problem) if words else ():
         if words <= given_words and value not in values:
+            if elsewhere and len(words) < 0.5 * len(given_words - _FILLER):
+                continue
             return f"{line.strip()} (the problem: {sentence})"
     return ""
 
