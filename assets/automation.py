@@ -11,7 +11,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.batches import BATCH, BATCHES, REVERIFY_SELECTION, add_batch, batch_key, checked_by_other_checks
+from assets.batches import (
+    BATCH,
+    BATCHES,
+    REVERIFY_RUN_CONFIG,
+    REVERIFY_SELECTION,
+    add_batch,
+    batch_key,
+    checked_by_other_checks,
+)
 from assets.settings import FoundrySettings
 from filters.verify import CHECKS_VERSION
 
@@ -72,7 +80,12 @@ def checks_changed(context: dg.SensorEvaluationContext):
     """When the code's reasoning checks change (a deploy), verify every batch verified by other checks again, once per
     version, so that a published revision holds no row the current checks reject."""
     return [
-        dg.RunRequest(run_key=f"reverify-{CHECKS_VERSION}-{batch}", partition_key=batch, tags={"batch": batch})
+        dg.RunRequest(
+            run_key=f"reverify-{CHECKS_VERSION}-{batch}",
+            partition_key=batch,
+            tags={"batch": batch},
+            run_config=REVERIFY_RUN_CONFIG,
+        )
         for batch in checked_by_other_checks(context.instance)
     ]
 

@@ -239,6 +239,8 @@ REVERIFY_SELECTION = (
 )
 """What judging a batch again takes: ``verified`` and everything after it, up to the publish, without the student
 loop (it trains on the next revision as ever)."""
+REVERIFY_RUN_CONFIG = {"ops": {"difficulty_graded_graded_cot_rows_above_floor": {"config": {"rejudged": True}}}}
+"""A run that judges stored rows again is not held by the floor on CoT rows: the rows it rejects leave the dataset."""
 
 
 def checked_by_other_checks(instance: dg.DagsterInstance) -> list[str]:
@@ -268,7 +270,7 @@ def reverify(data_dir: str, stages: tuple[str, ...]) -> int:
     select = f'({REVERIFY_SELECTION}) and not key:"published_dataset"'
     for number, key in enumerate(stale, 1):
         print(f"[{number}/{len(stale)}] batch {key}: verified by other reasoning checks, verifying again", flush=True)
-        if code := run_batch(key, select, "{}", data_dir, stages):
+        if code := run_batch(key, select, json.dumps(REVERIFY_RUN_CONFIG), data_dir, stages):
             return code
     print("publishing a revision with them", flush=True)
     if code := run_batch(stale[-1], 'key:"published_dataset"', "{}", data_dir, stages, partitioned=False):

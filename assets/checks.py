@@ -1,7 +1,8 @@
 """Asset checks that guard the pipeline's invariants; the blocking ones stop a bad result from publishing.
 
-Thresholds come from the environment: FOUNDRY_MIN_COT_ROWS (default 1) and FOUNDRY_MAX_DROP_RATE_<STAGE> (defaults
-below; verification has none, since a base-model teacher fails most of its traces).
+Thresholds come from the environment: FOUNDRY_MIN_COT_ROWS (default 1; a batch judged again has no floor) and
+FOUNDRY_MAX_DROP_RATE_<STAGE> (defaults below; verification has none, since a base-model teacher fails most of its
+traces).
 """
 
 import warnings
@@ -94,10 +95,20 @@ def graded_cot_rows_verified(difficulty_graded: pl.DataFrame) -> dg.AssetCheckRe
     return dg.AssetCheckResult(passed=unverified == 0, metadata={"cot_rows": cot.height, "unverified": unverified})
 
 
+class FloorConfig(dg.Config):
+    """``rejudged``: the run judges a batch's stored rows again (``reverify``). The floor guards a new batch against a
+    teacher that made next to nothing; rows the current checks reject must leave the published dataset however few
+    remain, so a run that judges again holds none in place."""
+
+    rejudged: bool = False
+
+
 @dg.asset_check(asset="difficulty_graded", blocking=True, partitions_def=BATCHES)
-def graded_cot_rows_above_floor(difficulty_graded: pl.DataFrame, settings: FoundrySettings) -> dg.AssetCheckResult:
-    """At least ``settings.min_cot_rows`` ($FOUNDRY_MIN_COT_ROWS) CoT rows reach publishing."""
-    floor = settings.min_cot_rows
+def graded_cot_rows_above_floor(
+    difficulty_graded: pl.DataFrame, settings: FoundrySettings, config: FloorConfig
+) -> dg.AssetCheckResult:
+    """At least ``settings.min_cot_rows`` ($FOUNDRY_MIN_COT_ROWS) CoT rows reach publishing from a new batch."""
+    floor = 0 if config.rejudged else settings.min_cot_rows
     rows = difficulty_graded.filter(pl.col("kind") == "cot").height
     return dg.AssetCheckResult(passed=rows >= floor, metadata={"cot_rows": rows, "floor": floor})
 

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from assets.automation import checks_changed, new_benchmark_file, new_seed_file, refresh_schedule
-from assets.batches import BATCHES, batch_seed, check_key
+from assets.batches import BATCHES, REVERIFY_RUN_CONFIG, batch_seed, check_key
 from assets.checks import (
     contamination_check,
     contamination_hits,
@@ -113,6 +113,7 @@ def test_checks_changed_sensor_verifies_again_once_each_batch_verified_by_other_
         requests = checks_changed(dg.build_sensor_context(instance=instance))
     assert [r.partition_key for r in requests] == ["old", "unsaid"]  # a batch verified before versions were recorded
     assert {r.run_key for r in requests} == {f"reverify-{CHECKS_VERSION}-old", f"reverify-{CHECKS_VERSION}-unsaid"}
+    assert all(r.run_config == REVERIFY_RUN_CONFIG for r in requests)  # not held by the floor on CoT rows
 
 
 def test_the_checks_version_covers_every_module_a_verdict_depends_on() -> None:

@@ -55,7 +55,7 @@ def materialize_fixed_seed_batch(
 ) -> dg.ExecuteInProcessResult:
     """Materialize every batch asset (or ``selection``) for one batch with fixed seeds, in ``tmp_path`` as the working
     folder (a seed row's source is its path as given), against the deterministic simulated teacher; ``ops`` adds run
-    config."""
+    config, whatever the selection."""
     import definitions
     from assets.batches import add_batch
     from assets.resources import TeacherResource
@@ -68,7 +68,6 @@ def materialize_fixed_seed_batch(
         "textbook_topics": {"config": {"count": 3, "seed": 7}},
         "cot_traces": {"config": {"samples_per_problem": 2}},
         "difficulty_graded": {"config": {"samples": 2}},
-        **(ops or {}),
     }
     everything = [*definitions.all_assets, *definitions.batch_checks]
     if selection is not None:  # the config of the selected steps alone
@@ -76,6 +75,7 @@ def materialize_fixed_seed_batch(
             key.path[-1] for key in selection.resolve([a for a in everything if isinstance(a, dg.AssetsDefinition)])
         }
         config = {op: value for op, value in config.items() if op in selected}
+    config |= ops or {}
     with SimServer(teacher) as server:
         endpoint = TeacherResource(base_urls=[server.base_url], model="sim-teacher", chat=False, data_dir=".")
         add_batch(instance, "fixed")
@@ -171,9 +171,10 @@ def test_a_batch_verified_by_other_checks_is_named_and_verified_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A batch verified by an earlier version of the reasoning checks (a deploy since) is named on the card; the
-    ``reverify`` job judges its stored rows by the current checks and republishes, asking the teacher nothing new."""
+    ``reverify`` job judges its stored rows by the current checks and republishes, asking the teacher nothing new,
+    however few rows remain: the floor on CoT rows guards new batches, and would hold rejected rows in place."""
     from assets.automation import reverify_job
-    from assets.batches import checked_by_other_checks
+    from assets.batches import REVERIFY_RUN_CONFIG, checked_by_other_checks
 
     monkeypatch.chdir(tmp_path)
     published = tmp_path / "published" / "reasoning-foundry"
@@ -184,7 +185,11 @@ def test_a_batch_verified_by_other_checks_is_named_and_verified_again(
         assert checked_by_other_checks(instance) == ["fixed"]
         assert "batches fixed were verified by other reasoning checks" in (published / "README.md").read_text()
         rows = published_ids(published)
-        again = materialize_fixed_seed_batch(tmp_path, instance, selection=reverify_job.selection)
+        floor = {"min_cot_rows": 10**6}  # far above the batch's rows, as a batch whose every row the checks now reject
+        held = materialize_fixed_seed_batch(tmp_path, instance, selection=reverify_job.selection, **floor)
+        assert not held.success  # without saying it judges again, the floor stops the publish
+        rejudge = REVERIFY_RUN_CONFIG["ops"]
+        again = materialize_fixed_seed_batch(tmp_path, instance, rejudge, reverify_job.selection, **floor)
         assert again.success and checked_by_other_checks(instance) == []
     assert "were verified by other reasoning checks" not in (published / "README.md").read_text()
     assert published_ids(published) == rows
@@ -213,6 +218,7 @@ def test_reverify_on_the_command_line_judges_each_such_batch_then_publishes(
     with SimServer(teacher) as server:
         endpoint = {"BASE_URLS": server.base_url, "MODEL": "sim-teacher", "CHAT": "false"}
         env = {**os.environ, "DAGSTER_HOME": str(home), "FOUNDRY_DATA_DIR": str(tmp_path),
+               "FOUNDRY_MIN_COT_ROWS": "999",  # a floor the batch misses: judging again is not held by it
                **{f"{role}_{k}": v for role in ("TEACHER", "STUDENT") for k, v in endpoint.items()}}  # fmt: skip
         command = [sys.executable, "-m", "assets.batches", "reverify"]
         root = Path(__file__).resolve().parents[1]
