@@ -48,6 +48,7 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "The bed is 30 sq. ft. - 21 sq.ft = 9 sq. ft. of soil. \\boxed{9}",  # abbreviations end no sentence
         "She pays $5 (apples) + $4 (pear juice) = $9. \\boxed{9}",  # labels in parentheses
         "Two crates hold 2 * 1 500 = 3 000 grams, or 3 kilograms, and 3 + 6 = 9. \\boxed{9}",  # spaced thousands
+        "Step 1: In minutes we get: 2 hours = 120 minutes.\nStep 2: 120 / 40 = 3, 3 * 3 = 9.\n\\boxed{9}",  # converts
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -78,6 +79,8 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
         ("Two crates hold 2 * 1 500 = 3 500 grams, and 3 + 6 = 9. \\boxed{9}", "2 * 1 500 = 3 500"),
+        # an equation set up between two plain amounts (a real solution: "so we can write: $180000 = $330000.")
+        ("Step 1: 16 - 7 = 9 apples.\nStep 2: She paid $12, so we can write: $9 = $12.\n\\boxed{9}", "9 = 12"),
         # a named unknown solved for, then given another value (the false calculations process_dev still let through)
         (
             "Step 1: Let x be the apples left.\nStep 2: 10x = 80\nStep 3: x = 9\nThe answer is \\boxed{9}.",

@@ -18,6 +18,11 @@ _PREPOSITIONS = frozenset(
     {"about", "after", "at", "by", "for", "from", "in", "of", "on", "over", "per", "than", "to", "with"}
 )
 _ROUNDING = re.compile(r"round|approx|about|nearly|almost|roughly|estimate|≈|~|whole|nearest", re.IGNORECASE)
+_AMOUNT = r"(\d[\d,]*(?:\.\d+)?)(\s+[A-Za-z]{2,})?"  # a plain amount and its unit word, if any
+# "so we can write: $180000 = $330000.": an equation set up between two plain amounts, the whole of its clause
+_SET_UP = re.compile(
+    rf"\b(?:write|equation|get|have|gives?)\s*:?\s*{_AMOUNT}\s*=\s*{_AMOUNT}\s*\.?\s*$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,11 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             ok = _continues(left, right)
         text = f"{left.text()} = {right.text()}"
         found.append(Claim(text, ok, value if value is not None else Fraction(0)))
+    if (set_up := _SET_UP.search(line.strip())) is not None:
+        a, unit, b, other = set_up.groups()
+        if (unit or "").strip().lower() == (other or "").strip().lower():  # "2 hours = 120 minutes" converts
+            left_value, right_value = Fraction(a.replace(",", "")), Fraction(b.replace(",", ""))
+            found.append(Claim(f"{a} = {b}", left_value == right_value, right_value))
     return found
 
 
