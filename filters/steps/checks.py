@@ -185,7 +185,7 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
     elif reference and run.printed and (contradiction := contradicted_answer(str(run.printed[-1]), reference)):
         answer, error = contradiction
         worked = [(i, v) for i, v in run.assigned if i in run.computing]
-        bad = first_unreferenced(worked, problem, reference)
+        bad = first_unreferenced(worked, problem_facts(problem)[1], reference)
         if bad is None:
             bad = next((i for i, v in reversed(run.assigned) if v == answer), len(steps) - 1)
     if bad is not None:

@@ -18,7 +18,6 @@ from fractions import Fraction
 from filters.answers import extract_answer
 from filters.contract import Drop
 from filters.schemas import reasons
-from filters.steps.facts import problem_facts
 from filters.steps.text import FINAL_ANSWER
 from filters.steps.tokens import normalize, numbers, percent_forms
 
@@ -56,14 +55,19 @@ def contradicted_answer(stated: str | None, reference: str) -> tuple[Fraction, D
     return answer, Drop(CONTRADICTS_REFERENCE, f"{stated} where the reference's answer is {float(expected):g}")
 
 
-def first_unreferenced(worked: list[tuple[int, float]], problem: str, reference: str) -> int | None:
+def _stated(reference: str, given: frozenset[Fraction]) -> set[Fraction]:
+    """The numbers the reference or the problem (``given``) states, percents read either way."""
+    return percent_forms((*numbers(normalize(reference)), *given))
+
+
+def first_unreferenced(worked: list[tuple[int, float]], given: frozenset[Fraction], reference: str) -> int | None:
     """The step of the first of a program's ``worked`` numbers (step, value: its calculations, in the order run) that
-    neither the problem nor the worked reference states, to the cent; None where there is none or the reference is a
-    bare answer. A program's lines follow one another as the reference's calculations do, so where its answer is
-    wrong this is its first wrong set-up."""
+    neither the problem (``given``) nor the worked reference states, to the cent; None where there is none or the
+    reference is a bare answer. A program's lines follow one another as the reference's calculations do, so where its
+    answer is wrong this is its first wrong set-up."""
     if not worked_out(reference):
         return None
-    known = [float(v) for v in percent_forms((*numbers(normalize(reference)), *problem_facts(problem)[1]))]
+    known = [float(v) for v in _stated(reference, given)]
     return next((step for step, value in worked if all(abs(value - k) >= 0.005 for k in known)), None)
 
 
@@ -87,7 +91,6 @@ def contradicts_reference(
     if not holding:
         return ReferenceVerdict(-1, error)
     last = holding[-1]
-    known = percent_forms((*numbers(normalize(reference)), *given))
-    restated = answer not in worked[last] and answer not in known and worked_out(reference)
+    restated = answer not in worked[last] and worked_out(reference) and answer not in _stated(reference, given)
     first = holding[0] if restated else last
     return ReferenceVerdict(body[first], error)
