@@ -76,6 +76,11 @@ JERRY = "Jerry is twice as old as he was 5 years ago. How old will Jerry be in 3
          "Step 4: 10 + 3 = 13.\nThe answer is \\boxed{13}.", None),
         ("Step 1: Let x be his age now.\nStep 2: 5 + 2x + 4 = 10 + 2x.\nStep 3: 10 + 2x = 30, so x = 10.\n"
          "Step 4: 10 + 3 = 13.\nThe answer is \\boxed{13}.", "no x solves"),  # "2x." ends a sentence, no product
+        ("Step 1: Let x be his age now.\nStep 2: 500 * x / 60 = 8.33x (rounded to two decimal places).\n"
+         "Step 3: 8.33x = 25, so x = 3.\nThe answer is \\boxed{3}.", None),  # rounded, not changed
+        ("Step 1: Let x be his age now.\nStep 2: 8.33x * 150 = 12375x (rounded to two decimal places).\n"
+         "Step 3: 12375x = 24750, so x = 2.\nThe answer is \\boxed{2}.",  # a remark in brackets is no product
+         "a simplification in x changes its value (only x = 0 solves it)"),
     ],
 )  # fmt: skip
 def test_an_equation_no_value_solves_is_a_false_step(trace: str, error: str | None) -> None:
@@ -105,6 +110,81 @@ WORKOUT = "Josh worked out for 8 weeks, 4 hours a week. Pepe is 5 feet 6 inches 
 def test_given_quantities_in_different_units_are_not_added_unconverted(trace: str, error: str | None) -> None:
     found = find_reasoning_error(WORKOUT, trace)
     assert (found is None) if error is None else found == f"false_calculation: {error}"
+
+
+TRIP = "Michael drives at an average speed of 50 km/hr for 3 days. The distance to Texas is 6000 km."
+
+
+@pytest.mark.parametrize(
+    ("trace", "first_bad", "error"),
+    [
+        ("Step 1: He drives 50 km/hr * 3 days = 150 km.\nThe answer is \\boxed{150}.", 0,
+         "50 km/hr * 3 days = 150 km multiplies a rate in km/hr by days unconverted"),
+        ("Step 1: He drives 3 days.\nStep 2: So 3 days x 50 km per hour = 150 km.\nThe answer is \\boxed{150}.", 1,
+         "3 days x 50 km per hour = 150 km multiplies a rate in km/hour by days unconverted"),
+        ("Step 1: 3 days is 3 * 24 = 72 hours.\nStep 2: 50 km/hr * 72 hours = 3600 km.\n"
+         "The answer is \\boxed{3600}.", None, None),
+        ("Step 1: 50 km/hr * 3 days * 24 hours/day = 3600 km.\nThe answer is \\boxed{3600}.", None, None),
+        ("Step 1: 50 km/hr * 3 hours = 150 km.\nThe answer is \\boxed{150}.", None, None),
+    ],
+)  # fmt: skip
+def test_a_rate_times_an_amount_in_another_unit_of_its_kind_is_converted(
+    trace: str, first_bad: int | None, error: str | None
+) -> None:
+    checked = check_trace(TRIP, trace)
+    assert checked.first_bad_step == first_bad
+    assert (checked.error is None) if error is None else str(checked.error) == f"false_calculation: {error}"
+
+
+BUS = "A bus has a capacity of 200 people. At the third station 180 people are on the bus. How many seats are empty?"
+MARBLES = "Ben has 5 marbles and loses 2 of them. How many marbles does Ben have?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (BUS, "Step 1: To fill the bus we need 180 - 180 = 0 people.\nThe answer is \\boxed{0}.",
+         "180 - 180 = 0 takes a quantity from itself"),
+        (MARBLES, "Step 1: Ben loses 5 marbles - 5 marbles = 0 marbles.\nThe answer is \\boxed{0}.",
+         "5 marbles - 5 marbles = 0 takes a quantity from itself"),
+        (BUS, "Step 1: To fill the bus we need 200 - 180 = 20 people.\nThe answer is \\boxed{20}.", None),
+        (MARBLES, "Step 1: 2 * 5 - 5 = 5 marbles.\nStep 2: 5 - 2 = 3 marbles.\nThe answer is \\boxed{3}.", None),
+        (MARBLES, "Step 1: He keeps 5 - 2 = 3 marbles; 3 + 2 - 5 = 0 are missing.\nThe answer is \\boxed{3}.", None),
+    ],
+)  # fmt: skip
+def test_a_quantity_taken_from_itself_is_misread(problem: str, trace: str, error: str | None) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"misread_fact: {error}"
+
+
+PEARS = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"
+CARDS = "There are 15 red cards and 60% more green cards. How many cards are there?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "flagged"),
+    [
+        (PEARS, "Step 1: 45% of 200 bananas is (45/100) * 200 = 90 pears.\nStep 2: 90 + 200 = 290 fruits.\n"
+         "The answer is \\boxed{290}.", True),
+        (CARDS, "Step 1: 60% of 15 is 0.6 * 15 = 9 green cards.\nStep 2: 15 + 9 = 24 cards.\n"
+         "The answer is \\boxed{24}.", True),
+        (CARDS, "Step 1: 60% of 15 is .6 * 15 = 9 green cards.\nStep 2: 15 + 9 = 24 cards.\n"
+         "The answer is \\boxed{24}.", True),
+        (PEARS, "Step 1: He has 45/100 * 200 = 90 more pears.\nStep 2: 200 + 90 = 290 pears.\n"
+         "Step 3: 290 + 200 = 490 fruits.\nThe answer is \\boxed{490}.", False),
+        (PEARS, "Step 1: 1.45 * 200 = 290 pears.\nStep 2: 290 + 200 = 490 fruits.\nThe answer is \\boxed{490}.",
+         False),
+        (CARDS, "Step 1: The green cards are 160% of the red: 160/100 * 15 = 24 green cards.\n"
+         "Step 2: 15 + 24 = 39 cards.\nThe answer is \\boxed{39}.", False),
+    ],
+)  # fmt: skip
+def test_a_percent_more_read_as_a_percent_of_is_misread(problem: str, trace: str, flagged: bool) -> None:
+    checked = check_trace(problem, trace)
+    assert (
+        (checked.first_bad_step == 0 and str(checked.error).startswith("misread_fact: "))
+        if flagged
+        else (checked.error is None)
+    )
 
 
 def test_an_expression_holding_an_unknown_is_not_evaluated() -> None:

@@ -14,14 +14,12 @@ from filters.steps.facts import (
     admits_negatives,
     answer_given_to_another,
     claimed_given,
-    given_units,
     misread_fact,
     problem_facts,
     restates,
     restates_given,
     speaks_of_deficit,
     taken_as_kept,
-    unconverted_units,
     unfounded_fact,
 )
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
@@ -32,6 +30,7 @@ from filters.steps.reference import (
     contradicts_reference,
     first_unreferenced,
 )
+from filters.steps.setups import percent_more_as_part, self_difference
 from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import (
     DIGIT,
@@ -43,6 +42,7 @@ from filters.steps.tokens import (
     tokenize,
     word_numbers,
 )
+from filters.steps.units import given_units, unconverted_rate, unconverted_units
 
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
@@ -134,9 +134,12 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return TraceCheck(steps, labels, checked, Drop("negative_quantity", claim.text))
             labels[i] = True
             stated.add(claim.value)
-        if claims and (mixed := unconverted_units(tokens, units, said)):
+        if claims and (mixed := unconverted_units(tokens, units, said) or unconverted_rate(line)):
             labels[i] = False
             return TraceCheck(steps, labels, checked, Drop("false_calculation", mixed))
+        if claims and (misset := self_difference(line) or percent_more_as_part(problem, line)):
+            labels[i] = False
+            return TraceCheck(steps, labels, checked, Drop("misread_fact", misset))
         if not claims and (
             misread := misread_fact(problem, line, tokens, values[-1], said)
             or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))

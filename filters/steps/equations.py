@@ -130,6 +130,8 @@ def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction | str]
     if not difference.slope:  # "P + 3 + 3 = P + 6" simplifies; "x + 3 = x" holds for no x
         return (name, f"no {name} solves") if difference.constant else None
     if len(unknown_sides) != 1:
+        if abs(difference.slope) <= max(abs(side.slope) for side in sides) / 200 and not difference.constant:
+            return None  # "500 * x / 60 = 8.33x": rounded
         if not difference.constant:  # "(1/4)x + (1/3)x = (5/12)x": no word problem asks for an unknown of 0
             return name, f"a simplification in {name} changes its value (only {name} = 0 solves it)"
         if all(sum(t.kind != WORD for t in side) >= 2 for side in unknown_sides) and _chained(tokens, begin, end):

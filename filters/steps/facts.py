@@ -1,6 +1,5 @@
-"""What a problem gives: its words, its numbers, the units they come in and the sentences that state one quantity
-outright; and the steps that only restate the problem, restate a given with another number, state a quantity from
-nowhere, or add given quantities in different units."""
+"""What a problem gives: its words, its numbers and the sentences that state one quantity outright; and the steps
+that only restate the problem, restate a given with another number or state a quantity from nowhere."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from functools import lru_cache
 
 from filters.steps.latex import has_math
 from filters.steps.text import FINAL_ANSWER, sentences
-from filters.steps.tokens import LP, NUM, NUMBER_WORDS, OP, WORD, Token, normalize, numbers, percent_forms, tokenize
+from filters.steps.tokens import NUMBER_WORDS, OP, Token, normalize, numbers, percent_forms
 
 WORD_RE = re.compile(r"[a-z]+")
 
@@ -187,47 +186,6 @@ def restates_given(problem: str, line: str, value: Fraction) -> bool:
     come from that sentence ("She has 16 books." for "Jade has 16 books and reads them all.")."""
     words = _stems(line) - _FILLER
     return any(value in numbers(normalize(s)) and words <= _stems(s) for s in sentences(problem))
-
-
-# Units of measure by the words that name them: two given quantities in different units are not added unconverted.
-_MEASURES = {word: unit for unit, words in {
-    "seconds": ("second", "sec", "secs"), "minutes": ("minute", "min", "mins"), "hours": ("hour", "hr", "hrs"),
-    "days": ("day",), "weeks": ("week",), "months": ("month",), "years": ("year",), "inches": ("inch",),
-    "feet": ("foot",), "yards": ("yard",), "miles": ("mile",), "meters": ("meter", "metre", "metres"),
-    "centimeters": ("centimeter", "cm"), "kilometers": ("kilometer", "km"), "pounds": ("pound", "lb", "lbs"),
-    "ounces": ("ounce", "oz"), "grams": ("gram",), "kilograms": ("kilogram", "kg"), "gallons": ("gallon",),
-    "quarts": ("quart",), "liters": ("liter", "litre", "litres"),
-}.items() for word in (unit, *words)}  # fmt: skip
-
-
-@lru_cache(maxsize=4096)
-def given_units(problem: str) -> dict[Fraction, str]:
-    """The problem's numbers that come with one unit of measure wherever it states them ("8 weeks", "4 hours")."""
-    tokens = tokenize(normalize(problem))
-    units: dict[Fraction, set[str | None]] = {}
-    for i, t in enumerate(tokens):
-        if t.kind == NUM and t.value is not None:
-            word = tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1].kind == WORD else None
-            units.setdefault(t.value, set()).add(_MEASURES.get(word.text.lower()) if word else None)
-    return {value: unit for value, (unit, *more) in units.items() if unit and not more}
-
-
-def unconverted_units(tokens: list[Token], units: dict[Fraction, str], said: set[Fraction]) -> str | None:
-    """A sum or difference of two given quantities in different units (``4 + 3`` of 4 feet and 3 inches, ``8 - 4``
-    of 8 weeks and 4 hours), outside any product or quotient (``40 + 2(120)``): what it adds, else None. A number an
-    earlier step stated (``said``) is that step's result, whatever the problem's same number measures."""
-    for i in range(len(tokens) - 2):
-        a, op, b = tokens[i : i + 3]
-        if a.kind != NUM or op.kind != OP or op.text not in "+-" or b.kind != NUM:
-            continue
-        before, after = tokens[i - 1] if i else None, tokens[i + 3] if i + 3 < len(tokens) else None
-        scaled = any(t is not None and t.kind == OP and t.text in "*/^" for t in (before, after))
-        if scaled or (after is not None and after.kind == LP):
-            continue
-        first, second = (units.get(t.value) if t.value is not None and t.value not in said else None for t in (a, b))
-        if first and second and first != second:
-            return f"{a.text} {op.text} {b.text} adds {first} and {second} unconverted"
-    return None
 
 
 @lru_cache(maxsize=4096)

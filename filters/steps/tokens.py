@@ -24,7 +24,8 @@ _LATEX = [  # applied where a text has a backslash
 _ABBREVIATIONS = "sq|ft|in|yd|yds|mi|lb|lbs|oz|hr|hrs|min|mins|sec|secs|gal|qt|pt|cu|km|cm|mm|kg|ml|mph|wk|yr|doz"
 _PLAIN = [
     (re.compile(r"[$€£¥]"), " "),
-    (re.compile(r"(\d)\s*[xX]\s*(?=[\d(]|\.\d)"), r"\1 * "),  # 2x3, 25x.4, 2 x (3); not "96 + 12x." (an unknown)
+    # 2x3, 25x.4, 2 x (3); not "96 + 12x." or "12375x (rounded)": an unknown
+    (re.compile(r"(\d)\s*[xX]\s*(?=\d|\.\d|\((?![A-Za-z]{2}))"), r"\1 * "),
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
     # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
@@ -55,6 +56,15 @@ _LETTER_VARIABLE_OK = frozenset("aAI")
 _UNIT_LETTERS = frozenset("mgshklcKMB")  # 3m, 400g, 5h, 10k, 2L, 5K, 2M, 3B
 WORD_RE = re.compile(r"[a-z]+")
 DIGIT = re.compile(r"\d")
+AMOUNT = r"\d[\d,]*(?:\.\d+)?"  # a number as written in a calculation: 1,200 and 2.5
+_OPERAND = re.compile(r"[\d.*/×+\-^(]\s*$")
+
+
+def inside_calculation(before: str) -> bool:
+    """Whether what a text has before a calculation makes it a term of a longer one ("2 * " before "3 - 3 = 0")."""
+    return _OPERAND.search(before) is not None
+
+
 _MAY_RESOLVE = re.compile(  # a line without these has no word to resolve: its tokens stand as they are
     r"/\s*[A-Za-z]|\b(?:times|multiplied|divided|plus|minus|is|are|equals?|half|third|quarter|fourth|twice|of|x)\b",
     re.IGNORECASE,

@@ -1,0 +1,65 @@
+"""Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, and a percent more
+(or fewer) read as a percent of."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import lru_cache
+
+from filters.steps.tokens import AMOUNT, inside_calculation
+
+# "180 - 180 = 0", "5 marbles - 5 marbles = 0": the whole of a calculation, not a term of a longer one
+_SELF_DIFFERENCE = re.compile(
+    rf"(?<![\w.,])(?P<a>{AMOUNT})(?P<unit>\s*[A-Za-z]+)?\s*-\s*(?P=a)(?P=unit)?\s*=\s*0(?![\d.,])"
+)
+
+
+def self_difference(line: str) -> str | None:
+    """A calculation that takes a quantity from itself to leave nothing ("we need 180 - 180 = 0 people", "Ben loses
+    5 - 5 = 0 marbles"): the right arithmetic on a misread quantity, since a step that means nothing is left says so
+    without a subtraction. The calculation, else None."""
+    for match in _SELF_DIFFERENCE.finditer(line):
+        if not inside_calculation(line[: match.start()]):
+            return f"{match.group(0).strip()} takes a quantity from itself"
+    return None
+
+
+_PERCENT_MORE = re.compile(
+    r"(?<![\d.])(?P<percent>\d+(?:\.\d+)?)\s*(?:%|percent)\s*(?:more|less|fewer)\s+(?:[a-z]+\s+){0,2}?(?P<noun>[a-z]+s)\b",
+    re.IGNORECASE,
+)
+_COMPARES = re.compile(
+    r"\b(?:more|less|fewer|longer|shorter|taller|higher|lower|larger|bigger|smaller|greater|cheaper|faster|slower|"
+    r"heavier|lighter|expensive|increased?|decreased?|extra|additional|discount|off|raised?|loss|profit|per|each)\b",
+    re.IGNORECASE,
+)
+_LABELLED = re.compile(rf"=\s*{AMOUNT}\s+(?:[A-Za-z]+\s+){{0,2}}?(?P<label>[A-Za-z]+)(?=\s*[.,;]|\s*$)")
+
+
+@lru_cache(maxsize=4096)
+def _percents_more(problem: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """The problem's "P% more <things>": a pattern for P as a factor (P%, P/100, its decimal) and the things."""
+    found = []
+    for match in _PERCENT_MORE.finditer(problem):
+        percent = match.group("percent")
+        decimal = f"{float(Fraction(percent) / 100):g}"
+        forms = [rf"{re.escape(percent)}\s*%", rf"{re.escape(percent)}\s*/\s*100", re.escape(decimal)]
+        if decimal.startswith("0."):
+            forms.append(re.escape(decimal[1:]))
+        factor = re.compile(rf"(?<![\d.])(?:{'|'.join(forms)})(?![\d])")
+        found.append((factor, match.group("noun").lower()))
+    return tuple(found)
+
+
+def percent_more_as_part(problem: str, line: str) -> str | None:
+    """A step that works out P% of a quantity and calls the result the things the problem has P% more (or fewer)
+    of ("45% of 200 bananas is (45/100) * 200 = 90 pears" for "45% more pears than bananas"), with no word of a
+    comparison: the step, else None."""
+    if not (percents := _percents_more(problem)) or _COMPARES.search(line):
+        return None
+    for match in _LABELLED.finditer(line):
+        for factor, noun in percents:
+            if match.group("label").lower() == noun and factor.search(line[: match.start()]):
+                return f"{line.strip()} (the problem has {noun} a percent more or fewer, not a percent of)"
+    return None

@@ -1,0 +1,95 @@
+"""Units of measure: the ones a problem's numbers come in, and the steps that combine two units of one kind without
+converting them (adding 4 feet to 3 inches; a speed per hour times a number of days)."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from functools import lru_cache
+
+from filters.steps.tokens import AMOUNT, LP, NUM, OP, WORD, Token, inside_calculation, normalize, tokenize
+
+# Units of measure by kind, each with the other words that name it.
+_KINDS = {
+    "time": {
+        "seconds": ("second", "sec", "secs"), "minutes": ("minute", "min", "mins"), "hours": ("hour", "hr", "hrs"),
+        "days": ("day",), "weeks": ("week",), "months": ("month",), "years": ("year",),
+    },
+    "length": {
+        "inches": ("inch",), "feet": ("foot",), "yards": ("yard",), "miles": ("mile",),
+        "meters": ("meter", "metre", "metres"), "centimeters": ("centimeter", "cm"),
+        "kilometers": ("kilometer", "km"),
+    },
+    "weight": {
+        "pounds": ("pound", "lb", "lbs"), "ounces": ("ounce", "oz"), "grams": ("gram",),
+        "kilograms": ("kilogram", "kg"),
+    },
+    "volume": {"gallons": ("gallon",), "quarts": ("quart",), "liters": ("liter", "litre", "litres")},
+}  # fmt: skip
+_MEASURES = {word: unit for units in _KINDS.values() for unit, words in units.items() for word in (unit, *words)}
+_KIND = {unit: kind for kind, units in _KINDS.items() for unit in units}
+_SPEEDS = {"mph": ("miles", "hours"), "kph": ("kilometers", "hours")}  # a rate named in one word
+
+
+@lru_cache(maxsize=4096)
+def given_units(problem: str) -> dict[Fraction, str]:
+    """The problem's numbers that come with one unit of measure wherever it states them ("8 weeks", "4 hours")."""
+    tokens = tokenize(normalize(problem))
+    units: dict[Fraction, set[str | None]] = {}
+    for i, t in enumerate(tokens):
+        if t.kind == NUM and t.value is not None:
+            word = tokens[i + 1] if i + 1 < len(tokens) and tokens[i + 1].kind == WORD else None
+            units.setdefault(t.value, set()).add(_MEASURES.get(word.text.lower()) if word else None)
+    return {value: unit for value, (unit, *more) in units.items() if unit and not more}
+
+
+def unconverted_units(tokens: list[Token], units: dict[Fraction, str], said: set[Fraction]) -> str | None:
+    """A sum or difference of two given quantities in different units (``4 + 3`` of 4 feet and 3 inches, ``8 - 4``
+    of 8 weeks and 4 hours), outside any product or quotient (``40 + 2(120)``): what it adds, else None. A number an
+    earlier step stated (``said``) is that step's result, whatever the problem's same number measures."""
+    for i in range(len(tokens) - 2):
+        a, op, b = tokens[i : i + 3]
+        if a.kind != NUM or op.kind != OP or op.text not in "+-" or b.kind != NUM:
+            continue
+        before, after = tokens[i - 1] if i else None, tokens[i + 3] if i + 3 < len(tokens) else None
+        scaled = any(t is not None and t.kind == OP and t.text in "*/^" for t in (before, after))
+        if scaled or (after is not None and after.kind == LP):
+            continue
+        first, second = (units.get(t.value) if t.value is not None and t.value not in said else None for t in (a, b))
+        if first and second and first != second:
+            return f"{a.text} {op.text} {b.text} adds {first} and {second} unconverted"
+    return None
+
+
+_RATE = (
+    rf"{AMOUNT}\s*(?:(?P<{{0}}what>[A-Za-z]+)\s*(?:/\s*|\s+per\s+)(?P<{{0}}per>[A-Za-z]+)"
+    r"|(?P<{0}speed>mph|kph)\b)"
+)
+_MEASURED = rf"{AMOUNT}\s*(?P<{{0}}unit>[A-Za-z]+)"
+_TIMES = r"\s*(?:[*×x]|times)\s*"
+# the result and the unit it is given in, past a GSM8K calculator note ("= <<50*3=150>>150 km", normalized)
+_RESULT = rf"\s*=\s*(?:;[^;]*;\s*)?{AMOUNT}\s*(?P<result>[A-Za-z]+)"
+_RATE_PRODUCTS = (
+    re.compile(_RATE.format("a_") + _TIMES + _MEASURED.format("b_") + _RESULT),  # 50 km/hr * 3 days = 150 km
+    re.compile(_MEASURED.format("b_") + _TIMES + _RATE.format("a_") + _RESULT),  # 3 days * 50 km/hr = 150 km
+)
+
+
+def unconverted_rate(line: str) -> str | None:
+    """A product of a rate and an amount whose units of one kind differ, given in the rate's own unit as though they
+    had cancelled (``50 km/hr * 3 days = 150 km``: hours and days unconverted): the product, else None."""
+    for pattern in _RATE_PRODUCTS:
+        for match in pattern.finditer(line):
+            if inside_calculation(line[: match.start()]):
+                continue
+            speed = match.group("a_speed")
+            what, per = _SPEEDS[speed.lower()] if speed else (match.group("a_what"), match.group("a_per"))
+            per_unit, amount_unit = _MEASURES.get(per.lower()), _MEASURES.get(match.group("b_unit").lower())
+            if per_unit is None or amount_unit is None or per_unit == amount_unit:
+                continue
+            if _KIND[per_unit] != _KIND[amount_unit]:
+                continue
+            result = match.group("result").lower()
+            if result == what.lower() or (_MEASURES.get(result) or result) == _MEASURES.get(what.lower()):
+                return f"{match.group(0).strip()} multiplies a rate in {what}/{per} by {amount_unit} unconverted"
+    return None
