@@ -136,6 +136,28 @@ def test_a_rate_times_an_amount_in_another_unit_of_its_kind_is_converted(
     assert (checked.error is None) if error is None else str(checked.error) == f"false_calculation: {error}"
 
 
+FISH = "Jen got 3 fish. They each need $1 worth of food a day. How much does she spend on food in the month of May?"
+EMAILS = "James responds to 320 emails in a 5 day work week. How many emails does he answer a day?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (FISH, "Step 1: 3 * 1 = 3 dollars a day.\nStep 2: There are 30 days in the month of May, so 3 * 30 = 90.\n"
+         "The answer is \\boxed{90}.", "There are 30 days in the month of May: there are 31"),
+        (FISH, "Step 1: 3 * 1 = 3 dollars a day.\nStep 2: There are 31 days in May, so 3 * 31 = 93.\n"
+         "The answer is \\boxed{93}.", None),
+        (FISH, "Step 1: She feeds them for 12 hours a day, and there are 12 hours in a day.\nStep 2: 3 * 31 = 93.\n"
+         "The answer is \\boxed{93}.", "there are 12 hours in a day: there are 24"),
+        (FISH, "Step 1: The fish eat 3 hours per day.\nStep 2: 3 * 31 = 93.\nThe answer is \\boxed{93}.", None),
+        (EMAILS, "Step 1: Since there are 5 days in a week, 320 / 5 = 64.\nThe answer is \\boxed{64}.", None),
+    ],
+)  # fmt: skip
+def test_a_conversion_fact_must_hold(problem: str, trace: str, error: str | None) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"false_calculation: {error}"
+
+
 BUS = "A bus has a capacity of 200 people. At the third station 180 people are on the bus. How many seats are empty?"
 MARBLES = "Ben has 5 marbles and loses 2 of them. How many marbles does Ben have?"
 

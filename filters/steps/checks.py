@@ -42,7 +42,7 @@ from filters.steps.tokens import (
     tokenize,
     word_numbers,
 )
-from filters.steps.units import given_units, unconverted_rate, unconverted_units
+from filters.steps.units import false_conversion, given_units, unconverted_rate, unconverted_units
 
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
@@ -121,6 +121,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if claimed := claimed_given(line, given, said):
             labels[i] = False
             return TraceCheck(steps, labels, checked, Drop("misread_fact", claimed))
+        if wrong := false_conversion(line, given):
+            labels[i] = False
+            return TraceCheck(steps, labels, checked, Drop("false_calculation", wrong))
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
         claims += latex_claims(math[i])
         worked.append({claim.value for claim in claims})

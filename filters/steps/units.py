@@ -93,3 +93,34 @@ def unconverted_rate(line: str) -> str | None:
             if result == what.lower() or (_MEASURES.get(result) or result) == _MEASURES.get(what.lower()):
                 return f"{match.group(0).strip()} multiplies a rate in {what}/{per} by {amount_unit} unconverted"
     return None
+
+
+_MONTHS = {"january": 31, "february": (28, 29), "march": 31, "april": 30, "may": 31, "june": 30, "july": 31,
+           "august": 31, "september": 30, "october": 31, "november": 30, "december": 31}  # fmt: skip
+# How many of a unit make one of another: the facts a step may state ("there are 24 hours in a day").
+_CONVERSIONS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("seconds", "minutes"): (60,), ("seconds", "hours"): (3600,), ("minutes", "hours"): (60,),
+    ("minutes", "days"): (1440,), ("hours", "days"): (24,), ("days", "weeks"): (7,), ("months", "years"): (12,),
+    ("weeks", "years"): (52,), ("days", "years"): (365, 366), ("years", "decade"): (10,), ("years", "century"): (100,),
+    ("inches", "feet"): (12,), ("inches", "yards"): (36,), ("feet", "yards"): (3,), ("feet", "miles"): (5280,),
+    ("centimeters", "meters"): (100,), ("meters", "kilometers"): (1000,), ("ounces", "pounds"): (16,),
+    ("grams", "kilograms"): (1000,), ("quarts", "gallons"): (4,), ("cents", "dollar"): (100,),
+    **{("days", month): days if isinstance(days, tuple) else (days,) for month, days in _MONTHS.items()},
+}  # fmt: skip
+_STATED_CONVERSION = re.compile(
+    rf"\bthere\s+(?:are|is|were)\s+(?P<count>{AMOUNT})\s+(?P<unit>[a-z]+)\s+in\s+(?:(?:an?|one|each|every|the)\s+)?"
+    r"(?:month\s+of\s+)?(?P<per>[a-z]+)\b",
+    re.IGNORECASE,
+)
+
+
+def false_conversion(line: str, given: frozenset[Fraction]) -> str | None:
+    """A conversion fact stated wrong ("There are 30 days in the month of May", "there are 12 hours in a day"),
+    unless the problem gives that number (a "5 day work week" makes 5 days a week): the fact, else None."""
+    for match in _STATED_CONVERSION.finditer(line):
+        unit, per = (_MEASURES.get(w.lower(), w.lower()) for w in match.group("unit", "per"))
+        facts = _CONVERSIONS.get((unit, per))
+        count = Fraction(match.group("count").replace(",", ""))
+        if facts and count not in facts and count not in given:
+            return f"{match.group(0).strip()}: there are {' or '.join(map(str, facts))}"
+    return None
