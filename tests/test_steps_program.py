@@ -175,3 +175,27 @@ def test_no_program_a_model_writes_makes_the_checks_raise() -> None:
     for _ in range(1500):
         trace = "\n".join(rng.choice(CODE_LINES) for _ in range(rng.randint(2, 8)))
         check_trace(PENS, trace)
+
+
+CAR = "The car weighs 1200 pounds. The force to move the car is 1% of the weight. How much force does he need?"
+FRUIT = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "lines", "first_bad_step"),
+    [
+        (CAR, ["weight = 1200", "force_percent = 1", "force = weight * force_percent", "print(force)"], 2),
+        (FRUIT, ["bananas = 200", "pears = 45", "total = bananas + pears", "print(total)"], 1),
+        (CAR, ["weight = 1200", "force_percent = 1", "force = weight * force_percent / 100", "print(force)"], None),
+        (CAR, ["weight = 1200", "force = weight * 0.01", "print(force)"], None),
+        (FRUIT, ["bananas = 200", "more = 45", "pears = bananas + bananas * more / 100", "print(bananas + pears)"],
+         None),
+    ],
+)  # fmt: skip
+def test_a_program_that_keeps_a_percent_as_a_plain_number_misreads_it(
+    problem: str, lines: list[str], first_bad_step: int | None
+) -> None:
+    """Under the things' own name the assignment is the misreading; under a percent's name, its first use."""
+    checked = check_trace(problem, "\n".join(lines))
+    assert checked.first_bad_step == first_bad_step
+    assert (checked.error is None) if first_bad_step is None else checked.error.code == "misread_fact"

@@ -30,7 +30,7 @@ from filters.steps.reference import (
     contradicts_reference,
     first_unreferenced,
 )
-from filters.steps.setups import percent_more_as_part, self_difference
+from filters.steps.setups import percent_more_as_part, self_difference, unscaled_percent
 from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import (
     DIGIT,
@@ -171,7 +171,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
 
 def _check_program(problem: str, steps: list[str], source: str, reference: str | None) -> TraceCheck:
     """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
-    a quantity that cannot be negative, or, where a ``reference`` is given and the last thing printed is another
+    a quantity that cannot be negative, where it keeps a number the problem gives as a percent as a plain one, or,
+    where a ``reference`` is given and the last thing printed is another
     number than its answer, at the first number it works out that neither the problem nor the reference states (else
     at the last assignment of the printed number); its lines that ran are right (their calculations are Python's
     own)."""
@@ -188,6 +189,8 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
         error = Drop("program_fails", f"{steps[bad]} ({message})")
     elif not admits_negatives(problem) and (negative := next((i for i, v in run.assigned if v < 0), None)) is not None:
         bad, error = negative, Drop("negative_quantity", steps[negative])
+    elif (unscaled := unscaled_percent(problem, source)) is not None:
+        bad, error = unscaled[0], Drop("misread_fact", f"{unscaled[1]} (a percent kept as a plain number)")
     elif reference and run.printed and (contradiction := contradicted_answer(str(run.printed[-1]), reference)):
         answer, error = contradiction
         worked = [(i, v) for i, v in run.assigned if i in run.computing]

@@ -1,13 +1,14 @@
-"""Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, and a percent more
-(or fewer) read as a percent of."""
+"""Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
+fewer) read as a percent of, and a program that keeps a percent as a plain number."""
 
 from __future__ import annotations
 
+import ast
 import re
 from fractions import Fraction
 from functools import lru_cache
 
-from filters.steps.tokens import AMOUNT, inside_calculation
+from filters.steps.tokens import AMOUNT, inside_calculation, normalize, numbers
 
 # "180 - 180 = 0", "5 marbles - 5 marbles = 0": the whole of a calculation, not a term of a longer one
 _SELF_DIFFERENCE = re.compile(
@@ -63,3 +64,50 @@ def percent_more_as_part(problem: str, line: str) -> str | None:
             if match.group("label").lower() == noun and factor.search(line[: match.start()]):
                 return f"{line.strip()} (the problem has {noun} a percent more or fewer, not a percent of)"
     return None
+
+
+_PERCENT_GIVEN = re.compile(rf"(?<![\d.,])({AMOUNT})\s*(?:%|percent\b)", re.IGNORECASE)
+_NAMES_A_PERCENT = re.compile(r"percent|pct|rate|ratio|fraction|share|proportion|interest|discount|tax|tip", re.I)
+
+
+def unscaled_percent(problem: str, source: str) -> tuple[int, str] | None:
+    """A program that keeps a number the problem gives only as a percent ("1% of the weight") as a plain number and
+    scales no number by 100 anywhere: the 0-based line where that goes wrong and the line, else None. Under the name
+    of the things themselves (``pears = 45`` for "45% more pears") the assignment misreads the problem; under a
+    percent's name (``force_percent = 1``) its first use in a calculation does."""
+    percents = {Fraction(m.replace(",", "")) for m in _PERCENT_GIVEN.findall(problem)}
+    if not percents:
+        return None
+    plain = numbers(normalize(_PERCENT_GIVEN.sub(" ", problem)))
+    only_percents = percents - plain
+    tree = ast.parse(source)
+    nodes = list(ast.walk(tree))
+    constants = {Fraction(str(n.value)) for n in nodes if isinstance(n, ast.Constant) and _is_number(n.value)}
+    if not only_percents or {Fraction(100), Fraction(1, 100)} & constants or {p / 100 for p in percents} & constants:
+        return None  # the program scales by 100 somewhere, or writes the percent as a fraction
+    lines = source.splitlines()
+    for node in nodes:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        value = node.value
+        if not (isinstance(value, ast.Constant) and _is_number(value.value)):
+            continue
+        if Fraction(str(value.value)) not in only_percents:
+            continue
+        name = node.targets[0].id
+        if not _NAMES_A_PERCENT.search(name):
+            return node.lineno - 1, lines[node.lineno - 1].strip()
+        uses = [
+            n.lineno
+            for n in nodes
+            if isinstance(n, ast.BinOp)
+            and n.lineno > node.lineno
+            and any(isinstance(m, ast.Name) and m.id == name for m in ast.walk(n))
+        ]
+        if uses:
+            return min(uses) - 1, lines[min(uses) - 1].strip()
+    return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
