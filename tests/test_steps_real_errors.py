@@ -298,6 +298,17 @@ def test_step_depth_counts_the_steps_the_checks_split(trace: str, depth: int) ->
             "Step 1: 100 + 40 - 150 = -10 candies.\nStep 2: A negative number doesn't make sense, so 10.\n#### 10",
             "negative_quantity: 100 + 40 - 150 = - 10",
         ),
+        (  # a problem that speaks of losing admits negatives, but not where the trace says this one cannot be
+            "Igor took 7 beakers and lost several. He placed 29 items. How many beakers did Igor lose?",
+            "Step 1: He lost 7 - 29 = -22 beakers.\nStep 2: We can't have a negative number of beakers, so 22.\n"
+            "#### 22",
+            "negative_quantity: 7 - 29 = - 22",
+        ),
+        (
+            "Igor took 7 beakers and lost several. He placed 29 items. How many beakers did Igor lose?",
+            "Step 1: He lost 7 - 29 = -22 beakers.\n#### 22",
+            None,
+        ),
     ],
 )
 def test_a_quantity_that_cannot_be_negative_is_not(problem: str, trace: str, error: str | None) -> None:

@@ -15,10 +15,10 @@ from filters.steps.facts import (
     answer_given_to_another,
     claimed_given,
     misread_fact,
+    negative_allowed,
     problem_facts,
     restates,
     restates_given,
-    speaks_of_deficit,
     taken_as_kept,
     unfounded_fact,
 )
@@ -132,7 +132,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             if not claim.holds:
                 labels[i] = False
                 return TraceCheck(steps, labels, checked, Drop("false_calculation", claim.text))
-            if claim.value < 0 and not (admits_negatives(problem) or speaks_of_deficit(trace)):
+            if claim.value < 0 and not negative_allowed(problem, trace):
                 labels[i] = False
                 return TraceCheck(steps, labels, checked, Drop("negative_quantity", claim.text))
             labels[i] = True

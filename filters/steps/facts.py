@@ -201,7 +201,7 @@ _SIGNED = re.compile(
 )
 _IMPOSSIBLE = re.compile(
     r"negative[^.]*(?:does ?n[o'’]t make sense|not possible|impossible|cannot|can['’]t)"
-    r"|(?:cannot|can['’]t|not) be negative",
+    r"|(?:cannot|can['’]t|not) be negative|(?:cannot|can['’]t) (?:have|be) a negative",
     re.IGNORECASE,
 )
 _DEFICIT = re.compile(r"\b(?:negative|deficit|short(?:age|fall)?|owes?|debt|loss|below zero)\b", re.IGNORECASE)
@@ -214,7 +214,10 @@ def admits_negatives(problem: str) -> bool:
     return bool(_SIGNED.search(problem)) or has_math(problem)
 
 
-def speaks_of_deficit(trace: str) -> bool:
-    """Whether a trace itself reads a negative result as a deficit, a shortfall, a debt or a loss (not where it says a
-    negative result cannot be: "a negative value doesn't make sense", "it cannot be negative")."""
-    return bool(_DEFICIT.search(trace)) and not _IMPOSSIBLE.search(trace)
+def negative_allowed(problem: str, trace: str) -> bool:
+    """Whether a negative result may stand: the trace does not call it impossible ("a negative value doesn't make
+    sense", "we can't have a negative number of beakers"), and the problem admits negatives or the trace reads it as
+    a deficit, a shortfall, a debt or a loss."""
+    if _IMPOSSIBLE.search(trace):
+        return False
+    return admits_negatives(problem) or bool(_DEFICIT.search(trace))
