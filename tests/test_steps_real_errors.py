@@ -112,6 +112,30 @@ def test_given_quantities_in_different_units_are_not_added_unconverted(trace: st
     assert (found is None) if error is None else found == f"false_calculation: {error}"
 
 
+TUTOR = "Lloyd earns $10 an hour. He tutored 5 hours the first week and 8 hours the second. How much did he earn?"
+MILK = "A store bought 4000 gallons of milk at $3.5 per gallon and returned 2/5 of it. How much is the refund?"
+WOOL = "Azalea sheared 200 sheep, 10 pounds of wool each, sold at $20 a pound, and paid the shearer $2000. Profit?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (TUTOR, "Step 1: He earns $10 x 5 = $<<10*5=50>>50 the first week.\nStep 2: So $50 + $8 = $58.\n#### 58",
+         "50 + 8 adds dollars and hours unconverted"),  # 8 is the problem's hours, whatever sign the step puts on it
+        (MILK, "Step 1: The milk cost 4000 * $3.5 = $14,000.\nStep 2: He returned 2/5 * 4000 = 1600 gallons.\n"
+         "Step 3: The refund is $14,000 - 1600 = $12,400.\n#### 12400",
+         "14,000 - 1600 adds dollars and gallons unconverted"),  # units the steps gave their own results
+        (MILK, "Step 1: The milk cost 4000 * $3.5 = $14,000.\nStep 2: He returned 2/5 * 4000 = 1600 gallons.\n"
+         "Step 3: The refund is 1600 * $3.5 = $5600.\n#### 5600", None),
+        (WOOL, "Step 1: 200 * 10 = 2000 pounds of wool.\nStep 2: 2000 * $20 = $40000.\n"
+         "Step 3: Her profit is $40000 - $2000 = $38000.\n#### 38000", None),  # 2000 is also a given: either one
+    ],
+)  # fmt: skip
+def test_quantities_the_steps_work_out_keep_their_units(problem: str, trace: str, error: str | None) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"false_calculation: {error}"
+
+
 TRIP = "Michael drives at an average speed of 50 km/hr for 3 days. The distance to Texas is 6000 km."
 
 

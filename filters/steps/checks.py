@@ -42,7 +42,7 @@ from filters.steps.tokens import (
     tokenize,
     word_numbers,
 )
-from filters.steps.units import false_conversion, given_units, unconverted_rate, unconverted_units
+from filters.steps.units import false_conversion, given_units, stated_units, unconverted_rate, unconverted_units
 
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
@@ -108,6 +108,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
     given = problem_facts(problem)[1]
     units = given_units(problem)
+    stated_units_so_far: dict[Fraction, set[str]] = {}  # the units the steps so far gave the numbers they work out
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
     said: set[Fraction] = set()  # the numbers the steps so far state
     for i in body:
@@ -137,7 +138,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return TraceCheck(steps, labels, checked, Drop("negative_quantity", claim.text))
             labels[i] = True
             stated.add(claim.value)
-        if claims and (mixed := unconverted_units(tokens, units, said) or unconverted_rate(line)):
+        if claims and (mixed := unconverted_units(tokens, units, said, stated_units_so_far) or unconverted_rate(line)):
             labels[i] = False
             return TraceCheck(steps, labels, checked, Drop("false_calculation", mixed))
         if claims and (misset := self_difference(line) or percent_more_as_part(problem, line)):
@@ -150,6 +151,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             labels[i] = False
             return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
         said |= values[-1]
+        for value, unit in stated_units(steps[i], tokens).items():
+            if value not in given:
+                stated_units_so_far.setdefault(value, set()).add(unit)
     # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
         labels[nowhere] = False

@@ -10,7 +10,7 @@ from functools import lru_cache
 from filters.steps.tokens import AMOUNT, LP, NUM, OP, WORD, Token, inside_calculation, normalize, tokenize
 
 # Units of measure by kind, each with the other words that name it.
-_KINDS = {
+_KINDS: dict[str, dict[str, tuple[str, ...]]] = {
     "time": {
         "seconds": ("second", "sec", "secs"), "minutes": ("minute", "min", "mins"), "hours": ("hour", "hr", "hrs"),
         "days": ("day",), "weeks": ("week",), "months": ("month",), "years": ("year",),
@@ -25,16 +25,20 @@ _KINDS = {
         "kilograms": ("kilogram", "kg"),
     },
     "volume": {"gallons": ("gallon",), "quarts": ("quart",), "liters": ("liter", "litre", "litres")},
+    "money": {"dollars": ("dollar",)},
 }  # fmt: skip
 _MEASURES = {word: unit for units in _KINDS.values() for unit, words in units.items() for word in (unit, *words)}
 _KIND = {unit: kind for kind, units in _KINDS.items() for unit in units}
 _SPEEDS = {"mph": ("miles", "hours"), "kph": ("kilometers", "hours")}  # a rate named in one word
 
 
+_DOLLARS = re.compile(rf"\$\s?(?:<<[^<>]*>>)?({AMOUNT})")  # "$12", "$<<10*5=50>>50" (a GSM8K calculator note)
+
+
 @lru_cache(maxsize=4096)
 def given_units(problem: str) -> dict[Fraction, str]:
-    """The problem's numbers that come with one unit of measure wherever it states them ("8 weeks", "4 hours")."""
-    tokens = tokenize(normalize(problem))
+    """The problem's numbers that come with one unit wherever it states them ("8 weeks", "4 hours", "$12")."""
+    tokens = tokenize(normalize(_DOLLARS.sub(r"\1 dollars", problem)))
     units: dict[Fraction, set[str | None]] = {}
     for i, t in enumerate(tokens):
         if t.kind == NUM and t.value is not None:
@@ -43,22 +47,47 @@ def given_units(problem: str) -> dict[Fraction, str]:
     return {value: unit for value, (unit, *more) in units.items() if unit and not more}
 
 
-def unconverted_units(tokens: list[Token], units: dict[Fraction, str], said: set[Fraction]) -> str | None:
-    """A sum or difference of two given quantities in different units (``4 + 3`` of 4 feet and 3 inches, ``8 - 4``
-    of 8 weeks and 4 hours), outside any product or quotient (``40 + 2(120)``): what it adds, else None. A number an
-    earlier step stated (``said``) is that step's result, whatever the problem's same number measures."""
+def stated_units(step: str, tokens: list[Token]) -> dict[Fraction, str]:
+    """The units a step states its numbers in: dollars after a dollar sign (``step`` as written), a unit of measure
+    before its word (``tokens``, the step's normalized tokens)."""
+    units = {Fraction(amount.replace(",", "")): "dollars" for amount in _DOLLARS.findall(step)} if "$" in step else {}
+    for i, t in enumerate(tokens[:-1]):
+        word = tokens[i + 1]
+        if t.kind == NUM and t.value is not None and word.kind == WORD and (unit := _MEASURES.get(word.text.lower())):
+            units[t.value] = unit
+    return units
+
+
+def unconverted_units(
+    tokens: list[Token], units: dict[Fraction, str], said: set[Fraction], stated: dict[Fraction, set[str]]
+) -> str | None:
+    """A sum or difference of two quantities in different units (``4 + 3`` of 4 feet and 3 inches, ``8 - 4`` of 8
+    weeks and 4 hours, ``$14,000 - 1600`` of dollars and gallons), outside any product or quotient (``40 + 2(120)``):
+    what it adds, else None. A given quantity's unit is the problem's (``units``); a number an earlier step stated
+    (``said``) is that step's result, in the one unit the steps so far gave it (``stated``: numbers the problem does
+    not give, since a given the steps also work out could be either), if any."""
     for i in range(len(tokens) - 2):
         a, op, b = tokens[i : i + 3]
         if a.kind != NUM or op.kind != OP or op.text not in "+-" or b.kind != NUM:
             continue
         before, after = tokens[i - 1] if i else None, tokens[i + 3] if i + 3 < len(tokens) else None
         scaled = any(t is not None and t.kind == OP and t.text in "*/^" for t in (before, after))
-        if scaled or (after is not None and after.kind == LP):
+        if scaled or (after is not None and (after.kind == LP or after.variable)):  # "2(120)", "2.5x": products
             continue
-        first, second = (units.get(t.value) if t.value is not None and t.value not in said else None for t in (a, b))
+        first, second = (_unit(t.value, units, said, stated) for t in (a, b))
         if first and second and first != second:
             return f"{a.text} {op.text} {b.text} adds {first} and {second} unconverted"
     return None
+
+
+def _unit(
+    value: Fraction | None, units: dict[Fraction, str], said: set[Fraction], stated: dict[Fraction, set[str]]
+) -> str | None:
+    if value is None:
+        return None
+    if value not in said:
+        return units.get(value)
+    return next(iter(known)) if len(known := stated.get(value, set())) == 1 else None
 
 
 _RATE = (
@@ -104,7 +133,7 @@ _CONVERSIONS: dict[tuple[str, str], tuple[int, ...]] = {
     ("weeks", "years"): (52,), ("days", "years"): (365, 366), ("years", "decade"): (10,), ("years", "century"): (100,),
     ("inches", "feet"): (12,), ("inches", "yards"): (36,), ("feet", "yards"): (3,), ("feet", "miles"): (5280,),
     ("centimeters", "meters"): (100,), ("meters", "kilometers"): (1000,), ("ounces", "pounds"): (16,),
-    ("grams", "kilograms"): (1000,), ("quarts", "gallons"): (4,), ("cents", "dollar"): (100,),
+    ("grams", "kilograms"): (1000,), ("quarts", "gallons"): (4,), ("cents", "dollars"): (100,),
     **{("days", month): days if isinstance(days, tuple) else (days,) for month, days in _MONTHS.items()},
 }  # fmt: skip
 _STATED_CONVERSION = re.compile(
