@@ -474,6 +474,18 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
             "envelopes.\nThe answer is \\boxed{5}.",
             "answer_not_worked",
         ),
+        (  # a calculation in words the token stream does not read: the line states the answer after its operands
+            "Four members run 3 km each. Ralph runs twice as much as any member. How long is the race?",
+            "Step 1: 4 x 3 = 12 km.\nStep 2: Ralph runs 2 x 3 km = 6 km.\n"
+            "Step 3: The race is 6 km run by Ralph + 12 km run by the rest of the team = 18 km.\n"
+            "The answer is \\boxed{18}.",
+            None,
+        ),
+        (  # an operand of the line is no result of it: 2 comes before the 8 that 8 / 4 would make it from
+            "Onions cost $2 a pound and he buys 4 pounds. How many people does his soup serve?",
+            "Step 1: He pays 4 * $2 = $8 for onions, so his soup serves 2 people.\nThe answer is \\boxed{2}.",
+            "answer_not_worked",
+        ),
         (  # a negative result counts with its sign
             "The temperatures were -14, -8 and +1 degrees. What was the average?",
             "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",

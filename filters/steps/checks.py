@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -236,12 +237,28 @@ def _unworked(
     # books"); said in other words ("after losing all of them, Nia is left with only 2") it is a coincidence
     if any(restates_given(problem, line, target) for line in stating):
         return None
+    if any(_worked_in_words(target, line) for line in stating):
+        return None
     known = set(given)
     for i, n in enumerate(values):
         if scaled & n and not scaled & known:
             return "answer_not_worked", i
         known |= n
     return "answer_not_worked", None
+
+
+def _worked_in_words(target: Fraction, line: str) -> bool:
+    """Whether a line states ``target`` after numbers that make it by one operation, or all together by a sum or a
+    product ("6 km run by Ralph + 12 km run by the rest of the team = 18 km", "the height of 12 inches x the length of
+    36 inches x the width of 9 inches = 3,888 cubic inches"): a calculation in words the token stream does not read."""
+    written = [t.value for t in tokenize(line) if t.kind == NUM and t.value is not None]
+    if target not in written:
+        return False
+    others = sorted(set(written[: written.index(target)]))
+    pairs = ((a, b) for i, a in enumerate(others) for b in others[i + 1 :])
+    if any(target in (a + b, abs(a - b), a * b, a / b if b else None, b / a if a else None) for a, b in pairs):
+        return True
+    return len(others) > 2 and target in (sum(others), math.prod(others))
 
 
 def find_reasoning_error(problem: str, trace: str, reference: str | None = None) -> str | None:
