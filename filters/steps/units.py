@@ -107,6 +107,8 @@ _RATE_PRODUCTS = (
 def unconverted_rate(line: str) -> str | None:
     """A product of a rate and an amount whose units of one kind differ, given in the rate's own unit as though they
     had cancelled (``50 km/hr * 3 days = 150 km``: hours and days unconverted): the product, else None."""
+    if "/" not in line and "per" not in line and "ph" not in line:
+        return None  # no rate written: most lines
     for pattern in _RATE_PRODUCTS:
         for match in pattern.finditer(line):
             if inside_calculation(line[: match.start()]):
@@ -146,7 +148,7 @@ _STATED_CONVERSION = re.compile(
 def false_conversion(line: str, given: frozenset[Fraction]) -> str | None:
     """A conversion fact stated wrong ("There are 30 days in the month of May", "there are 12 hours in a day"),
     unless the problem gives that number (a "5 day work week" makes 5 days a week): the fact, else None."""
-    for match in _STATED_CONVERSION.finditer(line):
+    for match in _STATED_CONVERSION.finditer(line) if "here" in line else ():  # "There"/"there": a cheap test first
         unit, per = (_MEASURES.get(w.lower(), w.lower()) for w in match.group("unit", "per"))
         facts = _CONVERSIONS.get((unit, per))
         count = Fraction(match.group("count").replace(",", ""))
