@@ -14,11 +14,12 @@ compound expression). Unit words after a number (``8 bags/trip * 4 oz/bag``) are
 rationals. Tolerated: rounding to the stated precision, a percent written as a number (``0.25 * 100 = 25%``), a
 running total (``2 + 3 = 5 + 4 = 9``), unit conversions (``2 hours = 120 minutes``: a bare number on the left is a
 label, not a claim). A linear equation in one named unknown is solved and later values held to it, the members of a
-simplification in it must be equal, and two given quantities in different units are never added unconverted.
+simplification in it must be equal, and two quantities in different units are never added unconverted.
 
 The modules, bottom up: ``text`` (what a step and a sentence are), ``tokens``, ``expressions``, ``equations``,
-``claims``, ``facts`` (what the problem gives), ``program`` (program-of-thought traces, run), ``checks`` (the check of
-a trace) and ``labels`` (the first bad step of a rejection).
+``claims``, ``facts`` (what the problem gives), ``units`` (units of measure and conversions), ``setups`` (set-ups that
+misread the problem while their arithmetic holds), ``program`` (program-of-thought traces, run), ``checks`` (the
+check of a trace) and ``labels`` (the first bad step of a rejection).
 """
 
 from filters.steps.checks import TRACE_REASONS, TraceCheck, check_trace, find_reasoning_error
