@@ -43,7 +43,7 @@ from filters.steps.tokens import (
     tokenize,
     word_numbers,
 )
-from filters.steps.units import false_conversion, given_units, stated_units, unconverted_rate, unconverted_units
+from filters.steps.units import false_conversion, given_units, step_units, unconverted_rate, unconverted_units
 
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
@@ -109,9 +109,14 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     unknowns: dict[str, Fraction] = {}  # a named unknown's value, as the first step that solves for it gives it
     given = problem_facts(problem)[1]
     units = given_units(problem)
-    stated_units_so_far: dict[Fraction, set[str]] = {}  # the units the steps so far gave the numbers they work out
+    worked_units: dict[Fraction, set[str]] = {}  # the units the steps so far gave the numbers they work out
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
     said: set[Fraction] = set()  # the numbers the steps so far state
+
+    def rejected(i: int, code: str, detail: str) -> TraceCheck:
+        labels[i] = False
+        return TraceCheck(steps, labels, checked, Drop(code, detail))
+
     for i in body:
         tokens = tokenize(normalized[i], declared) if DIGIT.search(normalized[i]) else []
         if tokens:  # number words are tokens too
@@ -121,47 +126,38 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         values[-1] |= {v for segment in math[i] for v in numbers(_working(normalize(segment)))}
         line = normalized[i]
         if claimed := claimed_given(line, given, said):
-            labels[i] = False
-            return TraceCheck(steps, labels, checked, Drop("misread_fact", claimed))
+            return rejected(i, "misread_fact", claimed)
         if wrong := false_conversion(line, given):
-            labels[i] = False
-            return TraceCheck(steps, labels, checked, Drop("false_calculation", wrong))
+            return rejected(i, "false_calculation", wrong)
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
         claims += latex_claims(math[i])
         worked.append({claim.value for claim in claims})
         for claim in claims:
             checked += 1
             if not claim.holds:
-                labels[i] = False
-                return TraceCheck(steps, labels, checked, Drop("false_calculation", claim.text))
+                return rejected(i, "false_calculation", claim.text)
             if claim.value < 0 and not negative_allowed(problem, trace):
-                labels[i] = False
-                return TraceCheck(steps, labels, checked, Drop("negative_quantity", claim.text))
+                return rejected(i, "negative_quantity", claim.text)
             labels[i] = True
             stated.add(claim.value)
-        if claims and (mixed := unconverted_units(tokens, units, said, stated_units_so_far) or unconverted_rate(line)):
-            labels[i] = False
-            return TraceCheck(steps, labels, checked, Drop("false_calculation", mixed))
+        if claims and (mixed := unconverted_units(tokens, units, said, worked_units) or unconverted_rate(line)):
+            return rejected(i, "false_calculation", mixed)
         if claims and (misset := self_difference(line) or percent_more_as_part(problem, line)):
-            labels[i] = False
-            return TraceCheck(steps, labels, checked, Drop("misread_fact", misset))
+            return rejected(i, "misread_fact", misset)
         if not claims and (
             misread := misread_fact(problem, line, tokens, values[-1], said)
             or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))
         ):
-            labels[i] = False
-            return TraceCheck(steps, labels, checked, Drop("misread_fact", misread))
+            return rejected(i, "misread_fact", misread)
         said |= values[-1]
-        for value, unit in stated_units(steps[i], tokens).items():
+        for value, unit in step_units(steps[i], tokens).items():
             if value not in given:
-                stated_units_so_far.setdefault(value, set()).add(unit)
+                worked_units.setdefault(value, set()).add(unit)
     # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
-        labels[nowhere] = False
-        return TraceCheck(steps, labels, checked, Drop("unfounded_fact", steps[nowhere]))
+        return rejected(nowhere, "unfounded_fact", steps[nowhere])
     if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
-        labels[other] = False
-        return TraceCheck(steps, labels, checked, Drop("misread_fact", f"{steps[other]} (asked of another)"))
+        return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
     if not competition and (unworked := _unworked(problem, trace, [normalized[i] for i in body], values, stated)):
         code, first = unworked
         if steps:  # the steps after the first bad one are unjudged, whatever their calculations

@@ -47,7 +47,7 @@ def given_units(problem: str) -> dict[Fraction, str]:
     return {value: unit for value, (unit, *more) in units.items() if unit and not more}
 
 
-def stated_units(step: str, tokens: list[Token]) -> dict[Fraction, str]:
+def step_units(step: str, tokens: list[Token]) -> dict[Fraction, str]:
     """The units a step states its numbers in: dollars after a dollar sign (``step`` as written), a unit of measure
     before its word (``tokens``, the step's normalized tokens)."""
     units = {Fraction(amount.replace(",", "")): "dollars" for amount in _DOLLARS.findall(step)} if "$" in step else {}
