@@ -608,6 +608,7 @@ def test_no_text_a_model_writes_makes_the_checks_raise() -> None:
         check_trace(f"Ava has 5 apples and 0 pears. What is 2/0? {trace}", trace, reference="#### 5")
 
 
+LENA = "Lena bakes 21 cookies. Lena gives 16 cookies to the neighbours. How many cookies does Lena have now?"
 HANA = "Hana has 11 marbles. Hana loses 4 marbles while playing. How many marbles does Hana have now?"
 
 
@@ -641,6 +642,15 @@ HANA = "Hana has 11 marbles. Hana loses 4 marbles while playing. How many marble
             "Step 1: Ann has 3 apples.\nStep 2: 9 - 3 = 6 apples.\nThe answer is \\boxed{6}.",
             None,
         ),
+        (  # what is given away called what remains, beside a sound calculation: a demo published this
+            LENA,
+            "Step 1: Lena starts with 21 cookies.\nStep 2: After selling the remaining 16, 21 - 16 = 5 cookies were "
+            "left.\nThe answer is \\boxed{5}.",
+            "misread_fact: After selling the remaining 16, 21 - 16 = 5 cookies were left. (the problem: Lena gives 16 "
+            "cookies to the neighbours.)",
+        ),
+        (LENA, "Step 1: After giving 16 away, the remaining 21 - 16 = 5 cookies are hers.\nThe answer is 5.", None),
+        (LENA, "Step 1: 21 - 16 = 5.\nStep 2: She keeps the remaining 5 cookies.\nThe answer is \\boxed{5}.", None),
     ],
 )
 def test_an_amount_that_leaves_stated_as_what_is_kept_is_misread(problem: str, trace: str, error: str | None) -> None:

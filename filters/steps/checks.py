@@ -21,6 +21,7 @@ from filters.steps.facts import (
     restates,
     restates_given,
     taken_as_kept,
+    taken_as_remaining,
     unfounded_fact,
 )
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
@@ -144,6 +145,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             return rejected(i, "false_calculation", mixed)
         if claims and (misset := self_difference(line) or percent_more_as_part(problem, line)):
             return rejected(i, "misread_fact", misset)
+        if remaining := taken_as_remaining(problem, line, said):
+            return rejected(i, "misread_fact", remaining)
         if not claims and (
             misread := misread_fact(problem, line, tokens, values[-1], said)
             or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))

@@ -133,6 +133,23 @@ def taken_as_kept(problem: str, line: str, tokens: list[Token], values: set[Frac
     return ""
 
 
+_REMAINING = re.compile(r"\b(?:remaining|leftover)\s+(\d[\d,]*(?:\.\d+)?)(?![\d.])", re.IGNORECASE)
+
+
+def taken_as_remaining(problem: str, line: str, said: set[Fraction]) -> str:
+    """A step that calls "the remaining N" a number the problem gives only as an amount that leaves ("After selling
+    the remaining 16, 21 - 16 = 5 cookies were left." for "Lena gives 16 cookies to the neighbours", a row a demo
+    published) and no earlier step (``said``) has: the step and that sentence; empty where there is none."""
+    for match in _REMAINING.finditer(line) if "remain" in line or "leftover" in line else ():
+        value = Fraction(match.group(1).replace(",", ""))
+        if value in said:
+            continue
+        giving = [sentence for sentence in sentences(problem) if value in numbers(normalize(sentence))]
+        if giving and all(_TAKEN.search(sentence) and not _STATE.search(sentence) for sentence in giving):
+            return f"{line.strip()} (the problem: {giving[0]})"
+    return ""
+
+
 # "How many dollars does Diego have now?": whose quantity the answer is; a comparison ("than") asks of two
 _ASKED_OWNER = re.compile(
     r"\b[Hh]ow (?:many|much)\b[^?]*?\b(?:does|do|did|will|would)\s+(?P<owner>[A-Z][a-z]+)\s+(?:now\s+|still\s+)?"
