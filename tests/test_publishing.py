@@ -182,6 +182,30 @@ def test_unchanged_data_makes_no_revision_and_changes_are_logged(tmp_path: Path)
     assert len(list((tmp_path / ".revisions" / "ds").iterdir())) == 2
 
 
+def test_a_row_moving_between_configs_is_logged_per_config(tmp_path: Path) -> None:
+    """A row the checks now reject moves from `cot` to `cot-steps`: neither added nor removed overall, so the entry
+    says which configs changed."""
+    from generators.publishing.targets import changelog
+
+    previous = tmp_path / "ds"
+    for path, ids in {
+        "data/cot/math/level-1/train.parquet": ["a", "b"],
+        "data/cot-steps/train.parquet": ["c"],
+    }.items():
+        (previous / path).parent.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame({"id": ids}).write_parquet(previous / path)
+    (previous / "CHANGELOG.md").write_text("# Changelog\n\n## r1\n- rows: 3 (+3 added, -0 removed)\n")
+    files = {
+        "data/cot/math/level-1/train.parquet": pl.DataFrame({"id": ["a"]}),
+        "data/cot-steps/train.parquet": pl.DataFrame({"id": ["b", "c"]}),
+        "data/rl/train.parquet": pl.DataFrame({"id": ["p"]}),
+    }
+    assert changelog(previous, "r2", files) == (
+        "# Changelog\n\n## r2\n- rows: 3 (+0 added, -0 removed)\n- cot: 1 (+0 added, -1 removed)\n"
+        "- cot-steps: 2 (+1 added, -0 removed)\n- rl problems: 1\n\n## r1\n- rows: 3 (+3 added, -0 removed)\n"
+    )
+
+
 def test_load_dataset_on_the_published_path_sees_a_new_revision_not_a_cached_one(tmp_path: Path) -> None:
     graded = graded_frame(12)
     publish_graded(tmp_path, graded)

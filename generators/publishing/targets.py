@@ -61,15 +61,21 @@ def _previous_revision(link: Path) -> Path | None:
     return max(complete, key=lambda p: p.stat().st_mtime, default=None)
 
 
-def _previous_ids(link: Path | None) -> set[str]:
+def _previous_ids(link: Path | None) -> dict[str, set[str]]:
+    """The row ids of a published revision, by config."""
     if link is None:
-        return set()
-    return set(
-        pl.concat(
-            [pl.read_parquet(p, columns=["id"]) for p in link.glob("data/**/*.parquet") if not _is_view(p)]
-            or [pl.DataFrame({"id": []}, schema={"id": pl.String})]
-        )["id"]
-    )
+        return {}
+    files = {p.relative_to(link).as_posix(): p for p in link.glob("data/**/*.parquet") if not _is_view(p)}
+    return _ids_by_config({path: pl.read_parquet(p, columns=["id"]) for path, p in files.items()})
+
+
+def _ids_by_config(files: dict[str, pl.DataFrame]) -> dict[str, set[str]]:
+    """Row ids by config (``data/<config>/...``), the `rl` view left out."""
+    ids: dict[str, set[str]] = {}
+    for path, frame in files.items():
+        if not _is_view(path):
+            ids.setdefault(path.split("/")[1], set()).update(frame["id"])
+    return ids
 
 
 def _is_view(path: str | Path) -> bool:
@@ -78,16 +84,24 @@ def _is_view(path: str | Path) -> bool:
 
 
 def changelog(link: Path, revision: str, files: dict[str, pl.DataFrame]) -> str:
-    """The previous changelog with a new entry on top: rows added and removed since the last revision (and the
-    problems of the `rl` view)."""
-    ids = set().union(*(set(frame["id"]) for path, frame in files.items() if not _is_view(path)))
+    """The previous changelog with a new entry on top: rows added and removed since the last revision, then, after a
+    first revision, the same for each config whose rows changed (a row the checks now reject moves from `cot` to
+    `cot-steps` and is neither added nor removed), and the problems of the `rl` view."""
+    now = _ids_by_config(files)
     rl = sum(frame.height for path, frame in files.items() if _is_view(path))
     last = _previous_revision(link)
     before = _previous_ids(last)
     previous = (last / "CHANGELOG.md").read_text().split("\n", 2)[2] if last is not None else ""
-    entry = f"## {revision}\n- rows: {len(ids)} (+{len(ids - before)} added, -{len(before - ids)} removed)\n"
+    entry = f"## {revision}\n- rows: {_change(set().union(*now.values()), set().union(*before.values()))}\n"
+    for config in sorted(now.keys() | before.keys()) if before else ():  # a first revision: the rows line says it
+        if now.get(config, set()) != before.get(config, set()):
+            entry += f"- {config}: {_change(now.get(config, set()), before.get(config, set()))}\n"
     entry += f"- rl problems: {rl}\n\n" if rl else "\n"
     return "# Changelog\n\n" + entry + previous
+
+
+def _change(ids: set[str], before: set[str]) -> str:
+    return f"{len(ids)} (+{len(ids - before)} added, -{len(before - ids)} removed)"
 
 
 def kept_revisions(changelog_text: str, keep: int) -> list[str]:
