@@ -176,10 +176,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
 def _check_program(problem: str, steps: list[str], source: str, reference: str | None) -> TraceCheck:
     """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
     a quantity that cannot be negative, where it keeps a number the problem gives as a percent as a plain one, or,
-    where a ``reference`` is given and the last thing printed is another
-    number than its answer, at the first number it works out that neither the problem nor the reference states (else
-    at the last assignment of the printed number); its lines that ran are right (their calculations are Python's
-    own)."""
+    where a ``reference`` is given and the last thing printed is another number than its answer, at the first number
+    it works out that neither the problem nor the reference states (else at the last assignment of the printed
+    number); its lines that ran are right (their calculations are Python's own)."""
     labels: list[bool | None] = [None] * len(steps)
     try:
         run = run_program(source)

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from filters.steps.latex import has_math
 from filters.steps.text import FINAL_ANSWER, sentences
-from filters.steps.tokens import NUMBER_WORDS, OP, Token, normalize, numbers, percent_forms
+from filters.steps.tokens import AMOUNT, NUMBER_WORDS, OP, Token, normalize, numbers, percent_forms
 
 WORD_RE = re.compile(r"[a-z]+")
 
@@ -133,7 +133,7 @@ def taken_as_kept(problem: str, line: str, tokens: list[Token], values: set[Frac
     return ""
 
 
-_REMAINING = re.compile(r"\b(?:remaining|leftover)\s+(\d[\d,]*(?:\.\d+)?)(?![\d.])", re.IGNORECASE)
+_REMAINING = re.compile(rf"\b(?:remaining|leftover)\s+({AMOUNT})(?![\d.])", re.IGNORECASE)
 
 
 def taken_as_remaining(problem: str, line: str, said: set[Fraction]) -> str:

@@ -59,12 +59,12 @@ def step_units(step: str, tokens: list[Token]) -> dict[Fraction, str]:
 
 
 def unconverted_units(
-    tokens: list[Token], units: dict[Fraction, str], said: set[Fraction], stated: dict[Fraction, set[str]]
+    tokens: list[Token], units: dict[Fraction, str], said: set[Fraction], worked: dict[Fraction, set[str]]
 ) -> str | None:
     """A sum or difference of two quantities in different units (``4 + 3`` of 4 feet and 3 inches, ``8 - 4`` of 8
     weeks and 4 hours, ``$14,000 - 1600`` of dollars and gallons), outside any product or quotient (``40 + 2(120)``):
     what it adds, else None. A given quantity's unit is the problem's (``units``); a number an earlier step stated
-    (``said``) is that step's result, in the one unit the steps so far gave it (``stated``: numbers the problem does
+    (``said``) is that step's result, in the one unit the steps so far gave it (``worked``: numbers the problem does
     not give, since a given the steps also work out could be either), if any."""
     for i in range(len(tokens) - 2):
         a, op, b = tokens[i : i + 3]
@@ -74,20 +74,20 @@ def unconverted_units(
         scaled = any(t is not None and t.kind == OP and t.text in "*/^" for t in (before, after))
         if scaled or (after is not None and (after.kind == LP or after.variable)):  # "2(120)", "2.5x": products
             continue
-        first, second = (_unit(t.value, units, said, stated) for t in (a, b))
+        first, second = (_unit(t.value, units, said, worked) for t in (a, b))
         if first and second and first != second:
             return f"{a.text} {op.text} {b.text} adds {first} and {second} unconverted"
     return None
 
 
 def _unit(
-    value: Fraction | None, units: dict[Fraction, str], said: set[Fraction], stated: dict[Fraction, set[str]]
+    value: Fraction | None, units: dict[Fraction, str], said: set[Fraction], worked: dict[Fraction, set[str]]
 ) -> str | None:
     if value is None:
         return None
     if value not in said:
         return units.get(value)
-    return next(iter(known)) if len(known := stated.get(value, set())) == 1 else None
+    return next(iter(known)) if len(known := worked.get(value, set())) == 1 else None
 
 
 _RATE = (
