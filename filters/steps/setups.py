@@ -17,9 +17,9 @@ _SELF_DIFFERENCE = re.compile(
 
 
 def self_difference(line: str) -> str | None:
-    """A calculation that takes a quantity from itself to leave nothing ("we need 180 - 180 = 0 people", "Ben loses
-    5 - 5 = 0 marbles"): the right arithmetic on a misread quantity, since a step that means nothing is left says so
-    without a subtraction. The calculation, else None."""
+    """A calculation that is nothing but a quantity taken from itself ("we need 180 - 180 = 0 people", "Ben loses 5 -
+    5 = 0 marbles"): the right arithmetic on a misread quantity (no sound planted trace writes one). The calculation,
+    else None."""
     for match in _SELF_DIFFERENCE.finditer(line) if "0" in line else ():
         if not inside_calculation(line[: match.start()]):
             return f"{match.group(0).strip()} takes a quantity from itself"
