@@ -126,10 +126,16 @@ def taken_as_kept(problem: str, line: str, tokens: list[Token], values: set[Frac
         return ""
     if _TAKEN.search(line) or _RELATES.search(line) or _LINKS.search(line):
         return ""  # the step speaks of the change itself, or relates quantities
-    value = next(iter(values))
+    leaving = _only_leaving(problem, next(iter(values)))
+    return f"{line.strip()} (the problem: {leaving})" if leaving else ""
+
+
+def _only_leaving(problem: str, value: Fraction) -> str:
+    """The first sentence that gives ``value`` where every sentence that gives it gives an amount that leaves and
+    none a state ("Hana loses 4 marbles"); empty otherwise."""
     giving = [sentence for sentence in sentences(problem) if value in numbers(normalize(sentence))]
     if giving and all(_TAKEN.search(sentence) and not _STATE.search(sentence) for sentence in giving):
-        return f"{line.strip()} (the problem: {giving[0]})"
+        return giving[0]
     return ""
 
 
@@ -142,11 +148,8 @@ def taken_as_remaining(problem: str, line: str, said: set[Fraction]) -> str:
     published) and no earlier step (``said``) has: the step and that sentence; empty where there is none."""
     for match in _REMAINING.finditer(line) if "remain" in line or "leftover" in line else ():
         value = Fraction(match.group(1).replace(",", ""))
-        if value in said:
-            continue
-        giving = [sentence for sentence in sentences(problem) if value in numbers(normalize(sentence))]
-        if giving and all(_TAKEN.search(sentence) and not _STATE.search(sentence) for sentence in giving):
-            return f"{line.strip()} (the problem: {giving[0]})"
+        if value not in said and (leaving := _only_leaving(problem, value)):
+            return f"{line.strip()} (the problem: {leaving})"
     return ""
 
 
