@@ -199,3 +199,27 @@ def test_a_program_that_keeps_a_percent_as_a_plain_number_misreads_it(
     checked = check_trace(problem, "\n".join(lines))
     assert checked.first_bad_step == first_bad_step
     assert (checked.error is None) if first_bad_step is None else checked.error.code == "misread_fact"
+
+
+SCREWS = "James has 40 screws. He puts together 4 tables of 4 legs, 2 screws a leg. How many screws will he have left?"
+
+
+@pytest.mark.parametrize(
+    ("lines", "first_bad_step"),
+    [
+        (["screws = 40", "left_screws = screws / 2 * 4 * 4", "print(left_screws)"], 1),
+        (["feed = 300", "remaining_feed = feed / (5 * 4 * 7)", "print(remaining_feed)"], 1),
+        (["screws = 40", "used = 2 * 4 * 4", "left_screws = screws - used", "print(left_screws)"], None),
+        (["screws = 40", "screws -= 2 * 4 * 4", "left = screws", "print(left)"], None),
+        (["money = 50", "spent = 10", "money_left = money - spent", "left_each = money_left / 2", "print(left_each)"],
+         None),
+        (["eggs = 50", "leftover = eggs % 12", "print(leftover)"], None),
+        (["left_turns = 3", "total = left_turns * 2", "print(total)"], None),
+    ],
+)  # fmt: skip
+def test_a_program_that_calls_a_quantity_left_over_must_take_something_away(
+    lines: list[str], first_bad_step: int | None
+) -> None:
+    checked = check_trace(SCREWS, "\n".join(lines))
+    assert checked.first_bad_step == first_bad_step
+    assert (checked.error is None) if first_bad_step is None else checked.error.code == "misread_fact"

@@ -339,6 +339,68 @@ def test_a_quantity_that_cannot_be_negative_is_not(problem: str, trace: str, err
     assert find_reasoning_error(problem, trace) == error
 
 
+ORANGES = (
+    "Jennifer bought 12 oranges, she gave her x daughters 2 oranges each, and her only boy got 3 oranges. She "
+    "remained with 3 oranges. What is the value of unknown variable x?"
+)
+BOOKS = (
+    "Elise sold twice as many books in the first year as this year. She sold 200 books in three years, 1300 in the "
+    "second. Her sales number this year is x. What is the value of unknown variable x?"
+)
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "first_bad_step", "code"),
+    [
+        (  # solved to a negative: wrong where the expression it equates was built, not where it was solved
+            ORANGES,
+            "Step 1: She gave away 2x + 3 oranges.\nStep 2: She had 12 + (2x + 3) = 15 + 2x oranges.\n"
+            "Step 3: She has 3 left, so 15 + 2x = 3.\nStep 4: 2x = -12, so x = -6.\n#### -6",
+            1,
+            "negative_quantity",
+        ),
+        (  # an equation no earlier step builds is itself the set-up
+            ORANGES,
+            "Step 1: She gave away 2x + 3 oranges.\nStep 2: So 12 + 2x + 3 = 3.\nStep 3: 2x = -12, x = -6.\n#### -6",
+            1,
+            "negative_quantity",
+        ),
+        (  # a replaced given solved to a number no problem writes (66.67 books)
+            BOOKS,
+            "Step 1: First year 2x.\nStep 2: In three years 2x + x = 3x.\nStep 3: So 3x = 200.\n"
+            "Step 4: x = 200 / 3 = 66.67, about 66.\n#### 66",
+            1,
+            "misread_fact",
+        ),
+        (  # a whole number of hundredths, or a fraction under one, is a number a problem writes
+            BOOKS.replace("200 books", "150 books"),
+            "Step 1: First year 2x.\nStep 2: In three years 2x + x = 3x.\nStep 3: So 3x = 150.\nStep 4: x = 50.\n"
+            "#### 50",
+            None,
+            None,
+        ),
+        (
+            "She ate x of the 6 slices. 4 slices are left. What is the value of unknown variable x?",
+            "Step 1: 6x = 4, so x = 4/6 = 2/3.\n#### 2/3",
+            None,
+            None,
+        ),
+        (  # a trace's own unknown in a problem that replaced none may be anything
+            "Bob drives 32 miles at 7 miles per hour. How many hours does it take?",
+            "Step 1: 7x = 32, so x = 32/7 = 4.57 hours.\n#### 4.57",
+            None,
+            None,
+        ),
+    ],
+)
+def test_an_unknown_solved_to_what_cannot_be_was_set_up_wrong(
+    problem: str, trace: str, first_bad_step: int | None, code: str | None
+) -> None:
+    checked = check_trace(problem, trace)
+    assert checked.first_bad_step == first_bad_step
+    assert (checked.error is None) if code is None else checked.error.code == code
+
+
 def test_a_product_with_a_parenthesis_is_read_whole() -> None:
     trace = "Step 1: Total: x + 2x + (1/2)x = 105\nStep 2: (7/2)x = 105\nStep 3: x = 105(2/7) = 30 players\n#### 30"
     assert find_reasoning_error("A team has 105 members.", trace) is None

@@ -32,7 +32,14 @@ from filters.steps.reference import (
     contradicts_reference,
     first_unreferenced,
 )
-from filters.steps.setups import percent_more_as_part, self_difference, unscaled_percent
+from filters.steps.setups import (
+    leftover_untaken,
+    percent_more_as_part,
+    self_difference,
+    set_up_origin,
+    unlike_a_given,
+    unscaled_percent,
+)
 from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import (
     DIGIT,
@@ -115,7 +122,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     said: set[Fraction] = set()  # the numbers the steps so far state
 
     def rejected(i: int, code: str, detail: str) -> TraceCheck:
-        labels[i] = False
+        labels[i:] = [False, *[None] * (len(steps) - i - 1)]  # the steps after the first bad one are unjudged
         return TraceCheck(steps, labels, checked, Drop(code, detail))
 
     for i in body:
@@ -138,7 +145,12 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             if not claim.holds:
                 return rejected(i, "false_calculation", claim.text)
             if claim.value < 0 and not negative_allowed(problem, trace):
-                return rejected(i, "negative_quantity", claim.text)
+                # an unknown solved to a negative: the equation's expression in it carried the misreading
+                origin = set_up_origin(normalized[:i], line, claim.unknown) if claim.unknown else None
+                return rejected(i if origin is None else origin, "negative_quantity", claim.text)
+            if claim.unknown and (unlike := unlike_a_given(problem, claim.unknown, claim.value)):
+                origin = set_up_origin(normalized[:i], line, claim.unknown)
+                return rejected(i if origin is None else origin, "misread_fact", f"{unlike}: {line.strip()}")
             labels[i] = True
             stated.add(claim.value)
         if claims and (mixed := unconverted_units(tokens, units, said, worked_units) or unconverted_rate(line)):
@@ -175,7 +187,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
 
 def _check_program(problem: str, steps: list[str], source: str, reference: str | None) -> TraceCheck:
     """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
-    a quantity that cannot be negative, where it keeps a number the problem gives as a percent as a plain one, or,
+    a quantity that cannot be negative, where it keeps a number the problem gives as a percent as a plain one, where
+    it calls a quantity left over without taking anything away, or,
     where a ``reference`` is given and the last thing printed is another number than its answer, at the first number
     it works out that neither the problem nor the reference states (else at the last assignment of the printed
     number); its lines that ran are right (their calculations are Python's own)."""
@@ -194,6 +207,8 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
         bad, error = negative, Drop("negative_quantity", steps[negative])
     elif (unscaled := unscaled_percent(problem, source)) is not None:
         bad, error = unscaled[0], Drop("misread_fact", f"{unscaled[1]} (a percent kept as a plain number)")
+    elif (untaken := leftover_untaken(source)) is not None:
+        bad, error = untaken[0], Drop("misread_fact", f"{untaken[1]} (left over, but nothing is taken away)")
     elif reference and run.printed and (contradiction := contradicted_answer(str(run.printed[-1]), reference)):
         answer, error = contradiction
         worked = [(i, v) for i, v in run.assigned if i in run.computing]

@@ -27,11 +27,13 @@ _SET_UP = re.compile(
 
 @dataclass(frozen=True)
 class Claim:
-    """One stated equality between two expressions of a trace, and whether it holds."""
+    """One stated equality between two expressions of a trace, whether it holds, and the unknown it solves for (None:
+    a calculation)."""
 
     text: str
     holds: bool
     value: Fraction
+    unknown: str | None = None
 
 
 def _agrees(left: Expression, right: Expression, line: str) -> tuple[bool, Fraction | None]:
@@ -166,7 +168,7 @@ def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction])
             continue
         known = unknowns.setdefault(name, value)
         holds = abs(value - known) <= max(Fraction(1, 100), max(abs(value), abs(known)) / 200)  # rounding
-        found.append(Claim(f"{name} = {float(value):g}, but {name} = {float(known):g} before", holds, value))
+        found.append(Claim(f"{name} = {float(value):g}, but {name} = {float(known):g} before", holds, value, name))
     return found
 
 

@@ -1,5 +1,6 @@
 """Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
-fewer) read as a percent of, and a program that keeps a percent as a plain number."""
+fewer) read as a percent of, an equation whose solution cannot be (traced to where its expression was built), and
+programs that keep a percent as a plain number or call a quantity left over without taking anything away."""
 
 from __future__ import annotations
 
@@ -109,5 +110,85 @@ def unscaled_percent(problem: str, source: str) -> tuple[int, str] | None:
     return None
 
 
+_LEFT_OVER = re.compile(r"(?:^|_)(?:left|remaining|remainder|leftover)(?:_|$)", re.IGNORECASE)
+
+
+def leftover_untaken(source: str) -> tuple[int, str] | None:
+    """A program that names a quantity left over (``left_screws``, ``remaining_feed``) and works it out with no
+    subtraction anywhere in what it is made of, nor from another left-over quantity (``left_screws = screws_total /
+    screws_per_leg * legs_per_table``): the amount used was never taken away. The 0-based line and the line, else
+    None."""
+    tree = ast.parse(source)
+    made_of: dict[str, list[ast.expr]] = {}
+    reduced: set[str] = set()  # names an augmented subtraction takes from (``feed -= used``)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            made_of.setdefault(node.targets[0].id, []).append(node.value)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            made_of.setdefault(node.target.id, []).append(node.value)
+            if isinstance(node.op, ast.Sub):
+                reduced.add(node.target.id)
+
+    def takes_away(value: ast.expr, seen: set[str]) -> bool:
+        for node in ast.walk(value):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub | ast.Mod):
+                return True  # taken away, or what is left of a division (``eggs % 12``)
+            if isinstance(node, ast.Name) and node.id not in seen:
+                seen.add(node.id)
+                if node.id in reduced or _LEFT_OVER.search(node.id):
+                    return True
+                if any(takes_away(v, seen) for v in made_of.get(node.id, [])):
+                    return True
+        return False
+
+    lines = source.splitlines()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        name = node.targets[0].id
+        if _LEFT_OVER.search(name) and not isinstance(node.value, ast.Constant) and not takes_away(node.value, {name}):
+            return node.lineno - 1, lines[node.lineno - 1].strip()
+    return None
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_STANDS_FOR_A_GIVEN = re.compile(r"\bvalue of (?:the )?unknown variable\s+[\'\"]?([A-Za-z])\b", re.IGNORECASE)
+
+
+def unlike_a_given(problem: str, unknown: str, value: Fraction) -> str | None:
+    """An equation that solves a problem's "unknown variable x" (a number of the problem replaced by x, as in
+    MetaMath's rewritten questions) to what the problem could not have written: more than one in size, yet no whole
+    number of hundredths (``3x = 200``, x = 66.67 books). The claim, else None."""
+    match = _STANDS_FOR_A_GIVEN.search(problem)
+    if match is None or match.group(1).lower() != unknown.lower() or abs(value) <= 1 or (value * 100).denominator == 1:
+        return None
+    return f"{unknown} = {float(value):.4g}, which the problem cannot have given"
+
+
+def set_up_origin(lines: list[str], line: str, unknown: str) -> int | None:
+    """The first of ``lines`` that writes the expression in ``unknown`` that ``line`` sets equal to a number ("15 + 2x"
+    of "12 + (2x + 3) = 15 + 2x", then "15 + 2x = 3"): where a solution that cannot be went wrong, since solving kept
+    the arithmetic and the expression carried the misreading. None where no earlier line has it."""
+    expression = rf"[\d\s{re.escape(unknown)}+\-*/×().$,]*"
+    parts = line.split("=")
+    sides = []
+    for k, part in enumerate(parts):
+        match = re.search(expression + "$", part) if k < len(parts) - 1 else re.match(expression, part)
+        side = _canonical(match.group(0) if match else "", unknown)
+        if unknown in side and re.search(r"\d", side):
+            sides.append(re.compile(rf"(?<![\w.]){re.escape(side)}(?!\w|\.\d)"))
+    for i, earlier in enumerate(lines):
+        if any(side.search(_canonical(earlier, unknown)) for side in sides):
+            return i
+    return None
+
+
+def _canonical(text: str, unknown: str) -> str:
+    """An expression written one way: no dollar signs or thousands commas, no spaces around operators, no sign between
+    a coefficient and the unknown (``$1,750 * x`` and ``1750x`` alike)."""
+    text = re.sub(r"\$|(?<=\d),(?=\d{3})", "", text)
+    text = re.sub(rf"\s*[*×]\s*(?={re.escape(unknown)}\b)", "", text)
+    return re.sub(r"\s*([-+*/×=()])\s*", r"\1", " ".join(text.split())).strip(" .,")
