@@ -548,6 +548,30 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
             "Step 1: He pays 4 * $2 = $8 for onions, so his soup serves 2 people.\nThe answer is \\boxed{2}.",
             "answer_not_worked",
         ),
+        (  # one operand in words, the other the step before's result
+            "Each game Reggie bets 10 marbles. He started with 100 and now has 90. How many games has he lost?",
+            "Step 1: Reggie has lost 100 - 90 = 10 marbles.\nStep 2: Each game was worth 10 marbles, so Reggie has "
+            "lost 1 game.\nThe answer is \\boxed{1}.",
+            None,
+        ),
+        (  # the step before's results only: a result of an earlier step makes no later number
+            "Each game Reggie bets 10 marbles. He started with 100 and now has 90. How many games has he lost?",
+            "Step 1: Reggie has lost 100 - 90 = 10 marbles.\nStep 2: He plays on.\nStep 3: Each game was worth 10 "
+            "marbles, so Reggie has lost 1 game.\nThe answer is \\boxed{1}.",
+            "answer_not_worked",
+        ),
+        (  # the answer counts the turns of one operation repeated on its own result
+            "Jerry drinks 48 sodas a week and halves that each week. How many weeks until he drinks 6 a week?",
+            "Step 1: After 1 week: 48 sodas / 2 = 24 sodas.\nStep 2: Then 24 sodas / 2 = 12 sodas.\n"
+            "Step 3: Then 12 sodas / 2 = 6 sodas. It takes 3 weeks.\nThe answer is \\boxed{3}.",
+            None,
+        ),
+        (  # turns of different operations are no count of repeats
+            "Jerry drinks 48 sodas a week and halves that each week. How many weeks until he drinks 6 a week?",
+            "Step 1: After 1 week: 48 sodas / 2 = 24 sodas.\nStep 2: Then 24 sodas / 4 = 6 sodas. It takes 3 "
+            "weeks.\nThe answer is \\boxed{3}.",
+            "answer_not_worked",
+        ),
         (  # a negative result counts with its sign
             "The temperatures were -14, -8 and +1 degrees. What was the average?",
             "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",

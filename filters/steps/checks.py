@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -173,7 +174,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         return rejected(nowhere, "unfounded_fact", steps[nowhere])
     if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
-    if not competition and (unworked := _unworked(problem, trace, [normalized[i] for i in body], values, stated)):
+    lines = [normalized[i] for i in body]
+    if not competition and (unworked := _unworked(problem, trace, lines, values, worked, stated)):
         code, first = unworked
         if steps:  # the steps after the first bad one are unjudged, whatever their calculations
             bad = len(steps) - 1 if first is None else body[first]
@@ -221,14 +223,19 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
 
 
 def _unworked(
-    problem: str, trace: str, body: list[str], values: list[set[Fraction]], stated: set[Fraction]
+    problem: str,
+    trace: str,
+    body: list[str],
+    values: list[set[Fraction]],
+    worked: list[set[Fraction]],
+    stated: set[Fraction],
 ) -> tuple[str, int | None] | None:
     """Why the final answer is not the result of a step (None where it is), and the body line that first states it
     from nowhere (None: the final answer's own step). ``answer_not_derived``: no working step (one that is not a
     restatement of the problem) states it; ``answer_not_worked``: steps state it, but no checked calculation produces
     it and no step restates the sentence of the problem that gives it ("so there are only 12 books left"); its first
     wrong step is the first to state it while neither the problem nor an earlier step has it. ``values`` are the body
-    lines' numbers."""
+    lines' numbers, ``worked`` their calculations' results."""
     answer = extract_answer(trace)
     if answer is None:
         return None  # no final answer: the format filters' concern, not this check's
@@ -245,12 +252,14 @@ def _unworked(
         return None  # worked out, or worked out and rounded ("9.33, about 9")
     if not any(scaled & n for n in working):
         return "answer_not_derived", None
-    stating = [line for line, n in zip(body, values, strict=True) if scaled & n]
+    stating = [(k, line) for k, (line, n) in enumerate(zip(body, values, strict=True)) if scaled & n]
     # a given answer needs no calculation where a step restates the problem's sentence that gives it ("She has 16
     # books"); said in other words ("after losing all of them, Nia is left with only 2") it is a coincidence
-    if any(restates_given(problem, line, target) for line in stating):
+    if any(restates_given(problem, line, target) for _, line in stating):
         return None
-    if any(_worked_in_words(target, line) for line in stating):
+    if any(_worked_in_words(target, line, worked[k - 1] if k else set()) for k, line in stating):
+        return None
+    if _counts_repeats(target, body):
         return None
     known = set(given)
     for i, n in enumerate(values):
@@ -260,18 +269,37 @@ def _unworked(
     return "answer_not_worked", None
 
 
-def _worked_in_words(target: Fraction, line: str) -> bool:
-    """Whether a line states ``target`` after numbers that make it by one operation, or all together by a sum or a
-    product ("6 km run by Ralph + 12 km run by the rest of the team = 18 km", "the height of 12 inches x the length of
-    36 inches x the width of 9 inches = 3,888 cubic inches"): a calculation in words the token stream does not read."""
+def _worked_in_words(target: Fraction, line: str, before: set[Fraction]) -> bool:
+    """Whether a line states ``target`` after numbers that make it by one operation, alone or with a result of the
+    line ``before`` it ("Reggie has lost 10 marbles" then "each game was worth 10 marbles, so he lost 1 game"), or all
+    together by a sum or a product ("6 km run by Ralph + 12 km run by the rest of the team = 18 km", "the height of 12
+    inches x the length of 36 inches x the width of 9 inches = 3,888 cubic inches"): a calculation in words the token
+    stream does not read."""
     written = [t.value for t in tokenize(line) if t.kind == NUM and t.value is not None]
     if target not in written:
         return False
     others = sorted(set(written[: written.index(target)]))
-    pairs = ((a, b) for i, a in enumerate(others) for b in others[i + 1 :])
+    pairs = [(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
+    pairs += [(a, b) for a in others for b in before]
     if any(target in (a + b, abs(a - b), a * b, a / b if b else None, b / a if a else None) for a, b in pairs):
         return True
     return len(others) > 2 and target in (sum(others), math.prod(others))
+
+
+_PLAIN = r"(\d+(?:\.\d+)?)"
+# "24 sodas / 2 = 12": a number, its unit word if any, times or divided by a number, and the result
+_APPLIED = re.compile(rf"(?<![\d.]){_PLAIN}(?:\s+[a-z]+)?\s*([*x×/])\s*{_PLAIN}\s*=\s*{_PLAIN}(?![\d.])")
+
+
+def _counts_repeats(target: Fraction, body: list[str]) -> bool:
+    """Whether ``target`` counts the turns of one operation applied over and over, each to the last one's result
+    ("48 / 2 = 24", "24 / 2 = 12", "12 / 2 = 6": 3 weeks; or 4 doublings from the first month's 3 miles: 5 months)."""
+    turns = [m.groups() for line in body for m in _APPLIED.finditer(line)]
+    longest = run = 1 if turns else 0
+    for before, after in itertools.pairwise(turns):
+        run = run + 1 if after[0] == before[3] and after[1:3] == before[1:3] else 1
+        longest = max(longest, run)
+    return longest > 1 and target in (longest, longest + 1)
 
 
 def find_reasoning_error(problem: str, trace: str, reference: str | None = None) -> str | None:
