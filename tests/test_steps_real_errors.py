@@ -186,6 +186,40 @@ BUS = "A bus has a capacity of 200 people. At the third station 180 people are o
 MARBLES = "Ben has 5 marbles and loses 2 of them. How many marbles does Ben have?"
 
 
+LIBRARY = "A class library has 9 books. Diego receives a donation of 12 books. How many books does Diego have now?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # a demo published this row: its answer is right, its first step a product of two counts of books
+            LIBRARY,
+            "Step 1: Diego has 9 * 12 = 108 books.\nStep 2: 12 + 9 = 21 books are in the library now.\n"
+            "The answer is \\boxed{21}.",
+            "misread_fact: 9 * 12 multiplies two counts of the same things",
+        ),
+        (LIBRARY, "Step 1: Diego has 9 + 12 = 21 books.\nThe answer is \\boxed{21}.", None),
+        (  # counts of different things multiply: boxes of books
+            "Diego has 3 boxes with 12 books in each box. How many books does he have?",
+            "Step 1: He has 3 * 12 = 36 books.\nThe answer is \\boxed{36}.",
+            None,
+        ),
+        (  # sizes are no counts: "3 trees by 4 trees", "5 bricks high"
+            "John plants a plot of 3 trees by 4 trees. Each tree gives 5 apples. How many apples does he get?",
+            "Step 1: He has 3*4 = 12 trees.\nStep 2: 12 * 5 = 60 apples.\nThe answer is \\boxed{60}.",
+            None,
+        ),
+        (  # units of measure multiply into areas
+            "A rectangle has a length of 3 inches and a width of 6 inches. What is its area?",
+            "Step 1: The area is 3 x 6 = 18 square inches.\nThe answer is \\boxed{18}.",
+            None,
+        ),
+    ],
+)
+def test_two_counts_of_the_same_things_do_not_multiply(problem: str, trace: str, error: str | None) -> None:
+    assert find_reasoning_error(problem, trace) == error
+
+
 @pytest.mark.parametrize(
     ("problem", "trace", "error"),
     [

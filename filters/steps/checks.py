@@ -52,7 +52,14 @@ from filters.steps.tokens import (
     tokenize,
     word_numbers,
 )
-from filters.steps.units import false_conversion, given_units, step_units, unconverted_rate, unconverted_units
+from filters.steps.units import (
+    false_conversion,
+    given_units,
+    like_counts_multiplied,
+    step_units,
+    unconverted_rate,
+    unconverted_units,
+)
 
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
@@ -156,7 +163,11 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             stated.add(claim.value)
         if claims and (mixed := unconverted_units(tokens, units, said, worked_units) or unconverted_rate(line)):
             return rejected(i, "false_calculation", mixed)
-        if claims and (misset := self_difference(line) or percent_more_as_part(problem, line)):
+        if claims and (
+            misset := self_difference(line)
+            or percent_more_as_part(problem, line)
+            or like_counts_multiplied(problem, line)
+        ):
             return rejected(i, "misread_fact", misset)
         if remaining := taken_as_remaining(problem, line, said):
             return rejected(i, "misread_fact", remaining)

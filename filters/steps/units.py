@@ -1,5 +1,6 @@
 """Units of measure: the ones a problem's numbers come in, and the steps that combine two units of one kind without
-converting them (adding 4 feet to 3 inches; a speed per hour times a number of days)."""
+converting them (adding 4 feet to 3 inches; a speed per hour times a number of days) or multiply two counts of the
+same things (9 books times 12 books)."""
 
 from __future__ import annotations
 
@@ -154,4 +155,38 @@ def false_conversion(line: str, given: frozenset[Fraction]) -> str | None:
         count = Fraction(match.group("count").replace(",", ""))
         if facts and count not in facts and count not in given:
             return f"{match.group(0).strip()}: there are {' or '.join(map(str, facts))}"
+    return None
+
+
+# "9 books", "12 more books": a number and the things it counts, unless it is a rate, a size or a comparison
+_COUNT = re.compile(
+    r"(?<![\w.,$/])(\d+(?:\.\d+)?)\s+(?:more\s+|extra\s+|other\s+|new\s+)?([a-z]{4,}s)\b"
+    r"(?!\s+(?:per|each|every|a|an|times|of|long|high|deep|wide|tall|by|less|more|fewer)\b)(?!\s*/)",
+    re.IGNORECASE,
+)
+_PRODUCT = re.compile(rf"(?<![\d.,/])({AMOUNT})\s*(?:[a-z]+\s*)?[*x×]\s*({AMOUNT})(?![\d.,/])")
+
+
+@lru_cache(maxsize=4096)
+def _like_counts(problem: str) -> tuple[frozenset[str], ...]:
+    """The numbers the problem gives once each, grouped by the things they count where two or more count the same
+    things ("9 books" and "a donation of 12 books"); units of measure are not things counted."""
+    written = re.findall(r"(?<![\d.,])\d+(?:\.\d+)?(?![\d.,])", problem)
+    by_things: dict[str, set[str]] = {}
+    for match in _COUNT.finditer(problem):
+        number, things = match.group(1), match.group(2).lower()
+        if things not in _MEASURES and things != "times" and written.count(number) == 1:
+            by_things.setdefault(things, set()).add(number)
+    return tuple(frozenset(numbers) for numbers in by_things.values() if len(numbers) > 1)
+
+
+def like_counts_multiplied(problem: str, line: str) -> str | None:
+    """A step that multiplies two numbers the problem gives as counts of the same things ("Diego has 9 * 12 = 108
+    books" for 9 books and a donation of 12 books): a product of two counts of books is no count of books. The
+    product, else None."""
+    for counts in _like_counts(problem):
+        for match in _PRODUCT.finditer(line):
+            a, b = match.group(1), match.group(2)
+            if a != b and a in counts and b in counts:
+                return f"{match.group(0).strip()} multiplies two counts of the same things"
     return None
