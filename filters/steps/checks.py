@@ -152,13 +152,15 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             checked += 1
             if not claim.holds:
                 return rejected(i, "false_calculation", claim.text)
+            impossible = None
             if claim.value < 0 and not negative_allowed(problem, trace):
-                # an unknown solved to a negative: the equation's expression in it carried the misreading
+                impossible = "negative_quantity", claim.text
+            elif claim.unknown and (unlike := unlike_a_given(problem, claim.unknown, claim.value)):
+                impossible = "misread_fact", f"{unlike}: {line.strip()}"
+            if impossible:
+                # an unknown solved to what cannot be: the equation's expression in it carried the misreading
                 origin = set_up_origin(normalized[:i], line, claim.unknown) if claim.unknown else None
-                return rejected(i if origin is None else origin, "negative_quantity", claim.text)
-            if claim.unknown and (unlike := unlike_a_given(problem, claim.unknown, claim.value)):
-                origin = set_up_origin(normalized[:i], line, claim.unknown)
-                return rejected(i if origin is None else origin, "misread_fact", f"{unlike}: {line.strip()}")
+                return rejected(i if origin is None else origin, *impossible)
             labels[i] = True
             stated.add(claim.value)
         if claims and (mixed := unconverted_units(tokens, units, said, worked_units) or unconverted_rate(line)):
