@@ -6,6 +6,7 @@ from fractions import Fraction
 import pytest
 
 from filters.steps import check_trace, find_reasoning_error, step_depth
+from filters.steps.setups import set_up_origin
 
 BIKES = "Alisa biked 12 miles per hour for 4.5 hours. Stanley biked at x miles per hour for 2.5 hours. They biked 79."
 
@@ -433,6 +434,20 @@ def test_an_unknown_solved_to_what_cannot_be_was_set_up_wrong(
     checked = check_trace(problem, trace)
     assert checked.first_bad_step == first_bad_step
     assert (checked.error is None) if code is None else checked.error.code == code
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "origin"),
+    [
+        (["She gave away 2x + 3 oranges.", "She had 12 + (2x + 3) = 15 + 2x oranges."], "So 15 + 2x = 3.", 1),
+        (["First year 2x.", "In three years 2x + x = 3x."], "So 3x = 200.", 1),
+        (["Her daughters got 2x oranges."], "So 2x = -12.", None),  # a term named, not worked out
+        (["It costs $1,750 * x in all."], "1750x + 2,250 = 57,500", None),
+        (["It costs $1,750 * x + $2,250 in all."], "1750x + 2250 = 57500", 0),
+    ],
+)
+def test_a_set_up_is_where_its_expression_was_first_written(lines: list[str], line: str, origin: int | None) -> None:
+    assert set_up_origin(lines, line, "x") == origin
 
 
 def test_a_product_with_a_parenthesis_is_read_whole() -> None:

@@ -171,7 +171,8 @@ def unlike_a_given(problem: str, unknown: str, value: Fraction) -> str | None:
 def set_up_origin(lines: list[str], line: str, unknown: str) -> int | None:
     """The first of ``lines`` that writes the expression in ``unknown`` that ``line`` sets equal to a number ("15 + 2x"
     of "12 + (2x + 3) = 15 + 2x", then "15 + 2x = 3"): where a solution that cannot be went wrong, since solving kept
-    the arithmetic and the expression carried the misreading. None where no earlier line has it."""
+    the arithmetic and the expression carried the misreading. A single term (``3x``) is built only where a calculation
+    results in it (``2x + x = 3x``), not where it is named ("she sold 3x books"). None where no earlier line has it."""
     expression = rf"[\d\s{re.escape(unknown)}+\-*/×().$,]*"
     parts = line.split("=")
     sides = []
@@ -179,7 +180,8 @@ def set_up_origin(lines: list[str], line: str, unknown: str) -> int | None:
         match = re.search(expression + "$", part) if k < len(parts) - 1 else re.match(expression, part)
         side = _canonical(match.group(0) if match else "", unknown)
         if unknown in side and re.search(r"\d", side):
-            sides.append(re.compile(rf"(?<![\w.]){re.escape(side)}(?!\w|\.\d)"))
+            result = "(?<==)" if not re.search(r"[+-]", side) else ""
+            sides.append(re.compile(rf"{result}(?<![\w.]){re.escape(side)}(?!\w|\.\d)"))
     for i, earlier in enumerate(lines):
         if any(side.search(_canonical(earlier, unknown)) for side in sides):
             return i
