@@ -215,11 +215,13 @@ SCREWS = "James has 40 screws. He puts together 4 tables of 4 legs, 2 screws a l
          None),
         (["eggs = 50", "leftover = eggs % 12", "print(leftover)"], None),
         (["left_turns = 3", "total = left_turns * 2", "print(total)"], None),
+        (["money = 50", "money_left = money * 0.25", "print(money_left)"], None),  # she spends 75%: a quarter is left
+        (["money = 50", "money_left = money * 0.75", "print(money_left)"], 1),
     ],
 )  # fmt: skip
 def test_a_program_that_calls_a_quantity_left_over_must_take_something_away(
     lines: list[str], first_bad_step: int | None
 ) -> None:
-    checked = check_trace(SCREWS, "\n".join(lines))
+    checked = check_trace(SCREWS + " She spends 75% of her money.", "\n".join(lines))
     assert checked.first_bad_step == first_bad_step
     assert (checked.error is None) if first_bad_step is None else checked.error.code == "misread_fact"

@@ -222,7 +222,7 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
         bad, error = negative, Drop("negative_quantity", steps[negative])
     elif (unscaled := unscaled_percent(problem, source)) is not None:
         bad, error = unscaled[0], Drop("misread_fact", f"{unscaled[1]} (a percent kept as a plain number)")
-    elif (untaken := leftover_untaken(source)) is not None:
+    elif (untaken := leftover_untaken(problem, source)) is not None:
         bad, error = untaken[0], Drop("misread_fact", f"{untaken[1]} (left over, but nothing is taken away)")
     elif reference and run.printed and (contradiction := contradicted_answer(str(run.printed[-1]), reference)):
         answer, error = contradiction

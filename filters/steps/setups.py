@@ -113,11 +113,12 @@ def unscaled_percent(problem: str, source: str) -> tuple[int, str] | None:
 _LEFT_OVER = re.compile(r"(?:^|_)(?:left|remaining|remainder|leftover)(?:_|$)", re.IGNORECASE)
 
 
-def leftover_untaken(source: str) -> tuple[int, str] | None:
+def leftover_untaken(problem: str, source: str) -> tuple[int, str] | None:
     """A program that names a quantity left over (``left_screws``, ``remaining_feed``) and works it out with no
     subtraction anywhere in what it is made of, nor from another left-over quantity (``left_screws = screws_total /
-    screws_per_leg * legs_per_table``): the amount used was never taken away. The 0-based line and the line, else
-    None."""
+    screws_per_leg * legs_per_table``), nor a share left by one the problem gives (``0.2`` for "spends 80%"): the
+    amount used was never taken away. The 0-based line and the line, else None."""
+    shares = {share for p in numbers(normalize(problem)) if 0 < p < 100 for share in (1 - p / 100, 100 - p, 1 - p)}
     tree = ast.parse(source)
     made_of: dict[str, list[ast.expr]] = {}
     reduced: set[str] = set()  # names an augmented subtraction takes from (``feed -= used``)
@@ -133,6 +134,8 @@ def leftover_untaken(source: str) -> tuple[int, str] | None:
         for node in ast.walk(value):
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub | ast.Mod):
                 return True  # taken away, or what is left of a division (``eggs % 12``)
+            if isinstance(node, ast.Constant) and _is_number(node.value) and Fraction(str(node.value)) in shares:
+                return True
             if isinstance(node, ast.Name) and node.id not in seen:
                 seen.add(node.id)
                 if node.id in reduced or _LEFT_OVER.search(node.id):
