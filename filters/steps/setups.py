@@ -81,7 +81,7 @@ def unscaled_percent(problem: str, source: str) -> tuple[int, str] | None:
         return None
     plain = numbers(normalize(_PERCENT_GIVEN.sub(" ", problem)))
     only_percents = percents - plain
-    tree = ast.parse(source)
+    tree = _tree(source)
     nodes = list(ast.walk(tree))
     constants = {Fraction(str(n.value)) for n in nodes if isinstance(n, ast.Constant) and _is_number(n.value)}
     if not only_percents or {Fraction(100), Fraction(1, 100)} & constants or {p / 100 for p in percents} & constants:
@@ -119,7 +119,7 @@ def leftover_untaken(problem: str, source: str) -> tuple[int, str] | None:
     screws_per_leg * legs_per_table``), nor a share left by one the problem gives (``0.2`` for "spends 80%"): the
     amount used was never taken away. The 0-based line and the line, else None."""
     shares = {share for p in numbers(normalize(problem)) if 0 < p < 100 for share in (1 - p / 100, 100 - p, 1 - p)}
-    tree = ast.parse(source)
+    tree = _tree(source)
     made_of: dict[str, list[ast.expr]] = {}
     reduced: set[str] = set()  # names an augmented subtraction takes from (``feed -= used``)
     for node in ast.walk(tree):
@@ -152,6 +152,12 @@ def leftover_untaken(problem: str, source: str) -> tuple[int, str] | None:
         if _LEFT_OVER.search(name) and not isinstance(node.value, ast.Constant) and not takes_away(node.value, {name}):
             return node.lineno - 1, lines[node.lineno - 1].strip()
     return None
+
+
+@lru_cache(maxsize=256)
+def _tree(source: str) -> ast.Module:
+    """A program's syntax tree, parsed once for every check that reads it (read only)."""
+    return ast.parse(source)
 
 
 def _is_number(value: object) -> bool:
