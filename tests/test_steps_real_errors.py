@@ -183,6 +183,55 @@ def test_a_conversion_fact_must_hold(problem: str, trace: str, error: str | None
     assert (found is None) if error is None else found == f"false_calculation: {error}"
 
 
+WATER = "John drinks a bottle of water every half hour. How many bottles does he drink in a 45 minute puzzle?"
+DOWNLOAD = "An internet connection downloads 20 kb per second. How many kb does it download in an hour?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # a real solution: a rate per hour over 30 is not a rate per minute
+            WATER,
+            "Step 1: He drinks 2 bottles in one hour.\nStep 2: He drinks 2/30 = 1/15 bottles in one minute.\n"
+            "Step 3: 45 * 1/15 = 3 bottles.\nThe answer is \\boxed{3}.",
+            "2/30 = 1/15 bottles in one minute: one hour is 60 minutes",
+        ),
+        (
+            WATER,
+            "Step 1: He drinks 2 bottles in one hour.\nStep 2: He drinks 2/60 = 1/30 bottles in one minute.\n"
+            "Step 3: 45 * 1/30 = 1.5 bottles.\nThe answer is \\boxed{1.5}.",
+            None,
+        ),
+        (  # a rate per minute times 60 is one per hour, times anything else is not
+            WATER,
+            "Step 1: He sips 3 ounces per minute.\nStep 2: 3 * 30 = 90 ounces per hour.\nThe answer is \\boxed{90}.",
+            "3 * 30 = 90 ounces per hour: one hour is 60 minutes",
+        ),
+        (  # a factor a step gives: $100 a day over its 10 hours is $10 an hour
+            "John makes $80 a day and a $20 bonus for 2 extra hours on top of his 8. What does he make per hour?",
+            "Step 1: 8 + 2 = 10 hours.\nStep 2: 80 + 20 = 100 dollars a day.\nStep 3: 100/10 = 10 dollars an hour.\n"
+            "The answer is \\boxed{10}.",
+            None,
+        ),
+        (  # a real solution: kb/s over s/h has seconds twice below, not cancelled
+            DOWNLOAD,
+            "Step 1: 60 * 60 = 3600 seconds in an hour.\nStep 2: 20 kb/s / 3600 s/h = 0.005556 kb/h.\n"
+            "The answer is \\boxed{0.005556}.",
+            "20 kb/s / 3600 s/h divides by a rate with s on top; it multiplies",
+        ),
+        (
+            DOWNLOAD,
+            "Step 1: 60 * 60 = 3600 seconds in an hour.\nStep 2: 20 kb/s * 3600 s/h = 72000 kb/h.\n"
+            "The answer is \\boxed{72000}.",
+            None,
+        ),
+    ],
+)
+def test_a_rate_is_converted_by_its_units_factor(problem: str, trace: str, error: str | None) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"false_calculation: {error}"
+
+
 BUS = "A bus has a capacity of 200 people. At the third station 180 people are on the bus. How many seats are empty?"
 MARBLES = "Ben has 5 marbles and loses 2 of them. How many marbles does Ben have?"
 
@@ -218,6 +267,47 @@ LIBRARY = "A class library has 9 books. Diego receives a donation of 12 books. H
     ],
 )
 def test_two_counts_of_the_same_things_do_not_multiply(problem: str, trace: str, error: str | None) -> None:
+    assert find_reasoning_error(problem, trace) == error
+
+
+PLAYLISTS = "A playlist has 300 songs, each 10 hours long. How many hours do John's 20 playlists last in total?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # a real solution: hours shared among the playlists are hours per playlist
+            PLAYLISTS,
+            "Step 1: 300 * 10 = 3000 hours.\nStep 2: The 20 playlists last 3000 hours / 20 playlists = 150 hours in "
+            "total.\nThe answer is \\boxed{150}.",
+            "misread_fact: 3000 hours / 20 playlists = 150 hours is a share of each of the playlists, not a total",
+        ),
+        (
+            PLAYLISTS,
+            "Step 1: 300 * 10 = 3000 hours.\nStep 2: They last a total of 3000 hours / 20 playlists = 150 hours.\n"
+            "The answer is \\boxed{150}.",
+            "misread_fact: 3000 hours / 20 playlists = 150 hours is a share of each of the playlists, not a total",
+        ),
+        (  # the share named as one: per playlist, each
+            PLAYLISTS,
+            "Step 1: 3000 hours / 20 playlists = 150 hours per playlist.\nStep 2: 150 * 20 = 3000 hours in total."
+            "\nThe answer is \\boxed{3000}.",
+            None,
+        ),
+        (  # a division by a rate is a total: 120 minutes / 60 minutes per hour
+            "A film lasts 120 minutes. How many hours is it?",
+            "Step 1: 120 minutes / 2 halves = 60 minutes each.\nStep 2: 120 minutes / 60 minutes per hour = 2 hours "
+            "in total.\nThe answer is \\boxed{2}.",
+            None,
+        ),
+        (  # the same things on both sides: a count of pieces, not a share
+            "A 30 foot rope is cut into 3 foot pieces. How many pieces are there in total?",
+            "Step 1: 30 feet / 3 feet = 10 pieces in total.\nThe answer is \\boxed{10}.",
+            None,
+        ),
+    ],
+)
+def test_a_share_of_each_is_no_total(problem: str, trace: str, error: str | None) -> None:
     assert find_reasoning_error(problem, trace) == error
 
 

@@ -56,6 +56,10 @@ from filters.steps.units import (
     false_conversion,
     given_units,
     like_counts_multiplied,
+    misconverted_rate,
+    quotient_as_total,
+    rate_over_its_unit,
+    stated_rates,
     step_units,
     unconverted_rate,
     unconverted_units,
@@ -128,6 +132,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     worked_units: dict[Fraction, set[str]] = {}  # the units the steps so far gave the numbers they work out
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
     said: set[Fraction] = set()  # the numbers the steps so far state
+    rates: dict[Fraction, str] = {}  # the numbers the steps so far state per a unit of measure, and the unit
 
     def rejected(i: int, code: str, detail: str) -> TraceCheck:
         labels[i:] = [False, *[None] * (len(steps) - i - 1)]  # the steps after the first bad one are unjudged
@@ -143,7 +148,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         line = normalized[i]
         if claimed := claimed_given(line, given, said):
             return rejected(i, "misread_fact", claimed)
-        if wrong := false_conversion(line, given):
+        if wrong := false_conversion(line, given) or rate_over_its_unit(line):
             return rejected(i, "false_calculation", wrong)
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
         claims += latex_claims(math[i])
@@ -163,12 +168,17 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return rejected(i if origin is None else origin, *impossible)
             labels[i] = True
             stated.add(claim.value)
-        if claims and (mixed := unconverted_units(tokens, units, said, worked_units) or unconverted_rate(line)):
+        if claims and (
+            mixed := unconverted_units(tokens, units, said, worked_units)
+            or unconverted_rate(line)
+            or (rates and misconverted_rate(line, rates, given | said))
+        ):
             return rejected(i, "false_calculation", mixed)
         if claims and (
             misset := self_difference(line)
             or percent_more_as_part(problem, line)
             or like_counts_multiplied(problem, line)
+            or quotient_as_total(line)
         ):
             return rejected(i, "misread_fact", misset)
         if remaining := taken_as_remaining(problem, line, said):
@@ -179,6 +189,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         ):
             return rejected(i, "misread_fact", misread)
         said |= values[-1]
+        rates |= stated_rates(line)
         for value, unit in step_units(steps[i], tokens).items():
             if value not in given:
                 worked_units.setdefault(value, set()).add(unit)

@@ -1,10 +1,12 @@
 """Units of measure: the ones a problem's numbers come in, and the steps that combine two units of one kind without
-converting them (adding 4 feet to 3 inches; a speed per hour times a number of days) or multiply two counts of the
-same things (9 books times 12 books)."""
+converting them (adding 4 feet to 3 inches; a speed per hour times a number of days), convert a rate by the wrong
+factor (2 bottles an hour over 30, per minute; kb/s over s/h), multiply two counts of the same things (9 books times
+12 books) or call a share of each of N things a total."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from fractions import Fraction
 from functools import lru_cache
 
@@ -158,6 +160,66 @@ def false_conversion(line: str, given: frozenset[Fraction]) -> str | None:
     return None
 
 
+def _unit_word(word: str) -> str:
+    """A unit word as one name: its unit of measure where it is one ("hrs", "hour": hours), else the word less a
+    plural s ("kb/s" and "s/h" share "s")."""
+    word = word.lower()
+    return _MEASURES.get(word) or word.removesuffix("s") or word
+
+
+# "20 kb/s / 3600 s/h": a rate divided by a rate whose numerator is the first one's denominator
+_RATE_QUOTIENT = re.compile(
+    rf"(?<![\d.,])(?:{AMOUNT})\s*[A-Za-z]+\s*(?:/|\s+per\s+)\s*(?P<per>[A-Za-z]+)\s*/\s*"
+    rf"(?:{AMOUNT})\s*(?P<unit>[A-Za-z]+)\s*(?:/|\s+per\s+)\s*[A-Za-z]+\s*="
+)
+
+
+def rate_over_its_unit(line: str) -> str | None:
+    """A rate divided by a conversion that has the rate's own unit on top ("20 kb/s / 3600 s/h": seconds do not
+    cancel, so the result is in kb h/s², no rate at all): the quotient, else None."""
+    for match in _RATE_QUOTIENT.finditer(line) if line.count("/") > 1 or "per" in line else ():
+        if _unit_word(match.group("per")) == _unit_word(match.group("unit")):
+            return f"{match.group(0).rstrip(' =')} divides by a rate with {match.group('unit')} on top; it multiplies"
+    return None
+
+
+_PER = r"(?:per|in\s+(?:one|a|an|1)|an?|each|every)"
+# "2 bottles in one hour": a number stated as a rate, and the unit of measure it is per
+_STATED_RATE = re.compile(rf"(?<![\d.,/])(?P<amount>{AMOUNT})\s+(?:[a-z]+\s+){{1,3}}?{_PER}\s+(?P<per>[a-z]+)\b")
+# "2/30 = 1/15 bottles in one minute": a number times or over another, given per a unit
+_RATE_CONVERTED = re.compile(
+    rf"(?<![\d.,/])(?P<rate>{AMOUNT})\s*(?P<op>[/*×x])\s*(?P<factor>{AMOUNT})\s*=\s*{AMOUNT}(?:/\d+)?\s+"
+    rf"(?:[a-z]+\s+){{0,3}}?{_PER}\s+(?P<per>[a-z]+)\b"
+)
+
+
+def stated_rates(line: str) -> dict[Fraction, str]:
+    """The numbers a line states per a unit of measure ("2 bottles in one hour", "5 miles per hour"), and the unit."""
+    found = {}
+    for match in _STATED_RATE.finditer(line):
+        if unit := _MEASURES.get(match.group("per")):
+            found[Fraction(match.group("amount").replace(",", ""))] = unit
+    return found
+
+
+def misconverted_rate(line: str, rates: dict[Fraction, str], known: AbstractSet[Fraction]) -> str | None:
+    """A rate an earlier step stated per one unit (``rates``) turned into a rate per another unit of its kind by a
+    factor that is not the conversion between them and that neither the problem nor a step gives (``known``): "he
+    drinks 2 bottles in one hour", then "2/30 = 1/15 bottles in one minute" (an hour is 60 minutes). The calculation,
+    else None."""
+    for match in _RATE_CONVERTED.finditer(line) if rates else ():
+        before = rates.get(Fraction(match.group("rate").replace(",", "")))
+        after = _MEASURES.get(match.group("per"))
+        if before is None or after is None or before == after or _KIND[before] != _KIND[after]:
+            continue
+        small, big = (after, before) if match.group("op") == "/" else (before, after)
+        facts = _CONVERSIONS.get((small, big))
+        factor = Fraction(match.group("factor").replace(",", ""))
+        if facts and factor not in facts and factor not in known:
+            return f"{match.group(0).strip()}: one {big.removesuffix('s')} is {' or '.join(map(str, facts))} {small}"
+    return None
+
+
 # "9 books", "12 more books": a number and the things it counts, unless it is a rate, a size or a comparison
 _COUNT = re.compile(
     r"(?<![\w.,$/])(\d+(?:\.\d+)?)\s+(?:more\s+|extra\s+|other\s+|new\s+)?([a-z]{4,}s)\b"
@@ -189,4 +251,27 @@ def like_counts_multiplied(problem: str, line: str) -> str | None:
             a, b = match.group(1), match.group(2)
             if a != b and a in counts and b in counts:
                 return f"{match.group(0).strip()} multiplies two counts of the same things"
+    return None
+
+
+# "3000 hours / 20 playlists = 150 hours in total": an amount, what it is shared among, and what the result is called
+_SHARED = re.compile(
+    rf"(?<![\d.,])(?P<amount>{AMOUNT})\s+(?P<unit>[a-z]+)\s*/\s*{AMOUNT}\s+(?P<among>[a-z]+)"
+    rf"(?!\s*(?:per|each|an?|/)\b)\s*=\s*{AMOUNT}\s+(?P<result>[a-z]+)(?P<after>(?:\s+[a-z]+){{0,3}})",
+    re.IGNORECASE,
+)
+_TOTAL = re.compile(r"\b(?:in total|in all|altogether)\b|\btotal(?: of)?\s*$", re.IGNORECASE)
+
+
+def quotient_as_total(line: str) -> str | None:
+    """A step that shares an amount among a number of other things and calls the share a total ("the 20 playlists
+    will last 3000 hours / 20 playlists = 150 hours in total"): hours divided by playlists are hours per playlist.
+    The quotient, else None."""
+    for match in _SHARED.finditer(line) if "/" in line else ():
+        unit, among, result = (match.group(g).lower() for g in ("unit", "among", "result"))
+        if unit != result or among == unit:
+            continue
+        before = line[: match.start()].split()[-4:]
+        if _TOTAL.search(match.group("after")) or _TOTAL.search(" ".join(before)):
+            return f"{line[match.start() : match.end('result')]} is a share of each of the {among}, not a total"
     return None
