@@ -183,6 +183,7 @@ def test_a_conversion_fact_must_hold(problem: str, trace: str, error: str | None
     assert (found is None) if error is None else found == f"false_calculation: {error}"
 
 
+TASK = "Susan earns $5 every 10 minutes. She works from 8 a.m. to 11 a.m. How much money does she earn?"
 WATER = "John drinks a bottle of water every half hour. How many bottles does he drink in a 45 minute puzzle?"
 DOWNLOAD = "An internet connection downloads 20 kb per second. How many kb does it download in an hour?"
 
@@ -194,7 +195,7 @@ DOWNLOAD = "An internet connection downloads 20 kb per second. How many kb does 
             WATER,
             "Step 1: He drinks 2 bottles in one hour.\nStep 2: He drinks 2/30 = 1/15 bottles in one minute.\n"
             "Step 3: 45 * 1/15 = 3 bottles.\nThe answer is \\boxed{3}.",
-            "2/30 = 1/15 bottles in one minute: one hour is 60 minutes",
+            "false_calculation: 2/30 = 1/15 bottles in one minute: one hour is 60 minutes",
         ),
         (
             WATER,
@@ -205,7 +206,7 @@ DOWNLOAD = "An internet connection downloads 20 kb per second. How many kb does 
         (  # a rate per minute times 60 is one per hour, times anything else is not
             WATER,
             "Step 1: He sips 3 ounces per minute.\nStep 2: 3 * 30 = 90 ounces per hour.\nThe answer is \\boxed{90}.",
-            "3 * 30 = 90 ounces per hour: one hour is 60 minutes",
+            "false_calculation: 3 * 30 = 90 ounces per hour: one hour is 60 minutes",
         ),
         (  # a factor a step gives: $100 a day over its 10 hours is $10 an hour
             "John makes $80 a day and a $20 bonus for 2 extra hours on top of his 8. What does he make per hour?",
@@ -217,7 +218,7 @@ DOWNLOAD = "An internet connection downloads 20 kb per second. How many kb does 
             DOWNLOAD,
             "Step 1: 60 * 60 = 3600 seconds in an hour.\nStep 2: 20 kb/s / 3600 s/h = 0.005556 kb/h.\n"
             "The answer is \\boxed{0.005556}.",
-            "20 kb/s / 3600 s/h divides by a rate with s on top; it multiplies",
+            "false_calculation: 20 kb/s / 3600 s/h divides by a rate with s on top; it multiplies",
         ),
         (
             DOWNLOAD,
@@ -225,11 +226,28 @@ DOWNLOAD = "An internet connection downloads 20 kb per second. How many kb does 
             "The answer is \\boxed{72000}.",
             None,
         ),
+        (  # a real solution: $5 every 10 minutes is no $5 a minute
+            TASK,
+            "Step 1: She works 11-8 = <<11-8=3>>3 hours.\nStep 2: 3*60 = <<3*60=180>>180 minutes.\n"
+            "Step 3: So she earns $5*180 = $<<5*180=900>>900.\nThe answer is \\boxed{900}.",
+            "misread_fact: 5*180 takes 5 per 10 minutes as per one",
+        ),
+        (
+            TASK,
+            "Step 1: She works 11-8 = 3 hours.\nStep 2: 3*60 = 180 minutes.\nStep 3: 180/10 = 18 times.\n"
+            "Step 4: She earns $5*18 = $90.\nThe answer is \\boxed{90}.",
+            None,
+        ),
+        (  # the several used in a rate per one: 5/10 = 0.5 dollars a minute
+            TASK,
+            "Step 1: She earns 5/10 = 0.5 dollars a minute.\nStep 2: 3*60 = 180 minutes.\n"
+            "Step 3: 0.5 * 180 = 90 dollars.\nThe answer is \\boxed{90}.",
+            None,
+        ),
     ],
 )
 def test_a_rate_is_converted_by_its_units_factor(problem: str, trace: str, error: str | None) -> None:
-    found = find_reasoning_error(problem, trace)
-    assert (found is None) if error is None else found == f"false_calculation: {error}"
+    assert find_reasoning_error(problem, trace) == error
 
 
 BUS = "A bus has a capacity of 200 people. At the third station 180 people are on the bus. How many seats are empty?"

@@ -59,6 +59,7 @@ from filters.steps.units import (
     misconverted_rate,
     quotient_as_total,
     rate_over_its_unit,
+    rate_per_several_as_per_one,
     stated_rates,
     step_units,
     unconverted_rate,
@@ -179,6 +180,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             or percent_more_as_part(problem, line)
             or like_counts_multiplied(problem, line)
             or quotient_as_total(line)
+            or rate_per_several_as_per_one(problem, line, units, worked_units, (said, values[-1]))
         ):
             return rejected(i, "misread_fact", misset)
         if remaining := taken_as_remaining(problem, line, said):

@@ -1,7 +1,7 @@
 """Units of measure: the ones a problem's numbers come in, and the steps that combine two units of one kind without
 converting them (adding 4 feet to 3 inches; a speed per hour times a number of days), convert a rate by the wrong
-factor (2 bottles an hour over 30, per minute; kb/s over s/h), multiply two counts of the same things (9 books times
-12 books) or call a share of each of N things a total."""
+factor (2 bottles an hour over 30, per minute; kb/s over s/h) or not at all ($5 every 10 minutes times 180 minutes),
+multiply two counts of the same things (9 books times 12 books) or call a share of each of N things a total."""
 
 from __future__ import annotations
 
@@ -251,6 +251,47 @@ def like_counts_multiplied(problem: str, line: str) -> str | None:
             a, b = match.group(1), match.group(2)
             if a != b and a in counts and b in counts:
                 return f"{match.group(0).strip()} multiplies two counts of the same things"
+    return None
+
+
+# "$5 every 10 minutes": an amount, and the several units of measure it is given per
+_PER_SEVERAL = re.compile(
+    rf"(?<![\d.,/])\$?\s?(?P<amount>{AMOUNT})\s+(?:[a-z]+\s+){{0,3}}?(?:every|per|each|for\s+every)\s+"
+    rf"(?P<several>{AMOUNT})\s+(?P<unit>[a-z]+)",
+    re.IGNORECASE,
+)
+
+
+@lru_cache(maxsize=4096)
+def _rates_per_several(problem: str) -> tuple[tuple[Fraction, Fraction, str], ...]:
+    """The problem's rates per more than one unit of measure ("$5 every 10 minutes"): amount, how many units, unit."""
+    found = []
+    for match in _PER_SEVERAL.finditer(normalize(problem)):
+        several = Fraction(match.group("several").replace(",", ""))
+        if several > 1 and (unit := _MEASURES.get(match.group("unit").lower())):
+            found.append((Fraction(match.group("amount").replace(",", "")), several, unit))
+    return tuple(found)
+
+
+def rate_per_several_as_per_one(
+    problem: str,
+    line: str,
+    units: dict[Fraction, str],
+    worked: dict[Fraction, set[str]],
+    used: tuple[AbstractSet[Fraction], ...],
+) -> str | None:
+    """A step that multiplies a rate the problem gives per several units ("$5 every 10 minutes") by an amount in that
+    unit ("180 minutes": the problem's ``units``, or the ones the steps gave a result, ``worked``) as though it were
+    per one unit, with the several (10) in none of the sets of numbers ``used`` so far: the product, else None."""
+    rates = _rates_per_several(problem)
+    for match in _PRODUCT.finditer(line) if rates else ():
+        a, b = (Fraction(g.replace(",", "")) for g in match.groups())
+        for amount, several, unit in rates:
+            other = b if a == amount else a if b == amount else None
+            if other is None or other == several or any(several in numbers for numbers in used):
+                continue
+            if units.get(other) == unit or worked.get(other) == {unit}:
+                return f"{match.group(0).strip()} takes {amount} per {several} {unit} as per one"
     return None
 
 
