@@ -288,6 +288,43 @@ def test_two_counts_of_the_same_things_do_not_multiply(problem: str, trace: str,
     assert find_reasoning_error(problem, trace) == error
 
 
+HOBBIES = (
+    "A class of 50 students: 10 like to bake, 5 like to play basketball, and the rest play video games or music. How "
+    "many play video games if twice as many play music as basketball?"
+)
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # a real solution: half of 15 students
+            HOBBIES,
+            "Step 1: 10+5=<<10+5=15>>15 students.\nStep 2: Then 15/2=<<15/2=7.5>>7.5 students like to play basketball."
+            "\nStep 3: 50-7.5-10-5=<<50-7.5-10-5=27.5>>27.5 students.\nThe answer is \\boxed{27.5}.",
+            "misread_fact: 7.5 students: a count of students is whole",
+        ),
+        (
+            HOBBIES,
+            "Step 1: 5*2 = 10 students play music.\nStep 2: 50-10-5-10 = 25 students.\nThe answer is \\boxed{25}.",
+            None,
+        ),
+        (  # an average may be fractional
+            "Two classes have 15 and 16 students. What is the average class size?",
+            "Step 1: 15 + 16 = 31 students.\nStep 2: The average is 31/2 = 15.5 students.\n"
+            "The answer is \\boxed{15.5}.",
+            None,
+        ),
+        (  # a trace that rounds its fraction up has read it as one
+            "25 students go on a trip in cars that seat 4. How many cars are needed?",
+            "Step 1: 25/4 = 6.25 cars.\nStep 2: We round up: 6 + 1 = 7 cars.\nThe answer is \\boxed{7}.",
+            None,
+        ),
+    ],
+)
+def test_a_count_of_people_is_whole(problem: str, trace: str, error: str | None) -> None:
+    assert find_reasoning_error(problem, trace) == error
+
+
 PLAYLISTS = "A playlist has 300 songs, each 10 hours long. How many hours do John's 20 playlists last in total?"
 
 

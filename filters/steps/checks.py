@@ -34,6 +34,7 @@ from filters.steps.reference import (
     first_unreferenced,
 )
 from filters.steps.setups import (
+    fractional_count,
     leftover_untaken,
     percent_more_as_part,
     self_difference,
@@ -181,6 +182,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             or like_counts_multiplied(problem, line)
             or quotient_as_total(line)
             or rate_per_several_as_per_one(problem, line, units, worked_units, (said, values[-1]))
+            or fractional_count(line, trace)
         ):
             return rejected(i, "misread_fact", misset)
         if remaining := taken_as_remaining(problem, line, said):

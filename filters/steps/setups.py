@@ -1,5 +1,6 @@
 """Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
-fewer) read as a percent of, an equation whose solution cannot be (traced to where its expression was built), and
+fewer) read as a percent of, a count of people worked out as a fraction, an equation whose solution cannot be (traced
+to where its expression was built), and
 programs that keep a percent as a plain number or call a quantity left over without taking anything away."""
 
 from __future__ import annotations
@@ -25,6 +26,30 @@ def self_difference(line: str) -> str | None:
         if not inside_calculation(line[: match.start()]):
             return f"{match.group(0).strip()} takes a quantity from itself"
     return None
+
+
+# "= 7.5 students": a result with a fractional part, counting people, animals or whole things (past a GSM8K
+# calculator note, "15/2=<<15/2=7.5>>7.5 students", normalized)
+_FRACTIONAL_COUNT = re.compile(
+    r"=\s*(?:;[^;]*;\s*)?(?P<count>\d+\.\d*[1-9]\d*)\s+(?:[a-z]+\s+){0,2}?(?P<things>people|persons|students|"
+    r"children|kids|boys|girls|men|women|players|workers|employees|teachers|friends|members|guests|passengers|"
+    r"visitors|customers|babies|adults|animals|dogs|cats|cows|pigs|horses|chickens|birds|sheep|goats|cars|houses|"
+    r"books|marbles|balls|tickets|cards|stamps|toys|dolls|chairs|tables|trees|shirts)\b",
+    re.IGNORECASE,
+)
+_SHARES = re.compile(r"\b(?:average|mean|per|each|every|expected|about|approximately|rounded)\b", re.IGNORECASE)
+_ROUNDS = re.compile(r"\b(?:round\w*|at least|whole|can'?t|cannot|can not|fraction\w*|half a|partial)\b", re.I)
+
+
+def fractional_count(line: str, trace: str) -> str | None:
+    """A step that works out a count of people, animals or whole things with a fractional part ("15/2 = 7.5 students
+    like to play basketball") in a trace that never rounds it nor says it cannot be: the right arithmetic on the wrong
+    quantities. Averages and shares ("per", "each") may be fractional. The count, else None."""
+    if "." not in line or not (match := _FRACTIONAL_COUNT.search(line)) or _SHARES.search(line):
+        return None
+    if _ROUNDS.search(trace):
+        return None
+    return f"{match.group('count')} {match.group('things')}: a count of {match.group('things')} is whole"
 
 
 _PERCENT_MORE = re.compile(
