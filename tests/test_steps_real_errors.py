@@ -565,6 +565,15 @@ BOOKS = (
             None,
             None,
         ),
+        (  # a real solution: an unknown the problem counts elves with is whole, even under one
+            "Nissa hires 60 elves. A third of the elves quit, then x of the remaining elves quit. 30 elves are left. "
+            "What is the value of unknown variable x?",
+            "Step 1: (1/3)*60 = 20 elves quit.\nStep 2: 60 - 20 = 40 elves remain.\nStep 3: x*40 elves quit.\n"
+            "Step 4: The number of elves left is 40 - x*40 = 40(1 - x).\nStep 5: So 40(1 - x) = 30.\n"
+            "Step 6: 1 - x = 0.75, so x = 0.25.\n#### 0.25",
+            3,
+            "misread_fact",
+        ),
         (  # a trace's own unknown in a problem that replaced none may be anything
             "Bob drives 32 miles at 7 miles per hour. How many hours does it take?",
             "Step 1: 7x = 32, so x = 32/7 = 4.57 hours.\n#### 4.57",

@@ -30,11 +30,13 @@ def self_difference(line: str) -> str | None:
 
 # "= 7.5 students": a result with a fractional part, counting people, animals or whole things (past a GSM8K
 # calculator note, "15/2=<<15/2=7.5>>7.5 students", normalized)
+_WHOLE_THINGS = (
+    r"people|persons|students|children|kids|boys|girls|men|women|players|workers|employees|teachers|friends|members|"
+    r"guests|passengers|visitors|customers|babies|adults|animals|dogs|cats|cows|pigs|horses|chickens|birds|sheep|goats|"
+    r"puppies|elves|cars|houses|books|marbles|balls|tickets|cards|stamps|toys|dolls|chairs|tables|trees|shirts"
+)
 _FRACTIONAL_COUNT = re.compile(
-    r"=\s*(?:;[^;]*;\s*)?(?P<count>\d+\.\d*[1-9]\d*)\s+(?:[a-z]+\s+){0,2}?(?P<things>people|persons|students|"
-    r"children|kids|boys|girls|men|women|players|workers|employees|teachers|friends|members|guests|passengers|"
-    r"visitors|customers|babies|adults|animals|dogs|cats|cows|pigs|horses|chickens|birds|sheep|goats|cars|houses|"
-    r"books|marbles|balls|tickets|cards|stamps|toys|dolls|chairs|tables|trees|shirts)\b",
+    rf"=\s*(?:;[^;]*;\s*)?(?P<count>\d+\.\d*[1-9]\d*)\s+(?:[a-z]+\s+){{0,2}}?(?P<things>{_WHOLE_THINGS})\b",
     re.IGNORECASE,
 )
 _SHARES = re.compile(r"\b(?:average|mean|per|each|every|expected|about|approximately|rounded)\b", re.IGNORECASE)
@@ -195,9 +197,15 @@ _STANDS_FOR_A_GIVEN = re.compile(r"\bvalue of (?:the )?unknown variable\s+[\'\"]
 def unlike_a_given(problem: str, unknown: str, value: Fraction) -> str | None:
     """An equation that solves a problem's "unknown variable x" (a number of the problem replaced by x, as in
     MetaMath's rewritten questions) to what the problem could not have written: more than one in size, yet no whole
-    number of hundredths (``3x = 200``, x = 66.67 books). The claim, else None."""
+    number of hundredths (``3x = 200``, x = 66.67 books), or no whole number where the problem counts people or whole
+    things with x ("x of the remaining elves quit", x = 0.25). The claim, else None."""
     match = _STANDS_FOR_A_GIVEN.search(problem)
-    if match is None or match.group(1).lower() != unknown.lower() or abs(value) <= 1 or (value * 100).denominator == 1:
+    if match is None or match.group(1).lower() != unknown.lower() or value.denominator == 1:
+        return None
+    counted = re.search(
+        rf"(?<![\w$]){re.escape(unknown)}\s+(?:of\s+the\s+)?(?:[a-z]+\s+)?(?:{_WHOLE_THINGS})\b", problem, re.I
+    )
+    if (abs(value) <= 1 or (value * 100).denominator == 1) and not counted:
         return None
     return f"{unknown} = {float(value):.4g}, which the problem cannot have given"
 
