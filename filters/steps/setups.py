@@ -1,7 +1,7 @@
 """Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
 fewer) read as a percent of, a count of people worked out as a fraction, an equation whose solution cannot be (traced
-to where its expression was built), and
-programs that keep a percent as a plain number or call a quantity left over without taking anything away."""
+to where its expression was built), and programs that keep a percent as a plain number or call a quantity left over
+without taking anything away."""
 
 from __future__ import annotations
 

@@ -197,7 +197,7 @@ def stated_rates(line: str) -> dict[Fraction, str]:
     """The numbers a line states per a unit of measure ("2 bottles in one hour", "5 miles per hour"), and the unit."""
     found = {}
     for match in _STATED_RATE.finditer(line):
-        if unit := _MEASURES.get(match.group("per")):
+        if unit := _MEASURES.get(match.group("per").lower()):
             found[Fraction(match.group("amount").replace(",", ""))] = unit
     return found
 
@@ -209,7 +209,7 @@ def misconverted_rate(line: str, rates: dict[Fraction, str], known: AbstractSet[
     else None."""
     for match in _RATE_CONVERTED.finditer(line) if rates else ():
         before = rates.get(Fraction(match.group("rate").replace(",", "")))
-        after = _MEASURES.get(match.group("per"))
+        after = _MEASURES.get(match.group("per").lower())
         if before is None or after is None or before == after or _KIND[before] != _KIND[after]:
             continue
         small, big = (after, before) if match.group("op") == "/" else (before, after)
