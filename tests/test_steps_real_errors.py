@@ -282,6 +282,38 @@ LIBRARY = "A class library has 9 books. Diego receives a donation of 12 books. H
             "Step 1: The area is 3 x 6 = 18 square inches.\nThe answer is \\boxed{18}.",
             None,
         ),
+        (  # GSM8K train solutions, each sound: a factor a step worked out is no given ("15 - 9 = 6 large pizzas")
+            "A small pizza has 6 slices and a large pizza has 12 slices. You buy 15 pizzas, 9 of them small. How many "
+            "slices do you have?",
+            "Step 1: 15 - 9 = <<15-9=6>>6 large pizzas.\nStep 2: 6 * 12 = <<6*12=72>>72 slices.\n"
+            "Step 3: 9 * 6 = <<9*6=54>>54 slices.\nStep 4: 72 + 54 = <<72+54=126>>126 slices.\n"
+            "The answer is \\boxed{126}.",
+            None,
+        ),
+        (  # labelled as other things, even where a calculator note repeats the product bare
+            "Each of her 4 siblings brings 2 suitcases, and her parents bring 3 suitcases. How many are there?",
+            "Step 1: 4 siblings * 2 suitcases each = <<4*2=8>>8 suitcases.\n"
+            "Step 2: 2 parents * 3 suitcases each = <<2*3=6>>6 suitcases.\nStep 3: 8 + 6 = <<8+6=14>>14 suitcases.\n"
+            "The answer is \\boxed{14}.",
+            None,
+        ),
+        (  # a number the problem also writes in words: "Five baskets" and "5 peaches"
+            "There were 25 peaches in each basket. Five baskets were delivered. The farmers ate 5 peaches. How many "
+            "peaches are left?",
+            "Step 1: 5 x 25 = <<5*25=125>>125 peaches.\nStep 2: 125 - 5 = <<125-5=120>>120 peaches.\n"
+            "The answer is \\boxed{120}.",
+            None,
+        ),
+        (  # one side of a grid, and a count of the second of two nouns ("30 matchsticks houses")
+            "A wall has 8 tiles running the width and 20 tiles running the height. How many tiles are on the wall?",
+            "Step 1: 8*20 = <<8*20=160>>160 tiles.\nThe answer is \\boxed{160}.",
+            None,
+        ),
+        (
+            "He makes 30 matchsticks houses, and each house uses 10 matchsticks. How many matchsticks did he use?",
+            "Step 1: 30*10 = <<30*10=300>>300 matchsticks.\nThe answer is \\boxed{300}.",
+            None,
+        ),
     ],
 )
 def test_two_counts_of_the_same_things_do_not_multiply(problem: str, trace: str, error: str | None) -> None:

@@ -179,7 +179,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if claims and (
             misset := self_difference(line)
             or percent_more_as_part(problem, line)
-            or like_counts_multiplied(problem, line)
+            or like_counts_multiplied(problem, line, stated)
             or quotient_as_total(line)
             or rate_per_several_as_per_one(problem, line, units, worked_units, (said, values[-1]))
             or fractional_count(line, trace)

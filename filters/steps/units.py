@@ -10,7 +10,18 @@ from collections.abc import Set as AbstractSet
 from fractions import Fraction
 from functools import lru_cache
 
-from filters.steps.tokens import AMOUNT, LP, NUM, OP, WORD, Token, inside_calculation, normalize, tokenize
+from filters.steps.tokens import (
+    AMOUNT,
+    LP,
+    NUM,
+    OP,
+    WORD,
+    Token,
+    inside_calculation,
+    normalize,
+    tokenize,
+    word_numbers,
+)
 
 # Units of measure by kind, each with the other words that name it.
 _KINDS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -221,35 +232,48 @@ def misconverted_rate(line: str, rates: dict[Fraction, str], known: AbstractSet[
 
 
 # "9 books", "12 more books": a number and the things it counts, unless it is a rate, a size or a comparison
+# (a count of the first of two nouns is of the second: "30 matchsticks houses"; tiles "running the width" of a wall
+# are one side of a grid)
 _COUNT = re.compile(
-    r"(?<![\w.,$/])(\d+(?:\.\d+)?)\s+(?:more\s+|extra\s+|other\s+|new\s+)?([a-z]{4,}s)\b"
-    r"(?!\s+(?:per|each|every|a|an|times|of|long|high|deep|wide|tall|by|less|more|fewer)\b)(?!\s*/)",
+    r"(?<![\w.,$/])(\d+(?:\.\d+)?)\s+(?:more\s+|extra\s+|other\s+|new\s+)?([a-z]{4,}s)\b(?!\s+[a-z]+s\b)"
+    r"(?!\s+(?:per|each|every|a|an|times|of|long|high|deep|wide|tall|by|less|more|fewer|running|along|across)\b)"
+    r"(?!\s*/)",
     re.IGNORECASE,
 )
-_PRODUCT = re.compile(rf"(?<![\d.,/])({AMOUNT})\s*(?:[a-z]+\s*)?[*x×]\s*({AMOUNT})(?![\d.,/])")
+# "9 * 12", "6 floors * 5": two factors, the first with the word a step may label it with
+_PRODUCT = re.compile(rf"(?<![\d.,/])(?P<a>{AMOUNT})\s*(?:(?P<label>[a-z]+)\s*)?[*x×]\s*(?P<b>{AMOUNT})(?![\d.,/])")
 
 
 @lru_cache(maxsize=4096)
-def _like_counts(problem: str) -> tuple[frozenset[str], ...]:
-    """The numbers the problem gives once each, grouped by the things they count where two or more count the same
-    things ("9 books" and "a donation of 12 books"); units of measure are not things counted."""
+def _like_counts(problem: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """The numbers the problem gives once each (in digits, never also in words: "Five baskets" and "5 peaches"),
+    grouped by the things they count where two or more count the same things ("9 books" and "a donation of 12
+    books"); units of measure are not things counted."""
     written = re.findall(r"(?<![\d.,])\d+(?:\.\d+)?(?![\d.,])", problem)
+    in_words = word_numbers(problem)
     by_things: dict[str, set[str]] = {}
     for match in _COUNT.finditer(problem):
         number, things = match.group(1), match.group(2).lower()
-        if things not in _MEASURES and things != "times" and written.count(number) == 1:
-            by_things.setdefault(things, set()).add(number)
-    return tuple(frozenset(numbers) for numbers in by_things.values() if len(numbers) > 1)
+        if things in _MEASURES or things == "times" or written.count(number) != 1 or Fraction(number) in in_words:
+            continue
+        by_things.setdefault(things, set()).add(number)
+    return tuple((things, frozenset(numbers)) for things, numbers in by_things.items() if len(numbers) > 1)
 
 
-def like_counts_multiplied(problem: str, line: str) -> str | None:
+def like_counts_multiplied(problem: str, line: str, worked: AbstractSet[Fraction]) -> str | None:
     """A step that multiplies two numbers the problem gives as counts of the same things ("Diego has 9 * 12 = 108
-    books" for 9 books and a donation of 12 books): a product of two counts of books is no count of books. The
-    product, else None."""
-    for counts in _like_counts(problem):
-        for match in _PRODUCT.finditer(line):
-            a, b = match.group(1), match.group(2)
-            if a != b and a in counts and b in counts:
+    books" for 9 books and a donation of 12 books): a product of two counts of books is no count of books. A factor
+    an earlier step ``worked`` out ("15 - 9 = 6 large pizzas", then "6 * 12" slices) or labels as other things ("2
+    parents * 3" for the problem's 2 suitcases) is not that given. The product, else None."""
+    for things, counts in _like_counts(problem):
+        products = [m for m in _PRODUCT.finditer(line) if m["a"] != m["b"] and m["a"] in counts and m["b"] in counts]
+        for match in products:
+            a, b = match.group("a", "b")
+            if {Fraction(a), Fraction(b)} & worked:
+                continue
+            # the same product written twice (a GSM8K calculator note repeats it bare) is labelled where it is
+            labels = {m["label"].lower() for m in products if m.group("a", "b") == (a, b) and m["label"]}
+            if labels <= {things}:
                 return f"{match.group(0).strip()} multiplies two counts of the same things"
     return None
 
@@ -285,7 +309,7 @@ def rate_per_several_as_per_one(
     per one unit, with the several (10) in none of the sets of numbers ``used`` so far: the product, else None."""
     rates = _rates_per_several(problem)
     for match in _PRODUCT.finditer(line) if rates else ():
-        a, b = (Fraction(g.replace(",", "")) for g in match.groups())
+        a, b = (Fraction(g.replace(",", "")) for g in match.group("a", "b"))
         for amount, several, unit in rates:
             other = b if a == amount else a if b == amount else None
             if other is None or other == several or any(several in numbers for numbers in used):
