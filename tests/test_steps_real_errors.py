@@ -636,6 +636,12 @@ def test_a_set_up_is_where_its_expression_was_first_written(lines: list[str], li
     assert set_up_origin(lines, line, "x") == origin
 
 
+def test_a_solved_unknown_named_again_restates_nothing() -> None:
+    problem = "Tamara is 3 times Kim's height less 4 inches. Tamara and Kim have a combined height of 92 inches."
+    trace = "Step 1: K + 3K - 4 = 92\nStep 2: 4K = 96\nStep 3: Kim = <<24=24>>24 inches\n#### 24"
+    assert find_reasoning_error(problem, trace) is None
+
+
 def test_a_product_with_a_parenthesis_is_read_whole() -> None:
     trace = "Step 1: Total: x + 2x + (1/2)x = 105\nStep 2: (7/2)x = 105\nStep 3: x = 105(2/7) = 30 players\n#### 30"
     assert find_reasoning_error("A team has 105 members.", trace) is None
@@ -1006,6 +1012,25 @@ DIEGO = "Diego has saved $25. A relative multiplies Diego's savings by 4. How ma
             "A class library has 19 books. Hana receives a donation of 10 books. How many books does Hana have in the "
             "library now?",
             "Step 1: 19 + 10 = 29.\nStep 2: The library has 29 books.\nThe answer is \\boxed{29}.",
+            None,
+        ),
+        (  # GSM8K train solutions, each sound: the answer is an operand of another's holding, not what it holds
+            "Dawn has 40 more bananas than Lydia, who has 60. The three have 200. How many bananas does Donna have?",
+            "Step 1: Lydia has 60, and Dawn has 40 more, then Dawn has 60+40 = <<60+40=100>>100 bananas.\n"
+            "Step 2: 200 - 100 - 60 = <<200-100-60=40>>40.\nThe answer is \\boxed{40}.",
+            None,
+        ),
+        (  # a term in an unknown is held, not the number before it
+            "John has twice as many children as his sister Yasmin. Their father has 6 grandkids. How many children "
+            "does Yasmin have?",
+            "Step 1: Let Y be Yasmin's children.\nStep 2: Then John has 2*Y = 2Y kids.\n"
+            "Step 3: 2Y + Y = 6, so 3Y = 6.\nStep 4: Y = 6/3 = 2.\nThe answer is \\boxed{2}.",
+            None,
+        ),
+        (  # another's holding comes first in the sentence, the asked one's holding last
+            "Bruce has 20 more legos than Kent, who has 40. Simon has 20% more than Bruce. How many does Simon have?",
+            "Step 1: Bruce has 20+40 = 60 legos.\nStep 2: .20*60 = 12 legos.\n"
+            "Step 3: Kent has 40 and Bruce has 60 so Simon has 12+60 = 72 legos.\nThe answer is \\boxed{72}.",
             None,
         ),
     ],

@@ -188,7 +188,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if remaining := taken_as_remaining(problem, line, said):
             return rejected(i, "misread_fact", remaining)
         if not claims and (
-            misread := misread_fact(problem, line, tokens, values[-1], said)
+            misread := misread_fact(problem, line, tokens, values[-1], said | set(unknowns.values()))
             or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))
         ):
             return rejected(i, "misread_fact", misread)

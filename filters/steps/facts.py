@@ -161,8 +161,12 @@ _ASKED_OWNER = re.compile(
 # "The relative has $100 left over", "so Fawn has 16 + 12 = 28 books": who a clause gives a quantity to
 _HOLDS = re.compile(
     r"(?:^|[.:;!]\s+|\b(?:so|then|and|now)\s+)(?P<owner>(?:[Tt]he\s+)?[A-Za-z]+)\s+(?:now\s+)?"
-    r"(?:has|have|had|owns|gets|ends up with|is left with)\b(?P<rest>[^.,;\n]*)"
+    r"(?:has|have|had|owns|gets|ends up with|is left with)\b(?P<rest>(?:[^.,\n]|[.,](?=\d))*)"
 )
+_NEXT_CLAUSE = re.compile(r"\b(?:so|and|then|but|while)\b")
+_AMOUNTS = re.compile(rf"{AMOUNT}|\b(?:{'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)  # in digits or in words
+_TERM = re.compile(r"\d\s*\*?\s*[A-Za-z]\b")  # a term in an unknown: 2Y, 2*Y
+_COMPARED = re.compile(r"\s*(?:[a-z]+\s+)?(?:more|less|fewer|times)\b", re.IGNORECASE)
 _PRONOUNS = frozenset({"he", "she", "they", "it", "we", "you", "i", "this", "that", "there", "which", "who"})
 
 
@@ -187,9 +191,17 @@ def answer_given_to_another(problem: str, steps: list[str], answer: str | None) 
     value = next(iter(targets))
     others: list[int] = []
     for i, step in enumerate(steps):
-        for held in _HOLDS.finditer(normalize(step).strip()):
-            if value not in numbers(held.group("rest")):
-                continue
+        text, start = normalize(step).strip(), 0
+        while held := _HOLDS.search(text, start):
+            # what the owner holds: the clause's result, not an operand ("Dawn has 60+40 = 100"); another's holding
+            # may follow in the same sentence ("Bruce has 60 so Simon has 12+60 = 72")
+            clause = _NEXT_CLAUSE.split(held.group("rest"), maxsplit=1)[0]
+            start = held.start("rest") + len(clause)
+            amounts = list(_AMOUNTS.finditer(clause))
+            if not amounts or value not in numbers(amounts[-1].group()) or _TERM.search(clause):
+                continue  # the result comes last; "John has 2*Y = 2Y kids" holds no number yet
+            if _COMPARED.match(clause, amounts[-1].end()):
+                continue  # "Dawn has 40 more": a difference, not what Dawn holds
             owner = held.group("owner")
             noun = owner.split()[-1]
             if owner == owner_asked or owner.lower() in _PRONOUNS:
