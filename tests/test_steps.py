@@ -49,6 +49,14 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "She pays $5 (apples) + $4 (pear juice) = $9. \\boxed{9}",  # labels in parentheses
         "Two crates hold 2 * 1 500 = 3 000 grams, or 3 kilograms, and 3 + 6 = 9. \\boxed{9}",  # spaced thousands
         "Step 1: In minutes we get: 2 hours = 120 minutes.\nStep 2: 120 / 40 = 3, 3 * 3 = 9.\n\\boxed{9}",  # converts
+        # from GSM8K train solutions: spaced thousands ending a sentence or divided, mixed numbers in words, a
+        # quotient cut to whole turns, and times of day
+        "The profit is $45 000 x 20/100 = $9 000. And 9 000 / 1 000 = 9. \\boxed{9}",
+        "They get 18 000/2 = 9 000 each, and 9 000 / 1 000 = 9. \\boxed{9}",
+        "He reads 4 / 3 = 1 and 1/3 hours of each, and 1 and 1/3 * 6 + 1 = 9. \\boxed{9}",
+        "Carrying 26 objects three at a time takes 26/3 = 8 and 2/3 loads, so 8 + 1 = 9 trips. \\boxed{9}",
+        "In 58 hours the cycle fits 58 / 6 = 9 full cycles with a remainder of 4 hours. \\boxed{9}",
+        "She left at 7:50 and walked 30 minutes, so 7:50 + 30 minutes = 8:20, and 4 + 5 = 9. \\boxed{9}",
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -79,6 +87,9 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
         ("Two crates hold 2 * 1 500 = 3 500 grams, and 3 + 6 = 9. \\boxed{9}", "2 * 1 500 = 3 500"),
+        ("They get 18 000/2 = 8 000 each, and 8 + 1 = 9. \\boxed{9}", "18 000 / 2 = 8 000"),
+        ("He reads 4 / 3 = 1 and 2/3 hours, and 4 + 5 = 9. \\boxed{9}", "4 / 3 = 1 2/3"),
+        ("It fits 58 / 6 = 9 cycles, and 4 + 5 = 9. \\boxed{9}", "58 / 6 = 9"),  # no remainder said: a slip
         # an equation set up between two plain amounts (a real solution: "so we can write: $180000 = $330000.")
         ("Step 1: 16 - 7 = 9 apples.\nStep 2: She paid $12, so we can write: $9 = $12.\n\\boxed{9}", "9 = 12"),
         # a named unknown solved for, then given another value (the false calculations process_dev still let through)

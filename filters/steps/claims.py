@@ -17,7 +17,10 @@ _LET = re.compile(r"\blet\b", re.IGNORECASE)
 _PREPOSITIONS = frozenset(
     {"about", "after", "at", "by", "for", "from", "in", "of", "on", "over", "per", "than", "to", "with"}
 )
-_ROUNDING = re.compile(r"round|approx|about|nearly|almost|roughly|estimate|≈|~|whole|nearest", re.IGNORECASE)
+# words that make a whole-number result a rounding or a quotient cut ("13 / 6 = 2 full cycles with a remainder of 1")
+_ROUNDING = re.compile(
+    r"round|approx|about|nearly|almost|roughly|estimate|≈|~|whole|nearest|remainder|full|complete", re.IGNORECASE
+)
 _AMOUNT = r"(\d[\d,]*(?:\.\d+)?)(\s+[A-Za-z]{2,})?"  # a plain amount and its unit word, if any
 # "so we can write: $180000 = $330000.": an equation set up between two plain amounts, the whole of its clause
 _SET_UP = re.compile(

@@ -4,7 +4,7 @@ operators (symbols, LaTeX and words: ``times``, ``divided by``, ``half of``), pa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -21,12 +21,23 @@ _LATEX = [  # applied where a text has a backslash
     (re.compile(r"\\text\{([^{}]*)\}"), r" \1 "),
     (re.compile(r"\\\(|\\\)|\\\[|\\\]"), " "),
 ]
+
+
+def _mixed_number(match: re.Match[str]) -> str:
+    """ "5 and 2/3" as 5 2/3 where the fraction is proper; "2 and 10/3" stays two numbers."""
+    whole, numerator, denominator = match.groups()
+    joined = int(numerator) < int(denominator)
+    return f"{whole}{' ' if joined else ' and '}{numerator}/{denominator}"
+
+
 _ABBREVIATIONS = "sq|ft|in|yd|yds|mi|lb|lbs|oz|hr|hrs|min|mins|sec|secs|gal|qt|pt|cu|km|cm|mm|kg|ml|mph|wk|yr|doz"
-_PLAIN = [
+_PLAIN: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"[$€£¥]"), " "),
     # 2x3, 25x.4, 2 x (3); not "96 + 12x." or "12375x (rounded)": an unknown
     (re.compile(r"(\d)\s*[xX]\s*(?=\d|\.\d|\((?![A-Za-z]{2}))"), r"\1 * "),
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
+    # a mixed number in words: "5 and 2/3" (a proper fraction) is 5 2/3
+    (re.compile(r"(?<![\d.,/])(\d+)\s+and\s+(\d+)/(\d+)(?![\d.,/])"), _mixed_number),
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
     # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
     (re.compile(r"\.(?<=[A-Za-z]\.)(?=[A-Za-z])"), ""),
@@ -35,8 +46,8 @@ _PLAIN = [
     (re.compile(r"\([A-Za-z]{2,}[A-Za-z ,&'-]*\)"), " "),  # a label in parentheses: "$240 (house and food) + $9"
 ]
 _TOKEN = re.compile(
-    r"(?P<num>\d+[ \t]+\d+/0*[1-9]\d*(?![\d.])|\d+/0*[1-9]\d*(?![\d.])"  # 2 1/2, 3/4; 5/0 is a division
-    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d{1,3}(?: \d{3})+(?![\d,./])"  # 1,200.5 and 350 000
+    r"(?P<num>\d+[ \t]+[1-9]\d*/0*[1-9]\d*(?![\d.])|\d+/0*[1-9]\d*(?![\d.])"  # 2 1/2, 3/4; 5/0 is a division
+    r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d{1,3}(?: \d{3})+(?![\d,]|\.\d)"  # 1,200.5 and 350 000
     r"|\d+(?:\.\d+)?|\.\d+)(?P<pct>\s*(?:%|percent\b))?"
     r"|(?P<op>[-+*/^×·÷−–])|(?P<lp>[({\[])|(?P<rp>[)}\]])|(?P<eq>=|≈)"
     r"|(?P<word>[A-Za-z]+(?:['’-][A-Za-z]+)*['’]?[²³]?)|(?P<other>\S)"
