@@ -57,6 +57,7 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "Carrying 26 objects three at a time takes 26/3 = 8 and 2/3 loads, so 8 + 1 = 9 trips. \\boxed{9}",
         "In 58 hours the cycle fits 58 / 6 = 9 full cycles with a remainder of 4 hours. \\boxed{9}",
         "She left at 7:50 and walked 30 minutes, so 7:50 + 30 minutes = 8:20, and 4 + 5 = 9. \\boxed{9}",
+        "She has 9 apples because 18 / 2 = <<9=9>>9. \\boxed{9}",  # a calculator note with nothing to calculate
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -394,3 +395,16 @@ def test_step_judge_verdicts_reject_label_and_record() -> None:
     checks = dict(zip(result.kept["id"], result.kept["reasoning_checks"], strict=True))
     assert checks["r1"][-1] == "judge:no_wrong_step" and checks["r2"][-1] == "judge:no_verdict"
     assert audit["reasoning"]["rejected_by_reasoning"] == {"judge_first_wrong_step": 1}
+
+
+def test_a_number_that_names_a_part_is_no_side_of_an_equation() -> None:
+    problem = (
+        "A 1000 car parking lot has 320 spaces in section 1, and 200 more in section 2 than in section 3. How many "
+        "spaces are in section 2?"
+    )
+    trace = (
+        "Step 1: Let x be the spaces in section 3. The spaces in section 2 = x + 200.\n"
+        "Step 2: 320 + x + 200 + x = 1000, so 2x = 480 and x = 240.\nStep 3: 240 + 200 = 440.\n"
+        "The answer is \\boxed{440}."
+    )
+    assert find_reasoning_error(problem, trace) is None

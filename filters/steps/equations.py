@@ -104,6 +104,14 @@ def _chained(tokens: list[Token], begin: int, end: int) -> bool:
     return False
 
 
+# words a number after them names ("section 2", "day 3"), as a label rather than a quantity
+_LABELS = frozenset({
+    "section", "day", "week", "month", "year", "part", "level", "floor", "group", "team", "room", "grade", "stage",
+    "phase", "round", "chapter", "page", "row", "column", "box", "bag", "step", "store", "shelf", "class", "bus",
+    "truck", "car", "house", "plan", "option", "type", "question", "game", "lesson", "test",
+})  # fmt: skip
+
+
 def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction | str] | None:
     """Where the equality at ``tokens[e]`` is a linear equation in one unknown, the unknown's side more than the
     unknown alone: the unknown and the value that solves it, or why it is false where it cannot hold (no value solves
@@ -113,6 +121,8 @@ def equation_solution(tokens: list[Token], e: int) -> tuple[str, Fraction | str]
     begin = _extent(tokens, e - 1, -1) + 1
     end = _extent(tokens, e + 1, 1)
     left, right = _side(trim(tokens[begin:e])), _side(trim(tokens[e + 1 : end]))
+    if len(left) == 1 and begin > 0 and tokens[begin - 1].kind == WORD and tokens[begin - 1].text.lower() in _LABELS:
+        return None  # "the spaces in section 2 = x + 200": a name's number, not a side
     names = {t.text for t in (*left, *right) if t.variable}
     if len(names) != 1 or any(t.percent for t in (*left, *right)):
         return None

@@ -38,6 +38,7 @@ _PLAIN: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
     # a mixed number in words: "5 and 2/3" (a proper fraction) is 5 2/3
     (re.compile(r"(?<![\d.,/])(\d+)\s+and\s+(\d+)/(\d+)(?![\d.,/])"), _mixed_number),
+    (re.compile(r"<<[^<>+\-*/×÷]*>>"), ""),  # a note with no operation ("1.5 / .25 = <<6=6>>6") claims nothing
     (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
     # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
     (re.compile(r"\.(?<=[A-Za-z]\.)(?=[A-Za-z])"), ""),
