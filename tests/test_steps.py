@@ -408,3 +408,22 @@ def test_a_number_that_names_a_part_is_no_side_of_an_equation() -> None:
         "The answer is \\boxed{440}."
     )
     assert find_reasoning_error(problem, trace) is None
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [
+        (
+            "Step 1: Let x be his age: twice x less 7 is x.\nStep 2: Taking x from both sides, 7 = x.\n"
+            "The answer is \\boxed{7}.",
+            None,
+        ),
+        (  # the unknown written second keeps the value it was solved to
+            "Step 1: 3x = 21, so x = 7.\nStep 2: Then 8 = x, so David is 8.\nThe answer is \\boxed{8}.",
+            "false_calculation: x = 8, but x = 7 before",
+        ),
+    ],
+)
+def test_a_number_equal_to_a_lone_unknown_solves_it(trace: str, error: str | None) -> None:
+    problem = "David is 7 years older than half his age doubled less 7. How old is David?"
+    assert find_reasoning_error(problem, trace) == error

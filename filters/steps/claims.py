@@ -161,6 +161,8 @@ def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction])
         ):
             coefficient, name = solved
             value = next(iter(right.values)) / coefficient
+        elif solved is None and (mirrored := _number_for_unknown(tokens[:e], tokens[e + 1 :])):
+            name, value = mirrored
         elif solved is None and (equation := equation_solution(tokens, e)):
             name, solution = equation
             if isinstance(solution, str):
@@ -173,6 +175,21 @@ def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction])
         holds = abs(value - known) <= max(Fraction(1, 100), max(abs(value), abs(known)) / 200)  # rounding
         found.append(Claim(f"{name} = {float(value):g}, but {name} = {float(known):g} before", holds, value, name))
     return found
+
+
+def _number_for_unknown(left: list[Token], right: list[Token]) -> tuple[str, Fraction] | None:
+    """``("x", 7)`` where a lone number equals a lone unknown, the unknown written second ("we get 7 = x, so David is
+    7"): the unknown solved, as ``x = 7`` solves it."""
+    tail, head = trim(left), trim(right)
+    if not tail or tail[-1].kind != NUM or tail[-1].value is None or tail[-1].percent:
+        return None
+    if len(tail) > 1 and (tail[-2].kind in (OP, LP, NUM) or tail[-2].variable):
+        return None  # "2 + 7 = x" adds; "(7 = x"
+    if not head or head[0].kind != WORD or not head[0].variable:
+        return None
+    if len(head) > 1 and (head[1].kind in (OP, NUM, LP, EQ) or head[1].variable):
+        return None  # "7 = x + 2", "7 = x = ..."
+    return head[0].text, tail[-1].value
 
 
 def _coefficient_and_unknown(left: list[Token]) -> tuple[Fraction, str] | None:
