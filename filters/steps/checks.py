@@ -61,7 +61,6 @@ from filters.steps.units import (
     quotient_as_total,
     rate_over_its_unit,
     rate_per_several_as_per_one,
-    stated_rates,
     step_units,
     unconverted_rate,
     unconverted_units,
@@ -135,7 +134,6 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     worked_units: dict[Fraction, set[str]] = {}  # the units the steps so far gave the numbers they work out
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
     said: set[Fraction] = set()  # the numbers the steps so far state
-    rates: dict[Fraction, str] = {}  # the numbers the steps so far state per a unit of measure, and the unit
 
     def rejected(i: int, code: str, detail: str) -> TraceCheck:
         labels[i:] = [False, *[None] * (len(steps) - i - 1)]  # the steps after the first bad one are unjudged
@@ -175,7 +173,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if claims and (
             mixed := unconverted_units(tokens, units, said, worked_units)
             or unconverted_rate(line)
-            or (rates and misconverted_rate(line, rates, given | said))
+            or misconverted_rate(line, normalized[:i], (given, said))
         ):
             return rejected(i, "false_calculation", mixed)
         if claims and (
@@ -195,7 +193,6 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         ):
             return rejected(i, "misread_fact", misread)
         said |= values[-1]
-        rates |= stated_rates(line)
         for value, unit in step_units(steps[i], tokens).items():
             if value not in given:
                 worked_units.setdefault(value, set()).add(unit)

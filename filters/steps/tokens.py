@@ -4,7 +4,7 @@ operators (symbols, LaTeX and words: ``times``, ``divided by``, ``half of``), pa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -23,6 +23,17 @@ _LATEX = [  # applied where a text has a backslash
 ]
 
 
+_NOTE = re.compile(r"<<([^<>]*)>>")
+_OPERATION = re.compile(r"[-+*/×÷]")
+# a mixed number in words: "5 and 2/3"
+_MIXED_IN_WORDS = re.compile(r"(?<![\d.,/])(\d+)\s+and\s+(\d+)/(\d+)(?![\d.,/])")
+
+
+def _note(match: re.Match[str]) -> str:
+    """A GSM8K calculator note as a claim of its own; one with no operation ("1.5 / .25 = <<6=6>>6") claims nothing."""
+    return f" ; {match.group(1)} ; " if _OPERATION.search(match.group(1)) else ""
+
+
 def _mixed_number(match: re.Match[str]) -> str:
     """ "5 and 2/3" as 5 2/3 where the fraction is proper; "2 and 10/3" stays two numbers."""
     whole, numerator, denominator = match.groups()
@@ -31,15 +42,11 @@ def _mixed_number(match: re.Match[str]) -> str:
 
 
 _ABBREVIATIONS = "sq|ft|in|yd|yds|mi|lb|lbs|oz|hr|hrs|min|mins|sec|secs|gal|qt|pt|cu|km|cm|mm|kg|ml|mph|wk|yr|doz"
-_PLAIN: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
+_PLAIN = [
     (re.compile(r"[$€£¥]"), " "),
     # 2x3, 25x.4, 2 x (3); not "96 + 12x." or "12375x (rounded)": an unknown
     (re.compile(r"(\d)\s*[xX]\s*(?=\d|\.\d|\((?![A-Za-z]{2}))"), r"\1 * "),
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
-    # a mixed number in words: "5 and 2/3" (a proper fraction) is 5 2/3
-    (re.compile(r"(?<![\d.,/])(\d+)\s+and\s+(\d+)/(\d+)(?![\d.,/])"), _mixed_number),
-    (re.compile(r"<<[^<>+\-*/×÷]*>>"), ""),  # a note with no operation ("1.5 / .25 = <<6=6>>6") claims nothing
-    (re.compile(r"<<([^<>]*)>>"), r" ; \1 ; "),  # GSM8K calculator notes are claims of their own
     # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
     (re.compile(r"\.(?<=[A-Za-z]\.)(?=[A-Za-z])"), ""),
     # (the full stop first, the word after: a scan for the stop is ten times faster than one for the words)
@@ -233,6 +240,10 @@ def _is_part(out: list[Token]) -> bool:
 def normalize(text: str) -> str:
     for pattern, replacement in (*_LATEX, *_PLAIN) if "\\" in text else _PLAIN:
         text = pattern.sub(replacement, text)
+    if "<<" in text:
+        text = _NOTE.sub(_note, text)
+    if " and " in text:
+        text = _MIXED_IN_WORDS.sub(_mixed_number, text)
     return STEP_LABEL.sub(" ", text)
 
 

@@ -188,7 +188,7 @@ _RATE_QUOTIENT = re.compile(
 def rate_over_its_unit(line: str) -> str | None:
     """A rate divided by a conversion that has the rate's own unit on top ("20 kb/s / 3600 s/h": seconds do not
     cancel, so the result is in kb h/s², no rate at all): the quotient, else None."""
-    for match in _RATE_QUOTIENT.finditer(line) if line.count("/") > 1 or "per" in line else ():
+    for match in _RATE_QUOTIENT.finditer(line) if line.count("/") > 1 or " per " in line else ():
         if _unit_word(match.group("per")) == _unit_word(match.group("unit")):
             return f"{match.group(0).rstrip(' =')} divides by a rate with {match.group('unit')} on top; it multiplies"
     return None
@@ -204,21 +204,23 @@ _RATE_CONVERTED = re.compile(
 )
 
 
-def stated_rates(line: str) -> dict[Fraction, str]:
-    """The numbers a line states per a unit of measure ("2 bottles in one hour", "5 miles per hour"), and the unit."""
+def _stated_rates(lines: list[str]) -> dict[Fraction, str]:
+    """The numbers lines state per a unit of measure ("2 bottles in one hour", "5 miles per hour"), and the unit."""
     found = {}
-    for match in _STATED_RATE.finditer(line):
+    for match in (m for line in lines for m in _STATED_RATE.finditer(line)):
         if unit := _MEASURES.get(match.group("per").lower()):
             found[Fraction(match.group("amount").replace(",", ""))] = unit
     return found
 
 
-def misconverted_rate(line: str, rates: dict[Fraction, str], known: AbstractSet[Fraction]) -> str | None:
-    """A rate an earlier step stated per one unit (``rates``) turned into a rate per another unit of its kind by a
-    factor that is not the conversion between them and that neither the problem nor a step gives (``known``): "he
-    drinks 2 bottles in one hour", then "2/30 = 1/15 bottles in one minute" (an hour is 60 minutes). The calculation,
-    else None."""
-    for match in _RATE_CONVERTED.finditer(line) if rates else ():
+def misconverted_rate(line: str, earlier: list[str], known: tuple[AbstractSet[Fraction], ...]) -> str | None:
+    """A rate an ``earlier`` line stated per one unit turned into a rate per another unit of its kind by a factor that
+    is not the conversion between them and that neither the problem nor a step gives (in none of the sets ``known``):
+    "he drinks 2 bottles in one hour", then "2/30 = 1/15 bottles in one minute" (an hour is 60 minutes). The
+    calculation, else None."""
+    converted = list(_RATE_CONVERTED.finditer(line)) if "=" in line else []
+    rates = _stated_rates(earlier) if converted else {}
+    for match in converted:
         before = rates.get(Fraction(match.group("rate").replace(",", "")))
         after = _MEASURES.get(match.group("per").lower())
         if before is None or after is None or before == after or _KIND[before] != _KIND[after]:
@@ -226,7 +228,7 @@ def misconverted_rate(line: str, rates: dict[Fraction, str], known: AbstractSet[
         small, big = (after, before) if match.group("op") == "/" else (before, after)
         facts = _CONVERSIONS.get((small, big))
         factor = Fraction(match.group("factor").replace(",", ""))
-        if facts and factor not in facts and factor not in known:
+        if facts and factor not in facts and not any(factor in numbers for numbers in known):
             return f"{match.group(0).strip()}: one {big.removesuffix('s')} is {' or '.join(map(str, facts))} {small}"
     return None
 
