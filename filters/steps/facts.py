@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from filters.steps.latex import has_math
 from filters.steps.text import FINAL_ANSWER, sentences
-from filters.steps.tokens import AMOUNT, NUMBER_WORDS, OP, Token, normalize, numbers, percent_forms
+from filters.steps.tokens import AMOUNT, NUMBER_WORDS, OP, WORD_NUMBER, Token, normalize, numbers, percent_forms
 
 WORD_RE = re.compile(r"[a-z]+")
 
@@ -164,7 +164,7 @@ _HOLDS = re.compile(
     r"(?:has|have|had|owns|gets|ends up with|is left with)\b(?P<rest>(?:[^.,\n]|[.,](?=\d))*)"
 )
 _NEXT_CLAUSE = re.compile(r"\b(?:so|and|then|but|while)\b")
-_AMOUNTS = re.compile(rf"{AMOUNT}|\b(?:{'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)  # in digits or in words
+_AMOUNTS = re.compile(rf"{AMOUNT}|{WORD_NUMBER.pattern}", re.IGNORECASE)  # in digits or in words
 _TERM = re.compile(r"\d\s*\*?\s*[A-Za-z]\b")  # a term in an unknown: 2Y, 2*Y
 _COMPARED = re.compile(r"\s*(?:[a-z]+\s+)?(?:more|less|fewer|times)\b", re.IGNORECASE)
 _PRONOUNS = frozenset({"he", "she", "they", "it", "we", "you", "i", "this", "that", "there", "which", "who"})

@@ -94,7 +94,7 @@ _TEENS_AND_TENS = ["seventeen", "eighteen", "nineteen", "twenty"]
 NUMBER_WORDS: dict[str, int] = {w: i for i, w in enumerate([*_UNITS.split(), *_TEENS_AND_TENS])} | {
     w: 10 * i for i, w in enumerate(["thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"], start=3)
 }
-_WORD_NUMBER = re.compile(rf"\b(?:{'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)
+WORD_NUMBER = re.compile(rf"\b(?:{'|'.join(NUMBER_WORDS)})\b", re.IGNORECASE)  # a number in words
 # words that can start a verbal operator or equality; any other word is looked at no further
 _TRIGGERS = frozenset(w for words in [*_VERBAL_OPS, *_VERBAL_EQ] for w in words[:1]) | {
     *_PARTS,
@@ -253,7 +253,7 @@ def percent_forms(values: Iterable[Fraction]) -> set[Fraction]:
 
 
 def word_numbers(text: str) -> set[Fraction]:
-    return {Fraction(NUMBER_WORDS[w.lower()]) for w in _WORD_NUMBER.findall(text)}
+    return {Fraction(NUMBER_WORDS[w.lower()]) for w in WORD_NUMBER.findall(text)}
 
 
 def numbers(text: str) -> set[Fraction]:
