@@ -4,6 +4,7 @@ import pytest
 
 from filters.steps import check_trace
 from filters.steps.program import Unjudged, program_source, run_program
+from filters.steps.setups import leftover_untaken
 from filters.steps.text import split_steps
 
 PENS = (
@@ -99,7 +100,9 @@ def test_a_program_whose_print_is_not_the_references_answer_is_wrong_where_it_ma
     check = check_trace(PENS, trace, reference="Janet has 32 + 54 + 12 = 98 pens now.\n#### 98")
     assert (None if check.error is None else str(check.error)) == error
     assert check.first_bad_step == first_bad_step
-    assert check_trace(PENS, trace).error is None  # without the reference nothing says the answer is wrong
+    # without the reference only a given the program never states (the 9 pens a bag) says the answer is wrong
+    alone = check_trace(PENS, trace).error
+    assert (alone is None) if "9" in blue else str(alone).endswith("(the problem's 9 is never used)")
     if error is not None:  # a bare gold answer has no calculations to compare: the line that makes the answer
         assert check_trace(PENS, trace, reference="98").first_bad_step == 3
 
@@ -222,6 +225,42 @@ SCREWS = "James has 40 screws. He puts together 4 tables of 4 legs, 2 screws a l
 def test_a_program_that_calls_a_quantity_left_over_must_take_something_away(
     lines: list[str], first_bad_step: int | None
 ) -> None:
-    checked = check_trace(SCREWS + " She spends 75% of her money.", "\n".join(lines))
+    untaken = leftover_untaken(SCREWS + " She spends 75% of her money.", "\n".join(lines))
+    assert (None if untaken is None else untaken[0]) == first_bad_step
+    if untaken:
+        checked = check_trace(SCREWS + " She spends 75% of her money.", "\n".join(lines))
+        assert checked.first_bad_step == first_bad_step and checked.error.code == "misread_fact"
+
+
+BAMBOO = "The bamboo grows 30 inches a day. Today it is 20 feet tall. In how many days will it be 600 inches tall?"
+EMAILS = "James gets 40 emails a day. 20% of them need no response. He answers 2/3 of the rest before 5:00 pm."
+
+
+@pytest.mark.parametrize(
+    ("problem", "lines", "first_bad_step"),
+    [
+        # today's 20 feet left out: the last assignment of what it prints worked its answer out without it
+        (BAMBOO, ["per_day = 30", "goal = 600", "days = goal / per_day", "print(days)"], 2),
+        (BAMBOO, ["per_day = 30", "goal = 600", "days = (goal - 20 * 12) / per_day", "print(days)"], None),
+        # the 20 feet as its inches, 240, is no statement of the 20
+        (BAMBOO, ["per_day = 30", "days = (600 - 240) / per_day", "print(days)"], 1),
+        # a percent as the share it leaves, a fraction as its parts; a clock time and the 1s name no amount
+        (EMAILS, ["answered = 40 * 0.8 * 2 / 3", "print(answered)"], None),
+        (EMAILS, ["answered = 40 * (1 - 0.2) * 0.6667", "print(answered)"], None),
+        (EMAILS, ["answered = 40 * 2 / 3", "print(answered)"], 0),
+    ],
+)  # fmt: skip
+def test_a_program_that_never_states_a_given_worked_its_answer_out_without_it(
+    problem: str, lines: list[str], first_bad_step: int | None
+) -> None:
+    checked = check_trace(problem, "\n".join(lines))
     assert checked.first_bad_step == first_bad_step
-    assert (checked.error is None) if first_bad_step is None else checked.error.code == "misread_fact"
+    if first_bad_step is not None:
+        assert checked.error.code == "misread_fact" and "is never used" in checked.error.detail
+
+
+def test_a_reference_the_answer_agrees_with_makes_an_unused_given_a_distractor() -> None:
+    problem = "Tom is 40 years old. He buys 3 pens at $2 each. How much does he spend?"
+    trace = "pens = 3\nprice = 2\nprint(pens * price)"
+    assert check_trace(problem, trace).error.detail == "print(pens * price) (the problem's 40 is never used)"
+    assert check_trace(problem, trace, reference="3 * 2 = 6\n#### 6").error is None

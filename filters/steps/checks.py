@@ -26,7 +26,7 @@ from filters.steps.facts import (
     unfounded_fact,
 )
 from filters.steps.latex import equalities, has_math, latex_claims, without_equalities
-from filters.steps.program import Unjudged, program_source, run_program
+from filters.steps.program import ProgramRun, Unjudged, program_source, run_program
 from filters.steps.reference import (
     CONTRADICTS_REFERENCE,
     contradicted_answer,
@@ -35,6 +35,7 @@ from filters.steps.reference import (
 )
 from filters.steps.setups import (
     fractional_count,
+    ignored_given,
     leftover_untaken,
     percent_more_as_part,
     self_difference,
@@ -217,10 +218,11 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
 def _check_program(problem: str, steps: list[str], source: str, reference: str | None) -> TraceCheck:
     """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
     a quantity that cannot be negative, where it keeps a number the problem gives as a percent as a plain one, where
-    it calls a quantity left over without taking anything away, or,
-    where a ``reference`` is given and the last thing printed is another number than its answer, at the first number
-    it works out that neither the problem nor the reference states (else at the last assignment of the printed
-    number); its lines that ran are right (their calculations are Python's own)."""
+    it calls a quantity left over without taking anything away, where a ``reference`` is given and the last thing
+    printed is another number than its answer, at the first number it works out that neither the problem nor the
+    reference states (else at the last assignment of the printed number), or, without a reference, at the last
+    assignment of what it prints where it never uses a number the problem gives; its lines that ran are right (their
+    calculations are Python's own)."""
     labels: list[bool | None] = [None] * len(steps)
     try:
         run = run_program(source)
@@ -243,10 +245,21 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
         worked = [(i, v) for i, v in run.assigned if i in run.computing]
         bad = first_unreferenced(worked, problem_facts(problem)[1], reference)
         if bad is None:
-            bad = next((i for i, v in reversed(run.assigned) if v == answer), len(steps) - 1)
+            bad = _printed_at(run, len(steps), answer)
+    elif not reference and run.printed and (unused := ignored_given(problem, source)) is not None:
+        # (a reference the printed answer agrees with makes the unused number a distractor)
+        bad = _printed_at(run, len(steps))
+        error = Drop("misread_fact", f"{steps[bad].strip()} (the problem's {float(unused):g} is never used)")
     if bad is not None:
         labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
     return TraceCheck(steps, labels, len(run.assigned), error)
+
+
+def _printed_at(run: ProgramRun, steps: int, value: Fraction | None = None) -> int:
+    """The 0-based line of a program's last assignment of what it printed last (``value`` where given), else its last
+    line: where the printed answer was worked out."""
+    printed = run.printed[-1] if value is None else value
+    return next((i for i, v in reversed(run.assigned) if v == printed), steps - 1)
 
 
 def _unworked(
