@@ -145,7 +145,7 @@ def test_a_program_the_interpreter_cannot_run_is_left_unjudged(steps: list[str])
     assert source is not None
     with pytest.raises(Unjudged):
         run_program(source)
-    check = check_trace(PENS, "\n".join(steps))
+    check = check_trace("What does this program print?", "\n".join(steps))  # no given it could leave out
     assert check.error is None and check.labels == [None] * len(steps)
 
 
@@ -264,3 +264,12 @@ def test_a_reference_the_answer_agrees_with_makes_an_unused_given_a_distractor()
     trace = "pens = 3\nprice = 2\nprint(pens * price)"
     assert check_trace(problem, trace).error.detail == "print(pens * price) (the problem's 40 is never used)"
     assert check_trace(problem, trace, reference="3 * 2 = 6\n#### 6").error is None
+
+
+def test_a_program_the_interpreter_cannot_run_is_still_judged_on_the_givens_it_states() -> None:
+    lines = ["from sympy import Eq, Symbol, solve", "x = Symbol('x')", "print(solve(Eq(x / 2 + 2 + x, 29))[0])"]
+    problem = "Igor was told to gather 16 tubes and 14 dishes. He gathered half as many tubes, 2 more than the dishes."
+    checked = check_trace(problem + " He placed 29 items. How many tubes?", "\n".join(lines))
+    assert checked.first_bad_step == 2 and checked.error.detail.endswith("(the problem's 14 is never used)")
+    lines[-1] = "print(solve(Eq(x + 16 / 2 + 14 + 2, 29))[0])"
+    assert check_trace(problem + " He placed 29 items. How many tubes?", "\n".join(lines)).error is None

@@ -222,11 +222,14 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
     printed is another number than its answer, at the first number it works out that neither the problem nor the
     reference states (else at the last assignment of the printed number), or, without a reference, at the last
     assignment of what it prints where it never uses a number the problem gives; its lines that ran are right (their
-    calculations are Python's own)."""
+    calculations are Python's own). One the interpreter cannot run is judged only on the numbers it states."""
     labels: list[bool | None] = [None] * len(steps)
     try:
         run = run_program(source)
-    except Unjudged:
+    except Unjudged:  # (an import, say): only what its source states can be judged, and not where it goes wrong
+        if reference is None and (unused := ignored_given(problem, source)) is not None:
+            labels[-1] = False
+            return TraceCheck(steps, labels, 0, _never_used(steps[-1], unused))
         return TraceCheck(steps, labels, 0, None)
     for i in run.ran:
         labels[i] = True
@@ -249,10 +252,14 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
     elif not reference and run.printed and (unused := ignored_given(problem, source)) is not None:
         # (a reference the printed answer agrees with makes the unused number a distractor)
         bad = _printed_at(run, len(steps))
-        error = Drop("misread_fact", f"{steps[bad].strip()} (the problem's {float(unused):g} is never used)")
+        error = _never_used(steps[bad], unused)
     if bad is not None:
         labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
     return TraceCheck(steps, labels, len(run.assigned), error)
+
+
+def _never_used(step: str, given: Fraction) -> Drop:
+    return Drop("misread_fact", f"{step.strip()} (the problem's {float(given):g} is never used)")
 
 
 def _printed_at(run: ProgramRun, steps: int, value: Fraction | None = None) -> int:
