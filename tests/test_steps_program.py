@@ -233,6 +233,7 @@ def test_a_program_that_calls_a_quantity_left_over_must_take_something_away(
 
 
 BAMBOO = "The bamboo grows 30 inches a day. Today it is 20 feet tall. In how many days will it be 600 inches tall?"
+CLASS = "Of 50 students 10 bake, 5 play basketball and twice as many play music. How many play video games?"
 EMAILS = "James gets 40 emails a day. 20% of them need no response. He answers 2/3 of the rest before 5:00 pm."
 
 
@@ -248,6 +249,12 @@ EMAILS = "James gets 40 emails a day. 20% of them need no response. He answers 2
         (EMAILS, ["answered = 40 * 0.8 * 2 / 3", "print(answered)"], None),
         (EMAILS, ["answered = 40 * (1 - 0.2) * 0.6667", "print(answered)"], None),
         (EMAILS, ["answered = 40 * 2 / 3", "print(answered)"], 0),
+        # a factor in words is a given too: twice is a 2 (or a 0.5), half an hour no factor
+        (CLASS, ["games = 50 - 10 - 5", "print(games)"], 0),
+        (CLASS, ["music = 5 * 2", "games = 50 - 10 - 5 - music", "print(games)"], None),
+        (CLASS, ["games = 50 - 10 - 5 - 5 / 0.5", "print(games)"], None),
+        ("Ann reads 30 pages in half an hour. How many pages does she read in 90 minutes?",
+         ["pages = 30 / 30 * 90", "print(pages)"], None),
     ],
 )  # fmt: skip
 def test_a_program_that_never_states_a_given_worked_its_answer_out_without_it(

@@ -187,18 +187,23 @@ _NOT_AMOUNTS = re.compile(
 )
 
 
+# a factor in words: "twice as many", "half the time", "triples" (not "half an hour": 30 minutes)
+_FACTORS = re.compile(r"\b(?:(twice|double[sd]?)|(triple[sd]?|thrice)|(half)(?! an?\b|-))", re.IGNORECASE)
+
+
 def ignored_given(problem: str, source: str) -> Fraction | None:
-    """A number the problem writes in digits (above 1, not a clock time nor a year) that a program states nowhere,
-    in no form: as itself, as a percent's share (``0.2``, ``0.8``, ``1.2`` for 20%) or as the parts of a fraction
-    (``2/3``). The program worked its answer out without it (a state, a count, a change it left out); a problem's
-    distractor does the same to a sound program, about 1 problem in 30 of GSM8K's by its worked solutions. The
-    number, else None."""
+    """A number the problem writes in digits (above 1, not a clock time nor a year), or a factor it writes in words
+    (2 for "twice" or "half", 3 for "triple"), that a program states nowhere, in no form: as itself, its inverse
+    (``0.5``), a percent's share (``0.2``, ``0.8``, ``1.2`` for 20%) or the parts of a fraction (``2/3``). The
+    program worked its answer out without it (a state, a count, a change it left out); a problem's distractor does
+    the same to a sound program, about 1 problem in 30 of GSM8K's by its worked solutions. The number, else None."""
     given = numbers(normalize(WORD_NUMBER.sub(" ", _NOT_AMOUNTS.sub(" ", problem))))
+    given |= {Fraction(2 if m.group(1) or m.group(3) else 3) for m in _FACTORS.finditer(problem)}
     stated = {
         Fraction(str(n.value)) for n in ast.walk(_tree(source)) if isinstance(n, ast.Constant) and _is_number(n.value)
     }
     for value in sorted(given):
-        forms = {value, value / 100, value * 100, 1 - value / 100, 1 + value / 100}
+        forms = {value, 1 / value, value / 100, value * 100, 1 - value / 100, 1 + value / 100}
         if value > 1 and not forms & stated and not {value.numerator, value.denominator} <= stated:
             return value
     return None
