@@ -280,3 +280,29 @@ def test_a_program_the_interpreter_cannot_run_is_still_judged_on_the_givens_it_s
     assert checked.first_bad_step == 2 and checked.error.detail.endswith("(the problem's 14 is never used)")
     lines[-1] = "print(solve(Eq(x + 16 / 2 + 14 + 2, 29))[0])"
     assert check_trace(problem + " He placed 29 items. How many tubes?", "\n".join(lines)).error is None
+
+
+PARTY = "Christina needs 0.75 gift bags a guest, because 1/4 of attendees don't show up. She invited 16 friends."
+HOTEL = "Helen stayed 3 nights at $80 a night and rode the bus 7 times at $8 a ride. How much did she pay?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "lines", "first_bad_step", "why"),
+    [
+        (PARTY, ["no_show = 1/4", "bags = 16 * 0.75", "total = no_show + bags", "print(total)"], 2, "a share added"),
+        (PARTY, ["no_show = 1/4", "shows = 1 - no_show", "bags = 16 * shows", "print(bags)"], None, None),
+        (PARTY, ["no_show = 0.25", "bags = 16 - 16 * no_show", "print(bags)"], None, None),
+        ("A pen costs $.5 and a book $4. How much do both cost?", ["pen = .5", "print(pen + 4)"], None, None),
+        (HOTEL, ["total = 0", "for night in range(3):", "    total += 80 * night", "print(total + 7 * 8)"], 2,
+         "scaled by the count from 0"),
+        (HOTEL, ["total = 0", "for night in range(3):", "    total += 80", "print(total + 7 * 8)"], None, None),
+        (HOTEL, ["total = 0", "for day in range(1, 3 + 1):", "    total += 80 * day", "print(total + 7 * 8)"], None,
+         None),
+    ],
+)  # fmt: skip
+def test_a_program_that_adds_a_share_or_a_loops_count_misreads_the_problem(
+    problem: str, lines: list[str], first_bad_step: int | None, why: str | None
+) -> None:
+    checked = check_trace(problem, "\n".join(lines))
+    assert checked.first_bad_step == first_bad_step
+    assert (checked.error is None) if why is None else why in checked.error.detail

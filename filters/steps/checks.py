@@ -37,9 +37,11 @@ from filters.steps.setups import (
     fractional_count,
     ignored_given,
     leftover_untaken,
+    loop_index_scaled,
     percent_more_as_part,
     self_difference,
     set_up_origin,
+    share_added,
     unlike_a_given,
     unscaled_percent,
 )
@@ -218,7 +220,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
 def _check_program(problem: str, steps: list[str], source: str, reference: str | None) -> TraceCheck:
     """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
     a quantity that cannot be negative, where it keeps a number the problem gives as a percent as a plain one, where
-    it calls a quantity left over without taking anything away, where a ``reference`` is given and the last thing
+    it calls a quantity left over without taking anything away, adds a share to an amount or adds up an amount times
+    a loop's count from 0, where a ``reference`` is given and the last thing
     printed is another number than its answer, at the first number it works out that neither the problem nor the
     reference states (else at the last assignment of the printed number), or, without a reference, at the last
     assignment of what it prints where it never uses a number the problem gives; its lines that ran are right (their
@@ -243,6 +246,10 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
         bad, error = unscaled[0], Drop("misread_fact", f"{unscaled[1]} (a percent kept as a plain number)")
     elif (untaken := leftover_untaken(problem, source)) is not None:
         bad, error = untaken[0], Drop("misread_fact", f"{untaken[1]} (left over, but nothing is taken away)")
+    elif (added := share_added(problem, source)) is not None:
+        bad, error = added[0], Drop("misread_fact", f"{added[1]} (a share added to an amount)")
+    elif (scaled := loop_index_scaled(source)) is not None:
+        bad, error = scaled[0], Drop("misread_fact", f"{scaled[1]} (each amount scaled by the count from 0)")
     elif reference and run.printed and (contradiction := contradicted_answer(str(run.printed[-1]), reference)):
         answer, error = contradiction
         worked = [(i, v) for i, v in run.assigned if i in run.computing]

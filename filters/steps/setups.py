@@ -1,7 +1,8 @@
 """Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
 fewer) read as a percent of, a count of people worked out as a fraction, an equation whose solution cannot be (traced
 to where its expression was built), and programs that keep a percent as a plain number, call a quantity left over
-without taking anything away or never use a number the problem gives."""
+without taking anything away, add a share to an amount, scale a sum by a loop's count from 0 or never use a number
+the problem gives."""
 
 from __future__ import annotations
 
@@ -207,6 +208,88 @@ def ignored_given(problem: str, source: str) -> Fraction | None:
         if value > 1 and not forms & stated and not {value.numerator, value.denominator} <= stated:
             return value
     return None
+
+
+_FRACTION_GIVEN = re.compile(r"(?<![\d.,/])(\d+)\s*/\s*(\d+)(?![\d.,/])")
+
+
+def share_added(problem: str, source: str) -> tuple[int, str] | None:
+    """A program that adds a share the problem gives (``no_show = 1/4`` for "1/4 of attendees don't show up", or
+    ``0.2`` for 20%) to a quantity, or takes it away, as if it were an amount (``no_show + gift_bags``): a share
+    scales what it is a share of. Taken from 1, or from or to another share, it stays a share. The 0-based line and
+    the line, else None."""
+    shares = {Fraction(int(a), int(b)) for a, b in _FRACTION_GIVEN.findall(problem) if 0 < int(a) < int(b)}
+    shares |= {Fraction(m.replace(",", "")) / 100 for m in _PERCENT_GIVEN.findall(problem)}
+    shares -= {v for v in numbers(normalize(_PERCENT_GIVEN.sub(" ", _FRACTION_GIVEN.sub(" ", problem)))) if v < 1}
+    if not shares:
+        return None  # (an amount the problem writes under 1, "$.25", is no share)
+    tree = _tree(source)
+    units: dict[str, Fraction] = {}  # names bound to a constant of at most 1: shares, and wholes of them
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = _constant(node.value)
+            if value is not None and 0 < value <= 1:
+                units[node.targets[0].id] = value
+
+    def bound(operand: ast.expr) -> Fraction | None:
+        return units.get(operand.id) if isinstance(operand, ast.Name) else _constant(operand)
+
+    lines = source.splitlines()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub):
+            left, right = bound(node.left), bound(node.right)
+            if any(v is not None and v in shares for v in (left, right)) and None in (left, right):
+                other = node.right if left is not None else node.left
+                if not isinstance(other, ast.Constant):  # (a constant above 1 is no quantity of the program's)
+                    return node.lineno - 1, lines[node.lineno - 1].strip()
+    return None
+
+
+def loop_index_scaled(source: str) -> tuple[int, str] | None:
+    """A program that adds up, over ``for i in range(n)``, an amount times ``i`` itself (``total += cost * night``):
+    the count from 0 makes the first amount nothing and every other one a multiple, where each is the amount. The
+    0-based line and the line, else None."""
+    lines = source.splitlines()
+    for loop in ast.walk(_tree(source)):
+        if not (
+            isinstance(loop, ast.For)
+            and isinstance(loop.target, ast.Name)
+            and isinstance(loop.iter, ast.Call)
+            and isinstance(loop.iter.func, ast.Name)
+            and loop.iter.func.id == "range"
+            and len(loop.iter.args) == 1
+        ):
+            continue
+        for node in ast.walk(loop):
+            if (
+                isinstance(node, ast.AugAssign)
+                and isinstance(node.op, ast.Add)
+                and isinstance(node.value, ast.BinOp)
+                and isinstance(node.value.op, ast.Mult)
+                and any(
+                    isinstance(o, ast.Name) and o.id == loop.target.id for o in (node.value.left, node.value.right)
+                )
+            ):
+                return node.lineno - 1, lines[node.lineno - 1].strip()
+    return None
+
+
+def _constant(node: ast.expr) -> Fraction | None:
+    """The value of a constant expression of numbers (``1/4``, ``0.2``, ``3 * 2``), else None."""
+    if isinstance(node, ast.Constant) and _is_number(node.value):
+        return Fraction(str(node.value))
+    if not isinstance(node, ast.BinOp):
+        return None
+    left, right = _constant(node.left), _constant(node.right)
+    if left is None or right is None:
+        return None
+    if isinstance(node.op, ast.Add):
+        return left + right
+    if isinstance(node.op, ast.Sub):
+        return left - right
+    if isinstance(node.op, ast.Mult):
+        return left * right
+    return left / right if isinstance(node.op, ast.Div) and right else None
 
 
 @lru_cache(maxsize=256)
