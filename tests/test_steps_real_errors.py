@@ -524,6 +524,17 @@ def test_step_depth_counts_the_steps_the_checks_split(trace: str, depth: int) ->
             "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",
             None,
         ),
+        (  # degrees of an angle are not of heat: no angle of the problem's is negative
+            "The pyramid is at 32 degrees from the ground. The sun rises 5 degrees an hour for 10 hours. How many "
+            "degrees from the ground is the sun?",
+            "Step 1: The sun moves 10 * 5 = 50 degrees.\nStep 2: The angle is 32 - 50 = -18 degrees.\n#### -18",
+            "negative_quantity: 32 - 50 = - 18",
+        ),
+        (  # a room that warms and cools by degrees has temperatures, which can be
+            "A room at 5 degrees cools 3 degrees an hour for 4 hours. How warm is it then?",
+            "Step 1: It cools 3 * 4 = 12 degrees.\nStep 2: 5 - 12 = -7 degrees.\n#### -7",
+            None,
+        ),
         (  # the trace reads the negative result as a shortfall
             "Dale had 100 candies and sold 150. Then he ordered 100 more. How many does he have left?",
             "Step 1: 100 - 150 = -50 candies, a deficit.\nStep 2: -50 + 100 = 50 candies.\nThe answer is \\boxed{50}.",

@@ -227,8 +227,9 @@ def problem_facts(problem: str) -> tuple[frozenset[str], frozenset[Fraction]]:
 
 
 _SIGNED = re.compile(
-    r"(?<![\w.])[-−]\s?\d|\b(?:negative|below|temperature|degrees?|debt|owes?|owed|loss|lose|deficit|profit|balance|"
-    r"change|difference|net|gain|altitude|elevation|sea level|score)\b",
+    r"(?<![\w.])[-−]\s?\d|°|\b(?:negative|below|temperature|fahrenheit|celsius|warm\w*|cool\w*|cold\w*|hotter|heat\w*|"
+    r"freez\w*|debt|owes?|owed|loss|lose|deficit|profit|balance|change|difference|net|gain|altitude|elevation|"
+    r"sea level|score)\b",
     re.IGNORECASE,
 )
 _IMPOSSIBLE = re.compile(
@@ -241,8 +242,9 @@ _DEFICIT = re.compile(r"\b(?:negative|deficit|short(?:age|fall)?|owes?|debt|loss
 
 @lru_cache(maxsize=4096)
 def admits_negatives(problem: str) -> bool:
-    """Whether a quantity of the problem can be negative: it states a negative number, or speaks of temperatures,
-    debts, losses, changes or differences; else every count, length, price and time it asks about is at least 0."""
+    """Whether a quantity of the problem can be negative: it states a negative number, or speaks of temperatures
+    (degrees of heat, not of angles), debts, losses, changes or differences; else every count, length, price, angle
+    and time it asks about is at least 0."""
     return bool(_SIGNED.search(problem)) or has_math(problem)
 
 
