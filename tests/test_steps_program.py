@@ -233,6 +233,7 @@ def test_a_program_that_calls_a_quantity_left_over_must_take_something_away(
 
 
 BAMBOO = "The bamboo grows 30 inches a day. Today it is 20 feet tall. In how many days will it be 600 inches tall?"
+PUZZLE = "Steve took 10 hours. Anna took 2 hours more than half Steve's time. How long did Anna take?"
 CLASS = "Of 50 students 10 bake, 5 play basketball and twice as many play music. How many play video games?"
 EMAILS = "James gets 40 emails a day. 20% of them need no response. He answers 2/3 of the rest before 5:00 pm."
 
@@ -253,6 +254,10 @@ EMAILS = "James gets 40 emails a day. 20% of them need no response. He answers 2
         (CLASS, ["games = 50 - 10 - 5", "print(games)"], 0),
         (CLASS, ["music = 5 * 2", "games = 50 - 10 - 5 - music", "print(games)"], None),
         (CLASS, ["games = 50 - 10 - 5 - 5 / 0.5", "print(games)"], None),
+        # a half is halved or doubled by, not only written: the 2 hours more are no half
+        (PUZZLE, ["steve = 10", "anna = 2", "print(steve + anna)"], 2),
+        (PUZZLE, ["steve = 10", "anna = steve / 2 + 2", "print(anna)"], None),
+        (PUZZLE, ["steve = 10", "anna = 0.5 * steve + 2", "print(anna)"], None),
         ("Ann reads 30 pages in half an hour. How many pages does she read in 90 minutes?",
          ["pages = 30 / 30 * 90", "print(pages)"], None),
     ],

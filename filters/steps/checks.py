@@ -265,8 +265,8 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
     return TraceCheck(steps, labels, len(run.assigned), error)
 
 
-def _never_used(step: str, given: Fraction) -> Drop:
-    return Drop("misread_fact", f"{step.strip()} (the problem's {float(given):g} is never used)")
+def _never_used(step: str, given: str) -> Drop:
+    return Drop("misread_fact", f"{step.strip()} (the problem's {given} is never used)")
 
 
 def _printed_at(run: ProgramRun, steps: int, value: Fraction | None = None) -> int:

@@ -192,21 +192,34 @@ _NOT_AMOUNTS = re.compile(
 _FACTORS = re.compile(r"\b(?:(twice|double[sd]?)|(triple[sd]?|thrice)|(half)(?! an?\b|-))", re.IGNORECASE)
 
 
-def ignored_given(problem: str, source: str) -> Fraction | None:
+def ignored_given(problem: str, source: str) -> str | None:
     """A number the problem writes in digits (above 1, not a clock time nor a year), or a factor it writes in words
-    (2 for "twice" or "half", 3 for "triple"), that a program states nowhere, in no form: as itself, its inverse
-    (``0.5``), a percent's share (``0.2``, ``0.8``, ``1.2`` for 20%) or the parts of a fraction (``2/3``). The
-    program worked its answer out without it (a state, a count, a change it left out); a problem's distractor does
-    the same to a sound program, about 1 problem in 30 of GSM8K's by its worked solutions. The number, else None."""
+    ("twice", "triple"), that a program states nowhere, in no form: as itself, its inverse (``0.5``), a percent's
+    share (``0.2``, ``0.8``, ``1.2`` for 20%) or the parts of a fraction (``2/3``); or a "half" it never halves (nor
+    doubles) by. The program worked its answer out without it (a state, a count, a change it left out); a problem's
+    distractor does the same to a sound program, about 1 problem in 30 of GSM8K's by its worked solutions. The
+    number or word, else None."""
+    factors = list(_FACTORS.finditer(problem))
     given = numbers(normalize(WORD_NUMBER.sub(" ", _NOT_AMOUNTS.sub(" ", problem))))
-    given |= {Fraction(2 if m.group(1) or m.group(3) else 3) for m in _FACTORS.finditer(problem)}
-    stated = {
-        Fraction(str(n.value)) for n in ast.walk(_tree(source)) if isinstance(n, ast.Constant) and _is_number(n.value)
-    }
+    given |= {Fraction(2 if m.group(1) else 3) for m in factors if not m.group(3)}
+    nodes = list(ast.walk(_tree(source)))
+    stated = {Fraction(str(n.value)) for n in nodes if isinstance(n, ast.Constant) and _is_number(n.value)}
     for value in sorted(given):
         forms = {value, 1 / value, value / 100, value * 100, 1 - value / 100, 1 + value / 100}
         if value > 1 and not forms & stated and not {value.numerator, value.denominator} <= stated:
-            return value
+            return f"{float(value):g}"
+    halves = {Fraction(2), Fraction(1, 2)}
+    if (
+        any(m.group(3) for m in factors)
+        and Fraction(1, 2) not in stated
+        and not any(
+            isinstance(n, ast.BinOp)
+            and isinstance(n.op, ast.Div | ast.FloorDiv | ast.Mult)
+            and (_constant(n.right) in halves or (isinstance(n.op, ast.Mult) and _constant(n.left) in halves))
+            for n in nodes
+        )
+    ):
+        return "half"
     return None
 
 
