@@ -258,6 +258,9 @@ EMAILS = "James gets 40 emails a day. 20% of them need no response. He answers 2
         (PUZZLE, ["steve = 10", "anna = 2", "print(steve + anna)"], 2),
         (PUZZLE, ["steve = 10", "anna = steve / 2 + 2", "print(anna)"], None),
         (PUZZLE, ["steve = 10", "anna = 0.5 * steve + 2", "print(anna)"], None),
+        ("A video got 0 likes and 5 dislikes. How many votes did it get?", ["votes = 0 + 5", "print(votes)"], None),
+        ("A video got 0 likes and 5 dislikes. How many votes did it get?", ["votes = 0", "print(votes)"], 0),
+        ("He has 5 apples and 3 pears.", ["x = 1e999", "print(x - 5 * 3)"], None),  # no amount, and no crash
         ("Ann reads 30 pages in half an hour. How many pages does she read in 90 minutes?",
          ["pages = 30 / 30 * 90", "print(pages)"], None),
     ],

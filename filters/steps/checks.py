@@ -221,11 +221,11 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
     """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
     a quantity that cannot be negative, where it keeps a number the problem gives as a percent as a plain one, where
     it calls a quantity left over without taking anything away, adds a share to an amount or adds up an amount times
-    a loop's count from 0, where a ``reference`` is given and the last thing
-    printed is another number than its answer, at the first number it works out that neither the problem nor the
-    reference states (else at the last assignment of the printed number), or, without a reference, at the last
-    assignment of what it prints where it never uses a number the problem gives; its lines that ran are right (their
-    calculations are Python's own). One the interpreter cannot run is judged only on the numbers it states."""
+    a loop's count from 0, where a ``reference`` is given and the last thing printed is another number than its
+    answer, at the first number it works out that neither the problem nor the reference states (else at the last
+    assignment of the printed number), or, without a reference, at the last assignment of what it prints where it
+    never uses a number the problem gives; its lines that ran are right (their calculations are Python's own). One
+    the interpreter cannot run is judged only on the numbers it states."""
     labels: list[bool | None] = [None] * len(steps)
     try:
         run = run_program(source)

@@ -7,6 +7,7 @@ the problem gives."""
 from __future__ import annotations
 
 import ast
+import math
 import re
 from fractions import Fraction
 from functools import lru_cache
@@ -204,9 +205,9 @@ def ignored_given(problem: str, source: str) -> str | None:
     given |= {Fraction(2 if m.group(1) else 3) for m in factors if not m.group(3)}
     nodes = list(ast.walk(_tree(source)))
     stated = {Fraction(str(n.value)) for n in nodes if isinstance(n, ast.Constant) and _is_number(n.value)}
-    for value in sorted(given):
+    for value in sorted(v for v in given if v > 1):
         forms = {value, 1 / value, value / 100, value * 100, 1 - value / 100, 1 + value / 100}
-        if value > 1 and not forms & stated and not {value.numerator, value.denominator} <= stated:
+        if not forms & stated and not {value.numerator, value.denominator} <= stated:
             return f"{float(value):g}"
     halves = {Fraction(2), Fraction(1, 2)}
     if (
@@ -312,7 +313,10 @@ def _tree(source: str) -> ast.Module:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A number a program writes: an int or a finite float (``1e999`` is no amount), not a bool."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _STANDS_FOR_A_GIVEN = re.compile(r"\bvalue of (?:the )?unknown variable\s+[\'\"]?([A-Za-z])\b", re.IGNORECASE)
