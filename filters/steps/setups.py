@@ -112,7 +112,7 @@ def unscaled_percent(problem: str, source: str) -> tuple[int, str] | None:
     only_percents = percents - plain
     tree = _tree(source)
     nodes = list(ast.walk(tree))
-    constants = {Fraction(str(n.value)) for n in nodes if isinstance(n, ast.Constant) and _is_number(n.value)}
+    constants = _written_numbers(source)
     if not only_percents or {Fraction(100), Fraction(1, 100)} & constants or {p / 100 for p in percents} & constants:
         return None  # the program scales by 100 somewhere, or writes the percent as a fraction
     lines = source.splitlines()
@@ -204,7 +204,7 @@ def ignored_given(problem: str, source: str) -> str | None:
     given = numbers(normalize(WORD_NUMBER.sub(" ", _NOT_AMOUNTS.sub(" ", problem))))
     given |= {Fraction(2 if m.group(1) else 3) for m in factors if not m.group(3)}
     nodes = list(ast.walk(_tree(source)))
-    stated = {Fraction(str(n.value)) for n in nodes if isinstance(n, ast.Constant) and _is_number(n.value)}
+    stated = _written_numbers(source)
     for value in sorted(v for v in given if v > 1):
         forms = {value, 1 / value, value / 100, value * 100, 1 - value / 100, 1 + value / 100}
         if not forms & stated and not {value.numerator, value.denominator} <= stated:
@@ -310,6 +310,14 @@ def _constant(node: ast.expr) -> Fraction | None:
 def _tree(source: str) -> ast.Module:
     """A program's syntax tree, parsed once for every check that reads it (read only)."""
     return ast.parse(source)
+
+
+@lru_cache(maxsize=256)
+def _written_numbers(source: str) -> frozenset[Fraction]:
+    """The numbers a program writes as literals, wherever they stand."""
+    return frozenset(
+        Fraction(str(n.value)) for n in ast.walk(_tree(source)) if isinstance(n, ast.Constant) and _is_number(n.value)
+    )
 
 
 def _is_number(value: object) -> bool:
