@@ -415,6 +415,44 @@ def test_a_quantity_taken_from_itself_is_misread(problem: str, trace: str, error
     assert (found is None) if error is None else found == f"misread_fact: {error}"
 
 
+BASKETS = (
+    "A basket of green food costs $25 and a basket of red food costs $18. If you buy 3 baskets of green food and red "
+    "food, how much will you have to pay in total if you get $2 off for each basket of red food?"
+)
+TRUCK = (
+    "By the end of the first street there are 5 children chasing the truck. On the second street, each child is "
+    "joined by another child. How many children are chasing the truck?"
+)
+CALLS = "Ali calls 3 families. Then each family calls 3 other families. How many families are called in the 2nd round?"
+DONUTS = "Andrew wants 3 donuts for each of his 2 friends, and 1 extra donut for each friend. How many per friend?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (BASKETS, "Step 1: 3 baskets of red food cost 3 x $18 = $54.\nStep 2: You get $2 off for each basket of red "
+         "food, so the red food costs $54 - $2 = $52.\nThe answer is \\boxed{127}.",
+         "54 - 2 = 52: 2 off for each basket comes once for each"),
+        (TRUCK, "Step 1: Each child is joined by another child, so there are 5 + 1 = 6 children.\n"
+         "The answer is \\boxed{6}.", "5 + 1 = 6: Each child is joined by another comes once for each"),
+        (CALLS, "Step 1: Each family calls 3 other families, so 3 + 3 = 6 families.\nThe answer is \\boxed{6}.",
+         "3 + 3 = 6: Each family calls 3 other comes once for each"),
+        # once for each thing: a product, or a sum of each thing's own amounts
+        (BASKETS, "Step 1: 3 baskets of red food cost 3 x $18 = $54.\nStep 2: You get $2 off for each basket of red "
+         "food: $2 x 3 = $6, so $54 - $6 = $48.\nStep 3: 3 x $25 + $48 = $123.\nThe answer is \\boxed{123}.", None),
+        (BASKETS, "Step 1: With $2 off for each basket of red food, one costs $18 - $2 = $16.\n"
+         "Step 2: 3 x $16 = $48.\nThe answer is \\boxed{48}.", None),
+        (TRUCK, "Step 1: Each child is joined by another child, so there are 5 + 5 = 10 children.\n"
+         "The answer is \\boxed{10}.", None),
+        (DONUTS, "Step 1: With 1 extra donut for each friend, 3 donuts + 1 extra = 4 donuts for each friend.\n"
+         "The answer is \\boxed{4}.", None),
+    ],
+)  # fmt: skip
+def test_an_amount_for_each_comes_once_for_each(problem: str, trace: str, error: str | None) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"misread_fact: {error}"
+
+
 PEARS = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"
 CARDS = "There are 15 red cards and 60% more green cards. How many cards are there?"
 

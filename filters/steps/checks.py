@@ -38,6 +38,7 @@ from filters.steps.setups import (
     ignored_given,
     leftover_untaken,
     loop_index_scaled,
+    per_each_once,
     percent_more_as_part,
     self_difference,
     set_up_origin,
@@ -186,6 +187,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             or quotient_as_total(line)
             or rate_per_several_as_per_one(problem, line, units, worked_units, (said, values[-1]))
             or fractional_count(line, trace)
+            or per_each_once(problem, normalized[:i], line)
         ):
             return rejected(i, "misread_fact", misset)
         if remaining := taken_as_remaining(problem, line, said):

@@ -1,8 +1,8 @@
 """Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
-fewer) read as a percent of, a count of people worked out as a fraction, an equation whose solution cannot be (traced
-to where its expression was built), and programs that keep a percent as a plain number, call a quantity left over
-without taking anything away, add a share to an amount, scale a sum by a loop's count from 0 or never use a number
-the problem gives."""
+fewer) read as a percent of, a count of people worked out as a fraction, an amount for each of several things applied
+once, an equation whose solution cannot be (traced to where its expression was built), and programs that keep a
+percent as a plain number, call a quantity left over without taking anything away, add a share to an amount, scale a
+sum by a loop's count from 0 or never use a number the problem gives."""
 
 from __future__ import annotations
 
@@ -54,6 +54,50 @@ def fractional_count(line: str, trace: str) -> str | None:
     if _ROUNDS.search(trace):
         return None
     return f"{match.group('count')} {match.group('things')}: a count of {match.group('things')} is whole"
+
+
+# an amount per each of several things a line states: "$2 off for each basket" (an amount for each), "each child
+# is joined by another child", "each family calls 3 other families" (more of them for each)
+_PER_EACH = re.compile(
+    rf"(?<![\d.,])(?P<amount>{AMOUNT})\s+(?:[a-z]+\s+){{0,2}}?(?:for|off|on|from)\s+(?:each|every)\s+(?P<thing>[a-z]+)"
+    r"|\beach\s+(?P<member>[a-z]+)\s+(?:[a-z]+\s+){0,3}?"
+    r"(?:is joined by|joins|calls|gains|invites|brings|recruits|tells)"
+    rf"\s+(?:another|one more|one other|(?P<more>{AMOUNT})\s+(?:other|more))\b",
+    re.IGNORECASE,
+)
+_ONCE = re.compile(rf"(?<![\d.,*/x×])(?P<whole>{AMOUNT})\s*[+-]\s*(?P<amount>{AMOUNT})\s*=\s*{AMOUNT}(?!\.?\d)")
+_PRODUCT = re.compile(rf"(?<![\d.,])(?P<a>{AMOUNT})\s*[*x×]\s*(?P<b>{AMOUNT})\s*=\s*(?P<product>{AMOUNT})(?!\.?\d)")
+_MULTIPLIES = re.compile(r"\d\s*[*x×]\s*\d|\btimes\b")
+
+
+def per_each_once(problem: str, earlier: list[str], line: str) -> str | None:
+    """A line that adds (or takes) an amount stated for each of several things once, where it comes once for each:
+    "$2 off for each basket" taken once from the 3 baskets' 3 * 18 = 54 ("54 - 2 = 52"), "each child is joined by
+    another child" as 5 + 1 children, "each family calls 3 other families" as 3 + 3. An amount for each thing is taken
+    from their total (a product with their count, in an ``earlier`` line); more of them for each thing joins their
+    count. A line that multiplies is left alone. The calculation, else None."""
+    match = _PER_EACH.search(line) if "ach " in line or "very " in line else None
+    if match is None or _MULTIPLIES.search(line):
+        return None
+    amount = _value(match.group("amount") or match.group("more") or "1")
+    thing = match.group("thing") or match.group("member")
+    stem = thing.lower()[: max(4, len(thing) - 2)]  # "family" and "families", "child" and "children"
+    counted = re.compile(rf"(?<![\d.,])({AMOUNT})\s+(?:[a-z]+\s+)?{stem}[a-z]*\b", re.IGNORECASE)
+    count = {_value(m.group(1)) for m in counted.finditer(" ".join([normalize(problem), *earlier]))} - {1}
+    if match.group("thing"):  # an amount for each thing: what it is taken from is their total
+        products = _PRODUCT.finditer(" ".join(earlier))
+        wholes = {_value(m.group("product")) for m in products if {_value(m.group("a")), _value(m.group("b"))} & count}
+    else:
+        wholes = count
+    for once in _ONCE.finditer(line, match.end()):
+        if _value(once.group("amount")) == amount and _value(once.group("whole")) in wholes:
+            return " ".join(f"{once.group(0)}: {match.group(0)} comes once for each".split())
+    return None
+
+
+def _value(amount: str) -> Fraction:
+    """A number as a calculation writes it (``1,200``)."""
+    return Fraction(amount.replace(",", ""))
 
 
 _PERCENT_MORE = re.compile(
