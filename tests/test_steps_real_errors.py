@@ -453,6 +453,28 @@ def test_an_amount_for_each_comes_once_for_each(problem: str, trace: str, error:
     assert (found is None) if error is None else found == f"misread_fact: {error}"
 
 
+BUS_STOPS = "48 people ride a bus. At a stop, 21 passengers get off and 3 times fewer get on. How many ride on?"
+AGES = "Billy is 3 times younger than Gladys. Billy is 10 years old. How old is Gladys?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (BUS_STOPS, "Step 1: 48 - 21 = 27 people.\nStep 2: 3 times fewer passengers get on, so 3 * 21 = 63 people get "
+         "on.\nStep 3: 27 + 63 = 90.\nThe answer is \\boxed{90}.",
+         "3 * 21 = 63: 3 times fewer divides by 3"),
+        (BUS_STOPS, "Step 1: 48 - 21 = 27 people.\nStep 2: 3 times fewer passengers get on, so 21 / 3 = 7 people get "
+         "on.\nStep 3: 27 + 7 = 34.\nThe answer is \\boxed{34}.", None),
+        # with "than", the line may work out the larger quantity from the smaller
+        (AGES, "Step 1: Billy is 3 times younger than Gladys, so Gladys is 3 * 10 = 30 years old.\n"
+         "The answer is \\boxed{30}.", None),
+    ],
+)  # fmt: skip
+def test_n_times_fewer_is_a_division(problem: str, trace: str, error: str | None) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"misread_fact: {error}"
+
+
 PEARS = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"
 CARDS = "There are 15 red cards and 60% more green cards. How many cards are there?"
 

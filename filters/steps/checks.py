@@ -43,6 +43,7 @@ from filters.steps.setups import (
     self_difference,
     set_up_origin,
     share_added,
+    times_fewer_multiplied,
     unlike_a_given,
     unscaled_percent,
 )
@@ -188,6 +189,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             or rate_per_several_as_per_one(problem, line, units, worked_units, (said, values[-1]))
             or fractional_count(line, trace)
             or per_each_once(problem, normalized[:i], line)
+            or times_fewer_multiplied(line)
         ):
             return rejected(i, "misread_fact", misset)
         if remaining := taken_as_remaining(problem, line, said):

@@ -1,8 +1,8 @@
 """Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
-fewer) read as a percent of, a count of people worked out as a fraction, an amount for each of several things applied
-once, an equation whose solution cannot be (traced to where its expression was built), and programs that keep a
-percent as a plain number, call a quantity left over without taking anything away, add a share to an amount, scale a
-sum by a loop's count from 0 or never use a number the problem gives."""
+fewer) read as a percent of, N times fewer worked out as N times more, a count of people worked out as a fraction, an
+amount for each of several things applied once, an equation whose solution cannot be (traced to where its expression
+was built), and programs that keep a percent as a plain number, call a quantity left over without taking anything
+away, add a share to an amount, scale a sum by a loop's count from 0 or never use a number the problem gives."""
 
 from __future__ import annotations
 
@@ -98,6 +98,27 @@ def per_each_once(problem: str, earlier: list[str], line: str) -> str | None:
 def _value(amount: str) -> Fraction:
     """A number as a calculation writes it (``1,200``)."""
     return Fraction(amount.replace(",", ""))
+
+
+# "3 times fewer passengers get on": a quantity N times smaller than another, said of what the line works out (no
+# "than" in the clause: "Billy is 3 times younger than Gladys" may work Gladys's age out from Billy's)
+_TIMES_FEWER = re.compile(
+    r"(?<![\d.,/])(?P<times>\d+)\s+times\s+(?:fewer|less|smaller|younger|shorter|slower|cheaper|lighter)\b"
+    r"(?![^.;]*\bthan\b)",
+    re.IGNORECASE,
+)
+
+
+def times_fewer_multiplied(line: str) -> str | None:
+    """A line that works out a quantity "N times fewer" than another by multiplying by N ("3 times fewer passengers
+    get on the bus, so 3 * 21 = 63 people get on"): N times fewer is a division by N. The calculation, else None."""
+    match = _TIMES_FEWER.search(line) if "times" in line else None
+    if match is None or (times := int(match.group("times"))) < 2:
+        return None
+    for product in _PRODUCT.finditer(line):
+        if times in (_value(product.group("a")), _value(product.group("b"))):
+            return " ".join(f"{product.group(0)}: {match.group(0)} divides by {times}".split())
+    return None
 
 
 _PERCENT_MORE = re.compile(
