@@ -475,6 +475,29 @@ def test_n_times_fewer_is_a_division(problem: str, trace: str, error: str | None
     assert (found is None) if error is None else found == f"misread_fact: {error}"
 
 
+BAKING = "Paige bakes 2 loaves an hour. If she baked from 1:00 PM - 6:00 PM straight, how many loaves did she bake?"
+SHIFT = "Ann works from 9 am to 5 pm and packs 10 boxes an hour. How many boxes does she pack?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (BAKING, "Step 1: In 6 hours, she bakes 2 x 6 = 12 loaves.\nThe answer is \\boxed{12}.",
+         "Step 1: In 6 hours, she bakes 2 x 6 = 12 loaves. (the problem: from 1:00 PM - 6:00 PM)"),
+        (SHIFT, "Step 1: She packs 10 boxes an hour for 9 hours.\nStep 2: 10 * 9 = 90.\nThe answer is \\boxed{90}.",
+         "Step 1: She packs 10 boxes an hour for 9 hours. (the problem: from 9 am to 5 pm)"),
+        (BAKING, "Step 1: From 1:00 PM to 6:00 PM is 6 - 1 = 5 hours.\nStep 2: In 5 hours, she bakes 2 x 5 = 10 "
+         "loaves.\nThe answer is \\boxed{10}.", None),
+        (SHIFT, "Step 1: From 9 am to 5 pm is 8 hours.\nStep 2: 10 * 8 = 80.\nThe answer is \\boxed{80}.", None),
+        (SHIFT, "Step 1: 9 hours after 9 am she has worked 9 - 1 = 8 hours.\nStep 2: 10 * 8 = 80.\n"
+         "The answer is \\boxed{80}.", None),
+    ],
+)  # fmt: skip
+def test_the_hours_between_clock_times_are_not_one_of_them(problem: str, trace: str, error: str | None) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"misread_fact: {error}"
+
+
 PEARS = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"
 CARDS = "There are 15 red cards and 60% more green cards. How many cards are there?"
 

@@ -34,6 +34,7 @@ from filters.steps.reference import (
     first_unreferenced,
 )
 from filters.steps.setups import (
+    clock_end_as_hours,
     fractional_count,
     ignored_given,
     leftover_untaken,
@@ -206,6 +207,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
         return rejected(nowhere, "unfounded_fact", steps[nowhere])
+    if not competition and (clocked := clock_end_as_hours(problem, steps)) is not None:
+        at, stretch = clocked
+        return rejected(at, "misread_fact", f"{steps[at]} (the problem: {stretch})")
     if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
     lines = [normalized[i] for i in body]

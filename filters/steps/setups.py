@@ -1,8 +1,9 @@
 """Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
 fewer) read as a percent of, N times fewer worked out as N times more, a count of people worked out as a fraction, an
-amount for each of several things applied once, an equation whose solution cannot be (traced to where its expression
-was built), and programs that keep a percent as a plain number, call a quantity left over without taking anything
-away, add a share to an amount, scale a sum by a loop's count from 0 or never use a number the problem gives."""
+amount for each of several things applied once, the hours from one clock time to another counted as one of them, an
+equation whose solution cannot be (traced to where its expression was built), and programs that keep a percent as a
+plain number, call a quantity left over without taking anything away, add a share to an amount, scale a sum by a
+loop's count from 0 or never use a number the problem gives."""
 
 from __future__ import annotations
 
@@ -118,6 +119,37 @@ def times_fewer_multiplied(line: str) -> str | None:
     for product in _PRODUCT.finditer(line):
         if times in (_value(product.group("a")), _value(product.group("b"))):
             return " ".join(f"{product.group(0)}: {match.group(0)} divides by {times}".split())
+    return None
+
+
+# "from 1:00 PM - 6:00 PM", "between 9 am and 5 pm": a stretch of time given by the clock times it starts and ends at
+_CLOCK_TIME = r"(?P<{0}>\d{{1,2}})(?::(?P<{0}_minutes>\d\d))?\s*(?P<{0}_half>[ap])\.?m\b\.?"
+_CLOCK_RANGE = re.compile(
+    rf"\b(?:from|between)\s+{_CLOCK_TIME.format('start')}\s*(?:-|–|to|until|till|and)\s*{_CLOCK_TIME.format('end')}",
+    re.IGNORECASE,
+)
+
+
+def clock_end_as_hours(problem: str, steps: list[str]) -> tuple[int, str] | None:
+    """The first step that counts the hours of a stretch the problem gives by the clock ("she baked from 1:00 PM -
+    6:00 PM") as one of its clock times ("in 6 hours") in a trace that never states how long it lasts (5 hours, 300
+    minutes). The 0-based step and the clock range, else None."""
+    match = _CLOCK_RANGE.search(problem) if "m" in problem else None
+    if match is None:
+        return None
+
+    def minutes(end: str) -> int:
+        hour = int(match.group(end)) % 12 + (12 if match.group(f"{end}_half").lower() == "p" else 0)
+        return hour * 60 + int(match.group(f"{end}_minutes") or 0)
+
+    lasts = Fraction((minutes("end") - minutes("start")) % (24 * 60), 60)
+    ends = {int(match.group("start")), int(match.group("end"))} - {lasts}
+    said_as_hours = re.compile(rf"(?<![\d:.])({'|'.join(map(str, ends))})\s+hours?\b(?!\s*(?:[ap]\.?m|later|after))")
+    for i, step in enumerate(steps):
+        if {lasts, lasts * 60} & numbers(normalize(step)):
+            return None
+        if ends and said_as_hours.search(step):
+            return i, match.group(0)
     return None
 
 
