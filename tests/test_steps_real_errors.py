@@ -498,6 +498,35 @@ def test_the_hours_between_clock_times_are_not_one_of_them(problem: str, trace: 
     assert (found is None) if error is None else found == f"misread_fact: {error}"
 
 
+TOBY = (
+    "Toby reads a 9000-word book at 300 words per minute. He has to be at the airport in 60 minutes and it takes 10 "
+    "minutes to get there. How many minutes early will Toby be?"
+)
+BOXES = "A large box costs 480 cents for 30 ounces, a small 340 cents for 20. What is the lowest price per ounce?"
+READING = "Step 1: Toby needs 9000 / 300 = 30 minutes to read the book.\n"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (TOBY, READING + "Step 2: He must leave within 60 - 10 = 50 minutes.\nStep 3: So Toby will be 30 minutes "
+         "early.\nThe answer is \\boxed{30}.",
+         "Step 3: So Toby will be 30 minutes early. (the last calculation, 50, is left unused)"),
+        (TOBY, READING + "Step 2: He must leave within 60 - 10 = 50 minutes.\nStep 3: 50 - 30 = 20 minutes early.\n"
+         "The answer is \\boxed{20}.", None),
+        (TOBY, READING + "Step 2: To check, 30 * 300 = 9000 words.\nStep 3: So Toby will be 30 minutes early.\n"
+         "The answer is \\boxed{30}.", None),
+        (BOXES, "Step 1: 480 / 30 = 16 cents per ounce.\nStep 2: 340 / 20 = 17 cents per ounce.\nStep 3: The lower "
+         "price is 16 cents.\nThe answer is \\boxed{16}.", None),
+    ],
+)  # fmt: skip
+def test_an_answer_is_not_an_earlier_result_the_last_calculation_passed_over(
+    problem: str, trace: str, error: str | None
+) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"misread_fact: {error}"
+
+
 PEARS = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"
 CARDS = "There are 15 red cards and 60% more green cards. How many cards are there?"
 
@@ -546,7 +575,7 @@ CANDLES_REFERENCE = (
     ("trace", "first_bad", "error"),
     [
         (  # the wrong answer: the last working step that states it is the first one shown wrong
-            "Step 1: 5% of 50000 candles is 0.05 * 50000 = 2500 candles.\nStep 2: 0.99 * 50000 = 49500 candles.\n"
+            "Step 1: 0.99 * 50000 = 49500 candles.\nStep 2: 5% of 50000 candles is 0.05 * 50000 = 2500 candles.\n"
             "Step 3: So the number that smell and explode is 2500 candles.\nStep 4: #### 2500",
             2,
             "contradicts_reference: 2500 where the reference's answer is 25",

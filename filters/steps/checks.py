@@ -219,6 +219,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             bad = len(steps) - 1 if first is None else body[first]
             labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
         return TraceCheck(steps, labels, checked, Drop(code))
+    if not competition and (over := _answer_passed_over(problem, trace, lines, values, worked)) is not None:
+        at, last = over
+        return rejected(body[at], "misread_fact", f"{steps[body[at]]} (the last calculation, {last}, is left unused)")
     if reference and (verdict := contradicts_reference(trace, body, values, worked, given, reference)):
         labels[verdict.step] = False
         return TraceCheck(steps, labels, checked, verdict.error)
@@ -329,6 +332,36 @@ def _unworked(
             return "answer_not_worked", i
         known |= n
     return "answer_not_worked", None
+
+
+# a question that asks for one of several results ("the most money", "the lowest price per ounce")
+_CHOOSES = re.compile(
+    r"\b(?:most|least|fewest|lowest|highest|best|better|worst|maximum|minimum|greatest|smallest|largest|cheapest)\b",
+    re.IGNORECASE,
+)
+# a calculation that checks or weighs another, or offers another way
+_RECHECKS = re.compile(r"\b(?:check\w*|verif\w*|confirm\w*|compar\w*|instead|alternative\w*|otherwise|or)\b", re.I)
+
+
+def _answer_passed_over(
+    problem: str, trace: str, body: list[str], values: list[set[Fraction]], worked: list[set[Fraction]]
+) -> tuple[int, str] | None:
+    """The body line that states as the final answer a result of an earlier calculation after the last calculation
+    worked out another that nothing uses ("30 minutes to finish the book", "60 - 10 = 50 minutes", "Toby will be 30
+    minutes early"), and the last calculation's results; None where the answer is the last calculation's, uses it,
+    or the question asks to choose among results. A line that checks or weighs another is no last calculation."""
+    answer = extract_answer(trace)
+    targets = numbers(normalize(answer)) if answer is not None else set()
+    last = max((k for k, results in enumerate(worked) if results), default=None)
+    if len(targets) != 1 or last is None or _CHOOSES.search(problem) or _RECHECKS.search(body[last]):
+        return None
+    scaled = percent_forms((target := next(iter(targets)), -target))
+    if scaled & values[last] or not any(scaled & results for results in worked[:last]):
+        return None
+    if any(worked[last] & later for later in values[last + 1 :]):
+        return None
+    stating = next((k for k in range(last + 1, len(body)) if scaled & values[k]), None)
+    return None if stating is None else (stating, ", ".join(f"{float(v):g}" for v in sorted(worked[last])))
 
 
 def _worked_in_words(target: Fraction, line: str, before: set[Fraction]) -> bool:
