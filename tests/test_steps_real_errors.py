@@ -527,6 +527,31 @@ def test_an_answer_is_not_an_earlier_result_the_last_calculation_passed_over(
     assert (found is None) if error is None else found == f"misread_fact: {error}"
 
 
+DIEGO = "Diego bakes 12 cookies. Diego gives 8 cookies to the neighbours. How many cookies does Diego have now?"
+BOXED = "Diego bakes 12 cookies and packs 4 in each box. How many boxes does he fill?"
+JARS = "Ava has 10 marbles. Ava shares the marbles equally among 5 jars. How many marbles are in a jar?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (DIEGO, "Step 1: There are 8 cookies in each box.\nStep 2: Diego has 12 - 8 = 4 cookies left.\n"
+         "The answer is \\boxed{4}.", "There are 8 cookies in each box. (the problem gives no amount for each)"),
+        (DIEGO, "Step 1: Diego gives 8 cookies to the neighbours.\nStep 2: Diego has 12 - 8 = 4 cookies left.\n"
+         "The answer is \\boxed{4}.", None),
+        (BOXED, "Step 1: There are 4 cookies in each box.\nStep 2: 12 / 4 = 3 boxes.\nThe answer is \\boxed{3}.",
+         None),
+        (JARS, "Step 1: Ava has 10 marbles.\nStep 2: Each jar contains 5 marbles.\nThe answer is \\boxed{5}.",
+         "Each jar contains 5 marbles. (the problem gives no amount for each)"),
+        (JARS, "Step 1: Ava has 10 marbles.\nStep 2: Each jar contains 10 / 5 = 2 marbles.\n"
+         "The answer is \\boxed{2}.", None),
+    ],
+)  # fmt: skip
+def test_a_given_is_no_amount_for_each_where_the_problem_has_none(problem: str, trace: str, error: str | None) -> None:
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"misread_fact: {error}"
+
+
 PEARS = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"
 CARDS = "There are 15 red cards and 60% more green cards. How many cards are there?"
 

@@ -19,6 +19,7 @@ from filters.steps.facts import (
     misread_fact,
     negative_allowed,
     problem_facts,
+    rate_from_nowhere,
     restates,
     restates_given,
     taken_as_kept,
@@ -197,6 +198,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             return rejected(i, "misread_fact", remaining)
         if not claims and (
             misread := misread_fact(problem, line, tokens, values[-1], said | set(unknowns.values()))
+            or rate_from_nowhere(problem, line, tokens, values[-1])
             or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))
         ):
             return rejected(i, "misread_fact", misread)

@@ -1,5 +1,6 @@
 """What a problem gives: its words, its numbers and the sentences that state one quantity outright; and the steps
-that only restate the problem, restate a given with another number or state a quantity from nowhere."""
+that only restate the problem, restate a given with another number, give it as an amount for each where the problem
+has none, or state a quantity from nowhere."""
 
 from __future__ import annotations
 
@@ -89,6 +90,22 @@ def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fract
                 continue
             return f"{line.strip()} (the problem: {sentence})"
     return ""
+
+
+_EACH = re.compile(r"\b(?:each|per|every)\b", re.IGNORECASE)
+
+
+def rate_from_nowhere(problem: str, line: str, tokens: list[Token], values: set[Fraction]) -> str:
+    """A step that, calculating nothing, gives a number of a problem that speaks of no amount for each thing as an
+    amount for each ("There are 8 cookies in each box." for "Diego gives 8 cookies to the neighbours", a row a demo
+    published; "Each jar contains 5 marbles." for 10 marbles shared among 5 jars): the step and why; empty where there
+    is none."""
+    if len(values) != 1 or any(t.kind == OP for t in tokens) or not _EACH.search(line) or _EACH.search(problem):
+        return ""
+    value = next(iter(values))
+    if value <= 1 or value not in problem_facts(problem)[1] or _RELATES.search(line):
+        return ""
+    return f"{line.strip()} (the problem gives no amount for each)"
 
 
 _CLAIMS_GIVEN = re.compile(
