@@ -134,7 +134,7 @@ def clock_end_as_hours(problem: str, steps: list[str]) -> tuple[int, str] | None
     """The first step that counts the hours of a stretch the problem gives by the clock ("she baked from 1:00 PM -
     6:00 PM") as one of its clock times ("in 6 hours") in a trace that never states how long it lasts (5 hours, 300
     minutes). The 0-based step and the clock range, else None."""
-    match = _CLOCK_RANGE.search(problem) if "m" in problem else None
+    match = _CLOCK_RANGE.search(problem)
     if match is None:
         return None
 
@@ -144,11 +144,13 @@ def clock_end_as_hours(problem: str, steps: list[str]) -> tuple[int, str] | None
 
     lasts = Fraction((minutes("end") - minutes("start")) % (24 * 60), 60)
     ends = {int(match.group("start")), int(match.group("end"))} - {lasts}
+    if not ends:
+        return None
     said_as_hours = re.compile(rf"(?<![\d:.])({'|'.join(map(str, ends))})\s+hours?\b(?!\s*(?:[ap]\.?m|later|after))")
     for i, step in enumerate(steps):
         if {lasts, lasts * 60} & numbers(normalize(step)):
             return None
-        if ends and said_as_hours.search(step):
+        if said_as_hours.search(step):
             return i, match.group(0)
     return None
 
