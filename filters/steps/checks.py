@@ -118,9 +118,10 @@ def _working(line: str) -> str:
 
 
 def check_trace(problem: str, trace: str, reference: str | None = None) -> TraceCheck:
-    """Every arithmetic claim of every step evaluated, then whether a step states a quantity from nowhere, then
-    whether the final answer is derived by some step, then, where a worked ``reference`` solution is given, whether
-    the final answer agrees with the reference's."""
+    """Every arithmetic claim of every step evaluated (and the set-up around it read), then whether a step states a
+    quantity from nowhere, then whether the final answer is derived by some step and not one the last calculation
+    passed over, then, where a worked ``reference`` solution is given, whether the final answer agrees with the
+    reference's."""
     steps = split_steps(trace)
     if (source := program_source(trace, len(steps))) is not None:
         return _check_program(problem, steps, source, reference)
