@@ -8,6 +8,13 @@ import pytest
 from filters.steps import check_trace, find_reasoning_error, step_depth
 from filters.steps.setups import set_up_origin
 
+
+def _assert_misread(problem: str, trace: str, error: str | None) -> None:
+    """The trace is kept (``error`` None) or rejected as ``misread_fact`` with that detail."""
+    found = find_reasoning_error(problem, trace)
+    assert (found is None) if error is None else found == f"misread_fact: {error}"
+
+
 BIKES = "Alisa biked 12 miles per hour for 4.5 hours. Stanley biked at x miles per hour for 2.5 hours. They biked 79."
 
 
@@ -411,8 +418,7 @@ def test_a_share_of_each_is_no_total(problem: str, trace: str, error: str | None
     ],
 )  # fmt: skip
 def test_a_quantity_taken_from_itself_is_misread(problem: str, trace: str, error: str | None) -> None:
-    found = find_reasoning_error(problem, trace)
-    assert (found is None) if error is None else found == f"misread_fact: {error}"
+    _assert_misread(problem, trace, error)
 
 
 BASKETS = (
@@ -449,8 +455,7 @@ DONUTS = "Andrew wants 3 donuts for each of his 2 friends, and 1 extra donut for
     ],
 )  # fmt: skip
 def test_an_amount_for_each_comes_once_for_each(problem: str, trace: str, error: str | None) -> None:
-    found = find_reasoning_error(problem, trace)
-    assert (found is None) if error is None else found == f"misread_fact: {error}"
+    _assert_misread(problem, trace, error)
 
 
 BUS_STOPS = "48 people ride a bus. At a stop, 21 passengers get off and 3 times fewer get on. How many ride on?"
@@ -471,8 +476,7 @@ AGES = "Billy is 3 times younger than Gladys. Billy is 10 years old. How old is 
     ],
 )  # fmt: skip
 def test_n_times_fewer_is_a_division(problem: str, trace: str, error: str | None) -> None:
-    found = find_reasoning_error(problem, trace)
-    assert (found is None) if error is None else found == f"misread_fact: {error}"
+    _assert_misread(problem, trace, error)
 
 
 BAKING = "Paige bakes 2 loaves an hour. If she baked from 1:00 PM - 6:00 PM straight, how many loaves did she bake?"
@@ -494,8 +498,7 @@ SHIFT = "Ann works from 9 am to 5 pm and packs 10 boxes an hour. How many boxes 
     ],
 )  # fmt: skip
 def test_the_hours_between_clock_times_are_not_one_of_them(problem: str, trace: str, error: str | None) -> None:
-    found = find_reasoning_error(problem, trace)
-    assert (found is None) if error is None else found == f"misread_fact: {error}"
+    _assert_misread(problem, trace, error)
 
 
 TOBY = (
@@ -523,8 +526,7 @@ READING = "Step 1: Toby needs 9000 / 300 = 30 minutes to read the book.\n"
 def test_an_answer_is_not_an_earlier_result_the_last_calculation_passed_over(
     problem: str, trace: str, error: str | None
 ) -> None:
-    found = find_reasoning_error(problem, trace)
-    assert (found is None) if error is None else found == f"misread_fact: {error}"
+    _assert_misread(problem, trace, error)
 
 
 DIEGO = "Diego bakes 12 cookies. Diego gives 8 cookies to the neighbours. How many cookies does Diego have now?"
@@ -548,8 +550,7 @@ JARS = "Ava has 10 marbles. Ava shares the marbles equally among 5 jars. How man
     ],
 )  # fmt: skip
 def test_a_given_is_no_amount_for_each_where_the_problem_has_none(problem: str, trace: str, error: str | None) -> None:
-    found = find_reasoning_error(problem, trace)
-    assert (found is None) if error is None else found == f"misread_fact: {error}"
+    _assert_misread(problem, trace, error)
 
 
 PEARS = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"

@@ -13,7 +13,7 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
-from filters.steps.tokens import AMOUNT, WORD_NUMBER, inside_calculation, normalize, numbers
+from filters.steps.tokens import AMOUNT, WORD_NUMBER, inside_calculation, normalize, number, numbers
 
 # "180 - 180 = 0", "5 marbles - 5 marbles = 0": the whole of a calculation, not a term of a longer one
 _SELF_DIFFERENCE = re.compile(
@@ -80,25 +80,20 @@ def per_each_once(problem: str, earlier: list[str], line: str) -> str | None:
     match = _PER_EACH.search(line) if "ach " in line or "very " in line else None
     if match is None or _MULTIPLIES.search(line):
         return None
-    amount = _value(match.group("amount") or match.group("more") or "1")
+    amount = number(match.group("amount") or match.group("more") or "1")
     thing = match.group("thing") or match.group("member")
     stem = thing.lower()[: max(4, len(thing) - 2)]  # "family" and "families", "child" and "children"
     counted = re.compile(rf"(?<![\d.,])({AMOUNT})\s+(?:[a-z]+\s+)?{stem}[a-z]*\b", re.IGNORECASE)
-    count = {_value(m.group(1)) for m in counted.finditer(" ".join([normalize(problem), *earlier]))} - {1}
+    count = {number(m.group(1)) for m in counted.finditer(" ".join([normalize(problem), *earlier]))} - {1}
     if match.group("thing"):  # an amount for each thing: what it is taken from is their total
         products = _PRODUCT.finditer(" ".join(earlier))
-        wholes = {_value(m.group("product")) for m in products if {_value(m.group("a")), _value(m.group("b"))} & count}
+        wholes = {number(m.group("product")) for m in products if {number(m.group("a")), number(m.group("b"))} & count}
     else:
         wholes = count
     for once in _ONCE.finditer(line, match.end()):
-        if _value(once.group("amount")) == amount and _value(once.group("whole")) in wholes:
+        if number(once.group("amount")) == amount and number(once.group("whole")) in wholes:
             return " ".join(f"{once.group(0)}: {match.group(0)} comes once for each".split())
     return None
-
-
-def _value(amount: str) -> Fraction:
-    """A number as a calculation writes it (``1,200``)."""
-    return Fraction(amount.replace(",", ""))
 
 
 # "3 times fewer passengers get on": a quantity N times smaller than another, said of what the line works out (no
@@ -117,7 +112,7 @@ def times_fewer_multiplied(line: str) -> str | None:
     if match is None or (times := int(match.group("times"))) < 2:
         return None
     for product in _PRODUCT.finditer(line):
-        if times in (_value(product.group("a")), _value(product.group("b"))):
+        if times in (number(product.group("a")), number(product.group("b"))):
             return " ".join(f"{product.group(0)}: {match.group(0)} divides by {times}".split())
     return None
 
