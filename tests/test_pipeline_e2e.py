@@ -142,7 +142,7 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
         second = materialize_batch(instance, "b2", tmp_path, second_batch(seeds), sim, max_drop_rates=repeats)
         published = datasets.load_dataset(str(tmp_path / "published" / "reasoning-foundry"), "cot")
         # a benchmark file appears that holds one published problem of b1: the redecontaminate job reruns b1
-        leaked = first["train"]["problem"][0]
+        leaked = next(p for split in first.values() for p in split["problem"])
         new_benchmark = tmp_path / "leaked_bench.jsonl"
         new_benchmark.write_text(json.dumps({"question": leaked}) + "\n")
         benchmarks = [str(GSM8K_TEST), str(MATH500), str(new_benchmark)]
@@ -183,7 +183,7 @@ def test_two_batches_publish_a_loadable_verified_dataset_deduplicated_across_bat
 
     ids = [i for split in published.values() for i in split["id"]]
     assert len(ids) == len(set(ids)) and first_ids <= set(ids)
-    assert set(published["train"]["batch"]) <= {"b1", "b2"}
+    assert {b for split in published.values() for b in split["batch"]} <= {"b1", "b2"}
     assert "## Batches" in (tmp_path / "published" / "reasoning-foundry" / "README.md").read_text()
     published_metadata = second.asset_materializations_for_node("published_dataset")[0].metadata
     for chart in ("throughput", "rows_per_stage"):
@@ -244,23 +244,14 @@ def check_first_batch(result: dg.ExecuteInProcessResult, tmp_path: Path) -> None
     assert set(cot) == splits
     assert set(cot["eval"]["problem_id"] if held_out else []) == held_out
     assert sum(split.num_rows for split in cot.values()) == graded.filter(graded["kind"] == "cot").height
-    for column in (
-        "problem",
-        "answer",
-        "reasoning",
-        "messages",
-        "verified",
-        "level",
-        "teacher_model",
-        "template_hash",
-    ):
-        assert column in cot["train"].column_names
+    columns = ("problem", "answer", "reasoning", "messages", "verified", "level", "teacher_model", "template_hash")
     for split in cot.values():
+        assert set(columns) <= set(split.column_names)
         assert all(split["verified"])
         for row in split:
             assert verify(row["reasoning"], row["answer"]) is True
             assert row["level"] in range(1, 6)
-    if "eval" in cot:
+    if len(cot) == 2:
         assert not set(cot["train"]["problem_id"]) & set(cot["eval"]["problem_id"])
     textbook = datasets.load_dataset(str(folder), "textbook")
     assert textbook["train"].num_rows >= 1
