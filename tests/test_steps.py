@@ -58,6 +58,10 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "In 58 hours the cycle fits 58 / 6 = 9 full cycles with a remainder of 4 hours. \\boxed{9}",
         "She left at 7:50 and walked 30 minutes, so 7:50 + 30 minutes = 8:20, and 4 + 5 = 9. \\boxed{9}",
         "She has 9 apples because 18 / 2 = <<9=9>>9. \\boxed{9}",  # a calculator note with nothing to calculate
+        # a measure in two units turned into the smaller one: the smaller part is no count set equal to the sum
+        "1 hour 30 minutes = 60 + 30 = 90 minutes, and 90 / 10 = 9. \\boxed{9}",
+        "He rode 1 hour and 30 minutes, which is 60 + 30 = 90 minutes; 90 / 10 = 9. \\boxed{9}",
+        "2 feet 3 inches = 2 * 12 + 3 = 27 inches, and 27 / 3 = 9. \\boxed{9}",
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -85,6 +89,7 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         # 24 marbles is 3 * 24 = 72 marbles")
         ("Step 1: 3 apples is 3 * 3 = 9 apples.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
         ("16 apples = 4 + 5 = 9 apples. \\boxed{9}", "16 = 4 + 5"),
+        ("1 hour 30 minutes = 60 + 30 = 80 minutes, and 80 - 71 = 9. \\boxed{9}", "60 + 30 = 80"),
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
         ("Two crates hold 2 * 1 500 = 3 500 grams, and 3 + 6 = 9. \\boxed{9}", "2 * 1 500 = 3 500"),

@@ -10,6 +10,7 @@ from fractions import Fraction
 from filters.steps.equations import equation_solution
 from filters.steps.expressions import Expression, prefix, suffix, trim
 from filters.steps.tokens import DIGIT, EQ, LP, NUM, OP, RP, STOP, WORD, Token
+from filters.steps.units import one_kind
 
 _TIMES = frozenset({"x", "X", "times", "by", "of", "per"})  # words that join a number to an unknown
 _CONNECTIVES = frozenset({"so", "then", "or", "and", "thus", "hence", "therefore", "get", "gives", "means", "that"})
@@ -130,6 +131,9 @@ def _counted(segments: list[list[Token]], index: int) -> Token | None:
         return None
     if len(segment) > 2 and segment[-3].text.lower() in _PREPOSITIONS:
         return None  # "to beat Alex by 1 fish is 33 + 1 = 34 fish": the count is not what "is" is said of
+    larger = [t for t in segment[-5:-2] if t.text.lower() != "and"][-2:]
+    if len(larger) == 2 and larger[0].kind == NUM and one_kind(larger[1].text, before[1].text):
+        return None  # "1 hour and 30 minutes = 60 + 30 = 90 minutes": the count is the smaller part of a measure
     result = trim(segments[index + 1])[:2]
     unit = before[1].text.lower()
     if len(result) == 2 and result[0].kind == NUM and result[1].kind == WORD and result[1].text.lower() == unit:

@@ -46,6 +46,12 @@ _KIND = {unit: kind for kind, units in _KINDS.items() for unit in units}
 _SPEEDS = {"mph": ("miles", "hours"), "kph": ("kilometers", "hours")}  # a rate named in one word
 
 
+def one_kind(word: str, other: str) -> bool:
+    """Whether two words name units of measure of one kind ("hour" and "minutes", "feet" and "inches")."""
+    unit, other_unit = _MEASURES.get(word.lower()), _MEASURES.get(other.lower())
+    return unit is not None and other_unit is not None and _KIND[unit] == _KIND[other_unit]
+
+
 _DOLLARS = re.compile(rf"\$\s?(?:<<[^<>]*>>)?({AMOUNT})")  # "$12", "$<<10*5=50>>50" (a GSM8K calculator note)
 
 
