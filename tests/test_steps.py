@@ -62,6 +62,10 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "1 hour 30 minutes = 60 + 30 = 90 minutes, and 90 / 10 = 9. \\boxed{9}",
         "He rode 1 hour and 30 minutes, which is 60 + 30 = 90 minutes; 90 / 10 = 9. \\boxed{9}",
         "2 feet 3 inches = 2 * 12 + 3 = 27 inches, and 27 / 3 = 9. \\boxed{9}",
+        # a known unknown put into a multiple of it works that multiple out (a GSM8K solution: "x=10", then "the
+        # number of Carla's wins would be 2x=20 games")
+        "Step 1: Let x be the pears. 3x = 13.5, so x = 4.5.\nStep 2: The apples are twice the pears.\n"
+        "Step 3: So the apples are 2x = 9.\n\\boxed{9}",
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:

@@ -175,9 +175,13 @@ def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction])
             value = solution
         else:
             continue
+        substituted = name in unknowns
         known = unknowns.setdefault(name, value)
         holds = abs(value - known) <= max(Fraction(1, 100), max(abs(value), abs(known)) / 200)  # rounding
         found.append(Claim(f"{name} = {float(value):g}, but {name} = {float(known):g} before", holds, value, name))
+        if substituted and holds and solved is not None and solved[0] != 1 and right is not None:
+            # "2x = 20" once x = 10: the known unknown put in, and 20 worked out as a calculation works it out
+            found.append(Claim(f"{solved[0]}{name} = {right.text()}", True, next(iter(right.values))))
     return found
 
 
