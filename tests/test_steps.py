@@ -62,6 +62,8 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "1 hour 30 minutes = 60 + 30 = 90 minutes, and 90 / 10 = 9. \\boxed{9}",
         "He rode 1 hour and 30 minutes, which is 60 + 30 = 90 minutes; 90 / 10 = 9. \\boxed{9}",
         "2 feet 3 inches = 2 * 12 + 3 = 27 inches, and 27 / 3 = 9. \\boxed{9}",
+        # a chain whose value goes on in another unit (a GSM8K solution: "he has 4-2=2 hours=120 minutes left")
+        "He has 4 - 2 = 2 hours = 120 minutes left, and 120 / 40 = 3, 3 * 3 = 9. \\boxed{9}",
         # a known unknown put into a multiple of it works that multiple out (a GSM8K solution: "x=10", then "the
         # number of Carla's wins would be 2x=20 games")
         "Step 1: Let x be the pears. 3x = 13.5, so x = 4.5.\nStep 2: The apples are twice the pears.\n"
@@ -94,6 +96,7 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("Step 1: 3 apples is 3 * 3 = 9 apples.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
         ("16 apples = 4 + 5 = 9 apples. \\boxed{9}", "16 = 4 + 5"),
         ("1 hour 30 minutes = 60 + 30 = 80 minutes, and 80 - 71 = 9. \\boxed{9}", "60 + 30 = 80"),
+        ("He has 4 - 2 = 2 hours = 100 minutes left, and 100 - 91 = 9. \\boxed{9}", "2 hours = 100 minutes"),
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
         ("Two crates hold 2 * 1 500 = 3 500 grams, and 3 + 6 = 9. \\boxed{9}", "2 * 1 500 = 3 500"),

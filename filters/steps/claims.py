@@ -10,7 +10,7 @@ from fractions import Fraction
 from filters.steps.equations import equation_solution
 from filters.steps.expressions import Expression, prefix, suffix, trim
 from filters.steps.tokens import DIGIT, EQ, LP, NUM, OP, RP, STOP, WORD, Token
-from filters.steps.units import one_kind
+from filters.steps.units import converts, one_kind
 
 _TIMES = frozenset({"x", "X", "times", "by", "of", "per"})  # words that join a number to an unknown
 _CONNECTIVES = frozenset({"so", "then", "or", "and", "thus", "hence", "therefore", "get", "gives", "means", "that"})
@@ -87,6 +87,11 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             previous = None
             continue
         opens_chain = previous is None
+        if not opens_chain and (conversion := _conversion(segments[index - 1], segments[index])) is not None:
+            if not conversion[1]:  # "2 hours = 100 minutes"
+                found.append(Claim(conversion[0], False, Fraction(0)))
+            previous = head = None  # "4 - 2 = 2 hours = 120 minutes": the chain's value goes on in another unit
+            continue
         left = suffix(segments[index - 1]) if opens_chain else previous
         right, end = prefix(segments[index])
         if previous is not None and not previous.compound and head is not None and equals[index - 1] == "=":
@@ -120,6 +125,19 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             left_value, right_value = Fraction(a.replace(",", "")), Fraction(b.replace(",", ""))
             found.append(Claim(f"{a} = {b}", left_value == right_value, right_value))
     return found
+
+
+def _conversion(before: list[Token], after: list[Token]) -> tuple[str, bool] | None:
+    """A link of a chain that converts its amount to another unit of the same kind ("= 2 hours = 120 minutes"): its
+    text and whether it holds; None where it is no conversion."""
+    amount, unit = trim(before)[-2:] if len(trim(before)) == 2 else (None, None)
+    other = trim(after)[:2]
+    if amount is None or unit is None or len(other) < 2 or amount.kind != NUM or other[0].kind != NUM:
+        return None
+    if amount.value is None or other[0].value is None or unit.kind != WORD or other[1].kind != WORD:
+        return None
+    holds = converts(amount.value, unit.text, other[0].value, other[1].text)
+    return None if holds is None else (f"{amount.text} {unit.text} = {other[0].text} {other[1].text}", holds)
 
 
 def _counted(segments: list[list[Token]], index: int) -> Token | None:

@@ -46,12 +46,6 @@ _KIND = {unit: kind for kind, units in _KINDS.items() for unit in units}
 _SPEEDS = {"mph": ("miles", "hours"), "kph": ("kilometers", "hours")}  # a rate named in one word
 
 
-def one_kind(word: str, other: str) -> bool:
-    """Whether two words name units of measure of one kind ("hour" and "minutes", "feet" and "inches")."""
-    unit, other_unit = _MEASURES.get(word.lower()), _MEASURES.get(other.lower())
-    return unit is not None and other_unit is not None and _KIND[unit] == _KIND[other_unit]
-
-
 _DOLLARS = re.compile(rf"\$\s?(?:<<[^<>]*>>)?({AMOUNT})")  # "$12", "$<<10*5=50>>50" (a GSM8K calculator note)
 
 
@@ -158,6 +152,27 @@ _CONVERSIONS: dict[tuple[str, str], tuple[int, ...]] = {
     ("grams", "kilograms"): (1000,), ("quarts", "gallons"): (4,), ("cents", "dollars"): (100,),
     **{("days", month): days if isinstance(days, tuple) else (days,) for month, days in _MONTHS.items()},
 }  # fmt: skip
+
+
+def one_kind(word: str, other: str) -> bool:
+    """Whether two words name two units of measure of one kind ("hour" and "minutes", "feet" and "inches")."""
+    unit, other_unit = _MEASURES.get(word.lower()), _MEASURES.get(other.lower())
+    return unit is not None and other_unit is not None and unit != other_unit and _KIND[unit] == _KIND[other_unit]
+
+
+def converts(amount: Fraction, word: str, other_amount: Fraction, other_word: str) -> bool | None:
+    """Whether ``amount word = other_amount other_word`` converts one unit to another rightly ("2 hours = 120
+    minutes"; True where no fact between the two is known here); None where the words are no two units of a kind."""
+    if not one_kind(word, other_word):
+        return None
+    unit, other_unit = _MEASURES[word.lower()], _MEASURES[other_word.lower()]
+    if facts := _CONVERSIONS.get((other_unit, unit)):
+        return any(amount * fact == other_amount for fact in facts)
+    if facts := _CONVERSIONS.get((unit, other_unit)):
+        return any(other_amount * fact == amount for fact in facts)
+    return True
+
+
 _STATED_CONVERSION = re.compile(
     rf"\bthere\s+(?:are|is|were)\s+(?P<count>{AMOUNT})\s+(?P<unit>[a-z]+)\s+in\s+(?:(?:an?|one|each|every|the)\s+)?"
     r"(?:month\s+of\s+)?(?P<per>[a-z]+)\b",
