@@ -501,6 +501,31 @@ def test_the_hours_between_clock_times_are_not_one_of_them(problem: str, trace: 
     _assert_misread(problem, trace, error)
 
 
+DOUGHNUTS = "A bakery makes 120 doughnuts every day and sells each for $2. How much does it make in June?"
+SAVINGS = "Mia saves $15 each week. How much has she saved in a year?"
+COBBLER = "A cobbler mends 3 pairs an hour for 8 hours a day from Monday to Thursday. How many pairs in a week?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (DOUGHNUTS, "Step 1: It makes 120 x $2 = $240 in June.\nThe answer is \\boxed{240}.",
+         "Step 1: It makes 120 x $2 = $240 in June. (rates per day, never turned into one per month)"),
+        (SAVINGS, "Step 1: Mia saves $15 each week.\nStep 2: In a year she has saved 15 * 12 = $180.\n"
+         "The answer is \\boxed{180}.",
+         "Step 2: In a year she has saved 15 * 12 = $180. (rates per week, never turned into one per year)"),
+        (DOUGHNUTS, "Step 1: June has 30 days.\nStep 2: 120 x $2 x 30 = $7200 in June.\nThe answer is \\boxed{7200}.",
+         None),
+        (SAVINGS, "Step 1: A year has 52 weeks, so 15 * 52 = $780.\nThe answer is \\boxed{780}.", None),
+        # a problem that names its days counts them itself
+        (COBBLER, "Step 1: 3 * 8 = 24 pairs a day.\nStep 2: In a week, 24 * 4 = 96 pairs.\nThe answer is \\boxed{96}.",
+         None),
+    ],
+)  # fmt: skip
+def test_a_rate_per_day_is_turned_into_the_period_asked_about(problem: str, trace: str, error: str | None) -> None:
+    _assert_misread(problem, trace, error)
+
+
 TOBY = (
     "Toby reads a 9000-word book at 300 words per minute. He has to be at the airport in 60 minutes and it takes 10 "
     "minutes to get there. How many minutes early will Toby be?"

@@ -42,6 +42,7 @@ from filters.steps.setups import (
     loop_index_scaled,
     per_each_once,
     percent_more_as_part,
+    period_never_converted,
     self_difference,
     set_up_origin,
     share_added,
@@ -213,6 +214,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     if not competition and (clocked := clock_end_as_hours(problem, steps)) is not None:
         at, stretch = clocked
         return rejected(at, "misread_fact", f"{steps[at]} (the problem: {stretch})")
+    if not competition and (unconverted := period_never_converted(problem, steps)) is not None:
+        at, periods = unconverted
+        return rejected(at, "misread_fact", f"{steps[at]} ({periods})")
     if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
     lines = [normalized[i] for i in body]

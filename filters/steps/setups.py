@@ -13,7 +13,7 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
-from filters.steps.tokens import AMOUNT, WORD_NUMBER, inside_calculation, normalize, number, numbers
+from filters.steps.tokens import AMOUNT, DIGIT, WORD_NUMBER, inside_calculation, normalize, number, numbers
 
 # "180 - 180 = 0", "5 marbles - 5 marbles = 0": the whole of a calculation, not a term of a longer one
 _SELF_DIFFERENCE = re.compile(
@@ -148,6 +148,48 @@ def clock_end_as_hours(problem: str, steps: list[str]) -> tuple[int, str] | None
         if said_as_hours.search(step):
             return i, match.group(0)
     return None
+
+
+# a rate per a period ("every day", "weekly") and a question over a longer one ("in June", "in a year"), with the
+# numbers a trace states where it turns the one into the other (5 or 6 working days a week, 4 weeks a month)
+_RATES = {
+    period: re.compile(rf"\b(?:every|each|per|an?|one)\s+{period}\b|\b{adverb}\b", re.IGNORECASE)
+    for period, adverb in (("day", "daily"), ("week", "weekly"), ("month", "monthly"))
+}
+_MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
+_ASKED_PERIOD = re.compile(
+    rf"\bin\s+(?:(?P<month>{_MONTH_NAMES})|(?:a|one|the)\s+(?P<period>week|month|year))\b|\b(?P<adverb>weekly|monthly|"
+    r"yearly|annually)\b",
+    re.IGNORECASE,
+)
+_PERIOD_OF = {"weekly": "week", "monthly": "month", "yearly": "year", "annually": "year"}
+_TURNS_INTO = {
+    ("day", "week"): (5, 6, 7), ("day", "month"): (28, 29, 30, 31), ("day", "year"): (365, 366),
+    ("week", "month"): (4,), ("week", "year"): (52,), ("month", "year"): (12,),
+}  # fmt: skip
+_NAMED_DAYS = re.compile(r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|weekday|weekend", re.IGNORECASE)
+
+
+def period_never_converted(problem: str, steps: list[str]) -> tuple[int, str] | None:
+    """The first step that states a number for the longer period a question asks about ("$240 in June") where the
+    problem gives its rates per a shorter one ("10 dozen doughnuts every day") and neither it nor the trace states
+    the number that turns one into the other (30 days, 7 or 5 days a week, 52 weeks): the 0-based step and the two
+    periods, else None. A problem that names the days (Monday to Thursday) counts them itself."""
+    questions = [sentence for sentence in re.split(r"(?<=[.!?])\s+", problem.strip()) if "?" in sentence]
+    asked = _ASKED_PERIOD.search(" ".join(questions))
+    if asked is None or _NAMED_DAYS.search(problem):
+        return None
+    word = asked.group("month") or asked.group("period") or asked.group("adverb")
+    period = "month" if asked.group("month") else _PERIOD_OF.get(word.lower(), word.lower())
+    rates = [rate for rate, pattern in _RATES.items() if pattern.search(problem)]
+    if not rates or period in rates or any((rate, period) not in _TURNS_INTO for rate in rates):
+        return None
+    turning = {Fraction(n) for rate in rates for n in _TURNS_INTO[rate, period]}
+    if turning & numbers(normalize(problem)) or any(turning & numbers(normalize(step)) for step in steps):
+        return None
+    said = re.compile(rf"\b{word}\b", re.IGNORECASE)
+    at = next((i for i, step in enumerate(steps) if said.search(step) and DIGIT.search(step)), None)
+    return None if at is None else (at, f"rates per {' and '.join(rates)}, never turned into one per {period}")
 
 
 _PERCENT_MORE = re.compile(
