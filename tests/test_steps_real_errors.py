@@ -526,6 +526,38 @@ def test_a_rate_per_day_is_turned_into_the_period_asked_about(problem: str, trac
     _assert_misread(problem, trace, error)
 
 
+CHICKENS = (
+    "Lena keeps 13 chickens on a farm. Lena sells 5 chickens at the market. How many chickens does Lena count now?"
+)
+MARBLES = (
+    "Emma has 28 marbles. Tom has 5 marbles. A friend gives Emma 11 more marbles. How many marbles does Emma have now?"
+)
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        # a row a demo published on 2026-12-06
+        (CHICKENS, "Step 1: Lena has 5 chickens.\nStep 2: 13 - 5 = 8.\nThe answer is \\boxed{8}.",
+         "Step 1: Lena has 5 chickens. (the problem: Lena keeps 13 chickens)"),
+        (CHICKENS, "Step 1: At first she has 5 chickens.\nStep 2: 13 - 5 = 8.\nThe answer is \\boxed{8}.",
+         "Step 1: At first she has 5 chickens. (the problem: Lena keeps 13 chickens)"),
+        (MARBLES, "Step 1: Emma has 11 marbles.\nStep 2: 28 + 11 = 39.\nThe answer is \\boxed{39}.",
+         "Step 1: Emma has 11 marbles. (the problem: Emma has 28 marbles)"),
+        (CHICKENS, "Step 1: Lena has 13 chickens.\nStep 2: She sells 5, so 13 - 5 = 8.\nThe answer is \\boxed{8}.",
+         None),
+        # a result, once a step has calculated, may be held
+        (CHICKENS, "Step 1: 13 - 5 = 8.\nStep 2: Lena has 8 chickens.\nThe answer is \\boxed{8}.", None),
+        # with two holders, "she" may be the other one; Tom holds his own 5
+        (MARBLES, "Step 1: Tom has 5 marbles.\nStep 2: 28 + 11 = 39.\nThe answer is \\boxed{39}.", None),
+    ],
+)  # fmt: skip
+def test_a_holding_the_problem_gives_is_not_restated_as_another_number(
+    problem: str, trace: str, error: str | None
+) -> None:
+    _assert_misread(problem, trace, error)
+
+
 TOBY = (
     "Toby reads a 9000-word book at 300 words per minute. He has to be at the airport in 60 minutes and it takes 10 "
     "minutes to get there. How many minutes early will Toby be?"

@@ -16,6 +16,7 @@ from filters.steps.facts import (
     admits_negatives,
     answer_given_to_another,
     claimed_given,
+    holding_misstated,
     misread_fact,
     negative_allowed,
     problem_facts,
@@ -217,6 +218,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     if not competition and (unconverted := period_never_converted(problem, steps)) is not None:
         at, periods = unconverted
         return rejected(at, "misread_fact", f"{steps[at]} ({periods})")
+    if not competition and (misstated := holding_misstated(problem, steps)) is not None:
+        at, says = misstated
+        return rejected(at, "misread_fact", f"{steps[at]} (the problem: {says})")
     if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
     lines = [normalized[i] for i in body]

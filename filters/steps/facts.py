@@ -12,7 +12,17 @@ from functools import lru_cache
 
 from filters.steps.latex import has_math
 from filters.steps.text import FINAL_ANSWER, sentences
-from filters.steps.tokens import AMOUNT, NUMBER_WORDS, OP, WORD_NUMBER, Token, normalize, numbers, percent_forms
+from filters.steps.tokens import (
+    AMOUNT,
+    NUMBER_WORDS,
+    OP,
+    WORD_NUMBER,
+    Token,
+    normalize,
+    number,
+    numbers,
+    percent_forms,
+)
 
 WORD_RE = re.compile(r"[a-z]+")
 
@@ -228,6 +238,39 @@ def answer_given_to_another(problem: str, steps: list[str], answer: str | None) 
             if (named or role) and noun.lower() not in question:
                 others.append(i)
     return others[0] if others else None
+
+
+_HOLDING = r"(?:has|had|have|keeps|kept|owns|owned)"
+# "Lena keeps 13 chickens": what a named participant holds at the start, by the problem
+_GIVEN_HOLDING = re.compile(
+    rf"\b(?P<owner>[A-Z][a-z]+)\s+{_HOLDING}\s+(?:saved\s+)?\$?(?P<amount>{AMOUNT})\s+(?P<noun>[a-z]+)"
+)
+_WORKS = re.compile(r"\d\s*[-+*/x×÷]\s*\$?\d|=")  # a step that calculates
+
+
+def holding_misstated(problem: str, steps: list[str]) -> tuple[int, str] | None:
+    """The first step, before any step calculates, that says a participant holds another number of the problem than
+    the problem gives them ("Lena has 5 chickens." where Lena keeps 13 chickens and sells 5, a row a demo published;
+    "she", where the problem names one holder): the 0-based step and what the problem says, else None."""
+    held: dict[tuple[str, str], tuple[Fraction, str]] = {}
+    for match in _GIVEN_HOLDING.finditer(problem):
+        noun = match.group("noun").lower().removesuffix("s")
+        held.setdefault((match.group("owner"), noun), (number(match.group("amount")), match.group(0)))
+    if not held:
+        return None
+    given = problem_facts(problem)[1]
+    owners = {owner for owner, _ in held}
+    for i, step in enumerate(steps):
+        if _WORKS.search(step):
+            return None
+        for (owner, noun), (amount, says) in held.items():
+            names = rf"{owner}|[Ss]he|[Hh]e" if len(owners) == 1 else owner
+            pattern = rf"\b(?:{names})\s+{_HOLDING}\s+(?:only\s+)?\$?(?P<amount>{AMOUNT})\s+(?P<noun>[a-z]+)"
+            for match in re.finditer(pattern, step):
+                stated = number(match.group("amount"))
+                if match.group("noun").lower().removesuffix("s") == noun and stated != amount and stated in given:
+                    return i, says
+    return None
 
 
 def restates_given(problem: str, line: str, value: Fraction) -> bool:
