@@ -248,25 +248,35 @@ _GIVEN_HOLDING = re.compile(
 _WORKS = re.compile(r"\d\s*[-+*/x×÷]\s*\$?\d|=")  # a step that calculates
 
 
-def holding_misstated(problem: str, steps: list[str]) -> tuple[int, str] | None:
-    """The first step, before any step calculates, that says a participant holds another number of the problem than
-    the problem gives them ("Lena has 5 chickens." where Lena keeps 13 chickens and sells 5, a row a demo published;
-    "she", where the problem names one holder): the 0-based step and what the problem says, else None."""
+@lru_cache(maxsize=4096)
+def _holdings(problem: str) -> tuple[tuple[re.Pattern[str], str, Fraction, str], ...]:
+    """What each named participant holds at the start, by the problem: the pattern of a step that says they hold a
+    number of those things, the things, the number and the problem's words."""
     held: dict[tuple[str, str], tuple[Fraction, str]] = {}
     for match in _GIVEN_HOLDING.finditer(problem):
         noun = match.group("noun").lower().removesuffix("s")
         held.setdefault((match.group("owner"), noun), (number(match.group("amount")), match.group(0)))
-    if not held:
+    owners = {owner for owner, _ in held}
+    found = []
+    for (owner, noun), (amount, says) in held.items():
+        names = rf"{owner}|[Ss]he|[Hh]e" if len(owners) == 1 else owner
+        pattern = re.compile(rf"\b(?:{names})\s+{_HOLDING}\s+(?:only\s+)?\$?(?P<amount>{AMOUNT})\s+(?P<noun>[a-z]+)")
+        found.append((pattern, noun, amount, says))
+    return tuple(found)
+
+
+def holding_misstated(problem: str, steps: list[str]) -> tuple[int, str] | None:
+    """The first step, before any step calculates, that says a participant holds another number of the problem than
+    the problem gives them ("Lena has 5 chickens." where Lena keeps 13 chickens and sells 5, a row a demo published;
+    "she", where the problem names one holder): the 0-based step and what the problem says, else None."""
+    if not (holdings := _holdings(problem)):
         return None
     given = problem_facts(problem)[1]
-    owners = {owner for owner, _ in held}
     for i, step in enumerate(steps):
         if _WORKS.search(step):
             return None
-        for (owner, noun), (amount, says) in held.items():
-            names = rf"{owner}|[Ss]he|[Hh]e" if len(owners) == 1 else owner
-            pattern = rf"\b(?:{names})\s+{_HOLDING}\s+(?:only\s+)?\$?(?P<amount>{AMOUNT})\s+(?P<noun>[a-z]+)"
-            for match in re.finditer(pattern, step):
+        for pattern, noun, amount, says in holdings:
+            for match in pattern.finditer(step):
                 stated = number(match.group("amount"))
                 if match.group("noun").lower().removesuffix("s") == noun and stated != amount and stated in given:
                     return i, says

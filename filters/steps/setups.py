@@ -170,11 +170,10 @@ _TURNS_INTO = {
 _NAMED_DAYS = re.compile(r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|weekday|weekend", re.IGNORECASE)
 
 
-def period_never_converted(problem: str, steps: list[str]) -> tuple[int, str] | None:
-    """The first step that states a number for the longer period a question asks about ("$240 in June") where the
-    problem gives its rates per a shorter one ("10 dozen doughnuts every day") and neither it nor the trace states
-    the number that turns one into the other (30 days, 7 or 5 days a week, 52 weeks): the 0-based step and the two
-    periods, else None. A problem that names the days (Monday to Thursday) counts them itself."""
+@lru_cache(maxsize=4096)
+def _unturned_period(problem: str) -> tuple[str, str, str, frozenset[Fraction]] | None:
+    """What ``period_never_converted`` needs of a problem: the word that names the asked period, the period, its
+    rates' periods and the numbers that turn them into it; None where the problem asks for no longer period."""
     questions = [sentence for sentence in re.split(r"(?<=[.!?])\s+", problem.strip()) if "?" in sentence]
     asked = _ASKED_PERIOD.search(" ".join(questions))
     if asked is None or _NAMED_DAYS.search(problem):
@@ -184,12 +183,23 @@ def period_never_converted(problem: str, steps: list[str]) -> tuple[int, str] | 
     rates = [rate for rate, pattern in _RATES.items() if pattern.search(problem)]
     if not rates or period in rates or any((rate, period) not in _TURNS_INTO for rate in rates):
         return None
-    turning = {Fraction(n) for rate in rates for n in _TURNS_INTO[rate, period]}
-    if turning & numbers(normalize(problem)) or any(turning & numbers(normalize(step)) for step in steps):
+    turning = frozenset(Fraction(n) for rate in rates for n in _TURNS_INTO[rate, period])
+    return None if turning & numbers(normalize(problem)) else (word, period, " and ".join(rates), turning)
+
+
+def period_never_converted(problem: str, steps: list[str]) -> tuple[int, str] | None:
+    """The first step that states a number for the longer period a question asks about ("$240 in June") where the
+    problem gives its rates per a shorter one ("10 dozen doughnuts every day") and neither it nor the trace states
+    the number that turns one into the other (30 days, 7 or 5 days a week, 52 weeks): the 0-based step and the two
+    periods, else None. A problem that names the days (Monday to Thursday) counts them itself."""
+    if (unturned := _unturned_period(problem)) is None:
+        return None
+    word, period, rates, turning = unturned
+    if any(turning & numbers(normalize(step)) for step in steps):
         return None
     said = re.compile(rf"\b{word}\b", re.IGNORECASE)
     at = next((i for i, step in enumerate(steps) if said.search(step) and DIGIT.search(step)), None)
-    return None if at is None else (at, f"rates per {' and '.join(rates)}, never turned into one per {period}")
+    return None if at is None else (at, f"rates per {rates}, never turned into one per {period}")
 
 
 _PERCENT_MORE = re.compile(
