@@ -13,6 +13,7 @@ import re
 from fractions import Fraction
 from functools import lru_cache
 
+from filters.steps.text import sentences
 from filters.steps.tokens import AMOUNT, DIGIT, WORD_NUMBER, inside_calculation, normalize, number, numbers
 
 # "180 - 180 = 0", "5 marbles - 5 marbles = 0": the whole of a calculation, not a term of a longer one
@@ -174,7 +175,7 @@ _NAMED_DAYS = re.compile(r"(?:mon|tues|wednes|thurs|fri|satur|sun)day|weekday|we
 def _unturned_period(problem: str) -> tuple[str, str, str, frozenset[Fraction]] | None:
     """What ``period_never_converted`` needs of a problem: the word that names the asked period, the period, its
     rates' periods and the numbers that turn them into it; None where the problem asks for no longer period."""
-    questions = [sentence for sentence in re.split(r"(?<=[.!?])\s+", problem.strip()) if "?" in sentence]
+    questions = [sentence for sentence in sentences(problem) if "?" in sentence]
     asked = _ASKED_PERIOD.search(" ".join(questions))
     if asked is None or _NAMED_DAYS.search(problem):
         return None
