@@ -64,6 +64,10 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "2 feet 3 inches = 2 * 12 + 3 = 27 inches, and 27 / 3 = 9. \\boxed{9}",
         # a chain whose value goes on in another unit (a GSM8K solution: "he has 4-2=2 hours=120 minutes left")
         "He has 4 - 2 = 2 hours = 120 minutes left, and 120 / 40 = 3, 3 * 3 = 9. \\boxed{9}",
+        # an amount set equal to itself in another unit works the answer out (GSM8K: "2.5 years = 30 months")
+        "Step 1: Let F be the hours. 2F = 1.5, so F = 0.75.\nStep 2: 0.75 hours = 45 minutes.\n"
+        "Step 3: 45 / 5 = 9.\n\\boxed{9}",
+        "Step 1: Let F be the years. 4F = 3, so F = 0.75.\nStep 2: 0.75 years = 9 months.\n\\boxed{9}",
         # a known unknown put into a multiple of it works that multiple out (a GSM8K solution: "x=10", then "the
         # number of Carla's wins would be 2x=20 games")
         "Step 1: Let x be the pears. 3x = 13.5, so x = 4.5.\nStep 2: The apples are twice the pears.\n"

@@ -87,9 +87,10 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             previous = None
             continue
         opens_chain = previous is None
-        if not opens_chain and (conversion := _conversion(segments[index - 1], segments[index])) is not None:
-            if not conversion[1]:  # "2 hours = 100 minutes"
-                found.append(Claim(conversion[0], False, Fraction(0)))
+        conversion = _conversion(segments[index - 1], segments[index], opens_chain)
+        if conversion is not None and (conversion[1] or not opens_chain):
+            # "2.5 years = 30 months" works 30 out; "2 hours = 100 minutes" in a chain is false
+            found.append(Claim(*conversion))
             previous = head = None  # "4 - 2 = 2 hours = 120 minutes": the chain's value goes on in another unit
             continue
         left = suffix(segments[index - 1]) if opens_chain else previous
@@ -127,17 +128,21 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
     return found
 
 
-def _conversion(before: list[Token], after: list[Token]) -> tuple[str, bool] | None:
-    """A link of a chain that converts its amount to another unit of the same kind ("= 2 hours = 120 minutes"): its
-    text and whether it holds; None where it is no conversion."""
-    amount, unit = trim(before)[-2:] if len(trim(before)) == 2 else (None, None)
-    other = trim(after)[:2]
-    if amount is None or unit is None or len(other) < 2 or amount.kind != NUM or other[0].kind != NUM:
+def _conversion(before: list[Token], after: list[Token], opening: bool) -> tuple[str, bool, Fraction] | None:
+    """An amount set equal to itself in another unit of the same kind ("2.5 years = 30 months"; in a chain, the whole
+    link: "= 2 hours = 120 minutes"): its text, whether it holds and the converted amount; None where it is none."""
+    tail = trim(before)
+    if len(tail) < 2 or (len(tail) > 2 and (not opening or tail[-3].kind in (OP, NUM, LP))):
         return None
-    if amount.value is None or other[0].value is None or unit.kind != WORD or other[1].kind != WORD:
+    amount, unit = tail[-2:]
+    other = trim(after)[:2]
+    if len(other) < 2 or amount.kind != NUM or other[0].kind != NUM or unit.kind != WORD or other[1].kind != WORD:
+        return None
+    if amount.value is None or other[0].value is None:
         return None
     holds = converts(amount.value, unit.text, other[0].value, other[1].text)
-    return None if holds is None else (f"{amount.text} {unit.text} = {other[0].text} {other[1].text}", holds)
+    text = f"{amount.text} {unit.text} = {other[0].text} {other[1].text}"
+    return None if holds is None else (text, holds, other[0].value if holds else Fraction(0))
 
 
 def _counted(segments: list[list[Token]], index: int) -> Token | None:
