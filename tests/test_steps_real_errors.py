@@ -1019,6 +1019,19 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
             "weeks.\nThe answer is \\boxed{3}.",
             "answer_not_worked",
         ),
+        (  # the sum of the last two calculations' results, said in words (a GSM8K solution: 30 and 49 questions right,
+            # then "He gets 79 questions right in total.")
+            "He gets 75% of 40 math questions and 98% of 50 English questions right. How many does he get right?",
+            "Step 1: 40 x .75 = 30 math questions.\nStep 2: 50 x .98 = 49 English questions.\n"
+            "Step 3: He gets 79 questions right in total.\nThe answer is \\boxed{79}.",
+            None,
+        ),
+        (  # results of calculations further back are no step in words
+            "He gets 75% of 40 math questions and 98% of 50 English questions right. How many does he get right?",
+            "Step 1: 40 x .75 = 30 math questions.\nStep 2: 50 x .98 = 49 English questions.\n"
+            "Step 3: 49 - 9 = 40.\nStep 4: He gets 79 questions right in total.\nThe answer is \\boxed{79}.",
+            "answer_not_worked",
+        ),
         (  # a negative result counts with its sign
             "The temperatures were -14, -8 and +1 degrees. What was the average?",
             "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",

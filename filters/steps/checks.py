@@ -337,12 +337,23 @@ def _unworked(
         return None
     if _counts_repeats(target, body):
         return None
+    if any(_sums_the_last_two(target, worked[:k]) for k, _ in stating):
+        return None
     known = set(given)
     for i, n in enumerate(values):
         if scaled & n and not scaled & known:
             return "answer_not_worked", i
         known |= n
     return "answer_not_worked", None
+
+
+def _sums_the_last_two(target: Fraction, worked: list[set[Fraction]]) -> bool:
+    """Whether ``target`` is the sum or the difference of the results of the last two lines that calculate ("30
+    questions correct", "49 questions right", then "79 questions right in total"): a step in words."""
+    calculated = [results for results in worked if results]
+    if len(calculated) < 2:
+        return False
+    return any(target in (a + b, abs(a - b)) for a in calculated[-2] for b in calculated[-1])
 
 
 # a question that asks for one of several results ("the most money", "the lowest price per ounce")
