@@ -1032,6 +1032,19 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
             "Step 3: 49 - 9 = 40.\nStep 4: He gets 79 questions right in total.\nThe answer is \\boxed{79}.",
             "answer_not_worked",
         ),
+        (  # a quantity set up in an unknown, stated once the unknown is solved (a GSM8K solution: "Remy = 3R + 1",
+            # then "R = 8", then "Remy used 25 gallons")
+            "Remy used 1 more gallon than 3 times Roman's. Together they used 33 gallons. How many did Remy use?",
+            "Step 1: Let R be Roman's gallons. Remy = 3R + 1.\nStep 2: 4R + 1 = 33, so 4R = 32 and R = 8.\n"
+            "Step 3: Remy used 25 gallons.\nThe answer is \\boxed{25}.",
+            None,
+        ),
+        (
+            "Remy used 1 more gallon than 3 times Roman's. Together they used 33 gallons. How many did Remy use?",
+            "Step 1: Let R be Roman's gallons. Remy = 3R + 1.\nStep 2: 4R + 1 = 33, so 4R = 32 and R = 8.\n"
+            "Step 3: Remy used 26 gallons.\nThe answer is \\boxed{26}.",
+            "answer_not_worked",
+        ),
         (  # a negative result counts with its sign
             "The temperatures were -14, -8 and +1 degrees. What was the average?",
             "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",

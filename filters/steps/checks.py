@@ -224,7 +224,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
     lines = [normalized[i] for i in body]
-    if not competition and (unworked := _unworked(problem, trace, lines, values, worked, stated)):
+    if not competition and (unworked := _unworked(problem, trace, lines, values, worked, stated, unknowns)):
         code, first = unworked
         if steps:  # the steps after the first bad one are unjudged, whatever their calculations
             bad = len(steps) - 1 if first is None else body[first]
@@ -305,13 +305,14 @@ def _unworked(
     values: list[set[Fraction]],
     worked: list[set[Fraction]],
     stated: set[Fraction],
+    unknowns: dict[str, Fraction],
 ) -> tuple[str, int | None] | None:
     """Why the final answer is not the result of a step (None where it is), and the body line that first states it
     from nowhere (None: the final answer's own step). ``answer_not_derived``: no working step (one that is not a
     restatement of the problem) states it; ``answer_not_worked``: steps state it, but no checked calculation produces
     it and no step restates the sentence of the problem that gives it ("so there are only 12 books left"); its first
     wrong step is the first to state it while neither the problem nor an earlier step has it. ``values`` are the body
-    lines' numbers, ``worked`` their calculations' results."""
+    lines' numbers, ``worked`` their calculations' results, ``unknowns`` the values named unknowns were solved to."""
     answer = extract_answer(trace)
     if answer is None:
         return None  # no final answer: the format filters' concern, not this check's
@@ -339,12 +340,32 @@ def _unworked(
         return None
     if any(_sums_the_last_two(target, worked[:k]) for k, _ in stating):
         return None
+    if any(target in _terms_of_solved_unknowns(line, unknowns) for line in body):
+        return None
     known = set(given)
     for i, n in enumerate(values):
         if scaled & n and not scaled & known:
             return "answer_not_worked", i
         known |= n
     return "answer_not_worked", None
+
+
+# "3R + 1", "4A - 5", "D+5": a term in one named unknown with a number added or taken away
+_TERM_IN_AN_UNKNOWN = re.compile(
+    r"(?<![\w.])(?:(?P<times>\d+(?:\.\d+)?)\s*\*?\s*)?(?P<unknown>[A-Za-z])(?![\w'’])\s*(?P<sign>[-+])\s*"
+    r"(?P<number>\d+(?:\.\d+)?)(?!\.?\d)"
+)
+
+
+def _terms_of_solved_unknowns(line: str, unknowns: dict[str, Fraction]) -> set[Fraction]:
+    """The values of a line's terms in unknowns solved for ("Remy = 3R + 1" once R = 8: 25): a trace that sets a
+    quantity up in an unknown and then states its value has worked it out."""
+    found = set()
+    for match in _TERM_IN_AN_UNKNOWN.finditer(line) if unknowns else ():
+        if (value := unknowns.get(match.group("unknown"))) is not None:
+            term = Fraction(match.group("times") or 1) * value
+            found.add(term + Fraction(match.group("number")) * (1 if match.group("sign") == "+" else -1))
+    return found
 
 
 def _sums_the_last_two(target: Fraction, worked: list[set[Fraction]]) -> bool:
