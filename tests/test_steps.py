@@ -57,6 +57,7 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "Carrying 26 objects three at a time takes 26/3 = 8 and 2/3 loads, so 8 + 1 = 9 trips. \\boxed{9}",
         "In 58 hours the cycle fits 58 / 6 = 9 full cycles with a remainder of 4 hours. \\boxed{9}",
         "She left at 7:50 and walked 30 minutes, so 7:50 + 30 minutes = 8:20, and 4 + 5 = 9. \\boxed{9}",
+        "From 9 am - 5 pm is 8 hours, and 8 + 1 = 9. \\boxed{9}",  # a stretch between clock times, no minus
         "She has 9 apples because 18 / 2 = <<9=9>>9. \\boxed{9}",  # a calculator note with nothing to calculate
         # a measure in two units turned into the smaller one: the smaller part is no count set equal to the sum
         "1 hour 30 minutes = 60 + 30 = 90 minutes, and 90 / 10 = 9. \\boxed{9}",
@@ -101,6 +102,7 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("16 apples = 4 + 5 = 9 apples. \\boxed{9}", "16 = 4 + 5"),
         ("1 hour 30 minutes = 60 + 30 = 80 minutes, and 80 - 71 = 9. \\boxed{9}", "60 + 30 = 80"),
         ("He has 4 - 2 = 2 hours = 100 minutes left, and 100 - 91 = 9. \\boxed{9}", "2 hours = 100 minutes"),
+        ("From 9 am - 5 pm is 8 hours, and 8 + 2 = 9. \\boxed{9}", "8 + 2 = 9"),  # the rest of a clock line is judged
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
         ("Two crates hold 2 * 1 500 = 3 500 grams, and 3 + 6 = 9. \\boxed{9}", "2 * 1 500 = 3 500"),

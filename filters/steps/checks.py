@@ -76,6 +76,7 @@ from filters.steps.units import (
 )
 
 _CLOCK = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d:])")  # a time of day: 7:50, 00:00
+_MERIDIEM = re.compile(r"\d\s*[ap]\.?m\b", re.IGNORECASE)  # a claim of clock times: "9 am - 5 = 8" of "9 am - 5 pm"
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
 
@@ -167,7 +168,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         clock = ":" in steps[i] and _CLOCK.search(steps[i])  # "6:00 + 18 hours = 00:00": no arithmetic of numbers
         for claim in claims:
             checked += 1
-            if not claim.holds and not clock:
+            if not claim.holds and not clock and not _MERIDIEM.search(claim.text):
                 return rejected(i, "false_calculation", claim.text)
             impossible = None
             if claim.value < 0 and not negative_allowed(problem, trace):
