@@ -58,6 +58,7 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "In 58 hours the cycle fits 58 / 6 = 9 full cycles with a remainder of 4 hours. \\boxed{9}",
         "She left at 7:50 and walked 30 minutes, so 7:50 + 30 minutes = 8:20, and 4 + 5 = 9. \\boxed{9}",
         "From 9 am - 5 pm is 8 hours, and 8 + 1 = 9. \\boxed{9}",  # a stretch between clock times, no minus
+        "Day 1 + Day 2 = 4 + 5 = 9 apples. \\boxed{9}",  # parts named by labels (GSM8K: "Week 1 + Week 2 = 35 + 35")
         "She has 9 apples because 18 / 2 = <<9=9>>9. \\boxed{9}",  # a calculator note with nothing to calculate
         # a measure in two units turned into the smaller one: the smaller part is no count set equal to the sum
         "1 hour 30 minutes = 60 + 30 = 90 minutes, and 90 / 10 = 9. \\boxed{9}",

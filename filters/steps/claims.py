@@ -100,7 +100,13 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
         previous = right if right is not None and end >= len(trim(segments[index])) else None
         head = left if left is not None and left.compound and previous is not None else None
         bare = trim(segments[index - 1])[-2:] if opens_chain and equals[index - 1] == "=" else []
-        after_word = len(bare) == 1 or (len(bare) == 2 and bare[0].kind == WORD and len(bare[0].text) > 1)
+        # "by 4 = $27 * 4": a bare number after a word; "Week 1 + Week 2 = 35 + 35" names its parts by labels
+        after_word = len(bare) == 1 or (
+            len(bare) == 2
+            and bare[0].kind == WORD
+            and len(bare[0].text) > 1
+            and sum(t.text == bare[0].text for t in segments[index - 1]) == 1
+        )
         number = bare[-1] if bare and after_word and bare[-1].kind == NUM and DIGIT.search(bare[-1].text) else None
         if number is None and opens_chain and equals[index - 1] in ("=", "is"):
             number = _counted(segments, index)
