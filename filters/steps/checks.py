@@ -213,15 +213,10 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
         return rejected(nowhere, "unfounded_fact", steps[nowhere])
-    if not competition and (clocked := clock_end_as_hours(problem, steps)) is not None:
-        at, stretch = clocked
-        return rejected(at, "misread_fact", f"{steps[at]} (the problem: {stretch})")
-    if not competition and (unconverted := period_never_converted(problem, steps)) is not None:
-        at, periods = unconverted
-        return rejected(at, "misread_fact", f"{steps[at]} ({periods})")
-    if not competition and (misstated := holding_misstated(problem, steps)) is not None:
-        at, says = misstated
-        return rejected(at, "misread_fact", f"{steps[at]} (the problem: {says})")
+    for misset_trace in (clock_end_as_hours, period_never_converted, holding_misstated) if not competition else ():
+        if (found := misset_trace(problem, steps)) is not None:
+            at, why = found
+            return rejected(at, "misread_fact", f"{steps[at]} ({why})")
     if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
     lines = [normalized[i] for i in body]

@@ -268,7 +268,7 @@ def _holdings(problem: str) -> tuple[tuple[re.Pattern[str], str, Fraction, str],
 def holding_misstated(problem: str, steps: list[str]) -> tuple[int, str] | None:
     """The first step, before any step calculates, that says a participant holds another number of the problem than
     the problem gives them ("Lena has 5 chickens." where Lena keeps 13 chickens and sells 5, a row a demo published;
-    "she", where the problem names one holder): the 0-based step and what the problem says, else None."""
+    "she", where the problem names one holder): the 0-based step and why (what the problem says), else None."""
     if not (holdings := _holdings(problem)):
         return None
     given = problem_facts(problem)[1]
@@ -279,7 +279,7 @@ def holding_misstated(problem: str, steps: list[str]) -> tuple[int, str] | None:
             for match in pattern.finditer(step):
                 stated = number(match.group("amount"))
                 if match.group("noun").lower().removesuffix("s") == noun and stated != amount and stated in given:
-                    return i, says
+                    return i, f"the problem: {says}"
     return None
 
 

@@ -129,7 +129,7 @@ _CLOCK_RANGE = re.compile(
 def clock_end_as_hours(problem: str, steps: list[str]) -> tuple[int, str] | None:
     """The first step that counts the hours of a stretch the problem gives by the clock ("she baked from 1:00 PM -
     6:00 PM") as one of its clock times ("in 6 hours") in a trace that never states how long it lasts (5 hours, 300
-    minutes). The 0-based step and the clock range, else None."""
+    minutes). The 0-based step and why (the clock range), else None."""
     match = _CLOCK_RANGE.search(problem)
     if match is None:
         return None
@@ -147,7 +147,7 @@ def clock_end_as_hours(problem: str, steps: list[str]) -> tuple[int, str] | None
         if {lasts, lasts * 60} & numbers(normalize(step)):
             return None
         if said_as_hours.search(step):
-            return i, match.group(0)
+            return i, f"the problem: {match.group(0)}"
     return None
 
 
@@ -191,8 +191,8 @@ def _unturned_period(problem: str) -> tuple[str, str, str, frozenset[Fraction]] 
 def period_never_converted(problem: str, steps: list[str]) -> tuple[int, str] | None:
     """The first step that states a number for the longer period a question asks about ("$240 in June") where the
     problem gives its rates per a shorter one ("10 dozen doughnuts every day") and neither it nor the trace states
-    the number that turns one into the other (30 days, 7 or 5 days a week, 52 weeks): the 0-based step and the two
-    periods, else None. A problem that names the days (Monday to Thursday) counts them itself."""
+    the number that turns one into the other (30 days, 7 or 5 days a week, 52 weeks): the 0-based step and why (the
+    two periods), else None. A problem that names the days (Monday to Thursday) counts them itself."""
     if (unturned := _unturned_period(problem)) is None:
         return None
     word, period, rates, turning = unturned
