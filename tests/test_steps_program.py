@@ -314,3 +314,52 @@ def test_a_program_that_adds_a_share_or_a_loops_count_misreads_the_problem(
     checked = check_trace(problem, "\n".join(lines))
     assert checked.first_bad_step == first_bad_step
     assert (checked.error is None) if why is None else why in checked.error.detail
+
+
+FEED = (
+    "Dexter has five pigs. Each one eats 4 pounds of feed, twice a day. If Dexter ordered 300 pounds of feed, how "
+    "many pounds of feed is left after a week?"
+)
+SHOP = (
+    "Josh services 3 cars a day. He is open every day but Sunday and Wednesday. He gets $4 a car. How much in 2 weeks?"
+)
+DRIVE = (
+    "The drive from Bernadette's apartment takes four times as long as the drive from Wayne's hotel. It takes Wayne "
+    "four minutes. She wants to arrive 5 minutes before him. How much earlier should she leave than Wayne?"
+)
+
+
+@pytest.mark.parametrize(
+    ("problem", "lines", "first_bad_step"),
+    [
+        (FEED, ["per_meal = 4", "meals = 2", "used = per_meal * meals * 7 * 5 / 2", "print(300 - used)"], 2),
+        (FEED, ["per_meal = 4", "meals = 2", "used = per_meal * meals * 7 * 5", "print(300 - used)"], None),
+        (FEED, ["pigs = 5", "meals = 2", "used = 4 * meals * 7 * pigs", "print(300 - used)"], None),
+        (SHOP, ["weeks = 2", "hours = 8 - 2", "days = 7 - 2", "cars = 3 * hours * days * weeks", "print(cars * 4)"], 1),
+        (SHOP, ["weeks = 2", "days = 7 - 2", "cars = 3 * days * weeks", "print(cars * 4)"], None),
+        (  # a day's 7 turns days into weeks, whatever else the problem gives as 7
+            "Ann has 7 hens. Each lays 2 eggs a day. How many eggs in 2 weeks?",
+            ["hens = 7", "per_day = hens * 2", "print(per_day * 7 * 2)"],
+            None,
+        ),
+        (  # the problem gives 4 twice: named once, written once more
+            "A pen costs $4 and a book 4 times as much. How much do both cost?",
+            ["pen = 4", "book = 4 * pen", "print(pen + book)"],
+            None,
+        ),
+        (  # a program the interpreter cannot run is judged on it too
+            DRIVE,
+            ["from sympy import solve", "w = 4", "x = Symbol('x')", "t = solve(4*x + 4 - 5)[0]", "print(t - w)"],
+            3,
+        ),
+    ],
+)  # fmt: skip
+def test_a_program_that_writes_a_named_given_again_uses_it_for_what_the_problem_does_not_say(
+    problem: str, lines: list[str], first_bad_step: int | None
+) -> None:
+    checked = check_trace(problem, "\n".join(lines))
+    assert checked.first_bad_step == first_bad_step
+    if first_bad_step is None:
+        assert checked.error is None
+    else:
+        assert checked.error.code == "misread_fact" and "named already, written again" in checked.error.detail

@@ -38,6 +38,7 @@ from filters.steps.reference import (
 from filters.steps.setups import (
     clock_end_as_hours,
     fractional_count,
+    given_written_again,
     ignored_given,
     leftover_untaken,
     loop_index_scaled,
@@ -238,18 +239,22 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
 def _check_program(problem: str, steps: list[str], source: str, reference: str | None) -> TraceCheck:
     """A program-of-thought trace, run: wrong at the line it fails at, at the first assignment of a negative number to
     a quantity that cannot be negative, where it keeps a number the problem gives as a percent as a plain one, where
-    it calls a quantity left over without taking anything away, adds a share to an amount or adds up an amount times
-    a loop's count from 0, where a ``reference`` is given and the last thing printed is another number than its
-    answer, at the first number it works out that neither the problem nor the reference states (else at the last
-    assignment of the printed number), or, without a reference, at the last assignment of what it prints where it
-    never uses a number the problem gives; its lines that ran are right (their calculations are Python's own). One
-    the interpreter cannot run is judged only on the numbers it states."""
+    it calls a quantity left over without taking anything away, adds a share to an amount, adds up an amount times
+    a loop's count from 0 or writes a given it has named again more times than the problem gives it, where a
+    ``reference`` is given and the last thing printed is another number than its answer, at the first number it works
+    out that neither the problem nor the reference states (else at the last assignment of the printed number), or,
+    without a reference, at the last assignment of what it prints where it never uses a number the problem gives; its
+    lines that ran are right (their calculations are Python's own). One the interpreter cannot run is judged only on
+    the numbers it states and writes again."""
     labels: list[bool | None] = [None] * len(steps)
     try:
         run = run_program(source)
-    except Unjudged:  # (an import, say): only what its source states can be judged, and not where it goes wrong
+    except Unjudged:  # (an import, say): only what its source states can be judged
+        if (again := given_written_again(problem, source)) is not None:
+            labels[again[0]] = False
+            return TraceCheck(steps, labels, 0, _written_again(steps[again[0]], again[1]))
         if reference is None and (unused := ignored_given(problem, source)) is not None:
-            labels[-1] = False
+            labels[-1] = False  # (not where it goes wrong)
             return TraceCheck(steps, labels, 0, _never_used(steps[-1], unused))
         return TraceCheck(steps, labels, 0, None)
     for i in run.ran:
@@ -268,6 +273,8 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
         bad, error = added[0], Drop("misread_fact", f"{added[1]} (a share added to an amount)")
     elif (scaled := loop_index_scaled(source)) is not None:
         bad, error = scaled[0], Drop("misread_fact", f"{scaled[1]} (each amount scaled by the count from 0)")
+    elif (again := given_written_again(problem, source)) is not None:
+        bad, error = again[0], _written_again(steps[again[0]], again[1])
     elif reference and run.printed and (contradiction := contradicted_answer(str(run.printed[-1]), reference)):
         answer, error = contradiction
         worked = [(i, v) for i, v in run.assigned if i in run.computing]
@@ -285,6 +292,10 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
 
 def _never_used(step: str, given: str) -> Drop:
     return Drop("misread_fact", f"{step.strip()} (the problem's {given} is never used)")
+
+
+def _written_again(step: str, given: str) -> Drop:
+    return Drop("misread_fact", f"{step.strip()} (the problem's {given}, named already, written again for another)")
 
 
 def _printed_at(run: ProgramRun, steps: int, value: Fraction | None = None) -> int:

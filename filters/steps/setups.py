@@ -10,11 +10,22 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections import Counter
 from fractions import Fraction
 from functools import lru_cache
 
 from filters.steps.text import sentences
-from filters.steps.tokens import AMOUNT, DIGIT, WORD_NUMBER, inside_calculation, normalize, number, numbers
+from filters.steps.tokens import (
+    AMOUNT,
+    DIGIT,
+    WORD_NUMBER,
+    inside_calculation,
+    normalize,
+    number,
+    number_mentions,
+    numbers,
+)
+from filters.steps.units import conversion_factors
 
 # "180 - 180 = 0", "5 marbles - 5 marbles = 0": the whole of a calculation, not a term of a longer one
 _SELF_DIFFERENCE = re.compile(
@@ -369,6 +380,55 @@ def ignored_given(problem: str, source: str) -> str | None:
     ):
         return "half"
     return None
+
+
+# words that give a number beyond the number words: "both" 2, "a dozen" 12, "a third" a share of 3, "a quarter" of 4
+_COUNT_WORDS = re.compile(r"\b(?:(both|pairs?|couple)|(dozens?)|(thirds?)|(quarters?|fourths?))\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=256)
+def _mentions(problem: str) -> Counter[Fraction]:
+    """How many times a problem gives each number: in digits, number words, factors ("twice"), count words or days
+    named."""
+    found = number_mentions(normalize(problem))
+    for match in _FACTORS.finditer(problem):
+        found[Fraction(3 if match.group(2) else 2)] += 1
+    for match in _COUNT_WORDS.finditer(problem):
+        found[Fraction(2 if match.group(1) else 12 if match.group(2) else 3 if match.group(3) else 4)] += 1
+    if (days := len({day.lower() for day in _NAMED_DAYS.findall(problem)})) > 1:
+        found[Fraction(days)] += 1  # "Sunday and Wednesday": 2 days
+    return found
+
+
+def given_written_again(problem: str, source: str) -> tuple[int, str] | None:
+    """A number the problem gives that a program names (``meals_per_day = 2``) and then writes again as a bare number
+    (``feed / 2``) more times than the problem gives it, in any form (``0.25`` or ``1/4`` for 4, ``0.8`` for 20%):
+    the bare number stands for something the problem does not say. 0, 1 and the numbers that turn one of the problem's
+    units into another (60 for minutes, 7 for days) are left alone. The 0-based line of its first bare use (which use
+    stands for something else is not known; none after it is vouched for) and the number, else None."""
+    tree = _tree(source)
+    named = {
+        _constant(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+    }
+    facts = conversion_factors(problem)
+    bare: dict[Fraction, list[int]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp):
+            for operand in (node.left, node.right):
+                value = _constant(operand) if isinstance(operand, ast.Constant) else None
+                if value in named and value is not None and value > 1 and value not in facts:
+                    bare.setdefault(value, []).append(node.lineno - 1)
+    mentions = _mentions(problem)
+    found = []
+    for value, lines in bare.items():
+        given = sum(
+            n for g, n in mentions.items() if g and value in {g, 1 / g, g / 100, g * 100, 1 - g / 100, 1 + g / 100}
+        )
+        if given and 1 + len(lines) > given:
+            found.append((min(lines), f"{float(value):g}"))
+    return min(found) if found else None
 
 
 _FRACTION_GIVEN = re.compile(r"(?<![\d.,/])(\d+)\s*/\s*(\d+)(?![\d.,/])")

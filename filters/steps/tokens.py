@@ -4,6 +4,7 @@ operators (symbols, LaTeX and words: ``times``, ``divided by``, ``half of``), pa
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -256,10 +257,15 @@ def word_numbers(text: str) -> set[Fraction]:
     return {Fraction(NUMBER_WORDS[w.lower()]) for w in WORD_NUMBER.findall(text)}
 
 
-def numbers(text: str) -> set[Fraction]:
-    """The values of the numbers a text states (digits and number words)."""
-    found = word_numbers(text)
+def number_mentions(text: str) -> Counter[Fraction]:
+    """How many times a text states each number (digits and number words)."""
+    found = Counter(Fraction(NUMBER_WORDS[w.lower()]) for w in WORD_NUMBER.findall(text))
     for match in _TOKEN.finditer(text) if DIGIT.search(text) else ():
         if match.group("num"):
-            found.add(number(match.group("num")))
+            found[number(match.group("num"))] += 1
     return found
+
+
+def numbers(text: str) -> set[Fraction]:
+    """The values of the numbers a text states (digits and number words)."""
+    return set(number_mentions(text))

@@ -16,6 +16,7 @@ from filters.steps.tokens import (
     NUM,
     OP,
     WORD,
+    WORD_RE,
     Token,
     inside_calculation,
     normalize,
@@ -152,6 +153,19 @@ _CONVERSIONS: dict[tuple[str, str], tuple[int, ...]] = {
     ("grams", "kilograms"): (1000,), ("quarts", "gallons"): (4,), ("cents", "dollars"): (100,),
     **{("days", month): days if isinstance(days, tuple) else (days,) for month, days in _MONTHS.items()},
 }  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def conversion_factors(text: str) -> frozenset[Fraction]:
+    """The numbers that turn one unit into another of a kind the text measures in (60, 24 and 7 for a text of
+    minutes or days): facts a calculation may write, whatever the text gives."""
+    kinds = {_KIND[_MEASURES[word]] for word in WORD_RE.findall(text.lower()) if word in _MEASURES}
+    return frozenset(
+        Fraction(n)
+        for units, facts in _CONVERSIONS.items()
+        if any(_KIND.get(unit) in kinds for unit in units)
+        for n in facts
+    )
 
 
 def one_kind(word: str, other: str) -> bool:
