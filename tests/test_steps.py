@@ -45,6 +45,7 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "Let x be the apples left. 2x = 18, so x = 18 / 2 = 9. \\boxed{9}",
         "Let Y be the minutes. 3 x Y = 9 x 3 or 3Y = 27, so Y = 27 / 3 = 9. \\boxed{9}",
         "Let x be the apples left. 3x = 28, so x = 9.33, about 9. \\boxed{9}",
+        "Of 27 apples, 2.5 are bad: 2.5 / 27 * 100% = 9.259%, about 9%. \\boxed{9}",  # a percent rounded
         "The bed is 30 sq. ft. - 21 sq.ft = 9 sq. ft. of soil. \\boxed{9}",  # abbreviations end no sentence
         "She pays $5 (apples) + $4 (pear juice) = $9. \\boxed{9}",  # labels in parentheses
         "Two crates hold 2 * 1 500 = 3 000 grams, or 3 kilograms, and 3 + 6 = 9. \\boxed{9}",  # spaced thousands
@@ -215,6 +216,12 @@ COOKIES = "Emma bakes 9 cookies. Emma keeps baking until there are 2 times as ma
         ("Step 1: Emma starts with 9 cookies.\nStep 2: Twice: \\boxed{9 * 2 = 18}.\nThe answer is \\boxed{18}.", None),
         ("Step 1: She has 9 * 2 = 19 cookies. The answer is \\boxed{19}.", "false_calculation: 9 * 2 = 19"),
         ("Step 1: Emma starts with 9 cookies.\nThe answer is \\boxed{18}.", "answer_not_derived"),
+        # a calculation that states the answer in words is working too, and is checked
+        ("Step 1: Emma starts with 9 cookies.\nStep 2: The final answer is 9 * 2 = 18.\n#### 18", None),
+        ("Step 1: Emma starts with 9 cookies.\nStep 2: Therefore, the answer is 9 * 2 = 18.\nThe answer is: 18", None),
+        ("Emma starts with 9 cookies, so the answer is 9 * 2 = 19 cookies.", "false_calculation: 9 * 2 = 19"),
+        # after a box, a calculation is no statement of the answer: "\boxed{9} + 9 = 18" derives nothing
+        ("Step 1: Emma has \\boxed{9} + 9 = 18 cookies.\nThe answer is \\boxed{18}.", "answer_not_derived"),
     ],
 )
 def test_the_line_of_the_final_answer_is_working_up_to_the_answer(trace: str, error: str | None) -> None:

@@ -335,7 +335,7 @@ DRIVE = (
         (FEED, ["per_meal = 4", "meals = 2", "used = per_meal * meals * 7 * 5 / 2", "print(300 - used)"], 2),
         (FEED, ["per_meal = 4", "meals = 2", "used = per_meal * meals * 7 * 5", "print(300 - used)"], None),
         (FEED, ["pigs = 5", "meals = 2", "used = 4 * meals * 7 * pigs", "print(300 - used)"], None),
-        (SHOP, ["weeks = 2", "hours = 8 - 2", "days = 7 - 2", "cars = 3 * hours * days * weeks", "print(cars * 4)"], 1),
+        (SHOP, ["weeks = 2", "hours = 8 - 2", "days = 7 - 2", "cars = 3 * hours * days * weeks", "print(cars)"], 1),
         (SHOP, ["weeks = 2", "days = 7 - 2", "cars = 3 * days * weeks", "print(cars * 4)"], None),
         (  # a day's 7 turns days into weeks, whatever else the problem gives as 7
             "Ann has 7 hens. Each lays 2 eggs a day. How many eggs in 2 weeks?",

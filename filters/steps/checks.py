@@ -78,6 +78,7 @@ from filters.steps.units import (
 
 _CLOCK = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d:])")  # a time of day: 7:50, 00:00
 _MERIDIEM = re.compile(r"\d\s*[ap]\.?m\b", re.IGNORECASE)  # a claim of clock times: "9 am - 5 = 8" of "9 am - 5 pm"
+_BOXED = re.compile(r"\\(?:boxed|fbox)\b")
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
 
 
@@ -114,11 +115,16 @@ class TraceCheck:
 
 def _working(line: str) -> str:
     """What a line works out: all of a line without a final answer; of one with it, the numbers worked before the
-    final answer and any calculation written inside a box (``\\boxed{12/3 = 4}``), never the boxed answer itself."""
+    final answer, a calculation that states the answer ("the answer is 5 + 3 = 8") and any calculation written inside
+    a box (``\\boxed{12/3 = 4}``), never the answer itself."""
     match = FINAL_ANSWER.search(line)
     if match is None:
         return line
-    return " ; ".join(part for part in [line[: match.start()], *_BOXED_CLAIM.findall(line)] if DIGIT.search(part))
+    after = line[match.end() :]  # (a calculation after a box or "####" is no statement of the answer)
+    stated_in_words = match.group().lower().endswith(("is", ":")) and not _BOXED.search(after)
+    calculation = [after] if stated_in_words and "=" in after else []
+    parts = [line[: match.start()], *calculation, *_BOXED_CLAIM.findall(line)]
+    return " ; ".join(part for part in parts if DIGIT.search(part))
 
 
 def check_trace(problem: str, trace: str, reference: str | None = None) -> TraceCheck:
@@ -334,6 +340,8 @@ def _unworked(
     scaled = percent_forms((target, -target))  # signs, cents, percents
     if scaled & stated or (target.denominator == 1 and any(abs(v - target) < Fraction(1, 2) for v in stated)):
         return None  # worked out, or worked out and rounded ("9.33, about 9")
+    if target.denominator == 1 and any(abs(100 * v - target) < Fraction(1, 2) for v in stated if v < 1):
+        return None  # a share worked out as a percent and rounded ("9 / 27 * 100% = 33.333%, about 33%")
     if not any(scaled & n for n in working):
         return "answer_not_derived", None
     stating = [(k, line) for k, (line, n) in enumerate(zip(body, values, strict=True)) if scaled & n]
