@@ -46,6 +46,10 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "Let Y be the minutes. 3 x Y = 9 x 3 or 3Y = 27, so Y = 27 / 3 = 9. \\boxed{9}",
         "Let x be the apples left. 3x = 28, so x = 9.33, about 9. \\boxed{9}",
         "Of 27 apples, 2.5 are bad: 2.5 / 27 * 100% = 9.259%, about 9%. \\boxed{9}",  # a percent rounded
+        # words before a count say what "is" is said of (GSM8K, its calculator notes cut: "Double 10 bales is 10*2 =
+        # 20 bales", "the number of flowers left after he gave his brother 15 flowers is 60 - 15 = 45 flowers")
+        "Triple 3 apples is 3 * 3 = 9 apples. \\boxed{9}",
+        "The apples left after he gave away 15 apples is 24 - 15 = 9 apples. \\boxed{9}",
         "The bed is 30 sq. ft. - 21 sq.ft = 9 sq. ft. of soil. \\boxed{9}",  # abbreviations end no sentence
         "She pays $5 (apples) + $4 (pear juice) = $9. \\boxed{9}",  # labels in parentheses
         "Two crates hold 2 * 1 500 = 3 000 grams, or 3 kilograms, and 3 + 6 = 9. \\boxed{9}",  # spaced thousands

@@ -15,9 +15,6 @@ from filters.steps.units import converts, one_kind
 _TIMES = frozenset({"x", "X", "times", "by", "of", "per"})  # words that join a number to an unknown
 _CONNECTIVES = frozenset({"so", "then", "or", "and", "thus", "hence", "therefore", "get", "gives", "means", "that"})
 _LET = re.compile(r"\blet\b", re.IGNORECASE)
-_PREPOSITIONS = frozenset(
-    {"about", "after", "at", "by", "for", "from", "in", "of", "on", "over", "per", "than", "to", "with"}
-)
 # words that make a whole-number result a rounding or a quotient cut ("13 / 6 = 2 full cycles with a remainder of 1")
 _ROUNDING = re.compile(
     r"round|approx|about|nearly|almost|roughly|estimate|≈|~|whole|nearest|remainder|full|complete", re.IGNORECASE
@@ -152,14 +149,17 @@ def _conversion(before: list[Token], after: list[Token], opening: bool) -> tuple
 
 
 def _counted(segments: list[list[Token]], index: int) -> Token | None:
-    """The number of ``24 marbles is 3 * 24 = 72 marbles``: a count before the link whose unit word also follows the
-    chain's result (a conversion, ``2 hours is 2 * 60 = 120 minutes``, changes unit and is not one)."""
+    """The number of ``24 marbles is 3 * 24 = 72 marbles``: a count that opens its clause before the link, whose unit
+    word also follows the chain's result (a conversion, ``2 hours is 2 * 60 = 120 minutes``, changes unit and is not
+    one)."""
     segment = trim(segments[index - 1])
     before = segment[-2:]
     if len(before) < 2 or before[0].kind != NUM or before[1].kind != WORD or index + 1 >= len(segments):
         return None
-    if len(segment) > 2 and segment[-3].text.lower() in _PREPOSITIONS:
-        return None  # "to beat Alex by 1 fish is 33 + 1 = 34 fish": the count is not what "is" is said of
+    if len(segment) > 2 and segment[-3].kind != STOP and segment[-3].text.lower() not in _CONNECTIVES:
+        # "to beat Alex by 1 fish is 33 + 1 = 34 fish", "Double 10 bales is 10*2 = 20 bales", "left after he gave
+        # 15 flowers is 60 - 15 = 45 flowers": words before the count say what "is" is said of, not the count itself
+        return None
     larger = [t for t in segment[-5:-2] if t.text.lower() != "and"][-2:]
     if len(larger) == 2 and larger[0].kind == NUM and one_kind(larger[1].text, before[1].text):
         return None  # "1 hour and 30 minutes = 60 + 30 = 90 minutes": the count is the smaller part of a measure
