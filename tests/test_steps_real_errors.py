@@ -612,6 +612,7 @@ def test_a_given_is_no_amount_for_each_where_the_problem_has_none(problem: str, 
 
 PEARS = "George has 45% more pears than bananas. If George has 200 bananas, how many fruits does George have?"
 CARDS = "There are 15 red cards and 60% more green cards. How many cards are there?"
+HIRED = "A factory employed 852 people, and 25% more workers have just been hired. How many employees are there now?"
 
 
 @pytest.mark.parametrize(
@@ -629,6 +630,11 @@ CARDS = "There are 15 red cards and 60% more green cards. How many cards are the
          False),
         (CARDS, "Step 1: The green cards are 160% of the red: 160/100 * 15 = 24 green cards.\n"
          "Step 2: 15 + 24 = 39 cards.\nThe answer is \\boxed{39}.", False),
+        # the percent of is the increase, named new or added (GSM8K's "25% more workers have just been hired")
+        (HIRED, "Step 1: 25% of 852 is 852 * 0.25 = 213 new workers.\nStep 2: 852 + 213 = 1065.\n"
+         "The answer is \\boxed{1065}.", False),
+        (HIRED, "Step 1: The workers added are 25% of 852 = 213 workers.\nStep 2: 852 + 213 = 1065.\n"
+         "The answer is \\boxed{1065}.", False),
     ],
 )  # fmt: skip
 def test_a_percent_more_read_as_a_percent_of_is_misread(problem: str, trace: str, flagged: bool) -> None:

@@ -220,7 +220,7 @@ _PERCENT_MORE = re.compile(
 )
 _COMPARES = re.compile(
     r"\b(?:more|less|fewer|longer|shorter|taller|higher|lower|larger|bigger|smaller|greater|cheaper|faster|slower|"
-    r"heavier|lighter|expensive|increased?|decreased?|extra|additional|discount|off|raised?|loss|profit|per|each)\b",
+    r"heavier|lighter|expensive|increased?|decreased?|extra|additional|new|added|discount|off|raised?|loss|profit|per|each)\b",
     re.IGNORECASE,
 )
 _LABELLED = re.compile(rf"=\s*{AMOUNT}\s+(?:[A-Za-z]+\s+){{0,2}}?(?P<label>[A-Za-z]+)(?=\s*[.,;]|\s*$)")
