@@ -50,6 +50,8 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         # 20 bales", "the number of flowers left after he gave his brother 15 flowers is 60 - 15 = 45 flowers")
         "Triple 3 apples is 3 * 3 = 9 apples. \\boxed{9}",
         "The apples left after he gave away 15 apples is 24 - 15 = 9 apples. \\boxed{9}",
+        "The train took 5 one way + 4 on the return trip = 9 people. \\boxed{9}",  # a number word in a label
+        "Leave at 11 a.m. - 2 hours = 9 a.m. \\boxed{9}",  # a clock time's full stops end no sentence
         "The bed is 30 sq. ft. - 21 sq.ft = 9 sq. ft. of soil. \\boxed{9}",  # abbreviations end no sentence
         "She pays $5 (apples) + $4 (pear juice) = $9. \\boxed{9}",  # labels in parentheses
         "Two crates hold 2 * 1 500 = 3 000 grams, or 3 kilograms, and 3 + 6 = 9. \\boxed{9}",  # spaced thousands

@@ -45,6 +45,7 @@ def _mixed_number(match: re.Match[str]) -> str:
 _ABBREVIATIONS = "sq|ft|in|yd|yds|mi|lb|lbs|oz|hr|hrs|min|mins|sec|secs|gal|qt|pt|cu|km|cm|mm|kg|ml|mph|wk|yr|doz"
 _PLAIN = [
     (re.compile(r"[$€£¥]"), " "),
+    (re.compile(r"\b([AaPp])\.[Mm]\.(?=\s*[-+*/×=])"), r"\1m"),  # "11 a.m. - 2 hours": a clock time, not a full stop
     # 2x3, 25x.4, 2 x (3); not "96 + 12x." or "12375x (rounded)": an unknown
     (re.compile(r"(\d)\s*[xX]\s*(?=\d|\.\d|\((?![A-Za-z]{2}))"), r"\1 * "),
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
@@ -161,8 +162,8 @@ def tokenize(line: str, declared: frozenset[str] = frozenset()) -> list[Token]:
         text = match.group()
         if kind == WORD:  # the commonest token first
             lower = text.lower()
-            if lower in NUMBER_WORDS:
-                raw.append(Token(NUM, text, Fraction(NUMBER_WORDS[lower])))
+            if lower in NUMBER_WORDS and not (raw and raw[-1].kind == NUM and DIGIT.search(raw[-1].text)):
+                raw.append(Token(NUM, text, Fraction(NUMBER_WORDS[lower])))  # (not "100 one way": a label)
             else:
                 after = bool(raw) and raw[-1].kind == NUM
                 glued = after and match.start() == last_end
