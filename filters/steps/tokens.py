@@ -46,6 +46,7 @@ _ABBREVIATIONS = "sq|ft|in|yd|yds|mi|lb|lbs|oz|hr|hrs|min|mins|sec|secs|gal|qt|p
 _PLAIN = [
     (re.compile(r"[$€£¥]"), " "),
     (re.compile(r"\b([AaPp])\.[Mm]\.(?=\s*[-+*/×=])"), r"\1m"),  # "11 a.m. - 2 hours": a clock time, not a full stop
+    (re.compile(r"(?<!\d)\*\*|\*\*(?!\d)"), " "),  # Markdown bold, "= **72**" (not a power, 2**3)
     # 2x3, 25x.4, 2 x (3); not "96 + 12x." or "12375x (rounded)": an unknown
     (re.compile(r"(\d)\s*[xX]\s*(?=\d|\.\d|\((?![A-Za-z]{2}))"), r"\1 * "),
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
