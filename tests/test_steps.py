@@ -461,3 +461,26 @@ def test_a_number_that_names_a_part_is_no_side_of_an_equation() -> None:
 def test_a_number_equal_to_a_lone_unknown_solves_it(trace: str, error: str | None) -> None:
     problem = "David is 7 years older than half his age doubled less 7. How old is David?"
     assert find_reasoning_error(problem, trace) == error
+
+
+PIZZA = "A pizza is cut into 8 slices. Tom eats 3 slices and Jerry eats 2 slices. What fraction of the pizza is left?"
+WALK = "It takes Tom 15 minutes to walk a mile. How many hours does it take him to walk 4 miles?"
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [  # an answer stated by a conversion of a result, or as a fraction of two numbers before it, is worked out
+        (WALK, "Walking 4 miles takes 15 × 4 = 60 minutes.\nSince 1 hour = 60 minutes, that is 1 hour.\n"
+         "The answer is: 1", None),
+        (PIZZA, "They ate 3 + 2 = 5 slices.\nThere are 8 - 5 = 3 slices left.\nSo 3/8 of the pizza is left.\n"
+         "The answer is: 3/8", None),
+        # the fraction's parts must be numbers stated before it; a false conversion derives nothing
+        (PIZZA, "They ate 3 + 2 = 5 slices.\nSo 5/7 of the pizza is left.\nThe answer is: 5/7", "answer_not_worked"),
+        (WALK, "Walking 4 miles takes 15 × 4 = 60 minutes.\nSince 2 hours = 60 minutes, that is 2 hours.\n"
+         "The answer is: 2", "answer_not_worked"),
+    ],
+)  # fmt: skip
+def test_an_answer_converted_or_written_as_a_fraction_of_results_is_derived(
+    problem: str, trace: str, error: str | None
+) -> None:
+    assert find_reasoning_error(problem, trace) == error

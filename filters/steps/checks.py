@@ -188,6 +188,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return rejected(i if origin is None else origin, *impossible)
             labels[i] = True
             stated.add(claim.value)
+            if claim.converted is not None:
+                stated.add(claim.converted)
         if claims and (
             mixed := unconverted_units(tokens, units, said, worked_units)
             or unconverted_rate(line)
@@ -353,6 +355,8 @@ def _unworked(
         return None
     if _counts_repeats(target, body):
         return None
+    if any(_fraction_of_earlier(target, line, given.union(*values[:k])) for k, line in stating):
+        return None
     if any(_sums_the_last_two(target, worked[:k]) for k, _ in stating):
         return None
     if any(target in _terms_of_solved_unknowns(line, unknowns) for line in body):
@@ -437,6 +441,19 @@ def _worked_in_words(target: Fraction, line: str, before: set[Fraction]) -> bool
     if any(target in (a + b, abs(a - b), a * b, a / b if b else None, b / a if a else None) for a, b in pairs):
         return True
     return len(others) > 2 and target in (sum(others), math.prod(others))
+
+
+_FRACTION = re.compile(r"(?<![\d.])(\d+)\s*/\s*(\d+)(?![\d.])")
+
+
+def _fraction_of_earlier(target: Fraction, line: str, earlier: set[Fraction]) -> bool:
+    """Whether a line writes ``target`` as a fraction of two numbers stated before it ("3 slices are left of 8", then
+    "so 3/8 of the pizza is left"): a share the token stream reads as one number."""
+    return any(
+        Fraction(int(a), int(b)) == target and {Fraction(int(a)), Fraction(int(b))} <= earlier
+        for a, b in _FRACTION.findall(line)
+        if int(b)
+    )
 
 
 _PLAIN = r"(\d+(?:\.\d+)?)"

@@ -35,6 +35,7 @@ class Claim:
     holds: bool
     value: Fraction
     unknown: str | None = None
+    converted: Fraction | None = None  # a true conversion's first amount: "1 hour = 60 minutes" states 1 hour too
 
 
 def _agrees(left: Expression, right: Expression, line: str) -> tuple[bool, Fraction | None]:
@@ -87,7 +88,8 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
         conversion = _conversion(segments[index - 1], segments[index], opens_chain)
         if conversion is not None and (conversion[1] or not opens_chain):
             # "2.5 years = 30 months" works 30 out; "2 hours = 100 minutes" in a chain is false
-            found.append(Claim(*conversion))
+            text, holds, value, amount = conversion
+            found.append(Claim(text, holds, value, converted=amount if holds else None))
             previous = head = None  # "4 - 2 = 2 hours = 120 minutes": the chain's value goes on in another unit
             continue
         left = suffix(segments[index - 1]) if opens_chain else previous
@@ -131,9 +133,12 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
     return found
 
 
-def _conversion(before: list[Token], after: list[Token], opening: bool) -> tuple[str, bool, Fraction] | None:
+def _conversion(
+    before: list[Token], after: list[Token], opening: bool
+) -> tuple[str, bool, Fraction, Fraction] | None:
     """An amount set equal to itself in another unit of the same kind ("2.5 years = 30 months"; in a chain, the whole
-    link: "= 2 hours = 120 minutes"): its text, whether it holds and the converted amount; None where it is none."""
+    link: "= 2 hours = 120 minutes"): its text, whether it holds, the converted amount and the amount converted; None
+    where it is none."""
     tail = trim(before)
     if len(tail) < 2 or (len(tail) > 2 and (not opening or tail[-3].kind in (OP, NUM, LP))):
         return None
@@ -145,7 +150,7 @@ def _conversion(before: list[Token], after: list[Token], opening: bool) -> tuple
         return None
     holds = converts(amount.value, unit.text, other[0].value, other[1].text)
     text = f"{amount.text} {unit.text} = {other[0].text} {other[1].text}"
-    return None if holds is None else (text, holds, other[0].value if holds else Fraction(0))
+    return None if holds is None else (text, holds, other[0].value if holds else Fraction(0), amount.value)
 
 
 def _counted(segments: list[list[Token]], index: int) -> Token | None:
