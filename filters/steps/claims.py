@@ -133,9 +133,7 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
     return found
 
 
-def _conversion(
-    before: list[Token], after: list[Token], opening: bool
-) -> tuple[str, bool, Fraction, Fraction] | None:
+def _conversion(before: list[Token], after: list[Token], opening: bool) -> tuple[str, bool, Fraction, Fraction] | None:
     """An amount set equal to itself in another unit of the same kind ("2.5 years = 30 months"; in a chain, the whole
     link: "= 2 hours = 120 minutes"): its text, whether it holds, the converted amount and the amount converted; None
     where it is none."""
