@@ -589,6 +589,7 @@ def test_an_answer_is_not_an_earlier_result_the_last_calculation_passed_over(
 DIEGO = "Diego bakes 12 cookies. Diego gives 8 cookies to the neighbours. How many cookies does Diego have now?"
 BOXED = "Diego bakes 12 cookies and packs 4 in each box. How many boxes does he fill?"
 JARS = "Ava has 10 marbles. Ava shares the marbles equally among 5 jars. How many marbles are in a jar?"
+WAGE = "Weng earns $12 an hour for babysitting. Yesterday, she did 50 minutes of babysitting. How much did she earn?"
 
 
 @pytest.mark.parametrize(
@@ -604,6 +605,9 @@ JARS = "Ava has 10 marbles. Ava shares the marbles equally among 5 jars. How man
          "Each jar contains 5 marbles. (the problem gives no amount for each)"),
         (JARS, "Step 1: Ava has 10 marbles.\nStep 2: Each jar contains 10 / 5 = 2 marbles.\n"
          "The answer is \\boxed{2}.", None),
+        # a rate the problem gives with "an" is an amount for each ("$12 an hour" restated "$12 per hour")
+        (WAGE, "Step 1: Weng earns $12 per hour.\nStep 2: 50 minutes is 50/60 of an hour.\n"
+         "Step 3: So she earns 12 * 50/60 = $10.\nThe answer is \\boxed{10}.", None),
     ],
 )  # fmt: skip
 def test_a_given_is_no_amount_for_each_where_the_problem_has_none(problem: str, trace: str, error: str | None) -> None:

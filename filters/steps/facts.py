@@ -103,14 +103,18 @@ def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fract
 
 
 _EACH = re.compile(r"\b(?:each|per|every)\b", re.IGNORECASE)
+# a rate the problem gives with "a" or "an": "$12 an hour", "3 cups a day", "$4 a car"
+_RATE_A = re.compile(r"\d(?:[\d,.]*\d)?%?\s+(?:[A-Za-z]+\s+)?an?\s+[A-Za-z]+", re.IGNORECASE)
 
 
 def rate_from_nowhere(problem: str, line: str, tokens: list[Token], values: set[Fraction]) -> str:
-    """A step that, calculating nothing, gives a number of a problem that speaks of no amount for each thing as an
-    amount for each ("There are 8 cookies in each box." for "Diego gives 8 cookies to the neighbours", a row a demo
-    published; "Each jar contains 5 marbles." for 10 marbles shared among 5 jars): the step and why; empty where there
-    is none."""
-    if len(values) != 1 or any(t.kind == OP for t in tokens) or not _EACH.search(line) or _EACH.search(problem):
+    """A step that, calculating nothing, gives a number of a problem that speaks of no amount for each thing (nor of
+    one "a" thing, "$12 an hour") as an amount for each ("There are 8 cookies in each box." for "Diego gives 8
+    cookies to the neighbours", a row a demo published; "Each jar contains 5 marbles." for 10 marbles shared among 5
+    jars): the step and why; empty where there is none."""
+    if len(values) != 1 or any(t.kind == OP for t in tokens) or not _EACH.search(line):
+        return ""
+    if _EACH.search(problem) or _RATE_A.search(problem):
         return ""
     value = next(iter(values))
     if value <= 1 or value not in problem_facts(problem)[1] or _RELATES.search(line):
