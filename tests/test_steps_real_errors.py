@@ -1220,6 +1220,17 @@ HANA = "Hana has 11 marbles. Hana loses 4 marbles while playing. How many marble
         ),
         (LENA, "Step 1: After giving 16 away, the remaining 21 - 16 = 5 cookies are hers.\nThe answer is 5.", None),
         (LENA, "Step 1: 21 - 16 = 5.\nStep 2: She keeps the remaining 5 cookies.\nThe answer is \\boxed{5}.", None),
+        (  # one sentence that keeps 13 and sells 5: the 13 is kept, the 5 leaves
+            "Lena keeps 13 chickens on a farm and sells 5. How many chickens does Lena have left?",
+            "Step 1: Lena sells 5 chickens.\nStep 2: She started with 13 chickens.\nStep 3: 13 - 5 = 8 are left.\n"
+            "The answer is: 8",
+            None,
+        ),
+        (
+            "Lena keeps 13 chickens on a farm and sells 5. How many chickens does Lena have left?",
+            "Step 1: She started with 5 chickens.\nStep 2: 13 - 5 = 8 are left.\nThe answer is: 8",
+            "misread_fact: She started with 5 chickens. (the problem: Lena keeps 13 chickens on a farm and sells 5.)",
+        ),
     ],
 )
 def test_an_amount_that_leaves_stated_as_what_is_kept_is_misread(problem: str, trace: str, error: str | None) -> None:

@@ -162,12 +162,29 @@ def taken_as_kept(problem: str, line: str, tokens: list[Token], values: set[Frac
 
 
 def _only_leaving(problem: str, value: Fraction) -> str:
-    """The first sentence that gives ``value`` where every sentence that gives it gives an amount that leaves and
-    none a state ("Hana loses 4 marbles"); empty otherwise."""
+    """The first sentence that gives ``value`` where every sentence that gives it gives it as an amount that leaves
+    ("Hana loses 4 marbles"; the words since the number before it take away and state nothing, so "Lena keeps 13
+    chickens and sells 5" leaves with 5, not 13); empty otherwise."""
     giving = [sentence for sentence in sentences(problem) if value in numbers(normalize(sentence))]
-    if giving and all(_TAKEN.search(sentence) and not _STATE.search(sentence) for sentence in giving):
+    if giving and all(_leaves(normalize(sentence), value) for sentence in giving):
         return giving[0]
     return ""
+
+
+_QUANTITY = re.compile(rf"(?<![\w.]){AMOUNT}|{WORD_NUMBER.pattern}", re.IGNORECASE)
+
+
+def _leaves(sentence: str, value: Fraction) -> bool:
+    """Whether a (normalized) sentence gives ``value`` only after words that take away and state nothing, each time
+    since the number before it or the sentence's start ("loses 4 marbles and has 4 marbles left" also keeps 4)."""
+    start, leaving = 0, []
+    for match in _QUANTITY.finditer(sentence):
+        text = match.group()
+        if (Fraction(NUMBER_WORDS[text.lower()]) if text.lower() in NUMBER_WORDS else number(text)) == value:
+            before = sentence[start : match.start()]
+            leaving.append(bool(_TAKEN.search(before)) and not _STATE.search(before))
+        start = match.end()
+    return bool(leaving) and all(leaving)
 
 
 _REMAINING = re.compile(rf"\b(?:remaining|leftover)\s+({AMOUNT})(?![\d.])", re.IGNORECASE)
