@@ -54,6 +54,7 @@ def _given_quantities(problem: str) -> tuple[tuple[str, frozenset[str], Fraction
 
 
 _WRITTEN = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\d,]|\s*:)")  # digits, not a label's ("Day 2:")
+_CLOCK = re.compile(r"\b\d{1,2}:\d\d\b")  # "from 8:15 to 11:15 is 3 hours": numbers worked out from times of day
 _RELATES = re.compile(r"[-+*/×÷=%]|\b(?:times|divided|plus|minus|of)\b", re.IGNORECASE)  # a calculation's words
 
 
@@ -68,14 +69,19 @@ def _written(line: str) -> set[Fraction]:
 def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
     """The first of ``lines`` (normalized steps) that states outside any calculation a number that neither the
     problem (``given``) nor an earlier line has, and that no later line uses: an event or a fact from nowhere ("Jade
-    buys 3 chickens and gives away 4" where the problem has no such thing); None where there is none."""
+    buys 3 chickens and gives away 4" where the problem has no such thing); None where there is none. A line with a
+    time of day works its numbers out from the times."""
     written = [_written(line) for line in lines]
     later = collections.Counter(value for values in written for value in values)  # lines from here on stating it
     seen = set(given)
     for i, line in enumerate(lines):
         later.subtract(written[i])
         new = written[i] - seen
-        if new and not (FINAL_ANSWER.search(line) or _RELATES.search(line)) and all(later[v] <= 0 for v in new):
+        if (
+            new
+            and not (FINAL_ANSWER.search(line) or _RELATES.search(line) or _CLOCK.search(line))
+            and all(later[v] <= 0 for v in new)
+        ):
             return i
         seen |= written[i]
     return None
