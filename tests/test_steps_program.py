@@ -342,6 +342,12 @@ DRIVE = (
             ["hens = 7", "per_day = hens * 2", "print(per_day * 7 * 2)"],
             None,
         ),
+        (  # "parents" are 2 as much as "2 popcorns" are
+            "A family of parents and a child go to the cinema. An adult ticket is $12 and a child ticket $8. They buy "
+            "2 popcorns for $3 each. How many dollars do they pay?",
+            ["popcorns = 2", "total = 2 * 12 + 8 + popcorns * 3", "print(total)"],
+            None,
+        ),
         (  # the problem gives 4 twice: named once, written once more
             "A pen costs $4 and a book 4 times as much. How much do both cost?",
             ["pen = 4", "book = 4 * pen", "print(pen + book)"],

@@ -382,8 +382,10 @@ def ignored_given(problem: str, source: str) -> str | None:
     return None
 
 
-# words that give a number beyond the number words: "both" 2, "a dozen" 12, "a third" a share of 3, "a quarter" of 4
-_COUNT_WORDS = re.compile(r"\b(?:(both|pairs?|couple)|(dozens?)|(thirds?)|(quarters?|fourths?))\b", re.IGNORECASE)
+# words that give a number beyond the number words: "both" and "parents" 2, "a dozen" 12, "a third" a share of 3
+_COUNT_WORDS = re.compile(
+    r"\b(?:(both|pairs?|couples?|twins|parents)|(dozens?)|(thirds?)|(quarters?|fourths?))\b", re.IGNORECASE
+)
 
 
 @lru_cache(maxsize=256)
