@@ -11,10 +11,13 @@ servers are given, a critic chat model (``--critic-url``), a process reward mode
 the model judges given (a verdict only where all agree, as in Qwen's consensus filtering). Keys come from
 $JUDGE_API_KEY, $PRM_API_KEY and $TEACHER_API_KEY.
 
-Reported per judge: solutions flagged, first wrong step put on the person's step, a sound step flagged before it,
-solutions it gave a verdict on, and where the file has them, wrong-answer and right-answer solutions flagged and
-ProcessBench's F1 (the harmonic mean of the accuracy on erroneous solutions and on sound ones). The last line is
-``key=value`` pairs.
+Reported per judge: solutions flagged; on erroneous solutions, the first wrong step put on the person's step and a
+sound step flagged before it; on sound ones (label -1), the share kept; solutions it gave a verdict on; and where the
+file has them, wrong-answer and right-answer solutions flagged and ProcessBench's F1 (the harmonic mean of the
+accuracy on erroneous solutions and on sound ones). The last line is ``key=value`` pairs.
+
+``bench/data/model_style_sound.jsonl`` is the other shipped file: 156 sound solutions written as chat and math models
+write them (label -1 throughout), a measure of false alarms.
 """
 
 from __future__ import annotations
@@ -71,27 +74,27 @@ def agreed(verdicts: Sequence[Sequence[int | None]]) -> list[int | None]:
 
 def figures(rows: list[dict], found: Sequence[int | None]) -> dict[str, float]:
     """The figures of one judge's verdicts on ``rows`` (None: no verdict, counted as not flagged), each a share of
-    the rows it is about."""
+    the rows it is about: the error figures where the file has erroneous solutions, ``sound_kept`` where it has sound
+    ones, ProcessBench's F1 where it has both."""
     n = len(rows)
     flagged = [v is not None and v >= 0 for v in found]
     erroneous = [i for i, row in enumerate(rows) if row["label"] >= 0]
     sound = [i for i, row in enumerate(rows) if row["label"] < 0]
-    exact = sum(found[i] == rows[i]["label"] for i in erroneous)
-    before = sum(flagged[i] and found[i] < rows[i]["label"] for i in erroneous)  # type: ignore[operator]
-    result: dict[str, float] = {
-        "solutions": n,
-        "flagged": sum(flagged) / n,
-        "first_wrong_step_exact": exact / max(1, len(erroneous)),
-        "flagged_before_first_error": before / max(1, len(erroneous)),
-        "with_verdict": sum(v is not None for v in found) / n,
-    }
+    result: dict[str, float] = {"solutions": n, "flagged": sum(flagged) / n}
+    if erroneous:
+        exact = sum(found[i] == rows[i]["label"] for i in erroneous)
+        before = sum(flagged[i] and found[i] < rows[i]["label"] for i in erroneous)  # type: ignore[operator]
+        result["first_wrong_step_exact"] = exact / len(erroneous)
+        result["flagged_before_first_error"] = before / len(erroneous)
+    if sound:
+        result["sound_kept"] = sum(found[i] == -1 for i in sound) / len(sound)
+    result["with_verdict"] = sum(v is not None for v in found) / n
     for right in (True, False):
         about = [i for i, row in enumerate(rows) if row.get("final_answer_correct") is right]
         if about:
             result[f"{'right' if right else 'wrong'}_answer_flagged"] = sum(flagged[i] for i in about) / len(about)
-    if sound:
-        accuracy_error = exact / max(1, len(erroneous))
-        accuracy_sound = sum(found[i] == -1 for i in sound) / len(sound)
+    if erroneous and sound:
+        accuracy_error, accuracy_sound = result["first_wrong_step_exact"], result["sound_kept"]
         both = accuracy_error + accuracy_sound
         result["processbench_f1"] = 2 * accuracy_error * accuracy_sound / both if both else 0.0
     return result
@@ -168,10 +171,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
     for name, found in results.items():
         shown = ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in found.items())
         print(f"{name}: {shown}")
-    keys = ("flagged", "first_wrong_step_exact", "flagged_before_first_error")
+    keys = ("flagged", "first_wrong_step_exact", "flagged_before_first_error", "sound_kept")
     print(
         " ".join(
-            f"{re.sub(r'[^a-z]+', '_', name)}_{k}={found[k]:.3f}" for name, found in results.items() for k in keys
+            f"{re.sub(r'[^a-z]+', '_', name)}_{k}={found[k]:.3f}"
+            for name, found in results.items()
+            for k in keys
+            if k in found
         )
     )
     return results
