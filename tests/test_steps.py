@@ -484,3 +484,22 @@ def test_an_answer_converted_or_written_as_a_fraction_of_results_is_derived(
     problem: str, trace: str, error: str | None
 ) -> None:
     assert find_reasoning_error(problem, trace) == error
+
+
+PACKS = "Each of 28 students needs 3 notebooks. Notebooks come in packs of 10. How many packs are needed?"
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [  # the last result rounded up to the next whole number: how sound solutions buy whole packs, buses and cans
+        ("Total notebooks: 28 × 3 = 84.\nPacks: 84 ÷ 10 = 8.4, so 9 packs are needed.\nThe answer is: 9", None),
+        ("84 / 10 = 8.4 packs. We can't buy part of a pack, so we round up to 9.\nThe answer is: 9", None),
+        # any other whole number, or the ceiling of an earlier result than the last, is worked out by nothing
+        ("Total notebooks: 28 × 3 = 84.\nPacks: 84 ÷ 10 = 8.4, so 10 packs are needed.\nThe answer is: 10",
+         "answer_not_worked"),
+        ("Each student needs 3 / 2 = 1.5 packs.\nThere are 28 * 3 = 84 notebooks.\nThe answer is: 2",
+         "answer_not_worked"),
+    ],
+)  # fmt: skip
+def test_an_answer_rounded_up_from_the_last_result_is_derived(trace: str, error: str | None) -> None:
+    assert find_reasoning_error(PACKS, trace) == error

@@ -344,6 +344,9 @@ def _unworked(
         return None  # worked out, or worked out and rounded ("9.33, about 9")
     if target.denominator == 1 and any(abs(100 * v - target) < Fraction(1, 2) for v in stated if v < 1):
         return None  # a share worked out as a percent and rounded ("9 / 27 * 100% = 33.333%, about 33%")
+    last = next((results for results in reversed(worked) if results), set())
+    if target.denominator == 1 and any(v.denominator != 1 and math.ceil(v) == target for v in last):
+        return None  # the last result rounded up to a whole number ("84 / 10 = 8.4, so 9 packs are needed")
     if not any(scaled & n for n in working):
         return "answer_not_derived", None
     stating = [(k, line) for k, (line, n) in enumerate(zip(body, values, strict=True)) if scaled & n]
