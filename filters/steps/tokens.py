@@ -45,8 +45,6 @@ def _mixed_number(match: re.Match[str]) -> str:
 _ABBREVIATIONS = "sq|ft|in|yd|yds|mi|lb|lbs|oz|hr|hrs|min|mins|sec|secs|gal|qt|pt|cu|km|cm|mm|kg|ml|mph|wk|yr|doz"
 _PLAIN = [
     (re.compile(r"[$€£¥]"), " "),
-    (re.compile(r"\b([AaPp])\.[Mm]\.(?=\s*[-+*/×=])"), r"\1m"),  # "11 a.m. - 2 hours": a clock time, not a full stop
-    (re.compile(r"(?<!\d)\*\*|\*\*(?!\d)"), " "),  # Markdown bold, "= **72**" (not a power, 2**3)
     # 2x3, 25x.4, 2 x (3); not "96 + 12x." or "12375x (rounded)": an unknown
     (re.compile(r"(\d)\s*[xX]\s*(?=\d|\.\d|\((?![A-Za-z]{2}))"), r"\1 * "),
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
@@ -56,6 +54,8 @@ _PLAIN = [
     (re.compile(r"\.(?=\s+[-+*/×=a-z])(?:" + "|".join(rf"(?<=\b{w}\.)" for w in _ABBREVIATIONS.split("|")) + ")"), ""),
     (re.compile(r"\([A-Za-z]{2,}[A-Za-z ,&'-]*\)"), " "),  # a label in parentheses: "$240 (house and food) + $9"
 ]
+_MERIDIEM_STOPS = re.compile(r"\b([AaPp])\.[Mm]\.(?=\s*[-+*/×=])")  # "11 a.m. - 2 hours": no full stop
+_BOLD = re.compile(r"(?<!\d)\*\*|\*\*(?!\d)")  # Markdown bold, "= **72**" (not a power, 2**3)
 _TOKEN = re.compile(
     r"(?P<num>\d+[ \t]+[1-9]\d*/0*[1-9]\d*(?![\d.])|\d+/0*[1-9]\d*(?![\d.])"  # 2 1/2, 3/4; 5/0 is a division
     r"|\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d{1,3}(?: \d{3})+(?![\d,]|\.\d)"  # 1,200.5 and 350 000
@@ -241,6 +241,10 @@ def _is_part(out: list[Token]) -> bool:
 
 
 def normalize(text: str) -> str:
+    if "**" in text:
+        text = _BOLD.sub(" ", text)
+    if ".m." in text or ".M." in text:
+        text = _MERIDIEM_STOPS.sub(r"\1m", text)
     for pattern, replacement in (*_LATEX, *_PLAIN) if "\\" in text else _PLAIN:
         text = pattern.sub(replacement, text)
     if "<<" in text:
@@ -259,15 +263,20 @@ def word_numbers(text: str) -> set[Fraction]:
     return {Fraction(NUMBER_WORDS[w.lower()]) for w in WORD_NUMBER.findall(text)}
 
 
-def number_mentions(text: str) -> Counter[Fraction]:
-    """How many times a text states each number (digits and number words)."""
-    found = Counter(Fraction(NUMBER_WORDS[w.lower()]) for w in WORD_NUMBER.findall(text))
+def _stated(text: str) -> list[Fraction]:
+    """The values of the numbers a text states, each time it states one (number words first, then digits)."""
+    found = [Fraction(NUMBER_WORDS[w.lower()]) for w in WORD_NUMBER.findall(text)]
     for match in _TOKEN.finditer(text) if DIGIT.search(text) else ():
         if match.group("num"):
-            found[number(match.group("num"))] += 1
+            found.append(number(match.group("num")))
     return found
+
+
+def number_mentions(text: str) -> Counter[Fraction]:
+    """How many times a text states each number (digits and number words)."""
+    return Counter(_stated(text))
 
 
 def numbers(text: str) -> set[Fraction]:
     """The values of the numbers a text states (digits and number words)."""
-    return set(number_mentions(text))
+    return set(_stated(text))
