@@ -113,6 +113,8 @@ WORKOUT = "Josh worked out for 8 weeks, 4 hours a week. Pepe is 5 feet 6 inches 
         ("Step 1: 8 * 4 = 32 hours.\nStep 2: 32 + 4 = 36 hours.\nThe answer is \\boxed{36}.", None),
         ("Step 1: 6 / 12 = 0.5 feet, so 5 + 6 / 12 = 5.5 feet.\nThe answer is \\boxed{5.5}.", None),
         ("Step 1: 4 + 8(7) = 60 days.\nThe answer is \\boxed{60}.", None),
+        # the 4 a line works out before it uses it is that result, not the problem's 4 hours
+        ("Step 1: He rested 2 + 2 = 4 weeks, so 8 - 4 = 4 weeks.\nThe answer is \\boxed{4}.", None),
     ],
 )  # fmt: skip
 def test_given_quantities_in_different_units_are_not_added_unconverted(trace: str, error: str | None) -> None:

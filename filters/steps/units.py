@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from filters.steps.tokens import (
     AMOUNT,
+    EQ,
     LP,
     NUM,
     OP,
@@ -79,17 +80,21 @@ def unconverted_units(
     """A sum or difference of two quantities in different units (``4 + 3`` of 4 feet and 3 inches, ``8 - 4`` of 8
     weeks and 4 hours, ``$14,000 - 1600`` of dollars and gallons), outside any product or quotient (``40 + 2(120)``):
     what it adds, else None. A given quantity's unit is the problem's (``units``); a number an earlier step stated
-    (``said``) is that step's result, in the one unit the steps so far gave it (``worked``: numbers the problem does
-    not give, since a given the steps also work out could be either), if any."""
+    (``said``), or the line worked out before it, is that result, in the one unit the steps so far gave it
+    (``worked``: numbers the problem does not give, since a given the steps also work out could be either), if
+    any."""
+    results = set(said)  # and the line's own results so far: "1 + 1 = 2 hours, so 3 - 2 = 1 hour"
     for i in range(len(tokens) - 2):
         a, op, b = tokens[i : i + 3]
+        if i and tokens[i - 1].kind == EQ and tokens[i - 1].text == "=" and a.kind == NUM and a.value is not None:
+            results.add(a.value)
         if a.kind != NUM or op.kind != OP or op.text not in "+-" or b.kind != NUM:
             continue
         before, after = tokens[i - 1] if i else None, tokens[i + 3] if i + 3 < len(tokens) else None
         scaled = any(t is not None and t.kind == OP and t.text in "*/^" for t in (before, after))
         if scaled or (after is not None and (after.kind == LP or after.variable)):  # "2(120)", "2.5x": products
             continue
-        first, second = (_unit(t.value, units, said, worked) for t in (a, b))
+        first, second = (_unit(t.value, units, results, worked) for t in (a, b))
         if first and second and first != second:
             return f"{a.text} {op.text} {b.text} adds {first} and {second} unconverted"
     return None
