@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -449,7 +450,7 @@ def _worked_in_words(target: Fraction, line: str, before: set[Fraction]) -> bool
 _FRACTION = re.compile(r"(?<![\d.])(\d+)\s*/\s*(\d+)(?![\d.])")
 
 
-def _fraction_of_earlier(target: Fraction, line: str, earlier: set[Fraction]) -> bool:
+def _fraction_of_earlier(target: Fraction, line: str, earlier: AbstractSet[Fraction]) -> bool:
     """Whether a line writes ``target`` as a fraction of two numbers stated before it ("3 slices are left of 8", then
     "so 3/8 of the pizza is left"): a share the token stream reads as one number."""
     return any(
