@@ -503,3 +503,18 @@ PACKS = "Each of 28 students needs 3 notebooks. Notebooks come in packs of 10. H
 )  # fmt: skip
 def test_an_answer_rounded_up_from_the_last_result_is_derived(trace: str, error: str | None) -> None:
     assert find_reasoning_error(PACKS, trace) == error
+
+
+def test_a_checked_calculation_of_given_numbers_works_the_answer_out() -> None:
+    """A GSM8K solution whose every number is a given ("8 servings", "$1.00 per box") still works its answer out by
+    its calculations: 8/8 = $1.00 is no restatement of the problem."""
+    problem = (
+        "Sam is serving spaghetti and meatballs for dinner.  The pasta costs $1.00 per box, a jar of sauce is $2.00 "
+        "and 1 pound of meatballs is $5.00.  He wants to stretch this meal into 8 servings.  How much does each "
+        "serving cost?"
+    )
+    trace = (
+        "The pasta is $1.00, the sauce is $2.00 and the meat is $5.00 for a total of 1 + 2 + 5 = $8.00.\n"
+        "He stretches the meal into 8 servings, so each serving costs 8/8 = $1.00.\nThe answer is: 1"
+    )
+    assert find_reasoning_error(problem, trace) is None

@@ -333,7 +333,11 @@ def _unworked(
     if answer is None:
         return None  # no final answer: the format filters' concern, not this check's
     problem_words, given = problem_facts(problem)
-    working = [n for line, n in zip(body, values, strict=True) if n - given or not restates(line, problem_words)]
+    working = [  # a checked calculation works, whatever numbers it takes ("8 servings: 8/8 = $1.00 each")
+        n
+        for line, n, results in zip(body, values, worked, strict=True)
+        if n - given or results or not restates(line, problem_words)
+    ]
     if not working:
         return "answer_not_derived", None
     targets = numbers(normalize(answer))
