@@ -1129,6 +1129,10 @@ JADE = "Jade keeps 24 chickens on a farm. Jade sells 8 chickens at the market. H
             "The answer is \\boxed{16}.",
             None,
         ),
+        (  # a line that states an equality of units relates quantities: a fact, not an event
+            "Step 1: 24 - 8 = 16 chickens.\nStep 2: 25 cents is equal to 1 quarter.\nThe answer is \\boxed{16}.",
+            None,
+        ),
         (  # a line with times of day works its numbers out from them
             "Step 1: The market is open from 8:15 AM to 11:15 AM, which is 3 hours.\nStep 2: 24 - 8 = 16 chickens "
             "are left.\nThe answer is \\boxed{16}.",

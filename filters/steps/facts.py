@@ -55,7 +55,8 @@ def _given_quantities(problem: str) -> tuple[tuple[str, frozenset[str], Fraction
 
 _WRITTEN = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\d,]|\s*:)")  # digits, not a label's ("Day 2:")
 _CLOCK = re.compile(r"\b\d{1,2}:\d\d\b")  # "from 8:15 to 11:15 is 3 hours": numbers worked out from times of day
-_RELATES = re.compile(r"[-+*/×÷=%]|\b(?:times|divided|plus|minus|of)\b", re.IGNORECASE)  # a calculation's words
+# a calculation's words, and an equality's ("25 cents is equal to 1 quarter": a fact a line states, not an event)
+_RELATES = re.compile(r"[-+*/×÷=%]|\b(?:times|divided|plus|minus|of|equals?|equivalent)\b", re.IGNORECASE)
 
 
 def _written(line: str) -> set[Fraction]:
