@@ -53,6 +53,7 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "The train took 5 one way + 4 on the return trip = 9 people. \\boxed{9}",  # a number word in a label
         "Leave at 11 a.m. - 2 hours = 9 a.m. \\boxed{9}",  # a clock time's full stops end no sentence
         "- Apples: 4 + 5 = **9**\n\n**Answer: 9**",  # Markdown bold
+        "Step 1: 4 + 14 = 18 cups.\nStep 2: 18 cups = 9 pints.\n\\boxed{9}",  # cups and pints convert
         "The bed is 30 sq. ft. - 21 sq.ft = 9 sq. ft. of soil. \\boxed{9}",  # abbreviations end no sentence
         "She pays $5 (apples) + $4 (pear juice) = $9. \\boxed{9}",  # labels in parentheses
         "Two crates hold 2 * 1 500 = 3 000 grams, or 3 kilograms, and 3 + 6 = 9. \\boxed{9}",  # spaced thousands
@@ -99,6 +100,7 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("Half of 318 is 158. 158 - 149 = 9. \\boxed{9}", "half * 318 = 158"),
         ("The total is 4 + 5 = 9 = 10. \\boxed{9}", "4 + 5 = 10"),
         ("- Apples: 4 + 4 = **9**\n\n**Answer: 9**", "4 + 4 = 9"),  # Markdown bold is no number of its own
+        ("He has 4 + 14 = 18 cups = 8 pints, and 8 + 1 = 9. \\boxed{9}", "18 cups = 8 pints"),  # 2 cups a pint
         ("$\\frac{1}{2} \\times 10 = 6$, 6 + 3 = 9. \\boxed{9}", "\\frac{1}{2} \\times 10 = 6"),  # read by sympy
         ("10 / 4 = 2.6, and 2.6 + 6.4 = 9. \\boxed{9}", "10 / 4 = 2.6"),
         ("Amanda has gone on 7 hikes x 8 = 55 hikes. 55 - 46 = 9. \\boxed{9}", "7 hikes * 8 = 55"),

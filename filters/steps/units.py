@@ -40,7 +40,10 @@ _KINDS: dict[str, dict[str, tuple[str, ...]]] = {
         "pounds": ("pound", "lb", "lbs"), "ounces": ("ounce", "oz"), "grams": ("gram",),
         "kilograms": ("kilogram", "kg"),
     },
-    "volume": {"gallons": ("gallon",), "quarts": ("quart",), "liters": ("liter", "litre", "litres")},
+    "volume": {
+        "gallons": ("gallon",), "quarts": ("quart",), "pints": ("pint",), "cups": ("cup",),
+        "liters": ("liter", "litre", "litres"), "milliliters": ("milliliter", "millilitre", "millilitres", "ml"),
+    },
     "money": {"dollars": ("dollar",)},
 }  # fmt: skip
 _MEASURES = {word: unit for units in _KINDS.values() for unit, words in units.items() for word in (unit, *words)}
@@ -156,6 +159,8 @@ _CONVERSIONS: dict[tuple[str, str], tuple[int, ...]] = {
     ("inches", "feet"): (12,), ("inches", "yards"): (36,), ("feet", "yards"): (3,), ("feet", "miles"): (5280,),
     ("centimeters", "meters"): (100,), ("meters", "kilometers"): (1000,), ("ounces", "pounds"): (16,),
     ("grams", "kilograms"): (1000,), ("quarts", "gallons"): (4,), ("cents", "dollars"): (100,),
+    ("cups", "pints"): (2,), ("pints", "quarts"): (2,), ("cups", "quarts"): (4,), ("pints", "gallons"): (8,),
+    ("cups", "gallons"): (16,), ("milliliters", "liters"): (1000,),
     **{("days", month): days if isinstance(days, tuple) else (days,) for month, days in _MONTHS.items()},
 }  # fmt: skip
 
