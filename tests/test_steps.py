@@ -467,6 +467,9 @@ def test_a_number_equal_to_a_lone_unknown_solves_it(trace: str, error: str | Non
 
 PIZZA = "A pizza is cut into 8 slices. Tom eats 3 slices and Jerry eats 2 slices. What fraction of the pizza is left?"
 WALK = "It takes Tom 15 minutes to walk a mile. How many hours does it take him to walk 4 miles?"
+ROADS = (
+    "Telegraph Road is 162 kilometers long. Pardee Road is 12000 meters long. How many kilometers longer is Telegraph?"
+)
 
 
 @pytest.mark.parametrize(
@@ -478,6 +481,10 @@ WALK = "It takes Tom 15 minutes to walk a mile. How many hours does it take him 
          "The answer is: 3/8", None),
         # the fraction's parts must be numbers stated before it; a false conversion derives nothing
         (PIZZA, "They ate 3 + 2 = 5 slices.\nSo 5/7 of the pizza is left.\nThe answer is: 5/7", "answer_not_worked"),
+        (ROADS, "Telegraph is 162 * 1000 = 162000 meters.\n162000 - 12000 = 150,000 meters.\n"
+         "Telegraph is 150 km longer than Pardee.\nThe answer is: 150", None),  # an earlier result in another unit
+        (ROADS, "Telegraph is 162 * 1000 = 162000 meters.\n162000 - 12000 = 150,000 meters.\n"
+         "Telegraph is 15 km longer than Pardee.\nThe answer is: 15", "answer_not_worked"),
         (WALK, "Walking 4 miles takes 15 × 4 = 60 minutes.\nSince 2 hours = 60 minutes, that is 2 hours.\n"
          "The answer is: 2", "answer_not_worked"),
     ],

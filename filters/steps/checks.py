@@ -65,6 +65,7 @@ from filters.steps.tokens import (
     word_numbers,
 )
 from filters.steps.units import (
+    amounts_in,
     false_conversion,
     given_units,
     like_counts_multiplied,
@@ -365,6 +366,8 @@ def _unworked(
         return None
     if any(_fraction_of_earlier(target, line, given.union(*values[:k])) for k, line in stating):
         return None
+    if any(_converted_from_earlier(target, line, body[:k]) for k, line in stating):
+        return None
     if any(_sums_the_last_two(target, worked[:k]) for k, _ in stating):
         return None
     if any(target in _terms_of_solved_unknowns(line, unknowns) for line in body):
@@ -449,6 +452,19 @@ def _worked_in_words(target: Fraction, line: str, before: set[Fraction]) -> bool
     if any(target in (a + b, abs(a - b), a * b, a / b if b else None, b / a if a else None) for a, b in pairs):
         return True
     return len(others) > 2 and target in (sum(others), math.prod(others))
+
+
+def _converted_from_earlier(target: Fraction, line: str, earlier: list[str]) -> bool:
+    """Whether a line states ``target`` in a unit that an amount an earlier line states in another unit is by the
+    conversion facts ("162000 - 12000 = 150,000 meters", then "Telegraph is 150 km longer")."""
+    unit = step_units(line, tokenize(line)).get(target)
+    if unit is None:
+        return False
+    return any(
+        target in amounts_in(amount, other, unit)
+        for before in earlier
+        for amount, other in step_units(before, tokenize(before)).items()
+    )
 
 
 _FRACTION = re.compile(r"(?<![\d.])(\d+)\s*/\s*(\d+)(?![\d.])")

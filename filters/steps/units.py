@@ -178,6 +178,16 @@ def conversion_factors(text: str) -> frozenset[Fraction]:
     )
 
 
+def amounts_in(amount: Fraction, unit: str, other: str) -> frozenset[Fraction]:
+    """``amount`` of ``unit`` in ``other`` (both units as ``step_units`` names them) by the conversion facts known
+    here; empty where none joins the two."""
+    if facts := _CONVERSIONS.get((other, unit)):
+        return frozenset(amount * fact for fact in facts)
+    if facts := _CONVERSIONS.get((unit, other)):
+        return frozenset(amount / fact for fact in facts)
+    return frozenset()
+
+
 def one_kind(word: str, other: str) -> bool:
     """Whether two words name two units of measure of one kind ("hour" and "minutes", "feet" and "inches")."""
     unit, other_unit = _MEASURES.get(word.lower()), _MEASURES.get(other.lower())
