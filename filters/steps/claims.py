@@ -88,8 +88,8 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
         conversion = _conversion(segments[index - 1], segments[index], opens_chain)
         if conversion is not None and (conversion[1] or not opens_chain):
             # "2.5 years = 30 months" works 30 out; "2 hours = 100 minutes" in a chain is false
-            said, holds, converted, amount = conversion
-            found.append(Claim(said, holds, converted, converted=amount if holds else None))
+            text, holds, result, amount = conversion
+            found.append(Claim(text, holds, result, converted=amount if holds else None))
             previous = head = None  # "4 - 2 = 2 hours = 120 minutes": the chain's value goes on in another unit
             continue
         left = suffix(segments[index - 1]) if opens_chain else previous
