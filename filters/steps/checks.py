@@ -57,6 +57,8 @@ from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import (
     DIGIT,
     NUM,
+    TIME_OF_DAY,
+    WRITTEN_FRACTION,
     declared_variables,
     normalize,
     numbers,
@@ -78,7 +80,6 @@ from filters.steps.units import (
     unconverted_units,
 )
 
-_CLOCK = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d:])")  # a time of day: 7:50, 00:00
 _MERIDIEM = re.compile(r"\d\s*[ap]\.?m\b", re.IGNORECASE)  # a claim of clock times: "9 am - 5 = 8" of "9 am - 5 pm"
 _BOXED = re.compile(r"\\(?:boxed|fbox)\b")
 _BOXED_CLAIM = re.compile(r"\\(?:boxed|fbox)\{([^{}]*=[^{}]*)\}")  # a box around a calculation, not an answer
@@ -174,7 +175,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
         claims += latex_claims(math[i])
         worked.append({claim.value for claim in claims})
-        clock = ":" in steps[i] and _CLOCK.search(steps[i])  # "6:00 + 18 hours = 00:00": no arithmetic of numbers
+        clock = ":" in steps[i] and TIME_OF_DAY.search(steps[i])  # "6:00 + 18 hours = 00:00": no arithmetic of numbers
         for claim in claims:
             checked += 1
             if not claim.holds and not clock and not _MERIDIEM.search(claim.text):
@@ -467,15 +468,12 @@ def _converted_from_earlier(target: Fraction, line: str, earlier: list[str]) -> 
     )
 
 
-_FRACTION = re.compile(r"(?<![\d.])(\d+)\s*/\s*(\d+)(?![\d.])")
-
-
 def _fraction_of_earlier(target: Fraction, line: str, earlier: AbstractSet[Fraction]) -> bool:
     """Whether a line writes ``target`` as a fraction of two numbers stated before it ("3 slices are left of 8", then
     "so 3/8 of the pizza is left"): a share the token stream reads as one number."""
     return any(
         Fraction(int(a), int(b)) == target and {Fraction(int(a)), Fraction(int(b))} <= earlier
-        for a, b in _FRACTION.findall(line)
+        for a, b in WRITTEN_FRACTION.findall(line)
         if int(b)
     )
 

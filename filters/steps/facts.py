@@ -16,6 +16,7 @@ from filters.steps.tokens import (
     AMOUNT,
     NUMBER_WORDS,
     OP,
+    TIME_OF_DAY,
     WORD_NUMBER,
     Token,
     normalize,
@@ -54,7 +55,6 @@ def _given_quantities(problem: str) -> tuple[tuple[str, frozenset[str], Fraction
 
 
 _WRITTEN = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\d,]|\s*:)")  # digits, not a label's ("Day 2:")
-_CLOCK = re.compile(r"\b\d{1,2}:\d\d\b")  # "from 8:15 to 11:15 is 3 hours": numbers worked out from times of day
 # a calculation's words, and an equality's ("25 cents is equal to 1 quarter": a fact a line states, not an event)
 _RELATES = re.compile(r"[-+*/×÷=%]|\b(?:times|divided|plus|minus|of|equals?|equivalent)\b", re.IGNORECASE)
 
@@ -80,7 +80,7 @@ def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
         new = written[i] - seen
         if (
             new
-            and not (FINAL_ANSWER.search(line) or _RELATES.search(line) or _CLOCK.search(line))
+            and not (FINAL_ANSWER.search(line) or _RELATES.search(line) or TIME_OF_DAY.search(line))
             and all(later[v] <= 0 for v in new)
         ):
             return i
@@ -172,9 +172,10 @@ def _only_leaving(problem: str, value: Fraction) -> str:
     """The first sentence that gives ``value`` where every sentence that gives it gives it as an amount that leaves
     ("Hana loses 4 marbles"; the words since the number before it take away and state nothing, so "Lena keeps 13
     chickens and sells 5" leaves with 5, not 13); empty otherwise."""
-    giving = [sentence for sentence in sentences(problem) if value in numbers(normalize(sentence))]
-    if giving and all(_leaves(normalize(sentence), value) for sentence in giving):
-        return giving[0]
+    normalized = [(sentence, normalize(sentence)) for sentence in sentences(problem)]
+    giving = [(sentence, text) for sentence, text in normalized if value in numbers(text)]
+    if giving and all(_leaves(text, value) for _, text in giving):
+        return giving[0][0]
     return ""
 
 

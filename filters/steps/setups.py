@@ -19,6 +19,7 @@ from filters.steps.tokens import (
     AMOUNT,
     DIGIT,
     WORD_NUMBER,
+    WRITTEN_FRACTION,
     inside_calculation,
     normalize,
     number,
@@ -433,17 +434,14 @@ def given_written_again(problem: str, source: str) -> tuple[int, str] | None:
     return min(found) if found else None
 
 
-_FRACTION_GIVEN = re.compile(r"(?<![\d.,/])(\d+)\s*/\s*(\d+)(?![\d.,/])")
-
-
 def share_added(problem: str, source: str) -> tuple[int, str] | None:
     """A program that adds a share the problem gives (``no_show = 1/4`` for "1/4 of attendees don't show up", or
     ``0.2`` for 20%) to a quantity, or takes it away, as if it were an amount (``no_show + gift_bags``): a share
     scales what it is a share of. Taken from 1, or from or to another share, it stays a share. The 0-based line and
     the line, else None."""
-    shares = {Fraction(int(a), int(b)) for a, b in _FRACTION_GIVEN.findall(problem) if 0 < int(a) < int(b)}
+    shares = {Fraction(int(a), int(b)) for a, b in WRITTEN_FRACTION.findall(problem) if 0 < int(a) < int(b)}
     shares |= {Fraction(m.replace(",", "")) / 100 for m in _PERCENT_GIVEN.findall(problem)}
-    shares -= {v for v in numbers(normalize(_PERCENT_GIVEN.sub(" ", _FRACTION_GIVEN.sub(" ", problem)))) if v < 1}
+    shares -= {v for v in numbers(normalize(_PERCENT_GIVEN.sub(" ", WRITTEN_FRACTION.sub(" ", problem)))) if v < 1}
     if not shares:
         return None  # (an amount the problem writes under 1, "$.25", is no share)
     tree = _tree(source)

@@ -79,6 +79,8 @@ _UNIT_LETTERS = frozenset("mgshklcKMB")  # 3m, 400g, 5h, 10k, 2L, 5K, 2M, 3B
 WORD_RE = re.compile(r"[a-z]+")
 DIGIT = re.compile(r"\d")
 AMOUNT = r"\d[\d,]*(?:\.\d+)?"  # a number as written in a calculation: 1,200 and 2.5
+TIME_OF_DAY = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?![\d:])")  # 7:50, 00:00: no amount, nor a calculation's
+WRITTEN_FRACTION = re.compile(r"(?<![\d.,/])(\d+)\s*/\s*(\d+)(?![\d.,/])")  # 3/8 as written: numerator, denominator
 _OPERAND = re.compile(r"[\d.*/×+\-^(]\s*$")
 
 
