@@ -104,16 +104,17 @@ def process_check_rates(traces: list[tuple[str, str, str]], passes: int = 3) -> 
     return len(traces) / max(1e-9, best), {kind: sum(v) / len(v) for kind, v in right.items()}
 
 
-def math_process_rates(limit: int, seed: int = 0) -> tuple[float, float, float, int]:
+def math_process_rates(limit: int, seed: int = 0) -> tuple[float, float, float, int, float]:
     """The process checks on MATH-500 reference solutions (sound, as far as known) and on the same solutions with one
-    ``= N`` result changed to N + 1: traces a second on one core, the share of the sound ones kept, and the share of
-    changed ones caught among those whose change lands in a LaTeX equality; and how many those were."""
+    ``= N`` result changed to N + 1: traces a second on one core, the share of the sound ones kept, the share of
+    changed ones caught and how many there were, and the share caught among those whose change lands in a link of a
+    LaTeX equality without unknowns (one that sympy evaluates)."""
     rows = [json.loads(line) for line in (DATA / "math500_test.jsonl").read_text().splitlines()][:limit]
     rng = random.Random(seed)
     started = time.process_time()
     kept = [find_reasoning_error(row["problem"], row["solution"]) is None for row in rows]
     rate = len(rows) / max(1e-9, time.process_time() - started)
-    caught = []
+    caught: list[tuple[bool, bool]] = []  # (caught, in an evaluated link)
     for row, sound in zip(rows, kept, strict=True):
         changes = list(re.finditer(r"=\s*(\d+)(?=\s*[$.,\\])", row["solution"]))
         if not sound or not changes:
@@ -121,9 +122,16 @@ def math_process_rates(limit: int, seed: int = 0) -> tuple[float, float, float, 
         change = rng.choice(changes)
         number = int(change.group(1)) + 1
         planted = f"{row['solution'][: change.start(1)]}{number}{row['solution'][change.end(1) :]}"
-        if latex_claims(equalities(planted)):
-            caught.append(find_reasoning_error(row["problem"], planted) is not None)
-    return rate, sum(kept) / len(kept), sum(caught) / max(1, len(caught)), len(caught)
+        evaluated = any(not claim.holds for claim in latex_claims(equalities(planted)))
+        caught.append((find_reasoning_error(row["problem"], planted) is not None, evaluated))
+    in_links = [hit for hit, evaluated in caught if evaluated]
+    return (
+        rate,
+        sum(kept) / len(kept),
+        sum(hit for hit, _ in caught) / max(1, len(caught)),
+        len(caught),
+        sum(in_links) / max(1, len(in_links)),
+    )
 
 
 def seed_false_alarms(limit: int) -> tuple[float, int]:
@@ -178,10 +186,10 @@ def main() -> None:
             f"{kind} {'kept' if kind == 'clean' else 'caught'} {share:.3f}" for kind, share in accuracy.items()
         )
     )
-    math_rate, math_kept, math_caught, planted = math_process_rates(150 if args.quick else 500)
+    math_rate, math_kept, math_caught, planted, in_links = math_process_rates(150 if args.quick else 500)
     print(
         f"process checks on MATH-500 reference solutions: {math_rate:.0f}/s on one core; sound kept {math_kept:.3f}, "
-        f"a changed result caught {math_caught:.3f} (of {planted} whose change lands in a LaTeX equality)"
+        f"a changed result caught {math_caught:.3f} of {planted} ({in_links:.3f} where it makes a link of numbers false)"
     )
     seeds_flagged, seeds = seed_false_alarms(2000 if args.quick else 10_000)
     print(f"process checks on {seeds} GSM8K train solutions (the seeds, notes kept): flagged {seeds_flagged:.3f}")

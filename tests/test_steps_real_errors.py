@@ -937,8 +937,24 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ("We have that $r = \\sqrt{0^2 + 3^2} = 4.$ So the answer is $\\boxed{4}$.", "\\sqrt{0^2 + 3^2} = 4"),
         ("So $(7)(10)\\left(\\frac{21}{30}\\right) = \\boxed{49}$.", None),
         ("So $\\frac{1}{2}(4)(4) = 9$.", "\\frac{1}{2}(4)(4) = 9"),
-        ("Then $\\binom{5}{2} = 11$ ways.", None),  # binomials are left alone
-        ("Then $2x + 3 = 7$, so $x = 2$.", None),  # an equation, not a claim about numbers
+        ("Then $\\binom{5}{2} = 11$ ways.", "\\binom{5}{2} = 11"),
+        ("There are $\\binom{9}{3} = \\frac{9!}{3!\\cdot 6!} = 84$ sets.", None),
+        ("Then $2x + 3 = 7$, so $x = 2$.", None),  # the value solves the equation before it
+        ("Then $2x + 3 = 7$, so $x = 3$.", "x = 3 in 2x + 3 = 7"),
+        ("Then \\[3\\sqrt{x} = 30 \\Rightarrow x = 10.\\]", "x = 10 in 3\\sqrt{x} = 30"),
+        ("We get $$5 = \\frac{5}{2}x$$ $$x = 3$$", "x = 3 in 5 = \\frac{5}{2}x"),
+        ("We get $19 = 10^x - 9^x$. Trying $x = 1$, $x = 2$, it holds at $x = 2$.", None),  # a value tried
+        ("Then $4a = 4(a - 3) \\Rightarrow 0 = -12$, which cannot be.", None),  # a contradiction reached
+        ("For $x = 1$ we have $1 = \\!\\sqrt{9} + 4$, which is not true.", None),  # shown to be false
+        ("Equality occurs at $e = \\frac{16}{5}$.", None),  # e is an unknown here, not Euler's number
+        ("Since $90^3 = 729,\\!000$, it is more than 90.", None),  # thousands, LaTeX-spaced
+        ("\\begin{align*} 5^1 &= 5 \\\\ 5^2 &= 26 \\end{align*}", "5^2 = 26"),  # align rows
+        ("\\begin{align*} (2 + 3)^2 &= 5^2 \\\\ &= 24. \\end{align*}", "5^2 = 24"),  # a row carries on the chain
+        (
+            "So \\[ CD = 15 \\cdot \\frac{8}{17} = \\frac{121}{17}, \\] and so on.",
+            "15 \\cdot \\frac{8}{17} = \\frac{121}{17}",
+        ),
+        ("Hence \\[ x = 84. \\] Then $\\sqrt9 = 4$.", "\\sqrt9 = 4"),
         ("It is about $\\pi \\approx 3.2$.", None),  # approximations are left alone
         ("The area is $\\pi \\cdot 2^2 = 12.57$.", None),  # rounded to the places it states
         ("The area is $\\pi \\cdot 2^2 = 12.75$.", "\\pi \\cdot 2^2 = 12.75"),
@@ -1322,3 +1338,21 @@ HARRY = "Harry slept x hours last night. James slept 2/3 of what Harry slept. Ha
 )  # fmt: skip
 def test_a_number_said_to_be_given_that_the_problem_does_not_give_is_misread(trace: str, error: str | None) -> None:
     assert find_reasoning_error(HARRY, trace) == error
+
+
+@pytest.mark.parametrize(
+    ("trace", "steps"),
+    [
+        ("So \\[ x = 1. \\]Then y = 2.", ["So \\[ x = 1. \\]Then y = 2."]),  # no sentence ends inside a display
+        (
+            "We get\n\\begin{align*}\na &= 1 \\\\\nb &= 2\n\\end{align*}\nDone.",
+            ["We get", "\\begin{align*} a &= 1 \\\\ b &= 2 \\end{align*}", "Done."],
+        ),
+        ("A line.\nAnother line.", ["A line.", "Another line."]),
+        ("Opens \\[ and never closes.\nNext.", ["Opens \\[ and never closes.", "Next."]),  # left as it was
+    ],
+)
+def test_display_math_stays_in_one_step(trace: str, steps: list[str]) -> None:
+    from filters.steps.text import split_steps
+
+    assert split_steps(trace) == steps

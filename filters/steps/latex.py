@@ -1,11 +1,14 @@
 """Numeric equalities written in LaTeX (MATH-style traces): every link of ``$a = b = c$`` whose sides hold no unknown
-is evaluated with sympy (through math-verify's LaTeX parser) and must hold.
+is evaluated with sympy (through math-verify's LaTeX parser) and must hold, and a value an equation in one unknown is
+solved to must solve it.
 
 The token stream of ``filters.steps.tokens`` reads ``\\frac``, ``\\times`` and ``\\cdot``; competition solutions also
-write roots, powers in braces, binomials, ``\\pi``, logarithms and trigonometry, which only a computer algebra system
-evaluates. Links with an unknown are equations or identities and are left alone; so are degrees, number bases,
-inequalities, approximations, sums, integrals, limits and powers of three-digit exponents, whose LaTeX the parser
-misreads, cannot settle or takes long to evaluate.
+write roots, powers in braces, binomials, factorials, ``\\pi``, logarithms and trigonometry, which only a computer
+algebra system evaluates. A display is read statement by statement: align rows, what ``\\Rightarrow`` or ``\\quad``
+separates, and what top-level commas separate. Other links with an unknown are equations or identities and are left
+alone; so are degrees, number bases, inequalities, approximations, sums, integrals, limits and powers of three-digit
+exponents, whose LaTeX the parser misreads, cannot settle or takes long to evaluate, and equalities the text itself
+calls false.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import itertools
 import re
 from fractions import Fraction
 from functools import lru_cache
+from typing import Any
 
 from filters.steps.claims import Claim
 
@@ -25,13 +29,33 @@ _MATH = re.compile(
     re.DOTALL,
 )
 _LEFT_ALONE = re.compile(
-    r"<|>|\\[lg]eq?\b|\\approx|\\neq|\\ne\b|\\pm|\\mp|\\sum|\\prod|\\int|\\lim|\\infty|\\text|\\begin|\\\\|&|\\circ|"
-    r"\^\s*\{?\s*-?\d{3,}|\^\s*\\circ|_|\\equiv|\\pmod|\\mod|\\cdots|\\dots|\\ldots|!|\\binom|\\dbinom|\\choose|"
-    r"%|\\%|\\sim|\\to|:|;|,"
+    r"<|>|\\[lg]eq?\b|\\approx|\\neq|\\ne\b|\\pm|\\mp|\\sum|\\prod|\\int|\\lim|\\infty|\\text|\\begin|\\circ|"
+    r"\^\s*\{?\s*-?\d{3,}|\^\s*\\circ|_|\\equiv|\\pmod|\\mod|\\cdots|\\dots|\\ldots|\d{4,}\s*!|!!|"
+    r"%|\\%|\\sim|\\to|:|\\mbox|\\hbox"
 )
+# an align row that carries on the row before's chain ("\\ &= 3x - 1"), and an align column mark
+_CONTINUED_ROW = re.compile(r"\\\\\s*&\s*=")
+_COLUMN = re.compile(r"&")
+# where one statement of a display ends and the next begins: a row, an implication, a space between statements
+_STATEMENT_END = re.compile(r"\\\\|\\(?:Rightarrow|Longrightarrow|implies|iff|qquad|quad)(?![a-zA-Z])")
+_THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,)(?=\d{3}(?!\d))")  # 1,000, 1{,}000 and 1\,000 (1,\!000: spacing)
+_SPACING = re.compile(r"\\!")  # a negative thin space
+_UNBRACED = re.compile(r"\\(sqrt|[dt]?frac)\s*(\d)(\d)?")  # \sqrt9, \frac12
 # "(15)(1500)", "5(1)", "3\left(...\right)": a product, which the parser reads as a call
 _IMPLICIT = re.compile(r"(\d|\)|\\right\))\s*(\\left\(|\()")
 _TRAILING = re.compile(r"[\s.,;]+$")
+# what a text says right after an equality it shows to be false ("$1 = \\sqrt{9} + 4$, which is not true")
+_REFUTED = re.compile(r"[\s,]*(?:which|this|that)?\s*(?:is|are)\s+(?:not|false|impossible|a contradiction)", re.I)
+_IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
+_CONCLUSION = re.compile(
+    r"\b(?:so|then|thus|hence|therefore|gives?|giving|gets?|find|means?|meaning|yields?|obtain)\b", re.I
+)
+_TRIAL = re.compile(
+    r"\b(?:try|trying|tried|test\w*|check\w*|plug\w*|substitut\w*|setting|set|let|suppose|if|when|for)\b", re.I
+)
+_LETTER = re.compile(r"[a-zA-Z]")
+_SOLVED = re.compile(r"(?P<unknown>[a-df-hj-zA-Z])\s*=\s*(?P<value>[^=]+)(?:=.*)?")  # (not e nor i, which are numbers)
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 _PROSE = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}")  # a word that is not a command's name: "$5 loaves of bread, 2 3$"
@@ -51,7 +75,13 @@ def _content(match: re.Match[str]) -> str:
 
 def equalities(text: str) -> list[str]:
     """The LaTeX math segments of a text that state an equality (dollar signs of prices are not math)."""
-    return [segment for match in _segments(text) if "=" in (segment := _content(match))] if "=" in text else []
+    if "=" not in text:
+        return []
+    return [
+        segment
+        for match in _segments(text)
+        if "=" in (segment := _content(match)) and not _REFUTED.match(text, match.end())
+    ]
 
 
 def has_math(text: str) -> bool:
@@ -67,17 +97,55 @@ def without_equalities(text: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _value(side: str) -> complex | None:
-    """The value of one side of an equality, where it parses to an expression without unknowns; else None."""
+def _expression(side: str) -> Any:
+    """One side of an equality as a sympy expression (None where the parser cannot read it)."""
     from latex2sympy2_extended import latex2sympy
 
     try:
-        expression = latex2sympy(_IMPLICIT.sub(r"\1\\cdot \2", side))
-        if getattr(expression, "free_symbols", None) or not hasattr(expression, "evalf"):
-            return None
-        return complex(expression.evalf(30))
-    except Exception:  # the parser's and sympy's errors are many and unrelated; an unreadable side checks nothing
+        expression = latex2sympy(_IMPLICIT.sub(r"\1\\cdot \2", _UNBRACED.sub(_braced, side)))
+    except Exception:  # the parser's errors are many and unrelated; an unreadable side checks nothing
         return None
+    return expression if hasattr(expression, "evalf") else None
+
+
+@lru_cache(maxsize=65536)
+def _value(side: str) -> complex | None:
+    """The value of one side of an equality, where it parses to an expression without unknowns; else None."""
+    expression = _expression(side)
+    return None if expression is None or expression.free_symbols else _number(expression)
+
+
+def _number(expression: Any) -> complex | None:
+    """The value of a sympy expression without unknowns (None where sympy cannot give one)."""
+    try:
+        return complex(expression.evalf(30))
+    except Exception:  # sympy's errors are many and unrelated (an undefined function applied, a division by zero)
+        return None
+
+
+def _braced(match: re.Match[str]) -> str:
+    """``\\sqrt9`` as ``\\sqrt{9}``, ``\\frac12`` as ``\\frac{1}{2}``: a command's one-digit arguments in braces."""
+    command, first, second = match.groups()
+    if command == "sqrt":
+        return f"\\sqrt{{{first}}}{second or ''}"
+    return f"\\frac{{{first}}}{{{second}}}" if second else match.group(0)
+
+
+def _statements(segment: str) -> list[str]:
+    """The statements of a math segment: its align rows (a row that begins ``&=`` carries on the chain before it),
+    what implications and spaces separate, and its top-level commas and semicolons."""
+    segment = _COLUMN.sub("", _CONTINUED_ROW.sub("=", _THOUSANDS.sub("", _SPACING.sub("", segment))))
+    found = []
+    for part in _STATEMENT_END.split(segment):
+        depth, start = 0, 0
+        for i, char in enumerate(part):
+            depth += char in "({["
+            depth -= char in ")}]"
+            if char in ",;" and depth == 0:
+                found.append(part[start:i])
+                start = i + 1
+        found.append(part[start:])
+    return [statement for statement in found if "=" in statement]
 
 
 def _places(side: str) -> int | None:
@@ -90,21 +158,68 @@ def latex_claims(segments: list[str]) -> list[Claim]:
     """Every numeric equality link of LaTeX equality ``segments`` (``equalities`` of a text), with whether it holds
     (a decimal on the right may round the left to its places)."""
     found = []
-    for segment in segments:
-        if _LEFT_ALONE.search(segment):
-            continue
-        sides = [_TRAILING.sub("", side).strip() for side in segment.split("=")]
+    statements = [s for segment in segments for s in _statements(segment) if not _LEFT_ALONE.search(s)]
+    for statement in statements:
+        sides = [_TRAILING.sub("", side).strip() for side in statement.split("=")]
         for left, right in itertools.pairwise(sides):
-            if not left or not right:
-                continue
+            if not left or not right or _LETTER.fullmatch(left) or _LETTER.fullmatch(right):
+                continue  # a lone letter is an unknown (e, i), not Euler's number or the imaginary unit
+            if _NUMBER.fullmatch(left) and _NUMBER.fullmatch(right):
+                continue  # two numbers set equal calculate nothing: a contradiction reached ("0 = -12"), or a label
             a, b = _value(left), _value(right)
             if a is None or b is None:
                 continue
-            places = _places(right)
-            tolerance = 0.5 * 10**-places if places is not None else 1e-9 * max(1.0, abs(b))
-            holds = abs(a - b) <= tolerance * (1 + 1e-9)
-            found.append(Claim(f"{left} = {right}", holds, _as_fraction(b)))
+            found.append(Claim(f"{left} = {right}", _equal(a, b, _places(right)), _as_fraction(b)))
     return found
+
+
+def latex_solutions(text: str) -> list[Claim]:
+    """Every value a text's LaTeX solves an equation in one unknown to (``$7n + 98 = 196$, then $n = 14$``;
+    ``3x = 9 \\Rightarrow x = 3``), with whether it solves it: the value must follow from the equation by an
+    implication sign, by words that conclude ("so", "gives"), or with nothing between two displays; a value tried
+    ("Trying $x = 1$") is not a solution."""
+    pairs: list[tuple[str, str]] = []
+    before: tuple[str, int] | None = None  # the last statement of the segment before, and where that segment ended
+    for match in _segments(text) if "=" in text else []:
+        parts = [_statements(part) for part in _IMPLIES.split(_content(match))]
+        if before and parts[0] and _concludes(text[before[1] : match.start()]):
+            pairs.append((before[0], parts[0][0]))
+        pairs += [(a[-1], b[0]) for a, b in itertools.pairwise(parts) if a and b]
+        last = next((part[-1] for part in reversed(parts) if part), None)
+        before = (last, match.end()) if last else None
+    return [claim for equation, solution in pairs if (claim := _solved(equation, solution))]
+
+
+def _concludes(gap: str) -> bool:
+    """Whether the words between two math segments make the second follow from the first."""
+    return len(gap) <= 40 and not _TRIAL.search(gap) and (not gap.strip(" ,;.") or bool(_CONCLUSION.search(gap)))
+
+
+def _equal(a: complex, b: complex, places: int | None = None) -> bool:
+    """Whether two values are equal, to ``places`` decimals where the right one is rounded to them."""
+    tolerance = 0.5 * 10**-places if places is not None else 1e-9 * max(1.0, abs(a), abs(b))
+    return abs(a - b) <= tolerance * (1 + 1e-9)
+
+
+def _solved(equation: str, solution: str) -> Claim | None:
+    """Whether ``solution``, an unknown set to a number (``n = 14``), solves ``equation``, the statement before it,
+    where that is an equation in that unknown alone; None where the pair is not of that shape."""
+    solved = _SOLVED.fullmatch(_TRAILING.sub("", solution).strip())
+    sides = [_TRAILING.sub("", side).strip() for side in equation.split("=")]
+    if _LEFT_ALONE.search(equation) or not solved or len(sides) != 2 or _LEFT_ALONE.search(solution):
+        return None
+    if (value := _value(solved["value"])) is None or abs(value.imag) > 1e-12:
+        return None
+    left, right = _expression(sides[0]), _expression(sides[1])
+    if left is None or right is None or _LETTER.fullmatch(sides[0]):
+        return None  # ("x = 2y", then "x = 4": a definition, not an equation to solve)
+    unknowns = left.free_symbols | right.free_symbols
+    if len(unknowns) != 1 or str(symbol := next(iter(unknowns))) != solved["unknown"]:
+        return None
+    a, b = _number(left.subs(symbol, value.real)), _number(right.subs(symbol, value.real))
+    if a is None or b is None:
+        return None
+    return Claim(f"{solved['unknown']} = {solved['value']} in {equation.strip()}", _equal(a, b), _as_fraction(value))
 
 
 def _as_fraction(value: complex) -> Fraction:

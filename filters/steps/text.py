@@ -16,11 +16,45 @@ _CALCULATION = re.compile(r"[\d)]\s*[-+*/×÷^]\s*[\d(][^=\n]*=\s*-?[\d(]")
 
 
 def split_steps(trace: str) -> list[str]:
-    """A trace's steps: its non-empty lines, or its sentences where it is one paragraph."""
+    """A trace's steps: its non-empty lines, or its sentences where it is one paragraph; display math (``\\[ \\]``,
+    ``$$``, an environment) stays within the step it opens in."""
     lines = [line.strip() for line in trace.splitlines() if line.strip()]
     if len(lines) == 1:
         lines = [s.strip() for s in SENTENCE_END.split(lines[0]) if s.strip()]
-    return lines
+    return _with_whole_displays(lines) if "\\" in trace or "$$" in trace else lines
+
+
+_DISPLAY_OPEN = re.compile(r"\\\[|\\begin\{|\$\$")
+_DISPLAY_CLOSE = {"\\[": "\\]", "\\begin{": "\\end{", "$$": "$$"}
+
+
+def _with_whole_displays(pieces: list[str]) -> list[str]:
+    """``pieces`` with each one that opens a display and leaves it open joined to those up to the one that closes it
+    (a display left open to the end is left as it was)."""
+    joined: list[str] = []
+    i = 0
+    while i < len(pieces):
+        end = i
+        while (open_at := _unclosed(" ".join(pieces[i : end + 1]))) and end + 1 < len(pieces):
+            end += 1
+        if open_at:
+            end = i
+        joined.append(" ".join(pieces[i : end + 1]) if end > i else pieces[i])
+        i = end + 1
+    return joined
+
+
+def _unclosed(text: str) -> bool:
+    """Whether ``text`` opens a display math block it does not close."""
+    position = 0
+    while match := _DISPLAY_OPEN.search(text, position):
+        close = text.find(_DISPLAY_CLOSE[match.group(0)], match.end())
+        if close < 0:
+            return True
+        position = close + len(_DISPLAY_CLOSE[match.group(0)])
+        if match.group(0) == "\\begin{":  # past the environment's name in \end{...}
+            position = text.find("}", position) + 1 or len(text)
+    return False
 
 
 def code_lines(trace: str) -> list[str]:
