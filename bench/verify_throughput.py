@@ -189,7 +189,7 @@ def main() -> None:
     math_rate, math_kept, math_caught, planted, in_links = math_process_rates(150 if args.quick else 500)
     print(
         f"process checks on MATH-500 reference solutions: {math_rate:.0f}/s on one core; sound kept {math_kept:.3f}, "
-        f"a changed result caught {math_caught:.3f} of {planted} ({in_links:.3f} where it makes a link of numbers false)"
+        f"a changed result caught {math_caught:.3f} of {planted} ({in_links:.3f} where a link of numbers is false)"
     )
     seeds_flagged, seeds = seed_false_alarms(2000 if args.quick else 10_000)
     print(f"process checks on {seeds} GSM8K train solutions (the seeds, notes kept): flagged {seeds_flagged:.3f}")

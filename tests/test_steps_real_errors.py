@@ -955,6 +955,13 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
             "15 \\cdot \\frac{8}{17} = \\frac{121}{17}",
         ),
         ("Hence \\[ x = 84. \\] Then $\\sqrt9 = 4$.", "\\sqrt9 = 4"),
+        ("It gives $5x + 2 = 18$. Subtracting 2 gives $5x = 15$.", "5x = 15 from 5x + 2 = 18"),
+        ("It gives $5x + 2 = 17$. Subtracting 2 gives $5x = 15$.", None),  # an equation rewritten
+        ("So $x^2 = 3x$, and as $x \\ne 0$, so $x = 3$.", None),  # a root lost by dividing: one is shared
+        ("We have $2x = 8$, which implies $x = \\boxed{5}$.", "x = \\boxed{5} in 2x = 8"),
+        ("\\begin{align*} 2x &= 5 \\\\ x &= \\boxed{2} \\end{align*}", "x = \\boxed{2} in 2x = 5"),
+        ("Then $x - 3 = 0,$ $x - 7 = 0,$ or $2x - 10 = 0$.", None),  # a list, not a derivation
+        ("\\begin{align*} 3p + e &= 124 \\\\ 5p + e &= 182 \\end{align*}", None),  # e names an unknown
         ("It is about $\\pi \\approx 3.2$.", None),  # approximations are left alone
         ("The area is $\\pi \\cdot 2^2 = 12.57$.", None),  # rounded to the places it states
         ("The area is $\\pi \\cdot 2^2 = 12.75$.", "\\pi \\cdot 2^2 = 12.75"),

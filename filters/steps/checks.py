@@ -173,7 +173,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if wrong := false_conversion(line, given) or rate_over_its_unit(line):
             return rejected(i, "false_calculation", wrong)
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
-        claims += [*latex_claims(math[i]), *latex_solutions(steps[i])] if math[i] else []
+        claims += [*latex_claims(math[i]), *latex_solutions(steps[i], steps[i - 1] if i else "")] if math[i] else []
         worked.append({claim.value for claim in claims})
         clock = ":" in steps[i] and TIME_OF_DAY.search(steps[i])  # "6:00 + 18 hours = 00:00": no arithmetic of numbers
         for claim in claims:

@@ -37,7 +37,7 @@ _LEFT_ALONE = re.compile(
 _CONTINUED_ROW = re.compile(r"\\\\\s*&\s*=")
 _COLUMN = re.compile(r"&")
 # where one statement of a display ends and the next begins: a row, an implication, a space between statements
-_STATEMENT_END = re.compile(r"\\\\|\\(?:Rightarrow|Longrightarrow|implies|iff|qquad|quad)(?![a-zA-Z])")
+_STATEMENT_END = re.compile(r"\\\\|\\(?:Rightarrow|Longrightarrow|rightarrow|implies|iff|qquad|quad)(?![a-zA-Z])")
 _THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,)(?=\d{3}(?!\d))")  # 1,000, 1{,}000 and 1\,000 (1,\!000: spacing)
 _SPACING = re.compile(r"\\!")  # a negative thin space
 _UNBRACED = re.compile(r"\\(sqrt|[dt]?frac)\s*(\d)(\d)?")  # \sqrt9, \frac12
@@ -46,15 +46,20 @@ _IMPLICIT = re.compile(r"(\d|\)|\\right\))\s*(\\left\(|\()")
 _TRAILING = re.compile(r"[\s.,;]+$")
 # what a text says right after an equality it shows to be false ("$1 = \\sqrt{9} + 4$, which is not true")
 _REFUTED = re.compile(r"[\s,]*(?:which|this|that)?\s*(?:is|are)\s+(?:not|false|impossible|a contradiction)", re.I)
-_IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|implies)(?![a-zA-Z])")
+# what joins a statement to the one it follows from: an implication sign, or the next row of a display
+_IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|rightarrow|implies)(?![a-zA-Z])|\\\\")
 _CONCLUSION = re.compile(
-    r"\b(?:so|then|thus|hence|therefore|gives?|giving|gets?|find|means?|meaning|yields?|obtain)\b", re.I
+    r"\b(?:so|then|thus|hence|therefore|gives?|giving|gets?|find|means?|meaning|yields?|obtain|impl(?:y|ies|ying))\b",
+    re.I,
 )
 _TRIAL = re.compile(
     r"\b(?:try|trying|tried|test\w*|check\w*|plug\w*|substitut\w*|setting|set|let|suppose|if|when|for)\b", re.I
 )
 _LETTER = re.compile(r"[a-zA-Z]")
 _SOLVED = re.compile(r"(?P<unknown>[a-df-hj-zA-Z])\s*=\s*(?P<value>[^=]+)(?:=.*)?")  # (not e nor i, which are numbers)
+_CONSTANT_LETTER = re.compile(r"(?<![\\a-zA-Z])[ei](?![a-zA-Z])")
+_LISTED = re.compile(r"[,;]\s*$")  # a segment that ends in a comma is one of a list ("$x = 1,$ $x = 2,$")
+_UNBOXED = re.compile(r"^\s*\\boxed\{(.*)\}\s*$")  # a value boxed as the answer
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
@@ -173,26 +178,32 @@ def latex_claims(segments: list[str]) -> list[Claim]:
     return found
 
 
-def latex_solutions(text: str) -> list[Claim]:
-    """Every value a text's LaTeX solves an equation in one unknown to (``$7n + 98 = 196$, then $n = 14$``;
-    ``3x = 9 \\Rightarrow x = 3``), with whether it solves it: the value must follow from the equation by an
-    implication sign, by words that conclude ("so", "gives"), or with nothing between two displays; a value tried
-    ("Trying $x = 1$") is not a solution."""
+def latex_solutions(text: str, earlier: str = "") -> list[Claim]:
+    """Every equation in one unknown that a text's LaTeX solves or rewrites, with whether the result follows (see
+    ``_follows``): ``$7n + 98 = 196$, then $n = 14$``, ``3x = 9 \\Rightarrow x = 3``, the rows of a display. The
+    result must follow from the equation by an implication sign or the next row, by words that conclude ("so",
+    "gives"), or with nothing between two displays; a value tried ("Trying $x = 1$") is not a solution. The text's
+    first equation may follow from the last of ``earlier``, the step before."""
+    whole = f"{earlier} {text}" if earlier else text
     pairs: list[tuple[str, str]] = []
-    before: tuple[str, int] | None = None  # the last statement of the segment before, and where that segment ended
-    for match in _segments(text) if "=" in text else []:
+    before: tuple[str, int, str] | None = None  # the segment before: its last statement, where it ended, its math
+    for match in _segments(whole) if "=" in text else []:
         parts = [_statements(part) for part in _IMPLIES.split(_content(match))]
-        if before and parts[0] and _concludes(text[before[1] : match.start()]):
-            pairs.append((before[0], parts[0][0]))
-        pairs += [(a[-1], b[0]) for a, b in itertools.pairwise(parts) if a and b]
+        if match.start() >= len(whole) - len(text):  # (the earlier step's own pairs were its to check)
+            if before and parts[0] and _concludes(whole[before[1] : match.start()], bool(_LISTED.search(before[2]))):
+                pairs.append((before[0], parts[0][0]))
+            pairs += [(a[-1], b[0]) for a, b in itertools.pairwise(parts) if a and b]
         last = next((part[-1] for part in reversed(parts) if part), None)
-        before = (last, match.end()) if last else None
-    return [claim for equation, solution in pairs if (claim := _solved(equation, solution))]
+        before = (last, match.end(), _content(match)) if last else None
+    return [claim for equation, solution in pairs if (claim := _follows(equation, solution))]
 
 
-def _concludes(gap: str) -> bool:
-    """Whether the words between two math segments make the second follow from the first."""
-    return len(gap) <= 40 and not _TRIAL.search(gap) and (not gap.strip(" ,;.") or bool(_CONCLUSION.search(gap)))
+def _concludes(gap: str, listed: bool) -> bool:
+    """Whether the words between two math segments make the second follow from the first: concluding words, or
+    nothing at all where the first does not end in a comma (``$x = 1,$ $x = 2$`` is a list)."""
+    if len(gap) > 40 or _TRIAL.search(gap):
+        return False
+    return bool(_CONCLUSION.search(gap)) or (not listed and not gap.strip(" ,;."))
 
 
 def _equal(a: complex, b: complex, places: int | None = None) -> bool:
@@ -201,25 +212,71 @@ def _equal(a: complex, b: complex, places: int | None = None) -> bool:
     return abs(a - b) <= tolerance * (1 + 1e-9)
 
 
-def _solved(equation: str, solution: str) -> Claim | None:
-    """Whether ``solution``, an unknown set to a number (``n = 14``), solves ``equation``, the statement before it,
-    where that is an equation in that unknown alone; None where the pair is not of that shape."""
-    solved = _SOLVED.fullmatch(_TRAILING.sub("", solution).strip())
-    sides = [_TRAILING.sub("", side).strip() for side in equation.split("=")]
-    if _LEFT_ALONE.search(equation) or not solved or len(sides) != 2 or _LEFT_ALONE.search(solution):
+def _follows(equation: str, consequence: str) -> Claim | None:
+    """Whether ``consequence``, the statement after ``equation``, follows from it, where both are about one unknown
+    alone: a value it is set to (``n = 14``) must solve the equation, and an equation it is rewritten as must share a
+    root with it (``5x + 2 = 17``, then ``5x = 15``; dividing by a factor or squaring may lose or add others). None
+    where the pair is not of that shape."""
+    if any(_LEFT_ALONE.search(text) or _CONSTANT_LETTER.search(text) for text in (equation, consequence)):
+        return None  # (e and i: the parser reads them as numbers, but a system may name an unknown so)
+    first = _equation(equation)
+    if first is None or _LETTER.fullmatch(first[2]):
+        return None  # ("x = 2y", then "x = 4": a definition, not an equation to solve)
+    left, right, _ = first
+    unknowns = left.free_symbols | right.free_symbols
+    if len(unknowns) != 1:
         return None
-    if (value := _value(solved["value"])) is None or abs(value.imag) > 1e-12:
+    symbol = next(iter(unknowns))
+    applied = re.compile(rf"(?<![\\a-zA-Z]){re.escape(str(symbol))}\s*(?:\(|\\left\()", re.IGNORECASE)
+    if applied.search(equation) or applied.search(consequence):
+        return None  # f(8) is a function's value, which the parser reads as a product
+    solved = _SOLVED.fullmatch(_TRAILING.sub("", consequence).strip())
+    if solved and _expression(solved["unknown"]) == symbol:
+        if (value := _value(_UNBOXED.sub(r"\1", solved["value"]))) is None or abs(value.imag) > 1e-12:
+            return None
+        holds = _holds_at(left, right, symbol, value.real)
+        text = f"{solved['unknown']} = {solved['value'].strip()} in {equation.strip()}"
+        return None if holds is None else Claim(text, holds, _as_fraction(value))
+    second = _equation(consequence)
+    if second is None or (second[0].free_symbols | second[1].free_symbols) != {symbol}:
+        return None
+    roots = _roots(left - right, symbol)
+    shared = [r for r in roots if _holds_at(*second[:2], symbol, r)] if roots else []
+    if not roots or not any(_holds_at(*second[:2], symbol, r) is not None for r in roots):
+        return None
+    text = f"{_TRAILING.sub('', consequence).strip()} from {_TRAILING.sub('', equation).strip()}"
+    return Claim(text, bool(shared), _as_fraction(shared[0]) if shared else Fraction(0))
+
+
+def _equation(statement: str) -> tuple[Any, Any, str] | None:
+    """The two sides of a statement's first link as sympy expressions, and its left side as written."""
+    sides = [_TRAILING.sub("", side).strip() for side in statement.split("=")]
+    if len(sides) < 2 or not sides[0] or not sides[1]:
         return None
     left, right = _expression(sides[0]), _expression(sides[1])
-    if left is None or right is None or _LETTER.fullmatch(sides[0]):
-        return None  # ("x = 2y", then "x = 4": a definition, not an equation to solve)
-    unknowns = left.free_symbols | right.free_symbols
-    if len(unknowns) != 1 or str(symbol := next(iter(unknowns))) != solved["unknown"]:
-        return None
-    a, b = _number(left.subs(symbol, value.real)), _number(right.subs(symbol, value.real))
+    return None if left is None or right is None else (left, right, sides[0])
+
+
+def _holds_at(left: Any, right: Any, symbol: Any, value: complex) -> bool | None:
+    """Whether ``left = right`` holds with ``symbol`` at ``value`` (None where either side has no value there)."""
+    a, b = _number(left.subs(symbol, value)), _number(right.subs(symbol, value))
     if a is None or b is None:
         return None
-    return Claim(f"{solved['unknown']} = {solved['value']} in {equation.strip()}", _equal(a, b), _as_fraction(value))
+    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+
+
+def _roots(expression: Any, symbol: Any) -> list[complex]:
+    """The roots of ``expression = 0`` with its denominators cleared, where that is a polynomial of degree 1 to 4 in
+    ``symbol`` with numbers for coefficients; none otherwise."""
+    import sympy
+
+    try:
+        polynomial = sympy.Poly(sympy.numer(sympy.together(expression)), symbol)
+        if not 1 <= polynomial.degree() <= 4 or polynomial.free_symbols != {symbol}:
+            return []
+        return [complex(root) for root in polynomial.nroots(n=15)]
+    except Exception:  # sympy's errors are many and unrelated (not a polynomial, no convergence)
+        return []
 
 
 def _as_fraction(value: complex) -> Fraction:
