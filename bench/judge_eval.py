@@ -16,7 +16,7 @@ sound step flagged before it; on sound ones (label -1), the share kept; solution
 file has them, wrong-answer and right-answer solutions flagged and ProcessBench's F1 (the harmonic mean of the
 accuracy on erroneous solutions and on sound ones). The last line is ``key=value`` pairs.
 
-``bench/data/model_style_sound.jsonl`` is the other shipped file: 229 sound solutions written as chat and math models
+``bench/data/model_style_sound.jsonl`` is the other shipped file: 242 sound solutions written as chat and math models
 write them (label -1 throughout), a measure of false alarms.
 """
 

@@ -1363,3 +1363,24 @@ def test_display_math_stays_in_one_step(trace: str, steps: list[str]) -> None:
     from filters.steps.text import split_steps
 
     assert split_steps(trace) == steps
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        ("22", "answer_not_worked: the answer 22, but x = 66 was solved for"),  # the forward question's answer
+        ("66", None),
+    ],
+)
+def test_an_answer_must_be_the_unknown_solved_for(answer: str, error: str | None) -> None:
+    problem = (
+        "James delivers x messages to Ms. Thompson and 1/3 as many messages to Mr. Yu, 88 messages in all. "
+        "What is the value of unknown variable x?"
+    )
+    trace = (
+        "Step 1: He delivers (1/3)*x messages to Mr. Yu.\nStep 2: So x + (1/3)*x = (4/3)*x = 88.\n"
+        f"Step 3: Multiplying both sides by 3/4: x = 66.\nStep 4: He delivers (1/3)*66 = 22 to Mr. Yu.\n#### {answer}"
+    )
+    checked = check_trace(problem, trace)
+    assert (None if checked.error is None else str(checked.error)) == error
+    assert checked.first_bad_step == (None if error is None else 4)

@@ -37,6 +37,7 @@ from filters.steps.reference import (
     first_unreferenced,
 )
 from filters.steps.setups import (
+    answer_not_the_unknown,
     clock_end_as_hours,
     fractional_count,
     given_written_again,
@@ -244,6 +245,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     if reference and (verdict := contradicts_reference(trace, body, values, worked, given, reference)):
         labels[verdict.step] = False
         return TraceCheck(steps, labels, checked, verdict.error)
+    # (after the reference, which locates where a wrong answer was worked out, not only where it is stated)
+    if (other_answer := answer_not_the_unknown(problem, extract_answer(trace), unknowns)) is not None:
+        return rejected(_answer_step(steps), "answer_not_worked", other_answer)
     return TraceCheck(steps, labels, checked, None)
 
 
@@ -314,6 +318,11 @@ def _printed_at(run: ProgramRun, steps: int, value: Fraction | None = None) -> i
     line: where the printed answer was worked out."""
     printed = run.printed[-1] if value is None else value
     return next((i for i, v in reversed(run.assigned) if v == printed), steps - 1)
+
+
+def _answer_step(steps: list[str]) -> int:
+    """The 0-based step that first states the final answer (the last step where none marks it)."""
+    return next((i for i, step in enumerate(steps) if FINAL_ANSWER.search(step)), len(steps) - 1)
 
 
 def _unworked(

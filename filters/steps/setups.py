@@ -25,6 +25,7 @@ from filters.steps.tokens import (
     number,
     number_mentions,
     numbers,
+    percent_forms,
 )
 from filters.steps.units import conversion_factors
 
@@ -551,6 +552,25 @@ def unlike_a_given(problem: str, unknown: str, value: Fraction) -> str | None:
     if (abs(value) <= 1 or (value * 100).denominator == 1) and not counted:
         return None
     return f"{unknown} = {float(value):.4g}, which the problem cannot have given"
+
+
+def answer_not_the_unknown(problem: str, answer: str | None, unknowns: dict[str, Fraction]) -> str | None:
+    """A final answer (one number) that is not the value a step solved the problem's "unknown variable x" to ("x =
+    66", then "#### 22": the answer to another question than the one asked). The claim, else None."""
+    match = _STANDS_FOR_A_GIVEN.search(problem)
+    if match is None or answer is None:
+        return None
+    unknown = match.group(1)
+    solved = next((value for name, value in unknowns.items() if name.lower() == unknown.lower()), None)
+    targets = numbers(normalize(answer))
+    if solved is None or len(targets) != 1:
+        return None
+    target = next(iter(targets))
+    if target in percent_forms((solved,)) or abs(target - solved) < (
+        1 if solved.denominator > 1 else Fraction(1, 100)
+    ):
+        return None  # the value, as a percent or rounded to a whole number
+    return f"the answer {answer.strip()}, but {unknown} = {float(solved):g} was solved for"
 
 
 def set_up_origin(lines: list[str], line: str, unknown: str) -> int | None:
