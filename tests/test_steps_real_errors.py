@@ -962,6 +962,8 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ("\\begin{align*} 2x &= 5 \\\\ x &= \\boxed{2} \\end{align*}", "x = \\boxed{2} in 2x = 5"),
         ("Then $x - 3 = 0,$ $x - 7 = 0,$ or $2x - 10 = 0$.", None),  # a list, not a derivation
         ("\\begin{align*} 3p + e &= 124 \\\\ 5p + e &= 182 \\end{align*}", None),  # e names an unknown
+        ("So $100 000 \\times 0.1 = 10 000$ dollars.", None),  # thousands apart by a space
+        ("So $13,2000 \\div 60 = 220$ minutes.", None),  # a comma between digits, no thousands: left alone
         ("It is about $\\pi \\approx 3.2$.", None),  # approximations are left alone
         ("The area is $\\pi \\cdot 2^2 = 12.57$.", None),  # rounded to the places it states
         ("The area is $\\pi \\cdot 2^2 = 12.75$.", "\\pi \\cdot 2^2 = 12.75"),

@@ -31,14 +31,16 @@ _MATH = re.compile(
 _LEFT_ALONE = re.compile(
     r"<|>|\\[lg]eq?\b|\\approx|\\neq|\\ne\b|\\pm|\\mp|\\sum|\\prod|\\int|\\lim|\\infty|\\text|\\begin|\\circ|"
     r"\^\s*\{?\s*-?\d{3,}|\^\s*\\circ|_|\\equiv|\\pmod|\\mod|\\cdots|\\dots|\\ldots|\d{4,}\s*!|!!|"
-    r"%|\\%|\\sim|\\to|:|\\mbox|\\hbox"
+    r"%|\\%|\\sim|\\to|:|\\mbox|\\hbox|\d,\d"
 )
 # an align row that carries on the row before's chain ("\\ &= 3x - 1"), and an align column mark
 _CONTINUED_ROW = re.compile(r"\\\\\s*&\s*=")
 _COLUMN = re.compile(r"&")
 # where one statement of a display ends and the next begins: a row, an implication, a space between statements
 _STATEMENT_END = re.compile(r"\\\\|\\(?:Rightarrow|Longrightarrow|rightarrow|implies|iff|qquad|quad)(?![a-zA-Z])")
-_THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,)(?=\d{3}(?!\d))")  # 1,000, 1{,}000 and 1\,000 (1,\!000: spacing)
+# 1,000, 1{,}000, 1\,000 and 1 000 (1,\!000: spacing)
+_THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,|\s)(?=\d{3}(?!\d))")
+_BETWEEN_DIGITS = re.compile(r"\d,\d")  # "13,2000": no thousands, nor a list; the statement is left alone
 _SPACING = re.compile(r"\\!")  # a negative thin space
 _UNBRACED = re.compile(r"\\(sqrt|[dt]?frac)\s*(\d)(\d)?")  # \sqrt9, \frac12
 # "(15)(1500)", "5(1)", "3\left(...\right)": a product, which the parser reads as a call
@@ -146,7 +148,7 @@ def _statements(segment: str) -> list[str]:
         for i, char in enumerate(part):
             depth += char in "({["
             depth -= char in ")}]"
-            if char in ",;" and depth == 0:
+            if char in ",;" and depth == 0 and not _BETWEEN_DIGITS.match(part, i - 1):
                 found.append(part[start:i])
                 start = i + 1
         found.append(part[start:])
