@@ -1386,3 +1386,13 @@ def test_an_answer_must_be_the_unknown_solved_for(answer: str, error: str | None
     checked = check_trace(problem, trace)
     assert (None if checked.error is None else str(checked.error)) == error
     assert checked.first_bad_step == (None if error is None else 4)
+
+
+@pytest.mark.parametrize(("answer", "flagged"), [("13", False), ("91", True)])
+def test_an_unknown_solved_in_latex_is_the_answer(answer: str, flagged: bool) -> None:
+    problem = "Lena reads x pages a day. In a week she reads 91 pages. What is the value of unknown variable x?"
+    trace = (
+        "In 7 days she reads $7x$ pages.\nSo $7x = 91$, so $x = \\frac{91}{7} = 13$.\n"
+        f"The answer is $\\boxed{{{answer}}}$."
+    )
+    assert (check_trace(problem, trace).error is not None) == flagged

@@ -192,6 +192,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return rejected(i if origin is None else origin, *impossible)
             labels[i] = True
             stated.add(claim.value)
+            if claim.unknown and claim.text.startswith(f"{claim.unknown} = "):  # (LaTeX: a value that solves)
+                unknowns.setdefault(claim.unknown, claim.value)
             if claim.converted is not None:
                 stated.add(claim.converted)
         if claims and (

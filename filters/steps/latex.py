@@ -238,7 +238,7 @@ def _follows(equation: str, consequence: str) -> Claim | None:
             return None
         holds = _holds_at(left, right, symbol, value.real)
         text = f"{solved['unknown']} = {solved['value'].strip()} in {equation.strip()}"
-        return None if holds is None else Claim(text, holds, _as_fraction(value))
+        return None if holds is None else Claim(text, holds, _as_fraction(value), solved["unknown"])
     second = _equation(consequence)
     if second is None or (second[0].free_symbols | second[1].free_symbols) != {symbol}:
         return None
