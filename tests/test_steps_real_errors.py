@@ -1396,3 +1396,19 @@ def test_an_unknown_solved_in_latex_is_the_answer(answer: str, flagged: bool) ->
         f"The answer is $\\boxed{{{answer}}}$."
     )
     assert (check_trace(problem, trace).error is not None) == flagged
+
+
+@pytest.mark.parametrize(
+    ("step", "flagged"),
+    [
+        ("Walking dogs = 39 + $30 = 69 dollars.", True),  # a row a demo published on 2026-12-06
+        ("Walking dogs: 39 + 30 = 69 dollars.", True),
+        ("Total = 39 + $30 = 69 dollars.", False),
+        ("Nia = 39 + $30 = 69 dollars.", False),  # a participant's holding, not an activity
+        ("Walking dogs and saving = 39 + 30 = 69 dollars.", False),  # named after both parts
+    ],
+)
+def test_a_sum_is_not_named_after_one_of_its_parts(step: str, flagged: bool) -> None:
+    problem = "Nia has saved $30. Nia earns $39 more by walking dogs. How many dollars does Nia have now?"
+    checked = check_trace(problem, f"Step 1: Nia has $30.\nStep 2: {step}\nThe answer is \\boxed{{69}}.")
+    assert (checked.error is not None and checked.error.code == "misread_fact") == flagged

@@ -24,6 +24,7 @@ from filters.steps.facts import (
     rate_from_nowhere,
     restates,
     restates_given,
+    sum_named_after_a_part,
     taken_as_kept,
     taken_as_remaining,
     unfounded_fact,
@@ -211,6 +212,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             or fractional_count(line, trace)
             or per_each_once(problem, normalized[:i], line)
             or times_fewer_multiplied(line)
+            or sum_named_after_a_part(problem, line)
         ):
             return rejected(i, "misread_fact", misset)
         if remaining := taken_as_remaining(problem, line, said):

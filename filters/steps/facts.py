@@ -312,6 +312,30 @@ def holding_misstated(problem: str, steps: list[str]) -> tuple[int, str] | None:
     return None
 
 
+# "Walking dogs = 39 + 30 = 69": a label in words, then a sum of two amounts and its result
+_LABELLED_SUM = re.compile(
+    rf"^\s*(?P<label>[A-Za-z][A-Za-z' ]{{2,40}}?)\s*[=:]\s*(?P<a>{AMOUNT})\s*\+\s*(?P<b>{AMOUNT})\s*=\s*{AMOUNT}"
+)
+_ACTIVITY = re.compile(r"[A-Za-z]+ing\b")
+
+
+def sum_named_after_a_part(problem: str, line: str) -> str:
+    """A sum labelled with an activity (a word in -ing) whose words the problem's sentence that gives one of the two
+    parts holds, not the other's ("Walking dogs = 39 + $30 = 69 dollars" for "Nia has saved $30. Nia earns $39 more
+    by walking dogs.", a row a demo published): the whole named after a part. The claim, else ""."""
+    match = _LABELLED_SUM.match(line)
+    if match is None or not _ACTIVITY.match(label := match.group("label").strip()):
+        return ""
+    words = [w for w in WORD_RE.findall(label.lower()) if w.rstrip("s") not in _FILLER]
+    a, b = number(match.group("a")), number(match.group("b"))
+    for sentence in sentences(problem):
+        text = sentence.lower()
+        given = numbers(normalize(sentence))
+        if all(re.search(rf"\b{w}\b", text) for w in words) and (a in given) != (b in given):
+            return f"{line.strip()} (a sum named after one of its parts: {sentence.strip()})"
+    return ""
+
+
 def restates_given(problem: str, line: str, value: Fraction) -> bool:
     """Whether ``line`` restates a sentence of the problem that gives ``value``: its words (fillers aside) all
     come from that sentence ("She has 16 books." for "Jade has 16 books and reads them all.")."""
