@@ -25,17 +25,19 @@ def split_steps(trace: str) -> list[str]:
 
 
 _DISPLAY_OPEN = re.compile(r"\\\[|\\begin\{|\$\$")
+_DISPLAY_LINES = 40  # the most lines one display spans
 _DISPLAY_CLOSE = {"\\[": "\\]", "\\begin{": "\\end{", "$$": "$$"}
 
 
 def _with_whole_displays(pieces: list[str]) -> list[str]:
     """``pieces`` with each one that opens a display and leaves it open joined to those up to the one that closes it
-    (a display left open to the end is left as it was)."""
+    (a display left open to the end, or longer than ``_DISPLAY_LINES``, is left as it was: a model caught in a loop
+    may open displays it never closes)."""
     joined: list[str] = []
     i = 0
     while i < len(pieces):
         end = i
-        while (open_at := _unclosed(" ".join(pieces[i : end + 1]))) and end + 1 < len(pieces):
+        while (open_at := _unclosed(" ".join(pieces[i : end + 1]))) and end + 1 < min(len(pieces), i + _DISPLAY_LINES):
             end += 1
         if open_at:
             end = i
