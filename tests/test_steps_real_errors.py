@@ -1412,3 +1412,13 @@ def test_a_sum_is_not_named_after_one_of_its_parts(step: str, flagged: bool) -> 
     problem = "Nia has saved $30. Nia earns $39 more by walking dogs. How many dollars does Nia have now?"
     checked = check_trace(problem, f"Step 1: Nia has $30.\nStep 2: {step}\nThe answer is \\boxed{{69}}.")
     assert (checked.error is not None and checked.error.code == "misread_fact") == flagged
+
+
+def test_a_display_longer_than_its_limit_is_left_as_lines() -> None:
+    from filters.steps.text import split_steps
+
+    looping = "\n".join(["\\[ x = 1 + 2"] * 60)  # a model in a loop opens displays it does not close
+    assert len(split_steps(looping)) == 60
+    long = "\n".join(["\\[ x = 1", *["+ 1"] * 45, "\\]", "Done."])  # closes, but past the limit
+    assert len(split_steps(long)) == 48
+    assert len(split_steps("\\[ x = 1\n+ 2 \\]\nDone.")) == 2
