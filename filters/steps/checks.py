@@ -193,7 +193,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return rejected(i if origin is None else origin, *impossible)
             labels[i] = True
             stated.add(claim.value)
-            if claim.unknown and claim.text.startswith(f"{claim.unknown} = "):  # (LaTeX: a value that solves)
+            # a value a LaTeX step solved an unknown to (the token stream records its own)
+            if claim.unknown and claim.text.startswith(f"{claim.unknown} = "):
                 unknowns.setdefault(claim.unknown, claim.value)
             if claim.converted is not None:
                 stated.add(claim.converted)

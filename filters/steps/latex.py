@@ -242,10 +242,10 @@ def _follows(equation: str, consequence: str) -> Claim | None:
     second = _equation(consequence)
     if second is None or (second[0].free_symbols | second[1].free_symbols) != {symbol}:
         return None
-    roots = _roots(left - right, symbol)
-    shared = [r for r in roots if _holds_at(*second[:2], symbol, r)] if roots else []
-    if not roots or not any(_holds_at(*second[:2], symbol, r) is not None for r in roots):
-        return None
+    checked = [(root, _holds_at(*second[:2], symbol, root)) for root in _roots(left - right, symbol)]
+    if all(holds is None for _, holds in checked):
+        return None  # (no root, or the rewrite has no value at any)
+    shared = [root for root, holds in checked if holds]
     text = f"{_TRAILING.sub('', consequence).strip()} from {_TRAILING.sub('', equation).strip()}"
     return Claim(text, bool(shared), _as_fraction(shared[0]) if shared else Fraction(0))
 
