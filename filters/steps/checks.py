@@ -193,8 +193,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return rejected(i if origin is None else origin, *impossible)
             labels[i] = True
             stated.add(claim.value)
-            # a value a LaTeX step solved an unknown to (the token stream records its own)
-            if claim.unknown and claim.text.startswith(f"{claim.unknown} = "):
+            if claim.unknown:  # a value a LaTeX step solved for (the token stream's are recorded already)
                 unknowns.setdefault(claim.unknown, claim.value)
             if claim.converted is not None:
                 stated.add(claim.converted)
@@ -235,23 +234,24 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if (found := misset_trace(problem, steps)) is not None:
             at, why = found
             return rejected(at, "misread_fact", f"{steps[at]} ({why})")
-    if not competition and (other := answer_given_to_another(problem, steps, extract_answer(trace))) is not None:
+    answer = extract_answer(trace)
+    if not competition and (other := answer_given_to_another(problem, steps, answer)) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
     lines = [normalized[i] for i in body]
-    if not competition and (unworked := _unworked(problem, trace, lines, values, worked, stated, unknowns)):
+    if not competition and (unworked := _unworked(problem, answer, lines, values, worked, stated, unknowns)):
         code, first = unworked
         if steps:  # the steps after the first bad one are unjudged, whatever their calculations
             bad = len(steps) - 1 if first is None else body[first]
             labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
         return TraceCheck(steps, labels, checked, Drop(code))
-    if not competition and (over := _answer_passed_over(problem, trace, lines, values, worked)) is not None:
+    if not competition and (over := _answer_passed_over(problem, answer, lines, values, worked)) is not None:
         at, last = over
         return rejected(body[at], "misread_fact", f"{steps[body[at]]} (the last calculation, {last}, is left unused)")
     if reference and (verdict := contradicts_reference(trace, body, values, worked, given, reference)):
         labels[verdict.step] = False
         return TraceCheck(steps, labels, checked, verdict.error)
     # (after the reference, which locates where a wrong answer was worked out, not only where it is stated)
-    if (other_answer := answer_not_the_unknown(problem, extract_answer(trace), unknowns)) is not None:
+    if (other_answer := answer_not_the_unknown(problem, answer, unknowns)) is not None:
         return rejected(_answer_step(steps), "answer_not_worked", other_answer)
     return TraceCheck(steps, labels, checked, None)
 
@@ -332,7 +332,7 @@ def _answer_step(steps: list[str]) -> int:
 
 def _unworked(
     problem: str,
-    trace: str,
+    answer: str | None,
     body: list[str],
     values: list[set[Fraction]],
     worked: list[set[Fraction]],
@@ -345,7 +345,6 @@ def _unworked(
     it and no step restates the sentence of the problem that gives it ("so there are only 12 books left"); its first
     wrong step is the first to state it while neither the problem nor an earlier step has it. ``values`` are the body
     lines' numbers, ``worked`` their calculations' results, ``unknowns`` the values named unknowns were solved to."""
-    answer = extract_answer(trace)
     if answer is None:
         return None  # no final answer: the format filters' concern, not this check's
     problem_words, given = problem_facts(problem)
@@ -432,13 +431,12 @@ _RECHECKS = re.compile(r"\b(?:check\w*|verif\w*|confirm\w*|compar\w*|instead|alt
 
 
 def _answer_passed_over(
-    problem: str, trace: str, body: list[str], values: list[set[Fraction]], worked: list[set[Fraction]]
+    problem: str, answer: str | None, body: list[str], values: list[set[Fraction]], worked: list[set[Fraction]]
 ) -> tuple[int, str] | None:
     """The body line that states as the final answer a result of an earlier calculation after the last calculation
     worked out another that nothing uses ("30 minutes to finish the book", "60 - 10 = 50 minutes", "Toby will be 30
     minutes early"), and the last calculation's results; None where the answer is the last calculation's, uses it,
     or the question asks to choose among results. A line that checks or weighs another is no last calculation."""
-    answer = extract_answer(trace)
     targets = numbers(normalize(answer)) if answer is not None else set()
     last = max((k for k, results in enumerate(worked) if results), default=None)
     if len(targets) != 1 or last is None or _CHOOSES.search(problem) or _RECHECKS.search(body[last]):

@@ -37,7 +37,8 @@ _LEFT_ALONE = re.compile(
 _CONTINUED_ROW = re.compile(r"\\\\\s*&\s*=")
 _COLUMN = re.compile(r"&")
 # where one statement of a display ends and the next begins: a row, an implication, a space between statements
-_STATEMENT_END = re.compile(r"\\\\|\\(?:Rightarrow|Longrightarrow|rightarrow|implies|iff|qquad|quad)(?![a-zA-Z])")
+_IMPLICATION = r"\\(?:Rightarrow|Longrightarrow|rightarrow|implies)(?![a-zA-Z])"
+_STATEMENT_END = re.compile(rf"\\\\|{_IMPLICATION}|\\(?:iff|qquad|quad)(?![a-zA-Z])")
 # 1,000, 1{,}000, 1\,000 and 1 000 (1,\!000: spacing)
 _THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,|\s)(?=\d{3}(?!\d))")
 _BETWEEN_DIGITS = re.compile(r"\d,\d")  # "13,2000": no thousands, nor a list; the statement is left alone
@@ -49,7 +50,7 @@ _TRAILING = re.compile(r"[\s.,;]+$")
 # what a text says right after an equality it shows to be false ("$1 = \\sqrt{9} + 4$, which is not true")
 _REFUTED = re.compile(r"[\s,]*(?:which|this|that)?\s*(?:is|are)\s+(?:not|false|impossible|a contradiction)", re.I)
 # what joins a statement to the one it follows from: an implication sign, or the next row of a display
-_IMPLIES = re.compile(r"\\(?:Rightarrow|Longrightarrow|rightarrow|implies)(?![a-zA-Z])|\\\\")
+_IMPLIES = re.compile(rf"{_IMPLICATION}|\\\\")
 _CONCLUSION = re.compile(
     r"\b(?:so|then|thus|hence|therefore|gives?|giving|gets?|find|means?|meaning|yields?|obtain|impl(?:y|ies|ying))\b",
     re.I,
@@ -58,7 +59,7 @@ _TRIAL = re.compile(
     r"\b(?:try|trying|tried|test\w*|check\w*|plug\w*|substitut\w*|setting|set|let|suppose|if|when|for)\b", re.I
 )
 _LETTER = re.compile(r"[a-zA-Z]")
-_SOLVED = re.compile(r"(?P<unknown>[a-df-hj-zA-Z])\s*=\s*(?P<value>[^=]+)(?:=.*)?")  # (not e nor i, which are numbers)
+_SOLVED = re.compile(r"(?P<unknown>[a-zA-Z])\s*=\s*(?P<value>[^=]+)(?:=.*)?")  # an unknown set to a value
 _CONSTANT_LETTER = re.compile(r"(?<![\\a-zA-Z])[ei](?![a-zA-Z])")
 _LISTED = re.compile(r"[,;]\s*$")  # a segment that ends in a comma is one of a list ("$x = 1,$ $x = 2,$")
 _UNBOXED = re.compile(r"^\s*\\boxed\{(.*)\}\s*$")  # a value boxed as the answer
