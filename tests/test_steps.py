@@ -527,3 +527,25 @@ def test_a_checked_calculation_of_given_numbers_works_the_answer_out() -> None:
         "He stretches the meal into 8 servings, so each serving costs 8/8 = $1.00.\nThe answer is: 1"
     )
     assert find_reasoning_error(problem, trace) is None
+
+
+SAVINGS = "Ivan saves $8 a week for 2 weeks. A relative doubles what he saved. How many dollars does he have now?"
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [  # an operation in words on the amount before it, checked as a calculation is
+        ("Ivan has saved $8 * 2 = 16 dollars.\nThe relative multiplies this by 2 to get 32 dollars.\n#### 32", None),
+        ("Ivan has saved 8 * 2 = 16 dollars, and the relative multiplies it by 2, which is 32.\n#### 32", None),
+        ("He saved 8 * 2 = 16 dollars.\nAdd 16 to that to get 32 dollars.\n#### 32", None),
+        ("He saved 8 * 2 = 16 dollars.\nDivide this by 2, which gives 8 for each week.\nDoubled: 16 * 2 = 32.\n"
+         "#### 32", None),
+        # a demo's published row: the relative's doubling stated in words, its result the amount before it
+        ("Ivan has saved $8 * 2 = 16 dollars.\nThe relative multiplies this by 2 to get the answer of 16 dollars.\n"
+         "#### 16", "false_calculation: 16 then multiplies this by 2 to get the answer of 16"),
+        ("He saved 8 * 2 = 16 dollars.\nSubtract 6 from it to get 12 dollars.\n#### 12",
+         "false_calculation: 16 then Subtract 6 from it to get 12"),
+    ],
+)  # fmt: skip
+def test_an_operation_in_words_on_the_amount_before_it_is_checked(trace: str, error: str | None) -> None:
+    assert find_reasoning_error(SAVINGS, trace) == error

@@ -12,7 +12,7 @@ from fractions import Fraction
 from filters.answers import extract_answer
 from filters.contract import Drop
 from filters.schemas import reasons
-from filters.steps.claims import line_claims, solved_claims
+from filters.steps.claims import line_claims, solved_claims, worded_claims
 from filters.steps.facts import (
     admits_negatives,
     answer_given_to_another,
@@ -162,6 +162,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         labels[i:] = [False, *[None] * (len(steps) - i - 1)]  # the steps after the first bad one are unjudged
         return TraceCheck(steps, labels, checked, Drop(code, detail))
 
+    previous: int | None = None  # the body line before this one
     for i in body:
         tokens = tokenize(normalized[i], declared) if DIGIT.search(normalized[i]) else []
         if tokens:  # number words are tokens too
@@ -175,6 +176,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if wrong := false_conversion(line, given) or rate_over_its_unit(line):
             return rejected(i, "false_calculation", wrong)
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
+        claims += worded_claims(line, "" if previous is None else normalized[previous]) if tokens else []
         claims += [*latex_claims(math[i]), *latex_solutions(steps[i], steps[i - 1] if i else "")] if math[i] else []
         worked.append({claim.value for claim in claims})
         clock = ":" in steps[i] and TIME_OF_DAY.search(steps[i])  # "6:00 + 18 hours = 00:00": no arithmetic of numbers
@@ -227,6 +229,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         for value, unit in step_units(steps[i], tokens).items():
             if value not in given:
                 worked_units.setdefault(value, set()).add(unit)
+        previous = i
     # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
         return rejected(nowhere, "unfounded_fact", steps[nowhere])

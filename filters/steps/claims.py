@@ -3,13 +3,14 @@ running totals tolerated), and the values named unknowns are solved to."""
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
 from filters.steps.equations import equation_solution
 from filters.steps.expressions import Expression, prefix, suffix, trim
-from filters.steps.tokens import DIGIT, EQ, LP, NUM, OP, RP, STOP, WORD, Token
+from filters.steps.tokens import AMOUNT, DIGIT, EQ, LP, NUM, OP, RP, STOP, WORD, Token
 from filters.steps.units import converts, one_kind
 
 _TIMES = frozenset({"x", "X", "times", "by", "of", "per"})  # words that join a number to an unknown
@@ -171,6 +172,41 @@ def _counted(segments: list[list[Token]], index: int) -> Token | None:
     if len(result) == 2 and result[0].kind == NUM and result[1].kind == WORD and result[1].text.lower() == unit:
         return before[0]
     return None
+
+
+# an operation in words on the result before it, and what it comes to: "multiplies this by 2 to get 16", "divide by
+# 4, which gives 5", "add 3 to it to get 10", "subtract 5 from that, which is 7"
+_PREVIOUS = r"(?:(?:this|that|it|the (?:result|total|sum|product|difference|amount))\s+)"
+_COMES_TO = (
+    rf"\b[^.\d]*?\b(?:to get|to give|gives?|giving|=|is|equals|making|makes|results? in|which is)\s+"
+    rf"(?:the answer of\s+|a total of\s+)?\$?(?P<result>{AMOUNT})(?!\s*[-+*/x×=]|[\d,.]*\d)"
+)
+_WORDED = (
+    (operator.mul, re.compile(rf"\bmultipl\w*\s+{_PREVIOUS}?by\s+\$?(?P<operand>{AMOUNT}){_COMES_TO}", re.I)),
+    (operator.truediv, re.compile(rf"\bdivid\w*\s+{_PREVIOUS}?by\s+\$?(?P<operand>{AMOUNT}){_COMES_TO}", re.I)),
+    (operator.add, re.compile(rf"\badd\w*\s+\$?(?P<operand>{AMOUNT})\s+to\s+{_PREVIOUS}{_COMES_TO}", re.I)),
+    (operator.sub, re.compile(rf"\bsubtract\w*\s+\$?(?P<operand>{AMOUNT})\s+from\s+{_PREVIOUS}{_COMES_TO}", re.I)),
+)
+_LAST_AMOUNT = re.compile(rf"{AMOUNT}(?!.*\d)", re.DOTALL)
+
+
+def worded_claims(line: str, before: str) -> list[Claim]:
+    """The operations a line states in words on the amount before it (the last one earlier in the line, else the last
+    of the line ``before`` it) with what they come to: "Ivan has saved 8 * 2 = 16 dollars." then "The relative
+    multiplies this by 2 to get the answer of 16 dollars." is a false step."""
+    found: list[Claim] = []
+    for operation, pattern in _WORDED:
+        for match in pattern.finditer(line):
+            earlier = _LAST_AMOUNT.search(line[: match.start()]) or _LAST_AMOUNT.search(before)
+            operand = Fraction(match.group("operand").replace(",", ""))
+            if earlier is None or (operation is operator.truediv and not operand):
+                continue
+            result = Fraction(match.group("result").replace(",", ""))
+            value = operation(Fraction(earlier.group().replace(",", "")), operand)
+            places = len(match.group("result").partition(".")[2])
+            holds = abs(value - result) <= abs(result) / 10**6 or _rounds_to(value, result, places)
+            found.append(Claim(f"{earlier.group()} then {match.group().strip()}", holds, result))
+    return found
 
 
 def solved_claims(tokens: list[Token], line: str, unknowns: dict[str, Fraction]) -> list[Claim]:
