@@ -824,6 +824,20 @@ BOOKS = (
             3,
             "misread_fact",
         ),
+        (  # zero for an amount the problem wrote as x: wrong where the equation's 24x was built
+            "There are 20 friends, and John wants each to have x slices. Pizzas are sliced into 8 portions. John "
+            "needs to order 10 pizzas. What is the value of unknown variable x?",
+            "Step 1: The slices needed are 20x.\nStep 2: So 8 * 3x = 24x slices.\nStep 3: 24x = 20x, so 4x = 0.\n"
+            "Step 4: x = 0.\n#### 0",
+            1,
+            "misread_fact",
+        ),
+        (  # zero for a coordinate is a number a problem writes
+            "The line through (x, 3) and (4, 5) has slope 1/2. What is the value of unknown variable x?",
+            "Step 1: (5 - 3) / (4 - x) = 1/2, so 4 - x = 4.\nStep 2: x = 0.\n#### 0",
+            None,
+            None,
+        ),
         (  # a trace's own unknown in a problem that replaced none may be anything
             "Bob drives 32 miles at 7 miles per hour. How many hours does it take?",
             "Step 1: 7x = 32, so x = 32/7 = 4.57 hours.\n#### 4.57",

@@ -540,11 +540,16 @@ _STANDS_FOR_A_GIVEN = re.compile(r"\bvalue of (?:the )?unknown variable\s+[\'\"]
 
 def unlike_a_given(problem: str, unknown: str, value: Fraction) -> str | None:
     """An equation that solves a problem's "unknown variable x" (a number of the problem replaced by x, as in
-    MetaMath's rewritten questions) to what the problem could not have written: more than one in size, yet no whole
-    number of hundredths (``3x = 200``, x = 66.67 books), or no whole number where the problem counts people or whole
-    things with x ("x of the remaining elves quit", x = 0.25). The claim, else None."""
+    MetaMath's rewritten questions) to what the problem could not have written: zero where x is an amount ("x
+    slices", "$x"), more than one in size, yet no whole number of hundredths (``3x = 200``, x = 66.67 books), or no
+    whole number where the problem counts people or whole things with x ("x of the remaining elves quit", x = 0.25).
+    The claim, else None."""
     match = _STANDS_FOR_A_GIVEN.search(problem)
-    if match is None or match.group(1).lower() != unknown.lower() or value.denominator == 1:
+    if match is None or match.group(1).lower() != unknown.lower():
+        return None
+    if value == 0 and re.search(rf"\$\s?{re.escape(unknown)}\b|(?<![\w$]){re.escape(unknown)}\s+[a-z]{{3,}}", problem):
+        return f"{unknown} = 0, which the problem cannot have given"  # an amount ("x slices", "$x"), not a coordinate
+    if value.denominator == 1:
         return None
     counted = re.search(
         rf"(?<![\w$]){re.escape(unknown)}\s+(?:of\s+the\s+)?(?:[a-z]+\s+)?(?:{_WHOLE_THINGS})\b", problem, re.I
