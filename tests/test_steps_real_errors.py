@@ -978,6 +978,27 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ("\\begin{align*} 3p + e &= 124 \\\\ 5p + e &= 182 \\end{align*}", None),  # e names an unknown
         ("So $100 000 \\times 0.1 = 10 000$ dollars.", None),  # thousands apart by a space
         ("So $13,2000 \\div 60 = 220$ minutes.", None),  # a comma between digits, no thousands: left alone
+        (  # words that hold math stating nothing are still words between the two statements
+            "Multiplying by 2 gives $3x-9 = 2x+74$. Subtracting $2x$ from both sides yields $x-9 = 75$.",
+            "x-9 = 75 from 3x-9 = 2x+74",
+        ),
+        ("Multiplying by 2 gives $3x-9 = 2x+74$. Subtracting $2x$ from both sides yields $x-9 = 74$.", None),
+        (  # an implication that ends a row joins it to the next
+            "\\begin{align*} \\pi r^2(4) &= 20\\pi \\quad\\Rightarrow\\\\ 4r^2 &= 21 \\end{align*}",
+            "4r^2 = 21 from \\pi r^2(4) = 20\\pi",
+        ),
+        (  # cases side by side follow case by case
+            "\\begin{align*} 5-a=3 \\quad\\text{ OR }\\quad 5-a=-3 \\quad\\Rightarrow\\\\ "
+            "2=a \\quad\\text{ OR }\\quad 8=a \\end{align*}",
+            None,
+        ),
+        (
+            "\\begin{align*} 5-a=3 \\quad\\text{ OR }\\quad 5-a=-3 \\quad\\Rightarrow\\\\ "
+            "2=a \\quad\\text{ OR }\\quad 9=a \\end{align*}",
+            "9=a from 5-a=-3",
+        ),
+        ("Since they are parallel, $2x^\\circ=128^\\circ,$ so $x=65.$", "x = 65 in 2x=128"),  # degrees as numbers
+        ("Then $\\sin 30^\\circ = \\frac{1}{2}$.", None),  # (a trigonometric function's degrees left alone)
         ("It is about $\\pi \\approx 3.2$.", None),  # approximations are left alone
         ("The area is $\\pi \\cdot 2^2 = 12.57$.", None),  # rounded to the places it states
         ("The area is $\\pi \\cdot 2^2 = 12.75$.", "\\pi \\cdot 2^2 = 12.75"),

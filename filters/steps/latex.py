@@ -5,10 +5,10 @@ solved to must solve it.
 The token stream of ``filters.steps.tokens`` reads ``\\frac``, ``\\times`` and ``\\cdot``; competition solutions also
 write roots, powers in braces, binomials, factorials, ``\\pi``, logarithms and trigonometry, which only a computer
 algebra system evaluates. A display is read statement by statement: align rows, what ``\\Rightarrow`` or ``\\quad``
-separates, and what top-level commas separate. Other links with an unknown are equations or identities and are left
-alone; so are degrees, number bases, inequalities, approximations, sums, integrals, limits and powers of three-digit
-exponents, whose LaTeX the parser misreads, cannot settle or takes long to evaluate, and equalities the text itself
-calls false.
+separates, and what top-level commas separate; a degree mark is a plain number but under a trigonometric function.
+Other links with an unknown are equations or identities and are left alone; so are number bases, inequalities,
+approximations, sums, integrals, limits and powers of three-digit exponents, whose LaTeX the parser misreads, cannot
+settle or takes long to evaluate, and equalities the text itself calls false.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ _TRIAL = re.compile(
 _LETTER = re.compile(r"[a-zA-Z]")
 _SOLVED = re.compile(r"(?P<unknown>[a-zA-Z])\s*=\s*(?P<value>[^=]+)(?:=.*)?")  # an unknown set to a value
 _CONSTANT_LETTER = re.compile(r"(?<![\\a-zA-Z])[ei](?![a-zA-Z])")
+# a degree mark, read as a plain number where no trigonometric function takes it ("2x^\\circ = 128^\\circ")
+_DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
+_TRIGONOMETRY = re.compile(r"\\(?:arc)?(?:sin|cos|tan|cot|sec|csc)(?![a-zA-Z])")
+_BLANK = re.compile(r"\s|&|\\q?quad(?![a-zA-Z])")  # what a display's part holds that states nothing
 _LISTED = re.compile(r"[,;]\s*$")  # a segment that ends in a comma is one of a list ("$x = 1,$ $x = 2,$")
 _UNBOXED = re.compile(r"^\s*\\boxed\{(.*)\}\s*$")  # a value boxed as the answer
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -153,7 +157,11 @@ def _statements(segment: str) -> list[str]:
                 found.append(part[start:i])
                 start = i + 1
         found.append(part[start:])
-    return [statement for statement in found if "=" in statement]
+    return [
+        _DEGREES.sub("", statement) if not _TRIGONOMETRY.search(statement) else statement
+        for statement in found
+        if "=" in statement
+    ]
 
 
 def _places(side: str) -> int | None:
@@ -191,20 +199,23 @@ def latex_solutions(text: str, earlier: str = "") -> list[Claim]:
     pairs: list[tuple[str, str]] = []
     before: tuple[str, int, str] | None = None  # the segment before: its last statement, where it ended, its math
     for match in _segments(whole) if "=" in text else []:
-        parts = [_statements(part) for part in _IMPLIES.split(_content(match))]
+        # (an implication that ends a row, "\\Rightarrow \\\\", leaves nothing between the two: no part)
+        parts = [_statements(part) for part in _IMPLIES.split(_content(match)) if _BLANK.sub("", part)]
         if match.start() >= len(whole) - len(text):  # (the earlier step's own pairs were its to check)
             if before and parts[0] and _concludes(whole[before[1] : match.start()], bool(_LISTED.search(before[2]))):
                 pairs.append((before[0], parts[0][0]))
-            pairs += [(a[-1], b[0]) for a, b in itertools.pairwise(parts) if a and b]
+            for a, b in itertools.pairwise(parts):  # cases side by side follow case by case ("x = 3 or x = -3")
+                pairs += list(zip(a, b, strict=True)) if len(a) == len(b) > 1 else [(a[-1], b[0])] if a and b else []
         last = next((part[-1] for part in reversed(parts) if part), None)
-        before = (last, match.end(), _content(match)) if last else None
+        if last:  # (math that states nothing, "Subtracting $2x$ from both sides", is words between two statements)
+            before = (last, match.end(), _content(match))
     return [claim for equation, solution in pairs if (claim := _follows(equation, solution))]
 
 
 def _concludes(gap: str, listed: bool) -> bool:
     """Whether the words between two math segments make the second follow from the first: concluding words, or
     nothing at all where the first does not end in a comma (``$x = 1,$ $x = 2$`` is a list)."""
-    if len(gap) > 40 or _TRIAL.search(gap):
+    if len(gap) > 60 or _TRIAL.search(gap):
         return False
     return bool(_CONCLUSION.search(gap)) or (not listed and not gap.strip(" ,;."))
 
