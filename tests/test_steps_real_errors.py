@@ -999,6 +999,24 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ),
         ("Since they are parallel, $2x^\\circ=128^\\circ,$ so $x=65.$", "x = 65 in 2x=128"),  # degrees as numbers
         ("Then $\\sin 30^\\circ = \\frac{1}{2}$.", None),  # (a trigonometric function's degrees left alone)
+        ("We have \\[(x + 1)^2 = 4x.\\] This simplifies to $x^2 - 2x + 1 = 0$.", None),  # words that rewrite
+        (
+            "We have \\[(x + 1)^2 = 4x.\\] This simplifies to $x^2 - 2x + 2 = 0$.",
+            "x^2 - 2x + 2 = 0 from (x + 1)^2 = 4x",
+        ),
+        # units written as text, the same on both sides: the numbers are checked
+        ("The area is $(5\\text{ cm})(3\\text{ cm})=15\\text{ cm}^2$.", None),
+        (
+            "The area is $(5\\text{ cm})(3\\text{ cm})=16\\text{ cm}^2$.",
+            "(5\\text{ cm})(3\\text{ cm}) = 16\\text{ cm}^2",
+        ),
+        (
+            "So $12 \\text{ dollars} \\times 3 = 35 \\text{ dollars}$ in all.",
+            "12 \\text{ dollars} \\times 3 = 35 \\text{ dollars}",
+        ),
+        ("The area is $\\pi (2 \\text{ cm})^2 = 12.57 \\text{ cm}^2$.", None),  # rounded to its places
+        ("Recall $1 \\text{ foot} = 12 \\text{ inches}$.", None),  # other units: a conversion, left alone
+        ("So $x = 5 \\text{ or } x = 7$.", None),  # words in text leave the statement alone
         ("It is about $\\pi \\approx 3.2$.", None),  # approximations are left alone
         ("The area is $\\pi \\cdot 2^2 = 12.57$.", None),  # rounded to the places it states
         ("The area is $\\pi \\cdot 2^2 = 12.75$.", "\\pi \\cdot 2^2 = 12.75"),

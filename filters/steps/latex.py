@@ -5,8 +5,9 @@ solved to must solve it.
 The token stream of ``filters.steps.tokens`` reads ``\\frac``, ``\\times`` and ``\\cdot``; competition solutions also
 write roots, powers in braces, binomials, factorials, ``\\pi``, logarithms and trigonometry, which only a computer
 algebra system evaluates. A display is read statement by statement: align rows, what ``\\Rightarrow`` or ``\\quad``
-separates, and what top-level commas separate; a degree mark is a plain number but under a trigonometric function.
-Other links with an unknown are equations or identities and are left alone; so are number bases, inequalities,
+separates, and what top-level commas separate; a degree mark is a plain number but under a trigonometric function,
+and a unit written as text (``5\\text{ cm}``) a symbol, so a link with the same units on both sides is evaluated. Other
+links with an unknown are equations or identities and are left alone; so are number bases, inequalities,
 approximations, sums, integrals, limits and powers of three-digit exponents, whose LaTeX the parser misreads, cannot
 settle or takes long to evaluate, and equalities the text itself calls false.
 """
@@ -52,7 +53,7 @@ _REFUTED = re.compile(r"[\s,]*(?:which|this|that)?\s*(?:is|are)\s+(?:not|false|i
 # what joins a statement to the one it follows from: an implication sign, or the next row of a display
 _IMPLIES = re.compile(rf"{_IMPLICATION}|\\\\")
 _CONCLUSION = re.compile(
-    r"\b(?:so|then|thus|hence|therefore|gives?|giving|gets?|find|means?|meaning|yields?|obtain|impl(?:y|ies|ying))\b",
+    r"\b(?:so|then|thus|hence|therefore|gives?|giving|gets?|find|means?|meaning|yields?|obtain|impl(?:y|ies|ying)|simplif(?:y|ies|ying)|becomes?|reduces?|factors?|expands?)\b",
     re.I,
 )
 _TRIAL = re.compile(
@@ -64,6 +65,15 @@ _CONSTANT_LETTER = re.compile(r"(?<![\\a-zA-Z])[ei](?![a-zA-Z])")
 # a degree mark, read as a plain number where no trigonometric function takes it ("2x^\\circ = 128^\\circ")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
 _TRIGONOMETRY = re.compile(r"\\(?:arc)?(?:sin|cos|tan|cot|sec|csc)(?![a-zA-Z])")
+# a unit a quantity is written in ("5\\text{ cm}", "12 \\text{ dollars}"): a symbol named after it, so that a link with
+# the same units on both sides is evaluated; words in text ("\\text{ or }") leave the statement alone
+_UNIT_TEXT = re.compile(r"\\(?:text|mbox|mathrm)\s*\{\s*([A-Za-z]{2,}(?:\s+[A-Za-z]{2,})?)\s*\}")
+_NOT_UNITS = frozenset(
+    ("if", "or", "and", "is", "are", "when", "for", "where", "th", "st", "nd", "rd", "gcd", "lcm", "mod", "of", "so")
+)
+_UNIT_SYMBOL = "unit"
+_UNIT_WRITTEN = re.compile(rf"\\mathrm\{{{_UNIT_SYMBOL}(\w+)\}}")
+_UNIT_MARK = re.compile(rf"\\mathrm\{{{_UNIT_SYMBOL}\w+\}}(?:\^\s*\{{?\d\}}?)?")
 _BLANK = re.compile(r"\s|&|\\q?quad(?![a-zA-Z])")  # what a display's part holds that states nothing
 _LISTED = re.compile(r"[,;]\s*$")  # a segment that ends in a comma is one of a list ("$x = 1,$ $x = 2,$")
 _UNBOXED = re.compile(r"^\s*\\boxed\{(.*)\}\s*$")  # a value boxed as the answer
@@ -78,7 +88,7 @@ def _segments(text: str) -> list[re.Match[str]]:
     between two prices."""
     if not ("$" in text or "\\" in text):
         return []
-    return [m for m in _MATH.finditer(text) if m.group(5) is None or not _PROSE.search(m.group(5))]
+    return [m for m in _MATH.finditer(text) if m.group(5) is None or not _PROSE.search(_UNIT_TEXT.sub("", m.group(5)))]
 
 
 def _content(match: re.Match[str]) -> str:
@@ -158,10 +168,29 @@ def _statements(segment: str) -> list[str]:
                 start = i + 1
         found.append(part[start:])
     return [
-        _DEGREES.sub("", statement) if not _TRIGONOMETRY.search(statement) else statement
+        _UNIT_TEXT.sub(_unit, _DEGREES.sub("", statement) if not _TRIGONOMETRY.search(statement) else statement)
         for statement in found
         if "=" in statement
     ]
+
+
+def _unit(match: re.Match[str]) -> str:
+    """A unit written as text as the symbol it stands for (``\\mathrm{unitcm}``); other text as written."""
+    word = match.group(1)
+    return match.group(0) if word.lower() in _NOT_UNITS else f"\\mathrm{{{_UNIT_SYMBOL}{''.join(word.split())}}}"
+
+
+def _with_units(left: str, right: str) -> tuple[complex, complex] | None:
+    """The values of two sides written in the same units, each unit taken as 1; None where the sides hold anything
+    but numbers and units, or not the same units (``1\\text{ foot} = 12\\text{ inches}`` converts)."""
+    a, b = _expression(left), _expression(right)
+    if a is None or b is None or not a.free_symbols or a.free_symbols != b.free_symbols:
+        return None
+    if not all(str(symbol).startswith(_UNIT_SYMBOL) for symbol in a.free_symbols):
+        return None
+    ones = dict.fromkeys(a.free_symbols, 1)
+    values = _number(a.subs(ones)), _number(b.subs(ones))
+    return None if values[0] is None or values[1] is None else (values[0], values[1])
 
 
 def _places(side: str) -> int | None:
@@ -183,9 +212,17 @@ def latex_claims(segments: list[str]) -> list[Claim]:
             if _NUMBER.fullmatch(left) and _NUMBER.fullmatch(right):
                 continue  # two numbers set equal calculate nothing: a contradiction reached ("0 = -12"), or a label
             a, b = _value(left), _value(right)
+            if (a is None or b is None) and (in_units := _with_units(left, right)):
+                a, b = in_units
             if a is None or b is None:
                 continue
-            found.append(Claim(f"{left} = {right}", _equal(a, b, _places(right)), _as_fraction(b)))
+            found.append(
+                Claim(
+                    _UNIT_WRITTEN.sub(r"\\text{ \1}", f"{left} = {right}"),
+                    _equal(a, b, _places(_UNIT_MARK.sub("", right).strip())),
+                    _as_fraction(b),
+                )
+            )
     return found
 
 
@@ -231,8 +268,10 @@ def _follows(equation: str, consequence: str) -> Claim | None:
     alone: a value it is set to (``n = 14``) must solve the equation, and an equation it is rewritten as must share a
     root with it (``5x + 2 = 17``, then ``5x = 15``; dividing by a factor or squaring may lose or add others). None
     where the pair is not of that shape."""
-    if any(_LEFT_ALONE.search(text) or _CONSTANT_LETTER.search(text) for text in (equation, consequence)):
-        return None  # (e and i: the parser reads them as numbers, but a system may name an unknown so)
+    if any(
+        _LEFT_ALONE.search(t) or _CONSTANT_LETTER.search(t) or _UNIT_MARK.search(t) for t in (equation, consequence)
+    ):
+        return None  # (e and i: the parser reads them as numbers, but a system may name an unknown so; units are none)
     first = _equation(equation)
     if first is None or _LETTER.fullmatch(first[2]):
         return None  # ("x = 2y", then "x = 4": a definition, not an equation to solve)
