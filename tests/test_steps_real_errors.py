@@ -1004,6 +1004,9 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
             "We have \\[(x + 1)^2 = 4x.\\] This simplifies to $x^2 - 2x + 2 = 0$.",
             "x^2 - 2x + 2 = 0 from (x + 1)^2 = 4x",
         ),
+        ("This gives us $x^2 + 1 = 6x,$ or $x^2 - 6x + 1 = 0.$", None),  # "or" after a comma: said again
+        ("This gives us $x^2 + 1 = 6x,$ or $x^2 - 6x + 2 = 0.$", "x^2 - 6x + 2 = 0 from x^2 + 1 = 6x"),
+        ("It factors, so $x - 3 = 0$ or $x - 7 = 0$.", None),  # "or" between cases
         # units written as text, the same on both sides: the numbers are checked
         ("The area is $(5\\text{ cm})(3\\text{ cm})=15\\text{ cm}^2$.", None),
         (

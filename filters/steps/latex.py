@@ -75,6 +75,7 @@ _UNIT_SYMBOL = "unit"
 _UNIT_WRITTEN = re.compile(rf"\\mathrm\{{{_UNIT_SYMBOL}(\w+)\}}")
 _UNIT_MARK = re.compile(rf"\\mathrm\{{{_UNIT_SYMBOL}\w+\}}(?:\^\s*\{{?\d\}}?)?")
 _BLANK = re.compile(r"\s|&|\\q?quad(?![a-zA-Z])")  # what a display's part holds that states nothing
+_ALTERNATIVE = re.compile(r"[\s,]*or[\s,]*", re.IGNORECASE)
 _LISTED = re.compile(r"[,;]\s*$")  # a segment that ends in a comma is one of a list ("$x = 1,$ $x = 2,$")
 _UNBOXED = re.compile(r"^\s*\\boxed\{(.*)\}\s*$")  # a value boxed as the answer
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -234,27 +235,35 @@ def latex_solutions(text: str, earlier: str = "") -> list[Claim]:
     first equation may follow from the last of ``earlier``, the step before."""
     whole = f"{earlier} {text}" if earlier else text
     pairs: list[tuple[str, str]] = []
-    before: tuple[str, int, str] | None = None  # the segment before: its last statement, where it ended, its math
+    # the segment before: its last statement, where it ended, whether it ends in a comma, whether it is a list's item
+    before: tuple[str, int, bool, bool] | None = None
     for match in _segments(whole) if "=" in text else []:
         # (an implication that ends a row, "\\Rightarrow \\\\", leaves nothing between the two: no part)
         parts = [_statements(part) for part in _IMPLIES.split(_content(match)) if _BLANK.sub("", part)]
+        gap = whole[before[1] : match.start()] if before else ""
+        item = before is not None and before[2] and not gap.strip(" ,;.")  # "$x = 1,$ $x = 2$": a list
         if match.start() >= len(whole) - len(text):  # (the earlier step's own pairs were its to check)
-            if before and parts[0] and _concludes(whole[before[1] : match.start()], bool(_LISTED.search(before[2]))):
+            if before and parts[0] and _concludes(gap, before[2], before[3]):
                 pairs.append((before[0], parts[0][0]))
             for a, b in itertools.pairwise(parts):  # cases side by side follow case by case ("x = 3 or x = -3")
                 pairs += list(zip(a, b, strict=True)) if len(a) == len(b) > 1 else [(a[-1], b[0])] if a and b else []
         last = next((part[-1] for part in reversed(parts) if part), None)
         if last:  # (math that states nothing, "Subtracting $2x$ from both sides", is words between two statements)
-            before = (last, match.end(), _content(match))
+            before = (last, match.end(), bool(_LISTED.search(_content(match))), item)
     return [claim for equation, solution in pairs if (claim := _follows(equation, solution))]
 
 
-def _concludes(gap: str, listed: bool) -> bool:
-    """Whether the words between two math segments make the second follow from the first: concluding words, or
-    nothing at all where the first does not end in a comma (``$x = 1,$ $x = 2$`` is a list)."""
+def _concludes(gap: str, comma: bool, item: bool) -> bool:
+    """Whether the words between two math segments make the second follow from the first, which ends in a ``comma``
+    or not and is an ``item`` of a list or not: concluding words; nothing at all where the first does not end in a
+    comma (``$x = 1,$ $x = 2$`` is a list); or "or" after a comma that ends no list's item (``$x^2 + 1 = 6x,$ or $x^2
+    - 6x + 1 = 0$`` says it again; ``$x - 3 = 0$ or $x - 7 = 0$`` and ``$a = 0,$ $b = 0,$ or $a + b = 0$`` are
+    cases)."""
     if len(gap) > 60 or _TRIAL.search(gap):
         return False
-    return bool(_CONCLUSION.search(gap)) or (not listed and not gap.strip(" ,;."))
+    if _ALTERNATIVE.fullmatch(gap):
+        return comma and not item
+    return bool(_CONCLUSION.search(gap)) or (not comma and not gap.strip(" ,;."))
 
 
 def _equal(a: complex, b: complex, places: int | None = None) -> bool:
