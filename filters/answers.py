@@ -14,14 +14,24 @@ _CHOICE = re.compile(r"^\(?([A-Ea-e])\)?[.:]?$")
 _CHOICE_IN_TEXT = re.compile(
     r"(?:answer is|answer:|option|choice)\s*\(?([A-E])\)?(?![A-Za-z])|\(([A-E])\)", re.IGNORECASE
 )
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![a-zA-Z])")
 BOOLEANS = {"true": "true", "yes": "true", "false": "false", "no": "false"}
 
 
 def last_boxed(text: str) -> str | None:
     """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced; None if there is none."""
     start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
+    return None if start < 0 else _box_content(text, start)
+
+
+def boxed_contents(text: str) -> list[str]:
+    """Contents of every ``\\boxed{...}`` and ``\\fbox{...}`` of a text, in order, braces balanced."""
+    found = (_box_content(text, match.start()) for match in _BOX.finditer(text)) if "box" in text else ()
+    return [content for content in found if content is not None]
+
+
+def _box_content(text: str, start: int) -> str | None:
+    """Content of the box command at ``start``, braces balanced; None where it has no closed argument."""
     brace = text.find("{", start)
     if brace < 0:
         return None

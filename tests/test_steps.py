@@ -230,8 +230,13 @@ COOKIES = "Emma bakes 9 cookies. Emma keeps baking until there are 2 times as ma
         ("Step 1: Emma starts with 9 cookies.\nStep 2: The final answer is 9 * 2 = 18.\n#### 18", None),
         ("Step 1: Emma starts with 9 cookies.\nStep 2: Therefore, the answer is 9 * 2 = 18.\nThe answer is: 18", None),
         ("Emma starts with 9 cookies, so the answer is 9 * 2 = 19 cookies.", "false_calculation: 9 * 2 = 19"),
-        # after a box, a calculation is no statement of the answer: "\boxed{9} + 9 = 18" derives nothing
-        ("Step 1: Emma has \\boxed{9} + 9 = 18 cookies.\nThe answer is \\boxed{18}.", "answer_not_derived"),
+        # after a box, a calculation is no statement of the answer: "\boxed{18} - 9 = 9" derives nothing
+        ("Step 1: Emma has 9 cookies.\nStep 2: \\boxed{18} - 9 = 9 more cookies.", "answer_not_derived"),
+        # and a box that holds another number than the final answer is a second answer
+        (
+            "Step 1: Emma has \\boxed{9} + 9 = 18 cookies.\nThe answer is \\boxed{18}.",
+            "two_answers: Step 1: Emma has \\boxed{9} + 9 = 18 cookies.",
+        ),
     ],
 )
 def test_the_line_of_the_final_answer_is_working_up_to_the_answer(trace: str, error: str | None) -> None:
@@ -549,3 +554,44 @@ SAVINGS = "Ivan saves $8 a week for 2 weeks. A relative doubles what he saved. H
 )  # fmt: skip
 def test_an_operation_in_words_on_the_amount_before_it_is_checked(trace: str, error: str | None) -> None:
     assert find_reasoning_error(SAVINGS, trace) == error
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [  # two published demo rows (2026-12-07), each with its right answer, and the same rows read right
+        (
+            "Gus keeps 10 chickens on a farm. Gus sells 4 chickens at the market. How many chickens does Gus have?",
+            "Step 1: 4 chickens is \\boxed{10}.\nStep 2: 10 - 4 = 6 chickens are left.\nThe answer is \\boxed{6}.",
+            "two_answers: Step 1: 4 chickens is \\boxed{10}.",
+        ),
+        (  # a calculation whose result is boxed works the answer out, and is checked
+            "Gus keeps 10 chickens on a farm. Gus sells 4 chickens at the market. How many chickens does Gus have?",
+            "Step 1: 10 - 4 = \\boxed{6} chickens are left.\nThe answer is \\boxed{6}.",
+            None,
+        ),
+        (
+            "Gus keeps 10 chickens on a farm. Gus sells 4 chickens at the market. How many chickens does Gus have?",
+            "Step 1: 10 - 4 = \\boxed{7} chickens are left.",
+            "false_calculation: 10 - 4 = 7",
+        ),
+        (
+            "Farah bakes 9 cookies. Farah keeps baking until there are 2 times as many cookies. How many cookies does "
+            "Farah have now?",
+            "Step 1: 9 * 2 = 18 cookies.\nStep 2: After baking, there are 4 times as many cookies left.\n"
+            "The answer is \\boxed{18}.",
+            "misread_fact: After baking, there are 4 times as many cookies left. (the problem: 2 times as many "
+            "cookies)",
+        ),
+        (
+            "Farah bakes 9 cookies. Farah keeps baking until there are twice as many cookies. How many cookies does "
+            "Farah have now?",
+            "Step 1: There are 2 times as many cookies as before.\nStep 2: 9 * 2 = 18 cookies.\n"
+            "The answer is \\boxed{18}.",
+            None,
+        ),
+    ],
+)
+def test_a_second_boxed_answer_or_a_relation_restated_by_another_factor_is_rejected(
+    problem: str, trace: str, error: str | None
+) -> None:
+    assert find_reasoning_error(problem, trace) == error

@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from fractions import Fraction
 
-from filters.answers import extract_answer
+from filters.answers import boxed_contents, extract_answer
 from filters.contract import Drop
 from filters.schemas import reasons
 from filters.steps.claims import line_claims, solved_claims, worded_claims
@@ -22,6 +22,7 @@ from filters.steps.facts import (
     negative_allowed,
     problem_facts,
     rate_from_nowhere,
+    relation_misstated,
     restates,
     restates_given,
     sum_named_after_a_part,
@@ -96,6 +97,7 @@ TRACE_REASONS = (
         "unfounded_fact",
         "answer_not_derived",
         "answer_not_worked",
+        "two_answers",
         "program_fails",
     ),
     CONTRADICTS_REFERENCE,
@@ -120,15 +122,18 @@ class TraceCheck:
 
 def _working(line: str) -> str:
     """What a line works out: all of a line without a final answer; of one with it, the numbers worked before the
-    final answer, a calculation that states the answer ("the answer is 5 + 3 = 8") and any calculation written inside
-    a box (``\\boxed{12/3 = 4}``), never the answer itself."""
+    final answer, a calculation that states the answer ("the answer is 5 + 3 = 8", "10 - 4 = \\boxed{6}") and any
+    calculation written inside a box (``\\boxed{12/3 = 4}``), never the answer alone."""
     match = FINAL_ANSWER.search(line)
     if match is None:
         return line
     after = line[match.end() :]  # (a calculation after a box or "####" is no statement of the answer)
     stated_in_words = match.group().lower().endswith(("is", ":")) and not _BOXED.search(after)
     calculation = [after] if stated_in_words and "=" in after else []
-    parts = [line[: match.start()], *calculation, *_BOXED_CLAIM.findall(line)]
+    before = line[: match.start()]
+    if before.rstrip().endswith("=") and (boxed := boxed_contents(line[match.start() :])):
+        before += boxed[0]  # the box holds the calculation's result
+    parts = [before, *calculation, *_BOXED_CLAIM.findall(line)]
     return " ; ".join(part for part in parts if DIGIT.search(part))
 
 
@@ -222,6 +227,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if not claims and (
             misread := misread_fact(problem, line, tokens, values[-1], said | set(unknowns.values()))
             or rate_from_nowhere(problem, line, tokens, values[-1])
+            or relation_misstated(problem, line)
             or (not competition and taken_as_kept(problem, line, tokens, values[-1], said))
         ):
             return rejected(i, "misread_fact", misread)
@@ -238,6 +244,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             at, why = found
             return rejected(at, "misread_fact", f"{steps[at]} ({why})")
     answer = extract_answer(trace)
+    if (boxed := _another_boxed_answer(steps, answer)) is not None:
+        return rejected(boxed, "two_answers", steps[boxed].strip())
     if not competition and (other := answer_given_to_another(problem, steps, answer)) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
     lines = [normalized[i] for i in body]
@@ -326,6 +334,22 @@ def _printed_at(run: ProgramRun, steps: int, value: Fraction | None = None) -> i
     line: where the printed answer was worked out."""
     printed = run.printed[-1] if value is None else value
     return next((i for i, v in reversed(run.assigned) if v == printed), steps - 1)
+
+
+def _another_boxed_answer(steps: list[str], answer: str | None) -> int | None:
+    """The first step that boxes a number other than the final answer ("4 chickens is \\boxed{10}." in a trace whose
+    answer is \\boxed{6}, a demo's published row): a trace that states two answers; None where every box holds the
+    final answer (in any form a percent or a sign gives it) or what no number reads."""
+    targets = numbers(normalize(answer)) if answer is not None else set()
+    if len(targets) != 1:
+        return None
+    same = percent_forms((target := next(iter(targets)), -target))
+    for i, step in enumerate(steps):
+        for content in boxed_contents(step):
+            values = numbers(normalize(content))
+            if len(values) == 1 and not values & same:
+                return i
+    return None
 
 
 def _answer_step(steps: list[str]) -> int:

@@ -336,6 +336,41 @@ def sum_named_after_a_part(problem: str, line: str) -> str:
     return ""
 
 
+# a relation by a factor: "2 times as many cookies", "three times more apples", "twice as much water"
+_FACTOR_OF = re.compile(
+    rf"\b(?:(?P<times>{AMOUNT}|{WORD_NUMBER.pattern})\s+times\s+(?:as\s+(?:many|much)|more|the)|(?P<word>twice|thrice)\s+as"
+    r"\s+(?:many|much))\s+(?P<noun>[a-z]+)",
+    re.IGNORECASE,
+)
+_FACTOR_WORDS = {"twice": 2, "thrice": 3}
+
+
+@lru_cache(maxsize=4096)
+def _factors_of(text: str) -> dict[str, frozenset[Fraction]]:
+    """The factors a text relates each thing by ("2 times as many cookies": cookies, 2)."""
+    found: dict[str, set[Fraction]] = {}
+    for match in _FACTOR_OF.finditer(text):
+        written = match.group("times")
+        if written is None:
+            factor = Fraction(_FACTOR_WORDS[match.group("word").lower()])
+        else:
+            factor = Fraction(NUMBER_WORDS[written.lower()]) if written.lower() in NUMBER_WORDS else number(written)
+        found.setdefault(match.group("noun").lower(), set()).add(factor)
+    return {noun: frozenset(factors) for noun, factors in found.items()}
+
+
+def relation_misstated(problem: str, line: str) -> str:
+    """A step that calculates nothing and relates a thing the problem relates by a factor by another factor ("After
+    baking, there are 4 times as many cookies left." for "until there are 2 times as many cookies", a demo's published
+    row): the step and the problem's factors; empty where there is none."""
+    given = _factors_of(problem) if "times" in line or "twice" in line or "thrice" in line else {}
+    for noun, factors in _factors_of(line).items() if given else ():
+        if noun in given and not factors & given[noun]:
+            written = ", ".join(f"{float(f):g}" for f in sorted(given[noun]))
+            return f"{line.strip()} (the problem: {written} times as many {noun})"
+    return ""
+
+
 def restates_given(problem: str, line: str, value: Fraction) -> bool:
     """Whether ``line`` restates a sentence of the problem that gives ``value``: its words (fillers aside) all
     come from that sentence ("She has 16 books." for "Jade has 16 books and reads them all.")."""

@@ -328,13 +328,13 @@ def _holds_at(left: Any, right: Any, symbol: Any, value: complex) -> bool | None
 
 
 def _roots(expression: Any, symbol: Any) -> list[complex]:
-    """The roots of ``expression = 0`` with its denominators cleared, where that is a polynomial of degree 1 to 4 in
+    """The roots of ``expression = 0`` with its denominators cleared, where that is a polynomial of degree 1 to 10 in
     ``symbol`` with numbers for coefficients; none otherwise."""
     import sympy
 
     try:
         polynomial = sympy.Poly(sympy.numer(sympy.together(expression)), symbol)
-        if not 1 <= polynomial.degree() <= 4 or polynomial.free_symbols != {symbol}:
+        if not 1 <= polynomial.degree() <= 10 or polynomial.free_symbols != {symbol}:
             return []
         return [complex(root) for root in polynomial.nroots(n=15)]
     except Exception:  # sympy's errors are many and unrelated (not a polynomial, no convergence)
