@@ -536,6 +536,6 @@ def _counts_repeats(target: Fraction, body: list[str]) -> bool:
 def find_reasoning_error(problem: str, trace: str, reference: str | None = None) -> str | None:
     """None where no error is found, else a reason starting with its code (``false_calculation: <claim>``,
     ``misread_fact: <step> (the problem: <sentence>)``, ``unfounded_fact: <step>``, ``answer_not_derived``,
-    ``contradicts_reference``)."""
+    ``two_answers: <step>``, ``contradicts_reference``)."""
     error = check_trace(problem, trace, reference).error
     return None if error is None else str(error)
