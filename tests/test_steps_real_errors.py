@@ -1007,6 +1007,7 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ("This gives us $x^2 + 1 = 6x,$ or $x^2 - 6x + 1 = 0.$", None),  # "or" after a comma: said again
         ("This gives us $x^2 + 1 = 6x,$ or $x^2 - 6x + 2 = 0.$", "x^2 - 6x + 2 = 0 from x^2 + 1 = 6x"),
         ("It factors, so $x - 3 = 0$ or $x - 7 = 0$.", None),  # "or" between cases
+        ("So $x = 2$ and \\[ \\] then $x = 3$.", None),  # an empty display states nothing
         ("Then $z^9 + 1 = 0,$ so $z^9 = -2.$", "z^9 = -2 from z^9 + 1 = 0"),  # a polynomial of degree up to 10
         # units written as text, the same on both sides: the numbers are checked
         ("The area is $(5\\text{ cm})(3\\text{ cm})=15\\text{ cm}^2$.", None),

@@ -338,8 +338,8 @@ def sum_named_after_a_part(problem: str, line: str) -> str:
 
 # a relation by a factor: "2 times as many cookies", "three times more apples", "twice as much water"
 _FACTOR_OF = re.compile(
-    rf"\b(?:(?P<times>{AMOUNT}|{WORD_NUMBER.pattern})\s+times\s+(?:as\s+(?:many|much)|more|the)|(?P<word>twice|thrice)\s+as"
-    r"\s+(?:many|much))\s+(?P<noun>[a-z]+)",
+    rf"\b(?:(?P<times>{AMOUNT}|{WORD_NUMBER.pattern})\s+times\s+(?:as\s+(?:many|much)|more|the)"
+    r"|(?P<word>twice|thrice)\s+as\s+(?:many|much))\s+(?P<noun>[a-z]+)",
     re.IGNORECASE,
 )
 _FACTOR_WORDS = {"twice": 2, "thrice": 3}
@@ -363,7 +363,7 @@ def relation_misstated(problem: str, line: str) -> str:
     """A step that calculates nothing and relates a thing the problem relates by a factor by another factor ("After
     baking, there are 4 times as many cookies left." for "until there are 2 times as many cookies", a demo's published
     row): the step and the problem's factors; empty where there is none."""
-    given = _factors_of(problem) if "times" in line or "twice" in line or "thrice" in line else {}
+    given = _factors_of(problem) if re.search(r"times|twice|thrice", line, re.IGNORECASE) else {}
     for noun, factors in _factors_of(line).items() if given else ():
         if noun in given and not factors & given[noun]:
             written = ", ".join(f"{float(f):g}" for f in sorted(given[noun]))

@@ -53,7 +53,8 @@ _REFUTED = re.compile(r"[\s,]*(?:which|this|that)?\s*(?:is|are)\s+(?:not|false|i
 # what joins a statement to the one it follows from: an implication sign, or the next row of a display
 _IMPLIES = re.compile(rf"{_IMPLICATION}|\\\\")
 _CONCLUSION = re.compile(
-    r"\b(?:so|then|thus|hence|therefore|gives?|giving|gets?|find|means?|meaning|yields?|obtain|impl(?:y|ies|ying)|simplif(?:y|ies|ying)|becomes?|reduces?|factors?|expands?)\b",
+    r"\b(?:so|then|thus|hence|therefore|gives?|giving|gets?|find|means?|meaning|yields?|obtain|impl(?:y|ies|ying)|"
+    r"simplif(?:y|ies|ying)|becomes?|reduces?|factors?|expands?)\b",
     re.I,
 )
 _TRIAL = re.compile(
@@ -243,7 +244,7 @@ def latex_solutions(text: str, earlier: str = "") -> list[Claim]:
         gap = whole[before[1] : match.start()] if before else ""
         item = before is not None and before[2] and not gap.strip(" ,;.")  # "$x = 1,$ $x = 2$": a list
         if match.start() >= len(whole) - len(text):  # (the earlier step's own pairs were its to check)
-            if before and parts[0] and _concludes(gap, before[2], before[3]):
+            if before and parts and parts[0] and _concludes(gap, before[2], before[3]):
                 pairs.append((before[0], parts[0][0]))
             for a, b in itertools.pairwise(parts):  # cases side by side follow case by case ("x = 3 or x = -3")
                 pairs += list(zip(a, b, strict=True)) if len(a) == len(b) > 1 else [(a[-1], b[0])] if a and b else []
