@@ -53,9 +53,10 @@ class SyntheticProblemsConfig(dg.Config):
 PROBLEM_SAMPLE_COLUMNS = ("problem_id", "source", "problem", "answer", "steps")
 
 
-def seed_taken(instance: dg.DagsterInstance, batch: str, sources: list[str], limit: int | None) -> set[str]:
-    """The problem ids earlier batches read from these sources: a batch reads the next rows no earlier batch read
-    (a rerun reads the same rows again, and rows added anywhere in a file are read by the next batch)."""
+def seed_taken(instance: dg.DagsterInstance, batch: str, limit: int | None) -> set[str]:
+    """The seed problem ids earlier batches read, from any source however its path was typed: a batch reads the next
+    rows no earlier batch read (a rerun reads the same rows again, and rows added anywhere in a file are read by the
+    next batch)."""
     earlier = earlier_batches(instance, batch)
     if not limit or not earlier:  # an empty partition list filters nothing: every batch's records would come back
         return set()
@@ -67,16 +68,15 @@ def seed_taken(instance: dg.DagsterInstance, batch: str, sources: list[str], lim
         event = record.asset_materialization
         read = event.metadata.get("seed_problem_ids") if event else None
         by_source = read.value if read is not None else None
-        for source, ids in (by_source if isinstance(by_source, dict) else {}).items():
-            if source in sources:
-                taken.update(ids)
+        for ids in (by_source if isinstance(by_source, dict) else {}).values():
+            taken.update(ids)
     return taken
 
 
 @dg.asset(group_name="problems", kinds={"polars"}, partitions_def=BATCHES)
 def seed_problems(context: dg.AssetExecutionContext, config: SeedProblemsConfig) -> dg.Output[pl.DataFrame]:
     """Problems with gold answers from seed files or datasets (GSM8K `#### N` and MATH `\\boxed{}` normalized)."""
-    taken = seed_taken(context.instance, context.partition_key, config.sources, config.limit_per_source)
+    taken = seed_taken(context.instance, context.partition_key, config.limit_per_source)
     frames = []
     for source in config.sources:
         part = load_seed_problems(

@@ -1,10 +1,17 @@
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
 from assets.resources import ParquetIOManager
-from generators.problems.seeds import SeedFileError, load_seed_problems, normalize_answer, worked_solution
+from generators.problems.seeds import (
+    SeedFileError,
+    load_seed_problems,
+    normalize_answer,
+    seed_problem_id,
+    worked_solution,
+)
 from tests.data import GSM8K_TRAIN
 
 
@@ -164,6 +171,13 @@ def test_each_source_is_sliced_on_its_own_and_an_exhausted_one_fails(tmp_path: P
         added = [json.dumps({"question": q, "answer": "#### 7"}) + "\n" for q in ("top?", "middle?")]
         Path(a).write_text("".join([added[0], *lines[:2], added[1], *lines[2:]]))
         assert questions(run(instance, "b5", [a])) == ["top?", "middle?"]
+        with Path(a).open("a") as handle:
+            handle.write(json.dumps({"question": "end?", "answer": "#### 8"}) + "\n")
+        (tmp_path / "sub").mkdir()
+        assert questions(run(instance, "b6", [str(tmp_path / "sub" / ".." / "a.jsonl")])) == ["end?"]  # typed anew
+        renamed = tmp_path / "renamed.jsonl"
+        renamed.write_bytes(Path(a).read_bytes())
+        assert not run(instance, "b7", [str(renamed)]).success  # a file moved or renamed: its rows were read
 
 
 def test_every_seed_line_is_checked_a_line_at_a_time(tmp_path: Path) -> None:
@@ -180,6 +194,17 @@ def test_every_seed_line_is_checked_a_line_at_a_time(tmp_path: Path) -> None:
     path.write_text(good)
     first = load_seed_problems(str(path), limit=1)
     assert load_seed_problems(str(path), limit=2, taken=first["problem_id"])["answer"].to_list() == ["2", "3"]
+
+
+def test_ids_of_earlier_releases_count_as_read(tmp_path: Path) -> None:
+    """Batches up to 2026-12-06 named a seed row by its path as typed and its text: a row one of them read is read."""
+    path = tmp_path / "s.jsonl"
+    path.write_text(
+        "".join(json.dumps({"question": f"What is {i} + 1?", "answer": f"#### {i + 1}"}) + "\n" for i in range(3))
+    )
+    typed = "seed-" + hashlib.sha256(f"{path}\nWhat is 0 + 1?".encode()).hexdigest()[:16]
+    assert load_seed_problems(str(path), limit=2, taken={typed})["answer"].to_list() == ["2", "3"]
+    assert load_seed_problems(str(path), limit=2)["problem_id"][0] == seed_problem_id(" What is 0 + 1? ")
 
 
 @pytest.mark.parametrize(
