@@ -758,9 +758,25 @@ def test_step_depth_counts_the_steps_the_checks_split(trace: str, depth: int) ->
             "#### 22",
             "negative_quantity: 7 - 29 = - 22",
         ),
-        (
+        (  # a loss can be negative, but a final answer that drops the sign of the result takes it as positive
             "Igor took 7 beakers and lost several. He placed 29 items. How many beakers did Igor lose?",
             "Step 1: He lost 7 - 29 = -22 beakers.\n#### 22",
+            "negative_quantity: 7 - 29 = - 22 (the final answer drops its sign)",
+        ),
+        (
+            "Milly pays $3 to ship a $32 book back, and is refunded 75% of its price. How much money will Milly lose?",
+            "Step 1: The refund is 0.75 * 32 = $24.\nStep 2: She loses $3.00 - $24 = -$21.\nStep 3: Milly will lose "
+            "$21.\n#### 21",
+            "negative_quantity: 3.00 - 24 = - 21 (the final answer drops its sign)",
+        ),
+        (  # the answer is the negative result, sign and all
+            "The temperature was 5 degrees in the morning and dropped 8 degrees by night. What was it at night?",
+            "5 - 8 = -3 degrees.\nThe answer is: -3",
+            None,
+        ),
+        (  # a negative operand: the trace works with signed numbers on purpose
+            "A diver is 6 m below the surface and rises 3 m. How many meters below the surface is she?",
+            "Step 1: -6 + 3 = -3 m, so she is 3 m below the surface.\n#### 3",
             None,
         ),
     ],

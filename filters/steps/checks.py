@@ -162,6 +162,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     worked_units: dict[Fraction, set[str]] = {}  # the units the steps so far gave the numbers they work out
     competition = has_math(problem) or has_math(trace)  # an answer often argued, not computed: calculations only
     said: set[Fraction] = set()  # the numbers the steps so far state
+    answer = extract_answer(trace)
+    positive = numbers(normalize(answer)) if answer and not competition and not _MINUS.search(answer) else set()
+    sign_dropped: tuple[int, str] | None = None  # a negative result the positive final answer is the size of
 
     def rejected(i: int, code: str, detail: str) -> TraceCheck:
         labels[i:] = [False, *[None] * (len(steps) - i - 1)]  # the steps after the first bad one are unjudged
@@ -198,6 +201,15 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 # an unknown solved to what cannot be: the equation's expression in it carried the misreading
                 origin = set_up_origin(normalized[:i], line, claim.unknown) if claim.unknown else None
                 return rejected(i if origin is None else origin, *impossible)
+            if (
+                claim.value < 0
+                and positive == {-claim.value}
+                and sign_dropped is None
+                and not _NEGATIVE_OPERAND.search(claim.text.split("=")[0])
+            ):
+                sign_dropped = i, claim.text  # "$3.00 - $24 = -$21", then "Milly will lose $21"
+            elif positive == {claim.value}:
+                sign_dropped = None  # worked out again ("-50 candies + 100 candies = 50")
             labels[i] = True
             stated.add(claim.value)
             if claim.unknown:  # a value a LaTeX step solved for (the token stream's are recorded already)
@@ -236,6 +248,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             if value not in given:
                 worked_units.setdefault(value, set()).add(unit)
         previous = i
+    if sign_dropped is not None:
+        return rejected(sign_dropped[0], "negative_quantity", f"{sign_dropped[1]} (the final answer drops its sign)")
     # whole steps, final answers kept: a number the answer states is a later step's use of it
     if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
         return rejected(nowhere, "unfounded_fact", steps[nowhere])
@@ -243,7 +257,6 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         if (found := misset_trace(problem, steps)) is not None:
             at, why = found
             return rejected(at, "misread_fact", f"{steps[at]} ({why})")
-    answer = extract_answer(trace)
     if (boxed := _another_boxed_answer(steps, answer)) is not None:
         return rejected(boxed, "two_answers", steps[boxed].strip())
     if not competition and (other := answer_given_to_another(problem, steps, answer)) is not None:
@@ -319,6 +332,11 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
     if bad is not None:
         labels[bad:] = [False, *[None] * (len(steps) - bad - 1)]
     return TraceCheck(steps, labels, len(run.assigned), error)
+
+
+# a minus sign: of a negative answer, or of a negative operand ("-6 + 3", "5 * (-2)", "- 47")
+_MINUS = re.compile(r"[-−]")
+_NEGATIVE_OPERAND = re.compile(r"(?:^|[(*/+=×÷-])\s*[-−]")
 
 
 def _never_used(step: str, given: str) -> Drop:
