@@ -117,6 +117,7 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("From 9 am - 5 pm is 8 hours, and 8 + 2 = 9. \\boxed{9}", "8 + 2 = 9"),  # the rest of a clock line is judged
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
+        ("Green: 27 M&Ms / 30 M&Ms * 100 = 80%, and 80 - 71 = 9. \\boxed{9}", "27 M&Ms / 30 M&Ms * 100 = 80%"),
         ("Two crates hold 2 * 1 500 = 3 500 grams, and 3 + 6 = 9. \\boxed{9}", "2 * 1 500 = 3 500"),
         ("They get 18 000/2 = 8 000 each, and 8 + 1 = 9. \\boxed{9}", "18 000 / 2 = 8 000"),
         ("He reads 4 / 3 = 1 and 2/3 hours, and 4 + 5 = 9. \\boxed{9}", "4 / 3 = 1 2/3"),

@@ -1161,6 +1161,27 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
             "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",
             None,
         ),
+        (  # so does a negative term in a solved unknown (a GSM8K solution, its calculator notes cut)
+            "There are 3 consecutive odd integers that have a sum of -147. What is the largest number?",
+            "Let N = smallest number\nN + 2 = next number\nN + 4 = largest number\nN + (N + 2) + (N + 4) = -147\n"
+            "3N + 6 = -147\n3N = -153\nN = -51\nThe largest number is -47.\n#### -47",
+            None,
+        ),
+        (  # a number said twice is two terms of a sum in words (a GSM8K solution, its calculator notes cut)
+            "The park is 5 miles from Talia's house. The store is 3 miles from the park and 8 miles from her home. "
+            "Starting and ending at home, how many miles does Talia drive?",
+            "Talia first drives 5 miles to the park + 3 miles from the park to the grocery store = 8 miles.\n"
+            "She next drives 8 miles from the store to home + the first 8 miles = 16 miles Talia drives that day.\n"
+            "#### 16",
+            None,
+        ),
+        (  # the terms that run up to the result, after a number the line restates
+            "Sue waits 16 hours in New York. New Orleans to New York takes 3/4 of the 24 hours from New York to San "
+            "Francisco. How long does she take from New Orleans to San Francisco?",
+            "New Orleans to New York takes 3/4 * 24 hours = 18 hours.\nShe stayed for 16 hours, so the total is: 18 "
+            "hours to New York + 16 hours in New York + 24 hours to San Francisco = 58 hours.\n#### 58",
+            None,
+        ),
     ],
 )
 def test_an_answer_must_be_worked_out_unless_given(problem: str, trace: str, error: str | None) -> None:

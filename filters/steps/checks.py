@@ -429,7 +429,7 @@ def _unworked(
         return None
     if any(_sums_the_last_two(target, worked[:k]) for k, _ in stating):
         return None
-    if any(target in _terms_of_solved_unknowns(line, unknowns) for line in body):
+    if any(scaled & _terms_of_solved_unknowns(line, unknowns) for line in body):
         return None
     known = set(given)
     for i, n in enumerate(values):
@@ -497,19 +497,20 @@ def _answer_passed_over(
 
 def _worked_in_words(target: Fraction, line: str, before: set[Fraction]) -> bool:
     """Whether a line states ``target`` after numbers that make it by one operation, alone or with a result of the
-    line ``before`` it ("Reggie has lost 10 marbles" then "each game was worth 10 marbles, so he lost 1 game"), or all
-    together by a sum or a product ("6 km run by Ralph + 12 km run by the rest of the team = 18 km", "the height of 12
-    inches x the length of 36 inches x the width of 9 inches = 3,888 cubic inches"): a calculation in words the token
-    stream does not read."""
+    line ``before`` it ("Reggie has lost 10 marbles" then "each game was worth 10 marbles, so he lost 1 game"), or by
+    a sum or a product of the three or more numbers that run up to it ("6 km run by Ralph + 12 km run by the rest of
+    the team = 18 km", "the height of 12 inches x the length of 36 inches x the width of 9 inches = 3,888 cubic
+    inches"): a calculation in words the token stream does not read. A number written twice is two operands."""
     written = [t.value for t in tokenize(line) if t.kind == NUM and t.value is not None]
     if target not in written:
         return False
-    others = sorted(set(written[: written.index(target)]))
+    others = written[: written.index(target)]  # a number twice is two terms ("8 miles ... + the first 8 miles = 16")
     pairs = [(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
     pairs += [(a, b) for a in others for b in before]
     if any(target in (a + b, abs(a - b), a * b, a / b if b else None, b / a if a else None) for a, b in pairs):
         return True
-    return len(others) > 2 and target in (sum(others), math.prod(others))
+    tails = [others[k:] for k in range(len(others) - 2)]  # the terms run up to the result: a restated one goes before
+    return any(target in (sum(tail), math.prod(tail)) for tail in tails)
 
 
 def _converted_from_earlier(target: Fraction, line: str, earlier: list[str]) -> bool:
