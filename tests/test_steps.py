@@ -209,6 +209,13 @@ FLOORS = (
             "The answer is \\boxed{23}.",
             None,
         ),
+        (  # the question's words say its answer, not its number (a GSM8K solution)
+            "There are 3 numbers that are consecutive integers. Together they have a sum of 18. What is the largest "
+            "of the 3 numbers?",
+            "Let N = smallest number\nN + 1 = next number\nN + 2 = largest number\nN + (N + 1) + (N + 2) = 18\n"
+            "3N + 3 = 18\n3N = 15\nN = 5\nThe largest number is 7.\n#### 7",
+            None,
+        ),
     ],
 )
 def test_a_step_that_restates_a_given_with_another_number_is_rejected(

@@ -49,7 +49,7 @@ def _given_quantities(problem: str) -> tuple[tuple[str, frozenset[str], Fraction
     given = []
     for sentence in sentences(problem):
         words, values = _stems(sentence), numbers(normalize(sentence))
-        if len(values) == 1 and not words & _RELATIONS:
+        if len(values) == 1 and not words & _RELATIONS and not sentence.rstrip().endswith("?"):
             given.append((sentence, words, next(iter(values))))
     return tuple(given)
 
