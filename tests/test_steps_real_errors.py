@@ -1182,6 +1182,18 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
             "hours to New York + 16 hours in New York + 24 hours to San Francisco = 58 hours.\n#### 58",
             None,
         ),
+        (  # an amount written in parts, hours and minutes, is the answer in one unit
+            "A bus leaves at 8:15 AM and arrives at 11:45 AM. How many hours is the trip?",
+            "From 8:15 AM to 11:15 AM is 3 hours, and to 11:45 AM is 30 more minutes.\nSo the trip takes 3.5 hours.\n"
+            "The answer is: 3.5",
+            None,
+        ),
+        (
+            "A bus leaves at 8:15 AM and arrives at 11:45 AM. How many hours is the trip?",
+            "From 8:15 AM to 11:15 AM is 3 hours, and to 11:45 AM is 30 more minutes.\nSo the trip takes 3.3 hours.\n"
+            "The answer is: 3.3",
+            "answer_not_worked",
+        ),
     ],
 )
 def test_an_answer_must_be_worked_out_unless_given(problem: str, trace: str, error: str | None) -> None:

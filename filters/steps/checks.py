@@ -79,6 +79,7 @@ from filters.steps.units import (
     rate_over_its_unit,
     rate_per_several_as_per_one,
     step_units,
+    summed_amounts,
     unconverted_rate,
     unconverted_units,
 )
@@ -515,7 +516,8 @@ def _worked_in_words(target: Fraction, line: str, before: set[Fraction]) -> bool
 
 def _converted_from_earlier(target: Fraction, line: str, earlier: list[str]) -> bool:
     """Whether a line states ``target`` in a unit that an amount an earlier line states in another unit is by the
-    conversion facts ("162000 - 12000 = 150,000 meters", then "Telegraph is 150 km longer")."""
+    conversion facts ("162000 - 12000 = 150,000 meters", then "Telegraph is 150 km longer"), or that two amounts of
+    one line in two units of that kind add up to ("3 hours, and ... 30 more minutes", then "3.5 hours")."""
     unit = step_units(line, tokenize(line)).get(target)
     if unit is None:
         return False
@@ -523,7 +525,7 @@ def _converted_from_earlier(target: Fraction, line: str, earlier: list[str]) -> 
         target in amounts_in(amount, other, unit)
         for before in earlier
         for amount, other in step_units(before, tokenize(before)).items()
-    )
+    ) or any(target in summed_amounts(tokenize(before), unit) for before in [*earlier, line])
 
 
 def _fraction_of_earlier(target: Fraction, line: str, earlier: AbstractSet[Fraction]) -> bool:

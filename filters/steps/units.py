@@ -188,6 +188,29 @@ def amounts_in(amount: Fraction, unit: str, other: str) -> frozenset[Fraction]:
     return frozenset()
 
 
+_MORE = frozenset({"more", "additional", "extra"})
+
+
+def summed_amounts(tokens: list[Token], unit: str) -> frozenset[Fraction]:
+    """The values in ``unit`` of two amounts a step states in two units of ``unit``'s kind, added: an amount written
+    in parts ("is 3 hours, and to 11:45 AM is 30 more minutes": 3.5 hours, 210 minutes)."""
+    parts = []
+    for i, t in enumerate(tokens[:-1]):
+        after = i + 2 if tokens[i + 1].kind == WORD and tokens[i + 1].text.lower() in _MORE else i + 1
+        word = tokens[after] if after < len(tokens) and tokens[after].kind == WORD else None
+        measure = _MEASURES.get(word.text.lower()) if word is not None else None
+        if t.kind == NUM and t.value is not None and measure and _KIND[measure] == _KIND.get(unit):
+            parts.append((t.value, measure))
+    found: set[Fraction] = set()
+    for k, (a, first) in enumerate(parts):
+        for b, second in parts[k + 1 :]:
+            if first != second:
+                firsts = {a} if first == unit else amounts_in(a, first, unit)
+                seconds = {b} if second == unit else amounts_in(b, second, unit)
+                found.update(x + y for x in firsts for y in seconds)
+    return frozenset(found)
+
+
 def one_kind(word: str, other: str) -> bool:
     """Whether two words name two units of measure of one kind ("hour" and "minutes", "feet" and "inches")."""
     unit, other_unit = _MEASURES.get(word.lower()), _MEASURES.get(other.lower())
