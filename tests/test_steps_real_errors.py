@@ -1156,6 +1156,20 @@ def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:
             "Step 3: Remy used 26 gallons.\nThe answer is \\boxed{26}.",
             "answer_not_worked",
         ),
+        (  # an expression in the solved unknown, evaluated (a GSM8K test solution: "Red rope = 4 * (Y - 7)")
+            "The red rope is four times the blue, which is 7 cm shorter than the yellow. The 3 ropes are 37 cm long "
+            "together. How long is the red rope?",
+            "Let Y = the yellow rope\nBlue rope = Y - 7\nRed rope = 4 * (Y - 7)\nY + Y - 7 + 4 (Y - 7) = 37 cm\n"
+            "6Y - 35 = 37\n6Y = 72\nY = 12 cm\nThe red rope was 20 cm long.\n#### 20",
+            None,
+        ),
+        (
+            "The red rope is four times the blue, which is 7 cm shorter than the yellow. The 3 ropes are 37 cm long "
+            "together. How long is the red rope?",
+            "Let Y = the yellow rope\nBlue rope = Y - 7\nRed rope = 4 * (Y - 7)\nY + Y - 7 + 4 (Y - 7) = 37 cm\n"
+            "6Y - 35 = 37\n6Y = 72\nY = 12 cm\nThe red rope was 21 cm long.\n#### 21",
+            "answer_not_worked",
+        ),
         (  # a negative result counts with its sign
             "The temperatures were -14, -8 and +1 degrees. What was the average?",
             "Step 1: -14 + (-8) + 1 = -21 degrees.\nStep 2: -21/3 = -7 degrees.\nThe answer is \\boxed{-7}.",

@@ -13,6 +13,7 @@ from filters.answers import boxed_contents, extract_answer
 from filters.contract import Drop
 from filters.schemas import reasons
 from filters.steps.claims import line_claims, solved_claims, worded_claims
+from filters.steps.expressions import prefix, suffix
 from filters.steps.facts import (
     admits_negatives,
     answer_given_to_another,
@@ -59,9 +60,11 @@ from filters.steps.setups import (
 from filters.steps.text import FINAL_ANSWER, split_steps
 from filters.steps.tokens import (
     DIGIT,
+    EQ,
     NUM,
     TIME_OF_DAY,
     WRITTEN_FRACTION,
+    Token,
     declared_variables,
     normalize,
     numbers,
@@ -430,7 +433,7 @@ def _unworked(
         return None
     if any(_sums_the_last_two(target, worked[:k]) for k, _ in stating):
         return None
-    if any(scaled & _terms_of_solved_unknowns(line, unknowns) for line in body):
+    if any(scaled & _values_in_solved_unknowns(line, unknowns) for line in body):
         return None
     known = set(given)
     for i, n in enumerate(values):
@@ -440,21 +443,28 @@ def _unworked(
     return "answer_not_worked", None
 
 
-# "3R + 1", "4A - 5", "D+5": a term in one named unknown with a number added or taken away
-_TERM_IN_AN_UNKNOWN = re.compile(
-    r"(?<![\w.])(?:(?P<times>\d+(?:\.\d+)?)\s*\*?\s*)?(?P<unknown>[A-Za-z])(?![\w'’])\s*(?P<sign>[-+])\s*"
-    r"(?P<number>\d+(?:\.\d+)?)(?!\.?\d)"
-)
-
-
-def _terms_of_solved_unknowns(line: str, unknowns: dict[str, Fraction]) -> set[Fraction]:
-    """The values of a line's terms in unknowns solved for ("Remy = 3R + 1" once R = 8: 25): a trace that sets a
-    quantity up in an unknown and then states its value has worked it out."""
+def _values_in_solved_unknowns(line: str, unknowns: dict[str, Fraction]) -> set[Fraction]:
+    """The values of a line's expressions in unknowns solved for, the values put in ("Remy = 3R + 1" once R = 8: 25;
+    "Red rope = 4 * (Y - 7)" once Y = 12: 20): a trace that sets a quantity up in an unknown and then states its
+    value has worked it out."""
+    text = line
+    for name, value in unknowns.items():
+        letter = rf"{re.escape(name)}(?![\w'’])"
+        text = re.sub(rf"(?<![A-Za-z])(\d+(?:\.\d+)?)\s*{letter}", rf"\1 * ({value})", text)  # 3R: 3 * (8)
+        text = re.sub(rf"(?<![\w.]){letter}", f"({value})", text)
+    if text == line:
+        return set()
+    segments: list[list[Token]] = [[]]
+    for t in tokenize(normalize(text)):
+        if t.kind == EQ:
+            segments.append([])
+        else:
+            segments[-1].append(t)
     found = set()
-    for match in _TERM_IN_AN_UNKNOWN.finditer(line) if unknowns else ():
-        if (value := unknowns.get(match.group("unknown"))) is not None:
-            term = Fraction(match.group("times") or 1) * value
-            found.add(term + Fraction(match.group("number")) * (1 if match.group("sign") == "+" else -1))
+    for segment in segments:
+        for expression in (suffix(segment), prefix(segment)[0]) if segment else ():
+            if expression is not None and expression.compound:
+                found |= expression.values
     return found
 
 
