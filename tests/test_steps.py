@@ -83,6 +83,10 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         # number of Carla's wins would be 2x=20 games")
         "Step 1: Let x be the pears. 3x = 13.5, so x = 4.5.\nStep 2: The apples are twice the pears.\n"
         "Step 3: So the apples are 2x = 9.\n\\boxed{9}",
+        # an amount in cents set equal to one in dollars (GSM8K: "$0.25/glass x 10 glasses = 250 cents")
+        "Each costs 3 * 50 cents = $1.50, and 1.50 * 6 = 9. \\boxed{9}",
+        "She sells 10 glasses: $0.25/glass x 10 glasses = 250 cents, and 250 - 241 = 9. \\boxed{9}",
+        "Each dryer costs 25 x 4 = 100 cents = $1, and 1 * 9 = 9. \\boxed{9}",
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -117,6 +121,7 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("From 9 am - 5 pm is 8 hours, and 8 + 2 = 9. \\boxed{9}", "8 + 2 = 9"),  # the rest of a clock line is judged
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
+        ("Each costs 3 * 50 cents = $1.60, and 1.60 * 5 + 1 = 9. \\boxed{9}", "3 * 50 = 1.60"),  # cents, by 100 only
         ("Green: 27 M&Ms / 30 M&Ms * 100 = 80%, and 80 - 71 = 9. \\boxed{9}", "27 M&Ms / 30 M&Ms * 100 = 80%"),
         ("Two crates hold 2 * 1 500 = 3 500 grams, and 3 + 6 = 9. \\boxed{9}", "2 * 1 500 = 3 500"),
         ("They get 18 000/2 = 8 000 each, and 8 + 1 = 9. \\boxed{9}", "18 000 / 2 = 8 000"),

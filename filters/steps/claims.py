@@ -39,13 +39,17 @@ class Claim:
     converted: Fraction | None = None  # a true conversion's first amount: "1 hour = 60 minutes" states 1 hour too
 
 
-def _agrees(left: Expression, right: Expression, line: str) -> tuple[bool, Fraction | None]:
+_CENTS = frozenset({"cent", "cents", "¢"})
+
+
+def _agrees(left: Expression, right: Expression, line: str, cents: bool = False) -> tuple[bool, Fraction | None]:
     """Whether ``left = right`` holds: exactly, to the precision the right side states (rounded or cut; to a whole
-    number only where it is within 0.01 or the line says it rounds), or with a percent read as a plain number."""
+    number only where it is within 0.01 or the line says it rounds), or with a percent read as a plain number or an
+    amount in ``cents`` as one in dollars."""
     lefts, rights = left.values, right.values
     if not lefts or not rights:
         return True, None
-    percent = any(t.percent for t in (*left.tokens, *right.tokens))
+    percent = cents or any(t.percent for t in (*left.tokens, *right.tokens))
     places = right.decimals()
     for b in rights:
         for target in (b, b * 100, b / 100) if percent else (b,):
@@ -121,7 +125,9 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             continue
         if segments[index - 1] and not left.has_operator and equals[index - 1] != "=":
             continue  # "3/8 is equal to $375": a part named by its fraction, not a division
-        ok, value = _agrees(left, right, line)
+        # "$0.25/glass x 10 glasses = 250 cents", "3 * 50 cents = $1.50": one side in cents, the other in dollars
+        cents = any(t.text.lower() in _CENTS for t in (*segments[index - 1][-1:], *segments[index][:end]))
+        ok, value = _agrees(left, right, line, cents)
         if not ok and right.compound:
             ok = _continues(left, right)
         text = f"{left.text()} = {right.text()}"
