@@ -10,6 +10,8 @@ from functools import cached_property
 from filters.steps.tokens import EQ, LP, NUM, OP, RP, STOP, WORD, Token, starts_operand
 
 MAX_UNIT_WORDS = 6  # "8 bags/trip", "360 * .25 expected loss"; a longer run of words is prose
+# words that join two statements, never a quantity's unit: "X = 9 because -18/-2 = 9" is no 9 - 18 / -2
+_JOINS = frozenset({"because", "since", "so", "then", "therefore", "thus", "hence", "which", "while", "when", "if"})
 
 
 class Parser:
@@ -135,6 +137,8 @@ def _skip_units_back(tokens: list[Token], j: int) -> int | None:
     while k >= 0 and tokens[k].kind == WORD:
         if tokens[k].variable:
             return None
+        if tokens[k].text.lower() in _JOINS:
+            return j
         if j - k >= MAX_UNIT_WORDS:
             return j
         k -= 1
@@ -166,9 +170,13 @@ def suffix(tokens: list[Token]) -> Expression | None:
             continue
         if tokens[prev].kind != OP:
             break
-        if tokens[prev].text == "-" and (prev == 0 or tokens[prev - 1].kind in (OP, LP, EQ, STOP)):
+        if tokens[prev].text == "-" and (
+            prev == 0 or tokens[prev - 1].kind in (OP, LP, EQ, STOP) or tokens[prev - 1].text.lower() in _JOINS
+        ):
             start = prev  # a negative number
-            break
+            if prev == 0 or tokens[prev - 1].kind != OP:
+                break
+            prev -= 1  # "-18 / -2", "13 + -15": the operation before the negative operand goes on
         k = _skip_units_back(tokens, prev - 1)
         if k is None:
             return None
@@ -202,6 +210,8 @@ def prefix(tokens: list[Token]) -> tuple[Expression | None, int]:
         if j < len(tokens) and tokens[j].kind == LP:
             continue  # "105(2/7)": a product goes on
         while k < len(tokens) and tokens[k].kind == WORD and k - j < MAX_UNIT_WORDS:
+            if tokens[k].text.lower() in _JOINS:
+                break
             k += 1
         if j < len(tokens) and tokens[j].variable:
             return None, j  # "= 3p"
