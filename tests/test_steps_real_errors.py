@@ -769,6 +769,11 @@ def test_step_depth_counts_the_steps_the_checks_split(trace: str, depth: int) ->
             "$21.\n#### 21",
             "negative_quantity: 3.00 - 24 = - 21 (the final answer drops its sign)",
         ),
+        (  # the trace reads its negative result as the size of the opposite: a profit of -6 is a loss of 6
+            "Ann buys a bike for $30 and sells it for $24. How much money does she lose?",
+            "Step 1: Her profit is 24 - 30 = -6 dollars.\nStep 2: So she loses $6.\n#### 6",
+            None,
+        ),
         (  # the answer is the negative result, sign and all
             "The temperature was 5 degrees in the morning and dropped 8 degrees by night. What was it at night?",
             "5 - 8 = -3 degrees.\nThe answer is: -3",

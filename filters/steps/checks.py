@@ -210,6 +210,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 and positive == {-claim.value}
                 and sign_dropped is None
                 and not _NEGATIVE_OPERAND.search(claim.text.split("=")[0])
+                and not _read_as_opposite(line, claim.text, normalized[i + 1 :])
             ):
                 sign_dropped = i, claim.text  # "$3.00 - $24 = -$21", then "Milly will lose $21"
             elif positive == {claim.value}:
@@ -341,6 +342,23 @@ def _check_program(problem: str, steps: list[str], source: str, reference: str |
 # a minus sign: of a negative answer, or of a negative operand ("-6 + 3", "5 * (-2)", "- 47")
 _MINUS = re.compile(r"[-−]")
 _NEGATIVE_OPERAND = re.compile(r"(?:^|[(*/+=×÷-])\s*[-−]")
+
+
+# words that turn a negative amount into the size of its opposite: a loss, a shortfall, fewer, a drop
+_OPPOSITE = re.compile(
+    r"\b(?:los[et]|loses|losing|loss|fewer|less|short(?:fall|age)?|deficit|owes?|owed|debt|drop(?:s|ped)?|"
+    r"decreas(?:e|es|ed)|below|behind|under)\b",
+    re.IGNORECASE,
+)
+
+
+def _read_as_opposite(line: str, claim: str, later: list[str]) -> bool:
+    """Whether a trace reads a negative result as the size of the opposite quantity after working it out ("Her profit
+    is 24 - 30 = -6 dollars.", then "So she loses $6."): such a word follows the calculation and none names what it
+    works out ("the amount Milly will lose: 3.00 - 24 = -21" is the loss itself, negative)."""
+    start = line.find(claim.split()[0])
+    before, after = (line[:start], line[start:]) if start >= 0 else ("", line)
+    return not _OPPOSITE.search(before) and any(_OPPOSITE.search(text) for text in (after, *later))
 
 
 def _never_used(step: str, given: str) -> Drop:
