@@ -774,6 +774,11 @@ def test_step_depth_counts_the_steps_the_checks_split(trace: str, depth: int) ->
             "Step 1: Her profit is 24 - 30 = -6 dollars.\nStep 2: So she loses $6.\n#### 6",
             None,
         ),
+        (  # a count below zero read as the size of the opposite: -5 more is 5 fewer
+            "Tom has 20 apples and Jim has 25. How many fewer apples does Tom have than Jim?",
+            "Step 1: 20 - 25 = -5.\nStep 2: Tom has 5 fewer apples.\n#### 5",
+            None,
+        ),
         (  # the answer is the negative result, sign and all
             "The temperature was 5 degrees in the morning and dropped 8 degrees by night. What was it at night?",
             "5 - 8 = -3 degrees.\nThe answer is: -3",

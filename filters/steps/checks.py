@@ -197,7 +197,11 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             if not claim.holds and not clock and not _MERIDIEM.search(claim.text):
                 return rejected(i, "false_calculation", claim.text)
             impossible = None
-            if claim.value < 0 and not negative_allowed(problem, trace):
+            if (
+                claim.value < 0
+                and not negative_allowed(problem, trace)
+                and not _read_as_opposite(line, claim.text, normalized[i + 1 :])
+            ):
                 impossible = "negative_quantity", claim.text
             elif claim.unknown and (unlike := unlike_a_given(problem, claim.unknown, claim.value)):
                 impossible = "misread_fact", f"{unlike}: {line.strip()}"
