@@ -90,6 +90,7 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         # a negative operand after an operation, and a statement joined by "because" (GSM8K solutions)
         "Step 1: -36 + 13 + -15 + 47 = 9 degrees.\nThe answer is \\boxed{9}.",
         "Step 1: -2X = -18.\nStep 2: Therefore X = 9 because -18/-2 = 9.\n\\boxed{9}",
+        "Nikita = (1/2) 16 + 1 = 9 points. \\boxed{9}",  # a product after a parenthesis (a GSM8K test solution)
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -127,6 +128,7 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("Each costs 3 * 50 cents = $1.60, and 1.60 * 5 + 1 = 9. \\boxed{9}", "3 * 50 = 1.60"),  # cents, by 100 only
         ("Step 1: -36 + 13 + -15 + 46 = 9 degrees.\nThe answer is \\boxed{9}.", "- 36 + 13 + - 15 + 46 = 9"),
         ("Step 1: So X = 9 because -18/-2 = 8.\n\\boxed{9}", "- 18 / - 2 = 8"),
+        ("Nikita = (1/2) 16 + 3 = 9 points. \\boxed{9}", "( 1/2 ) 16 + 3 = 9"),
         ("Green: 27 M&Ms / 30 M&Ms * 100 = 80%, and 80 - 71 = 9. \\boxed{9}", "27 M&Ms / 30 M&Ms * 100 = 80%"),
         ("Two crates hold 2 * 1 500 = 3 500 grams, and 3 + 6 = 9. \\boxed{9}", "2 * 1 500 = 3 500"),
         ("They get 18 000/2 = 8 000 each, and 8 + 1 = 9. \\boxed{9}", "18 000 / 2 = 8 000"),

@@ -46,8 +46,8 @@ class Parser:
             if t and t.kind == OP and t.text in "*/":
                 self.i += 1
                 value = value * self.power() if t.text == "*" else value / self.power()
-            elif t and (t.kind == LP or t.variable):  # 2(3 + 4), 2.5x
-                value *= self.power()
+            elif t and (t.kind == LP or t.variable or _after_parenthesis(self.tokens, self.i)):
+                value *= self.power()  # 2(3 + 4), 2.5x, (1/2) 278
             else:
                 return value
 
@@ -115,6 +115,13 @@ class Expression:
         return len(digits.split(".")[1]) if "." in digits else 0
 
 
+def _after_parenthesis(tokens: list[Token], i: int) -> bool:
+    """Whether ``tokens[i]`` is a number in digits right after a closing parenthesis, a product's second factor
+    ("(1/2) 278"); a number word there is a count ("(2) two kids")."""
+    t = tokens[i] if 0 < i < len(tokens) else None
+    return t is not None and t.kind == NUM and tokens[i - 1].kind == RP and t.text[:1] in "0123456789."
+
+
 def _matching(tokens: list[Token], index: int, step: int) -> int | None:
     """Index of the parenthesis matching ``tokens[index]``, scanning in direction ``step``."""
     depth = 0
@@ -165,7 +172,8 @@ def suffix(tokens: list[Token]) -> Expression | None:
         start, prev = first, first - 1
         if prev < 0:
             break
-        if tokens[first].kind == LP and tokens[prev].kind in (NUM, RP):  # 32(.25)
+        if (tokens[first].kind == LP and tokens[prev].kind in (NUM, RP)) or _after_parenthesis(tokens, first):
+            # 32(.25), (1/2) 278
             j = prev
             continue
         if tokens[prev].kind != OP:
@@ -207,8 +215,8 @@ def prefix(tokens: list[Token]) -> tuple[Expression | None, int]:
         else:
             break
         end = k = j
-        if j < len(tokens) and tokens[j].kind == LP:
-            continue  # "105(2/7)": a product goes on
+        if j < len(tokens) and (tokens[j].kind == LP or _after_parenthesis(tokens, j)):
+            continue  # "105(2/7)", "(1/2) 278": a product goes on
         while k < len(tokens) and tokens[k].kind == WORD and k - j < MAX_UNIT_WORDS:
             if tokens[k].text.lower() in _JOINS:
                 break
