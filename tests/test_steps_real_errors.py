@@ -124,6 +124,7 @@ def test_given_quantities_in_different_units_are_not_added_unconverted(trace: st
 
 TUTOR = "Lloyd earns $10 an hour. He tutored 5 hours the first week and 8 hours the second. How much did he earn?"
 MILK = "A store bought 4000 gallons of milk at $3.5 per gallon and returned 2/5 of it. How much is the refund?"
+RUN = "Jeff runs an hour a day. On Thursday he cut his run short by 20 minutes; on Friday he ran 10 minutes more."
 WOOL = "Azalea sheared 200 sheep, 10 pounds of wool each, sold at $20 a pound, and paid the shearer $2000. Profit?"
 
 
@@ -139,6 +140,9 @@ WOOL = "Azalea sheared 200 sheep, 10 pounds of wool each, sold at $20 a pound, a
          "Step 3: The refund is 1600 * $3.5 = $5600.\n#### 5600", None),
         (WOOL, "Step 1: 200 * 10 = 2000 pounds of wool.\nStep 2: 2000 * $20 = $40000.\n"
          "Step 3: Her profit is $40000 - $2000 = $38000.\n#### 38000", None),  # 2000 is also a given: either one
+        # inline math between dollar signs is no money: "$60+10 = 70$ minutes" adds minutes
+        (RUN, "On Thursday, Jeff ran for 60 - 20 = $60-20 = 40$ minutes.\nOn Friday, 60 + 10 = $60+10 = 70$ minutes."
+         "\nIn all, 60 * 3 + 40 + 70 = 290 minutes.\nThe answer is \\boxed{290}.", None),
     ],
 )  # fmt: skip
 def test_quantities_the_steps_work_out_keep_their_units(problem: str, trace: str, error: str | None) -> None:

@@ -52,6 +52,8 @@ _SPEEDS = {"mph": ("miles", "hours"), "kph": ("kilometers", "hours")}  # a rate 
 
 
 _DOLLARS = re.compile(rf"\$\s?(?:<<[^<>]*>>)?({AMOUNT})")  # "$12", "$<<10*5=50>>50" (a GSM8K calculator note)
+# inline math between dollar signs, an equality in it ("ran $60 - 20 = 40$ minutes"): its dollar signs are no money
+_MATH_DOLLARS = re.compile(r"\$\$?([^$]*=[^$]*[\w})])\$\$?(?![\d.])")
 
 
 @lru_cache(maxsize=4096)
@@ -69,7 +71,8 @@ def given_units(problem: str) -> dict[Fraction, str]:
 def step_units(step: str, tokens: list[Token]) -> dict[Fraction, str]:
     """The units a step states its numbers in: dollars after a dollar sign (``step`` as written), a unit of measure
     before its word (``tokens``, the step's normalized tokens)."""
-    units = {Fraction(amount.replace(",", "")): "dollars" for amount in _DOLLARS.findall(step)} if "$" in step else {}
+    money = _MATH_DOLLARS.sub(r" \1 ", step) if "$" in step else ""
+    units = {Fraction(amount.replace(",", "")): "dollars" for amount in _DOLLARS.findall(money)}
     for i, t in enumerate(tokens[:-1]):
         word = tokens[i + 1]
         if t.kind == NUM and t.value is not None and word.kind == WORD and (unit := _MEASURES.get(word.text.lower())):
