@@ -465,12 +465,17 @@ def _unworked(
     return "answer_not_worked", None
 
 
+_WORD_LETTERS = frozenset({"a", "I"})
+
+
 def _values_in_solved_unknowns(line: str, unknowns: dict[str, Fraction]) -> set[Fraction]:
     """The values of a line's expressions in unknowns solved for, the values put in ("Remy = 3R + 1" once R = 8: 25;
     "Red rope = 4 * (Y - 7)" once Y = 12: 20): a trace that sets a quantity up in an unknown and then states its
     value has worked it out."""
     text = line
     for name, value in unknowns.items():
+        if name in _WORD_LETTERS:
+            continue  # "a total of", "I have": an article or a pronoun, not the unknown
         letter = rf"{re.escape(name)}(?![\w'’])"
         text = re.sub(rf"(?<![A-Za-z])(\d+(?:\.\d+)?)\s*{letter}", rf"\1 * ({value})", text)  # 3R: 3 * (8)
         text = re.sub(rf"(?<![\w.]){letter}", f"({value})", text)
