@@ -197,11 +197,9 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             if not claim.holds and not clock and not _MERIDIEM.search(claim.text):
                 return rejected(i, "false_calculation", claim.text)
             impossible = None
-            if (
-                claim.value < 0
-                and not negative_allowed(problem, trace)
-                and not _read_as_opposite(line, claim.text, normalized[i + 1 :])
-            ):
+            # a negative result the trace then reads as the size of its opposite ("-6 dollars", "so she loses $6")
+            opposite = claim.value < 0 and _read_as_opposite(line, claim.text, normalized[i + 1 :])
+            if claim.value < 0 and not opposite and not negative_allowed(problem, trace):
                 impossible = "negative_quantity", claim.text
             elif claim.unknown and (unlike := unlike_a_given(problem, claim.unknown, claim.value)):
                 impossible = "misread_fact", f"{unlike}: {line.strip()}"
@@ -211,10 +209,10 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
                 return rejected(i if origin is None else origin, *impossible)
             if (
                 claim.value < 0
+                and not opposite
                 and positive == {-claim.value}
                 and sign_dropped is None
                 and not _NEGATIVE_OPERAND.search(claim.text.split("=")[0])
-                and not _read_as_opposite(line, claim.text, normalized[i + 1 :])
             ):
                 sign_dropped = i, claim.text  # "$3.00 - $24 = -$21", then "Milly will lose $21"
             elif positive == {claim.value}:
