@@ -51,6 +51,11 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "Triple 3 apples is 3 * 3 = 9 apples. \\boxed{9}",
         "The apples left after he gave away 15 apples is 24 - 15 = 9 apples. \\boxed{9}",
         "The train took 5 one way + 4 on the return trip = 9 people. \\boxed{9}",  # a number word in a label
+        # an amount said to be a share worked out (GSM8K: "The $15 is 1 - 1/4 = 3/4 of the money left", "Therefore
+        # 192 is 2/3 of the original amount: (2/3)* original amount = 192", "So 20% is $14 + $42 = $56")
+        "So $6 is 1 - 1/3 = 2/3 of the money, and 6 / (2/3) = 9. \\boxed{9}",
+        "So 6 is 2/3 of the apples: (2/3) * apples = 6, and 6 * 3 / 2 = 9. \\boxed{9}",
+        "If 10% is $3, then 30% is $3 + $6 = $9. \\boxed{9}",
         "Leave at 11 a.m. - 2 hours = 9 a.m. \\boxed{9}",  # a clock time's full stops end no sentence
         "- Apples: 4 + 5 = **9**\n\n**Answer: 9**",  # Markdown bold
         "Step 1: 4 + 14 = 18 cups.\nStep 2: 18 cups = 9 pints.\n\\boxed{9}",  # cups and pints convert
@@ -120,6 +125,9 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         # 24 marbles is 3 * 24 = 72 marbles")
         ("Step 1: 3 apples is 3 * 3 = 9 apples.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
         ("16 apples = 4 + 5 = 9 apples. \\boxed{9}", "16 = 4 + 5"),
+        # an amount of money said to be a calculation (a demo's cot-steps row: "Step 1: $6 is 2 * 6 = 12 dollars.")
+        ("Step 1: $3 is 3 * 3 = 9 dollars.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
+        ("So $3 is 3 * 3 = $9.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
         ("1 hour 30 minutes = 60 + 30 = 80 minutes, and 80 - 71 = 9. \\boxed{9}", "60 + 30 = 80"),
         ("He has 4 - 2 = 2 hours = 100 minutes left, and 100 - 91 = 9. \\boxed{9}", "2 hours = 100 minutes"),
         ("From 9 am - 5 pm is 8 hours, and 8 + 2 = 9. \\boxed{9}", "8 + 2 = 9"),  # the rest of a clock line is judged

@@ -113,7 +113,7 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
         )
         number = bare[-1] if bare and after_word and bare[-1].kind == NUM and DIGIT.search(bare[-1].text) else None
         if number is None and opens_chain and equals[index - 1] in ("=", "is"):
-            number = _counted(segments, index)
+            number = _counted(segments, index) or (_alone(segments, index) if equals[index - 1] == "is" else None)
         if number is not None and (left is None or not left.compound) and right is not None and right.compound:
             # "by 4 = $27 * 4 = 108": a bare number right before "=" set equal to a calculation must be its value;
             # so must a count whose result is counted in the same unit ("24 marbles is 3 * 24 = 72 marbles")
@@ -156,6 +156,26 @@ def _conversion(before: list[Token], after: list[Token], opening: bool) -> tuple
     holds = converts(amount.value, unit.text, other[0].value, other[1].text)
     text = f"{amount.text} {unit.text} = {other[0].text} {other[1].text}"
     return None if holds is None else (text, holds, other[0].value if holds else Fraction(0), amount.value)
+
+
+def _alone(segments: list[list[Token]], index: int) -> Token | None:
+    """The number of ``6 is 2 * 6 = 12`` (``$6 is ...`` once the dollar sign is read away): a number that is its
+    clause's whole subject, after a connective at most, said to be a calculation whose result is no share
+    (``$20 is 1 - 1/3 = 2/3 of the money``, ``20% is $14 + $42``)."""
+    segment = segments[index - 1]
+    start = max((k + 1 for k, t in enumerate(segment) if t.kind == STOP), default=0)
+    clause = trim(segment)[start:]
+    if clause and clause[0].text.lower() in _CONNECTIVES:
+        clause = clause[1:]
+    if len(clause) != 1 or clause[0].kind != NUM or clause[0].percent or not DIGIT.search(clause[0].text):
+        return None
+    calculation, end = prefix(segments[index])
+    if calculation is None or end < len(trim(segments[index])) or index + 1 >= len(segments):
+        return None  # "192 is 2/3 of the original amount: ... = 192" says a share, not a calculation
+    after = segments[index + 1]
+    value, end = prefix(after)
+    share = any(t.percent for t in after[:end]) or any(t.text.lower() == "of" for t in after[end : end + 1])
+    return None if value is None or share else clause[0]
 
 
 def _counted(segments: list[list[Token]], index: int) -> Token | None:
