@@ -14,7 +14,7 @@ from assets.stages import COUNTED_STAGES, REJECTION_STAGES
 from filters.dedup_index import DedupIndex
 from filters.verify import CHECKS_VERSION
 from generators.publishing.card import contamination_report, render_card
-from generators.publishing.reports import PublishedReports, published_reports
+from generators.publishing.reports import PublishedReports, finished_batches, published_reports
 from generators.publishing.rows import cot_rows, layout, rl_rows, split_by_problem, steps_rows, textbook_rows
 from generators.publishing.targets import publish, publish_to_url
 
@@ -149,7 +149,7 @@ def published_dataset(
     (`released_dataset`)."""
     index = DedupIndex(storage.dedup_index_dir)
     difficulty_graded, rejections = first_copy_of_each_row(context, difficulty_graded, rejections, index)
-    published_batches = set(difficulty_graded["batch"].to_list())
+    published_batches = finished_batches(difficulty_graded, stage_reports)
     rejections = rejections.filter(pl.col("batch").is_in(sorted(published_batches)))  # the card counts these alone
     reports = published_reports(stage_reports, COUNTED_STAGES, published_batches)
     cot = cot_rows(difficulty_graded, config.thinking_format)

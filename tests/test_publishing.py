@@ -518,3 +518,40 @@ def test_old_revisions_are_pruned_to_the_newest_few_and_the_changelog_keeps_them
     log = (tmp_path / "ds" / "CHANGELOG.md").read_text()
     assert all(f"## {revision}" in log for revision in revisions)
     assert datasets.load_dataset(str(tmp_path / "ds"), "cot")["train"].num_rows > 0
+
+
+def test_a_batch_where_no_row_passed_gives_its_located_errors_to_cot_steps(tmp_path: Path) -> None:
+    """Two finished batches, the second with every row rejected: a real materialization of published_dataset puts
+    the second's located error in `cot-steps` and counts its rows on the card."""
+    import dagster as dg
+
+    import definitions
+    from tests.graph import graph_resources
+    from tests.test_reports import reports
+
+    graded = graded_frame(6).drop("batch")
+    located = REJECTIONS.filter(pl.col("code") == "false_calculation").drop("batch")
+    stored = {
+        "b1": {"difficulty_graded": graded, "rejections": located.head(0), "stage_reports": reports("b1", 7)},
+        "b2": {"difficulty_graded": graded.head(0), "rejections": located, "stage_reports": reports("b2", 5)},
+    }
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        instance.add_dynamic_partitions("batch", list(stored))
+        for batch, frames in stored.items():
+            for asset, frame in frames.items():
+                (tmp_path / "assets" / asset).mkdir(parents=True, exist_ok=True)
+                frame.drop("batch", strict=False).write_parquet(tmp_path / "assets" / asset / f"{batch}.parquet")
+                instance.report_runless_asset_event(dg.AssetMaterialization(asset, partition=batch))
+        result = dg.materialize(
+            [*definitions.all_assets],
+            selection=dg.AssetSelection.assets("published_dataset"),
+            resources=graph_resources(tmp_path),
+            instance=instance,
+        )
+    assert result.success
+    folder = tmp_path / "published" / "reasoning-foundry"
+    steps = datasets.load_dataset(str(folder), "cot-steps", split="train")
+    assert steps["batch"] == ["b2"] and steps[0]["reason_code"] == "false_calculation"
+    card = (folder / "README.md").read_text()
+    assert "| difficulty_graded | 12 | 10 |" in card.split("## Rows per stage")[1]  # 7 + 5 in, 6 + 4 out

@@ -4,10 +4,11 @@ import json
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from assets.metadata import stage_report
 from assets.stages import COUNTED_STAGES
-from generators.publishing.reports import published_reports
+from generators.publishing.reports import finished_batches, published_reports
 
 
 def reports(batch: str, rows: int, decontamination: str = "on", gate: list[str] | None = None) -> pl.DataFrame:
@@ -44,6 +45,26 @@ def test_only_the_published_batches_count() -> None:
     with_b = published_reports(frame, COUNTED_STAGES, {"a", "b"})
     assert with_b.decontamination["status"] == "disabled by config"
     assert with_b.cannot_pass == ["4 samples at chance 0.5"]
+
+
+@pytest.mark.parametrize(
+    ("graded", "reported", "published"),
+    [
+        (["a", "a"], ["a", "b"], {"a", "b"}),  # b ran to its end and no row passed: its rejections count
+        (["a", "c"], ["a"], {"a", "c"}),  # c's rows are graded, its reports not in yet
+        ([], [], set()),  # no batch has finished
+    ],
+)
+def test_a_batch_that_ran_to_its_end_is_published_with_or_without_rows(
+    graded: list[str], reported: list[str], published: set[str]
+) -> None:
+    rows = pl.DataFrame({"batch": graded}, schema={"batch": pl.String})
+    frame = (
+        pl.concat([reports(batch, 10) for batch in reported])
+        if reported
+        else pl.DataFrame(schema={"batch": pl.String})
+    )
+    assert finished_batches(rows, frame) == published
 
 
 def test_a_stage_report_keeps_plain_values_and_leaves_tables_out() -> None:

@@ -31,6 +31,14 @@ def _reports(frame: pl.DataFrame, stage: str) -> list[tuple[str, dict]]:
     return [(row["batch"], json.loads(row["report"])) for row in rows.iter_rows(named=True)]
 
 
+def finished_batches(graded: pl.DataFrame, frame: pl.DataFrame) -> set[str]:
+    """The batches a revision publishes: those with graded rows, and those whose stages all reported (``frame``, the
+    `stage_reports` of every batch) though no row passed: their rejections count on the card, their located errors
+    go to `cot-steps`. A batch still running has neither and counts nowhere."""
+    reported = set(frame["batch"].to_list()) if "stage" in frame.columns else set()
+    return set(graded["batch"].to_list()) | reported
+
+
 def published_reports(frame: pl.DataFrame, stages: tuple[str, ...], batches: set[str]) -> PublishedReports:
     """``frame`` (the `stage_reports` of every batch, with a ``batch`` column) read over ``batches`` alone, the
     ones the revision publishes: a batch that never reached publishing counts nowhere on the card."""
