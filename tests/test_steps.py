@@ -547,6 +547,25 @@ def test_an_answer_rounded_up_from_the_last_result_is_derived(trace: str, error:
     assert find_reasoning_error(PACKS, trace) == error
 
 
+TREE = "A tree costs $24 to plant and nets $6 a year. In which year does it start to earn money?"
+
+
+@pytest.mark.parametrize(
+    ("trace", "error"),
+    [  # the one after the last result, counted on in words (a model-style solution: "... = 12 years", then "He
+        # starts earning money in the year after that, year 13.")
+        ("It pays back $24 / $6 = 4 years.\nIt earns money in the year after that, year 5.\nThe answer is: 5", None),
+        ("It pays back $24 / $6 = 4 years.\nIt earns money the next year, year 5.\nThe answer is: 5", None),
+        # counted on by more than one, or without saying so, is worked out by nothing
+        ("It pays back $24 / $6 = 4 years.\nIt earns money in the year after that, year 6.\nThe answer is: 6",
+         "answer_not_worked"),
+        ("It pays back $24 / $6 = 4 years.\nIt earns money in year 5.\nThe answer is: 5", "answer_not_worked"),
+    ],
+)  # fmt: skip
+def test_an_answer_counted_on_from_the_last_result_in_words_is_derived(trace: str, error: str | None) -> None:
+    assert find_reasoning_error(TREE, trace) == error
+
+
 def test_a_checked_calculation_of_given_numbers_works_the_answer_out() -> None:
     """A GSM8K solution whose every number is a given ("8 servings", "$1.00 per box") still works its answer out by
     its calculations: 8/8 = $1.00 is no restatement of the problem."""

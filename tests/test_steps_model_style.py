@@ -14,19 +14,9 @@ import pytest
 from filters.steps import check_trace
 
 ROWS = [json.loads(line) for line in (Path(__file__).parents[1] / "bench/data/model_style_sound.jsonl").open()]
-# still rejected: "the year after that, year 13" counted on in words
-KNOWN_FALSE_ALARMS = {"model-style-188"}
 
 
-@pytest.mark.parametrize(
-    "row",
-    [
-        pytest.param(
-            row, id=row["id"], marks=pytest.mark.xfail(strict=True) if row["id"] in KNOWN_FALSE_ALARMS else ()
-        )
-        for row in ROWS
-    ],
-)
+@pytest.mark.parametrize("row", ROWS, ids=[row["id"] for row in ROWS])
 def test_a_sound_model_written_solution_is_kept(row: dict) -> None:
     checked = check_trace(row["problem"], "\n".join(row["steps"]))
     assert checked.error is None, f"{checked.error} at step {checked.first_bad_step}"

@@ -447,6 +447,8 @@ def _unworked(
         return None
     if _counts_repeats(target, body):
         return None
+    if any(target - 1 in worked[k - 1] and _COUNTED_ON.search(line) for k, line in stating if k):
+        return None  # counted on in words: "$90 / $7.50 = 12 years", then "in the year after that, year 13"
     if any(_fraction_of_earlier(target, line, given.union(*values[:k])) for k, line in stating):
         return None
     if any(_converted_from_earlier(target, line, body[:k]) for k, line in stating):
@@ -464,6 +466,8 @@ def _unworked(
 
 
 _WORD_LETTERS = frozenset({"a", "I"})
+# the one after a result, in words: "the year after that", "the next day", "the following week"
+_COUNTED_ON = re.compile(r"\b(?:after (?:that|this|it)|the next|the following)\b", re.IGNORECASE)
 
 
 def _values_in_solved_unknowns(line: str, unknowns: dict[str, Fraction]) -> set[Fraction]:
