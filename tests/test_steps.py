@@ -62,6 +62,7 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "The bed is 30 sq. ft. - 21 sq.ft = 9 sq. ft. of soil. \\boxed{9}",  # abbreviations end no sentence
         "She pays $5 (apples) + $4 (pear juice) = $9. \\boxed{9}",  # labels in parentheses
         "Two crates hold 2 * 1 500 = 3 000 grams, or 3 kilograms, and 3 + 6 = 9. \\boxed{9}",  # spaced thousands
+        "The drive holds 1800 / 200 = 9 200-kilobyte videos. \\boxed{9}",  # a count before a hyphenated size
         "Step 1: In minutes we get: 2 hours = 120 minutes.\nStep 2: 120 / 40 = 3, 3 * 3 = 9.\n\\boxed{9}",  # converts
         # from GSM8K train solutions: spaced thousands ending a sentence or divided, mixed numbers in words, a
         # quotient cut to whole turns, and times of day

@@ -47,6 +47,8 @@ _PLAIN = [
     (re.compile(r"[$€£¥]"), " "),
     # 2x3, 25x.4, 2 x (3); not "96 + 12x." or "12375x (rounded)": an unknown
     (re.compile(r"(\d)\s*[xX]\s*(?=\d|\.\d|\((?![A-Za-z]{2}))"), r"\1 * "),
+    # a count before a size written with a hyphen is no group of thousands: "12 200-kilobyte videos"
+    (re.compile(r"(\d) (\d{3})-(?=[A-Za-z]{2})"), r"\1, \2-"),
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
     # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
     (re.compile(r"\.(?<=[A-Za-z]\.)(?=[A-Za-z])"), ""),
