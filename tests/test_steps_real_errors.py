@@ -1298,6 +1298,12 @@ JADE = "Jade keeps 24 chickens on a farm. Jade sells 8 chickens at the market. H
             "are left.\nThe answer is \\boxed{16}.",
             None,
         ),
+        (  # a rounding works its numbers out by its rule (a GSM8K test solution: "round his petunias up from $1.87
+            # to $2, since the number following the 1 is 5 or higher")
+            "Step 1: 24 - 8 = 16 chickens.\nStep 2: Jade rounds 16 up to 20, since the digit after the 1 is 5 or "
+            "higher.\nThe answer is \\boxed{16}.",
+            None,
+        ),
     ],
 )
 def test_a_quantity_from_nowhere_that_nothing_uses_is_unfounded(trace: str, error: str | None) -> None:

@@ -59,6 +59,10 @@ _WRITTEN = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?(?![\d,]|\s*:)")  # digits, 
 _RELATES = re.compile(r"[-+*/×÷=%]|\b(?:times|divided|plus|minus|of|equals?|equivalent)\b", re.IGNORECASE)
 
 
+# a rounding, whose numbers are its rule's ("round up from $1.87 to $2, since the digit after the 1 is 5 or higher")
+_ROUNDS = re.compile(r"\bround(?:s|ed|ing)?\b|\bnearest\b", re.IGNORECASE)
+
+
 def _written(line: str) -> set[Fraction]:
     values = set()
     for digits in _WRITTEN.findall(line):
@@ -71,7 +75,7 @@ def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
     """The first of ``lines`` (normalized steps) that states outside any calculation a number that neither the
     problem (``given``) nor an earlier line has, and that no later line uses: an event or a fact from nowhere ("Jade
     buys 3 chickens and gives away 4" where the problem has no such thing); None where there is none. A line with a
-    time of day works its numbers out from the times."""
+    time of day works its numbers out from the times, a rounding by its rule."""
     written = [_written(line) for line in lines]
     later = collections.Counter(value for values in written for value in values)  # lines from here on stating it
     seen = set(given)
@@ -81,6 +85,7 @@ def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
         if (
             new
             and not (FINAL_ANSWER.search(line) or _RELATES.search(line) or TIME_OF_DAY.search(line))
+            and not _ROUNDS.search(line)
             and all(later[v] <= 0 for v in new)
         ):
             return i
