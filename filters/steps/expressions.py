@@ -176,6 +176,8 @@ def suffix(tokens: list[Token]) -> Expression | None:
             # 32(.25), (1/2) 278
             j = prev
             continue
+        if tokens[prev].kind == LP and prev and tokens[prev - 1].kind == OP and _matching(tokens, prev, 1) is None:
+            return None  # "100 + (100 * (10/100) = 110": a parenthesis never closed leaves the operands unknown
         if tokens[prev].kind != OP:
             break
         if tokens[prev].text == "-" and (
