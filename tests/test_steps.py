@@ -66,6 +66,10 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         # a parenthesis never closed, itself an operand: which numbers it holds is unknown (a GSM8K solution without
         # its note: "he has to make a total of $100+($100*(10/100) = $110 from sales")
         "He makes $12+($12*(50/100) = $18 in all, and 18 / 2 = 9. \\boxed{9}",
+        # an operand named in words, inside parentheses or right after a number (GSM8K: "1 + (Michael's age - 1) x 2 =
+        # 15", ".1(Number of Minutes) + 1 = .15(Number of Minutes)")
+        "If 1 + (Ben's age - 1) x 2 = 17, then Ben's age is 9. So 4 + 5 = 9. \\boxed{9}",
+        "So .1(Number of Days) + 1 = .2(Number of Days), and 1 / .1 = 10, 10 - 1 = 9. \\boxed{9}",
         "Step 1: In minutes we get: 2 hours = 120 minutes.\nStep 2: 120 / 40 = 3, 3 * 3 = 9.\n\\boxed{9}",  # converts
         # from GSM8K train solutions: spaced thousands ending a sentence or divided, mixed numbers in words, a
         # quotient cut to whole turns, and times of day
@@ -138,6 +142,7 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
         ("She has 9 apples (4 + 4 = 9). \\boxed{9}", "4 + 4 = 9"),  # a calculation in parentheses is checked
+        ("She has (4 apples + 4 apples) = 9 apples. \\boxed{9}", "4 apples + 4 apples"),  # units are no operands
         ("Each costs 3 * 50 cents = $1.60, and 1.60 * 5 + 1 = 9. \\boxed{9}", "3 * 50 = 1.60"),  # cents, by 100 only
         ("Step 1: -36 + 13 + -15 + 46 = 9 degrees.\nThe answer is \\boxed{9}.", "- 36 + 13 + - 15 + 46 = 9"),
         ("Step 1: So X = 9 because -18/-2 = 8.\n\\boxed{9}", "- 18 / - 2 = 8"),

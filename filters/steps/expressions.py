@@ -21,8 +21,11 @@ class Parser:
         self.tokens = [t for t in tokens if t.kind != WORD]
         self.i = 0
         self.scale = scale_percent
+        self.named_operand = _named_operand(tokens)
 
     def parse(self) -> Fraction | None:
+        if self.named_operand:
+            return None  # "1 + (Michael's age - 1) * 2": an operand named in words has no value here
         try:
             value = self.sum()
         except (ZeroDivisionError, OverflowError, ValueError, IndexError):
@@ -113,6 +116,24 @@ class Expression:
             return None
         digits = number.text.rstrip("%").strip()
         return len(digits.split(".")[1]) if "." in digits else 0
+
+
+def _named_operand(tokens: list[Token]) -> bool:
+    """Whether a run of words stands where an operand does: after an opening parenthesis or an operator (not after a
+    number, whose unit it is) and before an operator ("(Michael's age - 1)", "Total - 5")."""
+    i = 0
+    while i < len(tokens):
+        if tokens[i].kind != WORD:
+            i += 1
+            continue
+        j = i
+        while j < len(tokens) and tokens[j].kind == WORD:
+            j += 1
+        before = tokens[i - 1].kind if i else LP
+        if before in (LP, OP) and j < len(tokens) and tokens[j].kind == OP:
+            return True
+        i = j
+    return False
 
 
 def _after_parenthesis(tokens: list[Token], i: int) -> bool:

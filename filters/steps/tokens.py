@@ -54,7 +54,8 @@ _PLAIN = [
     (re.compile(r"\.(?<=[A-Za-z]\.)(?=[A-Za-z])"), ""),
     # (the full stop first, the word after: a scan for the stop is ten times faster than one for the words)
     (re.compile(r"\.(?=\s+[-+*/×=a-z])(?:" + "|".join(rf"(?<=\b{w}\.)" for w in _ABBREVIATIONS.split("|")) + ")"), ""),
-    (re.compile(r"\([A-Za-z]{2,}[A-Za-z ,&'-]*\)"), " "),  # a label in parentheses: "$240 (house and food) + $9"
+    # a label in parentheses: "$240 (house and food) + $9"; after a number, a factor: ".4(Number of Minutes)"
+    (re.compile(r"(?<!\d)\([A-Za-z]{2,}[A-Za-z ,&'-]*\)"), " "),
 ]
 _MERIDIEM_STOPS = re.compile(r"\b([AaPp])\.[Mm]\.(?=\s*[-+*/×=])")  # "11 a.m. - 2 hours": no full stop
 _BOLD = re.compile(r"(?<!\d)\*\*|\*\*(?!\d)")  # Markdown bold, "= **72**" (not a power, 2**3)
