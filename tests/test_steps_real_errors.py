@@ -1055,6 +1055,14 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ("It is about $\\pi \\approx 3.2$.", None),  # approximations are left alone
         ("The area is $\\pi \\cdot 2^2 = 12.57$.", None),  # rounded to the places it states
         ("The area is $\\pi \\cdot 2^2 = 12.75$.", "\\pi \\cdot 2^2 = 12.75"),
+        # a mixed number is a whole and a fraction (MATH-500: "$\\frac{150}{4} = 37 \\frac{1}{2}$ miles")
+        ("It travels $50 \\times \\frac{3}{4}$ hours $ = \\frac{150}{4} = 37 \\frac{1}{2}$ miles.", None),
+        (
+            "It travels $50 \\times \\frac{3}{4}$ hours $ = \\frac{150}{4} = 38 \\frac{1}{2}$ miles.",
+            "( ( 150 ) / ( 4 ) ) = 38 1/2",
+        ),
+        # a special right triangle's name is no subtraction (MATH-500: "a $30-60-90$ triangle is $1:\\sqrt{3}:2$")
+        ("The ratio of the side lengths of a $30-60-90$ triangle is $1:\\sqrt{3}:2$.", None),
     ],
 )
 def test_latex_equalities_are_evaluated(trace: str, error: str | None) -> None:

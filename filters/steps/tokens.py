@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -14,7 +14,19 @@ from filters.steps.text import STEP_LABEL
 
 NUM, OP, LP, RP, EQ, WORD, STOP = "num", "op", "lp", "rp", "eq", "word", "stop"
 
-_LATEX = [  # applied where a text has a backslash
+
+def _latex_mixed(match: re.Match[str]) -> str:
+    """A LaTeX mixed number as the token stream reads one ("37 1/2"); a whole before an improper fraction multiplies
+    it."""
+    whole, numerator, denominator = match.groups()
+    if 0 < int(numerator) < int(denominator):
+        return f" {whole} {numerator}/{denominator} "
+    return f"{whole} (({numerator})/({denominator}))"
+
+
+_LATEX: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [  # where a text has a backslash
+    # a mixed number, "37 \\frac{1}{2}", "4\\dfrac{5}{8}": a whole and a proper fraction ("2\\frac{3}{2}" multiplies)
+    (re.compile(r"(?<![\d.}^_])(\d+)\s*\\[dt]?frac\s*\{(\d+)\}\s*\{(\d+)\}"), _latex_mixed),
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
     (re.compile(r"\\(?:times|cdot)"), " * "),
     (re.compile(r"\\div"), " / "),
@@ -50,6 +62,7 @@ _PLAIN = [
     # a count before a size written with a hyphen is no group of thousands: "12 200-kilobyte videos"
     (re.compile(r"(\d) (\d{3})-(?=[A-Za-z]{2})"), r"\1, \2-"),
     (re.compile(r"(\d)-(?=[A-Za-z]{2})"), r"\1 "),  # a 1200-mile trip (but 100-x stays)
+    (re.compile(r"\b(?:30-60-90|45-45-90)\b"), " special right "),  # a triangle's name: "two 30-60-90 triangles"
     # an abbreviation's full stop inside a calculation ("640 sq. ft. - 80 sq.ft = 560") ends no sentence
     (re.compile(r"\.(?<=[A-Za-z]\.)(?=[A-Za-z])"), ""),
     # (the full stop first, the word after: a scan for the stop is ten times faster than one for the words)
