@@ -1063,6 +1063,12 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ),
         # a special right triangle's name is no subtraction (MATH-500: "a $30-60-90$ triangle is $1:\\sqrt{3}:2$")
         ("The ratio of the side lengths of a $30-60-90$ triangle is $1:\\sqrt{3}:2$.", None),
+        # a subscripted name leaves its own link alone, not the chain's others (MATH-500: "$r_1r_2r_3 = 2^5 = 32$")
+        ("So $r_1r_2r_3 = 2^5 = 32$.", None),
+        ("So $r_1r_2r_3 = 2^5 = 33$.", "2^5 = 33"),
+        # unknowns that cancel leave a number (MATH-500: "$d$ divides $2(n + 7) - (2n + 1) = 13$")
+        ("So $d$ divides $2(n + 7) - (2n + 1) = 13$.", None),
+        ("So $d$ divides $2(n + 7) - (2n + 1) = 14$.", "2(n + 7) - (2n + 1) = 14"),
     ],
 )
 def test_latex_equalities_are_evaluated(trace: str, error: str | None) -> None:

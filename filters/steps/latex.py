@@ -31,7 +31,7 @@ _MATH = re.compile(
 )
 _LEFT_ALONE = re.compile(
     r"<|>|\\[lg]eq?\b|\\approx|\\neq|\\ne\b|\\pm|\\mp|\\sum|\\prod|\\int|\\lim|\\infty|\\text|\\begin|\\circ|"
-    r"\^\s*\{?\s*-?\d{3,}|\^\s*\\circ|_|\\equiv|\\pmod|\\mod|\\cdots|\\dots|\\ldots|\d{4,}\s*!|!!|"
+    r"\^\s*\{?\s*-?\d{3,}|\^\s*\\circ|\\equiv|\\pmod|\\mod|\\cdots|\\dots|\\ldots|\d{4,}\s*!|!!|"
     r"%|\\%|\\sim|\\to|:|\\mbox|\\hbox|\d,\d"
 )
 # an align row that carries on the row before's chain ("\\ &= 3x - 1"), and an align column mark
@@ -134,8 +134,14 @@ def _expression(side: str) -> Any:
 
 @lru_cache(maxsize=65536)
 def _value(side: str) -> complex | None:
-    """The value of one side of an equality, where it parses to an expression without unknowns; else None."""
+    """The value of one side of an equality, where it parses to an expression without unknowns or whose unknowns
+    cancel (``2(n + 7) - (2n + 1)`` is 13); else None."""
     expression = _expression(side)
+    if expression is not None and expression.free_symbols:
+        try:
+            expression = expression.expand()
+        except Exception:  # (sympy's errors are many and unrelated)
+            return None
     return None if expression is None or expression.free_symbols else _number(expression)
 
 
@@ -211,6 +217,8 @@ def latex_claims(segments: list[str]) -> list[Claim]:
         for left, right in itertools.pairwise(sides):
             if not left or not right or _LETTER.fullmatch(left) or _LETTER.fullmatch(right):
                 continue  # a lone letter is an unknown (e, i), not Euler's number or the imaginary unit
+            if "_" in left or "_" in right:
+                continue  # a subscript names a quantity ("r_1r_2r_3 = 2^5 = 32": the link after it is checked)
             if _NUMBER.fullmatch(left) and _NUMBER.fullmatch(right):
                 continue  # two numbers set equal calculate nothing: a contradiction reached ("0 = -12"), or a label
             a, b = _value(left), _value(right)
@@ -279,9 +287,11 @@ def _follows(equation: str, consequence: str) -> Claim | None:
     root with it (``5x + 2 = 17``, then ``5x = 15``; dividing by a factor or squaring may lose or add others). None
     where the pair is not of that shape."""
     if any(
-        _LEFT_ALONE.search(t) or _CONSTANT_LETTER.search(t) or _UNIT_MARK.search(t) for t in (equation, consequence)
+        _LEFT_ALONE.search(t) or "_" in t or _CONSTANT_LETTER.search(t) or _UNIT_MARK.search(t)
+        for t in (equation, consequence)
     ):
-        return None  # (e and i: the parser reads them as numbers, but a system may name an unknown so; units are none)
+        return None  # (e and i: the parser reads them as numbers, but a system may name an unknown so; units are none;
+        # a subscript names one of several: "x_1 + x_2 = 5")
     first = _equation(equation)
     if first is None or _LETTER.fullmatch(first[2]):
         return None  # ("x = 2y", then "x = 4": a definition, not an equation to solve)
