@@ -180,6 +180,7 @@ class LocalPostgres:
 
 
 LATE_NODE_S = 120  # how long a node that missed `ray start`'s own wait may take to come up
+STOP_S = 30  # how long stopping waits for the processes it killed, and for any a node still starting spawns
 
 
 class LocalRay:
@@ -248,9 +249,13 @@ class LocalRay:
     def __exit__(self, *exc: object) -> None:
         import psutil
 
-        for process in self.processes():
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        # killed, then waited for, and looked for again: a node still starting may spawn a process after the first look
+        deadline = time.monotonic() + STOP_S
+        while (left := self.processes()) and time.monotonic() < deadline:
+            for process in left:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+            psutil.wait_procs(left, timeout=5)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
