@@ -21,11 +21,8 @@ class Parser:
         self.tokens = [t for t in tokens if t.kind != WORD]
         self.i = 0
         self.scale = scale_percent
-        self.named_operand = _named_operand(tokens)
 
     def parse(self) -> Fraction | None:
-        if self.named_operand:
-            return None  # "1 + (Michael's age - 1) * 2": an operand named in words has no value here
         try:
             value = self.sum()
         except (ZeroDivisionError, OverflowError, ValueError, IndexError):
@@ -104,6 +101,8 @@ class Expression:
         """The expression's value with percents as fractions and, where it has any, as plain numbers."""
         if any(t.variable for t in self.tokens):
             return set()  # "40 - (12 + 3x)": an unknown's value is not stated
+        if _named_operand(self.tokens):
+            return set()  # "1 + (Michael's age - 1) * 2": an operand named in words has no value here
         modes = (True, False) if any(t.percent for t in self.tokens) else (True,)
         return {v for mode in modes if (v := Parser(self.tokens, mode).parse()) is not None}
 
