@@ -57,7 +57,8 @@ _FRACTIONAL_COUNT = re.compile(
     re.IGNORECASE,
 )
 _SHARES = re.compile(r"\b(?:average|mean|per|each|every|expected|about|approximately|rounded)\b", re.IGNORECASE)
-_ROUNDS = re.compile(r"\b(?:round\w*|at least|whole|can'?t|cannot|can not|fraction\w*|half a|partial)\b", re.I)
+# words that say a count is rounded or cannot be split ("at least", "can't buy half a ticket")
+_WHOLE_SAID = re.compile(r"\b(?:round\w*|at least|whole|can'?t|cannot|can not|fraction\w*|half a|partial)\b", re.I)
 
 
 def fractional_count(line: str, trace: str) -> str | None:
@@ -66,7 +67,7 @@ def fractional_count(line: str, trace: str) -> str | None:
     quantities. Averages and shares ("per", "each") may be fractional. The count, else None."""
     if "." not in line or not (match := _FRACTIONAL_COUNT.search(line)) or _SHARES.search(line):
         return None
-    if _ROUNDS.search(trace):
+    if _WHOLE_SAID.search(trace):
         return None
     return f"{match.group('count')} {match.group('things')}: a count of {match.group('things')} is whole"
 
