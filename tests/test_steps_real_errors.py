@@ -1069,6 +1069,9 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         # unknowns that cancel leave a number (MATH-500: "$d$ divides $2(n + 7) - (2n + 1) = 13$")
         ("So $d$ divides $2(n + 7) - (2n + 1) = 13$.", None),
         ("So $d$ divides $2(n + 7) - (2n + 1) = 14$.", "2(n + 7) - (2n + 1) = 14"),
+        # a price's escaped dollar sign inside math is no factor and no end of the math (MATH-500's math club)
+        ("The club earned $54\\div 3\\cdot\\$1=18\\cdot\\$1=\\$18$ from cookies.", None),
+        ("The club earned $54\\div 3\\cdot\\$1=19\\cdot\\$1=\\$18$ from cookies.", "54\\div 3\\cdot1 = 19\\cdot1"),
     ],
 )
 def test_latex_equalities_are_evaluated(trace: str, error: str | None) -> None:
@@ -1081,6 +1084,7 @@ def test_latex_equalities_are_evaluated(trace: str, error: str | None) -> None:
     [
         "He paid $12 - $2 = $10. The answer is \\boxed{10}.",
         "He buys 2 $5 loaves of bread, 2 3$ boxes. 2 * 5 + 2 * 3 = 16. The answer is \\boxed{16}.",
+        "He paid \\$12 - \\$2 = \\$10 in all. The answer is \\boxed{10}.",  # escaped, as Markdown writes them
     ],
 )
 def test_dollar_signs_of_prices_are_not_math(trace: str) -> None:

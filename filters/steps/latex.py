@@ -23,12 +23,13 @@ from typing import Any
 from filters.steps.claims import Claim
 
 # display and inline math; a "$" that opens or closes on a space, or closes right before a digit, is a dollar sign
-# ("$12 - $2 = $10"), not math
+# ("$12 - $2 = $10"), not math, and so is an escaped one, in math or out ("$54\div 3\cdot\$1=\$18$")
 _MATH = re.compile(
     r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\\begin\{(?:align|equation|gather|eqnarray)\*?\}(.+?)\\end\{\w+\*?\}"
-    r"|\$(?![\s$])([^$]+?)(?<!\s)\$(?!\d)",
+    r"|(?<!\\)\$(?![\s$])((?:\\\$|[^$])+?)(?<![\s\\])\$(?!\d)",
     re.DOTALL,
 )
+_DOLLAR = re.compile(r"\\\$\s*")
 _LEFT_ALONE = re.compile(
     r"<|>|\\[lg]eq?\b|\\approx|\\neq|\\ne\b|\\pm|\\mp|\\sum|\\prod|\\int|\\lim|\\infty|\\text|\\begin|\\circ|"
     r"\^\s*\{?\s*-?\d{3,}|\^\s*\\circ|\\equiv|\\pmod|\\mod|\\cdots|\\dots|\\ldots|\d{4,}\s*!|!!|"
@@ -94,7 +95,8 @@ def _segments(text: str) -> list[re.Match[str]]:
 
 
 def _content(match: re.Match[str]) -> str:
-    return next(group for group in match.groups() if group)
+    """A math segment's text, its dollar signs dropped (a price's sign is no factor)."""
+    return _DOLLAR.sub("", next(group for group in match.groups() if group))
 
 
 def equalities(text: str) -> list[str]:
