@@ -982,6 +982,8 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ("So $(7)(10)\\left(\\frac{21}{30}\\right) = \\boxed{49}$.", None),
         ("So $\\frac{1}{2}(4)(4) = 9$.", "\\frac{1}{2}(4)(4) = 9"),
         ("Then $\\binom{5}{2} = 11$ ways.", "\\binom{5}{2} = 11"),
+        ("Then $\\binom52 = 11$ ways.", "\\binom52 = 11"),  # one-digit arguments unbraced, as \\frac12
+        ("Then $\\dbinom52 = 10$ ways.", None),
         ("There are $\\binom{9}{3} = \\frac{9!}{3!\\cdot 6!} = 84$ sets.", None),
         ("Then $2x + 3 = 7$, so $x = 2$.", None),  # the value solves the equation before it
         ("Then $2x + 3 = 7$, so $x = 3$.", "x = 3 in 2x + 3 = 7"),

@@ -45,7 +45,7 @@ _STATEMENT_END = re.compile(rf"\\\\|{_IMPLICATION}|\\(?:iff|qquad|quad)(?![a-zA-
 _THOUSANDS = re.compile(r"(?<=\d)(?:,|\{,\}|\\,|\s)(?=\d{3}(?!\d))")
 _BETWEEN_DIGITS = re.compile(r"\d,\d")  # "13,2000": no thousands, nor a list; the statement is left alone
 _SPACING = re.compile(r"\\!")  # a negative thin space
-_UNBRACED = re.compile(r"\\(sqrt|[dt]?frac)\s*(\d)(\d)?")  # \sqrt9, \frac12
+_UNBRACED = re.compile(r"\\(sqrt|[dt]?frac|[dt]?binom)\s*(\d)(\d)?")  # \sqrt9, \frac12, \binom52
 # "(15)(1500)", "5(1)", "3\left(...\right)": a product, which the parser reads as a call
 _IMPLICIT = re.compile(r"(\d|\)|\\right\))\s*(\\left\(|\()")
 _TRAILING = re.compile(r"[\s.,;]+$")
@@ -156,11 +156,13 @@ def _number(expression: Any) -> complex | None:
 
 
 def _braced(match: re.Match[str]) -> str:
-    """``\\sqrt9`` as ``\\sqrt{9}``, ``\\frac12`` as ``\\frac{1}{2}``: a command's one-digit arguments in braces."""
+    """``\\sqrt9`` as ``\\sqrt{9}``, ``\\frac12`` as ``\\frac{1}{2}``, ``\\binom52`` as ``\\binom{5}{2}``: a command's
+    one-digit arguments in braces."""
     command, first, second = match.groups()
     if command == "sqrt":
         return f"\\sqrt{{{first}}}{second or ''}"
-    return f"\\frac{{{first}}}{{{second}}}" if second else match.group(0)
+    name = "binom" if command.endswith("binom") else "frac"
+    return f"\\{name}{{{first}}}{{{second}}}" if second else match.group(0)
 
 
 def _statements(segment: str) -> list[str]:
