@@ -984,6 +984,13 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ("Then $\\binom{5}{2} = 11$ ways.", "\\binom{5}{2} = 11"),
         ("Then $\\binom52 = 11$ ways.", "\\binom52 = 11"),  # one-digit arguments unbraced, as \\frac12
         ("Then $\\dbinom52 = 10$ ways.", None),
+        # an inequality parts a chain's equalities, each checked; a side with an ellipsis is left alone
+        ("So $4 < t < \\frac{49}{4} = 12.25$.", None),
+        ("So $4 < t < \\frac{49}{4} = 13.25$.", "\\frac{49}{4} = 13.25"),
+        ("So $(a + b)(\\frac{1}{a} + \\frac{1}{b}) \\ge (1 + 1)^2 = 5$.", "(1 + 1)^2 = 5"),
+        ("\\[ 1 - 2 + \\dots - 100 = 50(-1) = -50 \\]", None),
+        ("\\[ 1 - 2 + \\dots - 100 = 50(-1) = -49 \\]", "50(-1) = -49"),
+        ("So $1 + 2 + \\dots + 10 = 56$.", None),
         ("There are $\\binom{9}{3} = \\frac{9!}{3!\\cdot 6!} = 84$ sets.", None),
         ("Then $2x + 3 = 7$, so $x = 2$.", None),  # the value solves the equation before it
         ("Then $2x + 3 = 7$, so $x = 3$.", "x = 3 in 2x + 3 = 7"),

@@ -31,10 +31,14 @@ _MATH = re.compile(
 )
 _DOLLAR = re.compile(r"\\\$\s*")
 _LEFT_ALONE = re.compile(
-    r"<|>|\\[lg]eq?\b|\\approx|\\neq|\\ne\b|\\pm|\\mp|\\sum|\\prod|\\int|\\lim|\\infty|\\text|\\begin|\\circ|"
-    r"\^\s*\{?\s*-?\d{3,}|\^\s*\\circ|\\equiv|\\pmod|\\mod|\\cdots|\\dots|\\ldots|\d{4,}\s*!|!!|"
+    r"\\approx|\\neq|\\ne\b|\\pm|\\mp|\\sum|\\prod|\\int|\\lim|\\infty|\\text|\\begin|\\circ|"
+    r"\^\s*\{?\s*-?\d{3,}|\^\s*\\circ|\\equiv|\\pmod|\\mod|\d{4,}\s*!|!!|"
     r"%|\\%|\\sim|\\to|:|\\mbox|\\hbox|\d,\d"
 )
+# an inequality in a chain parts its equalities, each still checked ("(1 + 1 + 2 + 4)^2 = 64" in "... \ge (1 + 1 +
+# 2 + 4)^2 = 64"); a side with an ellipsis elides terms, so its links are left alone, not the others of its chain
+_INEQUALITY = re.compile(r"<|>|\\[lg]eq?(?![a-zA-Z])|\\[lg]t(?![a-zA-Z])")
+_ELIDED = re.compile(r"\\[lc]?dots")
 # an align row that carries on the row before's chain ("\\ &= 3x - 1"), and an align column mark
 _CONTINUED_ROW = re.compile(r"\\\\\s*&\s*=")
 _COLUMN = re.compile(r"&")
@@ -216,12 +220,12 @@ def latex_claims(segments: list[str]) -> list[Claim]:
     (a decimal on the right may round the left to its places)."""
     found = []
     statements = [s for segment in segments for s in _statements(segment) if not _LEFT_ALONE.search(s)]
-    for statement in statements:
-        sides = [_TRAILING.sub("", side).strip() for side in statement.split("=")]
+    for part in (part for statement in statements for part in _INEQUALITY.split(statement)):
+        sides = [_TRAILING.sub("", side).strip() for side in part.split("=")]
         for left, right in itertools.pairwise(sides):
             if not left or not right or _LETTER.fullmatch(left) or _LETTER.fullmatch(right):
                 continue  # a lone letter is an unknown (e, i), not Euler's number or the imaginary unit
-            if "_" in left or "_" in right:
+            if "_" in left or "_" in right or _ELIDED.search(left) or _ELIDED.search(right):
                 continue  # a subscript names a quantity ("r_1r_2r_3 = 2^5 = 32": the link after it is checked)
             if _NUMBER.fullmatch(left) and _NUMBER.fullmatch(right):
                 continue  # two numbers set equal calculate nothing: a contradiction reached ("0 = -12"), or a label
@@ -291,7 +295,12 @@ def _follows(equation: str, consequence: str) -> Claim | None:
     root with it (``5x + 2 = 17``, then ``5x = 15``; dividing by a factor or squaring may lose or add others). None
     where the pair is not of that shape."""
     if any(
-        _LEFT_ALONE.search(t) or "_" in t or _CONSTANT_LETTER.search(t) or _UNIT_MARK.search(t)
+        _LEFT_ALONE.search(t)
+        or _INEQUALITY.search(t)
+        or _ELIDED.search(t)
+        or "_" in t
+        or _CONSTANT_LETTER.search(t)
+        or _UNIT_MARK.search(t)
         for t in (equation, consequence)
     ):
         return None  # (e and i: the parser reads them as numbers, but a system may name an unknown so; units are none;
