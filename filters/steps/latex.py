@@ -226,7 +226,8 @@ def latex_claims(segments: list[str]) -> list[Claim]:
             if not left or not right or _LETTER.fullmatch(left) or _LETTER.fullmatch(right):
                 continue  # a lone letter is an unknown (e, i), not Euler's number or the imaginary unit
             if "_" in left or "_" in right or _ELIDED.search(left) or _ELIDED.search(right):
-                continue  # a subscript names a quantity ("r_1r_2r_3 = 2^5 = 32": the link after it is checked)
+                continue  # a subscript names a quantity ("r_1r_2r_3 = 2^5 = 32": the link after it is checked), and
+                # an ellipsis elides terms
             if _NUMBER.fullmatch(left) and _NUMBER.fullmatch(right):
                 continue  # two numbers set equal calculate nothing: a contradiction reached ("0 = -12"), or a label
             a, b = _value(left), _value(right)
