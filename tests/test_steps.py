@@ -607,6 +607,15 @@ SAVINGS = "Ivan saves $8 a week for 2 weeks. A relative doubles what he saved. H
          "#### 16", "false_calculation: 16 then multiplies this by 2 to get the answer of 16"),
         ("He saved 8 * 2 = 16 dollars.\nSubtract 6 from it to get 12 dollars.\n#### 12",
          "false_calculation: 16 then Subtract 6 from it to get 12"),
+        # the amount operated on named, not "this"; and what it comes to after "="
+        ("He saved 8 * 2 = 16 dollars.\nThe relative multiplies $16 by 2 as a gift = $32.\n#### 32", None),
+        ("He saved 8 * 2 = 16 dollars.\nThe relative multiplies this by 2 = 32 dollars.\n#### 32", None),
+        ("He saved 8 * 2 = 16 dollars.\nThe relative multiplies $16 by 2 as a gift = $30.\n#### 30",
+         "false_calculation: multiplies 16 by 2 as a gift = 30"),
+        ("He saved 8 * 2 = 16 dollars.\nThe relative multiplies this by 2 = 30 dollars.\n#### 30",
+         "false_calculation: 16 then multiplies this by 2 = 30"),
+        ("He saved 8 * 2 = 16 dollars.\nAdd 16 to 16 to get 30 dollars.\n#### 30",
+         "false_calculation: Add 16 to 16 to get 30"),
     ],
 )  # fmt: skip
 def test_an_operation_in_words_on_the_amount_before_it_is_checked(trace: str, error: str | None) -> None:

@@ -204,16 +204,22 @@ def _counted(segments: list[list[Token]], index: int) -> Token | None:
 # 4, which gives 5", "add 3 to it to get 10", "subtract 5 from that, which is 7"
 _PREVIOUS = r"(?:(?:this|that|it|the (?:result|total|sum|product|difference|amount))\s+)"
 _COMES_TO = (
-    rf"\b[^.\d]*?\b(?:to get|to give|gives?|giving|=|is|equals|making|makes|results? in|which is)\s+"
+    rf"\b[^.\d]*?(?:\b(?:to get|to give|gives?|giving|is|equals|making|makes|results? in|which is)\s+|=\s*)"
     rf"(?:the answer of\s+|a total of\s+)?\$?(?P<result>{AMOUNT})(?!\s*[-+*/x×=]|[\d,.]*\d)"
+    rf"(?!\s*(?:[A-Za-z]+\b\s*){{1,3}}[-+*/×=])"  # no operand of a calculation ("= 30 minutes / 60 minutes/hour")
 )
+_FIRST = rf"(?:{_PREVIOUS}|\$?(?P<first>{AMOUNT})\s+)"  # the amount operated on: the result before, or one named
 _WORDED = (
-    (operator.mul, re.compile(rf"\bmultipl\w*\s+{_PREVIOUS}?by\s+\$?(?P<operand>{AMOUNT}){_COMES_TO}", re.I)),
-    (operator.truediv, re.compile(rf"\bdivid\w*\s+{_PREVIOUS}?by\s+\$?(?P<operand>{AMOUNT}){_COMES_TO}", re.I)),
-    (operator.add, re.compile(rf"\badd\w*\s+\$?(?P<operand>{AMOUNT})\s+to\s+{_PREVIOUS}{_COMES_TO}", re.I)),
-    (operator.sub, re.compile(rf"\bsubtract\w*\s+\$?(?P<operand>{AMOUNT})\s+from\s+{_PREVIOUS}{_COMES_TO}", re.I)),
+    (operator.mul, re.compile(rf"\bmultipl\w*\s+{_FIRST}?by\s+\$?(?P<operand>{AMOUNT}){_COMES_TO}", re.I)),
+    (operator.truediv, re.compile(rf"\bdivid\w*\s+{_FIRST}?by\s+\$?(?P<operand>{AMOUNT}){_COMES_TO}", re.I)),
+    (operator.add, re.compile(rf"\badd\w*\s+\$?(?P<operand>{AMOUNT})\s+to\s+{_FIRST}{_COMES_TO}", re.I)),
+    (operator.sub, re.compile(rf"\bsubtract\w*\s+\$?(?P<operand>{AMOUNT})\s+from\s+{_FIRST}{_COMES_TO}", re.I)),
 )
 _LAST_AMOUNT = re.compile(rf"{AMOUNT}(?!.*\d)", re.DOTALL)
+
+
+def _amount(match: re.Match[str] | None) -> str | None:
+    return match.group() if match else None
 
 
 def worded_claims(line: str, before: str) -> list[Claim]:
@@ -223,15 +229,17 @@ def worded_claims(line: str, before: str) -> list[Claim]:
     found: list[Claim] = []
     for operation, pattern in _WORDED:
         for match in pattern.finditer(line):
-            earlier = _LAST_AMOUNT.search(line[: match.start()]) or _LAST_AMOUNT.search(before)
+            first = match.group("first")
+            earlier = first or _amount(_LAST_AMOUNT.search(line[: match.start()]) or _LAST_AMOUNT.search(before))
             operand = Fraction(match.group("operand").replace(",", ""))
             if earlier is None or (operation is operator.truediv and not operand):
                 continue
             result = Fraction(match.group("result").replace(",", ""))
-            value = operation(Fraction(earlier.group().replace(",", "")), operand)
+            value = operation(Fraction(earlier.replace(",", "")), operand)
             places = len(match.group("result").partition(".")[2])
             holds = abs(value - result) <= abs(result) / 10**6 or _rounds_to(value, result, places)
-            found.append(Claim(f"{earlier.group()} then {match.group().strip()}", holds, result))
+            said = " ".join(match.group().split())
+            found.append(Claim(said if first else f"{earlier} then {said}", holds, result))
     return found
 
 
