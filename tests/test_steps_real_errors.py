@@ -991,6 +991,13 @@ def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
         ("\\[ 1 - 2 + \\dots - 100 = 50(-1) = -50 \\]", None),
         ("\\[ 1 - 2 + \\dots - 100 = 50(-1) = -49 \\]", "50(-1) = -49"),
         ("So $1 + 2 + \\dots + 10 = 56$.", None),
+        # an Asymptote figure is drawing code, no reasoning (MATH-500: a loop's "i=1;i<=6" read as i = 1 and i = 6)
+        ("So $2(21)=\\boxed{42}$.\n[asy]\nint i;\nfor(i=1;i<=6;++i)\n{\n}\nfor(i=1;i<=3;++i)\n{\n}[/asy]", None),
+        ("So $2(21)=\\boxed{43}$.\n[asy]\nint i;\nfor(i=1;i<=6;++i)\n{\n}[/asy]", "2(21) = \\boxed{43}"),
+        # a function named in words takes the value ("the ones digit of 3^3 is 7"), not the calculation
+        ("The ones digit of $3^3$ is 7, and the units digit of $7^3$ is 3.", None),
+        ("The remainder of 17 * 5 is 2 when divided by 83.", None),
+        ("So 3^3 is 7.", "3 ^ 3 = 7"),
         ("There are $\\binom{9}{3} = \\frac{9!}{3!\\cdot 6!} = 84$ sets.", None),
         ("Then $2x + 3 = 7$, so $x = 2$.", None),  # the value solves the equation before it
         ("Then $2x + 3 = 7$, so $x = 3$.", "x = 3 in 2x + 3 = 7"),

@@ -57,7 +57,7 @@ from filters.steps.setups import (
     unlike_a_given,
     unscaled_percent,
 )
-from filters.steps.text import FINAL_ANSWER, split_steps
+from filters.steps.text import FINAL_ANSWER, split_steps, without_figures
 from filters.steps.tokens import (
     DIGIT,
     EQ,
@@ -149,9 +149,10 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     steps = split_steps(trace)
     if (source := program_source(trace, len(steps))) is not None:
         return _check_program(problem, steps, source, reference)
-    math = [equalities(step) for step in steps]  # LaTeX equalities: sympy checks them, not the token stream
+    prose = without_figures(steps)  # what the steps say, a figure's drawing code left out
+    math = [equalities(step) for step in prose]  # LaTeX equalities: sympy checks them, not the token stream
     normalized = [
-        _working(normalize(without_equalities(step) if eqs else step)) for step, eqs in zip(steps, math, strict=True)
+        _working(normalize(without_equalities(step) if eqs else step)) for step, eqs in zip(prose, math, strict=True)
     ]
     body = [i for i, line in enumerate(normalized) if line.strip() or math[i]]
     labels: list[bool | None] = [None] * len(steps)
@@ -189,7 +190,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             return rejected(i, "false_calculation", wrong)
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
         claims += worded_claims(line, "" if previous is None else normalized[previous]) if tokens else []
-        claims += [*latex_claims(math[i]), *latex_solutions(steps[i], steps[i - 1] if i else "")] if math[i] else []
+        claims += [*latex_claims(math[i]), *latex_solutions(prose[i], prose[i - 1] if i else "")] if math[i] else []
         worked.append({claim.value for claim in claims})
         clock = ":" in steps[i] and TIME_OF_DAY.search(steps[i])  # "6:00 + 18 hours = 00:00": no arithmetic of numbers
         for claim in claims:
@@ -251,7 +252,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         ):
             return rejected(i, "misread_fact", misread)
         said |= values[-1]
-        for value, unit in step_units(steps[i], tokens).items():
+        for value, unit in step_units(prose[i], tokens).items():
             if value not in given:
                 worked_units.setdefault(value, set()).add(unit)
         previous = i

@@ -123,6 +123,8 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             continue
         if left is None or right is None or not left.compound:
             continue
+        if opens_chain and equals[index - 1] != "=" and _function_of(segments[index - 1], left):
+            continue  # "the ones digit of 3^3 is 7": the value of a function named in words, not of the calculation
         if segments[index - 1] and not left.has_operator and equals[index - 1] != "=":
             continue  # "3/8 is equal to $375": a part named by its fraction, not a division
         # "$0.25/glass x 10 glasses = 250 cents", "3 * 50 cents = $1.50": one side in cents, the other in dollars
@@ -138,6 +140,17 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             left_value, right_value = Fraction(a.replace(",", "")), Fraction(b.replace(",", ""))
             found.append(Claim(f"{a} = {b}", left_value == right_value, right_value))
     return found
+
+
+_FUNCTIONS = frozenset({"digit", "digits", "remainder", "residue", "root", "reciprocal", "log", "logarithm"})
+
+
+def _function_of(segment: list[Token], expression: Expression) -> bool:
+    """Whether the words right before ``expression`` in ``segment`` name a function of it ("the ones digit of",
+    "the remainder of")."""
+    start = next((i for i, t in enumerate(segment) if t is expression.tokens[0]), 0)
+    words = [t.text.lower() for t in segment[max(0, start - 2) : start] if t.kind == WORD]
+    return len(words) == 2 and words[1] == "of" and words[0] in _FUNCTIONS
 
 
 def _conversion(before: list[Token], after: list[Token], opening: bool) -> tuple[str, bool, Fraction, Fraction] | None:

@@ -46,6 +46,18 @@ def _with_whole_displays(pieces: list[str]) -> list[str]:
     return joined
 
 
+_FIGURE = re.compile(r"\[asy\].*?\[/asy\]", re.DOTALL)  # an Asymptote figure: a diagram's drawing code
+
+
+def without_figures(steps: list[str]) -> list[str]:
+    """``steps`` with their Asymptote figures blanked, one that spans several steps too: drawing code
+    (``for(i=1;i<=6;++i)``) states no reasoning."""
+    if not any("[asy]" in step for step in steps):
+        return steps
+    joined = _FIGURE.sub(lambda figure: "\0" * figure.group().count("\0"), "\0".join(steps))  # a step per NUL
+    return joined.split("\0")
+
+
 def _unclosed(text: str) -> bool:
     """Whether ``text`` opens a display math block it does not close."""
     position = 0
