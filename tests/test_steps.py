@@ -133,6 +133,8 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         # 24 marbles is 3 * 24 = 72 marbles")
         ("Step 1: 3 apples is 3 * 3 = 9 apples.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
         ("16 apples = 4 + 5 = 9 apples. \\boxed{9}", "16 = 4 + 5"),
+        # where the calculation is false too, its slip is the one reported (a demo's "26 books is 26 * 12 = 380 books")
+        ("Step 1: 3 apples is 3 * 4 = 9 apples.\nThe answer is \\boxed{9}.", "3 * 4 = 9"),
         # an amount of money said to be a calculation (a demo's cot-steps row: "Step 1: $6 is 2 * 6 = 12 dollars.")
         ("Step 1: $3 is 3 * 3 = 9 dollars.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),
         ("So $3 is 3 * 3 = $9.\nThe answer is \\boxed{9}.", "3 = 3 * 3"),

@@ -69,7 +69,8 @@ def _rounds_to(value: Fraction, stated: Fraction, places: int) -> bool:
 
 
 def line_claims(tokens: list[Token], line: str) -> list[Claim]:
-    """Every checkable equality a line's tokens state, in order."""
+    """Every checkable equality a line's tokens state, in order, a number said to be a calculation after the line's
+    calculations ("26 books is 26 * 12 = 380 books": its slip is the product's)."""
     segments: list[list[Token]] = [[]]
     equals: list[str] = []
     for t in tokens:
@@ -83,6 +84,7 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
         else:
             segments[-1].append(t)
     found: list[Claim] = []
+    said_to_be: list[Claim] = []  # numbers set equal to a calculation
     previous: Expression | None = None
     head: Expression | None = None  # the last calculation of the chain in progress
     for index in range(1, len(segments)):
@@ -119,7 +121,7 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             # so must a count whose result is counted in the same unit ("24 marbles is 3 * 24 = 72 marbles")
             stated = Expression([number])
             ok, _ = _agrees(right, stated, line)
-            found.append(Claim(f"{number.text} = {right.text()}", ok, next(iter(stated.values), Fraction(0))))
+            said_to_be.append(Claim(f"{number.text} = {right.text()}", ok, next(iter(stated.values), Fraction(0))))
             continue
         if left is None or right is None or not left.compound:
             continue
@@ -139,7 +141,7 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
         if (unit or "").strip().lower() == (other or "").strip().lower():  # "2 hours = 120 minutes" converts
             left_value, right_value = Fraction(a.replace(",", "")), Fraction(b.replace(",", ""))
             found.append(Claim(f"{a} = {b}", left_value == right_value, right_value))
-    return found
+    return [*found, *said_to_be]
 
 
 _FUNCTIONS = frozenset({"digit", "digits", "remainder", "residue", "root", "reciprocal", "log", "logarithm"})
