@@ -233,10 +233,6 @@ _WORDED = (
 _LAST_AMOUNT = re.compile(rf"{AMOUNT}(?!.*\d)", re.DOTALL)
 
 
-def _amount(match: re.Match[str] | None) -> str | None:
-    return match.group() if match else None
-
-
 def worded_claims(line: str, before: str) -> list[Claim]:
     """The operations a line states in words on the amount before it (the last one earlier in the line, else the last
     of the line ``before`` it) with what they come to: "Ivan has saved 8 * 2 = 16 dollars." then "The relative
@@ -245,7 +241,8 @@ def worded_claims(line: str, before: str) -> list[Claim]:
     for operation, pattern in _WORDED:
         for match in pattern.finditer(line):
             first = match.group("first")
-            earlier = first or _amount(_LAST_AMOUNT.search(line[: match.start()]) or _LAST_AMOUNT.search(before))
+            last = _LAST_AMOUNT.search(line[: match.start()]) or _LAST_AMOUNT.search(before)
+            earlier = first or (last.group() if last else None)
             operand = Fraction(match.group("operand").replace(",", ""))
             if earlier is None or (operation is operator.truediv and not operand):
                 continue
