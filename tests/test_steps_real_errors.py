@@ -1344,6 +1344,49 @@ def test_a_quantity_from_nowhere_that_nothing_uses_is_unfounded(trace: str, erro
     assert find_reasoning_error(JADE, trace) == error
 
 
+SAVINGS = (
+    "Jade has saved $25. A relative multiplies Jade's savings by 4 as a gift. How many dollars does Jade have now?"
+)
+DIGRESSION = "(a digression after the answer is worked out)"
+
+
+@pytest.mark.parametrize(
+    ("trace", "first_bad_step"),
+    [
+        (  # the row a demo published: two deposits, and money, from nowhere
+            "Step 1: Jade's savings (total) = $25 * 4 = $100.\nStep 2: Since she has the same amount of money in both "
+            "deposits, her total deposit is equal to the gift plus the original savings.\nThe answer is \\boxed{100}.",
+            1,
+        ),
+        (  # a closing step that speaks of the problem's things
+            "Step 1: Jade's savings (total) = $25 * 4 = $100.\nStep 2: So the gift makes Jade's savings four times "
+            "what they were.\nThe answer is \\boxed{100}.",
+            None,
+        ),
+        (  # one word of its own is a way of saying, not a digression
+            "Step 1: $25 * 4 = $100.\nStep 2: That is the whole of Jade's savings now.\nThe answer is \\boxed{100}.",
+            None,
+        ),
+        (  # the answer not worked out before it: the closing step is the solution's last, not an aside
+            "Step 1: $25 * 4 gives her savings.\nStep 2: She keeps the money in a bank deposit, untouched.\n"
+            "Step 3: $25 * 4 = $100.\nThe answer is \\boxed{100}.",
+            None,
+        ),
+    ],
+)
+def test_a_closing_digression_after_the_answer_is_worked_out_is_unfounded(
+    trace: str, first_bad_step: int | None
+) -> None:
+    check = check_trace(SAVINGS, trace)
+    assert check.first_bad_step == first_bad_step
+    if first_bad_step is not None:
+        assert check.error is not None and check.error.code == "unfounded_fact"
+        assert str(check.error).endswith(DIGRESSION)
+        assert check.labels == [True, False, None]
+    else:
+        assert check.error is None
+
+
 @pytest.mark.parametrize(
     "trace",
     ["Step 1: 5/0 = 0 apples.\nThe answer is \\boxed{0}.", "Step 1: She has 5/0 apples, 2 1/0 more.\nSo 5 apples."],

@@ -1,11 +1,11 @@
 """Process checks over a reasoning trace: every arithmetic claim it states holds, and its final answer is derived.
 
-``find_reasoning_error(problem, trace)`` returns None where no error is found, else a reason that starts with its
-code: ``false_calculation: <claim>`` (a stated calculation is wrong), ``misread_fact: <step> (the problem:
-<sentence>)`` (a step restates a quantity the problem gives with another number), ``unfounded_fact: <step>`` (a step
-states a quantity from nowhere that nothing after it uses) or ``answer_not_derived`` (the final answer is not the
-result of any step: the typical case restates the question and boxes the answer). A trace written as a program is run
-instead (``program_fails``: it cannot run).
+``find_reasoning_error(problem, trace)`` returns None where no error is found, else a reason that starts with its code:
+``false_calculation: <claim>`` (a stated calculation is wrong), ``misread_fact: <step> (the problem: <sentence>)`` (a
+step restates a quantity the problem gives with another number), ``unfounded_fact: <step>`` (a step states a quantity
+from nowhere that nothing after it uses, or closes a worked answer speaking of things from nowhere) or
+``answer_not_derived`` (the final answer is not the result of any step: the typical case restates the question and
+boxes the answer). A trace written as a program is run instead (``program_fails``: it cannot run).
 
 Claims are read from a token stream, never ``eval``-ed: numbers (``$1,200``, ``.25``, ``3 1/2``, ``20%``), operators
 (``+ - * / ^ x × · ÷``, ``times``, ``divided by``, ``plus``, ``minus``, ``half of``, ``20% of``), LaTeX

@@ -18,6 +18,7 @@ from filters.steps.facts import (
     admits_negatives,
     answer_given_to_another,
     claimed_given,
+    closing_digression,
     holding_misstated,
     misread_fact,
     negative_allowed,
@@ -259,7 +260,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     if sign_dropped is not None:
         return rejected(sign_dropped[0], "negative_quantity", f"{sign_dropped[1]} (the final answer drops its sign)")
     # whole steps, final answers kept: a number the answer states is a later step's use of it
-    if not competition and (nowhere := unfounded_fact(given, [normalize(step) for step in steps])) is not None:
+    whole = [normalize(step) for step in steps]
+    if not competition and (nowhere := unfounded_fact(given, whole)) is not None:
         return rejected(nowhere, "unfounded_fact", steps[nowhere])
     for misset_trace in (clock_end_as_hours, period_never_converted, holding_misstated) if not competition else ():
         if (found := misset_trace(problem, steps)) is not None:
@@ -285,6 +287,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
     # (after the reference, which locates where a wrong answer was worked out, not only where it is stated)
     if (other_answer := answer_not_the_unknown(problem, answer, unknowns)) is not None:
         return rejected(_answer_step(steps), "answer_not_worked", other_answer)
+    if not competition and (aside := closing_digression(problem, whole, positive)) is not None:
+        return rejected(aside, "unfounded_fact", f"{steps[aside]} (a digression after the answer is worked out)")
     return TraceCheck(steps, labels, checked, None)
 
 

@@ -1,6 +1,6 @@
 """What a problem gives: its words, its numbers and the sentences that state one quantity outright; and the steps
 that only restate the problem, restate a given with another number, give it as an amount for each where the problem
-has none, or state a quantity from nowhere."""
+has none, or state a quantity from nowhere or close a worked answer with a digression."""
 
 from __future__ import annotations
 
@@ -91,6 +91,33 @@ def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
             return i
         seen |= written[i]
     return None
+
+
+# the words a closing step may use whatever the problem is about: function words and the words of reasoning
+_GENERAL = _stems(
+    "they them their there here this that these those what which whose were been being have having does doing done "
+    "will would shall should could might must about above across after against along among around before behind "
+    "below between beyond during from into like onto over past since through under until upon with within without "
+    "also although because both either neither though unless whether while when where then than thus hence "
+    "therefore however still just even only very such same something anything everything nothing each every other "
+    "another some many much most more less fewer equal equals total amount number answer result value difference "
+    "product quotient half twice times plus minus final finally need find calculate left"
+)
+
+
+def closing_digression(problem: str, lines: list[str], answer: set[Fraction]) -> int | None:
+    """The step just before the final answer where an earlier step has worked the answer out already, when it writes
+    no number and speaks of two or more things that neither the problem nor an earlier step does ("Since she has the
+    same amount of money in both deposits ..." after "$25 * 4 = $100", a row a demo published): a digression from
+    nowhere, not a step of the solution; None where there is none."""
+    final = next((i for i, line in enumerate(lines) if FINAL_ANSWER.search(line)), None)
+    if final is None or final < 2 or not answer or _written(closing := lines[final - 1]):
+        return None
+    if not any(answer & _written(line) for line in lines[: final - 1]):
+        return None
+    known = _stems(problem).union(*(_stems(line) for line in lines[: final - 1]))
+    new = {word for word in _stems(closing) - known - _GENERAL if len(word) > 3}
+    return final - 1 if len(new) >= 2 else None
 
 
 def misread_fact(problem: str, line: str, tokens: list[Token], values: set[Fraction], said: set[Fraction]) -> str:
