@@ -1363,6 +1363,11 @@ DIGRESSION = "(a digression after the answer is worked out)"
             "what they were.\nThe answer is \\boxed{100}.",
             None,
         ),
+        (  # the answer said again in other words: a number word is a number
+            "Step 1: $25 * 4 = $100.\nStep 2: Thus, after receiving the gift, Jade ends up with four times her "
+            "original savings.\nThe answer is \\boxed{100}.",
+            None,
+        ),
         (  # one word of its own is a way of saying, not a digression
             "Step 1: $25 * 4 = $100.\nStep 2: That is the whole of Jade's savings now.\nThe answer is \\boxed{100}.",
             None,
@@ -1383,6 +1388,43 @@ def test_a_closing_digression_after_the_answer_is_worked_out_is_unfounded(
         assert check.error is not None and check.error.code == "unfounded_fact"
         assert str(check.error).endswith(DIGRESSION)
         assert check.labels == [True, False, None]
+    else:
+        assert check.error is None
+
+
+@pytest.mark.parametrize(
+    ("trace", "first_bad_step"),
+    [
+        (  # the row a demo published once the digression above was rejected: more done to the answer, never worked
+            "Step 1: Jade's savings = $25 * 4 = $100.\nStep 2: Jade has $100 left over, so she multiplies that by 4 "
+            "and then adds this to her total savings to get the money for the gift. The answer is \\boxed{100}.",
+            1,
+        ),
+        (  # said of what was done: no operation left to do
+            "Step 1: Jade's savings = $25 * 4 = $100.\nStep 2: We multiplied it by 4 because the gift multiplies her "
+            "savings.\nThe answer is \\boxed{100}.",
+            None,
+        ),
+        (  # said before the calculation that does it
+            "Step 1: The gift is $25 * 3 = $75.\nStep 2: She adds this to her savings.\nStep 3: $25 + $75 = $100.\n"
+            "The answer is \\boxed{100}.",
+            None,
+        ),
+        (  # and worked out where it is said
+            "Step 1: Her savings are $25.\nStep 2: The relative multiplies them by 4, so $25 * 4 = $100.\n"
+            "The answer is \\boxed{100}.",
+            None,
+        ),
+    ],
+)
+def test_an_operation_said_after_the_last_calculation_and_never_worked_out_is_a_misreading(
+    trace: str, first_bad_step: int | None
+) -> None:
+    check = check_trace(SAVINGS, trace)
+    assert check.first_bad_step == first_bad_step
+    if first_bad_step is not None:
+        assert check.error is not None and check.error.code == "misread_fact"
+        assert str(check.error).endswith("(multiplies that: never worked out)")
     else:
         assert check.error is None
 

@@ -48,6 +48,7 @@ from filters.steps.setups import (
     ignored_given,
     leftover_untaken,
     loop_index_scaled,
+    operation_left_undone,
     per_each_once,
     percent_more_as_part,
     period_never_converted,
@@ -289,6 +290,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         return rejected(_answer_step(steps), "answer_not_worked", other_answer)
     if not competition and (aside := closing_digression(problem, whole, positive)) is not None:
         return rejected(aside, "unfounded_fact", f"{steps[aside]} (a digression after the answer is worked out)")
+    if not competition and (undone := operation_left_undone(steps, labels)) is not None:
+        return rejected(undone[0], "misread_fact", f"{steps[undone[0]]} ({undone[1]}: never worked out)")
     return TraceCheck(steps, labels, checked, None)
 
 

@@ -106,12 +106,12 @@ _GENERAL = _stems(
 
 
 def closing_digression(problem: str, lines: list[str], answer: set[Fraction]) -> int | None:
-    """The step just before the final answer where an earlier step has worked the answer out already, when it writes
-    no number and speaks of two or more things that neither the problem nor an earlier step does ("Since she has the
-    same amount of money in both deposits ..." after "$25 * 4 = $100", a row a demo published): a digression from
-    nowhere, not a step of the solution; None where there is none."""
+    """The step just before the final answer where an earlier step has worked the answer out already, when it states
+    no number (in digits or words) and speaks of two or more things that neither the problem nor an earlier step
+    does ("Since she has the same amount of money in both deposits ..." after "$25 * 4 = $100", a row a demo
+    published): a digression from nowhere, not a step of the solution; None where there is none."""
     final = next((i for i, line in enumerate(lines) if FINAL_ANSWER.search(line)), None)
-    if final is None or final < 2 or not answer or _written(closing := lines[final - 1]):
+    if final is None or final < 2 or not answer or numbers(closing := lines[final - 1]):
         return None
     if not any(answer & _written(line) for line in lines[: final - 1]):
         return None

@@ -1,9 +1,10 @@
 """Set-ups that misread the problem while their arithmetic holds: a quantity taken from itself, a percent more (or
 fewer) read as a percent of, N times fewer worked out as N times more, a count of people worked out as a fraction, an
 amount for each of several things applied once, the hours from one clock time to another counted as one of them, an
-equation whose solution cannot be (traced to where its expression was built), and programs that keep a percent as a
-plain number, call a quantity left over without taking anything away, add a share to an amount, scale a sum by a
-loop's count from 0 or never use a number the problem gives."""
+operation said to be done to a result after the last calculation and never worked out, an equation whose solution
+cannot be (traced to where its expression was built), and programs that keep a percent as a plain number, call a
+quantity left over without taking anything away, add a share to an amount, scale a sum by a loop's count from 0 or
+never use a number the problem gives."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from collections import Counter
 from fractions import Fraction
 from functools import lru_cache
 
-from filters.steps.text import sentences
+from filters.steps.text import FINAL_ANSWER, sentences
 from filters.steps.tokens import (
     AMOUNT,
     DIGIT,
@@ -138,6 +139,30 @@ _CLOCK_RANGE = re.compile(
     rf"\b(?:from|between)\s+{_CLOCK_TIME.format('start')}\s*(?:-|–|to|until|till|and)\s*{_CLOCK_TIME.format('end')}",
     re.IGNORECASE,
 )
+
+
+# an operation said to be done to a result just named ("she multiplies that by 4", "adds this to her savings")
+_DONE_TO_IT = re.compile(
+    r"\b(?:multipl(?:y|ies|ying)|divid(?:e|es|ing)|adds?|adding|subtract(?:s|ing)?|doubl(?:e|es|ing)"
+    r"|tripl(?:e|es|ing))\s+(?:that|it|this|them)\b",
+    re.IGNORECASE,
+)
+
+
+def operation_left_undone(steps: list[str], checked: list[bool | None]) -> tuple[int, str] | None:
+    """A step after the last checked calculation (``checked``: a step's label) that says it does more to a result
+    ("Jade has $100 left over, so she multiplies that by 4 and then adds this to her total savings", a row a demo
+    published) and never says what that gives, up to the final answer: the answer is not the result of what the
+    steps say they do. The 0-based step and the words, else None. ("We multiplied it by 4" tells what was done.)"""
+    if True not in checked:
+        return None
+    for i in range(len(checked) - checked[::-1].index(True), len(steps)):
+        said = FINAL_ANSWER.split(steps[i])[0]
+        if (done := _DONE_TO_IT.search(said)) and "=" not in said[done.end() :]:
+            return i, done.group(0)
+        if FINAL_ANSWER.search(steps[i]):
+            break
+    return None
 
 
 def clock_end_as_hours(problem: str, steps: list[str]) -> tuple[int, str] | None:
