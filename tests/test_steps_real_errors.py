@@ -1347,16 +1347,17 @@ def test_a_quantity_from_nowhere_that_nothing_uses_is_unfounded(trace: str, erro
 SAVINGS = (
     "Jade has saved $25. A relative multiplies Jade's savings by 4 as a gift. How many dollars does Jade have now?"
 )
-DIGRESSION = "(a digression after the answer is worked out)"
+DIGRESSION = 1, "unfounded_fact", "(a digression after the answer is worked out)"
+UNDONE = 1, "misread_fact", "(multiplies that: never worked out)"
 
 
 @pytest.mark.parametrize(
-    ("trace", "first_bad_step"),
+    ("trace", "rejected"),
     [
         (  # the row a demo published: two deposits, and money, from nowhere
             "Step 1: Jade's savings (total) = $25 * 4 = $100.\nStep 2: Since she has the same amount of money in both "
             "deposits, her total deposit is equal to the gift plus the original savings.\nThe answer is \\boxed{100}.",
-            1,
+            DIGRESSION,
         ),
         (  # a closing step that speaks of the problem's things
             "Step 1: Jade's savings (total) = $25 * 4 = $100.\nStep 2: So the gift makes Jade's savings four times "
@@ -1377,28 +1378,10 @@ DIGRESSION = "(a digression after the answer is worked out)"
             "Step 3: $25 * 4 = $100.\nThe answer is \\boxed{100}.",
             None,
         ),
-    ],
-)
-def test_a_closing_digression_after_the_answer_is_worked_out_is_unfounded(
-    trace: str, first_bad_step: int | None
-) -> None:
-    check = check_trace(SAVINGS, trace)
-    assert check.first_bad_step == first_bad_step
-    if first_bad_step is not None:
-        assert check.error is not None and check.error.code == "unfounded_fact"
-        assert str(check.error).endswith(DIGRESSION)
-        assert check.labels == [True, False, None]
-    else:
-        assert check.error is None
-
-
-@pytest.mark.parametrize(
-    ("trace", "first_bad_step"),
-    [
-        (  # the row a demo published once the digression above was rejected: more done to the answer, never worked
+        (  # the row a demo published once the digression was rejected: more done to the answer, never worked out
             "Step 1: Jade's savings = $25 * 4 = $100.\nStep 2: Jade has $100 left over, so she multiplies that by 4 "
             "and then adds this to her total savings to get the money for the gift. The answer is \\boxed{100}.",
-            1,
+            UNDONE,
         ),
         (  # said of what was done: no operation left to do
             "Step 1: Jade's savings = $25 * 4 = $100.\nStep 2: We multiplied it by 4 because the gift multiplies her "
@@ -1417,16 +1400,18 @@ def test_a_closing_digression_after_the_answer_is_worked_out_is_unfounded(
         ),
     ],
 )
-def test_an_operation_said_after_the_last_calculation_and_never_worked_out_is_a_misreading(
-    trace: str, first_bad_step: int | None
+def test_a_step_after_the_worked_answer_says_nothing_else_happened(
+    trace: str, rejected: tuple[int, str, str] | None
 ) -> None:
+    """A closing digression from nowhere, or an operation on the result that is never worked out, is rejected."""
     check = check_trace(SAVINGS, trace)
-    assert check.first_bad_step == first_bad_step
-    if first_bad_step is not None:
-        assert check.error is not None and check.error.code == "misread_fact"
-        assert str(check.error).endswith("(multiplies that: never worked out)")
-    else:
-        assert check.error is None
+    if rejected is None:
+        assert check.error is None and check.first_bad_step is None
+        return
+    step, code, ending = rejected
+    assert check.first_bad_step == step
+    assert check.error is not None and check.error.code == code and str(check.error).endswith(ending)
+    assert check.labels == [True, False, None][: len(check.labels)]
 
 
 @pytest.mark.parametrize(
