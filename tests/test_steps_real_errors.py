@@ -1351,6 +1351,41 @@ DIGRESSION = 1, "unfounded_fact", "(a digression after the answer is worked out)
 UNDONE = 1, "misread_fact", "(multiplies that: never worked out)"
 
 
+HANA = (
+    "Hana has 8 marbles. Hana wins a game and ends up with 2 times as many marbles. How many marbles does Hana have?"
+)
+
+
+@pytest.mark.parametrize(
+    ("problem", "trace", "error"),
+    [
+        (  # a row a demo published: the answer called a count of wins
+            HANA,
+            "Step 1: Hana has 8 marbles.\nStep 2: The number of times Hana wins the game is 2 * 8 = 16.\n"
+            "The answer is \\boxed{16}.",
+            "misread_fact: Step 2: The number of times Hana wins the game is 2 * 8 = 16. (the question asks how many "
+            "marbles)",
+        ),
+        (HANA, "Step 1: She ends up with 2 times as many, 2 * 8 = 16 marbles.\nThe answer is \\boxed{16}.", None),
+        (  # a count of times on the way, not the answer (a GSM8K solution's shape)
+            "Mark buys 50 cans. Jen buys 6 cans for every 5 cans Mark buys. How many cans does Jen buy?",
+            "Step 1: The number of times Jen added 6 cans is 50 / 5 = 10 times.\nStep 2: She buys 10 * 6 = 60 cans.\n"
+            "The answer is \\boxed{60}.",
+            None,
+        ),
+        (  # the question asks how many times
+            "A bucket holds 4 liters. How many times must Ann fill it to get 20 liters?",
+            "Step 1: The number of times is 20 / 4 = 5.\nThe answer is \\boxed{5}.",
+            None,
+        ),
+    ],
+)
+def test_an_answer_called_a_number_of_times_where_things_are_asked_is_misread(
+    problem: str, trace: str, error: str | None
+) -> None:
+    assert find_reasoning_error(problem, trace) == error
+
+
 @pytest.mark.parametrize(
     ("trace", "rejected"),
     [

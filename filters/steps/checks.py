@@ -17,6 +17,7 @@ from filters.steps.expressions import prefix, suffix
 from filters.steps.facts import (
     admits_negatives,
     answer_given_to_another,
+    answer_named_times,
     claimed_given,
     closing_digression,
     holding_misstated,
@@ -272,6 +273,8 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
         return rejected(boxed, "two_answers", steps[boxed].strip())
     if not competition and (other := answer_given_to_another(problem, steps, answer)) is not None:
         return rejected(other, "misread_fact", f"{steps[other]} (asked of another)")
+    if not competition and (named := answer_named_times(problem, steps, answer)) is not None:
+        return rejected(named[0], "misread_fact", f"{steps[named[0]]} ({named[1]})")
     lines = [normalized[i] for i in body]
     if not competition and (unworked := _unworked(problem, answer, lines, values, worked, stated, unknowns)):
         code, first = unworked

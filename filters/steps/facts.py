@@ -1,6 +1,7 @@
-"""What a problem gives: its words, its numbers and the sentences that state one quantity outright; and the steps
-that only restate the problem, restate a given with another number, give it as an amount for each where the problem
-has none, or state a quantity from nowhere or close a worked answer with a digression."""
+"""What a problem gives: its words, its numbers and the sentences that state one quantity outright; and the steps that
+only restate the problem, restate a given with another number, give it as an amount for each where the problem has
+none, state a quantity from nowhere, close a worked answer with a digression, or call the answer a number of times
+where things are asked."""
 
 from __future__ import annotations
 
@@ -111,7 +112,7 @@ def closing_digression(problem: str, lines: list[str], answer: set[Fraction]) ->
     does ("Since she has the same amount of money in both deposits ..." after "$25 * 4 = $100", a row a demo
     published): a digression from nowhere, not a step of the solution; None where there is none."""
     final = next((i for i, line in enumerate(lines) if FINAL_ANSWER.search(line)), None)
-    if final is None or final < 2 or not answer or numbers(closing := lines[final - 1]):
+    if final is None or final < 2 or not answer or _written(closing := lines[final - 1]) or numbers(closing):
         return None
     if not any(answer & _written(line) for line in lines[: final - 1]):
         return None
@@ -299,6 +300,28 @@ def answer_given_to_another(problem: str, steps: list[str], answer: str | None) 
             if (named or role) and noun.lower() not in question:
                 others.append(i)
     return others[0] if others else None
+
+
+_TIMES_COUNTED = re.compile(r"\bnumber of times\b", re.IGNORECASE)  # a count of events, not of things
+_ASKED_THINGS = re.compile(r"\bhow many (?P<noun>[a-z]+)\b", re.IGNORECASE)
+_ASKED_TIMES = re.compile(r"\bhow (?:many times|often)\b", re.IGNORECASE)
+
+
+def answer_named_times(problem: str, steps: list[str], answer: str | None) -> tuple[int, str] | None:
+    """The step that calls the final answer (one number) "the number of times" something happens where the question
+    asks how many of a thing ("The number of times Hana wins the game is 2 * 8 = 16" for how many marbles, a row a
+    demo published): the 0-based step and what the question asks, else None."""
+    if not any(_TIMES_COUNTED.search(step) for step in steps) or _ASKED_TIMES.search(problem):
+        return None
+    asked = _ASKED_THINGS.search(problem)
+    targets = numbers(normalize(answer)) if asked and answer else set()
+    if asked is None or len(targets) != 1:
+        return None
+    for i, step in enumerate(steps):
+        for sentence in sentences(step) if _TIMES_COUNTED.search(step) else ():
+            if _TIMES_COUNTED.search(sentence) and targets <= numbers(normalize(sentence)):
+                return i, f"the question asks how many {asked.group('noun')}"
+    return None
 
 
 _HOLDING = r"(?:has|had|have|keeps|kept|owns|owned)"
