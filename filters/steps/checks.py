@@ -60,7 +60,7 @@ from filters.steps.setups import (
     unlike_a_given,
     unscaled_percent,
 )
-from filters.steps.text import FINAL_ANSWER, split_steps, without_figures
+from filters.steps.text import FINAL_ANSWER, answer_step, split_steps, without_figures
 from filters.steps.tokens import (
     DIGIT,
     EQ,
@@ -407,7 +407,7 @@ def _another_boxed_answer(steps: list[str], answer: str | None) -> int | None:
 
 def _answer_step(steps: list[str]) -> int:
     """The 0-based step that first states the final answer (the last step where none marks it)."""
-    return next((i for i, step in enumerate(steps) if FINAL_ANSWER.search(step)), len(steps) - 1)
+    return len(steps) - 1 if (marked := answer_step(steps)) is None else marked
 
 
 def _unworked(

@@ -12,7 +12,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from filters.steps.latex import has_math
-from filters.steps.text import FINAL_ANSWER, sentences
+from filters.steps.text import FINAL_ANSWER, answer_step, sentences
 from filters.steps.tokens import (
     AMOUNT,
     NUMBER_WORDS,
@@ -95,14 +95,18 @@ def unfounded_fact(given: frozenset[Fraction], lines: list[str]) -> int | None:
 
 
 # the words a closing step may use whatever the problem is about: function words and the words of reasoning
-_GENERAL = _stems(
-    "they them their there here this that these those what which whose were been being have having does doing done "
-    "will would shall should could might must about above across after against along among around before behind "
-    "below between beyond during from into like onto over past since through under until upon with within without "
-    "also although because both either neither though unless whether while when where then than thus hence "
-    "therefore however still just even only very such same something anything everything nothing each every other "
-    "another some many much most more less fewer equal equals total amount number answer result value difference "
-    "product quotient half twice times plus minus final finally need find calculate left"
+_GENERAL = (
+    _FILLER
+    | _RELATIONS
+    | _stems(
+        "them their here that these those what which whose been being having doing done will would shall should "
+        "could might must about above across after against along among around before behind below between beyond "
+        "during from into like onto over past since through under until upon within without also although because "
+        "both either neither though unless whether while when where then hence therefore however still just even "
+        "only very such same something anything everything nothing other another some most equal equals total "
+        "amount number answer result value difference product quotient minus final finally need find calculate "
+        "left"
+    )
 )
 
 
@@ -111,7 +115,7 @@ def closing_digression(problem: str, lines: list[str], answer: set[Fraction]) ->
     no number (in digits or words) and speaks of two or more things that neither the problem nor an earlier step
     does ("Since she has the same amount of money in both deposits ..." after "$25 * 4 = $100", a row a demo
     published): a digression from nowhere, not a step of the solution; None where there is none."""
-    final = next((i for i, line in enumerate(lines) if FINAL_ANSWER.search(line)), None)
+    final = answer_step(lines)
     if final is None or final < 2 or not answer or _written(closing := lines[final - 1]) or numbers(closing):
         return None
     if not any(answer & _written(line) for line in lines[: final - 1]):

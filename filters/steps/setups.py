@@ -15,7 +15,7 @@ from collections import Counter
 from fractions import Fraction
 from functools import lru_cache
 
-from filters.steps.text import FINAL_ANSWER, sentences
+from filters.steps.text import FINAL_ANSWER, answer_step, sentences
 from filters.steps.tokens import (
     AMOUNT,
     DIGIT,
@@ -156,12 +156,11 @@ def operation_left_undone(steps: list[str], checked: list[bool | None]) -> tuple
     steps say they do. The 0-based step and the words, else None. ("We multiplied it by 4" tells what was done.)"""
     if True not in checked:
         return None
-    for i in range(len(checked) - checked[::-1].index(True), len(steps)):
+    end = answer_step(steps)
+    for i in range(len(checked) - checked[::-1].index(True), len(steps) if end is None else end + 1):
         said = FINAL_ANSWER.split(steps[i])[0]
         if (done := _DONE_TO_IT.search(said)) and "=" not in said[done.end() :]:
             return i, done.group(0)
-        if FINAL_ANSWER.search(steps[i]):
-            break
     return None
 
 

@@ -15,6 +15,11 @@ _CLAUSE = re.compile(r"[^.;!?\n]+")
 _CALCULATION = re.compile(r"[\d)]\s*[-+*/×÷^]\s*[\d(][^=\n]*=\s*-?[\d(]")
 
 
+def answer_step(steps: list[str]) -> int | None:
+    """The 0-based step that first states the final answer; None where no step marks one."""
+    return next((i for i, step in enumerate(steps) if FINAL_ANSWER.search(step)), None)
+
+
 def split_steps(trace: str) -> list[str]:
     """A trace's steps: its non-empty lines, or its sentences where it is one paragraph; display math (``\\[ \\]``,
     ``$$``, an environment) stays within the step it opens in."""
