@@ -82,7 +82,8 @@ vllm: $(VLLM_VENV)/.installed
 # (bench/batch_overhead.py: 3.4x faster on a small batch).
 DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 60, "min_steps": 1, "max_steps": 1, \
 	"families": ["arithmetic"]}}, \
-	"cot_traces": {"config": {"target_rows": 3, "per_problem": 1, "samples_per_problem": 4, "max_requests": 120}}}}
+	"cot_traces": {"config": {"target_rows": 3, "per_problem": 1, "samples_per_problem": 4, "max_requests": 120, \
+	"shots": "siblings"}}}}
 # The student loop on the latest published revision, with a CPU-sized budget: 8 LoRA steps, then base and tuned scored
 # on up to 10 eval-split problems and 6 each of GSM8K test and MATH-500.
 DEMO_STUDENT_CONFIG ?= {"ops": {"student_eval": {"config": {"eval_problems": 10, "benchmark_sample": 6, \

@@ -10,8 +10,13 @@ from generators.problems.algebra import algebra_problem
 from generators.problems.commonsense import GRAMS, calendar_item, clock_item, heaviest_item
 from generators.problems.families import FAMILIES, generate_mixed
 from generators.problems.logic import knights_and_knaves, ordering_puzzle, syllogism
+from generators.problems.procedural import sibling_exemplars
+from generators.tasks.cot import CotTask
 from generators.tasks.prompts import SHOTS_BY_DOMAIN, STYLES, cot_prompt, textbook_prompt
 from generators.tasks.textbook import AUDIENCES, load_topics, sample_topics
+from generators.teachers.backend import SamplingParams
+from generators.teachers.cache import ResponseCache
+from generators.teachers.openai_backend import OpenAICompatibleBackend
 
 SEEDS = range(40)
 
@@ -154,6 +159,24 @@ def test_cot_templates_render_for_every_domain(domain: str, chat: bool) -> None:
     assert len(rendered.template_hash) == 12
     if not chat:
         assert rendered.prompt.count("\\boxed{") == len(SHOTS_BY_DOMAIN[domain][1])
+
+
+@pytest.mark.parametrize("chat", [False, True])
+def test_sibling_shots_go_to_a_base_models_arithmetic_story_problems(tmp_path, chat: bool) -> None:
+    backend = OpenAICompatibleBackend(["http://127.0.0.1:9/v1"], "m", ResponseCache(tmp_path / "c.sqlite"), chat=chat)
+    task = CotTask(backend, SamplingParams(), shots="siblings")
+    story, other, calendar = FAMILIES["arithmetic"].make(0, 2), FAMILIES["arithmetic"].make(1, 2), calendar_item(0)
+    shown = task.prompt(story)
+    if chat:
+        assert shown == cot_prompt(story["problem"], chat=True)
+    else:
+        assert shown.template == "cot_fewshot_siblings"
+        assert shown.prompt.endswith(f"Question: {story['problem']}\nAnswer:")
+        assert all(f"Question: {q}\nAnswer: {a}\n\n" in shown.prompt for q, a in sibling_exemplars(story))
+        assert SHOTS_BY_DOMAIN["math"][1][0][0] not in shown.prompt
+        assert shown.template_hash != task.prompt(other).template_hash  # the hash says which shots were shown
+    assert task.prompt(calendar) == cot_prompt(calendar["problem"], chat=chat, domain="commonsense")
+    assert CotTask(backend, SamplingParams()).prompt(story) == cot_prompt(story["problem"], chat=chat)
 
 
 @pytest.mark.parametrize("chat", [False, True])

@@ -289,7 +289,7 @@ def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path) -> Non
                                               "families": ["arithmetic", "arithmetic", "arithmetic", "calendar"]}},
             "seed_problems": {"config": {"sources": []}},
             "evolved_problems": {"config": {"count": 0}},
-            "cot_traces": {"config": {"samples_per_problem": 4, "max_tokens": 160}},
+            "cot_traces": {"config": {"samples_per_problem": 4, "max_tokens": 160, "shots": "siblings"}},
             "textbook_topics": {"config": {"count": 1, "seed": 5}},
             "textbook_passages": {"config": {"max_tokens": 160}},
             "difficulty_graded": {"config": {"samples": 2, "max_tokens": 160}},
@@ -305,6 +305,9 @@ def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path) -> Non
     traces = result.output_for_node("cot_traces", "cot_traces")
     # what the family checks and the chance gate key on: the calendar family, and arithmetic's story templates
     assert "calendar" in set(traces["problem_template"]) and traces["problem_template"].null_count() == 0
+    # the story problems were shown others of their kind, the calendar items their domain's examples
+    shown = dict(traces.select("problem_template", "template").unique().iter_rows())
+    assert shown.pop("calendar") == "cot_fewshot_choice" and set(shown.values()) == {"cot_fewshot_siblings"}
     verified = stored(tmp_path, "verified", "b1")
     rejected = stored(tmp_path, "verified_rejections", "b1")
     report = result.asset_materializations_for_node("verified")[0].metadata["reasoning_checks"].value
@@ -327,7 +330,7 @@ def test_default_checks_publish_only_reasoning_that_holds(tmp_path: Path) -> Non
     folder = tmp_path / "published" / "reasoning-foundry"
     if published["new_revision"].value:
         card = (folder / "README.md").read_text()
-        assert "## Reasoning checks" in card and "| domain | right_answer |" in card
+        assert "## Reasoning checks" in card and "| domain | level | right_answer |" in card
         if "cot-steps" in published["configs"].value:
             steps = datasets.load_dataset(str(folder), "cot-steps", split="train")
             assert all(label is False for row in steps for label in [row["step_labels"][row["first_bad_step"]]])

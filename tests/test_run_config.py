@@ -22,6 +22,7 @@ from tests.graph import graph_resources
         ("difficulty_graded", {"level_mode": "bogus"}, "difficulty_graded.level_mode"),
         ("difficulty_graded", {"thresholds": [0.2, 0.4, 0.6, 0.8]}, "difficulty_graded.thresholds"),
         ("cot_traces", {"temperature": -1}, "cot_traces.temperature"),
+        ("cot_traces", {"shots": "nearest"}, "cot_traces.shots"),
         ("reasoning_filtered", {"min_edu_score": 7}, "reasoning_filtered.min_edu_score"),
         ("decontaminated", {"fuzzy": 0.1}, "decontaminated.fuzzy"),
         ("seed_problems", {"limit_per_source": 0}, "seed_problems.limit_per_source"),

@@ -6,9 +6,11 @@ plain expression (``spec``) so the answer can be recomputed independently of the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -152,6 +154,71 @@ def make_problem(seed: int, steps: int, template: str | None = None) -> dict:
     return procedural_row(
         "proc", "math", kind, " ".join(sentences), str(value), steps, tpl.name, {"expression": expression}
     )
+
+
+_LINK = re.compile(r"([-+*/]) (\d+)\)")
+# How a worked solution tells each operation: what is done, then the calculation and the count it gives.
+_WORKED = {
+    "+": "Adding the {k} more gives {a} + {k} = {b} {unit}.",
+    "-": "Taking away {k} leaves {a} - {k} = {b} {unit}.",
+    "*": "{k} times as many is {a} * {k} = {b} {unit}.",
+    "/": "Splitting them equally into {k} gives {a} / {k} = {b} {unit} in each share.",
+}
+
+
+def operations(row: dict) -> tuple[int, list[tuple[str, int]]] | None:
+    """An arithmetic story problem's start value and operations (symbol, operand), read from its ``spec``; None for a
+    row of another kind."""
+    if row.get("template") not in TEMPLATES or not row.get("spec"):
+        return None
+    expression = json.loads(row["spec"]).get("expression", "")
+    start = re.match(r"\(*(\d+)", expression)
+    return (int(start[1]), [(op, int(k)) for op, k in _LINK.findall(expression)]) if start else None
+
+
+def worked_solution(row: dict) -> str:
+    """A step-by-step solution of an arithmetic story problem, as the few-shot examples write one."""
+    chain = operations(row)
+    if chain is None:
+        raise ValueError(f"not an arithmetic story problem: {row.get('problem_id')}")
+    value, ops = chain
+    unit = TEMPLATES[row["template"]].unit
+    lines = [f"Step 1: {row['problem'].split('. ')[0].rstrip('.')}."]
+    for op, k in ops:
+        after = {"+": value + k, "-": value - k, "*": value * k, "/": value // k}[op]
+        told = _WORKED[op].format(k=k, a=value, b=after, unit=unit if after != 1 else unit.removesuffix("s"))
+        lines.append(f"Step {len(lines) + 1}: {told}")
+        value = after
+    return "\n".join(lines) + f"\nThe answer is \\boxed{{{value}}}."
+
+
+def sibling_exemplars(row: dict, count: int = 3) -> tuple[tuple[str, str], ...] | None:
+    """``count`` other problems of an arithmetic story problem's template and step count, each with its worked
+    solution: few-shot examples a small base model can follow closely. Those with the same operations in the same
+    order come first (among 400 draws per example). Drawn from seeds of their own, so never the row's problem; the
+    same row always gets the same ones. None for a row of another kind."""
+    if operations(row) is None:
+        return None
+    return _siblings(row["problem"], row["template"], row["spec"], count)
+
+
+@functools.lru_cache(maxsize=4096)
+def _siblings(problem: str, template: str, spec: str, count: int) -> tuple[tuple[str, str], ...]:
+    """A sibling search is a few thousand problems made at most: kept for the rounds of sampling to a target."""
+    signature = [op for op, _ in operations({"template": template, "spec": spec})[1]]  # type: ignore[index]
+    rng = random.Random(f"siblings:{problem}")
+    same: dict[str, str] = {}
+    alike: dict[str, str] = {}
+    for _ in range(400 * count):
+        other = make_problem(rng.randrange(2**40, 2**41), len(signature), template)
+        if other["problem"] == problem:
+            continue
+        theirs = operations(other)
+        found = same if theirs and [op for op, _ in theirs[1]] == signature else alike
+        found.setdefault(other["problem"], worked_solution(other))
+        if len(same) == count:
+            break
+    return tuple([*same.items(), *alike.items()][:count])
 
 
 def procedural_row(

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from filters.schemas import LINEAGE_SCHEMA, PROBLEM_SCHEMA, Schema, row_id
+from generators.problems.procedural import sibling_exemplars
 from generators.tasks.base import ProblemTask
+from generators.tasks.prompts import RenderedPrompt, cot_prompt
 from generators.teachers.backend import (
     GenerationRequest,
     GenerationResult,
+    ModelBackend,
+    SamplingParams,
 )
+
+# Which worked examples a base model's prompt shows: the fixed ones of the problem's domain, or, for an arithmetic
+# story problem, three others of its template and operations (other rows keep their domain's).
+Shots = Literal["domain", "siblings"]
 
 TRACE_PROBLEM_FIELDS = (
     "problem_id",
@@ -69,6 +77,16 @@ class CotTask(ProblemTask):
     name = "cot_trace"
     inputs = (*TRACE_PROBLEM_FIELDS, "template")
     outputs = TRACE_SCHEMA
+
+    def __init__(
+        self, backend: ModelBackend, params: SamplingParams, samples: int = 1, shots: Shots = "domain"
+    ) -> None:
+        super().__init__(backend, params, samples)
+        self.shots = shots
+
+    def prompt(self, row: dict[str, Any]) -> RenderedPrompt:
+        siblings = sibling_exemplars(row) if self.shots == "siblings" and not self.backend.chat else None
+        return cot_prompt(row["problem"], chat=self.backend.chat, domain=row["domain"], shots=siblings)
 
     def origin(self, problem: dict[str, Any], request: GenerationRequest) -> tuple:
         template_hash = dict(request.metadata)["template_hash"]

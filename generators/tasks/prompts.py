@@ -99,9 +99,12 @@ def prompt_hash(*parts: object) -> str:
 TEXTBOOK_FEWSHOT_HASH = prompt_hash(TEXTBOOK_SHOT, TEXTBOOK_STOP)
 
 
-def cot_prompt(problem: str, chat: bool, domain: str = "math") -> RenderedPrompt:
+def cot_prompt(
+    problem: str, chat: bool, domain: str = "math", shots: tuple[tuple[str, str], ...] | None = None
+) -> RenderedPrompt:
     """A chain-of-thought prompt: chat messages for chat models, a few-shot completion prompt for base models, with
-    worked examples of the problem's domain (math, logic or multiple-choice common sense)."""
+    worked examples of the problem's domain (math, logic or multiple-choice common sense), or the ``shots`` given
+    (problems of the problem's own kind, template ``cot_fewshot_siblings``: its hash is that of those shots)."""
     if chat:
         system = COT_SYSTEM.replace(
             "the final answer as \\boxed{answer}", ANSWER_FORM.get(domain, ANSWER_FORM["math"])
@@ -109,9 +112,11 @@ def cot_prompt(problem: str, chat: bool, domain: str = "math") -> RenderedPrompt
         return RenderedPrompt(
             f"cot_chat_{domain}", prompt_hash(system), messages=(("system", system), ("user", problem))
         )
-    template, examples = SHOTS_BY_DOMAIN.get(domain, SHOTS_BY_DOMAIN["math"])
-    shots = "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, a in examples)
-    prompt = f"{shots}Question: {problem.strip()}\nAnswer:"
+    template, examples = (
+        ("cot_fewshot_siblings", shots) if shots else SHOTS_BY_DOMAIN.get(domain, SHOTS_BY_DOMAIN["math"])
+    )
+    shown = "".join(f"Question: {q}\nAnswer: {a}\n\n" for q, a in examples)
+    prompt = f"{shown}Question: {problem.strip()}\nAnswer:"
     return RenderedPrompt(template, prompt_hash(examples, COT_STOP), prompt=prompt)
 
 
