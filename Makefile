@@ -75,10 +75,11 @@ $(VLLM_VENV)/.installed: pyproject.toml
 	touch $@
 vllm: $(VLLM_VENV)/.installed
 
-# The demo's problems suit the embedded 270M base teacher: one-step arithmetic, where about 1 sample in 50 passes the
-# answer and reasoning checks (calendar items rarely pass the chance gate, harder families never). It asks for 3
-# verified rows, one a problem, sampling in rounds of 4 from a pool of 60 problems, at most 120 requests (on 2 cores
-# about 3 s each). DEMO_CONFIG='{}' runs the defaults. Every step runs in the run's own process
+# The demo's problems suit the embedded 270M base teacher: one-step arithmetic, each shown three sibling problems
+# worked out (shots: siblings), where about 1 request in 5 is right and sound (1 in 30 with the fixed examples;
+# calendar items rarely pass the chance gate, harder families never). It asks for 3 verified rows, one a problem,
+# sampling in rounds of 4 from a pool of 60 problems, at most 120 requests (on 2 cores about 3 s each).
+# DEMO_CONFIG='{}' runs the defaults. Every step runs in the run's own process
 # (bench/batch_overhead.py: 3.4x faster on a small batch).
 DEMO_CONFIG ?= {"ops": {"synthetic_problems": {"config": {"count": 60, "min_steps": 1, "max_steps": 1, \
 	"families": ["arithmetic"]}}, \

@@ -104,6 +104,9 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "Step 1: -36 + 13 + -15 + 47 = 9 degrees.\nThe answer is \\boxed{9}.",
         "Step 1: -2X = -18.\nStep 2: Therefore X = 9 because -18/-2 = 9.\n\\boxed{9}",
         "Nikita = (1/2) 16 + 1 = 9 points. \\boxed{9}",  # a product after a parenthesis (a GSM8K test solution)
+        # parts named by labels, and a result set equal to itself, are no dropped operation
+        "Week 1 = 4 apples and Week 2 = 5 apples, so 4 + 5 = 9 apples. \\boxed{9}",
+        "Taking away 7 leaves 16 - 7 = 9 = 9 apples. \\boxed{9}",
     ],
 )
 def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
@@ -154,6 +157,11 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("They get 18 000/2 = 8 000 each, and 8 + 1 = 9. \\boxed{9}", "18 000 / 2 = 8 000"),
         ("He reads 4 / 3 = 1 and 2/3 hours, and 4 + 5 = 9. \\boxed{9}", "4 / 3 = 1 2/3"),
         ("It fits 58 / 6 = 9 cycles, and 4 + 5 = 9. \\boxed{9}", "58 / 6 = 9"),  # no remainder said: a slip
+        # a count set equal to another number, its operation dropped (a demo's published row: "Taking away 6 leaves
+        # 9 = 3 books", as the worked examples write "leaves 9 - 6 = 3 books")
+        ("Step 1: Taking away 7 leaves 16 = 9 apples.\nThe answer is \\boxed{9}.", "16 = 9"),
+        ("Step 1: Adding the 5 more gives 4 = 9 apples.\nThe answer is \\boxed{9}.", "4 = 9"),
+        ("Step 1: 3 times as many is 3 = 9 apples.\nThe answer is \\boxed{9}.", "3 = 9"),
         # an equation set up between two plain amounts (a real solution: "so we can write: $180000 = $330000.")
         ("Step 1: 16 - 7 = 9 apples.\nStep 2: She paid $12, so we can write: $9 = $12.\n\\boxed{9}", "9 = 12"),
         # a named unknown solved for, then given another value (the false calculations process_dev still let through)

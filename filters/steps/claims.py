@@ -15,6 +15,9 @@ from filters.steps.units import converts, one_kind
 
 _TIMES = frozenset({"x", "X", "times", "by", "of", "per"})  # words that join a number to an unknown
 _CONNECTIVES = frozenset({"so", "then", "or", "and", "thus", "hence", "therefore", "get", "gives", "means", "that"})
+# verbs that state a count: "leaves 9 = 3 books" sets the count equal to another number ("Week 2 = 35" labels a part)
+_STATING = frozenset({"leaves", "leave", "left", "remain", "remains", "gives", "give", "gets", "get", "has", "have",
+                      "had", "makes", "make", "is", "are", "was", "were"})  # fmt: skip
 _LET = re.compile(r"\blet\b", re.IGNORECASE)
 # words that make a whole-number result a rounding or a quotient cut ("13 / 6 = 2 full cycles with a remainder of 1")
 _ROUNDING = re.compile(
@@ -122,6 +125,19 @@ def line_claims(tokens: list[Token], line: str) -> list[Claim]:
             stated = Expression([number])
             ok, _ = _agrees(right, stated, line)
             said_to_be.append(Claim(f"{number.text} = {right.text()}", ok, next(iter(stated.values), Fraction(0))))
+            continue
+        # "Taking away 6 leaves 9 = 3 books", "4 times as many is 25 = 100 dollars": a count set equal to another
+        # number, its operation dropped
+        count = number if len(bare) == 2 and bare[0].text.lower() in _STATING else None
+        if not opens_chain and equals[index - 2 : index] == ["is", "="] and left is not None and len(left.tokens) == 1:
+            count = left.tokens[0] if left.tokens[0].kind == NUM else None
+        if (
+            count is not None
+            and right is not None
+            and not right.compound
+            and not _agrees(right, Expression([count]), line)[0]
+        ):
+            found.append(Claim(f"{count.text} = {right.text()}", False, next(iter(right.values), Fraction(0))))
             continue
         if left is None or right is None or not left.compound:
             continue
