@@ -197,15 +197,15 @@ def sibling_exemplars(row: dict, count: int = 3) -> tuple[tuple[str, str], ...] 
     solution: few-shot examples a small base model can follow closely. Those with the same operations in the same
     order come first (among 400 draws per example). Drawn from seeds of their own, so never the row's problem; the
     same row always gets the same ones. None for a row of another kind."""
-    if operations(row) is None:
+    chain = operations(row)
+    if chain is None:
         return None
-    return _siblings(row["problem"], row["template"], row["spec"], count)
+    return _siblings(row["problem"], row["template"], tuple(op for op, _ in chain[1]), count)
 
 
 @functools.lru_cache(maxsize=4096)
-def _siblings(problem: str, template: str, spec: str, count: int) -> tuple[tuple[str, str], ...]:
+def _siblings(problem: str, template: str, signature: tuple[str, ...], count: int) -> tuple[tuple[str, str], ...]:
     """A sibling search is a few thousand problems made at most: kept for the rounds of sampling to a target."""
-    signature = [op for op, _ in operations({"template": template, "spec": spec})[1]]  # type: ignore[index]
     rng = random.Random(f"siblings:{problem}")
     same: dict[str, str] = {}
     alike: dict[str, str] = {}
@@ -214,7 +214,7 @@ def _siblings(problem: str, template: str, spec: str, count: int) -> tuple[tuple
         if other["problem"] == problem:
             continue
         theirs = operations(other)
-        found = same if theirs and [op for op, _ in theirs[1]] == signature else alike
+        found = same if theirs and tuple(op for op, _ in theirs[1]) == signature else alike
         found.setdefault(other["problem"], worked_solution(other))
         if len(same) == count:
             break
