@@ -322,9 +322,10 @@ def answer_named_times(problem: str, steps: list[str], answer: str | None) -> tu
     if asked is None or len(targets) != 1:
         return None
     for i, step in enumerate(steps):
-        for sentence in sentences(step) if _TIMES_COUNTED.search(step) else ():
-            if _TIMES_COUNTED.search(sentence) and targets <= numbers(normalize(sentence)):
-                return i, f"the question asks how many {asked.group('noun')}"
+        if _TIMES_COUNTED.search(step) and any(
+            _TIMES_COUNTED.search(sentence) and targets <= numbers(normalize(sentence)) for sentence in sentences(step)
+        ):
+            return i, f"the question asks how many {asked.group('noun')}"
     return None
 
 

@@ -215,7 +215,8 @@ def _siblings(problem: str, template: str, signature: tuple[str, ...], count: in
             continue
         theirs = operations(other)
         found = same if theirs and tuple(op for op, _ in theirs[1]) == signature else alike
-        found.setdefault(other["problem"], worked_solution(other))
+        if len(found) < count and other["problem"] not in found:
+            found[other["problem"]] = worked_solution(other)  # written only for a sibling that may be shown
         if len(same) == count:
             break
     return tuple([*same.items(), *alike.items()][:count])
