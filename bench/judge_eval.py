@@ -1,9 +1,10 @@
 """How well a step judge finds the first wrong step of real model solutions, on a ProcessBench-format file.
 
 Each line: ``problem``, ``steps`` (a list), ``label`` (the 0-based first wrong step a person found, -1 where the
-solution is sound), and optionally ``reference`` (a worked solution), ``answer`` (the gold answer; else the one a
-GSM8K ``####`` or a ``\\boxed{}`` reference ends with) and ``final_answer_correct``. The default file is the shipped
-MR-GSM8K sample (``bench/data/mr_gsm8k_dev.jsonl``, MIT): 282 GSM8K-style solutions, every one wrong somewhere.
+solution is sound; absent where a row is labelled by its final answer only), and optionally ``reference`` (a worked
+solution), ``answer`` (the gold answer; else the one a GSM8K ``####`` or a ``\\boxed{}`` reference ends with) and
+``final_answer_correct``. The default file is the shipped MR-GSM8K sample (``bench/data/mr_gsm8k_dev.jsonl``, MIT): 282
+GSM8K-style solutions, every one wrong somewhere.
 
 Judges: the rule checks (``filters.steps.check_trace``) without and with the reference, always; and, where their
 servers are given, a critic chat model (``--critic-url``), a process reward model behind vLLM's pooling runner
@@ -78,8 +79,8 @@ def figures(rows: list[dict], found: Sequence[int | None]) -> dict[str, float]:
     ones, ProcessBench's F1 where it has both."""
     n = len(rows)
     flagged = [v is not None and v >= 0 for v in found]
-    erroneous = [i for i, row in enumerate(rows) if row["label"] >= 0]
-    sound = [i for i, row in enumerate(rows) if row["label"] < 0]
+    erroneous = [i for i, row in enumerate(rows) if row.get("label", -1) >= 0]
+    sound = [i for i, row in enumerate(rows) if row.get("label", 0) < 0]
     result: dict[str, float] = {"solutions": n, "flagged": sum(flagged) / n}
     if erroneous:
         exact = sum(found[i] == rows[i]["label"] for i in erroneous)

@@ -928,6 +928,35 @@ def test_the_judge_bench_scores_a_processbench_file() -> None:
     assert figures["processbench_f1"] == pytest.approx(2 * 0.5 * 1.0 / 1.5)
 
 
+def test_answer_labelled_solutions_are_scored_by_their_final_answers() -> None:
+    """bench/answer_labelled.py: a generated CoT row becomes one step a non-empty line, its seed's worked solution the
+    reference, labelled by its final answer; the judge bench counts the wrong- and right-answer solutions flagged of
+    rows that have no step label, and gives no step figures for them."""
+    import json
+
+    from bench.answer_labelled import solution_rows
+    from bench.judge_eval import figures, rule_verdicts
+
+    problem = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples does she have left?"
+    worked = json.dumps({"solution": "16 - 3 - 4 = <<16-3-4=9>>9\n#### 9"})
+    traces = [
+        {"problem": problem, "answer": "9", "spec": worked,
+         "trace": "Step 1: 16 - 3 - 4 = 9 apples.\n\nThe answer is \\boxed{9}."},
+        {"problem": problem, "answer": "9", "spec": None,
+         "trace": "Step 1: 16 - 3 = 12 apples.\nThe answer is \\boxed{12}."},
+        {"problem": problem, "answer": "9", "spec": None,
+         "trace": "Step 1: She has 16 + 3 = 19 apples.\nThe answer is \\boxed{19}."},
+    ]  # fmt: skip
+    rows = solution_rows(traces)
+    assert rows[0]["steps"] == ["Step 1: 16 - 3 - 4 = 9 apples.", "The answer is \\boxed{9}."]
+    assert rows[0]["reference"].endswith("#### 9") and rows[1]["reference"] is None
+    assert [row["final_answer_correct"] for row in rows] == [True, False, False]
+    found = figures(rows, rule_verdicts(rows, with_reference=False))
+    assert found["right_answer_flagged"] == 0.0
+    assert found["wrong_answer_flagged"] == 0.5  # 16 - 3 = 12 is false; adding what she gave away is a sound sum
+    assert "first_wrong_step_exact" not in found and "sound_kept" not in found
+
+
 def test_verification_locates_first_bad_steps_and_says_who_found_them() -> None:
     """Every rejected trace leaves verification with its step labels: a false calculation (rule), a wrong answer the
     gold shows (reference), the same against a seed's worked solution kept in its spec (where a restated wrong value
