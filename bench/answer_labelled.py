@@ -2,9 +2,9 @@
 GSM8K test problems (the copy the project ships for decontamination, MIT) through the pipeline's chain-of-thought
 task and prompt, and the rule checks judge every solution, without and with GSM8K's worked solution as reference.
 
-A wrong final answer means a wrong step somewhere, so the share of wrong-answer solutions flagged is a lower bound on
-what the checks miss of real errors at GSM8K's difficulty; the right-answer solutions flagged are false alarms or
-right answers reached by wrong steps (read them before counting them as either). ``--out`` writes the solutions in
+A wrong final answer means a wrong step somewhere, so every wrong-answer solution the checks do not flag is a real
+error they miss at GSM8K's difficulty; the right-answer solutions flagged are false alarms or right answers reached
+by wrong steps (read them before counting them as either). ``--out`` writes the solutions in
 ProcessBench's format (``problem``, ``steps``, ``reference``, ``answer``, ``final_answer_correct``; no step label), for
 ``bench/judge_eval.py`` to score model judges on. The last line:
 ``wrong_answer_flagged=<x> right_answer_flagged=<x> wrong=<n> right=<n>`` (the rules without a reference).
