@@ -17,8 +17,10 @@ sound step flagged before it; on sound ones (label -1), the share kept; solution
 file has them, wrong-answer and right-answer solutions flagged and ProcessBench's F1 (the harmonic mean of the
 accuracy on erroneous solutions and on sound ones). The last line is ``key=value`` pairs.
 
-``bench/data/model_style_sound.jsonl`` is the other shipped file: 242 sound solutions written as chat and math models
-write them (label -1 throughout), a measure of false alarms.
+``bench/data/model_style_sound.jsonl`` is another shipped file: 242 sound solutions written as chat and math models
+write them (label -1 throughout), a measure of false alarms. ``bench/data/gsm8k_gpt3_solutions.jsonl`` is the third:
+236 solutions by four GPT-3 models to 59 GSM8K test problems, labelled by final answer only (OpenAI's grade-school-math
+repository, MIT).
 """
 
 from __future__ import annotations

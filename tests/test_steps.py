@@ -82,6 +82,11 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "From 9 am - 5 pm is 8 hours, and 8 + 1 = 9. \\boxed{9}",  # a stretch between clock times, no minus
         "Day 1 + Day 2 = 4 + 5 = 9 apples. \\boxed{9}",  # parts named by labels (GSM8K: "Week 1 + Week 2 = 35 + 35")
         "She has 9 apples because 18 / 2 = <<9=9>>9. \\boxed{9}",  # a calculator note with nothing to calculate
+        # the result written after a calculator note: rounded, cut to a whole, a percent, its sign said in words
+        "She has 28 / 3 = <<28/3=9.333333333333334>>9.33, so 9 whole bags. \\boxed{9}",
+        "She fills 28/3 = <<28/3=9.333333333333334>>9 bags. \\boxed{9}",
+        "She ate 9/100 = <<9/100=0.09>>9% of them, and 4 + 5 = 9. \\boxed{9}",
+        "Ben got 9 - 18 = <<9-18=-9>>9 fewer apples, so she has 9. \\boxed{9}",
         # a measure in two units turned into the smaller one: the smaller part is no count set equal to the sum
         "1 hour 30 minutes = 60 + 30 = 90 minutes, and 90 / 10 = 9. \\boxed{9}",
         "He rode 1 hour and 30 minutes, which is 60 + 30 = 90 minutes; 90 / 10 = 9. \\boxed{9}",
@@ -147,6 +152,11 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("The bed is 30 sq. ft. - 20 sq.ft = 9 sq. ft. of soil. \\boxed{9}", "30 sq ft - 20 = 9"),
         ("She pays $5 (apples) + $5 (pear juice) = $9. \\boxed{9}", "5 + 5 = 9"),
         ("She has 9 apples (4 + 4 = 9). \\boxed{9}", "4 + 4 = 9"),  # a calculation in parentheses is checked
+        # a calculator note's result written otherwise (GPT-3's GSM8K test solutions: "130,000*.15 =
+        # $<<130000*.15=19500.0>>195,000"; "360 - 480 = $<<360-480=-120>>120" with no word for the sign)
+        ("He has 3 * 30 = <<3*30=90>>900 apples, and 900 - 891 = 9. \\boxed{9}", "3 * 30 = 900"),
+        ("She ate 40 * 50 = $<<40000*50=2000000>>200,000 and 4 + 5 = 9. \\boxed{9}", "40000 * 50 = 200,000"),
+        ("She has 18 - 27 = <<18-27=-9>>9 apples. \\boxed{9}", "18 - 27 = 9"),
         ("She has (4 apples + 4 apples) = 9 apples. \\boxed{9}", "4 apples + 4 apples"),  # units are no operands
         ("Each costs 3 * 50 cents = $1.60, and 1.60 * 5 + 1 = 9. \\boxed{9}", "3 * 50 = 1.60"),  # cents, by 100 only
         ("Step 1: -36 + 13 + -15 + 46 = 9 degrees.\nThe answer is \\boxed{9}.", "- 36 + 13 + - 15 + 46 = 9"),

@@ -3,6 +3,7 @@ operators (symbols, LaTeX and words: ``times``, ``divided by``, ``half of``), pa
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -42,9 +43,36 @@ _OPERATION = re.compile(r"[-+*/×÷]")
 _MIXED_IN_WORDS = re.compile(r"(?<![\d.,/])(\d+)\s+and\s+(\d+)/(\d+)(?![\d.,/])")
 
 
+_WRITTEN_AFTER = re.compile(r"\s*\$?\s*(-?\d[\d,]*(?:\.\d+)?(?:/\d+)?)")  # the result a text writes after a note
+_SHORTFALL = re.compile(r"\W*(?:[a-z]+\W+)?(?:less|fewer|lower|short|below|behind|loss|deficit)\b", re.IGNORECASE)
+
+
 def _note(match: re.Match[str]) -> str:
-    """A GSM8K calculator note as a claim of its own; one with no operation ("1.5 / .25 = <<6=6>>6") claims nothing."""
-    return f" ; {match.group(1)} ; " if _OPERATION.search(match.group(1)) else ""
+    """A GSM8K calculator note as a claim of its own, with the result the text writes after it: "130,000*.15 =
+    $<<130000*.15=19500.0>>195,000" claims 130000*.15 = 195,000, which is false. One with no operation ("1.5 / .25 =
+    <<6=6>>6") claims nothing."""
+    body = match.group(1)
+    if not _OPERATION.search(body):
+        return ""
+    expression, _, result = body.rpartition("=")
+    written = _WRITTEN_AFTER.match(match.string, match.end())
+    if expression and written and not _same_result(result, written.group(1), match.string, written.end()):
+        return f" ; {expression}={written.group(1)} ; "
+    return f" ; {body} ; "
+
+
+def _same_result(computed: str, written: str, text: str, end: int) -> bool:
+    """Whether the result a text writes after a note (ending at ``end``) is the note's own: rounded to the places
+    written, taken down to a whole (16 boxes for 50 / 3) or up to one, as a percent (75% for 3/4), or without its sign
+    before a word that says so ("= <<360-480=-120>>120 less")."""
+    try:
+        value, stated = Fraction(computed.strip()), number(written)
+    except (ValueError, ZeroDivisionError):
+        return True
+    if stated == -value and _SHORTFALL.match(text, end):
+        return True
+    places = len(written.partition(".")[2])
+    return stated in (value, 100 * value, math.floor(value), math.ceil(value)) or round(value, places) == stated
 
 
 def _mixed_number(match: re.Match[str]) -> str:
