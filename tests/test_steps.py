@@ -7,6 +7,8 @@ import pytest
 
 from filters.families import binomial_tail, chance_level, family_reasoning_error
 from filters.steps import check_trace, find_reasoning_error
+from filters.steps.claims import justified_claims
+from filters.steps.tokens import normalize
 from filters.verify import ReasoningChecks, StepJudge, verify_traces
 from generators.tasks.judge import parse_first_wrong_step
 
@@ -82,6 +84,10 @@ PROBLEM = "Ava has 16 apples. She gives 3 to Ben and 4 to Chloe. How many apples
         "From 9 am - 5 pm is 8 hours, and 8 + 1 = 9. \\boxed{9}",  # a stretch between clock times, no minus
         "Day 1 + Day 2 = 4 + 5 = 9 apples. \\boxed{9}",  # parts named by labels (GSM8K: "Week 1 + Week 2 = 35 + 35")
         "She has 9 apples because 18 / 2 = <<9=9>>9. \\boxed{9}",  # a calculator note with nothing to calculate
+        # a statement and the calculation after "because": its result, an operand or a percent
+        "She sold 7 apples because 7 x 1 = 7, and 16 - 7 = 9 are left because 16 - 7 = 9. \\boxed{9}",
+        "She earned $21 because she sold 7 apples and 7 x 3 = 21, so 30 - 21 = 9. \\boxed{9}",
+        "She kept 9 apples because 3 x 3 = 9, which is 56% because 9 / 16 = .5625. \\boxed{9}",
         # the result written after a calculator note: rounded, cut to a whole, a percent, its sign said in words
         "She has 28 / 3 = <<28/3=9.333333333333334>>9.33, so 9 whole bags. \\boxed{9}",
         "She fills 28/3 = <<28/3=9.333333333333334>>9 bags. \\boxed{9}",
@@ -157,6 +163,10 @@ def test_correct_traces_in_varied_notation_are_kept(trace: str) -> None:
         ("He has 3 * 30 = <<3*30=90>>900 apples, and 900 - 891 = 9. \\boxed{9}", "3 * 30 = 900"),
         ("She ate 40 * 50 = $<<40000*50=2000000>>200,000 and 4 + 5 = 9. \\boxed{9}", "40000 * 50 = 200,000"),
         ("She has 18 - 27 = <<18-27=-9>>9 apples. \\boxed{9}", "18 - 27 = 9"),
+        # a statement its own "because" calculation does not give (GSM8K solutions: "He needs to spend 160 because
+        # 480 / 30 = 16"; GPT-3's: "She buys 2 cartons of ice cream a month because 210 / 15 = 14.0")
+        ("She has 8 apples left because 16 - 7 = 9. \\boxed{9}", "She has 8 apples left because 16 - 7 = 9"),
+        ("She gave 3 bags because 14 / 2 = <<14/2=7>>7, and 16 - 7 = 9. \\boxed{9}", "3 bags because 14 / 2 = 7"),
         ("She has (4 apples + 4 apples) = 9 apples. \\boxed{9}", "4 apples + 4 apples"),  # units are no operands
         ("Each costs 3 * 50 cents = $1.60, and 1.60 * 5 + 1 = 9. \\boxed{9}", "3 * 50 = 1.60"),  # cents, by 100 only
         ("Step 1: -36 + 13 + -15 + 46 = 9 degrees.\nThe answer is \\boxed{9}.", "- 36 + 13 + - 15 + 46 = 9"),
@@ -186,6 +196,20 @@ def test_a_false_calculation_is_rejected_and_named(trace: str, claim: str) -> No
     reason = find_reasoning_error(PROBLEM, trace)
     assert reason is not None and reason.startswith("false_calculation: ")
     assert claim in reason
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "He lost 9 that day because 11 - 20 = -9",  # a loss is the size of a negative result
+        "There are 3 million women in the city because 6,000,000 / 2 = 3,000,000",
+        "The first crane is 14 percent taller because if 200 + 200x = 228 then x = .14",  # an unknown solved for
+        "The person closest to him read 14, 400 pages because 19,200 x .75 = 14,400",  # a typo of 14,400
+        "She is late because the bus left at 7 and 7 + 2 = 9",  # no calculation right after "because"
+    ],
+)
+def test_a_statement_its_because_calculation_gives_is_kept(line: str) -> None:
+    assert justified_claims(normalize(line)) == []
 
 
 DIEGO = (

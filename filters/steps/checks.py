@@ -12,7 +12,7 @@ from fractions import Fraction
 from filters.answers import boxed_contents, extract_answer
 from filters.contract import Drop
 from filters.schemas import reasons
-from filters.steps.claims import line_claims, solved_claims, worded_claims
+from filters.steps.claims import justified_claims, line_claims, solved_claims, worded_claims
 from filters.steps.expressions import prefix, suffix
 from filters.steps.facts import (
     admits_negatives,
@@ -193,6 +193,7 @@ def check_trace(problem: str, trace: str, reference: str | None = None) -> Trace
             return rejected(i, "false_calculation", wrong)
         claims = [*line_claims(tokens, line), *solved_claims(tokens, line, unknowns)] if tokens else []
         claims += worded_claims(line, "" if previous is None else normalized[previous]) if tokens else []
+        claims += justified_claims(line) if tokens else []
         claims += [*latex_claims(math[i]), *latex_solutions(prose[i], prose[i - 1] if i else "")] if math[i] else []
         worked.append({claim.value for claim in claims})
         clock = ":" in steps[i] and TIME_OF_DAY.search(steps[i])  # "6:00 + 18 hours = 00:00": no arithmetic of numbers

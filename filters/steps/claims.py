@@ -10,7 +10,8 @@ from fractions import Fraction
 
 from filters.steps.equations import equation_solution
 from filters.steps.expressions import Expression, prefix, suffix, trim
-from filters.steps.tokens import AMOUNT, DIGIT, EQ, LP, NUM, OP, RP, STOP, WORD, Token
+from filters.steps.text import sentences
+from filters.steps.tokens import AMOUNT, DIGIT, EQ, LP, NUM, OP, RP, STOP, WORD, Token, numbers, tokenize
 from filters.steps.units import converts, one_kind
 
 _TIMES = frozenset({"x", "X", "times", "by", "of", "per"})  # words that join a number to an unknown
@@ -268,6 +269,44 @@ def worded_claims(line: str, before: str) -> list[Claim]:
             holds = abs(value - result) <= abs(result) / 10**6 or _rounds_to(value, result, places)
             said = " ".join(match.group().split())
             found.append(Claim(said if first else f"{earlier} then {said}", holds, result))
+    return found
+
+
+# "She buys 2 cartons a month because 210 / 15 = 14": a statement, then the calculation it rests on
+_BECAUSE = re.compile(r"\bbecause\s+(?=-?\.?\d)")
+_CONDITIONAL = re.compile(r"\b(?:if|then|when)\b|[A-Za-z]\s*=", re.IGNORECASE)
+_SPACED_THOUSANDS = re.compile(r"\d, \d{3}\b")  # "14, 400 pages": a typo of 14,400, not two numbers
+_SCALES = {"thousand": 1000, "million": 10**6, "billion": 10**9}
+_SCALED = re.compile(rf"\b({'|'.join(_SCALES)})\b", re.IGNORECASE)
+_NOTE_CLAIM = re.compile(r" ; [^;]* ;")  # a calculator note as ``normalize`` leaves it: " ; 20-6=14 ; "
+
+
+def justified_claims(line: str) -> list[Claim]:
+    """A statement justified by a calculation right after "because" must state the calculation's result (as it is,
+    without its sign, as a percent, or in thousands or millions, to a hundredth) or an operand of it ("He sold 11 sets
+    because 11 x 15 = 165"): "She buys 2 cartons a month because 210 / 15 = 14" and "He needs to spend 160 because 480
+    / 30 = 16" are false. A reason that sets up or solves an unknown, or says "if", is no calculation of the
+    statement's."""
+    found: list[Claim] = []
+    for sentence in sentences(line) if "because" in line else ():
+        if (match := _BECAUSE.search(sentence)) is None:
+            continue
+        statement, reason = sentence[: match.start()], sentence[match.end() :]
+        stated = numbers(statement)
+        if not stated or _CONDITIONAL.search(reason) or _SPACED_THOUSANDS.search(statement):
+            continue
+        tokens = tokenize(reason)
+        calculation = next((claim for claim in line_claims(tokens, reason) if claim.holds), None)
+        if calculation is None:
+            continue
+        equals = next(i for i, t in enumerate(tokens) if t.kind == EQ)
+        operands = {t.value for t in tokens[:equals] if t.kind == NUM} | numbers(
+            " ".join(t.text for t in tokens[:equals]).replace("/", " ")
+        )
+        result = abs(calculation.value)
+        forms = [result, 100 * result, *(result / _SCALES[w.lower()] for w in _SCALED.findall(statement))]
+        if not any(value in operands or any(abs(abs(value) - f) <= f / 100 for f in forms) for value in stated):
+            found.append(Claim(" ".join(_NOTE_CLAIM.sub("", sentence).split()).rstrip("."), False, calculation.value))
     return found
 
 
