@@ -299,9 +299,10 @@ def justified_claims(line: str) -> list[Claim]:
         calculation = next((claim for claim in line_claims(tokens, reason) if claim.holds), None)
         if calculation is None:
             continue
-        equals = next(i for i, t in enumerate(tokens) if t.kind == EQ)
-        operands = {t.value for t in tokens[:equals] if t.kind == NUM} | numbers(
-            " ".join(t.text for t in tokens[:equals]).replace("/", " ")
+        before = tokens[: next((i for i, t in enumerate(tokens) if t.kind == EQ), len(tokens))]
+        # (a written fraction's numerator and denominator are operands too: "20 because 20/10 = 2")
+        operands = {t.value for t in before if t.kind == NUM} | numbers(
+            " ".join(t.text for t in before).replace("/", " ")
         )
         result = abs(calculation.value)
         forms = [result, 100 * result, *(result / _SCALES[w.lower()] for w in _SCALED.findall(statement))]
