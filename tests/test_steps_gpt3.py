@@ -1,5 +1,5 @@
 """GPT-3's solutions to GSM8K test problems (bench/data/gsm8k_gpt3_solutions.jsonl, from OpenAI's grade-school-math
-repository, MIT): 304 solutions by four models to 76 problems, labelled by their final answers. A right answer must be
+repository, MIT): 476 solutions by four models to 119 problems, labelled by their final answers. A right answer must be
 kept unless its reasoning is wrong: a false alarm here is a sound trace a real model wrote that the pipeline would
 drop. How many wrong answers the rules flag is a measurement, not a test (``bench/judge_eval.py``)."""
 
@@ -32,6 +32,20 @@ UNSOUND = {
     "gsm8k-test-65-gpt3-6b-verification": (0, False),  # "In one week, he watches TV for 2 * 4 = 8 hours."
     "gsm8k-test-76-gpt3-175b-verification": (0, False),  # "feed the puppy for 180/90 = 2 months"
     "gsm8k-test-79-gpt3-6b-finetuning": (1, False),  # "So the discount saves him 100-30 = $70.00"
+    "gsm8k-test-82-gpt3-6b-finetuning": (0, False),  # "Alex weighs 125 - 2 = 123 pounds." (then Grace 500)
+    "gsm8k-test-85-gpt3-175b-finetuning": (0, False),  # "Gene has been on 34 - 23 = 11 vacations." (years)
+    "gsm8k-test-86-gpt3-175b-finetuning": (0, False),  # "it rang for 3 * 4 = 12 seconds" (rings)
+    "gsm8k-test-86-gpt3-175b-verification": (0, False),  # "it rang for 3 * 4 = 12 times as long"
+    "gsm8k-test-101-gpt3-6b-finetuning": (0, False),  # "39 pages in 4 days", then "24 pages in one day"
+    "gsm8k-test-101-gpt3-6b-verification": (0, False),  # "Solo read 4 + 20 + 7 + 8 = 39 pages on Monday."
+    "gsm8k-test-103-gpt3-6b-verification": (0, False),  # "10 minutes to cover 42/3 = 14 miles" (flagged a step on)
+    "gsm8k-test-105-gpt3-6b-verification": (0, False),  # "Amar eats a total of 5 x 3 = 15 cookies." (Cody)
+    "gsm8k-test-109-gpt3-6b-finetuning": (0, False),  # "the app company will pay" for the gas
+    "gsm8k-test-112-gpt3-6b-verification": (0, False),  # "a teacher uses the whiteboard 4 * 2 = 8 times"
+    "gsm8k-test-114-gpt3-6b-verification": (0, False),  # "the number of birds in his photos is 1800/6 = 300"
+    "gsm8k-test-115-gpt3-6b-finetuning": (4, True),  # "a profit of $90 - $180 = $-90", then 90
+    "gsm8k-test-116-gpt3-175b-finetuning": (1, False),  # "since she used 120 teaspoons of sugar" (in all)
+    "gsm8k-test-116-gpt3-175b-verification": (1, False),  # the same
 }
 
 
@@ -49,7 +63,7 @@ def test_a_right_answer_is_kept_unless_its_reasoning_is_wrong(row: dict, wrong_s
 
 
 def test_the_set_is_labelled_by_final_answers() -> None:
-    assert len(ROWS) == 304 and len({row["problem"] for row in ROWS}) == 76 and len(RIGHT) == 109
+    assert len(ROWS) == 476 and len({row["problem"] for row in ROWS}) == 119 and len(RIGHT) == 183
     assert set(UNSOUND) <= {row["id"] for row in RIGHT}
     for row in ROWS:  # (one solution runs out before its answer: wrong)
         gold = float(row["reference"].rsplit("####", 1)[1].replace(",", ""))
