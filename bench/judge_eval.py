@@ -19,8 +19,8 @@ accuracy on erroneous solutions and on sound ones). The last line is ``key=value
 
 ``bench/data/model_style_sound.jsonl`` is another shipped file: 242 sound solutions written as chat and math models
 write them (label -1 throughout), a measure of false alarms. ``bench/data/gsm8k_gpt3_solutions.jsonl`` is the third:
-476 solutions by four GPT-3 models to 119 GSM8K test problems, labelled by final answer only (OpenAI's grade-school-math
-repository, MIT).
+476 solutions by four GPT-3 models to 119 GSM8K test problems, labelled by final answer only (OpenAI's
+grade-school-math repository, MIT).
 """
 
 from __future__ import annotations
