@@ -398,6 +398,34 @@ def test_rejected_reasoning_is_published_as_labelled_steps(tmp_path: Path) -> No
     assert sum(int(line.split("|")[-2]) for line in table.splitlines() if line.startswith("| math")) == 8
 
 
+def test_cot_steps_keeps_one_trace_per_problem_and_judged_steps() -> None:
+    """Sampled traces that share a problem and every step up to the first bad one (a demo's: "Taking away 11 leaves
+    21 - 11 = 6 chickens." boxed as 5, as 6 and as 3) are one lesson for a process reward model: the first is kept."""
+    kofi, hana = "Kofi keeps 21 chickens and sells 11. How many now?", "Hana has 15 marbles and loses 8. How many now?"
+    wrong = "Step 1: Kofi keeps 21 chickens.\nStep 2: Taking away 11 leaves 21 - 11 = 6 chickens."
+    traces = [
+        (kofi, wrong + "\nThe answer is \\boxed{5}."),
+        (kofi, wrong + "\nThe answer is \\boxed{6}."),  # the same judged steps: dropped
+        (kofi, wrong.replace("= 6", "= 7") + "\nThe answer is \\boxed{7}."),  # another first bad step
+        (hana, wrong + "\nThe answer is \\boxed{6}."),  # another problem
+    ]
+    rejected = pl.DataFrame(
+        {
+            "stage": ["verified"] * 4,
+            "id": ["a", "b", "c", "d"],
+            "text": [text for _, text in traces],
+            "code": ["false_calculation"] * 4,
+            "detail": ["21 - 11 = 6", "21 - 11 = 6", "21 - 11 = 7", "21 - 11 = 6"],
+            "problem": [problem for problem, _ in traces],
+            "domain": ["math"] * 4,
+            "step_labels": [[None, False, None]] * 4,
+            "step_label_source": ["rule"] * 4,
+            "batch": ["b1", "b1", "b1", "b2"],
+        }
+    )
+    assert steps_rows(rejected)["id"].to_list() == ["a", "c", "d"]
+
+
 def test_a_broken_link_keeps_the_changelog_history(tmp_path: Path) -> None:
     first, _ = publish_graded(tmp_path, graded_frame(8))
     link = tmp_path / "ds"

@@ -225,7 +225,7 @@ levels 1 (easy) to 5 (hard); `curriculum_rank` orders them from easy to hard. Th
 never appear in `train`, and a problem's split is fixed by its id in every revision. Configs `cot-<domain>` and
 `cot-level-<n>` are slices of `cot` that share its files. Config `cot-steps` holds the rejected traces whose first
 bad step was located (a right answer whose reasoning fails a check, or a wrong answer where a check or the gold
-answer shows the step), split into steps with that step labelled and
+answer shows the step), one per problem and steps up to that step, split into steps with that step labelled and
 `label_source` saying who located it:
 {", ".join(f"`{source}`" for source in LABEL_SOURCES)} (the rule checks, the gold or reference answer, a family's
 solver, a critic model, a process reward model, Monte-Carlo rollouts, several judges that agree).

@@ -182,21 +182,28 @@ def steps_rows(rejections: pl.DataFrame) -> pl.DataFrame:
     """The `cot-steps` config: traces verification rejected with their first bad step located (a right answer whose
     reasoning fails a check, or a wrong answer where the rules or the gold answer show the step), split into steps,
     each labelled (True: checked and sound, False: the first bad step, None: not judged) with who located it, for
-    training a process reward model. The labels are verification's own; nothing is checked again here."""
+    training a process reward model. The labels are verification's own; nothing is checked again here. Of traces
+    that share a problem and their steps up to the first bad one, only the first is kept: the steps after it are
+    unjudged, so the others teach nothing more (a sampled trace often differs only in its boxed answer)."""
     located = rejections.filter(
         (pl.col("stage") == "verified") & pl.col("step_labels").list.contains(False).fill_null(False)
     )
     rows = []
+    judged: set[tuple[str, tuple[str, ...]]] = set()
     for row in located.iter_rows(named=True):
-        labels = row["step_labels"]
+        labels, steps = row["step_labels"], split_steps(row["text"] or "")
+        first_bad = labels.index(False)
+        if (key := (row["problem"], tuple(steps[: first_bad + 1]))) in judged:
+            continue
+        judged.add(key)
         rows.append(
             {
                 "id": row["id"],
                 "domain": row.get("domain"),
                 "problem": row["problem"],
-                "steps": split_steps(row["text"] or ""),
+                "steps": steps,
                 "step_labels": labels,
-                "first_bad_step": labels.index(False),
+                "first_bad_step": first_bad,
                 "label_source": row["step_label_source"],
                 "reason_code": row["code"],
                 "reason": str(Drop(row["code"], row["detail"])),
